@@ -1,0 +1,42 @@
+# Developer and CI entry points. Needs python3.11 (or python3 >= 3.11), npm.
+# Every Python command uses .venv/bin/python explicitly: no activation needed.
+
+PYTHON_SYS := $(shell command -v python3.11 || command -v python3)
+VENV       := .venv
+PY         := $(VENV)/bin/python
+PYTEST_ARGS ?= -q
+
+.PHONY: venv node_modules test run bench clean
+
+# The virtualenv with requirements-dev.txt. Reinstalls only when a
+# requirements file is newer than the stamp.
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
+	$(PY) -m pip install -r requirements-dev.txt
+	touch $@
+
+# JavaScript used by the tests (ical.js, axe-core), exactly as locked.
+node_modules: node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+test: venv node_modules
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The whole service on this machine: moto server, chalice local, reminder loop.
+run: venv
+	$(PY) scripts/run_local.py
+
+bench: venv
+	@set -e; for f in benchmarks/bench_*.py; do \
+		[ -e "$$f" ] || { echo "no benchmarks/bench_*.py yet"; break; }; \
+		echo "== $$f"; $(PY) "$$f"; \
+	done
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .hypothesis
+	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
