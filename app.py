@@ -1,0 +1,225 @@
+"""The HTTP edge: routes parse, call one function of chalicelib, and shape the answer.
+
+This is the only module that imports chalice. Domain errors become HTTP here.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from typing import Any, Callable
+
+from chalice import AuthResponse, Chalice, Response
+
+from chalicelib import config, events, staff
+from chalicelib.errors import (
+    Conflict, DomainError, Gone, InvalidInput, InvalidInputs, NotFound, TooManyRequests,
+    Unauthorized, Unavailable,
+)
+from chalicelib.models import event_json
+from chalicelib import times
+
+app = Chalice(app_name="sro-events")
+
+MAX_BODY = 64 * 1024
+
+_repo = None
+
+
+def get_repo():
+    """Return the repository, built once per process on first use."""
+    global _repo
+    if _repo is None:
+        from chalicelib import aws
+        from chalicelib.storage import DynamoDBRepository
+
+        _repo = DynamoDBRepository(aws.client("dynamodb"), config.load().table_name)
+    return _repo
+
+
+def set_repo(repo) -> None:
+    """Use ``repo`` from now on (tests)."""
+    global _repo
+    _repo = repo
+
+
+# ------------------------------------------------------------------ errors
+
+_STATUS = [
+    (InvalidInput, 400, "BadRequestError"),
+    (InvalidInputs, 400, "BadRequestError"),
+    (Unauthorized, 401, "UnauthorizedError"),
+    (NotFound, 404, "NotFoundError"),
+    (Conflict, 409, "ConflictError"),
+    (Gone, 410, "GoneError"),
+    (TooManyRequests, 429, "TooManyRequestsError"),
+    (Unavailable, 503, "ServiceUnavailableError"),
+]
+
+
+class BodyTooLarge(DomainError):
+    """Raised when a request body is over 64 KiB."""
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(body={"Code": code, "Message": message}, status_code=status,
+                    headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def _domain_error_response(exc: DomainError) -> Response:
+    if isinstance(exc, BodyTooLarge):
+        return error_response(413, "RequestTooLargeError", exc.message)
+    for cls, status, code in _STATUS:
+        if isinstance(exc, cls):
+            headers = {"Retry-After": "60"} if status in (429, 503) else None
+            return error_response(status, code, exc.message, headers)
+    return error_response(400, "BadRequestError", exc.message)
+
+
+def api(path: str, **kwargs: Any) -> Callable:
+    """Register a route whose domain errors become JSON error answers."""
+    def register(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def mapped(*args: Any, **params: Any) -> Any:
+            try:
+                return view(*args, **params)
+            except DomainError as exc:
+                return _domain_error_response(exc)
+        return app.route(path, **kwargs)(mapped)
+    return register
+
+
+def json_body() -> Any:
+    """Return the request's JSON body, or raise a domain error naming the problem."""
+    raw = app.current_request.raw_body or b""
+    if len(raw) > MAX_BODY:
+        raise BodyTooLarge(f"body: is {len(raw)} bytes; at most {MAX_BODY} bytes (64 KiB) are accepted")
+    if not raw.strip():
+        raise InvalidInput("body", "is empty; send a JSON object")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InvalidInput("body", f"is not valid JSON ({type(exc).__name__})") from exc
+
+
+def settings():
+    return config.load()
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(body=json.dumps(body, ensure_ascii=False), status_code=status,
+                    headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})})
+
+
+# ------------------------------------------------------------ staff access
+
+
+def _deny() -> None:
+    """Refuse a staff request with 401.
+
+    API Gateway answers 401 when a token authorizer fails with exactly the
+    message "Unauthorized". Chalice's local gateway (``chalice local`` and the
+    test client) lets such an exception escape as a 500, so there we raise
+    its own 401 instead.
+    """
+    if "AWS_LAMBDA_FUNCTION_NAME" in os.environ:
+        raise Exception("Unauthorized")  # noqa: TRY002 - the message is API Gateway's contract
+    from chalice.local import NotAuthorizedError
+
+    raise NotAuthorizedError(
+        {"x-amzn-ErrorType": "UnauthorizedException"},
+        b'{"Code": "UnauthorizedError", "Message": "Authorization: a valid staff token is required (Bearer <token>)"}',
+    )
+
+
+# API Gateway caches an authorizer's answer per token; 30 seconds keeps a
+# revoked token working for at most that long.
+@app.authorizer(ttl_seconds=30)
+def staff_authorizer(auth_request):
+    try:
+        name = staff.verify_authorization(get_repo(), auth_request.token)
+    except (Unauthorized, Unavailable):
+        # Fail closed: an unreachable table denies rather than admits.
+        _deny()
+    except Exception:  # noqa: BLE001 - any fault in checking a token must deny, never admit
+        _deny()
+    return AuthResponse(routes=["/staff/*", "/staff"], principal_id=name)
+
+
+def staff_route(path: str, **kwargs: Any) -> Callable:
+    """Register a route only a valid staff token can reach."""
+    return api(path, authorizer=staff_authorizer, **kwargs)
+
+
+def actor() -> str:
+    return app.current_request.context.get("authorizer", {}).get("principalId", "unknown")
+
+
+# ------------------------------------------------------------- public API
+
+
+@api("/events", methods=["GET"])
+def list_events():
+    now = times.now()
+    base = settings().base_url
+    return json_response({"events": [event_json(e, base_url=base, now=now) for e in events.list_upcoming(get_repo(), now)]})
+
+
+@api("/events/{event_id}", methods=["GET"])
+def get_event(event_id):
+    event = events.get_public_event(get_repo(), event_id)
+    return json_response(event_json(event, base_url=settings().base_url, now=times.now()))
+
+
+# -------------------------------------------------------------- staff API
+
+
+def _staff_event(event, status: int = 200) -> Response:
+    return json_response(event_json(event, base_url=settings().base_url, now=times.now(), staff=True), status)
+
+
+@staff_route("/staff/events", methods=["POST"])
+def staff_create_event():
+    event = events.create_event(get_repo(), json_body(), actor=actor())
+    return _staff_event(event, 201)
+
+
+@staff_route("/staff/events", methods=["GET"])
+def staff_list_events():
+    now = times.now()
+    base = settings().base_url
+    return json_response({"events": [event_json(e, base_url=base, now=now, staff=True) for e in get_repo().list_events()]})
+
+
+@staff_route("/staff/events/{event_id}", methods=["GET"])
+def staff_get_event(event_id):
+    return _staff_event(events.get_event(get_repo(), event_id))
+
+
+@staff_route("/staff/events/{event_id}", methods=["PATCH"])
+def staff_change_event(event_id):
+    change = events.change_event(get_repo(), event_id, json_body(), actor=actor())
+    return _staff_event(change.after)
+
+
+@staff_route("/staff/events/{event_id}/publish", methods=["POST"])
+def staff_publish_event(event_id):
+    return _staff_event(events.publish_event(get_repo(), event_id, actor=actor()).after)
+
+
+@staff_route("/staff/events/{event_id}/cancel", methods=["POST"])
+def staff_cancel_event(event_id):
+    return _staff_event(events.cancel_event(get_repo(), event_id, actor=actor()).after)
+
+
+@staff_route("/staff/audit", methods=["GET"])
+def staff_audit():
+    params = app.current_request.query_params or {}
+    try:
+        limit = int(params.get("limit", "100"))
+    except ValueError:
+        raise InvalidInput("limit", "must be a whole number from 1 to 1000")
+    if not 1 <= limit <= 1000:
+        raise InvalidInput("limit", "must be a whole number from 1 to 1000")
+    return json_response({"entries": [e.to_json() for e in get_repo().list_audit(limit)]})

@@ -1,0 +1,1 @@
+"""The Smart Region Office event service: everything but the HTTP edge."""

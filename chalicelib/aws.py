@@ -1,0 +1,44 @@
+"""AWS clients, made once per process and only when first needed.
+
+boto3 costs about 100 ms to import: nothing here is imported at module load,
+so a cold start that never talks to AWS does not pay for it.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from . import config
+
+_clients: dict[tuple[str, str, str | None], Any] = {}
+_lock = threading.Lock()
+
+
+def client(service: str) -> Any:
+    """Return a cached low-level client for ``service`` with the current settings."""
+    settings = config.load()
+    key = (service, settings.region, settings.endpoint_url)
+    with _lock:
+        if key not in _clients:
+            import boto3
+            from botocore.config import Config
+
+            _clients[key] = boto3.session.Session().client(
+                service,
+                region_name=settings.region,
+                endpoint_url=settings.endpoint_url,
+                config=Config(
+                    connect_timeout=3,
+                    read_timeout=10,
+                    retries={"mode": "standard", "max_attempts": 3},
+                    max_pool_connections=50,
+                ),
+            )
+        return _clients[key]
+
+
+def reset() -> None:
+    """Forget every client (tests that switch endpoints call this)."""
+    with _lock:
+        _clients.clear()

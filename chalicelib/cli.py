@@ -1,0 +1,78 @@
+"""The operators' commands (API.md): ``python -m chalicelib.cli --help``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import aws, config, staff, times
+from .errors import DomainError
+
+
+def _repo():
+    from .storage import DynamoDBRepository
+
+    return DynamoDBRepository(aws.client("dynamodb"), config.load().table_name)
+
+
+def cmd_bootstrap(args: argparse.Namespace) -> int:
+    """Create the table and the sender identity where missing."""
+    from .storage import create_table
+
+    settings = config.load()
+    created = create_table(aws.client("dynamodb"), settings.table_name)
+    print(f"table {settings.table_name}: {'created' if created else 'exists'}")
+    ses = aws.client("ses")
+    ses.verify_email_identity(EmailAddress=settings.sender_email)
+    print(f"sender identity {settings.sender_email}: verification requested (moto verifies at once)")
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    """Add the Smart Region Office's events if absent."""
+    from .seed import seed
+
+    added = seed(_repo())
+    print(f"seeded: {', '.join(added) if added else 'nothing new'}")
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    token = staff.issue_token(_repo(), args.name)
+    print(f"staff token for {args.name} (shown once; keep it secret):", file=sys.stderr)
+    print(token)
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    count = staff.revoke_tokens(_repo(), args.name)
+    print(f"revoked {count} token(s) of {args.name}")
+    return 0 if count else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("bootstrap", help="create the table and sender identity where missing").set_defaults(run=cmd_bootstrap)
+    commands.add_parser("seed", help="add the office's events if absent").set_defaults(run=cmd_seed)
+    tokens = commands.add_parser("staff-token", help="issue or revoke staff tokens").add_subparsers(dest="action", required=True)
+    create = tokens.add_parser("create", help="print a new token, once, alone on the last line")
+    create.add_argument("name")
+    create.set_defaults(run=cmd_token_create)
+    revoke = tokens.add_parser("revoke", help="revoke every token of NAME")
+    revoke.add_argument("name")
+    revoke.set_defaults(run=cmd_token_revoke)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except DomainError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Settings, read from the environment when asked for, never at import.
+
+Chalice sets a stage's environment variables only while a request runs (in
+the test client and ``chalice local``), so every value is looked up lazily.
+Outside Chalice (the command line, tests) the ``local`` stage of
+``.chalice/config.json`` fills in whatever the environment does not set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+CONFIG_FILE = Path(__file__).resolve().parent.parent / ".chalice" / "config.json"
+
+DEFAULTS = {
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "TABLE_NAME": "sro-events-local",
+    "SENDER_EMAIL": "smartregionoffice@vlaanderen.be",
+    "BASE_URL": "http://127.0.0.1:8000",
+    "STAGE": "local",
+    "REGISTRATION_RETENTION_DAYS": "180",
+    "CONFIRMATION_MAILS_PER_HOUR": "3",
+    "SES_MAX_SEND_RATE": "14",
+    "SES_CONFIGURATION_SET": "",
+}
+
+
+def _stage_file_values(stage: str) -> dict[str, str]:
+    try:
+        data = json.loads(CONFIG_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    stage_cfg = data.get("stages", {}).get(stage, {})
+    values = dict(data.get("environment_variables", {}))
+    values.update(stage_cfg.get("environment_variables", {}))
+    return values
+
+
+def get(name: str) -> str:
+    """Return one setting: the environment first, then the stage's config file, then a default."""
+    if name in os.environ and os.environ[name] != "":
+        return os.environ[name]
+    stage = os.environ.get("STAGE") or "local"
+    file_values = _stage_file_values(stage)
+    if name in file_values:
+        return file_values[name]
+    return DEFAULTS.get(name, "")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A snapshot of the settings one request or command works with."""
+
+    stage: str
+    region: str
+    table_name: str
+    sender_email: str
+    base_url: str
+    endpoint_url: str | None
+    registration_retention_days: int
+    confirmation_mails_per_hour: int
+    ses_max_send_rate: float
+    ses_configuration_set: str
+
+    @property
+    def is_local(self) -> bool:
+        return self.stage == "local"
+
+
+def load() -> Settings:
+    """Read the settings as they are now."""
+    return Settings(
+        stage=get("STAGE"),
+        region=get("AWS_DEFAULT_REGION") or get("AWS_REGION"),
+        table_name=get("TABLE_NAME"),
+        sender_email=get("SENDER_EMAIL"),
+        base_url=get("BASE_URL").rstrip("/"),
+        endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
+        registration_retention_days=int(get("REGISTRATION_RETENTION_DAYS")),
+        confirmation_mails_per_hour=int(get("CONFIRMATION_MAILS_PER_HOUR")),
+        ses_max_send_rate=float(get("SES_MAX_SEND_RATE")),
+        ses_configuration_set=get("SES_CONFIGURATION_SET"),
+    )

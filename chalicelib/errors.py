@@ -1,0 +1,54 @@
+"""Domain errors. Only ``app.py`` turns them into HTTP answers."""
+
+
+class DomainError(Exception):
+    """Base of every error the service raises on purpose."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(DomainError):
+    """Raised when a request's data breaks a rule; names the field at fault."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.problem = message
+
+
+class InvalidInputs(DomainError):
+    """Raised when a form has several problems at once, so a page can show each beside its field."""
+
+    def __init__(self, problems: list[InvalidInput]):
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = problems
+
+    @property
+    def by_field(self) -> dict[str, str]:
+        return {p.field: p.problem for p in self.problems}
+
+
+class NotFound(DomainError):
+    """Raised when the thing asked for does not exist (or may not be shown)."""
+
+
+class Conflict(DomainError):
+    """Raised when a write would break uniqueness or a state rule (id taken, event cancelled)."""
+
+
+class Gone(DomainError):
+    """Raised when a token existed but has expired or was used already."""
+
+
+class Unauthorized(DomainError):
+    """Raised when a staff token is missing, malformed, unknown or revoked."""
+
+
+class TooManyRequests(DomainError):
+    """Raised when an address or client asks for more than its share (confirmation mails per hour)."""
+
+
+class Unavailable(DomainError):
+    """Raised when a dependency (the table, SES) cannot be reached; the caller may retry."""

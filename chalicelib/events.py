@@ -1,0 +1,104 @@
+"""Events: create, change, publish, cancel, and what the public may see.
+
+Every staff change is recorded in the audit log with the staff member's name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from . import times
+from .errors import Conflict, InvalidInput, NotFound
+from .models import AuditEntry, Event, build_event, material_changes, slugify
+from .storage import Repository
+
+
+@dataclass(frozen=True)
+class EventChange:
+    """The outcome of a staff change: the event before and after, and what registrants must hear of."""
+
+    before: Event
+    after: Event
+    material: list[str]
+
+
+def _audit(repo: Repository, actor: str, action: str, event: Event, now: datetime, **details: Any) -> None:
+    repo.add_audit(AuditEntry(actor=actor, action=action, target=f"event:{event.id}", at=now, details=details))
+
+
+def create_event(repo: Repository, data: Any, *, actor: str, now: datetime | None = None) -> Event:
+    """Validate and store a new event; 409 when its id is taken."""
+    now = now or times.now()
+    event = build_event(data, existing=None, now=now)
+    explicit_id = isinstance(data, dict) and "id" in data
+    try:
+        repo.create_event(event)
+    except Conflict:
+        if explicit_id:
+            raise
+        # The id was made from the title: a second event with the same title
+        # gets its date added rather than a confusing 409.
+        dated = replace(event, id=f"{slugify(event.title['nl'], 69)}-{event.starts_at.astimezone(times.zone(event.timezone)):%Y-%m-%d}")
+        repo.create_event(dated)
+        event = dated
+    _audit(repo, actor, "event.create", event, now, status=event.status)
+    return event
+
+
+def get_event(repo: Repository, event_id: str) -> Event:
+    """Return any event (staff view) or raise NotFound."""
+    event = repo.get_event(event_id) if isinstance(event_id, str) and len(event_id) <= 100 else None
+    if event is None:
+        raise NotFound(f"event_id: no event {event_id!r}")
+    return event
+
+
+def change_event(repo: Repository, event_id: str, data: Any, *, actor: str, now: datetime | None = None) -> EventChange:
+    """Apply a PATCH; a change of time, place or join link raises the sequence."""
+    now = now or times.now()
+    before = get_event(repo, event_id)
+    if not isinstance(data, dict):
+        raise InvalidInput("body", "must be a JSON object")
+    after = build_event(data, existing=before, now=now)
+    material = material_changes(before, after)
+    if after != before:
+        repo.update_event(after, previous=before)
+        _audit(repo, actor, "event.change", after, now, fields=sorted(k for k in data if isinstance(k, str)),
+               material=material, sequence=after.sequence)
+    # The one place where registrants hear of a change: with ``material``
+    # non-empty (time, place or join link), confirmed registrants are mailed
+    # by the notices of reminders.py (issue #5) from this EventChange.
+    return EventChange(before=before, after=after, material=material)
+
+
+def publish_event(repo: Repository, event_id: str, *, actor: str, now: datetime | None = None) -> EventChange:
+    """Publish a draft (a no-op when it is published already)."""
+    return change_event(repo, event_id, {"status": "published"}, actor=actor, now=now)
+
+
+def cancel_event(repo: Repository, event_id: str, *, actor: str, now: datetime | None = None) -> EventChange:
+    """Cancel an event: it stays visible as cancelled, and its sequence rises."""
+    now = now or times.now()
+    before = get_event(repo, event_id)
+    if before.status == "cancelled":
+        return EventChange(before=before, after=before, material=[])
+    after = replace(before, status="cancelled", cancelled_at=now, updated_at=now, sequence=before.sequence + 1)
+    repo.update_event(after, previous=before)
+    _audit(repo, actor, "event.cancel", after, now, previous_status=before.status)
+    return EventChange(before=before, after=after, material=["status"])
+
+
+def list_upcoming(repo: Repository, now: datetime | None = None) -> list[Event]:
+    """Return published events that have not ended, soonest first."""
+    now = now or times.now()
+    return [e for e in repo.list_events() if e.is_upcoming(now)]
+
+
+def get_public_event(repo: Repository, event_id: str) -> Event:
+    """Return a published or cancelled event; drafts and unknown ids are NotFound alike."""
+    event = get_event(repo, event_id)
+    if event.status not in ("published", "cancelled"):
+        raise NotFound(f"event_id: no event {event_id!r}")
+    return event

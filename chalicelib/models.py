@@ -1,0 +1,470 @@
+"""The service's dataclasses and the validation of what people send in.
+
+Validation raises ``InvalidInput(field, message)`` and nothing else, whatever
+the input: routes rely on that to answer 400 rather than 500.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from . import times
+from .errors import InvalidInput
+
+KINDS = ("webinar", "in_person")
+STATUSES = ("draft", "published", "cancelled")
+LANGUAGES = ("nl", "en")
+DEFAULT_REMINDERS = ("P1D", "PT1H")
+MIN_REMINDER = timedelta(minutes=5)
+MAX_REMINDER = timedelta(days=60)
+MAX_REMINDERS = 10
+TITLE_MAX = 200
+DESCRIPTION_MAX = 10_000
+LOCATION_FIELD_MAX = 500
+URL_MAX = 2_000
+ID_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
+
+# Fields whose change alters what a calendar shows of when or where: they
+# raise SEQUENCE and registrants are told.
+MATERIAL_FIELDS = ("starts_at", "ends_at", "timezone", "location", "online_url")
+
+WRITABLE_FIELDS = {
+    "id", "kind", "status", "title", "description", "starts_at", "ends_at", "timezone",
+    "location", "online_url", "capacity", "registration_opens_at",
+    "registration_closes_at", "reminders",
+}
+# Fields a client may send back unchanged from a GET; they are ignored.
+READ_ONLY_FIELDS = {
+    "sequence", "created_at", "updated_at", "seats_left", "registration_open", "url",
+    "ics_url", "counts", "cancelled_at",
+}
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where an in-person event takes place."""
+
+    name: str
+    address: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "address": self.address}
+
+    def one_line(self) -> str:
+        return ", ".join(part for part in (self.name, self.address) if part)
+
+
+@dataclass(frozen=True)
+class Event:
+    """A webinar or an in-person event, as staff publish it."""
+
+    id: str
+    kind: str
+    status: str
+    title: dict[str, str]
+    description: dict[str, str]
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str = times.DEFAULT_ZONE
+    location: Location | None = None
+    online_url: str | None = None
+    capacity: int | None = None
+    registration_opens_at: datetime | None = None
+    registration_closes_at: datetime | None = None
+    reminders: tuple[str, ...] = DEFAULT_REMINDERS
+    sequence: int = 0
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    seats_taken: int = 0
+
+    @property
+    def seats_left(self) -> int | None:
+        if self.capacity is None:
+            return None
+        return max(self.capacity - self.seats_taken, 0)
+
+    def title_in(self, lang: str) -> str:
+        return self.title.get(lang) or self.title["nl"]
+
+    def description_in(self, lang: str) -> str:
+        return self.description.get(lang) or self.description.get("nl", "")
+
+    def reminder_offsets(self) -> list[timedelta]:
+        return [times.parse_duration(r, "reminders") for r in self.reminders]
+
+    def registration_not_open_yet(self, now: datetime) -> bool:
+        return self.registration_opens_at is not None and now < self.registration_opens_at
+
+    def is_registration_open(self, now: datetime) -> bool:
+        """Whether a person may register now (published, opened, not closed, not started)."""
+        if self.status != "published" or now >= self.starts_at:
+            return False
+        if self.registration_not_open_yet(now):
+            return False
+        if self.registration_closes_at is not None and now >= self.registration_closes_at:
+            return False
+        return True
+
+    def is_upcoming(self, now: datetime) -> bool:
+        return self.status == "published" and self.ends_at > now
+
+    def to_record(self) -> dict[str, Any]:
+        """Return every field as JSON-ready data, for storage."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "status": self.status,
+            "title": dict(self.title),
+            "description": dict(self.description),
+            "starts_at": times.to_utc_iso(self.starts_at),
+            "ends_at": times.to_utc_iso(self.ends_at),
+            "timezone": self.timezone,
+            "location": self.location.to_dict() if self.location else None,
+            "online_url": self.online_url,
+            "capacity": self.capacity,
+            "registration_opens_at": _iso_or_none(self.registration_opens_at),
+            "registration_closes_at": _iso_or_none(self.registration_closes_at),
+            "reminders": list(self.reminders),
+            "sequence": self.sequence,
+            "created_at": _iso_or_none(self.created_at),
+            "updated_at": _iso_or_none(self.updated_at),
+            "cancelled_at": _iso_or_none(self.cancelled_at),
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any], seats_taken: int = 0) -> "Event":
+        """Rebuild an event written by ``to_record``."""
+        loc = record.get("location")
+        return cls(
+            id=record["id"],
+            kind=record["kind"],
+            status=record["status"],
+            title=dict(record["title"]),
+            description=dict(record.get("description") or {}),
+            starts_at=times.from_utc_iso(record["starts_at"]),
+            ends_at=times.from_utc_iso(record["ends_at"]),
+            timezone=record.get("timezone") or times.DEFAULT_ZONE,
+            location=Location(**loc) if loc else None,
+            online_url=record.get("online_url"),
+            capacity=record.get("capacity"),
+            registration_opens_at=_from_iso_or_none(record.get("registration_opens_at")),
+            registration_closes_at=_from_iso_or_none(record.get("registration_closes_at")),
+            reminders=tuple(record.get("reminders") or ()),
+            sequence=int(record.get("sequence", 0)),
+            created_at=_from_iso_or_none(record.get("created_at")),
+            updated_at=_from_iso_or_none(record.get("updated_at")),
+            cancelled_at=_from_iso_or_none(record.get("cancelled_at")),
+            seats_taken=int(seats_taken),
+        )
+
+
+def _iso_or_none(value: datetime | None) -> str | None:
+    return times.to_utc_iso(value) if value is not None else None
+
+
+def _from_iso_or_none(value: str | None) -> datetime | None:
+    return times.from_utc_iso(value) if value else None
+
+
+# ---------------------------------------------------------------- validation
+
+
+def slugify(text: str, max_length: int = 80) -> str:
+    """Make an id from a title: ASCII, lower case, words joined by hyphens."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:max_length].rstrip("-")
+
+
+def _text(value: Any, field_name: str, max_length: int, required: bool) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise InvalidInput(field_name, "must be text")
+    if "\x00" in value:
+        raise InvalidInput(field_name, "must not contain a NUL character")
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput(field_name, "is required")
+    if len(value) > max_length:
+        raise InvalidInput(field_name, f"must be at most {max_length} characters (got {len(value)})")
+    return value
+
+
+def _translated(value: Any, field_name: str, max_length: int, required: bool) -> dict[str, str]:
+    if value is None and required:
+        raise InvalidInput(field_name, "is required (at least the Dutch text, nl)")
+    if value is None or isinstance(value, str):
+        value = {"nl": value}
+    if not isinstance(value, dict):
+        raise InvalidInput(field_name, "must be text or an object with nl and en texts")
+    unknown = set(value) - set(LANGUAGES)
+    if unknown:
+        raise InvalidInput(field_name, f"languages must be nl or en, not {sorted(map(str, unknown))[0]!r}")
+    result = {"nl": _text(value.get("nl"), f"{field_name}.nl", max_length, required)}
+    english = _text(value.get("en"), f"{field_name}.en", max_length, False)
+    if english:
+        result["en"] = english
+    if not result["nl"]:
+        del result["nl"]
+    return result
+
+
+def _https_url(value: Any, field_name: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > URL_MAX or any(c.isspace() for c in value):
+        raise InvalidInput(field_name, "must be an https:// address without spaces")
+    try:
+        parts = urlsplit(value)
+    except ValueError as exc:
+        raise InvalidInput(field_name, "must be an https:// address") from exc
+    if parts.scheme != "https" or not parts.hostname:
+        raise InvalidInput(field_name, "must be an https:// address (a plain http link is not accepted)")
+    return value
+
+
+def _location(value: Any) -> Location | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = {"name": value}
+    if not isinstance(value, dict):
+        raise InvalidInput("location", "must be an object with a name and an address")
+    unknown = set(value) - {"name", "address"}
+    if unknown:
+        raise InvalidInput("location", f"unknown field {sorted(map(str, unknown))[0]!r}; use name and address")
+    name = _text(value.get("name"), "location.name", LOCATION_FIELD_MAX, True)
+    address = _text(value.get("address"), "location.address", LOCATION_FIELD_MAX, False)
+    return Location(name=name, address=address)
+
+
+def _capacity(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput("capacity", "must be a whole number of seats, or null for no limit")
+    if value < 1 or value > 1_000_000:
+        raise InvalidInput("capacity", "must be between 1 and 1000000, or null for no limit")
+    return value
+
+
+def _reminders(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return DEFAULT_REMINDERS
+    if not isinstance(value, list):
+        raise InvalidInput("reminders", "must be a list of ISO 8601 durations like [\"P1D\", \"PT1H\"]")
+    if len(value) > MAX_REMINDERS:
+        raise InvalidInput("reminders", f"at most {MAX_REMINDERS} reminders")
+    normalized: list[str] = []
+    seen: set[timedelta] = set()
+    for item in value:
+        delta = times.parse_duration(item, "reminders")
+        if not MIN_REMINDER <= delta <= MAX_REMINDER:
+            raise InvalidInput("reminders", f"{item} is out of range: from 5 minutes (PT5M) to 60 days (P60D) before the start")
+        if delta in seen:
+            raise InvalidInput("reminders", f"{item} is listed twice")
+        seen.add(delta)
+        normalized.append(times.format_duration(delta))
+    return tuple(sorted(normalized, key=lambda r: times.parse_duration(r, "reminders"), reverse=True))
+
+
+def _optional_instant(value: Any, field_name: str, tz: str) -> datetime | None:
+    if value is None or value == "":
+        return None
+    return times.parse_instant(value, field_name, tz)
+
+
+def validate_event_fields(data: Any, *, partial: bool) -> dict[str, Any]:
+    """Check a create or PATCH body's shape; return the fields it sets, still raw where times are involved."""
+    if not isinstance(data, dict):
+        raise InvalidInput("body", "must be a JSON object")
+    for key in data:
+        if not isinstance(key, str) or (key not in WRITABLE_FIELDS and key not in READ_ONLY_FIELDS):
+            raise InvalidInput(str(key)[:50], "is not a field of an event")
+    return {k: v for k, v in data.items() if k in WRITABLE_FIELDS}
+
+
+def build_event(data: dict[str, Any], *, existing: Event | None, now: datetime) -> Event:
+    """Validate ``data`` (a whole new event, or changes to ``existing``) and return the resulting Event."""
+    fields = validate_event_fields(data, partial=existing is not None)
+    if existing is not None and "id" in fields and fields["id"] != existing.id:
+        raise InvalidInput("id", "cannot be changed; create a new event instead")
+
+    def pick(name: str, default: Any = None) -> Any:
+        if name in fields:
+            return fields[name]
+        if existing is not None:
+            return _current(existing, name)
+        return default
+
+    tz_name = pick("timezone", times.DEFAULT_ZONE)
+    if not isinstance(tz_name, str):
+        raise InvalidInput("timezone", "must be a time zone name like Europe/Brussels")
+    times.zone(tz_name)
+
+    kind = pick("kind")
+    if kind not in KINDS:
+        raise InvalidInput("kind", "must be webinar or in_person")
+    status = pick("status", "draft")
+    if status not in STATUSES:
+        raise InvalidInput("status", "must be draft or published")
+    if status == "cancelled" and (existing is None or existing.status != "cancelled"):
+        raise InvalidInput("status", "use POST /staff/events/{event_id}/cancel to cancel an event")
+    if existing is not None and existing.status == "cancelled" and status != "cancelled":
+        raise InvalidInput("status", "a cancelled event cannot be published again; create a new one")
+    if existing is not None and existing.status == "published" and status == "draft" and existing.seats_taken:
+        raise InvalidInput("status", "people are registered; cancel the event rather than unpublish it")
+
+    title = _translated(pick("title"), "title", TITLE_MAX, True)
+    description = _translated(pick("description"), "description", DESCRIPTION_MAX, False)
+
+    starts_at = _instant_field(fields, existing, "starts_at", tz_name, required=True)
+    ends_at = _instant_field(fields, existing, "ends_at", tz_name, required=True)
+    if ends_at <= starts_at:
+        raise InvalidInput("ends_at", "must be after starts_at")
+    if ends_at - starts_at > timedelta(days=31):
+        raise InvalidInput("ends_at", "an event lasts at most 31 days")
+
+    location = _location(pick("location"))
+    online_url = _https_url(pick("online_url"), "online_url")
+    if kind == "in_person" and location is None:
+        raise InvalidInput("location", "is required for an in_person event")
+    capacity = _capacity(pick("capacity"))
+    if existing is not None and capacity is not None and capacity < existing.seats_taken:
+        raise InvalidInput("capacity", f"{existing.seats_taken} seats are taken already; capacity cannot be lower")
+
+    opens = _instant_field(fields, existing, "registration_opens_at", tz_name, required=False)
+    closes = _instant_field(fields, existing, "registration_closes_at", tz_name, required=False)
+    if opens is not None and closes is not None and closes <= opens:
+        raise InvalidInput("registration_closes_at", "must be after registration_opens_at")
+    if opens is not None and opens >= starts_at:
+        raise InvalidInput("registration_opens_at", "must be before starts_at")
+
+    reminders = _reminders(fields["reminders"]) if "reminders" in fields else (
+        existing.reminders if existing is not None else DEFAULT_REMINDERS)
+
+    if existing is None:
+        event_id = fields.get("id")
+        if event_id is None:
+            event_id = slugify(title["nl"]) or "event"
+        elif not isinstance(event_id, str) or not ID_PATTERN.match(event_id):
+            raise InvalidInput("id", "must be 1 to 80 lower-case letters, digits and hyphens, not starting or ending with a hyphen")
+        return Event(
+            id=event_id, kind=kind, status=status, title=title, description=description,
+            starts_at=starts_at, ends_at=ends_at, timezone=tz_name, location=location,
+            online_url=online_url, capacity=capacity, registration_opens_at=opens,
+            registration_closes_at=closes, reminders=reminders, sequence=0,
+            created_at=now, updated_at=now,
+        )
+
+    changed = replace(
+        existing, kind=kind, status=status, title=title, description=description,
+        starts_at=starts_at, ends_at=ends_at, timezone=tz_name, location=location,
+        online_url=online_url, capacity=capacity, registration_opens_at=opens,
+        registration_closes_at=closes, reminders=reminders,
+    )
+    if material_changes(existing, changed):
+        changed = replace(changed, sequence=existing.sequence + 1)
+    if changed != existing:
+        changed = replace(changed, updated_at=now)
+    return changed
+
+
+def _current(event: Event, name: str) -> Any:
+    value = getattr(event, name)
+    if isinstance(value, Location):
+        return value.to_dict()
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _instant_field(fields: dict[str, Any], existing: Event | None, name: str, tz: str, *, required: bool) -> datetime | None:
+    if name in fields:
+        value = fields[name]
+        if value is None or value == "":
+            if required:
+                raise InvalidInput(name, "is required")
+            return None
+        return times.parse_instant(value, name, tz)
+    if existing is not None:
+        return getattr(existing, name)
+    if required:
+        raise InvalidInput(name, "is required")
+    return None
+
+
+def material_changes(before: Event, after: Event) -> list[str]:
+    """Name the fields whose change registrants must hear about (time, place, join link)."""
+    return [name for name in MATERIAL_FIELDS if getattr(before, name) != getattr(after, name)]
+
+
+# ------------------------------------------------------------ presentation
+
+
+def event_json(event: Event, *, base_url: str, now: datetime, staff: bool = False) -> dict[str, Any]:
+    """Shape an event as API.md's Event; the join link only for staff."""
+    tz = event.timezone
+    body: dict[str, Any] = {
+        "id": event.id,
+        "kind": event.kind,
+        "status": event.status,
+        "title": dict(event.title),
+        "description": dict(event.description),
+        "starts_at": times.format_instant(event.starts_at, tz),
+        "ends_at": times.format_instant(event.ends_at, tz),
+        "timezone": tz,
+        "location": event.location.to_dict() if event.location else None,
+        "online_url": event.online_url if staff else None,
+        "capacity": event.capacity,
+        "registration_opens_at": times.format_instant(event.registration_opens_at, tz),
+        "registration_closes_at": times.format_instant(event.registration_closes_at, tz),
+        "reminders": list(event.reminders),
+        "sequence": event.sequence,
+        "created_at": times.format_instant(event.created_at, tz),
+        "updated_at": times.format_instant(event.updated_at, tz),
+        "seats_left": event.seats_left,
+        "registration_open": event.is_registration_open(now),
+        "url": f"{base_url}/events/{event.id}",
+        "ics_url": f"{base_url}/events/{event.id}/calendar.ics",
+    }
+    if event.status == "cancelled":
+        body["cancelled_at"] = times.format_instant(event.cancelled_at, tz)
+    return body
+
+
+@dataclass(frozen=True)
+class StaffToken:
+    """A staff member's token as stored: only its hash, never the token itself."""
+
+    name: str
+    token_hash: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One staff action: who, what, when."""
+
+    actor: str
+    action: str
+    target: str
+    at: datetime
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "actor": self.actor,
+            "action": self.action,
+            "target": self.target,
+            "at": times.format_instant(self.at, times.DEFAULT_ZONE),
+            "details": self.details,
+        }

@@ -1,0 +1,367 @@
+"""Repositories: one small interface, an in-memory fake and DynamoDB.
+
+One table, generic keys ``PK`` and ``SK``. Key layout:
+
+==================  =========================  ===========================  ==========================================
+item                PK                         SK                           attributes
+==================  =========================  ===========================  ==========================================
+event               ``EVENTS``                 ``EVENT#<event_id>``         body (JSON), updated_at, seats_taken (N)
+staff token         ``STAFFTOKEN#<sha256>``    ``TOKEN``                    name, created_at, revoked_at
+staff member        ``STAFF#<name>``           ``STAFF``                    token_hashes (SS)
+audit entry         ``AUDIT``                  ``<utc iso>#<random>``       actor, action, target, details; TTL
+==================  =========================  ===========================  ==========================================
+
+Access patterns, each one request:
+
+- list every event: Query ``PK = EVENTS`` (a handful of events a year;
+  one partition keeps the list one Query, never a Scan).
+- read one event: GetItem.
+- create an event: PutItem, condition the key does not exist (409 otherwise).
+- change an event: PutItem, condition ``updated_at`` is what was read
+  (optimistic lock; ``seats_taken`` is kept apart so a change never clobbers
+  a seat count moved meanwhile).
+- check a staff token: GetItem by the token's hash.
+- revoke by name: GetItem of the member, then one TransactWriteItems.
+- recent audit: Query ``PK = AUDIT`` newest first with a Limit.
+
+The table also carries a sparse global secondary index ``due`` (``due_pk``,
+``due_at``) for sends that are due, and TTL on ``expires_at`` (epoch
+seconds) for data that must go after its time.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from . import times
+from .errors import Conflict, NotFound, Unavailable
+from .models import AuditEntry, Event, StaffToken
+
+DUE_INDEX = "due"
+TTL_ATTRIBUTE = "expires_at"
+AUDIT_RETENTION = timedelta(days=730)
+
+
+class Repository(ABC):
+    """What the service needs from storage. Both implementations pass ``tests/test_storage.py``."""
+
+    # events
+    @abstractmethod
+    def create_event(self, event: Event) -> None:
+        """Store a new event; raise Conflict if its id is taken."""
+
+    @abstractmethod
+    def get_event(self, event_id: str) -> Event | None:
+        """Return the event or None."""
+
+    @abstractmethod
+    def list_events(self) -> list[Event]:
+        """Return every event, drafts and cancelled included, soonest first."""
+
+    @abstractmethod
+    def update_event(self, event: Event, *, previous: Event) -> None:
+        """Replace ``previous`` with ``event``; raise Conflict if it changed since it was read."""
+
+    # staff
+    @abstractmethod
+    def add_staff_token(self, token: StaffToken) -> None:
+        """Store a new staff token's hash under its member's name."""
+
+    @abstractmethod
+    def get_staff_token(self, token_hash: str) -> StaffToken | None:
+        """Return the token with that hash, revoked or not, or None."""
+
+    @abstractmethod
+    def revoke_staff_tokens(self, name: str, at: datetime) -> int:
+        """Revoke every live token of ``name``; return how many were revoked."""
+
+    # audit
+    @abstractmethod
+    def add_audit(self, entry: AuditEntry) -> None:
+        """Record one staff action."""
+
+    @abstractmethod
+    def list_audit(self, limit: int = 100) -> list[AuditEntry]:
+        """Return the most recent staff actions, newest first."""
+
+
+def _sort_events(events: list[Event]) -> list[Event]:
+    return sorted(events, key=lambda e: (e.starts_at, e.id))
+
+
+class InMemoryRepository(Repository):
+    """A fake for service tests: the same contract, kept in dictionaries."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.events: dict[str, Event] = {}
+        self.staff_tokens: dict[str, StaffToken] = {}
+        self.audit: list[AuditEntry] = []
+
+    def create_event(self, event: Event) -> None:
+        with self._lock:
+            if event.id in self.events:
+                raise Conflict(f"id: an event with id {event.id!r} exists already")
+            self.events[event.id] = event
+
+    def get_event(self, event_id: str) -> Event | None:
+        return self.events.get(event_id)
+
+    def list_events(self) -> list[Event]:
+        return _sort_events(list(self.events.values()))
+
+    def update_event(self, event: Event, *, previous: Event) -> None:
+        with self._lock:
+            current = self.events.get(event.id)
+            if current is None:
+                raise NotFound(f"event {event.id!r} does not exist")
+            if current.updated_at != previous.updated_at:
+                raise Conflict("event: it was changed meanwhile; read it again and retry")
+            self.events[event.id] = replace(event, seats_taken=current.seats_taken)
+
+    def add_staff_token(self, token: StaffToken) -> None:
+        with self._lock:
+            self.staff_tokens[token.token_hash] = token
+
+    def get_staff_token(self, token_hash: str) -> StaffToken | None:
+        return self.staff_tokens.get(token_hash)
+
+    def revoke_staff_tokens(self, name: str, at: datetime) -> int:
+        with self._lock:
+            live = [t for t in self.staff_tokens.values() if t.name == name and t.revoked_at is None]
+            for token in live:
+                self.staff_tokens[token.token_hash] = replace(token, revoked_at=at)
+            return len(live)
+
+    def add_audit(self, entry: AuditEntry) -> None:
+        with self._lock:
+            self.audit.append(entry)
+
+    def list_audit(self, limit: int = 100) -> list[AuditEntry]:
+        return sorted(self.audit, key=lambda e: e.at, reverse=True)[:limit]
+
+
+# ------------------------------------------------------------------ DynamoDB
+
+
+def S(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def N(value: int | float) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _epoch(instant: datetime) -> int:
+    return int(instant.timestamp())
+
+
+class DynamoDBRepository(Repository):
+    """The repository on one DynamoDB table, through the low-level client."""
+
+    def __init__(self, client: Any, table_name: str):
+        self.client = client
+        self.table = table_name
+
+    # --- plumbing
+
+    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return getattr(self.client, operation)(TableName=self.table, **kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in {"ConditionalCheckFailedException", "TransactionCanceledException"}:
+                raise
+            if code in {"ResourceNotFoundException", "ProvisionedThroughputExceededException",
+                        "ThrottlingException", "RequestLimitExceeded", "InternalServerError",
+                        "ServiceUnavailable"}:
+                raise Unavailable(f"storage: {code}") from exc
+            raise
+        except BotoCoreError as exc:
+            raise Unavailable(f"storage: {type(exc).__name__}") from exc
+
+    def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self._call("query", **kwargs)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    @staticmethod
+    def _is_condition_failure(exc: Exception) -> bool:
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+        return code == "ConditionalCheckFailedException"
+
+    # --- events
+
+    @staticmethod
+    def _event_item(event: Event) -> dict[str, Any]:
+        return {
+            "PK": S("EVENTS"),
+            "SK": S(f"EVENT#{event.id}"),
+            "body": S(json.dumps(event.to_record(), ensure_ascii=False, separators=(",", ":"))),
+            "updated_at": S(times.to_utc_iso(event.updated_at or times.now())),
+        }
+
+    @staticmethod
+    def _event_from_item(item: dict[str, Any]) -> Event:
+        return Event.from_record(json.loads(item["body"]["S"]), seats_taken=int(item.get("seats_taken", {"N": "0"})["N"]))
+
+    def create_event(self, event: Event) -> None:
+        from botocore.exceptions import ClientError
+
+        item = self._event_item(event)
+        item["seats_taken"] = N(event.seats_taken)
+        try:
+            self._call("put_item", Item=item, ConditionExpression="attribute_not_exists(PK)")
+        except ClientError as exc:
+            if self._is_condition_failure(exc):
+                raise Conflict(f"id: an event with id {event.id!r} exists already") from exc
+            raise
+
+    def get_event(self, event_id: str) -> Event | None:
+        reply = self._call("get_item", Key={"PK": S("EVENTS"), "SK": S(f"EVENT#{event_id}")}, ConsistentRead=True)
+        item = reply.get("Item")
+        return self._event_from_item(item) if item else None
+
+    def list_events(self) -> list[Event]:
+        items = self._query_all(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues={":pk": S("EVENTS"), ":prefix": S("EVENT#")},
+        )
+        return _sort_events([self._event_from_item(item) for item in items])
+
+    def update_event(self, event: Event, *, previous: Event) -> None:
+        from botocore.exceptions import ClientError
+
+        item = self._event_item(event)
+        try:
+            self._call(
+                "update_item",
+                Key={"PK": item["PK"], "SK": item["SK"]},
+                UpdateExpression="SET body = :body, updated_at = :new",
+                ConditionExpression="updated_at = :old",
+                ExpressionAttributeValues={
+                    ":body": item["body"],
+                    ":new": item["updated_at"],
+                    ":old": S(times.to_utc_iso(previous.updated_at or times.now())),
+                },
+            )
+        except ClientError as exc:
+            if self._is_condition_failure(exc):
+                raise Conflict("event: it was changed meanwhile; read it again and retry") from exc
+            raise
+
+    # --- staff
+
+    def add_staff_token(self, token: StaffToken) -> None:
+        self.client.transact_write_items(TransactItems=[
+            {"Put": {"TableName": self.table, "Item": {
+                "PK": S(f"STAFFTOKEN#{token.token_hash}"), "SK": S("TOKEN"),
+                "name": S(token.name), "created_at": S(times.to_utc_iso(token.created_at)),
+            }, "ConditionExpression": "attribute_not_exists(PK)"}},
+            {"Update": {"TableName": self.table,
+                        "Key": {"PK": S(f"STAFF#{token.name}"), "SK": S("STAFF")},
+                        "UpdateExpression": "ADD token_hashes :h",
+                        "ExpressionAttributeValues": {":h": {"SS": [token.token_hash]}}}},
+        ])
+
+    def get_staff_token(self, token_hash: str) -> StaffToken | None:
+        reply = self._call("get_item", Key={"PK": S(f"STAFFTOKEN#{token_hash}"), "SK": S("TOKEN")})
+        item = reply.get("Item")
+        if not item:
+            return None
+        revoked = item.get("revoked_at", {}).get("S")
+        return StaffToken(
+            name=item["name"]["S"], token_hash=token_hash,
+            created_at=times.from_utc_iso(item["created_at"]["S"]),
+            revoked_at=times.from_utc_iso(revoked) if revoked else None,
+        )
+
+    def revoke_staff_tokens(self, name: str, at: datetime) -> int:
+        reply = self._call("get_item", Key={"PK": S(f"STAFF#{name}"), "SK": S("STAFF")}, ConsistentRead=True)
+        hashes = reply.get("Item", {}).get("token_hashes", {}).get("SS", [])
+        live = [h for h in hashes if (t := self.get_staff_token(h)) is not None and t.revoked_at is None]
+        for start in range(0, len(live), 100):
+            self.client.transact_write_items(TransactItems=[
+                {"Update": {"TableName": self.table,
+                            "Key": {"PK": S(f"STAFFTOKEN#{h}"), "SK": S("TOKEN")},
+                            "UpdateExpression": "SET revoked_at = :at",
+                            "ExpressionAttributeValues": {":at": S(times.to_utc_iso(at))}}}
+                for h in live[start:start + 100]
+            ])
+        return len(live)
+
+    # --- audit
+
+    def add_audit(self, entry: AuditEntry) -> None:
+        self._call("put_item", Item={
+            "PK": S("AUDIT"),
+            "SK": S(f"{times.to_utc_iso(entry.at)}#{secrets.token_hex(4)}"),
+            "actor": S(entry.actor), "action": S(entry.action), "target": S(entry.target),
+            "details": S(json.dumps(entry.details, ensure_ascii=False)),
+            TTL_ATTRIBUTE: N(_epoch(entry.at + AUDIT_RETENTION)),
+        })
+
+    def list_audit(self, limit: int = 100) -> list[AuditEntry]:
+        reply = self._call("query", KeyConditionExpression="PK = :pk",
+                           ExpressionAttributeValues={":pk": S("AUDIT")},
+                           ScanIndexForward=False, Limit=limit)
+        return [
+            AuditEntry(actor=i["actor"]["S"], action=i["action"]["S"], target=i["target"]["S"],
+                       at=times.from_utc_iso(i["SK"]["S"].split("#", 1)[0]),
+                       details=json.loads(i["details"]["S"]))
+            for i in reply.get("Items", [])
+        ]
+
+
+# ------------------------------------------------------------ construction
+
+
+def table_definition(table_name: str) -> dict[str, Any]:
+    """The table's CreateTable arguments; infra/ describes the same table for AWS."""
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": "PK", "AttributeType": "S"},
+            {"AttributeName": "SK", "AttributeType": "S"},
+            {"AttributeName": "due_pk", "AttributeType": "S"},
+            {"AttributeName": "due_at", "AttributeType": "S"},
+        ],
+        "KeySchema": [
+            {"AttributeName": "PK", "KeyType": "HASH"},
+            {"AttributeName": "SK", "KeyType": "RANGE"},
+        ],
+        "GlobalSecondaryIndexes": [{
+            "IndexName": DUE_INDEX,
+            "KeySchema": [
+                {"AttributeName": "due_pk", "KeyType": "HASH"},
+                {"AttributeName": "due_at", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        }],
+    }
+
+
+def create_table(client: Any, table_name: str) -> bool:
+    """Create the table and switch on TTL if it is missing; return whether it was created."""
+    try:
+        client.describe_table(TableName=table_name)
+        return False
+    except client.exceptions.ResourceNotFoundException:
+        pass
+    client.create_table(**table_definition(table_name))
+    client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    client.update_time_to_live(TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})
+    return True

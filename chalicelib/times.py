@@ -1,0 +1,115 @@
+"""The one place that reads the clock, parses and formats instants and durations.
+
+Instants are kept as timezone-aware ``datetime`` in UTC and shown in the
+event's zone. Tests pin the clock by replacing ``now``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import InvalidInput
+
+UTC = timezone.utc
+DEFAULT_ZONE = "Europe/Brussels"
+
+
+def now() -> datetime:
+    """Return the current instant in UTC (tests replace this)."""
+    return datetime.now(UTC)
+
+
+def zone(name: str, field: str = "timezone") -> ZoneInfo:
+    """Return the zone called ``name`` or raise InvalidInput naming ``field``."""
+    try:
+        if not isinstance(name, str) or not name or "\x00" in name:
+            raise ValueError(name)
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise InvalidInput(field, f"unknown time zone {name!r}") from exc
+
+
+def parse_instant(value: object, field: str, tz: str = DEFAULT_ZONE) -> datetime:
+    """Parse ISO 8601 into a UTC instant; a time without offset is read in ``tz``."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(field, "must be a date and time in ISO 8601, like 2027-06-03T09:00:00+02:00")
+    text = value.strip()
+    if len(text) > 40:
+        raise InvalidInput(field, "must be a date and time in ISO 8601, like 2027-06-03T09:00:00+02:00")
+    if text.endswith(("z", "Z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidInput(field, f"{value!r} is not a date and time that exists (ISO 8601, like 2027-06-03T09:00:00+02:00)") from exc
+    if "T" not in text.upper() and " " not in text:
+        raise InvalidInput(field, "needs a time of day as well as a date, like 2027-06-03T09:00:00+02:00")
+    if parsed.tzinfo is None:
+        local_zone = zone(tz)
+        localized = parsed.replace(tzinfo=local_zone)
+        # A wall time skipped by the spring DST change does not exist; one
+        # repeated in autumn is taken at its first occurrence (fold=0).
+        round_trip = localized.astimezone(UTC).astimezone(local_zone)
+        if round_trip.replace(tzinfo=None) != parsed:
+            raise InvalidInput(field, f"{value} does not exist in {tz} (the clocks skip that hour)")
+        parsed = localized
+    try:
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError) as exc:
+        raise InvalidInput(field, f"{value!r} is out of range") from exc
+
+
+def format_instant(instant: datetime | None, tz: str = DEFAULT_ZONE) -> str | None:
+    """Format a UTC instant as ISO 8601 with its offset in ``tz``."""
+    if instant is None:
+        return None
+    return instant.astimezone(ZoneInfo(tz)).isoformat(timespec="seconds")
+
+
+def to_utc_iso(instant: datetime) -> str:
+    """Format an instant for storage: UTC, sortable, to the microsecond."""
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def from_utc_iso(text: str) -> datetime:
+    """Read an instant written by ``to_utc_iso``."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+_DURATION = re.compile(
+    r"^P(?!$)(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
+)
+
+
+def parse_duration(value: object, field: str) -> timedelta:
+    """Parse an ISO 8601 duration of weeks, days, hours, minutes and seconds (``P1D``, ``PT1H``)."""
+    if not isinstance(value, str) or len(value) > 32:
+        raise InvalidInput(field, "must be an ISO 8601 duration like P1D or PT1H")
+    match = _DURATION.match(value.strip().upper())
+    if not match:
+        raise InvalidInput(field, f"{value!r} is not an ISO 8601 duration like P1D or PT1H")
+    parts = {k: int(v) for k, v in match.groupdict().items() if v}
+    return timedelta(**parts)
+
+
+def format_duration(delta: timedelta) -> str:
+    """Format a duration the way ``parse_duration`` reads it, in its simplest form."""
+    seconds = int(delta.total_seconds())
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = "P"
+    if days:
+        text += f"{days}D"
+    if hours or minutes or secs:
+        text += "T"
+        if hours:
+            text += f"{hours}H"
+        if minutes:
+            text += f"{minutes}M"
+        if secs:
+            text += f"{secs}S"
+    return text if text != "P" else "PT0S"

@@ -1,0 +1,143 @@
+"""Small, named fixtures: a pinned clock, the two repositories, the HTTP client, staff tokens."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+
+import pytest
+
+from chalicelib import aws, times
+from chalicelib.storage import DynamoDBRepository, InMemoryRepository, create_table
+
+# Fake credentials so nothing can ever reach a real account.
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+})
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("AWS_PROFILE", None)
+
+TABLE = "sro-events-test"
+PINNED_NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+
+
+class Clock:
+    """A clock tests move by hand; never sleep to wait for time to pass."""
+
+    def __init__(self, instant: datetime):
+        self.instant = instant
+
+    def __call__(self) -> datetime:
+        return self.instant
+
+    def set(self, instant: datetime) -> None:
+        self.instant = instant.astimezone(timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch) -> Clock:
+    """Pin "now" for every test, so output is deterministic."""
+    pinned = Clock(PINNED_NOW)
+    monkeypatch.setattr(times, "now", pinned)
+    return pinned
+
+
+@pytest.fixture
+def aws_mock():
+    """Run the test against moto's in-process AWS."""
+    from moto import mock_aws
+
+    aws.reset()
+    with mock_aws():
+        yield
+    aws.reset()
+
+
+@pytest.fixture
+def dynamodb_repo(aws_mock, monkeypatch) -> DynamoDBRepository:
+    """A DynamoDB repository on a fresh moto table."""
+    monkeypatch.setenv("TABLE_NAME", TABLE)
+    client = aws.client("dynamodb")
+    create_table(client, TABLE)
+    return DynamoDBRepository(client, TABLE)
+
+
+@pytest.fixture
+def memory_repo() -> InMemoryRepository:
+    return InMemoryRepository()
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def repo(request):
+    """Each repository in turn: the contract tests run against both."""
+    if request.param == "memory":
+        return InMemoryRepository()
+    return request.getfixturevalue("dynamodb_repo")
+
+
+@pytest.fixture
+def app_module(dynamodb_repo):
+    """The Chalice app wired to the moto-backed repository."""
+    import app as app_module
+
+    app_module.set_repo(dynamodb_repo)
+    yield app_module
+    app_module.set_repo(None)
+
+
+@pytest.fixture
+def client(app_module, monkeypatch):
+    """chalice.test.Client for the HTTP edge."""
+    from chalice.test import Client
+
+    monkeypatch.setenv("TABLE_NAME", TABLE)
+    with Client(app_module.app, stage_name="local") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def staff_token(dynamodb_repo) -> str:
+    from chalicelib import staff
+
+    return staff.issue_token(dynamodb_repo, "tester")
+
+
+@pytest.fixture
+def staff_headers(staff_token) -> dict[str, str]:
+    return {"Authorization": f"Bearer {staff_token}", "Content-Type": "application/json"}
+
+
+def webinar_data(**overrides) -> dict:
+    """A valid webinar as staff would POST it."""
+    data = {
+        "id": "webinar-2027-01-14",
+        "kind": "webinar",
+        "status": "published",
+        "title": {"nl": "Webinar Smart Region", "en": "Smart Region webinar"},
+        "description": {"nl": "Missie en strategie", "en": "Mission and strategy"},
+        "starts_at": "2027-01-14T10:00:00+01:00",
+        "ends_at": "2027-01-14T11:00:00+01:00",
+        "online_url": "https://meet.example.org/sro",
+    }
+    data.update(overrides)
+    return data
+
+
+def day_data(**overrides) -> dict:
+    """A valid in-person event with seats."""
+    data = {
+        "id": "smart-region-dag-2027",
+        "kind": "in_person",
+        "status": "published",
+        "title": {"nl": "Smart Region Dag", "en": "Smart Region Day"},
+        "starts_at": "2027-06-03T09:00:00+02:00",
+        "ends_at": "2027-06-03T17:00:00+02:00",
+        "location": {"name": "Herman Teirlinckgebouw", "address": "Havenlaan 88, 1000 Brussel"},
+        "capacity": 400,
+    }
+    data.update(overrides)
+    return data

@@ -1,0 +1,97 @@
+"""Staff authentication: every /staff route refuses anyone without a live token."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+
+import pytest
+
+from chalicelib import staff
+from tests.conftest import webinar_data
+
+
+def staff_routes():
+    import app as app_module
+
+    for path, methods in app_module.app.routes.items():
+        if path == "/staff" or path.startswith("/staff/"):
+            for method in methods:
+                yield path, method
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "webinar-2027-01-14", path)
+
+
+def test_there_are_staff_routes_to_check():
+    assert len(list(staff_routes())) >= 7
+
+
+@pytest.mark.parametrize("path,method", list(staff_routes()))
+def test_every_staff_route_refuses_anonymous_requests(client, path, method):
+    response = client.http.request(method, concrete(path), headers={"Content-Type": "application/json"}, body=b"{}")
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("header", [
+    "Bearer ",
+    "Bearer not-a-token",
+    "Basic dXNlcjpwYXNz",
+    "Bearer " + "A" * 43,  # well-formed but unknown
+    "bearer",
+    "Bearer " + "x" * 5000,
+])
+def test_malformed_or_unknown_tokens_get_401(client, header):
+    response = client.http.get("/staff/events", headers={"Authorization": header})
+    assert response.status_code == 401
+
+
+def test_valid_token_gets_in(client, staff_headers):
+    assert client.http.get("/staff/events", headers=staff_headers).status_code == 200
+
+
+def test_revoked_token_gets_401(client, dynamodb_repo):
+    token = staff.issue_token(dynamodb_repo, "leaver")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.http.get("/staff/events", headers=headers).status_code == 200
+    assert staff.revoke_tokens(dynamodb_repo, "leaver") == 1
+    assert client.http.get("/staff/events", headers=headers).status_code == 401
+
+
+def test_authorizer_cache_lasts_less_than_a_minute():
+    import app as app_module
+
+    assert app_module.staff_authorizer.config.ttl_seconds < 60
+
+
+def test_only_the_hash_of_a_token_is_stored(dynamodb_repo):
+    token = staff.issue_token(dynamodb_repo, "an")
+    items = dynamodb_repo.client.scan(TableName=dynamodb_repo.table)["Items"]
+    assert token not in json.dumps(items)
+
+
+def test_staff_changes_are_audited_with_who_what_when(client, staff_headers, clock):
+    client.http.post("/staff/events", headers=staff_headers, body=json.dumps(webinar_data()))
+    clock.set(clock() + timedelta(seconds=1))
+    client.http.patch("/staff/events/webinar-2027-01-14", headers=staff_headers, body=json.dumps({"title": "Nieuw"}))
+    clock.set(clock() + timedelta(seconds=1))
+    client.http.post("/staff/events/webinar-2027-01-14/cancel", headers=staff_headers)
+    entries = client.http.get("/staff/audit", headers=staff_headers).json_body["entries"]
+    assert [e["action"] for e in entries] == ["event.cancel", "event.change", "event.create"]
+    assert {e["actor"] for e in entries} == {"tester"}
+    assert all(e["target"] == "event:webinar-2027-01-14" for e in entries)
+    assert entries[0]["at"] == "2026-11-25T13:00:02+01:00"
+
+
+def test_table_unreachable_fails_closed(client, staff_token, monkeypatch):
+    import app as app_module
+    from chalicelib.errors import Unavailable
+
+    def broken(*args, **kwargs):
+        raise Unavailable("storage: down")
+
+    monkeypatch.setattr(app_module.get_repo(), "get_staff_token", broken)
+    response = client.http.get("/staff/events", headers={"Authorization": f"Bearer {staff_token}"})
+    assert response.status_code == 401
