@@ -281,12 +281,20 @@ def staff_change_event(event_id):
 
 @staff_route("/staff/events/{event_id}/publish", methods=["POST"])
 def staff_publish_event(event_id):
-    return _staff_event(events.publish_event(get_repo(), event_id, actor=actor()).after)
+    from chalicelib import subscriptions
+
+    change = events.publish_event(get_repo(), event_id, actor=actor())
+    subscriptions.after_event_change(get_repo(), get_mailer(), change, base_url=settings().base_url)
+    return _staff_event(change.after)
 
 
 @staff_route("/staff/events/{event_id}/cancel", methods=["POST"])
 def staff_cancel_event(event_id):
-    return _staff_event(events.cancel_event(get_repo(), event_id, actor=actor()).after)
+    from chalicelib import subscriptions
+
+    change = events.cancel_event(get_repo(), event_id, actor=actor())
+    subscriptions.after_event_change(get_repo(), get_mailer(), change, base_url=settings().base_url)
+    return _staff_event(change.after)
 
 
 @staff_route("/staff/audit", methods=["GET"])
