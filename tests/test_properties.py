@@ -74,6 +74,9 @@ def test_any_name_and_subject_survive_the_mail_builder_without_adding_a_header(n
     ])
     [to] = parsed["To"].addresses
     assert to.addr_spec == "an@example.be"
-    assert to.display_name.split() == one_line(name, 100).split()
-    assert str(parsed["Subject"]).split() == one_line(subject, 250).split()
+    # Compared without white space: long non-ASCII text is folded into
+    # several RFC 2047 encoded words, and Python's parser keeps a space
+    # between them where mail clients do not.
+    assert "".join(to.display_name.split()) == "".join(one_line(name, 100).split())
+    assert "".join(str(parsed["Subject"]).split()) == "".join(one_line(subject, 250).split())
     assert parsed.get_body(("plain",)).get_content().replace("\r\n", "\n") == "Hallo\n"
