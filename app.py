@@ -193,6 +193,51 @@ def get_event(event_id):
     return json_response(event_json(event, base_url=settings().base_url, now=times.now()))
 
 
+# ------------------------------------------------------------ calendar feeds
+
+
+def feed_lang() -> str:
+    """Return ``?lang`` (nl by default); anything but nl or en is a 400, not a silent fallback."""
+    lang = (app.current_request.query_params or {}).get("lang") or "nl"
+    if lang not in ("nl", "en"):
+        raise InvalidInput("lang", "must be nl or en")
+    return lang
+
+
+def calendar_response(reply, extra_headers: dict[str, str] | None = None) -> Response:
+    """Shape a feed reply: 200 or 304, validators and caching headers; no body for 304 or HEAD."""
+    from chalicelib.feed_snapshots import CACHE_CONTROL
+
+    headers = {"Content-Type": "text/calendar; charset=utf-8", "Cache-Control": CACHE_CONTROL, **(extra_headers or {})}
+    if reply.etag:
+        headers["ETag"] = reply.etag
+    if reply.last_modified:
+        headers["Last-Modified"] = times.format_http_date(reply.last_modified)
+    send_body = reply.status == 200 and app.current_request.method != "HEAD"
+    return Response(body=reply.body.decode("utf-8") if send_body else "", status_code=reply.status, headers=headers)
+
+
+@api("/calendar.ics", methods=["GET", "HEAD"])
+def public_calendar():
+    from chalicelib.feed_snapshots import read_public_feed
+
+    headers = app.current_request.headers
+    return calendar_response(read_public_feed(
+        get_repo(), feed_lang(), if_none_match=headers.get("if-none-match"),
+        if_modified_since=headers.get("if-modified-since"), now=times.now()))
+
+
+@api("/events/{event_id}/calendar.ics", methods=["GET", "HEAD"])
+def event_calendar(event_id):
+    from chalicelib.feed_snapshots import read_event_calendar
+
+    headers = app.current_request.headers
+    reply = read_event_calendar(get_repo(), event_id, feed_lang(), base_url=settings().base_url,
+                                if_none_match=headers.get("if-none-match"),
+                                if_modified_since=headers.get("if-modified-since"))
+    return calendar_response(reply, {"Content-Disposition": f'attachment; filename="{event_id}.ics"'})
+
+
 # -------------------------------------------------------------- staff API
 
 

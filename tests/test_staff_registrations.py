@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import re
@@ -83,7 +84,8 @@ def test_erasure_leaves_no_item_with_the_persons_data(client, registered, staff_
     response = client.http.delete("/staff/subscribers?email=an@example.be", headers=staff_headers)
     assert response.status_code == 200
     items = dynamodb_repo.client.scan(TableName=dynamodb_repo.table)["Items"]
-    dump = json.dumps(items, ensure_ascii=False)
+    # Feed versions are gzip (binary): unpack them, so nothing escapes the check.
+    dump = json.dumps(items, ensure_ascii=False, default=lambda b: gzip.decompress(b).decode("utf-8"))
     for secret in ("an@example.be", "An <b>Peeters</b>", "Hoe sluit onze stad aan?", "calc"):
         assert secret not in dump
     assert "bo@example.be" in dump  # others are untouched
