@@ -238,6 +238,24 @@ def event_calendar(event_id):
     return calendar_response(reply, {"Content-Disposition": f'attachment; filename="{event_id}.ics"'})
 
 
+# API Gateway takes only whole path segments as parameters, so the route is
+# /feeds/{filename} and the ".ics" is checked here.
+@api("/feeds/{filename}", methods=["GET", "HEAD"])
+def personal_calendar(filename):
+    from chalicelib import subscriptions
+    from chalicelib.errors import NotFound
+
+    if not filename.endswith(".ics"):
+        raise NotFound("token: this link is not valid (any more)")
+    token = filename[:-4]
+    headers = app.current_request.headers
+    reply = subscriptions.read_personal_feed(
+        get_repo(), token, base_url=settings().base_url,
+        if_none_match=headers.get("if-none-match"), if_modified_since=headers.get("if-modified-since"))
+    # Private: it holds join links; the token in the URL must not leak.
+    return calendar_response(reply, {"Cache-Control": "private, max-age=300", "Referrer-Policy": "no-referrer"})
+
+
 # -------------------------------------------------------------- staff API
 
 
