@@ -6,7 +6,7 @@ VENV       := .venv
 PY         := $(VENV)/bin/python
 PYTEST_ARGS ?= -q
 
-.PHONY: venv node_modules test run bench clean
+.PHONY: venv node_modules test run bench clean i18n
 
 # The virtualenv with requirements-dev.txt. Reinstalls only when a
 # requirements file is newer than the stamp.
@@ -40,3 +40,10 @@ bench: venv
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis
 	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# Texts: extract every translatable string, merge into the Dutch catalog.
+# Translate the new entries in chalicelib/locales/nl/LC_MESSAGES/messages.po;
+# the app reads the .po files directly (no .mo to compile).
+i18n: venv
+	$(VENV)/bin/pybabel extract -F babel.cfg --no-location --sort-output -o chalicelib/locales/messages.pot .
+	$(VENV)/bin/pybabel update --no-fuzzy-matching --ignore-obsolete -i chalicelib/locales/messages.pot -d chalicelib/locales -l nl
