@@ -33,11 +33,12 @@ RUNTIME_ONLY = {
     "OwnLogs:logs:PutLogEvents": "Lambda's runtime sends the functions' stdout to their log group",
 }
 PENDING = {
-    "TableItems:dynamodb:DeleteItem": "issue 5: cancel a registration, erase a person",
-    "TableItems:dynamodb:BatchWriteItem": "issue 5: erase every item of a person",
-    "TableItems:dynamodb:ConditionCheckItem": "issues 4/5: a registration's transaction checks its event",
-    "DueIndex:dynamodb:Query": "issue 5: the tick queries the due index",
-    "SendMailAsTheOffice:ses:SendRawEmail": "issues 4/5: every mail is sent raw",
+    # Not called by any code yet: drop from the policy if issue 5 ends without them.
+    "TableItems:dynamodb:DeleteItem": "issue 5: single-item deletes (erase uses BatchWriteItem)",
+    "TableItems:dynamodb:ConditionCheckItem": "issue 5: a transaction that checks an item it does not write",
+    # Called by code that no test runs against moto yet.
+    "DueIndex:dynamodb:Query": "issue 5: the tick queries the due index (storage.py's DUE_INDEX)",
+    "SendMailAsTheOffice:ses:SendRawEmail": "issues 4/5: SesMailer.send (mail.py) has no moto test yet",
 }
 
 DYNAMODB_ITEM_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
@@ -110,13 +111,14 @@ def test_policy_allows_only_named_actions_on_named_resources(stage):
         for action in statement["Action"]:
             assert re.fullmatch(r"[a-z0-9]+:[A-Za-z]+", action), f"{action}: a whole action, no wildcard"
         for resource in statement["Resource"]:
-            assert resource != "*" and f"sro-events-{stage}" in resource or ":identity/" in resource, resource
+            assert resource != "*", resource
+            assert f"sro-events-{stage}" in resource or f"sro-events/{stage}/" in resource or ":identity/" in resource, resource
 
 
 def test_prod_policy_is_dev_policy_with_the_stage_renamed():
     dev = (REPO / ".chalice" / "policy-dev.json").read_text()
     prod = (REPO / ".chalice" / "policy-prod.json").read_text()
-    assert prod == dev.replace("sro-events-dev", "sro-events-prod")
+    assert prod == dev.replace("sro-events-dev", "sro-events-prod").replace("/sro-events/dev/", "/sro-events/prod/")
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -129,6 +131,14 @@ def test_policy_names_the_sender_the_app_sends_from(stage, monkeypatch):
     assert {r.rsplit(":", 1)[1] for r in mail["Resource"]} == {
         f"identity/{domain}", f"identity/{sender}", f"configuration-set/sro-events-{stage}"}
     assert mail["Condition"] == {"StringEquals": {"ses:FromAddress": sender}}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_policy_names_the_link_signing_key_of_its_stage(stage, monkeypatch):
+    monkeypatch.setenv("STAGE", stage)
+    monkeypatch.delenv("TOKEN_KEY_PARAMETER", raising=False)
+    key = next(s for s in statements(stage) if s["Sid"] == "LinkSigningKey")
+    assert [r.split(":parameter", 1)[1] for r in key["Resource"]] == [config.get("TOKEN_KEY_PARAMETER")]
 
 
 def test_pending_and_runtime_entries_name_real_grants():
