@@ -81,7 +81,8 @@ print(json.dumps(result))
 
 def clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_DEFAULT_REGION="eu-west-1", STAGE="local", PYTHONDONTWRITEBYTECODE="1")
+    env.update(AWS_DEFAULT_REGION="eu-west-1", STAGE="local", PYTHONDONTWRITEBYTECODE="1",
+               TOKEN_KEY="bench-not-secret")  # no SSM lookup in a benchmark
     return env
 
 
