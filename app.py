@@ -8,9 +8,10 @@ from __future__ import annotations
 import functools
 import json
 import os
+import time
 from typing import Any, Callable
 
-from chalice import AuthResponse, Chalice, Response
+from chalice import AuthResponse, Chalice, Rate, Response
 
 from chalicelib import config, events, staff
 from chalicelib.errors import (
@@ -370,3 +371,50 @@ def staff_audit():
     if not 1 <= limit <= 1000:
         raise InvalidInput("limit", "must be a whole number from 1 to 1000")
     return json_response({"entries": [e.to_json() for e in get_repo().list_audit(limit)]})
+
+
+# ------------------------------------------------- logs, tick, SES notices
+
+
+@app.middleware("http")
+def log_request(event, get_response):
+    """Log one JSON line per request: method, route template, status, duration, request id."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = get_response(event)
+        status = response.status_code
+        return response
+    finally:
+        from chalicelib import logs
+
+        context = event.context or {}
+        lambda_context = getattr(event, "lambda_context", None)
+        logs.request(
+            method=event.method, route=context.get("resourcePath"), status=status,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            request_id=context.get("requestId") or getattr(lambda_context, "aws_request_id", None),
+        )
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def tick(event):
+    """Send what is due (EventBridge, every minute)."""
+    from chalicelib import tick as ticks
+
+    ticks.run_tick()
+
+
+# The topic's name here is what `chalice deploy` would subscribe to; the
+# CloudFormation of infra/ points the subscription at its own topic instead.
+@app.on_sns_message(topic="sro-events-ses-notifications")
+def ses_notifications(event):
+    """Record the suppressions that SES bounces and complaints call for."""
+    from chalicelib import aws, bounces
+
+    try:
+        message = json.loads(event.message)
+    except ValueError:
+        return  # not an SES notice (SNS's subscription confirmation, say): nothing to do
+    store = bounces.DynamoDBSuppressions(aws.client("dynamodb"), settings().table_name)
+    bounces.handle_ses_notification(message, store)
