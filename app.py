@@ -191,6 +191,13 @@ def get_event(event_id):
     return json_response(event_json(event, base_url=settings().base_url, now=times.now()))
 
 
+@api("/openapi.json", methods=["GET"])
+def openapi_document():
+    from chalicelib import openapi
+
+    return json_response(openapi.document(settings().base_url), headers={"Cache-Control": "public, max-age=300"})
+
+
 # ------------------------------------------------------------ calendar feeds
 
 
@@ -371,6 +378,17 @@ def staff_audit():
 
 
 # ------------------------------------------------- logs, tick, SES notices
+
+
+@app.middleware("http")
+def baseline_headers(event, get_response):
+    """Give every answer ``X-Content-Type-Options: nosniff`` and a Content-Type (Chalice's own 405/415 lack one)."""
+    response = get_response(event)
+    headers = response.headers
+    if not any(name.lower() == "content-type" for name in headers) and not isinstance(response.body, str):
+        headers["Content-Type"] = "application/json"
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
 
 
 @app.middleware("http")

@@ -189,7 +189,9 @@ def _text(value: Any, field_name: str, max_length: int, required: bool) -> str:
         raise InvalidInput(field_name, "must be text")
     if "\x00" in value:
         raise InvalidInput(field_name, "must not contain a NUL character")
-    value = value.strip()
+    # One kind of line break: iCalendar TEXT has only "\n", so a lone CR
+    # would come back from a calendar app as a different text.
+    value = value.replace("\r\n", "\n").replace("\r", "\n").strip()
     if required and not value:
         raise InvalidInput(field_name, "is required")
     if len(value) > max_length:

@@ -1,0 +1,402 @@
+"""The OpenAPI 3.1 document of the whole HTTP interface, served at ``GET /openapi.json``.
+
+Kept by hand, next to the routes it describes: ``tests/test_openapi.py``
+fails when a route is added to ``app.py`` without being described here (or
+described here without existing), and the fuzz tests
+(``tests/test_fuzz.py``, ``make fuzz``) fail when an answer is not one this
+document allows: a status it does not list, a body outside its schema, a
+missing security header.
+
+Schemas are JSON Schema 2020-12 (OpenAPI 3.1), so the tests validate
+recorded answers against them with ``jsonschema`` as they are.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+VERSION = "1.0.0"
+
+_NULLABLE_INSTANT = {"type": ["string", "null"], "format": "date-time"}
+_INSTANT = {"type": "string", "format": "date-time"}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "description": "A JSON error in Chalice's shape; the message starts with the field it is about.",
+        "type": "object",
+        "required": ["Code", "Message"],
+        "properties": {
+            "Code": {"type": "string", "examples": ["BadRequestError"]},
+            "Message": {"type": "string", "examples": ["ends_at: must be after starts_at"]},
+        },
+        "additionalProperties": False,
+    },
+    "GatewayError": {
+        "description": "An error answered by API Gateway itself (a refused staff token: 401).",
+        "type": "object",
+        "required": ["message"],
+        "properties": {"message": {"type": "string"}},
+    },
+    "Translated": {
+        "description": "A text per language; `nl` is the reference, `en` optional.",
+        "type": "object",
+        "properties": {"nl": {"type": "string"}, "en": {"type": "string"}},
+        "additionalProperties": {"type": "string"},
+    },
+    "Location": {
+        "type": "object",
+        "required": ["name", "address"],
+        "properties": {"name": {"type": "string"}, "address": {"type": "string"}},
+        "additionalProperties": False,
+    },
+    "Event": {
+        "description": "An event as the public sees it (`online_url` is null) or staff see it (with the join link).",
+        "type": "object",
+        "required": ["id", "kind", "status", "title", "description", "starts_at", "ends_at", "timezone",
+                     "location", "online_url", "capacity", "registration_opens_at", "registration_closes_at",
+                     "reminders", "sequence", "created_at", "updated_at", "seats_left", "registration_open",
+                     "url", "ics_url"],
+        "properties": {
+            "id": {"type": "string", "pattern": "^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$"},
+            "kind": {"enum": ["webinar", "in_person"]},
+            "status": {"enum": ["draft", "published", "cancelled"]},
+            "title": {"$ref": "#/components/schemas/Translated"},
+            "description": {"$ref": "#/components/schemas/Translated"},
+            "starts_at": _INSTANT,
+            "ends_at": _INSTANT,
+            "timezone": {"type": "string"},
+            "location": {"oneOf": [{"$ref": "#/components/schemas/Location"}, {"type": "null"}]},
+            "online_url": {"type": ["string", "null"]},
+            "capacity": {"type": ["integer", "null"], "minimum": 0},
+            "registration_opens_at": _NULLABLE_INSTANT,
+            "registration_closes_at": _NULLABLE_INSTANT,
+            "reminders": {"type": "array", "items": {"type": "string"}},
+            "sequence": {"type": "integer", "minimum": 0},
+            "created_at": _NULLABLE_INSTANT,
+            "updated_at": _NULLABLE_INSTANT,
+            "cancelled_at": _NULLABLE_INSTANT,
+            "seats_left": {"type": ["integer", "null"]},
+            "registration_open": {"type": "boolean"},
+            "url": {"type": "string"},
+            "ics_url": {"type": "string"},
+            "counts": {"$ref": "#/components/schemas/Counts"},
+        },
+        "additionalProperties": False,
+    },
+    "EventList": {
+        "type": "object",
+        "required": ["events"],
+        "properties": {"events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}},
+        "additionalProperties": False,
+    },
+    "Counts": {
+        "type": "object",
+        "properties": {name: {"type": "integer", "minimum": 0}
+                       for name in ("confirmed", "pending", "waitlisted", "interested", "cancelled")},
+        "additionalProperties": {"type": "integer"},
+    },
+    "EventInput": {
+        "description": ("An event as staff send it. On create `title` (or `title.nl`), `kind`, `starts_at` and "
+                        "`ends_at` are required; a change sends only what changes. Read-only fields sent back "
+                        "from a GET are ignored; any other unknown field is refused (400)."),
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "kind": {"enum": ["webinar", "in_person"]},
+            "status": {"enum": ["draft", "published"]},
+            "title": {"oneOf": [{"type": "string"}, {"$ref": "#/components/schemas/Translated"}]},
+            "description": {"oneOf": [{"type": "string"}, {"$ref": "#/components/schemas/Translated"}]},
+            "starts_at": {"type": "string"},
+            "ends_at": {"type": "string"},
+            "timezone": {"type": "string"},
+            "location": {"oneOf": [{"type": "object"}, {"type": "null"}]},
+            "online_url": {"type": ["string", "null"]},
+            "capacity": {"type": ["integer", "null"]},
+            "registration_opens_at": {"type": ["string", "null"]},
+            "registration_closes_at": {"type": ["string", "null"]},
+            "reminders": {"type": "array", "items": {"type": "string"}},
+        },
+        "examples": [{
+            "id": "webinar-2027-03-18", "kind": "webinar", "status": "published",
+            "title": {"nl": "Webinar: data in de slimme regio", "en": "Webinar: data in the smart region"},
+            "starts_at": "2027-03-18T10:00", "ends_at": "2027-03-18T11:00",
+            "online_url": "https://meet.example.org/sro-2027-03-18",
+        }],
+    },
+    "SubscriptionRequest": {
+        "description": "A subscription; the form sends the same names, `event_ids` repeated.",
+        "type": "object",
+        "required": ["email", "name", "event_ids", "consent"],
+        "properties": {
+            "email": {"type": "string", "format": "email", "maxLength": 254},
+            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+            "organisation": {"type": "string", "maxLength": 200},
+            "event_ids": {"type": "array", "minItems": 1, "maxItems": 20, "items": {"type": "string"}},
+            "question": {"type": "string", "maxLength": 2000},
+            "language": {"enum": ["nl", "en"]},
+            "consent": {"const": True},
+            "website": {"type": "string", "description": "Left empty by people (a honeypot for bots)."},
+        },
+        "examples": [{
+            "email": "an@example.be", "name": "An Peeters", "organisation": "Stad Gent",
+            "event_ids": ["webinar-2027-01-14"], "question": "Hoe sluit onze stad aan?",
+            "language": "nl", "consent": True,
+        }],
+    },
+    "Pending": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"const": "pending_confirmation"}},
+        "additionalProperties": False,
+    },
+    "Registration": {
+        "type": "object",
+        "required": ["name", "email", "organisation", "status", "question", "registered_at"],
+        "properties": {
+            "name": {"type": "string"}, "email": {"type": "string"}, "organisation": {"type": ["string", "null"]},
+            "status": {"enum": ["pending", "confirmed", "waitlisted", "interested", "cancelled"]},
+            "question": {"type": ["string", "null"]}, "language": {"type": ["string", "null"]},
+            "registered_at": _NULLABLE_INSTANT, "confirmed_at": _NULLABLE_INSTANT,
+            "waitlisted_at": _NULLABLE_INSTANT,
+        },
+    },
+    "Registrations": {
+        "type": "object",
+        "required": ["event_id", "registrations"],
+        "properties": {
+            "event_id": {"type": "string"},
+            "registrations": {"type": "array", "items": {"$ref": "#/components/schemas/Registration"}},
+        },
+    },
+    "SubscriberData": {
+        "description": "Every piece of data held on an address (right of access).",
+        "type": "object",
+        "required": ["email", "registrations"],
+        "properties": {
+            "email": {"type": "string"},
+            "registrations": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "Erased": {
+        "type": "object", "required": ["status"], "properties": {"status": {"const": "erased"}},
+    },
+    "AuditLog": {
+        "type": "object",
+        "required": ["entries"],
+        "properties": {"entries": {"type": "array", "items": {
+            "type": "object",
+            "required": ["actor", "action", "target", "at"],
+            "properties": {"actor": {"type": "string"}, "action": {"type": "string"},
+                           "target": {"type": "string"}, "at": _INSTANT, "details": {"type": "object"}},
+        }}},
+    },
+}
+
+_NOSNIFF = {"X-Content-Type-Options": {
+    "description": "Every answer of the app: browsers must not guess content types.",
+    "required": True, "schema": {"const": "nosniff"}}}
+_PAGE_HEADERS = {
+    **_NOSNIFF,
+    "Content-Security-Policy": {"required": True, "schema": {"type": "string", "pattern": "default-src 'none'"}},
+    "Referrer-Policy": {"description": "Token URLs must not leak.", "required": True,
+                        "schema": {"const": "no-referrer"}},
+}
+
+_STATUS_TEXT = {
+    200: "OK", 201: "Created", 202: "Accepted: check your mail", 304: "Not modified since the ETag or date sent",
+    400: "Bad input; the message names the field", 401: "No valid staff token",
+    404: "Unknown (or not shown)", 409: "Conflict (id taken, or not possible in the event's state)",
+    410: "Expired or used already", 413: "Body over 64 KiB", 415: "Unsupported media type",
+    429: "Too many requests; try again after Retry-After seconds",
+    503: "A dependency (the table, SES) is unreachable; try again after Retry-After seconds",
+}
+
+
+def _json_error(status: int) -> dict[str, Any]:
+    return {"description": _STATUS_TEXT[status], "headers": _NOSNIFF,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _json(schema: str, status: int = 200, headers: dict | None = None) -> dict[str, Any]:
+    return {"description": _STATUS_TEXT[status], "headers": {**_NOSNIFF, **(headers or {})},
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+
+
+def _calendar(status: int = 200) -> dict[str, Any]:
+    return {"description": _STATUS_TEXT[status] if status != 200 else "iCalendar (RFC 5545); no body for HEAD",
+            "headers": {**_NOSNIFF, "ETag": {"schema": {"type": "string"}}},
+            "content": {"text/calendar": {"schema": {"type": "string"}}}}
+
+
+def _not_modified() -> dict[str, Any]:
+    return {"description": _STATUS_TEXT[304], "headers": {**_NOSNIFF, "ETag": {"schema": {"type": "string"}}}}
+
+
+def _page(status: int = 200, description: str | None = None) -> dict[str, Any]:
+    return {"description": description or _STATUS_TEXT[status], "headers": _PAGE_HEADERS,
+            "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    return {str(s): _json_error(s) for s in statuses}
+
+
+def _page_errors(*statuses: int) -> dict[str, Any]:
+    return {str(s): _page(s) for s in statuses}
+
+
+def _unauthorized() -> dict[str, Any]:
+    return {"description": _STATUS_TEXT[401], "headers": {},
+            "content": {"application/json": {"schema": {"oneOf": [
+                {"$ref": "#/components/schemas/Error"}, {"$ref": "#/components/schemas/GatewayError"}]}}}}
+
+
+def _path_param(name: str, description: str, examples: list[str] | None = None) -> dict[str, Any]:
+    param: dict[str, Any] = {"name": name, "in": "path", "required": True, "description": description,
+                             "schema": {"type": "string", "minLength": 1}}
+    if examples:
+        param["examples"] = {value: {"value": value} for value in examples}
+    return param
+
+
+EVENT_ID = _path_param("event_id", "The event's id (a slug)",
+                       ["smart-region-dag-2027", "webinar-2027-01-14", "no-such-event"])
+TOKEN = _path_param("token", "A link token from a mail")
+LANG = {"name": "lang", "in": "query", "required": False, "schema": {"enum": ["nl", "en"]},
+        "description": "The language (Dutch by default)"}
+CONDITIONAL = [
+    {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}},
+    {"name": "If-Modified-Since", "in": "header", "required": False, "schema": {"type": "string"}},
+]
+
+
+def _op(summary: str, tag: str, responses: dict[str, Any], *, params: list | None = None,
+        body: dict | None = None, staff: bool = False, operation_id: str) -> dict[str, Any]:
+    # Chalice checks Content-Type on every route: a mismatch is a 415 before the view runs.
+    responses = {**responses}
+    responses.setdefault("415", _json_error(415))
+    operation: dict[str, Any] = {"operationId": operation_id, "summary": summary, "tags": [tag],
+                                 "responses": dict(sorted(responses.items()))}
+    if params:
+        operation["parameters"] = params
+    if body:
+        operation["requestBody"] = body
+    if staff:
+        operation["security"] = [{"staffToken": []}]
+        operation["responses"].setdefault("401", _unauthorized())
+        operation["responses"] = dict(sorted(operation["responses"].items()))
+    return operation
+
+
+def _json_body(schema: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+
+
+def _calendar_ops(summary: str, tag: str, operation_id: str, params: list, extra: dict[str, Any]) -> dict[str, Any]:
+    responses = {"200": _calendar(), "304": _not_modified(), **_errors(400, 503), **extra}
+    return {
+        "get": _op(summary, tag, responses, params=params + [LANG] + CONDITIONAL, operation_id=operation_id),
+        "head": _op(summary + " (headers only)", tag, copy.deepcopy(responses), params=params + [LANG] + CONDITIONAL,
+                    operation_id=operation_id + "Head"),
+    }
+
+
+def _paths() -> dict[str, Any]:
+    staff_event_errors = _errors(400, 404, 409, 413, 503)
+    return {
+        "/openapi.json": {"get": _op("This document", "meta", {"200": {
+            "description": "The OpenAPI document", "headers": _NOSNIFF,
+            "content": {"application/json": {"schema": {"type": "object"}}}}}, operation_id="getOpenApi")},
+        "/events": {"get": _op("Upcoming published events, soonest first", "public",
+                               {"200": _json("EventList"), **_errors(503)}, operation_id="listEvents")},
+        "/events/{event_id}": {"get": _op("One published or cancelled event", "public",
+                                          {"200": _json("Event"), **_errors(404, 503)},
+                                          params=[EVENT_ID], operation_id="getEvent")},
+        "/calendar.ics": _calendar_ops("The public feed: every published event and those cancelled recently",
+                                       "calendar", "publicCalendar", [], {}),
+        "/events/{event_id}/calendar.ics": _calendar_ops("One event as iCalendar (add to calendar)", "calendar",
+                                                         "eventCalendar", [EVENT_ID], _errors(404)),
+        "/feeds/{filename}": _calendar_ops(
+            "A person's feed (`<token>.ics`): their confirmed events with join links", "calendar", "personalCalendar",
+            [_path_param("filename", "`<token>.ics`, from a mail or the manage page")], _errors(404)),
+        "/staff/events": {
+            "post": _op("Create an event", "staff", {"201": _json("Event", 201), **_errors(400, 409, 413, 503)},
+                        body=_json_body("EventInput"), staff=True, operation_id="staffCreateEvent"),
+            "get": _op("Every event, drafts and cancelled included", "staff",
+                       {"200": _json("EventList"), **_errors(503)}, staff=True, operation_id="staffListEvents"),
+        },
+        "/staff/events/{event_id}": {
+            "get": _op("One event with its counts", "staff", {"200": _json("Event"), **_errors(404, 503)},
+                       params=[EVENT_ID], staff=True, operation_id="staffGetEvent"),
+            "patch": _op("Change fields; a change of time, place or join link mails the confirmed registrants",
+                         "staff", {"200": _json("Event"), **staff_event_errors}, params=[EVENT_ID],
+                         body=_json_body("EventInput"), staff=True, operation_id="staffChangeEvent"),
+        },
+        "/staff/events/{event_id}/publish": {"post": _op(
+            "Publish a draft (400 for a cancelled event: it cannot be published again)", "staff",
+            {"200": _json("Event"), **_errors(400, 404, 503)}, params=[EVENT_ID],
+            staff=True, operation_id="staffPublishEvent")},
+        "/staff/events/{event_id}/cancel": {"post": _op(
+            "Cancel; mails everyone registered, interested or waiting", "staff",
+            {"200": _json("Event"), **_errors(404, 503)}, params=[EVENT_ID], staff=True,
+            operation_id="staffCancelEvent")},
+        "/staff/events/{event_id}/registrations": {"get": _op(
+            "Registrations with the questions for the Q&A (JSON, or CSV with ?format=csv or Accept: text/csv)",
+            "staff", {"200": {"description": "The registrations", "headers": _NOSNIFF, "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Registrations"}},
+                "text/csv": {"schema": {"type": "string"}}}}, **_errors(400, 404, 503)},
+            params=[EVENT_ID, {"name": "format", "in": "query", "required": False,
+                               "schema": {"enum": ["json", "csv"]}}],
+            staff=True, operation_id="staffRegistrations")},
+        "/staff/subscribers": {
+            "get": _op("Every piece of data held on an address (right of access)", "staff",
+                       {"200": _json("SubscriberData"), **_errors(400, 404, 503)}, params=[_EMAIL_QUERY],
+                       staff=True, operation_id="staffSubscriberData"),
+            "delete": _op("Erase the person everywhere (right to erasure)", "staff",
+                          {"200": _json("Erased"), **_errors(400, 404, 503)}, params=[_EMAIL_QUERY],
+                          staff=True, operation_id="staffEraseSubscriber"),
+        },
+        "/staff/audit": {"get": _op(
+            "Recent staff actions: who, what, when", "staff", {"200": _json("AuditLog"), **_errors(400, 503)},
+            params=[{"name": "limit", "in": "query", "required": False,
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}],
+            staff=True, operation_id="staffAudit")},
+    }
+
+
+_EMAIL_QUERY = {"name": "email", "in": "query", "required": True, "schema": {"type": "string", "minLength": 1},
+                "examples": {"known": {"value": "an@example.be"}}}
+
+
+def document(base_url: str | None = None) -> dict[str, Any]:
+    """Return the OpenAPI document; ``base_url`` becomes its server."""
+    doc: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Smart Region Office events",
+            "version": VERSION,
+            "description": ("Events of the Smart Region Office (Flemish government): public pages, JSON and "
+                            "calendar feeds, subscriptions with double opt-in, and the staff API. Errors are "
+                            "`{\"Code\", \"Message\"}`, the message starting with the field it is about. No "
+                            "input, however malformed, gets a 5xx other than 503 (a dependency unreachable)."),
+            "contact": {"email": "smartregionoffice@vlaanderen.be"},
+        },
+        "paths": _paths(),
+        "components": {
+            "schemas": copy.deepcopy(SCHEMAS),
+            "securitySchemes": {"staffToken": {
+                "type": "http", "scheme": "bearer",
+                "description": "A staff token from `python -m chalicelib.cli staff-token create NAME`"}},
+        },
+    }
+    if base_url:
+        doc["servers"] = [{"url": base_url}]
+    return doc
+
+
+def operations(doc: dict[str, Any] | None = None) -> set[tuple[str, str]]:
+    """Return every (path, METHOD) the document describes."""
+    doc = doc or document()
+    return {(path, method.upper()) for path, item in doc["paths"].items()
+            for method in item if method in ("get", "head", "post", "put", "patch", "delete", "options")}
