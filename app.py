@@ -203,10 +203,13 @@ def openapi_document():
 
 def feed_lang() -> str:
     """Return ``?lang`` (nl by default); anything but nl or en is a 400, not a silent fallback."""
-    lang = (app.current_request.query_params or {}).get("lang") or "nl"
-    if lang not in ("nl", "en"):
+    params = app.current_request.query_params
+    # Every value counts: "?lang=xx&lang=" must not pass as Dutch (chalice's
+    # get() reads only the last value).
+    values = params.getlist("lang") if params and "lang" in params else ["nl"]
+    if len(set(values)) != 1 or values[0] not in ("nl", "en"):
         raise InvalidInput("lang", "must be nl or en")
-    return lang
+    return values[0]
 
 
 def calendar_response(reply, extra_headers: dict[str, str] | None = None) -> Response:
@@ -388,6 +391,10 @@ def baseline_headers(event, get_response):
     if not any(name.lower() == "content-type" for name in headers) and not isinstance(response.body, str):
         headers["Content-Type"] = "application/json"
     headers.setdefault("X-Content-Type-Options", "nosniff")
+    if event.method == "HEAD" and response.body:
+        # An answer to HEAD has no body, errors included: a body left on a
+        # kept-alive connection is read as the start of the next answer.
+        response.body = ""
     return response
 
 

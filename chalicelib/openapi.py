@@ -102,7 +102,7 @@ SCHEMAS: dict[str, Any] = {
                         "from a GET are ignored; any other unknown field is refused (400)."),
         "type": "object",
         "properties": {
-            "id": {"type": "string"},
+            "id": {"type": ["string", "null"], "description": "Null or absent: a slug of the Dutch title"},
             "kind": {"enum": ["webinar", "in_person"]},
             "status": {"enum": ["draft", "published"]},
             "title": {"oneOf": [{"type": "string"}, {"$ref": "#/components/schemas/Translated"}]},

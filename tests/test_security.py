@@ -124,3 +124,28 @@ def test_staff_token_never_appears_in_logs(client, staff_headers, staff_token, c
     assert '"log":"request"' in logged
     assert staff_token not in logged
     assert staff_token[:-1] not in logged
+
+
+# ------------------------------------------------- bugs found by fuzzing
+
+
+def test_head_error_answers_carry_no_body(client):
+    # Found by schemathesis: HEAD /calendar.ics?lang=null answered 400 with a
+    # JSON body, which corrupted the kept-alive connection for the next request.
+    response = client.http.request("HEAD", "/calendar.ics?lang=null")
+    assert response.status_code == 400
+    assert response.body == b""
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("query", ["lang=", "lang=xx&lang=", "lang=en&lang=nl", "lang=nl&lang=nl&lang=fr"])
+def test_empty_or_repeated_lang_in_a_feed_url_is_refused(client, query):
+    # Found by schemathesis: "?lang=<junk>&lang=" passed as Dutch (only the
+    # last value was read, and an empty one fell back to nl).
+    response = client.http.get(f"/calendar.ics?{query}")
+    assert response.status_code == 400
+    assert json.loads(response.body)["Message"].startswith("lang:")
+
+
+def test_repeating_the_same_lang_is_fine(client):
+    assert client.http.get("/calendar.ics?lang=en&lang=en").status_code == 200
