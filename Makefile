@@ -6,7 +6,7 @@ VENV       := .venv
 PY         := $(VENV)/bin/python
 PYTEST_ARGS ?= -q
 
-.PHONY: venv node_modules test run bench clean package deploy i18n
+.PHONY: venv node_modules test run bench clean package deploy i18n fuzz load
 
 # The virtualenv with requirements-dev.txt. Reinstalls only when a
 # requirements file is newer than the stamp.
@@ -36,6 +36,16 @@ bench: venv
 		[ -e "$$f" ] || { echo "no benchmarks/bench_*.py yet"; break; }; \
 		echo "== $$f"; $(PY) "$$f"; \
 	done
+
+# schemathesis against a throwaway chalice local + moto: every operation of
+# /openapi.json, FUZZ_EXAMPLES per operation (the suite runs 4). docs/reliability.md.
+FUZZ_EXAMPLES ?= 100
+fuzz: venv
+	$(PY) scripts/fuzz.py --max-examples $(FUZZ_EXAMPLES)
+
+# The load test alone, with its figures printed (it also runs in make test).
+load: venv
+	$(PY) -m pytest -q -s tests/test_load.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis
