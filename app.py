@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from chalice import AuthResponse, Chalice, Response
 
-from chalicelib import config, events, staff
+from chalicelib import config, events, i18n, staff, web
 from chalicelib.errors import (
     Conflict, DomainError, Gone, InvalidInput, InvalidInputs, NotFound, TooManyRequests,
     Unauthorized, Unavailable,
@@ -42,6 +42,25 @@ def set_repo(repo) -> None:
     """Use ``repo`` from now on (tests)."""
     global _repo
     _repo = repo
+
+
+_mailer = None
+
+
+def get_mailer():
+    """Return the mailer, built once per process on first use."""
+    global _mailer
+    if _mailer is None:
+        from chalicelib import aws, mail
+
+        _mailer = mail.SesMailer(aws.client("ses"), config.load())
+    return _mailer
+
+
+def set_mailer(mailer) -> None:
+    """Use ``mailer`` from now on (tests)."""
+    global _mailer
+    _mailer = mailer
 
 
 # ------------------------------------------------------------------ errors
@@ -223,3 +242,177 @@ def staff_audit():
     if not 1 <= limit <= 1000:
         raise InvalidInput("limit", "must be a whole number from 1 to 1000")
     return json_response({"entries": [e.to_json() for e in get_repo().list_audit(limit)]})
+
+
+# ------------------------------------------------------------- HTML pages
+#
+# Pages answer HTML, errors included, with the security headers of
+# ``web.SECURITY_HEADERS``. The language is ``?lang=`` first, then
+# Accept-Language, else Dutch; forms carry ``?lang=`` in their action.
+
+
+def page_language() -> str:
+    request = app.current_request
+    return i18n.pick_language((request.query_params or {}).get("lang"), request.headers.get("accept-language"))
+
+
+def _current_path() -> str:
+    request = app.current_request
+    return request.path.format(**(request.uri_params or {}))
+
+
+def html_response(body: str, status: int = 200, headers: dict[str, str] | None = None,
+                  cache: str = "no-store") -> Response:
+    """An HTML answer with the security headers every page carries."""
+    return Response(body=body, status_code=status, headers={
+        "Content-Type": "text/html; charset=utf-8",
+        "Cache-Control": cache,
+        "Vary": "Accept-Language",
+        **web.SECURITY_HEADERS,
+        **(headers or {}),
+    })
+
+
+def page(template: str, status: int = 200, *, switch_path: str | None = None,
+         headers: dict[str, str] | None = None, cache: str = "no-store", **context: Any) -> Response:
+    """Render ``web/<template>`` in the page's language as an HTML answer."""
+    lang = context.pop("lang", None) or page_language()
+    body = i18n.render(
+        f"web/{template}", lang,
+        css_url=web.static_url("site.css"),
+        switch_url=web.switch_language_url(switch_path or _current_path(), app.current_request.query_params, lang),
+        **context,
+    )
+    return html_response(body, status, headers, cache)
+
+
+def _t(text: str) -> str:
+    return i18n.gettext(text, page_language())
+
+
+def html_error(exc: DomainError) -> Response:
+    """The page for a domain error raised by an HTML route."""
+    params = app.current_request.uri_params or {}
+    token = params.get("token")
+    if isinstance(exc, Gone) or (isinstance(exc, NotFound) and token):
+        status = 410 if isinstance(exc, Gone) else 404
+        resend = f"/confirm/{token}/resend?lang={page_language()}" if (
+            status == 410 and app.current_request.path.startswith("/confirm/")) else None
+        return page("token_error.html", status, status=status, resend_url=resend)
+    if isinstance(exc, BodyTooLarge):
+        return page("error.html", 413, heading=_t("Too much text"),
+                    message=_t("What you sent is too long. Shorten your question and try again."), switch_path="/")
+    if isinstance(exc, TooManyRequests):
+        return page("error.html", 429, headers={"Retry-After": "60"}, heading=_t("Please wait a moment"),
+                    message=_t("We received many requests from you. Try again in a few minutes."), switch_path="/")
+    if isinstance(exc, Unavailable):
+        return page("error.html", 503, headers={"Retry-After": "60"}, heading=_t("Temporarily unavailable"),
+                    message=_t("Something is not working on our side. Try again in a few minutes."), switch_path="/")
+    if isinstance(exc, NotFound):
+        return page("error.html", 404, heading=_t("Page not found"),
+                    message=_t("We could not find what you asked for."), switch_path="/")
+    if isinstance(exc, Conflict):
+        return page("error.html", 409, heading=_t("That is not possible"),
+                    message=_t("This cannot be done any more, for example because the event was cancelled or has started."),
+                    switch_path="/")
+    return page("error.html", 400, heading=_t("Something is wrong with the request"),
+                message=_t("We could not handle this request. Go back and try again."), switch_path="/")
+
+
+def page_route(path: str, **kwargs: Any) -> Callable:
+    """Register a route that answers HTML, its domain errors as HTML pages."""
+    def register(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def mapped(*args: Any, **params: Any) -> Any:
+            try:
+                return view(*args, **params)
+            except DomainError as exc:
+                return html_error(exc)
+        return app.route(path, **kwargs)(mapped)
+    return register
+
+
+def raw_form_body() -> bytes:
+    raw = app.current_request.raw_body or b""
+    if len(raw) > MAX_BODY:
+        raise BodyTooLarge(f"body: is {len(raw)} bytes; at most {MAX_BODY} bytes (64 KiB) are accepted")
+    return raw
+
+
+def form_fields() -> dict[str, list[str]]:
+    """The fields of a posted form (urlencoded); empty when there is no body."""
+    return web.parse_form(raw_form_body())
+
+
+def _is_form_post() -> bool:
+    content_type = (app.current_request.headers.get("content-type") or "").lower()
+    return content_type.split(";")[0].strip() == web.FORM_CONTENT_TYPE
+
+
+@app.route("/static/{name}", methods=["GET", "HEAD"])
+def static(name):
+    try:
+        body, content_type, etag = web.static_file(name)
+    except KeyError:
+        return Response(body="Not found", status_code=404,
+                        headers={"Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff"})
+    headers = {"Content-Type": content_type, "ETag": etag, "X-Content-Type-Options": "nosniff",
+               "Cache-Control": "public, max-age=31536000, immutable"}
+    if (app.current_request.headers.get("if-none-match") or "") == etag:
+        return Response(body="", status_code=304, headers=headers)
+    return Response(body=body.decode("utf-8"), status_code=200, headers=headers)
+
+
+def _index(status: int = 200, values: dict | None = None, errors: dict | None = None, switch_path: str = "/") -> Response:
+    now = times.now()
+    return page("index.html", status, switch_path=switch_path, cache="no-cache",
+                cards=web.event_cards(events.list_upcoming(get_repo(), now), now),
+                values=values or {}, errors=errors or {}, anchors=web.FIELD_ANCHORS)
+
+
+@page_route("/", methods=["GET", "HEAD"])
+def index():
+    return _index()
+
+
+@page_route("/privacy", methods=["GET", "HEAD"])
+def privacy():
+    return page("privacy.html", cache="no-cache")
+
+
+@app.route("/subscriptions", methods=["POST"], content_types=[web.FORM_CONTENT_TYPE, "application/json"])
+def create_subscription():
+    if _is_form_post():
+        return _subscribe_form()
+    return _subscribe_json()
+
+
+def _subscribe_json():
+    try:
+        data = json_body()
+        if not web.is_honeypot_filled(data):
+            _subscribe(data)
+    except DomainError as exc:
+        return _domain_error_response(exc)
+    return json_response({"status": "pending_confirmation"}, 202)
+
+
+def _subscribe_form():
+    try:
+        data = web.subscription_from_form(raw_form_body())
+    except DomainError as exc:
+        return html_error(exc)
+    try:
+        if not web.is_honeypot_filled(data):
+            _subscribe(data)
+    except (InvalidInput, InvalidInputs) as exc:
+        return _index(400, web.form_values(data), web.form_errors(exc, page_language()))
+    except DomainError as exc:
+        return html_error(exc)
+    return page("check_mail.html", 202, switch_path="/")
+
+
+def _subscribe(data: Any) -> None:
+    from chalicelib import subscriptions
+
+    subscriptions.subscribe(get_repo(), get_mailer(), data, now=times.now())
