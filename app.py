@@ -416,3 +416,17 @@ def _subscribe(data: Any) -> None:
     from chalicelib import subscriptions
 
     subscriptions.subscribe(get_repo(), get_mailer(), data, now=times.now())
+
+
+@page_route("/outbox", methods=["GET"])
+def outbox_page():
+    settings = config.load()
+    if not settings.is_local or not settings.endpoint_url:
+        raise NotFound("path: the outbox exists only in the local stage")
+    from chalicelib import outbox
+
+    try:
+        mails = outbox.read(settings.endpoint_url)
+    except OSError as exc:
+        raise Unavailable("outbox: moto's server does not answer") from exc
+    return page("outbox.html", mails=mails)
