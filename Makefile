@@ -46,4 +46,7 @@ clean:
 # the app reads the .po files directly (no .mo to compile).
 i18n: venv
 	$(VENV)/bin/pybabel extract -F babel.cfg --no-location --sort-output -o chalicelib/locales/messages.pot .
-	$(VENV)/bin/pybabel update --no-fuzzy-matching --ignore-obsolete -i chalicelib/locales/messages.pot -d chalicelib/locales -l nl
+	$(VENV)/bin/pybabel update --no-fuzzy-matching --ignore-obsolete -D messages -i chalicelib/locales/messages.pot -d chalicelib/locales -l nl
+	$(VENV)/bin/pybabel extract -F babel-mail.cfg --no-location --sort-output -o chalicelib/locales/mail.pot .
+	test -f chalicelib/locales/nl/LC_MESSAGES/mail.po || $(VENV)/bin/pybabel init -D mail -i chalicelib/locales/mail.pot -d chalicelib/locales -l nl
+	$(VENV)/bin/pybabel update --no-fuzzy-matching --ignore-obsolete -D mail -i chalicelib/locales/mail.pot -d chalicelib/locales -l nl

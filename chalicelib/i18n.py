@@ -1,8 +1,8 @@
 """Languages: picking one, gettext catalogs, and the jinja2 environment that uses them.
 
 Texts are written in English in the templates and code, and translated to
-Dutch in ``locales/nl/LC_MESSAGES/messages.po`` (Babel and jinja2's i18n
-extension). Dutch is the default. The catalogs are read from the ``.po``
+Dutch in ``locales/nl/LC_MESSAGES/``: ``messages.po`` for pages, ``mail.po``
+for mails (Babel and jinja2's i18n extension; ``make i18n`` extracts both). Dutch is the default. The catalogs are read from the ``.po``
 files on first use, so there is no compiled ``.mo`` to forget to rebuild.
 """
 
@@ -58,15 +58,16 @@ def _translations(lang: str):
     from babel.messages.pofile import read_po
     from babel.support import NullTranslations, Translations
 
-    po = LOCALES / lang / "LC_MESSAGES" / "messages.po"
-    if not po.exists():
-        return NullTranslations()
-    with po.open("rb") as handle:
-        catalog = read_po(handle, locale=lang)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog)
-    buffer.seek(0)
-    return Translations(buffer)
+    merged = NullTranslations()
+    for po in sorted((LOCALES / lang / "LC_MESSAGES").glob("*.po")):
+        with po.open("rb") as handle:
+            catalog = read_po(handle, locale=lang)
+        buffer = io.BytesIO()
+        write_mo(buffer, catalog)
+        buffer.seek(0)
+        domain = Translations(buffer)
+        merged = domain if isinstance(merged, NullTranslations) and not isinstance(merged, Translations) else merged.merge(domain)
+    return merged
 
 
 def gettext(text: str, lang: str) -> str:

@@ -1,0 +1,390 @@
+"""Events as iCalendar, and "add to calendar" links: pure functions, no storage, no clock.
+
+The same builder serves the public feed (``/calendar.ics``), one event's
+download, the personal feed and the mails' attachments. Its output depends
+only on its arguments, so the bytes, and an ETag taken from them, change
+only when an event does.
+
+icalendar costs tens of milliseconds to import: app.py imports this module
+at load time, so icalendar is imported inside the functions that need it.
+"""
+
+from __future__ import annotations
+
+import calendar as _calendar
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+from . import times
+from .models import Event
+
+# The UID's domain is the service's own name, fixed forever: a UID must
+# never change when BASE_URL does, or every calendar would show each event
+# twice.
+UID_DOMAIN = "events.smartregion.vlaanderen.be"
+PRODID = "-//Smart Region Office//Event service//NL"
+ORGANIZER_NAME = "Smart Region Office"
+ORGANIZER_EMAIL = "smartregionoffice@vlaanderen.be"
+LANGUAGES = ("nl", "en")
+METHODS = (None, "PUBLISH", "CANCEL")
+# How long a cancelled event stays in the public feed with STATUS:CANCELLED,
+# so that subscribed calendars see the cancellation rather than a silent gap.
+CANCELLED_KEPT = timedelta(days=30)
+REFRESH_INTERVAL = "PT1H"
+
+_TEXTS = {
+    "nl": {
+        "calendar": "Smart Region Office – evenementen",
+        "calendar_description": "Webinars en evenementen van de Smart Region Office van de Vlaamse overheid.",
+        "cancelled": "Geannuleerd: ",
+        "online": "Online",
+        "join": "Deelnemen",
+        "more": "Meer informatie en inschrijven",
+    },
+    "en": {
+        "calendar": "Smart Region Office – events",
+        "calendar_description": "Webinars and events of the Smart Region Office of the Flemish government.",
+        "cancelled": "Cancelled: ",
+        "online": "Online",
+        "join": "Join",
+        "more": "More information and registration",
+    },
+}
+
+
+def event_uid(event_id: str) -> str:
+    """Return the UID an event has in every calendar, for ever."""
+    return f"{event_id}@{UID_DOMAIN}"
+
+
+def feed_etag(body: bytes) -> str:
+    """Return a strong ETag (quoted) for a feed's bytes."""
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def in_public_feed(event: Event, at: datetime) -> bool:
+    """Whether the public feed shows ``event`` at ``at``: published, or cancelled less than 30 days ago."""
+    if event.status == "published":
+        return True
+    if event.status == "cancelled":
+        cancelled_at = event.cancelled_at or event.updated_at
+        return cancelled_at is not None and at < cancelled_at + CANCELLED_KEPT
+    return False
+
+
+def public_feed_leaves_at(event: Event) -> datetime | None:
+    """Return when a cancelled event leaves the public feed (None for any other event)."""
+    if event.status != "cancelled":
+        return None
+    cancelled_at = event.cancelled_at or event.updated_at
+    return cancelled_at + CANCELLED_KEPT if cancelled_at else None
+
+
+def _check_lang(lang: str) -> str:
+    if lang not in LANGUAGES:
+        raise ValueError(f"lang must be one of {LANGUAGES}, not {lang!r}")
+    return lang
+
+
+def event_page_url(event: Event, base_url: str) -> str:
+    return f"{base_url.rstrip('/')}/events/{event.id}"
+
+
+def event_ics_url(event: Event, *, lang: str, base_url: str) -> str:
+    """Return the URL of one event's .ics download."""
+    url = f"{base_url.rstrip('/')}/events/{event.id}/calendar.ics"
+    return url + ("?lang=en" if _check_lang(lang) == "en" else "")
+
+
+def _location_text(event: Event, lang: str) -> str:
+    if event.location is not None:
+        return event.location.one_line()
+    return _TEXTS[lang]["online"] if event.kind == "webinar" else ""
+
+
+def _description_text(event: Event, lang: str, include_join_link: bool) -> str:
+    text = event.description_in(lang)
+    if include_join_link and event.online_url:
+        join = f"{_TEXTS[lang]['join']}: {event.online_url}"
+        text = f"{text}\n\n{join}" if text else join
+    return text
+
+
+def build_calendar(events: list[Event], *, lang: str, base_url: str, include_join_link: bool,
+                   method: str | None = None, name: str | None = None) -> bytes:
+    """Render ``events`` as one iCalendar object (RFC 5545, RFC 7986), UTF-8 with CRLF lines.
+
+    ``method`` is None for subscription feeds (no METHOD) and "PUBLISH" or
+    "CANCEL" for mail attachments. ``include_join_link`` adds CONFERENCE and
+    the link in DESCRIPTION; only for people entitled to it.
+    """
+    from icalendar import Calendar
+
+    _check_lang(lang)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, not {method!r}")
+    texts = _TEXTS[lang]
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    if method:
+        cal.add("method", method)
+    title = name or texts["calendar"]
+    cal.add("name", title)
+    cal.add("x-wr-calname", title)
+    cal.add("description", texts["calendar_description"])
+    cal.add("x-wr-caldesc", texts["calendar_description"])
+    cal.add("x-wr-timezone", times.DEFAULT_ZONE)
+    # icalendar would write REFRESH-INTERVAL without VALUE=DURATION and a
+    # timedelta X-PUBLISHED-TTL as "1:00:00" (DESIGN.md): pass them as text.
+    cal.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
+    cal.add("x-published-ttl", REFRESH_INTERVAL)
+
+    ordered = sorted(events, key=lambda e: (e.starts_at, e.id))
+    zones = sorted({e.timezone for e in ordered})
+    for zone_name in zones:
+        years = [e.starts_at.astimezone(ZoneInfo(zone_name)).year for e in ordered if e.timezone == zone_name]
+        years += [e.ends_at.astimezone(ZoneInfo(zone_name)).year for e in ordered if e.timezone == zone_name]
+        cal.add_component(vtimezone(zone_name, min(years), max(years)))
+    for event in ordered:
+        cal.add_component(_vevent(event, lang=lang, base_url=base_url,
+                                  include_join_link=include_join_link, method=method))
+    return cal.to_ical()
+
+
+def _vevent(event: Event, *, lang: str, base_url: str, include_join_link: bool, method: str | None) -> Any:
+    from icalendar import Event as VEvent
+    from icalendar import vCalAddress, vUri
+
+    texts = _TEXTS[lang]
+    zone = ZoneInfo(event.timezone)
+    cancelled = event.status == "cancelled" or method == "CANCEL"
+    changed = event.updated_at or event.created_at or event.starts_at
+    ev = VEvent()
+    ev.add("uid", event_uid(event.id))
+    # DTSTAMP is the event's last change, never "now": the bytes must not
+    # change between two polls of an unchanged feed.
+    ev.add("dtstamp", changed.astimezone(times.UTC))
+    if event.created_at:
+        ev.add("created", event.created_at.astimezone(times.UTC))
+    ev.add("last-modified", changed.astimezone(times.UTC))
+    ev.add("sequence", event.sequence)
+    ev.add("dtstart", event.starts_at.astimezone(zone))
+    ev.add("dtend", event.ends_at.astimezone(zone))
+    ev.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    summary = event.title_in(lang)
+    ev.add("summary", texts["cancelled"] + summary if cancelled else summary)
+    description = _description_text(event, lang, include_join_link)
+    if description:
+        ev.add("description", description)
+    location = _location_text(event, lang)
+    if location:
+        ev.add("location", location)
+    ev.add("url", vUri(event_page_url(event, base_url)), parameters={"VALUE": "URI"})
+    organizer = vCalAddress(f"mailto:{ORGANIZER_EMAIL}")
+    organizer.params["CN"] = ORGANIZER_NAME
+    ev.add("organizer", organizer)
+    ev.add("class", "PUBLIC")
+    ev.add("transp", "TRANSPARENT" if cancelled else "OPAQUE")
+    if include_join_link and event.online_url:
+        ev.add("conference", vUri(event.online_url),
+               parameters={"VALUE": "URI", "FEATURE": ["AUDIO", "VIDEO"], "LABEL": texts["join"]})
+    return ev
+
+
+# ---------------------------------------------------------------- VTIMEZONE
+
+
+@dataclass(frozen=True)
+class _Transition:
+    utc: datetime
+    offset_from: timedelta
+    offset_to: timedelta
+    name: str
+    is_dst: bool
+
+    @property
+    def local_start(self) -> datetime:
+        """The wall time at which it happens, in the offset it leaves (RFC 5545's DTSTART of an observance)."""
+        return (self.utc + self.offset_from).replace(tzinfo=None)
+
+
+def _transitions(zone_name: str, year: int) -> list[_Transition]:
+    zone = ZoneInfo(zone_name)
+
+    def offset(epoch: int) -> timedelta | None:
+        return datetime.fromtimestamp(epoch, zone).utcoffset()
+
+    found: list[_Transition] = []
+    day = 86400
+    instant = int(datetime(year, 1, 1, tzinfo=times.UTC).timestamp())
+    end = int(datetime(year + 1, 1, 1, tzinfo=times.UTC).timestamp())
+    previous = offset(instant)
+    while instant < end:
+        following = instant + day
+        if offset(following) != previous:
+            # Narrow the day down to the second the offset changes.
+            low, high = instant, following
+            while high - low > 1:
+                middle = (low + high) // 2
+                if offset(middle) == previous:
+                    low = middle
+                else:
+                    high = middle
+            local = datetime.fromtimestamp(high, zone)
+            found.append(_Transition(datetime.fromtimestamp(high, times.UTC), previous, local.utcoffset(),
+                                     local.tzname() or "", bool(local.dst())))
+            previous = local.utcoffset()
+        instant = following
+    return found
+
+
+def _byday(day: datetime) -> tuple[int, str]:
+    """Return (ordinal, weekday) for RRULE's BYDAY: -1 for the last such weekday of the month."""
+    weekday = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")[day.weekday()]
+    last_day = _calendar.monthrange(day.year, day.month)[1]
+    if day.day + 7 > last_day:
+        return -1, weekday
+    return (day.day - 1) // 7 + 1, weekday
+
+
+def _rule_date(year: int, month: int, ordinal: int, weekday: str) -> int:
+    index = ("MO", "TU", "WE", "TH", "FR", "SA", "SU").index(weekday)
+    days = [d for d in range(1, _calendar.monthrange(year, month)[1] + 1)
+            if _calendar.weekday(year, month, d) == index]
+    return days[ordinal - 1] if ordinal > 0 else days[ordinal]
+
+
+@lru_cache(maxsize=32)
+def _yearly_rules(zone_name: str, first_year: int, last_year: int) -> tuple[_Transition, ...] | None:
+    """Return one year's transitions if the same weekday rules hold in every year of the span, else None."""
+    reference = _transitions(zone_name, first_year)
+    for year in range(first_year, last_year + 1):
+        actual = _transitions(zone_name, year)
+        if len(actual) != len(reference):
+            return None
+        for ref, act in zip(reference, actual):
+            ordinal, weekday = _byday(ref.local_start)
+            expected_day = _rule_date(year, ref.local_start.month, ordinal, weekday)
+            same = (act.local_start.month == ref.local_start.month and act.local_start.day == expected_day
+                    and act.local_start.time() == ref.local_start.time()
+                    and (act.offset_from, act.offset_to, act.name) == (ref.offset_from, ref.offset_to, ref.name))
+            if not same:
+                return None
+    return tuple(reference)
+
+
+def vtimezone(zone_name: str, first_year: int, last_year: int) -> Any:
+    """Return a VTIMEZONE for ``zone_name`` valid over the years given.
+
+    Where the zone follows yearly weekday rules (Europe/Brussels: last Sunday
+    of March and of October), each observance is one RRULE, which Outlook
+    reads more reliably than icalendar's long RDATE lists. A zone without
+    such rules gets icalendar's own VTIMEZONE, limited to the years given.
+    """
+    from icalendar import Timezone, TimezoneDaylight, TimezoneStandard
+
+    span = (first_year - 1, last_year + 1)
+    rules = _yearly_rules(zone_name, *span)
+    if rules is None:
+        from datetime import date
+
+        return Timezone.from_tzinfo(ZoneInfo(zone_name), zone_name,
+                                    first_date=date(span[0], 1, 1), last_date=date(span[1], 12, 31))
+    tz = Timezone()
+    tz.add("tzid", zone_name)
+    if not rules:
+        # No change of offset in those years: one standard observance.
+        instant = datetime(first_year, 1, 1, tzinfo=times.UTC).astimezone(ZoneInfo(zone_name))
+        observance = TimezoneStandard()
+        observance.add("dtstart", datetime(1970, 1, 1))
+        observance.add("tzoffsetfrom", instant.utcoffset())
+        observance.add("tzoffsetto", instant.utcoffset())
+        observance.add("tzname", instant.tzname() or zone_name)
+        tz.add_component(observance)
+        return tz
+    for rule in rules:
+        observance = TimezoneDaylight() if rule.is_dst else TimezoneStandard()
+        ordinal, weekday = _byday(rule.local_start)
+        # The rule is checked for the events' years only; DTSTART in 1970 is
+        # what Outlook and Google themselves write.
+        start = rule.local_start.replace(year=1970, day=_rule_date(1970, rule.local_start.month, ordinal, weekday))
+        observance.add("dtstart", start)
+        observance.add("tzoffsetfrom", rule.offset_from)
+        observance.add("tzoffsetto", rule.offset_to)
+        observance.add("tzname", rule.name)
+        observance.add("rrule", {"freq": "YEARLY", "bymonth": rule.local_start.month, "byday": f"{ordinal}{weekday}"})
+        tz.add_component(observance)
+    return tz
+
+
+# ------------------------------------------------------- add-to-calendar links
+
+
+def _utc_compact(instant: datetime) -> str:
+    return instant.astimezone(times.UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _utc_iso(instant: datetime) -> str:
+    return instant.astimezone(times.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _link_details(event: Event, lang: str, base_url: str) -> str:
+    more = f"{_TEXTS[lang]['more']}: {event_page_url(event, base_url)}"
+    description = event.description_in(lang)
+    return f"{description}\n\n{more}" if description else more
+
+
+def add_to_calendar_links(event: Event, *, lang: str, base_url: str) -> dict[str, str]:
+    """Return "add to calendar" links: ``google``, ``outlook`` (Outlook.com), ``office365`` (Microsoft 365) and ``ics``.
+
+    The links are public: they never carry the join link.
+    """
+    _check_lang(lang)
+    title = event.title_in(lang)
+    details = _link_details(event, lang, base_url)
+    location = _location_text(event, lang)
+    google = urlencode({
+        "action": "TEMPLATE",
+        "text": title,
+        "dates": f"{_utc_compact(event.starts_at)}/{_utc_compact(event.ends_at)}",
+        "ctz": event.timezone,
+        "details": details,
+        "location": location,
+    }, quote_via=quote)
+    # Outlook's deep link reads + literally: spaces must be %20.
+    outlook = urlencode({
+        "path": "/calendar/action/compose",
+        "rru": "addevent",
+        "subject": title,
+        "startdt": _utc_iso(event.starts_at),
+        "enddt": _utc_iso(event.ends_at),
+        "body": details,
+        "location": location,
+    }, quote_via=quote)
+    return {
+        "google": f"https://calendar.google.com/calendar/render?{google}",
+        "outlook": f"https://outlook.live.com/calendar/0/action/compose?{outlook}",
+        "office365": f"https://outlook.office.com/calendar/0/action/compose?{outlook}",
+        "ics": event_ics_url(event, lang=lang, base_url=base_url),
+    }
+
+
+def webcal_url(https_url: str) -> str:
+    """Return the webcal:// form of a feed URL, which calendar apps open as a subscription."""
+    parts = urlsplit(https_url)
+    if parts.scheme not in ("https", "http", "webcal"):
+        raise ValueError(f"not an http(s) URL: {https_url!r}")
+    return urlunsplit(("webcal",) + tuple(parts)[1:])
+
+
+def public_feed_url(base_url: str, lang: str = "nl") -> str:
+    """Return the public feed's URL (https), with ``?lang=en`` for English."""
+    url = f"{base_url.rstrip('/')}/calendar.ics"
+    return url + ("?lang=en" if _check_lang(lang) == "en" else "")
