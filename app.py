@@ -286,7 +286,7 @@ def page(template: str, status: int = 200, *, switch_path: str | None = None,
     return html_response(body, status, headers, cache)
 
 
-def _t(text: str) -> str:
+def _(text: str) -> str:
     return i18n.gettext(text, page_language())
 
 
@@ -300,23 +300,23 @@ def html_error(exc: DomainError) -> Response:
             status == 410 and app.current_request.path.startswith("/confirm/")) else None
         return page("token_error.html", status, status=status, resend_url=resend)
     if isinstance(exc, BodyTooLarge):
-        return page("error.html", 413, heading=_t("Too much text"),
-                    message=_t("What you sent is too long. Shorten your question and try again."), switch_path="/")
+        return page("error.html", 413, heading=_("Too much text"),
+                    message=_("What you sent is too long. Shorten your question and try again."), switch_path="/")
     if isinstance(exc, TooManyRequests):
-        return page("error.html", 429, headers={"Retry-After": "60"}, heading=_t("Please wait a moment"),
-                    message=_t("We received many requests from you. Try again in a few minutes."), switch_path="/")
+        return page("error.html", 429, headers={"Retry-After": "60"}, heading=_("Please wait a moment"),
+                    message=_("We received many requests from you. Try again in a few minutes."), switch_path="/")
     if isinstance(exc, Unavailable):
-        return page("error.html", 503, headers={"Retry-After": "60"}, heading=_t("Temporarily unavailable"),
-                    message=_t("Something is not working on our side. Try again in a few minutes."), switch_path="/")
+        return page("error.html", 503, headers={"Retry-After": "60"}, heading=_("Temporarily unavailable"),
+                    message=_("Something is not working on our side. Try again in a few minutes."), switch_path="/")
     if isinstance(exc, NotFound):
-        return page("error.html", 404, heading=_t("Page not found"),
-                    message=_t("We could not find what you asked for."), switch_path="/")
+        return page("error.html", 404, heading=_("Page not found"),
+                    message=_("We could not find what you asked for."), switch_path="/")
     if isinstance(exc, Conflict):
-        return page("error.html", 409, heading=_t("That is not possible"),
-                    message=_t("This cannot be done any more, for example because the event was cancelled or has started."),
+        return page("error.html", 409, heading=_("That is not possible"),
+                    message=_("This cannot be done any more, for example because the event was cancelled or has started."),
                     switch_path="/")
-    return page("error.html", 400, heading=_t("Something is wrong with the request"),
-                message=_t("We could not handle this request. Go back and try again."), switch_path="/")
+    return page("error.html", 400, heading=_("Something is wrong with the request"),
+                message=_("We could not handle this request. Go back and try again."), switch_path="/")
 
 
 def page_route(path: str, **kwargs: Any) -> Callable:
