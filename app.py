@@ -430,3 +430,162 @@ def outbox_page():
     except OSError as exc:
         raise Unavailable("outbox: moto's server does not answer") from exc
     return page("outbox.html", mails=mails)
+
+
+# ----------------------------------------------------- confirm and manage
+#
+# A GET never changes state (mail scanners follow links): every page that
+# acts has a button that POSTs. Where a POST destroys data (cancel, erase),
+# a first POST without ``confirm=yes`` shows a page asking to be sure.
+
+FORM_AND_PLAIN = [web.FORM_CONTENT_TYPE, "multipart/form-data", "text/plain", "application/json"]
+
+
+def _subscriptions():
+    from chalicelib import subscriptions
+
+    return subscriptions
+
+
+def _confirmed_step() -> bool:
+    """Whether a destructive POST carries the "yes, I am sure" of its confirmation page."""
+    if not _is_form_post():
+        return False
+    return form_fields().get("confirm", [""])[0] == "yes"
+
+
+def _lang_query() -> str:
+    return f"?lang={page_language()}"
+
+
+def result_page(heading: str, *paragraphs: str, manage_url: str | None = None, status: int = 200,
+                switch_path: str = "/") -> Response:
+    return page("result.html", status, switch_path=switch_path, heading=heading,
+                paragraphs=list(paragraphs), items=[], manage_url=manage_url)
+
+
+@page_route("/confirm/{token}", methods=["GET"])
+def confirm_page(token):
+    view = _subscriptions().inspect_confirm_token(get_repo(), token, now=times.now())
+    return page("confirm.html", token=token, view=view)
+
+
+@page_route("/confirm/{token}", methods=["POST"], content_types=FORM_AND_PLAIN)
+def confirm_registration(token):
+    result = _subscriptions().confirm(get_repo(), get_mailer(), token, base_url=settings().base_url, now=times.now())
+    return page("confirmed.html", switch_path="/", result=result)
+
+
+@page_route("/confirm/{token}/resend", methods=["POST"], content_types=FORM_AND_PLAIN)
+def resend_confirmation(token):
+    _subscriptions().resend_confirmation(get_repo(), get_mailer(), token, base_url=settings().base_url, now=times.now())
+    return page("check_mail.html", switch_path="/")
+
+
+def _manage_path(token: str) -> str:
+    return f"/manage/{token}"
+
+
+@page_route("/manage/{token}", methods=["GET"])
+def manage_page(token):
+    view = _subscriptions().manage_view(get_repo(), token, base_url=settings().base_url)
+    return page("manage.html", token=token, view=view, now=times.now())
+
+
+def _registration(token: str, event_id: str):
+    """The (event, registration) of this person for ``event_id``; NotFound when there is none."""
+    view = _subscriptions().manage_view(get_repo(), token, base_url=settings().base_url)
+    for event, registration in view.registrations:
+        if event.id == event_id:
+            return event, registration
+    raise NotFound("event_id: you have no registration for this event")
+
+
+@page_route("/manage/{token}/events/{event_id}/cancel", methods=["POST"], content_types=FORM_AND_PLAIN)
+def cancel_registration(token, event_id):
+    back = _manage_path(token) + _lang_query()
+    if not _confirmed_step():
+        event, _registration_ = _registration(token, event_id)
+        lang = page_language()
+        return page("are_you_sure.html", switch_path=_manage_path(token),
+                    heading=_("Cancel this registration?"),
+                    message=i18n.gettext("You are about to cancel your registration for %(title)s. If the event is full, your seat goes to the next person on the waiting list.", lang)
+                    % {"title": event.title_in(lang)},
+                    button=_("Yes, cancel my registration"), action=app.current_request.path.format(
+                        token=token, event_id=event_id) + _lang_query(), back_url=back)
+    event = _subscriptions().cancel_registration(get_repo(), get_mailer(), token, event_id,
+                                                 base_url=settings().base_url, now=times.now())
+    lang = page_language()
+    return page("result.html", switch_path=_manage_path(token), heading=_("Registration cancelled"),
+                paragraphs=[i18n.gettext("Your registration for %(title)s is cancelled.", lang) % {"title": event.title_in(lang)}],
+                items=[], manage_url=back)
+
+
+@page_route("/manage/{token}/events/{event_id}/register", methods=["GET"])
+def register_page(token, event_id):
+    event, _registration_ = _registration(token, event_id)
+    lang = page_language()
+    return page("button_page.html", heading=_("Register"),
+                message=i18n.gettext("Register for %(title)s.", lang) % {"title": event.title_in(lang)},
+                button=_("Register me"), fields={}, action=_current_path() + _lang_query())
+
+
+def N_(text: str) -> str:
+    """Mark a text for translation where it is defined; it is translated where shown."""
+    return text
+
+
+REGISTER_OUTCOMES = {
+    "confirmed": (N_("You are registered"), N_("We have sent you an email with the details and the event for your calendar.")),
+    "waitlisted": (N_("You are on the waiting list"), N_("This event is full. We mail you as soon as a seat is free for you.")),
+    "interested": (N_("Registration is not open yet"), N_("We mail you when it opens.")),
+    "already": (N_("You were already registered"), N_("Nothing has changed.")),
+    "closed": (N_("Registration is closed"), N_("You can no longer register for this event.")),
+}
+
+
+@page_route("/manage/{token}/events/{event_id}/register", methods=["POST"], content_types=FORM_AND_PLAIN)
+def register_from_link(token, event_id):
+    outcome = _subscriptions().register_from_link(get_repo(), get_mailer(), token, event_id,
+                                                  base_url=settings().base_url, now=times.now())
+    heading, text = REGISTER_OUTCOMES.get(outcome.status, REGISTER_OUTCOMES["closed"])
+    return result_page(_(heading), outcome.event.title_in(page_language()), _(text),
+                       manage_url=_manage_path(token) + _lang_query(), switch_path=_manage_path(token))
+
+
+@page_route("/manage/{token}/stop", methods=["POST"], content_types=FORM_AND_PLAIN)
+def stop_mail(token):
+    _subscriptions().unsubscribe(get_repo(), token, purpose="manage", now=times.now())
+    return result_page(_("No more emails"), _("You get no more emails from us. Your registrations stay."),
+                       manage_url=_manage_path(token) + _lang_query(), switch_path=_manage_path(token))
+
+
+@page_route("/manage/{token}/erase", methods=["POST"], content_types=FORM_AND_PLAIN)
+def erase_my_data(token):
+    if not _confirmed_step():
+        _subscriptions().manage_view(get_repo(), token, base_url=settings().base_url)  # 404 for a bad link
+        return page("are_you_sure.html", switch_path=_manage_path(token), heading=_("Erase all your data?"),
+                    message=_("We erase your name, address, questions and every registration. Your seats go to the people on the waiting list. This cannot be undone."),
+                    button=_("Yes, erase my data"), action=f"/manage/{token}/erase" + _lang_query(),
+                    back_url=_manage_path(token) + _lang_query())
+    _subscriptions().erase_by_token(get_repo(), get_mailer(), token, base_url=settings().base_url, now=times.now())
+    return result_page(_("Your data is erased"), _("We no longer keep anything about you. You will get no more emails from us."))
+
+
+@page_route("/unsubscribe/{token}", methods=["GET"])
+def unsubscribe_page(token):
+    _subscriptions().person_for_token(get_repo(), "unsubscribe", token)  # 404 for a bad link; changes nothing
+    return page("button_page.html", heading=_("Stop all emails"),
+                message=_("Press the button to receive no more emails from the Smart Region Office about its events. Your registrations stay."),
+                button=_("Stop all emails"), fields={"List-Unsubscribe": "One-Click"},
+                action=_current_path() + _lang_query())
+
+
+@page_route("/unsubscribe/{token}", methods=["POST"], content_types=FORM_AND_PLAIN)
+def unsubscribe(token):
+    # RFC 8058: mail providers POST "List-Unsubscribe=One-Click" (urlencoded or
+    # multipart). The request itself is the intent; its body is not required.
+    raw_form_body()
+    _subscriptions().unsubscribe(get_repo(), token, now=times.now())
+    return result_page(_("No more emails"), _("You get no more emails from us. Your registrations stay."),
+                       switch_path=_current_path())

@@ -109,7 +109,12 @@ _LIMIT = re.compile(r"at most (\d[\d,]*)")
 
 
 def describe_problem(field: str, problem: str, lang: str) -> str:
-    """A sentence for the person filling in the form, in their language, about one problem."""
+    """A sentence for the person filling in the form, in their language, about one problem.
+
+    The service's messages are English sentences for developers
+    (``InvalidInput(field, message)``); the form shows a translated sentence
+    chosen by field and kind of problem.
+    """
     _ = lambda text: i18n.gettext(text, lang)  # noqa: E731 - short alias the extractor knows
     field = base_field(field)
     lowered = problem.lower()
@@ -117,9 +122,11 @@ def describe_problem(field: str, problem: str, lang: str) -> str:
     if field == "consent":
         return _("Tick the box to agree with the privacy notice.")
     if field == "event_ids":
-        if limit and "entries" in lowered:
+        if limit:
             return _("Choose at most %(n)s events.") % {"n": limit.group(1)}
-        if "required" in lowered or "at least" in lowered:
+        if "closed" in lowered:
+            return _("Registration for one of the chosen events is closed. Choose another event.")
+        if "at least" in lowered or "required" in lowered:
             return _("Choose at least one event.")
         return _("Choose one of the events in the list.")
     if "required" in lowered or "empty" in lowered:
@@ -133,8 +140,8 @@ def describe_problem(field: str, problem: str, lang: str) -> str:
         return _("Enter a valid email address, like name@example.be.")
     if field == "language":
         return _("Choose Dutch or English.")
-    if "line break" in lowered or "control" in lowered:
-        return _("Remove the line breaks and special characters from this field.")
+    if "one line" in lowered or "control" in lowered or "nul" in lowered:
+        return _("Write this on one line, without special characters.")
     return _("Check this field.")
 
 
