@@ -17,7 +17,7 @@ from chalicelib.errors import (
     Conflict, DomainError, Gone, InvalidInput, InvalidInputs, NotFound, TooManyRequests,
     Unauthorized, Unavailable,
 )
-from chalicelib.models import event_json
+from chalicelib.models import AuditEntry, event_json
 from chalicelib import times
 
 app = Chalice(app_name="sro-events")
@@ -48,12 +48,14 @@ _mailer = None
 
 
 def get_mailer():
-    """Return the mailer, built once per process on first use."""
+    """Return the mailer (SES), built once per process on first use."""
     global _mailer
     if _mailer is None:
-        from chalicelib import aws, mail
+        from chalicelib import aws
+        from chalicelib.mail import SesMailer
 
-        _mailer = mail.SesMailer(aws.client("ses"), config.load())
+        current = config.load()
+        _mailer = SesMailer(aws.client("ses"), current.sender_email, current.ses_configuration_set)
     return _mailer
 
 
@@ -213,23 +215,86 @@ def staff_list_events():
 
 @staff_route("/staff/events/{event_id}", methods=["GET"])
 def staff_get_event(event_id):
-    return _staff_event(events.get_event(get_repo(), event_id))
+    from chalicelib import subscriptions
+
+    event = events.get_event(get_repo(), event_id)
+    body = event_json(event, base_url=settings().base_url, now=times.now(), staff=True)
+    body["counts"] = subscriptions.counts(get_repo(), event)
+    return json_response(body)
+
+
+@staff_route("/staff/events/{event_id}/registrations", methods=["GET"])
+def staff_registrations(event_id):
+    from chalicelib import subscriptions
+
+    request = app.current_request
+    event = events.get_event(get_repo(), event_id)
+    rows = subscriptions.registrations_for_staff(get_repo(), event)
+    wants = (request.query_params or {}).get("format", "")
+    if wants not in ("", "json", "csv"):
+        raise InvalidInput("format", "must be json or csv")
+    accept = request.headers.get("accept", "")
+    if wants == "csv" or (not wants and "text/csv" in accept):
+        return Response(body=subscriptions.registrations_csv(rows), status_code=200, headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="registrations-{event.id}.csv"',
+            "Cache-Control": "no-store",
+        })
+    return json_response({"event_id": event.id, "registrations": rows}, headers={"Cache-Control": "no-store"})
+
+
+def _subscriber_email() -> str:
+    email = (app.current_request.query_params or {}).get("email")
+    if not email:
+        raise InvalidInput("email", "is required: ?email=an@example.be")
+    return email
+
+
+@staff_route("/staff/subscribers", methods=["GET"])
+def staff_subscriber_data():
+    from chalicelib import subscriptions
+
+    person = subscriptions.find_person(get_repo(), _subscriber_email())
+    get_repo().add_audit(AuditEntry(actor=actor(), action="subscriber.access", target="subscriber", at=times.now()))
+    return json_response(subscriptions.export_person(get_repo(), person), headers={"Cache-Control": "no-store"})
+
+
+@staff_route("/staff/subscribers", methods=["DELETE"])
+def staff_erase_subscriber():
+    from chalicelib import subscriptions
+
+    person = subscriptions.find_person(get_repo(), _subscriber_email())
+    subscriptions.erase(get_repo(), get_mailer(), person, base_url=settings().base_url)
+    # The audit says that someone was erased, never who.
+    get_repo().add_audit(AuditEntry(actor=actor(), action="subscriber.erase", target="subscriber", at=times.now()))
+    return json_response({"status": "erased"})
 
 
 @staff_route("/staff/events/{event_id}", methods=["PATCH"])
 def staff_change_event(event_id):
+    from chalicelib import subscriptions
+
     change = events.change_event(get_repo(), event_id, json_body(), actor=actor())
+    subscriptions.after_event_change(get_repo(), get_mailer(), change, base_url=settings().base_url)
     return _staff_event(change.after)
 
 
 @staff_route("/staff/events/{event_id}/publish", methods=["POST"])
 def staff_publish_event(event_id):
-    return _staff_event(events.publish_event(get_repo(), event_id, actor=actor()).after)
+    from chalicelib import subscriptions
+
+    change = events.publish_event(get_repo(), event_id, actor=actor())
+    subscriptions.after_event_change(get_repo(), get_mailer(), change, base_url=settings().base_url)
+    return _staff_event(change.after)
 
 
 @staff_route("/staff/events/{event_id}/cancel", methods=["POST"])
 def staff_cancel_event(event_id):
-    return _staff_event(events.cancel_event(get_repo(), event_id, actor=actor()).after)
+    from chalicelib import subscriptions
+
+    change = events.cancel_event(get_repo(), event_id, actor=actor())
+    subscriptions.after_event_change(get_repo(), get_mailer(), change, base_url=settings().base_url)
+    return _staff_event(change.after)
 
 
 @staff_route("/staff/audit", methods=["GET"])
@@ -298,7 +363,7 @@ def html_error(exc: DomainError) -> Response:
         status = 410 if isinstance(exc, Gone) else 404
         resend = f"/confirm/{token}/resend?lang={page_language()}" if (
             status == 410 and app.current_request.path.startswith("/confirm/")) else None
-        return page("token_error.html", status, status=status, resend_url=resend)
+        return page("token_error.html", status, code=status, resend_url=resend)
     if isinstance(exc, BodyTooLarge):
         return page("error.html", 413, heading=_("Too much text"),
                     message=_("What you sent is too long. Shorten your question and try again."), switch_path="/")
@@ -389,9 +454,7 @@ def create_subscription():
 
 def _subscribe_json():
     try:
-        data = json_body()
-        if not web.is_honeypot_filled(data):
-            _subscribe(data)
+        _subscribe(json_body())
     except DomainError as exc:
         return _domain_error_response(exc)
     return json_response({"status": "pending_confirmation"}, 202)
@@ -403,8 +466,7 @@ def _subscribe_form():
     except DomainError as exc:
         return html_error(exc)
     try:
-        if not web.is_honeypot_filled(data):
-            _subscribe(data)
+        _subscribe(data)
     except (InvalidInput, InvalidInputs) as exc:
         return _index(400, web.form_values(data), web.form_errors(exc, page_language()))
     except DomainError as exc:
@@ -413,9 +475,9 @@ def _subscribe_form():
 
 
 def _subscribe(data: Any) -> None:
-    from chalicelib import subscriptions
-
-    subscriptions.subscribe(get_repo(), get_mailer(), data, now=times.now())
+    # The service answers a filled-in honeypot (``website``) exactly like a
+    # person, and keeps and sends nothing.
+    _subscriptions().subscribe(get_repo(), get_mailer(), data, base_url=settings().base_url, now=times.now())
 
 
 @page_route("/outbox", methods=["GET"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import aws, config, staff, times
+from . import aws, config, staff
 from .errors import DomainError
 
 
@@ -22,6 +22,17 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
     settings = config.load()
     created = create_table(aws.client("dynamodb"), settings.table_name)
     print(f"table {settings.table_name}: {'created' if created else 'exists'}")
+    parameter = config.get("TOKEN_KEY_PARAMETER")
+    ssm = aws.client("ssm")
+    try:
+        ssm.get_parameter(Name=parameter)
+        print(f"link signing key {parameter}: exists")
+    except ssm.exceptions.ParameterNotFound:
+        import secrets
+
+        ssm.put_parameter(Name=parameter, Type="SecureString", Value=secrets.token_urlsafe(48),
+                          Description="Signs person ids and manage/feed/unsubscribe links. Changing it breaks every link sent.")
+        print(f"link signing key {parameter}: created")
     ses = aws.client("ses")
     ses.verify_email_identity(EmailAddress=settings.sender_email)
     print(f"sender identity {settings.sender_email}: verification requested (moto verifies at once)")

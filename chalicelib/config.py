@@ -25,6 +25,7 @@ DEFAULTS = {
     "CONFIRMATION_MAILS_PER_HOUR": "3",
     "SES_MAX_SEND_RATE": "14",
     "SES_CONFIGURATION_SET": "",
+    "TOKEN_KEY_PARAMETER": "/sro-events/local/token-key",
 }
 
 

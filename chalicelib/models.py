@@ -468,3 +468,67 @@ class AuditEntry:
             "at": times.format_instant(self.at, times.DEFAULT_ZONE),
             "details": self.details,
         }
+
+
+# ------------------------------------------------------------ subscribers
+
+REGISTRATION_STATUSES = ("pending", "confirmed", "waitlisted", "interested", "cancelled")
+# A registration in one of these states is never put back to pending by a
+# new submission of the form.
+KEPT_STATUSES = ("confirmed", "waitlisted", "interested")
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone who subscribed: the profile kept under a keyed hash of their address."""
+
+    id: str
+    email: str
+    name: str
+    organisation: str
+    language: str
+    created_at: datetime
+    updated_at: datetime
+    confirmed_at: datetime | None = None
+    mail_stopped_at: datetime | None = None
+    mail_stopped_reason: str | None = None
+    confirm_mails: tuple[datetime, ...] = ()
+    event_ids: frozenset[str] = frozenset()
+    token_hashes: frozenset[str] = frozenset()
+    expires_at: datetime | None = None
+
+    @property
+    def receives_mail(self) -> bool:
+        return self.mail_stopped_at is None
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One person's place (or wish) for one event."""
+
+    event_id: str
+    person_id: str
+    email: str
+    name: str
+    organisation: str
+    language: str
+    status: str
+    registered_at: datetime
+    updated_at: datetime
+    question: str = ""
+    confirmed_at: datetime | None = None
+    waitlisted_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ConfirmToken:
+    """A double opt-in token as stored: its hash, whose it is, for which events, until when."""
+
+    token_hash: str
+    person_id: str
+    event_ids: tuple[str, ...]
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None

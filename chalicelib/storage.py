@@ -9,7 +9,14 @@ event               ``EVENTS``                 ``EVENT#<event_id>``         body
 staff token         ``STAFFTOKEN#<sha256>``    ``TOKEN``                    name, created_at, revoked_at
 staff member        ``STAFF#<name>``           ``STAFF``                    token_hashes (SS)
 audit entry         ``AUDIT``                  ``<utc iso>#<random>``       actor, action, target, details; TTL
+person              ``PERSON#<person_id>``     ``PROFILE``                  body (JSON), updated_at; TTL
+registration        ``EVENT#<event_id>``       ``REG#<person_id>``          body (JSON), status; TTL
+confirm token       ``TOKEN#<sha256>``         ``TOKEN``                    body (JSON), used_at, valid_until; TTL
 ==================  =========================  ===========================  ==========================================
+
+``person_id`` is a keyed hash of the normalised address (subscriptions.py),
+so finding a person by address is one GetItem, and a key never shows the
+address itself.
 
 Access patterns, each one request:
 
@@ -23,6 +30,19 @@ Access patterns, each one request:
 - check a staff token: GetItem by the token's hash.
 - revoke by name: GetItem of the member, then one TransactWriteItems.
 - recent audit: Query ``PK = AUDIT`` newest first with a Limit.
+- a person: GetItem; their registrations: BatchGetItem of
+  ``EVENT#<id>/REG#<person_id>`` for the ids their profile lists.
+- an event's registrations (staff list, counts, waiting list): Query
+  ``PK = EVENT#<id>``, ``SK begins_with REG#``.
+- subscribe: one TransactWriteItems (profile, registrations, token); a
+  registration already confirmed, waiting or interested fails the condition
+  and is never downgraded.
+- take or free a seat: one TransactWriteItems moving the registration's
+  status (conditioned on its current status) and ``seats_taken`` on the
+  event (conditioned on ``seats_taken < capacity``): two people can never
+  both take the last seat.
+- use a confirm token: UpdateItem conditioned on not used and not expired.
+- erase a person: delete the profile, every registration and token it lists.
 
 The table also carries a sparse global secondary index ``due`` (``due_pk``,
 ``due_at``) for sends that are due, and TTL on ``expires_at`` (epoch
@@ -40,8 +60,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from . import times
-from .errors import Conflict, NotFound, Unavailable
-from .models import AuditEntry, Event, StaffToken
+from .errors import Conflict, Gone, NotFound, Unavailable
+from . import codec
+from .models import AuditEntry, ConfirmToken, Event, Person, Registration, StaffToken
 
 DUE_INDEX = "due"
 TTL_ATTRIBUTE = "expires_at"
@@ -90,6 +111,49 @@ class Repository(ABC):
     def list_audit(self, limit: int = 100) -> list[AuditEntry]:
         """Return the most recent staff actions, newest first."""
 
+    # people and registrations
+    @abstractmethod
+    def get_person(self, person_id: str) -> Person | None:
+        """Return the person or None."""
+
+    @abstractmethod
+    def save_person(self, person: Person, *, previous: Person | None) -> None:
+        """Write a profile; raise Conflict if it changed since ``previous`` was read (or exists, when None)."""
+
+    @abstractmethod
+    def get_registrations(self, person_id: str, event_ids: list[str]) -> dict[str, Registration]:
+        """Return the person's registrations for those events, by event id."""
+
+    @abstractmethod
+    def list_registrations(self, event_id: str) -> list[Registration]:
+        """Return every registration for the event, oldest first."""
+
+    @abstractmethod
+    def save_subscription(self, person: Person, *, previous: Person | None,
+                          registrations: list[Registration], token: ConfirmToken | None) -> None:
+        """Write a submission at once; raise Conflict if the profile moved or a registration is kept (confirmed, waiting, interested)."""
+
+    @abstractmethod
+    def move_registration(self, registration: Registration, *, expect: tuple[str, ...],
+                          seat_change: int = 0, capacity: int | None = None) -> bool:
+        """Replace a registration whose status is one of ``expect``, moving the event's seat count by ``seat_change``.
+
+        Return False, writing nothing, when a seat is asked for and none is
+        left; raise Conflict when the registration is no longer in ``expect``.
+        """
+
+    @abstractmethod
+    def get_confirm_token(self, token_hash: str) -> ConfirmToken | None:
+        """Return the confirm token with that hash, or None."""
+
+    @abstractmethod
+    def use_confirm_token(self, token_hash: str, now: datetime) -> None:
+        """Mark a token used; raise Gone if it was used already or has expired."""
+
+    @abstractmethod
+    def erase_person(self, person: Person) -> None:
+        """Delete the profile and every registration and token it lists."""
+
 
 def _sort_events(events: list[Event]) -> list[Event]:
     return sorted(events, key=lambda e: (e.starts_at, e.id))
@@ -103,6 +167,9 @@ class InMemoryRepository(Repository):
         self.events: dict[str, Event] = {}
         self.staff_tokens: dict[str, StaffToken] = {}
         self.audit: list[AuditEntry] = []
+        self.people: dict[str, Person] = {}
+        self.registrations: dict[tuple[str, str], Registration] = {}
+        self.tokens: dict[str, ConfirmToken] = {}
 
     def create_event(self, event: Event) -> None:
         with self._lock:
@@ -145,6 +212,76 @@ class InMemoryRepository(Repository):
 
     def list_audit(self, limit: int = 100) -> list[AuditEntry]:
         return sorted(self.audit, key=lambda e: e.at, reverse=True)[:limit]
+
+    def get_person(self, person_id: str) -> Person | None:
+        return self.people.get(person_id)
+
+    def _check_person(self, person: Person, previous: Person | None) -> None:
+        current = self.people.get(person.id)
+        if (current is None) != (previous is None) or (current is not None and current.updated_at != previous.updated_at):
+            raise Conflict("person: changed meanwhile; try again")
+
+    def save_person(self, person: Person, *, previous: Person | None) -> None:
+        with self._lock:
+            self._check_person(person, previous)
+            self.people[person.id] = person
+
+    def get_registrations(self, person_id: str, event_ids: list[str]) -> dict[str, Registration]:
+        return {e: self.registrations[(e, person_id)] for e in event_ids if (e, person_id) in self.registrations}
+
+    def list_registrations(self, event_id: str) -> list[Registration]:
+        regs = [r for (e, _), r in self.registrations.items() if e == event_id]
+        return sorted(regs, key=lambda r: (r.registered_at, r.person_id))
+
+    def save_subscription(self, person: Person, *, previous: Person | None,
+                          registrations: list[Registration], token: ConfirmToken | None) -> None:
+        with self._lock:
+            self._check_person(person, previous)
+            for reg in registrations:
+                current = self.registrations.get((reg.event_id, reg.person_id))
+                if current is not None and current.status not in ("pending", "cancelled"):
+                    raise Conflict("registration: changed meanwhile; try again")
+            self.people[person.id] = person
+            for reg in registrations:
+                self.registrations[(reg.event_id, reg.person_id)] = reg
+            if token is not None:
+                self.tokens[token.token_hash] = token
+
+    def move_registration(self, registration: Registration, *, expect: tuple[str, ...],
+                          seat_change: int = 0, capacity: int | None = None) -> bool:
+        with self._lock:
+            key = (registration.event_id, registration.person_id)
+            current = self.registrations.get(key)
+            if current is None or current.status not in expect:
+                raise Conflict("registration: changed meanwhile; try again")
+            event = self.events.get(registration.event_id)
+            if seat_change:
+                if event is None:
+                    raise NotFound(f"event_id: no event {registration.event_id!r}")
+                taken = event.seats_taken + seat_change
+                if seat_change > 0 and capacity is not None and taken > capacity:
+                    return False
+                self.events[event.id] = replace(event, seats_taken=max(taken, 0))
+            self.registrations[key] = registration
+            return True
+
+    def get_confirm_token(self, token_hash: str) -> ConfirmToken | None:
+        return self.tokens.get(token_hash)
+
+    def use_confirm_token(self, token_hash: str, now: datetime) -> None:
+        with self._lock:
+            token = self.tokens.get(token_hash)
+            if token is None or token.used_at is not None or token.expires_at <= now:
+                raise Gone("token: this link has expired or was used already")
+            self.tokens[token_hash] = replace(token, used_at=now)
+
+    def erase_person(self, person: Person) -> None:
+        with self._lock:
+            self.people.pop(person.id, None)
+            for event_id in person.event_ids:
+                self.registrations.pop((event_id, person.id), None)
+            for token_hash in person.token_hashes:
+                self.tokens.pop(token_hash, None)
 
 
 # ------------------------------------------------------------------ DynamoDB
@@ -323,6 +460,215 @@ class DynamoDBRepository(Repository):
                        details=json.loads(i["details"]["S"]))
             for i in reply.get("Items", [])
         ]
+
+
+    # --- people and registrations
+
+    @staticmethod
+    def _body(obj: Any) -> dict[str, str]:
+        return S(json.dumps(codec.to_record(obj), ensure_ascii=False, separators=(",", ":")))
+
+    def _person_item(self, person: Person) -> dict[str, Any]:
+        item = {"PK": S(f"PERSON#{person.id}"), "SK": S("PROFILE"), "body": self._body(person),
+                "updated_at": S(times.to_utc_iso(person.updated_at))}
+        if person.expires_at is not None:
+            item[TTL_ATTRIBUTE] = N(_epoch(person.expires_at))
+        return item
+
+    def _person_put(self, person: Person, previous: Person | None) -> dict[str, Any]:
+        put: dict[str, Any] = {"TableName": self.table, "Item": self._person_item(person)}
+        if previous is None:
+            put["ConditionExpression"] = "attribute_not_exists(PK)"
+        else:
+            put["ConditionExpression"] = "updated_at = :old"
+            put["ExpressionAttributeValues"] = {":old": S(times.to_utc_iso(previous.updated_at))}
+        return put
+
+    @staticmethod
+    def _registration_key(event_id: str, person_id: str) -> dict[str, Any]:
+        return {"PK": S(f"EVENT#{event_id}"), "SK": S(f"REG#{person_id}")}
+
+    def _registration_item(self, reg: Registration) -> dict[str, Any]:
+        item = {**self._registration_key(reg.event_id, reg.person_id), "body": self._body(reg), "status": S(reg.status)}
+        if reg.expires_at is not None:
+            item[TTL_ATTRIBUTE] = N(_epoch(reg.expires_at))
+        return item
+
+    @staticmethod
+    def _registration_from_item(item: dict[str, Any]) -> Registration:
+        return codec.from_record(Registration, json.loads(item["body"]["S"]))
+
+    def _transact(self, items: list[dict[str, Any]]) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                raise
+            raise Unavailable(f"storage: {exc.response.get('Error', {}).get('Code')}") from exc
+
+    @staticmethod
+    def _cancellation_codes(exc: Exception) -> list[str]:
+        reasons = getattr(exc, "response", {}).get("CancellationReasons") or []
+        return [r.get("Code", "None") for r in reasons]
+
+    def get_person(self, person_id: str) -> Person | None:
+        reply = self._call("get_item", Key={"PK": S(f"PERSON#{person_id}"), "SK": S("PROFILE")}, ConsistentRead=True)
+        item = reply.get("Item")
+        return codec.from_record(Person, json.loads(item["body"]["S"])) if item else None
+
+    def save_person(self, person: Person, *, previous: Person | None) -> None:
+        from botocore.exceptions import ClientError
+
+        put = self._person_put(person, previous)
+        put.pop("TableName")
+        try:
+            self._call("put_item", **put)
+        except ClientError as exc:
+            if self._is_condition_failure(exc):
+                raise Conflict("person: changed meanwhile; try again") from exc
+            raise
+
+    def get_registrations(self, person_id: str, event_ids: list[str]) -> dict[str, Registration]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        found: dict[str, Registration] = {}
+        ids = list(dict.fromkeys(event_ids))
+        for start in range(0, len(ids), 100):
+            keys = [self._registration_key(e, person_id) for e in ids[start:start + 100]]
+            request = {self.table: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                try:
+                    reply = self.client.batch_get_item(RequestItems=request)
+                except (ClientError, BotoCoreError) as exc:
+                    raise Unavailable(f"storage: {type(exc).__name__}") from exc
+                for item in reply.get("Responses", {}).get(self.table, []):
+                    reg = self._registration_from_item(item)
+                    found[reg.event_id] = reg
+                request = reply.get("UnprocessedKeys") or {}
+        return found
+
+    def list_registrations(self, event_id: str) -> list[Registration]:
+        items = self._query_all(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues={":pk": S(f"EVENT#{event_id}"), ":prefix": S("REG#")},
+            ConsistentRead=True,
+        )
+        regs = [self._registration_from_item(item) for item in items]
+        return sorted(regs, key=lambda r: (r.registered_at, r.person_id))
+
+    def save_subscription(self, person: Person, *, previous: Person | None,
+                          registrations: list[Registration], token: ConfirmToken | None) -> None:
+        from botocore.exceptions import ClientError
+
+        items: list[dict[str, Any]] = [{"Put": self._person_put(person, previous)}]
+        for reg in registrations:
+            items.append({"Put": {
+                "TableName": self.table,
+                "Item": self._registration_item(reg),
+                "ConditionExpression": "attribute_not_exists(PK) OR #s IN (:pending, :cancelled)",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": {":pending": S("pending"), ":cancelled": S("cancelled")},
+            }})
+        if token is not None:
+            items.append({"Put": {"TableName": self.table, "Item": self._token_item(token),
+                                  "ConditionExpression": "attribute_not_exists(PK)"}})
+        try:
+            self._transact(items)
+        except ClientError as exc:
+            raise Conflict("subscription: changed meanwhile; try again") from exc
+
+    def move_registration(self, registration: Registration, *, expect: tuple[str, ...],
+                          seat_change: int = 0, capacity: int | None = None) -> bool:
+        from botocore.exceptions import ClientError
+
+        names = {"#s": "status"}
+        values = {f":s{i}": S(status) for i, status in enumerate(expect)}
+        items: list[dict[str, Any]] = [{"Put": {
+            "TableName": self.table,
+            "Item": self._registration_item(registration),
+            "ConditionExpression": f"#s IN ({', '.join(values)})",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }}]
+        if seat_change:
+            update: dict[str, Any] = {
+                "TableName": self.table,
+                "Key": {"PK": S("EVENTS"), "SK": S(f"EVENT#{registration.event_id}")},
+                "UpdateExpression": "ADD seats_taken :change",
+                "ExpressionAttributeValues": {":change": N(seat_change)},
+            }
+            if seat_change > 0 and capacity is not None:
+                update["ConditionExpression"] = "seats_taken < :capacity"
+                update["ExpressionAttributeValues"][":capacity"] = N(capacity - seat_change + 1)
+            elif seat_change < 0:
+                update["ConditionExpression"] = "seats_taken >= :needed"
+                update["ExpressionAttributeValues"][":needed"] = N(-seat_change)
+            else:
+                update["ConditionExpression"] = "attribute_exists(PK)"
+            items.append({"Update": update})
+        try:
+            self._transact(items)
+        except ClientError as exc:
+            codes = self._cancellation_codes(exc)
+            if codes and codes[0] == "ConditionalCheckFailed":
+                raise Conflict("registration: changed meanwhile; try again") from exc
+            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed" and seat_change > 0:
+                return False
+            if codes and "TransactionConflict" in codes:
+                raise Conflict("registration: changed meanwhile; try again") from exc
+            raise Conflict("registration: could not be changed; try again") from exc
+        return True
+
+    def _token_item(self, token: ConfirmToken) -> dict[str, Any]:
+        return {
+            "PK": S(f"TOKEN#{token.token_hash}"), "SK": S("TOKEN"),
+            "body": self._body(token),
+            "valid_until": S(times.to_utc_iso(token.expires_at)),
+            # Kept a while past expiry so an old link answers 410, not 404.
+            TTL_ATTRIBUTE: N(_epoch(token.expires_at + timedelta(days=30))),
+        }
+
+    def get_confirm_token(self, token_hash: str) -> ConfirmToken | None:
+        reply = self._call("get_item", Key={"PK": S(f"TOKEN#{token_hash}"), "SK": S("TOKEN")}, ConsistentRead=True)
+        item = reply.get("Item")
+        if not item:
+            return None
+        token = codec.from_record(ConfirmToken, json.loads(item["body"]["S"]))
+        used = item.get("used_at", {}).get("S")
+        return replace(token, used_at=times.from_utc_iso(used)) if used else token
+
+    def use_confirm_token(self, token_hash: str, now: datetime) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._call(
+                "update_item",
+                Key={"PK": S(f"TOKEN#{token_hash}"), "SK": S("TOKEN")},
+                UpdateExpression="SET used_at = :now",
+                ConditionExpression="attribute_exists(PK) AND attribute_not_exists(used_at) AND valid_until > :now",
+                ExpressionAttributeValues={":now": S(times.to_utc_iso(now))},
+            )
+        except ClientError as exc:
+            if self._is_condition_failure(exc):
+                raise Gone("token: this link has expired or was used already") from exc
+            raise
+
+    def erase_person(self, person: Person) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        keys = [{"PK": S(f"PERSON#{person.id}"), "SK": S("PROFILE")}]
+        keys += [self._registration_key(e, person.id) for e in sorted(person.event_ids)]
+        keys += [{"PK": S(f"TOKEN#{h}"), "SK": S("TOKEN")} for h in sorted(person.token_hashes)]
+        for start in range(0, len(keys), 25):
+            request = {self.table: [{"DeleteRequest": {"Key": k}} for k in keys[start:start + 25]]}
+            while request:
+                try:
+                    reply = self.client.batch_write_item(RequestItems=request)
+                except (ClientError, BotoCoreError) as exc:
+                    raise Unavailable(f"storage: {type(exc).__name__}") from exc
+                request = reply.get("UnprocessedItems") or {}
 
 
 # ------------------------------------------------------------ construction

@@ -31,3 +31,63 @@ def looks_like_token(value: object) -> bool:
 def same_hash(a: str, b: str) -> bool:
     """Compare two hashes in constant time."""
     return hmac.compare_digest(a.encode("ascii"), b.encode("ascii"))
+
+
+# ------------------------------------------------------------ person links
+#
+# Links that must work for as long as the person is known (manage page,
+# personal feed, one-click unsubscribe) are derived, not stored: an HMAC of
+# (purpose, person id) under a key kept outside the table (SSM Parameter
+# Store, SecureString). A copy of the table therefore holds no working link,
+# a reminder mail needs no extra write to carry one, and erasing the person
+# kills every link at once (the lookup finds no profile).
+
+PURPOSE_CODES = {"manage": "m", "feed": "f", "unsubscribe": "u"}
+PERSON_ID_LENGTH = 22  # 16 bytes, base64url without padding
+_key_cache: dict[str, bytes] = {}
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def signing_key() -> bytes:
+    """Return the key for person ids and person links, read once per process.
+
+    ``TOKEN_KEY`` (tests, local runs) wins; otherwise the SecureString
+    parameter named by ``TOKEN_KEY_PARAMETER`` (created by ``cli bootstrap``).
+    """
+    from . import aws, config
+
+    direct = config.get("TOKEN_KEY")
+    if direct:
+        return hashlib.sha256(direct.encode("utf-8")).digest()
+    name = config.get("TOKEN_KEY_PARAMETER")
+    if name not in _key_cache:
+        reply = aws.client("ssm").get_parameter(Name=name, WithDecryption=True)
+        _key_cache[name] = hashlib.sha256(reply["Parameter"]["Value"].encode("utf-8")).digest()
+    return _key_cache[name]
+
+
+def person_id_for(email: str, key: bytes) -> str:
+    """Return the stable id of the person with this (normalised) address."""
+    return _b64(hmac.new(key, f"person:{email}".encode("utf-8"), hashlib.sha256).digest()[:16])
+
+
+def person_token(purpose: str, person_id: str, key: bytes) -> str:
+    """Return the link token of ``purpose`` for a person."""
+    code = PURPOSE_CODES[purpose]
+    mac = hmac.new(key, f"{purpose}:{person_id}".encode("utf-8"), hashlib.sha256).digest()
+    return f"{person_id}{code}{_b64(mac)}"
+
+
+def read_person_token(purpose: str, token: object, key: bytes) -> str | None:
+    """Return the person id a link token of ``purpose`` stands for, or None if it is not genuine."""
+    if not looks_like_token(token):
+        return None
+    assert isinstance(token, str)
+    person_id = token[:PERSON_ID_LENGTH]
+    expected = person_token(purpose, person_id, key)
+    return person_id if hmac.compare_digest(expected.encode("ascii"), token.encode("ascii")) else None

@@ -71,11 +71,6 @@ def subscription_from_form(raw: bytes) -> dict[str, Any]:
     return data
 
 
-def is_honeypot_filled(data: Any) -> bool:
-    """Whether the hidden ``website`` field, which people never see, was filled in (a bot)."""
-    return isinstance(data, dict) and isinstance(data.get("website"), str) and data["website"].strip() != ""
-
-
 def form_values(data: dict[str, Any]) -> dict[str, Any]:
     """The entered values to show again in a re-shown form (never the honeypot)."""
     values = {k: v for k, v in data.items() if k != "website" and isinstance(v, (str, bool))}

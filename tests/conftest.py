@@ -20,6 +20,7 @@ os.environ.update({
     "AWS_SECURITY_TOKEN": "testing",
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "eu-west-1",
+    "TOKEN_KEY": "test-signing-key-not-secret",
 })
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
@@ -83,13 +84,23 @@ def repo(request):
 
 
 @pytest.fixture
-def app_module(dynamodb_repo):
-    """The Chalice app wired to the moto-backed repository."""
+def mailer():
+    """A mailer that keeps what it would send (MIME built, nothing sent)."""
+    from chalicelib.mail import RecordingMailer
+
+    return RecordingMailer()
+
+
+@pytest.fixture
+def app_module(dynamodb_repo, mailer):
+    """The Chalice app wired to the moto-backed repository and the recording mailer."""
     import app as app_module
 
     app_module.set_repo(dynamodb_repo)
+    app_module.set_mailer(mailer)
     yield app_module
     app_module.set_repo(None)
+    app_module.set_mailer(None)
 
 
 @pytest.fixture

@@ -98,3 +98,101 @@ def test_seat_count_survives_an_event_change(repo):
     changed = build_event({"title": "Nieuw"}, existing=event, now=PINNED_NOW + timedelta(minutes=1))
     repo.update_event(changed, previous=event)
     assert repo.get_event(event.id).seats_taken == 0
+
+
+# ------------------------------------------------- people and registrations
+
+from chalicelib.errors import Gone  # noqa: E402
+from chalicelib.models import ConfirmToken, Person, Registration  # noqa: E402
+
+
+def person(**overrides):
+    data = dict(id="p1", email="an@example.be", name="An", organisation="Stad Gent", language="nl",
+                created_at=PINNED_NOW, updated_at=PINNED_NOW, event_ids=frozenset({"webinar-2027-01-14"}),
+                token_hashes=frozenset({"f" * 64}))
+    data.update(overrides)
+    return Person(**data)
+
+
+def registration(**overrides):
+    data = dict(event_id="webinar-2027-01-14", person_id="p1", email="an@example.be", name="An",
+                organisation="Stad Gent", language="nl", status="pending", registered_at=PINNED_NOW,
+                updated_at=PINNED_NOW, question="Waarom?")
+    data.update(overrides)
+    return Registration(**data)
+
+
+def token(**overrides):
+    data = dict(token_hash="f" * 64, person_id="p1", event_ids=("webinar-2027-01-14",),
+                created_at=PINNED_NOW, expires_at=PINNED_NOW + timedelta(hours=48))
+    data.update(overrides)
+    return ConfirmToken(**data)
+
+
+def test_a_subscription_reads_back(repo):
+    repo.create_event(make_event())
+    repo.save_subscription(person(), previous=None, registrations=[registration()], token=token())
+    assert repo.get_person("p1") == person()
+    assert repo.get_registrations("p1", ["webinar-2027-01-14", "other"]) == {"webinar-2027-01-14": registration()}
+    assert repo.list_registrations("webinar-2027-01-14") == [registration()]
+    assert repo.get_confirm_token("f" * 64) == token()
+
+
+def test_a_subscription_never_overwrites_a_confirmed_registration(repo):
+    repo.create_event(make_event())
+    repo.save_subscription(person(), previous=None, registrations=[registration()], token=None)
+    repo.move_registration(registration(status="confirmed"), expect=("pending",), seat_change=1)
+    later = person(updated_at=PINNED_NOW + timedelta(seconds=1))
+    with pytest.raises(Conflict):
+        repo.save_subscription(later, previous=person(), registrations=[registration()], token=None)
+    assert repo.get_registrations("p1", ["webinar-2027-01-14"])["webinar-2027-01-14"].status == "confirmed"
+
+
+def test_a_profile_changed_meanwhile_is_a_conflict(repo):
+    repo.save_person(person(), previous=None)
+    with pytest.raises(Conflict):
+        repo.save_person(person(name="B"), previous=None)
+    repo.save_person(person(name="B", updated_at=PINNED_NOW + timedelta(seconds=1)), previous=person())
+    with pytest.raises(Conflict):
+        repo.save_person(person(name="C"), previous=person())
+
+
+def test_the_last_seat_goes_once(repo):
+    repo.create_event(make_event(capacity=1))
+    a, b = registration(person_id="a"), registration(person_id="b")
+    repo.save_subscription(person(id="a"), previous=None, registrations=[a], token=None)
+    repo.save_subscription(person(id="b"), previous=None, registrations=[b], token=None)
+    assert repo.move_registration(replace(a, status="confirmed"), expect=("pending",), seat_change=1, capacity=1)
+    assert not repo.move_registration(replace(b, status="confirmed"), expect=("pending",), seat_change=1, capacity=1)
+    assert repo.get_registrations("b", ["webinar-2027-01-14"])["webinar-2027-01-14"].status == "pending"
+    assert repo.get_event("webinar-2027-01-14").seats_taken == 1
+
+
+def test_moving_from_an_unexpected_status_is_a_conflict(repo):
+    repo.create_event(make_event(capacity=5))
+    repo.save_subscription(person(), previous=None, registrations=[registration()], token=None)
+    with pytest.raises(Conflict):
+        repo.move_registration(registration(status="cancelled"), expect=("confirmed",), seat_change=-1)
+    assert repo.get_event("webinar-2027-01-14").seats_taken == 0
+
+
+def test_a_confirm_token_is_used_once_and_not_after_expiry(repo):
+    repo.save_subscription(person(), previous=None, registrations=[], token=token())
+    repo.save_subscription(person(id="p2"), previous=None, registrations=[], token=token(token_hash="e" * 64, person_id="p2"))
+    repo.use_confirm_token("f" * 64, PINNED_NOW)
+    assert repo.get_confirm_token("f" * 64).used_at == PINNED_NOW
+    with pytest.raises(Gone):
+        repo.use_confirm_token("f" * 64, PINNED_NOW)
+    with pytest.raises(Gone):
+        repo.use_confirm_token("e" * 64, PINNED_NOW + timedelta(hours=49))
+    with pytest.raises(Gone):
+        repo.use_confirm_token("0" * 64, PINNED_NOW)
+
+
+def test_erasing_a_person_removes_profile_registrations_and_tokens(repo):
+    repo.create_event(make_event())
+    repo.save_subscription(person(), previous=None, registrations=[registration()], token=token())
+    repo.erase_person(person())
+    assert repo.get_person("p1") is None
+    assert repo.get_registrations("p1", ["webinar-2027-01-14"]) == {}
+    assert repo.get_confirm_token("f" * 64) is None

@@ -12,8 +12,14 @@ REPO = Path(__file__).resolve().parent.parent
 NL = REPO / "chalicelib" / "locales" / "nl" / "LC_MESSAGES"
 
 # (babel configuration, catalog) as `make i18n` extracts them.
-CATALOGS = [(cfg, domain) for cfg, domain in (("babel.cfg", "messages"), ("babel-mail.cfg", "mail"))
-            if (REPO / cfg).exists()]
+# The mail catalog is written on main; until its mail.po exists this case is
+# an expected failure, and it becomes an ordinary test as soon as it does.
+CATALOGS = [
+    pytest.param(cfg, domain, marks=pytest.mark.xfail(
+        not (NL / f"{domain}.po").exists(), reason=f"{domain}.po is not in the repository yet", strict=True))
+    for cfg, domain in (("babel.cfg", "messages"), ("babel-mail.cfg", "mail"))
+    if (REPO / cfg).exists()
+]
 
 
 def extract(cfg: str, target: Path):

@@ -1,0 +1,729 @@
+"""Subscribe, confirm, manage: double opt-in, seats and the waiting list, erase, export.
+
+A person is known by a keyed hash of their address (``tokens.person_id_for``).
+The form never tells whether an address was known: every valid submission
+gets the same answer, and what differs goes by mail to the address itself.
+
+Seats are taken when a person confirms, not when they submit: an unconfirmed
+address holds nothing. A full event puts the person on its waiting list in
+the order they confirmed; a freed seat goes to the first on it at once.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from . import i18n, times, tokens
+from .errors import Conflict, Gone, InvalidInput, InvalidInputs, NotFound
+from .mail import Attachment, Mail, Mailer, render
+from .models import (
+    ID_PATTERN, KEPT_STATUSES, LANGUAGES, ConfirmToken, Event, Person, Registration,
+)
+from .storage import Repository
+
+CONFIRM_VALIDITY = timedelta(hours=48)
+UNCONFIRMED_RETENTION = timedelta(days=7)
+NAME_MAX = 200
+ORGANISATION_MAX = 200
+QUESTION_MAX = 2_000
+EMAIL_MAX = 254
+EVENT_IDS_MAX = 20
+TRUE_WORDS = {"true", "on", "yes", "1", "ja"}
+RETRIES = 3
+
+
+# ----------------------------------------------------------------- input
+
+
+@dataclass(frozen=True)
+class SubscriptionRequest:
+    """A validated form or JSON submission."""
+
+    email: str
+    name: str
+    organisation: str
+    event_ids: tuple[str, ...]
+    question: str
+    language: str
+    honeypot: bool = False
+
+
+def normalise_email(value: Any) -> str:
+    """Return the address in normal form, or raise InvalidInput("email", ...)."""
+    from email_validator import EmailNotValidError, validate_email
+
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput("email", "is required")
+    if len(value) > EMAIL_MAX:
+        raise InvalidInput("email", f"must be at most {EMAIL_MAX} characters")
+    try:
+        result = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidInput("email", f"is not a valid address ({exc})") from exc
+    return result.normalized
+
+
+def _one_line_text(value: Any, field: str, limit: int, required: bool) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise InvalidInput(field, "must be text")
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput(field, "is required")
+    if any(ord(c) < 32 or c in "\x7f\u2028\u2029" for c in value):
+        raise InvalidInput(field, "must be on one line, without control characters")
+    if len(value) > limit:
+        raise InvalidInput(field, f"must be at most {limit} characters (got {len(value)})")
+    return value
+
+
+def _question(value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInput("question", "must be text")
+    value = value.replace("\r\n", "\n").strip()
+    if "\x00" in value:
+        raise InvalidInput("question", "must not contain a NUL character")
+    if len(value) > QUESTION_MAX:
+        raise InvalidInput("question", f"must be at most {QUESTION_MAX} characters (got {len(value)})")
+    return value
+
+
+def _event_ids(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise InvalidInput("event_ids", "choose at least one event")
+    if len(value) > EVENT_IDS_MAX:
+        raise InvalidInput("event_ids", f"at most {EVENT_IDS_MAX} events at once")
+    ids: list[str] = []
+    for item in value:
+        if not isinstance(item, str) or not ID_PATTERN.match(item):
+            raise InvalidInput("event_ids", f"{str(item)[:80]!r} is not an event id")
+        if item not in ids:
+            ids.append(item)
+    return tuple(ids)
+
+
+def _consent(value: Any) -> bool:
+    if value is True:
+        return True
+    return isinstance(value, str) and value.strip().lower() in TRUE_WORDS
+
+
+def parse_subscription(data: Any) -> SubscriptionRequest:
+    """Validate a submission; raise InvalidInputs listing every problem with its field."""
+    if not isinstance(data, dict):
+        raise InvalidInputs([InvalidInput("body", "must be a JSON object")])
+    problems: list[InvalidInput] = []
+    values: dict[str, Any] = {}
+    checks = {
+        "email": lambda: normalise_email(data.get("email")),
+        "name": lambda: _one_line_text(data.get("name"), "name", NAME_MAX, True),
+        "organisation": lambda: _one_line_text(data.get("organisation"), "organisation", ORGANISATION_MAX, False),
+        "event_ids": lambda: _event_ids(data.get("event_ids")),
+        "question": lambda: _question(data.get("question")),
+    }
+    for name, check in checks.items():
+        try:
+            values[name] = check()
+        except InvalidInput as problem:
+            problems.append(problem)
+    language = data.get("language") or "nl"
+    if language not in LANGUAGES:
+        problems.append(InvalidInput("language", "must be nl or en"))
+    if not _consent(data.get("consent")):
+        problems.append(InvalidInput("consent", "is required: agree to the privacy notice to subscribe"))
+    if problems:
+        raise InvalidInputs(problems)
+    honeypot = data.get("website")
+    return SubscriptionRequest(
+        language=language, honeypot=bool(isinstance(honeypot, str) and honeypot.strip()), **values,
+    )
+
+
+# --------------------------------------------------------------- helpers
+
+
+@dataclass(frozen=True)
+class Links:
+    """A person's lasting links, derived from their id."""
+
+    manage: str
+    unsubscribe: str
+    feed: str
+    webcal: str
+
+
+def person_links(person_id: str, base_url: str) -> Links:
+    """Return the manage, unsubscribe and personal feed links of a person."""
+    key = tokens.signing_key()
+    feed = f"{base_url}/feeds/{tokens.person_token('feed', person_id, key)}.ics"
+    return Links(
+        manage=f"{base_url}/manage/{tokens.person_token('manage', person_id, key)}",
+        unsubscribe=f"{base_url}/unsubscribe/{tokens.person_token('unsubscribe', person_id, key)}",
+        feed=feed,
+        webcal=_webcal(feed),
+    )
+
+
+def _webcal(url: str) -> str:
+    from .feeds import webcal_url
+
+    return webcal_url(url)
+
+
+def person_for_token(repo: Repository, purpose: str, token: str) -> Person:
+    """Return the person a link token stands for; NotFound when it is not genuine or the person is gone."""
+    person_id = tokens.read_person_token(purpose, token, tokens.signing_key())
+    person = repo.get_person(person_id) if person_id else None
+    if person is None:
+        raise NotFound("token: this link is not valid (any more)")
+    return person
+
+
+def _retention_until(event: Event, now: datetime) -> datetime:
+    from . import config
+
+    days = config.load().registration_retention_days
+    return max(event.ends_at, now) + timedelta(days=days)
+
+
+def _events_by_id(repo: Repository) -> dict[str, Event]:
+    return {e.id: e for e in repo.list_events()}
+
+
+def _can_register(event: Event, now: datetime) -> bool:
+    """Whether the form accepts this event: open now, or published and opening later."""
+    if event.status != "published" or now >= event.starts_at:
+        return False
+    if event.registration_closes_at is not None and now >= event.registration_closes_at:
+        return False
+    return True
+
+
+# -------------------------------------------------------------- subscribe
+
+
+def subscribe(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, now: datetime | None = None) -> None:
+    """Take a submission and mail the address a confirmation link; the answer never depends on the address."""
+    from . import config
+
+    now = now or times.now()
+    request = parse_subscription(data)
+    events = _events_by_id(repo)
+    for event_id in request.event_ids:
+        event = events.get(event_id)
+        if event is None or event.status not in ("published", "cancelled"):
+            raise InvalidInputs([InvalidInput("event_ids", f"there is no event {event_id!r}")])
+        if not _can_register(event, now):
+            raise InvalidInputs([InvalidInput("event_ids", f"registration for {event.title_in(request.language)!r} is closed")])
+    if request.honeypot:
+        return  # a bot filled the hidden field: same answer, nothing kept, nothing sent
+
+    key = tokens.signing_key()
+    person_id = tokens.person_id_for(request.email.lower(), key)
+    limit = config.load().confirmation_mails_per_hour
+    for attempt in range(RETRIES):
+        person = repo.get_person(person_id)
+        existing = repo.get_registrations(person_id, list(request.event_ids))
+        kept = [existing[e] for e in request.event_ids if e in existing and existing[e].status in KEPT_STATUSES]
+        fresh_ids = [e for e in request.event_ids if e not in existing or existing[e].status not in KEPT_STATUSES]
+        recent = tuple(t for t in (person.confirm_mails if person else ()) if t > now - timedelta(hours=1))
+        may_mail = len(recent) < limit and (person is None or person.mail_stopped_reason in (None, "unsubscribed"))
+        token_value, token_hash = tokens.new_token()
+        token = None
+        if fresh_ids and may_mail:
+            token = ConfirmToken(token_hash=token_hash, person_id=person_id, event_ids=tuple(fresh_ids),
+                                 created_at=now, expires_at=now + CONFIRM_VALIDITY)
+        registrations = [
+            Registration(
+                event_id=e, person_id=person_id, email=request.email, name=request.name,
+                organisation=request.organisation, language=request.language, status="pending",
+                question=request.question, registered_at=existing[e].registered_at if e in existing else now,
+                updated_at=now, expires_at=now + UNCONFIRMED_RETENTION,
+            )
+            for e in fresh_ids
+        ]
+        updated = _person_after_submission(person, request, person_id, now, registrations, token, may_mail, recent)
+        try:
+            repo.save_subscription(updated, previous=person, registrations=registrations, token=token)
+            break
+        except Conflict:
+            if attempt == RETRIES - 1:
+                raise
+    else:  # pragma: no cover - the loop breaks or raises
+        return
+
+    if not may_mail:
+        return
+    lang = request.language
+    links = person_links(person_id, base_url)
+    if token is not None:
+        _send(mailer, "confirm_request", lang, to_email=request.email, to_name=request.name, links=links,
+              name=request.name, confirm_url=f"{base_url}/confirm/{token_value}",
+              events=[events[e] for e in fresh_ids], already=[events[r.event_id] for r in kept],
+              valid_hours=int(CONFIRM_VALIDITY.total_seconds() // 3600))
+    elif kept:
+        _send(mailer, "already_registered", lang, to_email=request.email, to_name=request.name, links=links,
+              name=request.name, registrations=[(events[r.event_id], r.status) for r in kept])
+
+
+def _person_after_submission(person: Person | None, request: SubscriptionRequest, person_id: str, now: datetime,
+                             registrations: list[Registration], token: ConfirmToken | None,
+                             may_mail: bool, recent: tuple[datetime, ...]) -> Person:
+    mails = recent + ((now,) if may_mail else ())
+    new_events = frozenset(r.event_id for r in registrations)
+    new_tokens = frozenset({token.token_hash}) if token else frozenset()
+    if person is None:
+        return Person(
+            id=person_id, email=request.email, name=request.name, organisation=request.organisation,
+            language=request.language, created_at=now, updated_at=now, confirm_mails=mails,
+            event_ids=new_events, token_hashes=new_tokens, expires_at=now + UNCONFIRMED_RETENTION,
+        )
+    # Name and language of a known person change only when they confirm:
+    # anyone can type someone else's address into the form.
+    return replace(
+        person, updated_at=max(now, person.updated_at + timedelta(microseconds=1)), confirm_mails=mails,
+        event_ids=person.event_ids | new_events, token_hashes=person.token_hashes | new_tokens,
+        expires_at=max(person.expires_at or now, now + UNCONFIRMED_RETENTION),
+    )
+
+
+# ---------------------------------------------------------------- confirm
+
+
+@dataclass(frozen=True)
+class ConfirmView:
+    """What the confirm page shows before the button is pressed."""
+
+    language: str
+    name: str
+    events: list[Event]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one registration: confirmed, waitlisted, interested, closed or already (kept as it was)."""
+
+    event: Event
+    status: str
+
+
+@dataclass(frozen=True)
+class ConfirmResult:
+    language: str
+    name: str
+    outcomes: list[Outcome]
+    manage_url: str
+
+
+def _live_token(repo: Repository, token: str, now: datetime) -> ConfirmToken:
+    if not tokens.looks_like_token(token):
+        raise NotFound("token: unknown link")
+    stored = repo.get_confirm_token(tokens.token_hash(token))
+    if stored is None:
+        raise NotFound("token: unknown link")
+    if stored.used_at is not None:
+        raise Gone("token: this link was used already; ask for a new mail")
+    if stored.expires_at <= now:
+        raise Gone("token: this link has expired; ask for a new mail")
+    return stored
+
+
+def inspect_confirm_token(repo: Repository, token: str, *, now: datetime | None = None) -> ConfirmView:
+    """Check a confirm link without using it (a GET must change nothing)."""
+    now = now or times.now()
+    stored = _live_token(repo, token, now)
+    person = repo.get_person(stored.person_id)
+    if person is None:
+        raise Gone("token: this link is no longer valid")
+    events = _events_by_id(repo)
+    regs = repo.get_registrations(stored.person_id, list(stored.event_ids))
+    language = next((r.language for r in regs.values()), person.language)
+    name = next((r.name for r in regs.values()), person.name)
+    return ConfirmView(language=language, name=name, events=[events[e] for e in stored.event_ids if e in events])
+
+
+def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, now: datetime | None = None) -> ConfirmResult:
+    """Use a confirm link: take seats (or waiting-list places), and mail the events with their .ics."""
+    now = now or times.now()
+    stored = _live_token(repo, token, now)
+    repo.use_confirm_token(stored.token_hash, now)
+    person = repo.get_person(stored.person_id)
+    if person is None:
+        raise Gone("token: this link is no longer valid")
+    events = _events_by_id(repo)
+    regs = repo.get_registrations(person.id, list(stored.event_ids))
+    latest = max(regs.values(), key=lambda r: r.updated_at, default=None)
+    person = _confirm_person(repo, person, latest, now, events, regs)
+
+    outcomes = []
+    for event_id in stored.event_ids:
+        event, reg = events.get(event_id), regs.get(event_id)
+        if event is None or reg is None:
+            continue
+        if reg.status != "pending":
+            outcomes.append(Outcome(event, "already" if reg.status in KEPT_STATUSES else "closed"))
+            continue
+        status = place(repo, event, reg, now)
+        if status == "waitlisted":
+            # A seat freed while we were putting them on the list must not
+            # stay empty: fill free seats from the list, in order.
+            promoted = promote_waiting(repo, mailer, event.id, now=now, base_url=base_url, quiet_for=person.id)
+            if person.id in promoted:
+                status = "confirmed"
+        outcomes.append(Outcome(event, status))
+    links = person_links(person.id, base_url)
+    _mail_outcomes(mailer, person, outcomes, links, base_url)
+    return ConfirmResult(language=person.language, name=person.name, outcomes=outcomes, manage_url=links.manage)
+
+
+def _confirm_person(repo: Repository, person: Person, latest: Registration | None, now: datetime,
+                    events: dict[str, Event], regs: dict[str, Registration]) -> Person:
+    for attempt in range(RETRIES):
+        expiry = max([person.expires_at or now] + [_retention_until(events[e], now) for e in regs if e in events])
+        changes: dict[str, Any] = {"confirmed_at": person.confirmed_at or now, "updated_at": max(now, person.updated_at + timedelta(microseconds=1)),
+                                   "expires_at": expiry}
+        if latest is not None:
+            changes.update(name=latest.name, organisation=latest.organisation, language=latest.language)
+        if person.mail_stopped_reason == "unsubscribed":
+            changes.update(mail_stopped_at=None, mail_stopped_reason=None)  # they asked for mail again
+        updated = replace(person, **changes)
+        try:
+            repo.save_person(updated, previous=person)
+            return updated
+        except Conflict:
+            fresh = repo.get_person(person.id)
+            if fresh is None or attempt == RETRIES - 1:
+                raise
+            person = fresh
+    raise AssertionError("unreachable")
+
+
+def place(repo: Repository, event: Event, reg: Registration, now: datetime, expect: tuple[str, ...] = ("pending",)) -> str:
+    """Give a registration its place: a seat, the waiting list, or interest until registration opens."""
+    expiry = _retention_until(event, now)
+    if not _can_register(event, now):
+        return "closed"
+    if event.registration_not_open_yet(now):
+        repo.move_registration(replace(reg, status="interested", updated_at=now, expires_at=expiry), expect=expect)
+        return "interested"
+    seated = replace(reg, status="confirmed", confirmed_at=now, updated_at=now, expires_at=expiry)
+    if repo.move_registration(seated, expect=expect, seat_change=1, capacity=event.capacity):
+        return "confirmed"
+    waiting = replace(reg, status="waitlisted", waitlisted_at=now, updated_at=now, expires_at=expiry)
+    repo.move_registration(waiting, expect=expect)
+    return "waitlisted"
+
+
+def resend_confirmation(repo: Repository, mailer: Mailer, token: str, *, base_url: str, now: datetime | None = None) -> None:
+    """For an expired or used link: mail a new one for the same events (same limits as the form)."""
+    now = now or times.now()
+    if not tokens.looks_like_token(token):
+        raise NotFound("token: unknown link")
+    stored = repo.get_confirm_token(tokens.token_hash(token))
+    person = repo.get_person(stored.person_id) if stored else None
+    if stored is None or person is None:
+        raise NotFound("token: unknown link")
+    regs = repo.get_registrations(person.id, list(stored.event_ids))
+    latest = max(regs.values(), key=lambda r: r.updated_at, default=None)
+    subscribe(repo, mailer, {
+        "email": person.email, "name": latest.name if latest else person.name,
+        "organisation": latest.organisation if latest else person.organisation,
+        "event_ids": list(stored.event_ids), "question": latest.question if latest else "",
+        "language": latest.language if latest else person.language, "consent": True,
+    }, base_url=base_url, now=now)
+
+
+# ----------------------------------------------------------------- mails
+
+
+def _send(mailer: Mailer, template: str, lang: str, *, to_email: str, to_name: str, links: Links,
+          attachments: tuple[Attachment, ...] = (), **context: Any) -> str:
+    subject = i18n.render(f"mail/{template}_subject.txt", lang, **context).strip()
+    text, html = render(template, lang, links=links, **context)
+    return mailer.send(Mail(to_email=to_email, to_name=to_name, subject=subject, text=text, html=html,
+                            unsubscribe_url=links.unsubscribe, kind=template, attachments=attachments))
+
+
+def calendar_attachment(events: list[Event], lang: str, base_url: str, method: str = "PUBLISH") -> Attachment:
+    """The .ics for a mail, join links included (only confirmed people get it)."""
+    from .feeds import build_calendar
+
+    data = build_calendar(events, lang=lang, base_url=base_url, include_join_link=True, method=method)
+    return Attachment(filename="invite.ics" if method != "CANCEL" else "cancelled.ics",
+                      content_type=f"text/calendar; method={method}; charset=utf-8", data=data)
+
+
+def add_links(event: Event, lang: str, base_url: str) -> dict[str, str]:
+    from .feeds import add_to_calendar_links
+
+    return add_to_calendar_links(event, lang=lang, base_url=base_url)
+
+
+def _mail_outcomes(mailer: Mailer, person: Person, outcomes: list[Outcome], links: Links, base_url: str) -> None:
+    if not person.receives_mail or not outcomes:
+        return
+    lang = person.language
+    confirmed = [o.event for o in outcomes if o.status == "confirmed"]
+    attachments = (calendar_attachment(confirmed, lang, base_url),) if confirmed else ()
+    _send(mailer, "confirmed", lang, to_email=person.email, to_name=person.name, links=links,
+          attachments=attachments, name=person.name, outcomes=outcomes,
+          calendar_links={e.id: add_links(e, lang, base_url) for e in confirmed})
+
+
+def mail_seat_offered(mailer: Mailer, person: Person, event: Event, base_url: str) -> None:
+    """Tell someone from the waiting list that a seat is now theirs."""
+    if not person.receives_mail:
+        return
+    lang = person.language
+    _send(mailer, "seat_given", lang, to_email=person.email, to_name=person.name,
+          links=person_links(person.id, base_url), attachments=(calendar_attachment([event], lang, base_url),),
+          name=person.name, event=event, calendar_links=add_links(event, lang, base_url))
+
+
+# ----------------------------------------------------------------- manage
+
+
+@dataclass(frozen=True)
+class ManageView:
+    """What the manage page shows."""
+
+    person: Person
+    registrations: list[tuple[Event, Registration]]
+    links: Links
+
+
+def manage_view(repo: Repository, token: str, *, base_url: str) -> ManageView:
+    """Return the person's registrations, soonest first, with their links."""
+    person = person_for_token(repo, "manage", token)
+    events = _events_by_id(repo)
+    regs = repo.get_registrations(person.id, sorted(person.event_ids))
+    rows = sorted(((events[e], r) for e, r in regs.items() if e in events and r.status != "pending"),
+                  key=lambda row: row[0].starts_at)
+    return ManageView(person=person, registrations=rows, links=person_links(person.id, base_url))
+
+
+def cancel_registration(repo: Repository, mailer: Mailer, token: str, event_id: str, *,
+                        base_url: str, now: datetime | None = None) -> Event:
+    """Cancel one registration; a freed seat goes to the first person waiting."""
+    now = now or times.now()
+    person = person_for_token(repo, "manage", token)
+    event = _events_by_id(repo).get(event_id)
+    reg = repo.get_registrations(person.id, [event_id]).get(event_id) if event else None
+    if event is None or reg is None or reg.status == "cancelled":
+        raise NotFound("event_id: you have no registration for this event")
+    _cancel(repo, mailer, event, reg, now, base_url)
+    return event
+
+
+def _cancel(repo: Repository, mailer: Mailer, event: Event, reg: Registration, now: datetime, base_url: str) -> None:
+    cancelled = replace(reg, status="cancelled", cancelled_at=now, updated_at=now)
+    if reg.status == "confirmed":
+        repo.move_registration(cancelled, expect=("confirmed",), seat_change=-1)
+        promote_waiting(repo, mailer, event.id, now=now, base_url=base_url)
+    else:
+        repo.move_registration(cancelled, expect=(reg.status,))
+
+
+def promote_waiting(repo: Repository, mailer: Mailer, event_id: str, *, now: datetime, base_url: str,
+                    quiet_for: str | None = None) -> list[str]:
+    """Give free seats to the people waiting, in order; return whose registration was confirmed.
+
+    Everyone promoted is mailed, except ``quiet_for`` (who is being told already).
+    """
+    promoted: list[str] = []
+    event = repo.get_event(event_id)
+    if event is None or event.status != "published" or now >= event.starts_at:
+        return promoted
+    if event.capacity is not None and event.seats_taken >= event.capacity:
+        return promoted
+    waiting = sorted((r for r in repo.list_registrations(event_id) if r.status == "waitlisted"),
+                     key=lambda r: (r.waitlisted_at or r.registered_at, r.person_id))
+    for reg in waiting:
+        seated = replace(reg, status="confirmed", confirmed_at=now, updated_at=now)
+        try:
+            if not repo.move_registration(seated, expect=("waitlisted",), seat_change=1, capacity=event.capacity):
+                break
+        except Conflict:
+            continue  # they cancelled meanwhile
+        promoted.append(reg.person_id)
+        person = repo.get_person(reg.person_id) if reg.person_id != quiet_for else None
+        if person is not None:
+            mail_seat_offered(mailer, person, event, base_url)
+    return promoted
+
+
+def register_from_link(repo: Repository, mailer: Mailer, token: str, event_id: str, *,
+                       base_url: str, now: datetime | None = None) -> Outcome:
+    """Register an interested person with one click, now that registration is open."""
+    now = now or times.now()
+    person = person_for_token(repo, "manage", token)
+    event = _events_by_id(repo).get(event_id)
+    reg = repo.get_registrations(person.id, [event_id]).get(event_id) if event else None
+    if event is None or reg is None:
+        raise NotFound("event_id: you have no registration for this event")
+    if reg.status in ("confirmed", "waitlisted"):
+        return Outcome(event, "already")
+    if not event.is_registration_open(now):
+        return Outcome(event, "interested" if event.registration_not_open_yet(now) else "closed")
+    status = place(repo, event, reg, now, expect=(reg.status,))
+    outcome = Outcome(event, status)
+    _mail_outcomes(mailer, person, [outcome], person_links(person.id, base_url), base_url)
+    return outcome
+
+
+def stop_all_mail(repo: Repository, person: Person, reason: str, *, now: datetime | None = None) -> None:
+    """Send this person nothing more (unsubscribe, bounce or complaint); registrations stay."""
+    now = now or times.now()
+    for attempt in range(RETRIES):
+        if person.mail_stopped_at is not None and person.mail_stopped_reason == reason:
+            return
+        try:
+            repo.save_person(replace(person, mail_stopped_at=now, mail_stopped_reason=reason,
+                                     updated_at=max(now, person.updated_at + timedelta(microseconds=1))),
+                             previous=person)
+            return
+        except Conflict:
+            fresh = repo.get_person(person.id)
+            if fresh is None or attempt == RETRIES - 1:
+                raise
+            person = fresh
+
+
+def unsubscribe(repo: Repository, token: str, *, purpose: str = "unsubscribe", now: datetime | None = None) -> None:
+    """RFC 8058 one-click (or the manage page's button): stop all mail to the person."""
+    stop_all_mail(repo, person_for_token(repo, purpose, token), "unsubscribed", now=now)
+
+
+def erase(repo: Repository, mailer: Mailer, person: Person, *, base_url: str, now: datetime | None = None) -> None:
+    """Erase a person everywhere; their seats go to the people waiting."""
+    now = now or times.now()
+    regs = repo.get_registrations(person.id, sorted(person.event_ids))
+    freed = []
+    for reg in regs.values():
+        if reg.status == "confirmed":
+            repo.move_registration(replace(reg, status="cancelled", cancelled_at=now, updated_at=now),
+                                   expect=("confirmed",), seat_change=-1)
+            freed.append(reg.event_id)
+    current = repo.get_person(person.id) or person
+    repo.erase_person(current)
+    for event_id in freed:
+        promote_waiting(repo, mailer, event_id, now=now, base_url=base_url)
+
+
+def erase_by_token(repo: Repository, mailer: Mailer, token: str, *, base_url: str, now: datetime | None = None) -> None:
+    """The manage page's "erase my data"."""
+    erase(repo, mailer, person_for_token(repo, "manage", token), base_url=base_url, now=now)
+
+
+def find_person(repo: Repository, email: Any) -> Person:
+    """Return the person with this address, for staff; NotFound otherwise."""
+    address = normalise_email(email)
+    person = repo.get_person(tokens.person_id_for(address.lower(), tokens.signing_key()))
+    if person is None:
+        raise NotFound("email: no data is held on this address")
+    return person
+
+
+# ------------------------------------------------------------------ staff
+
+
+def after_event_change(repo: Repository, mailer: Mailer, change: Any, *, base_url: str, now: datetime | None = None) -> None:
+    """What a staff change means for registrants: more seats go to the people waiting."""
+    now = now or times.now()
+    before, after = change.before, change.after
+    if after.capacity is not None and (before.capacity is None or after.capacity > before.capacity) or \
+            (before.capacity is not None and after.capacity is None):
+        promote_waiting(repo, mailer, after.id, now=now, base_url=base_url)
+
+
+REGISTRATION_COLUMNS = ("name", "email", "organisation", "status", "question", "registered_at")
+
+
+def registrations_for_staff(repo: Repository, event: Event) -> list[dict[str, Any]]:
+    """Every registration of an event, oldest first, as staff read it."""
+    rows = []
+    for reg in repo.list_registrations(event.id):
+        rows.append({
+            "name": reg.name, "email": reg.email, "organisation": reg.organisation, "status": reg.status,
+            "question": reg.question, "language": reg.language,
+            "registered_at": times.format_instant(reg.registered_at, event.timezone),
+            "confirmed_at": times.format_instant(reg.confirmed_at, event.timezone),
+            "waitlisted_at": times.format_instant(reg.waitlisted_at, event.timezone),
+        })
+    return rows
+
+
+def counts(repo: Repository, event: Event) -> dict[str, int]:
+    """How many registrations of each status an event has."""
+    result = {"confirmed": 0, "pending": 0, "waitlisted": 0, "interested": 0, "cancelled": 0}
+    for reg in repo.list_registrations(event.id):
+        result[reg.status] = result.get(reg.status, 0) + 1
+    return result
+
+
+def _neutralise(cell: Any) -> str:
+    text = "" if cell is None else str(cell)
+    # A spreadsheet runs a cell starting with = + - @ (or a tab/CR) as a formula.
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
+
+
+def registrations_csv(rows: list[dict[str, Any]]) -> str:
+    """CSV of registrations, with cells that could run as formulas neutralised."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(REGISTRATION_COLUMNS)
+    for row in rows:
+        writer.writerow([_neutralise(row[c]) for c in REGISTRATION_COLUMNS])
+    return buffer.getvalue()
+
+
+def export_person(repo: Repository, person: Person) -> dict[str, Any]:
+    """Every piece of data held on a person (right of access)."""
+    events = _events_by_id(repo)
+    regs = repo.get_registrations(person.id, sorted(person.event_ids))
+    return {
+        "email": person.email, "name": person.name, "organisation": person.organisation,
+        "language": person.language,
+        "created_at": times.format_instant(person.created_at),
+        "confirmed_at": times.format_instant(person.confirmed_at),
+        "mail_stopped_at": times.format_instant(person.mail_stopped_at),
+        "mail_stopped_reason": person.mail_stopped_reason,
+        "confirmation_mails_last_hour": len(person.confirm_mails),
+        "kept_until": times.format_instant(person.expires_at),
+        "registrations": [
+            {"event_id": r.event_id,
+             "event_title": events[r.event_id].title_in(person.language) if r.event_id in events else None,
+             "status": r.status, "name": r.name, "organisation": r.organisation, "question": r.question,
+             "language": r.language, "registered_at": times.format_instant(r.registered_at),
+             "confirmed_at": times.format_instant(r.confirmed_at),
+             "waitlisted_at": times.format_instant(r.waitlisted_at),
+             "cancelled_at": times.format_instant(r.cancelled_at),
+             "kept_until": times.format_instant(r.expires_at)}
+            for r in sorted(regs.values(), key=lambda r: r.registered_at)
+        ],
+    }
+
+
+def personal_feed(repo: Repository, token: str, *, base_url: str) -> tuple[Person, bytes]:
+    """The person's confirmed events as iCalendar, join links included."""
+    from .feeds import build_calendar
+
+    person = person_for_token(repo, "feed", token)
+    events = _events_by_id(repo)
+    regs = repo.get_registrations(person.id, sorted(person.event_ids))
+    mine = [events[e] for e, r in regs.items() if e in events and r.status == "confirmed"
+            and events[e].status in ("published", "cancelled")]
+    body = build_calendar(sorted(mine, key=lambda e: e.starts_at), lang=person.language, base_url=base_url,
+                          include_join_link=True, name="Smart Region Office")
+    return person, body

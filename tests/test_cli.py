@@ -1,0 +1,53 @@
+"""The operators' command line, against moto."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib import cli, staff
+from tests.conftest import TABLE
+
+
+@pytest.fixture
+def cli_env(aws_mock, monkeypatch):
+    monkeypatch.setenv("TABLE_NAME", TABLE)
+    monkeypatch.delenv("TOKEN_KEY", raising=False)
+    return monkeypatch
+
+
+def test_bootstrap_is_idempotent_and_creates_the_signing_key(cli_env, capsys):
+    assert cli.main(["bootstrap"]) == 0
+    assert cli.main(["bootstrap"]) == 0
+    out = capsys.readouterr().out
+    assert "table sro-events-test: created" in out and "table sro-events-test: exists" in out
+    assert "token-key: created" in out and "token-key: exists" in out
+
+
+def test_seed_adds_the_offices_events_once(cli_env, capsys):
+    cli.main(["bootstrap"])
+    cli.main(["seed"])
+    cli.main(["seed"])
+    out = capsys.readouterr().out
+    assert "seeded: webinar-2027-01-14, webinar-2027-02-25, smart-region-dag-2027" in out
+    assert "seeded: nothing new" in out
+    repo = cli._repo()
+    day = repo.get_event("smart-region-dag-2027")
+    assert day.location.address == "Havenlaan 88, 1000 Brussel"
+    assert day.status == "published" and not day.is_registration_open(day.created_at)
+    assert len(repo.list_events()) == 3
+
+
+def test_staff_token_is_printed_alone_on_the_last_line_and_can_be_revoked(cli_env, capsys):
+    cli.main(["bootstrap"])
+    assert cli.main(["staff-token", "create", "an"]) == 0
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+    repo = cli._repo()
+    assert staff.verify_authorization(repo, f"Bearer {token}") == "an"
+    assert cli.main(["staff-token", "revoke", "an"]) == 0
+    assert cli.main(["staff-token", "revoke", "an"]) == 1
+
+
+def test_bad_staff_name_is_refused(cli_env, capsys):
+    cli.main(["bootstrap"])
+    assert cli.main(["staff-token", "create", "has spaces"]) == 2
+    assert "name:" in capsys.readouterr().err

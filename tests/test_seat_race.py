@@ -1,0 +1,112 @@
+"""Races for the last seats and double clicks, against DynamoDB (moto) from many threads.
+
+moto's in-process backend does not make one request atomic against another
+thread's; DynamoDB does. The ``atomic_requests`` fixture restores that
+guarantee (one request at a time, as DynamoDB applies each conditional write
+or transaction atomically), so what is tested is our use of conditions and
+transactions, not moto's locking.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+
+from chalicelib import events, subscriptions
+from chalicelib.errors import Gone
+from chalicelib.mail import RecordingMailer
+from tests.conftest import PINNED_NOW, day_data
+
+BASE = "https://events.example.be"
+
+
+@pytest.fixture
+def atomic_requests(dynamodb_repo):
+    lock = threading.Lock()
+    original = dynamodb_repo.client._make_api_call
+
+    def one_at_a_time(*args, **kwargs):
+        with lock:
+            return original(*args, **kwargs)
+
+    dynamodb_repo.client._make_api_call = one_at_a_time
+    yield dynamodb_repo
+    dynamodb_repo.client._make_api_call = original
+
+
+def confirm_links(mailer):
+    return [re.search(r"/confirm/([\w-]+)", mail.text).group(1) for mail, _ in mailer.sent if mail.kind == "confirm_request"]
+
+
+def test_sixty_people_racing_for_ten_seats(atomic_requests, clock):
+    repo, mailer = atomic_requests, RecordingMailer()
+    events.create_event(repo, day_data(capacity=10), actor="test")
+    for i in range(60):
+        subscriptions.subscribe(repo, mailer, {"email": f"p{i}@example.be", "name": f"P {i}", "consent": True,
+                                               "event_ids": ["smart-region-dag-2027"]}, base_url=BASE)
+    links = confirm_links(mailer)
+    assert len(links) == 60
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda t: subscriptions.confirm(repo, mailer, t, base_url=BASE), links))
+    statuses = Counter(r.status for r in repo.list_registrations("smart-region-dag-2027"))
+    assert statuses == {"confirmed": 10, "waitlisted": 50}
+    assert repo.get_event("smart-region-dag-2027").seats_taken == 10
+    assert Counter(r.outcomes[0].status for r in results) == {"confirmed": 10, "waitlisted": 50}
+
+
+def test_double_clicked_confirm_button_confirms_once(atomic_requests):
+    repo, mailer = atomic_requests, RecordingMailer()
+    events.create_event(repo, day_data(capacity=10), actor="test")
+    subscriptions.subscribe(repo, mailer, {"email": "an@example.be", "name": "An", "consent": True,
+                                           "event_ids": ["smart-region-dag-2027"]}, base_url=BASE)
+    [link] = confirm_links(mailer)
+    outcomes = []
+
+    def click():
+        try:
+            outcomes.append(subscriptions.confirm(repo, mailer, link, base_url=BASE).outcomes[0].status)
+        except Gone:
+            outcomes.append("gone")
+
+    threads = [threading.Thread(target=click) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["confirmed", "gone", "gone", "gone", "gone"]
+    assert repo.get_event("smart-region-dag-2027").seats_taken == 1
+    assert sum(1 for mail, _ in mailer.sent if mail.kind == "confirmed") == 1
+
+
+def test_cancellations_racing_with_confirmations_keep_the_count_true(atomic_requests, clock):
+    repo, mailer = atomic_requests, RecordingMailer()
+    events.create_event(repo, day_data(capacity=5), actor="test")
+    for i in range(20):
+        subscriptions.subscribe(repo, mailer, {"email": f"p{i}@example.be", "name": f"P {i}", "consent": True,
+                                               "event_ids": ["smart-region-dag-2027"], "language": "en"}, base_url=BASE)
+    links = confirm_links(mailer)
+    for link in links[:5]:
+        subscriptions.confirm(repo, mailer, link, base_url=BASE)
+    manage = [re.search(r"/manage/([\w-]+)", m.text).group(1) for m, _ in mailer.sent if m.kind == "confirmed"]
+    clock.set(PINNED_NOW + timedelta(minutes=1))
+
+    def work(item):
+        kind, token = item
+        if kind == "confirm":
+            subscriptions.confirm(repo, mailer, token, base_url=BASE)
+        else:
+            subscriptions.cancel_registration(repo, mailer, token, "smart-region-dag-2027", base_url=BASE)
+
+    jobs = [("confirm", t) for t in links[5:]] + [("cancel", t) for t in manage[:3]]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(work, jobs))
+    statuses = Counter(r.status for r in repo.list_registrations("smart-region-dag-2027"))
+    assert statuses["confirmed"] == 5
+    assert statuses["cancelled"] == 3
+    assert statuses["waitlisted"] == 12
+    assert repo.get_event("smart-region-dag-2027").seats_taken == 5

@@ -1,0 +1,94 @@
+"""Staff read registrations (JSON, CSV), a person's data, and erase it everywhere."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import timedelta
+
+import pytest
+
+from chalicelib import events, subscriptions
+from tests.conftest import day_data, webinar_data
+
+BASE = "http://127.0.0.1:8000"
+
+
+@pytest.fixture
+def registered(client, dynamodb_repo, mailer, staff_headers, clock):
+    """An confirmed for both events, with a question; Bo pending."""
+    events.create_event(dynamodb_repo, webinar_data(), actor="test")
+    events.create_event(dynamodb_repo, day_data(), actor="test")
+    subscriptions.subscribe(dynamodb_repo, mailer, {
+        "email": "an@example.be", "name": "An <b>Peeters</b>", "organisation": "=cmd|' /C calc'!A0",
+        "event_ids": ["webinar-2027-01-14", "smart-region-dag-2027"], "question": "Hoe sluit onze stad aan?",
+        "consent": True}, base_url=BASE)
+    token = re.search(r"/confirm/([\w-]+)", mailer.sent[-1][0].text).group(1)
+    subscriptions.confirm(dynamodb_repo, mailer, token, base_url=BASE)
+    clock.set(clock() + timedelta(minutes=1))
+    subscriptions.subscribe(dynamodb_repo, mailer, {
+        "email": "bo@example.be", "name": "Bo", "event_ids": ["webinar-2027-01-14"], "consent": True}, base_url=BASE)
+    clock.set(clock() + timedelta(minutes=1))
+    return dynamodb_repo
+
+
+def test_registrations_as_json(client, registered, staff_headers):
+    response = client.http.get("/staff/events/webinar-2027-01-14/registrations", headers=staff_headers)
+    assert response.status_code == 200
+    rows = response.json_body["registrations"]
+    assert [(r["email"], r["status"]) for r in rows] == [("an@example.be", "confirmed"), ("bo@example.be", "pending")]
+    assert rows[0]["question"] == "Hoe sluit onze stad aan?"
+
+
+@pytest.mark.parametrize("how", [{"query": "?format=csv"}, {"accept": "text/csv"}])
+def test_registrations_as_csv_neutralise_formulas(client, registered, staff_headers, how):
+    headers = dict(staff_headers)
+    if "accept" in how:
+        headers["Accept"] = how["accept"]
+    response = client.http.get("/staff/events/webinar-2027-01-14/registrations" + how.get("query", ""), headers=headers)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.body.decode())))
+    assert rows[0]["organisation"] == "'=cmd|' /C calc'!A0"
+    assert rows[0]["name"] == "An <b>Peeters</b>"
+    assert set(rows[0]) == {"name", "email", "organisation", "status", "question", "registered_at"}
+
+
+def test_event_shows_counts_to_staff(client, registered, staff_headers):
+    body = client.http.get("/staff/events/webinar-2027-01-14", headers=staff_headers).json_body
+    assert body["counts"]["confirmed"] == 1 and body["counts"]["pending"] == 1
+    assert body["online_url"] == "https://meet.example.org/sro"
+
+
+def test_bad_format_is_400(client, registered, staff_headers):
+    response = client.http.get("/staff/events/webinar-2027-01-14/registrations?format=xml", headers=staff_headers)
+    assert response.status_code == 400
+    assert response.json_body["Message"].startswith("format:")
+
+
+def test_right_of_access_lists_everything_held(client, registered, staff_headers):
+    response = client.http.get("/staff/subscribers?email=AN@example.be", headers=staff_headers)
+    assert response.status_code == 200
+    data = response.json_body
+    assert data["email"] == "an@example.be"
+    assert {r["event_id"] for r in data["registrations"]} == {"webinar-2027-01-14", "smart-region-dag-2027"}
+    assert client.http.get("/staff/subscribers?email=nobody@example.be", headers=staff_headers).status_code == 404
+    assert client.http.get("/staff/subscribers?email=not-an-address", headers=staff_headers).status_code == 400
+    assert client.http.get("/staff/subscribers", headers=staff_headers).status_code == 400
+
+
+def test_erasure_leaves_no_item_with_the_persons_data(client, registered, staff_headers, dynamodb_repo):
+    response = client.http.delete("/staff/subscribers?email=an@example.be", headers=staff_headers)
+    assert response.status_code == 200
+    items = dynamodb_repo.client.scan(TableName=dynamodb_repo.table)["Items"]
+    dump = json.dumps(items, ensure_ascii=False)
+    for secret in ("an@example.be", "An <b>Peeters</b>", "Hoe sluit onze stad aan?", "calc"):
+        assert secret not in dump
+    assert "bo@example.be" in dump  # others are untouched
+    assert client.http.get("/staff/subscribers?email=an@example.be", headers=staff_headers).status_code == 404
+    assert dynamodb_repo.get_event("smart-region-dag-2027").seats_taken == 0
+    audit = client.http.get("/staff/audit", headers=staff_headers).json_body["entries"]
+    assert audit[0]["action"] == "subscriber.erase"
+    assert "an@example.be" not in json.dumps(audit)

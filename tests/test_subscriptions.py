@@ -1,0 +1,330 @@
+"""Subscribe, confirm, manage, seats and the waiting list: the service layer, with fakes."""
+
+from __future__ import annotations
+
+import email
+import re
+from datetime import timedelta
+
+import pytest
+
+from chalicelib import events, subscriptions, tokens
+from chalicelib.errors import Gone, InvalidInputs, NotFound
+from chalicelib.mail import RecordingMailer
+from chalicelib.storage import InMemoryRepository
+from tests.conftest import PINNED_NOW, day_data, webinar_data
+
+BASE = "https://events.example.be"
+
+
+@pytest.fixture
+def repo():
+    store = InMemoryRepository()
+    events.create_event(store, webinar_data(), actor="test")
+    events.create_event(store, day_data(capacity=2), actor="test")
+    events.create_event(store, webinar_data(id="later", registration_opens_at="2027-01-01T09:00:00",
+                                            starts_at="2027-02-01T10:00:00", ends_at="2027-02-01T11:00:00"), actor="test")
+    return store
+
+
+@pytest.fixture
+def mailer():
+    return RecordingMailer()
+
+
+def form(**overrides):
+    data = {"email": "an@example.be", "name": "An Peeters", "organisation": "Stad Gent",
+            "event_ids": ["webinar-2027-01-14"], "question": "Hoe sluit onze stad aan?",
+            "language": "nl", "consent": True}
+    data.update(overrides)
+    return data
+
+
+def subscribe(repo, mailer, **overrides):
+    subscriptions.subscribe(repo, mailer, form(**overrides), base_url=BASE)
+
+
+def link(mail, kind):
+    match = re.search(rf"{re.escape(BASE)}/{kind}/([A-Za-z0-9_-]+)", mail.text)
+    assert match, f"no {kind} link in {mail.text}"
+    return match.group(1)
+
+
+def confirm_last(repo, mailer, address="an@example.be"):
+    token = link(mailer.to(address)[-1], "confirm")
+    return subscriptions.confirm(repo, mailer, token, base_url=BASE)
+
+
+def status(repo, event_id, address="an@example.be"):
+    pid = tokens.person_id_for(address, tokens.signing_key())
+    reg = repo.get_registrations(pid, [event_id]).get(event_id)
+    return reg.status if reg else None
+
+
+# ------------------------------------------------------------- subscribe
+
+
+def test_subscribing_mails_a_confirmation_link_and_takes_no_seat(repo, mailer):
+    subscribe(repo, mailer, event_ids=["smart-region-dag-2027"])
+    [mail] = mailer.sent
+    assert mail[0].to_email == "an@example.be"
+    assert "/confirm/" in mail[0].text
+    assert status(repo, "smart-region-dag-2027") == "pending"
+    assert repo.get_event("smart-region-dag-2027").seats_taken == 0
+
+
+def test_confirming_registers_and_mails_the_event_with_its_ics(repo, mailer):
+    subscribe(repo, mailer)
+    result = confirm_last(repo, mailer)
+    assert [(o.event.id, o.status) for o in result.outcomes] == [("webinar-2027-01-14", "confirmed")]
+    assert status(repo, "webinar-2027-01-14") == "confirmed"
+    mail, raw = mailer.sent[-1]
+    assert "https://meet.example.org/sro" in mail.text  # the join link, for the confirmed
+    parsed = email.message_from_bytes(raw)
+    calendars = [p for p in parsed.walk() if p.get_content_type() == "text/calendar"]
+    assert len(calendars) == 1
+    assert calendars[0].get_param("method") == "PUBLISH"
+    ics = calendars[0].get_payload(decode=True).decode()
+    assert "UID:webinar-2027-01-14@" in ics
+    assert "/manage/" in mail.text and "/feeds/" in mail.text and "webcal://" in mail.text
+
+
+def test_confirm_link_works_once(repo, mailer):
+    subscribe(repo, mailer)
+    token = link(mailer.sent[-1][0], "confirm")
+    subscriptions.confirm(repo, mailer, token, base_url=BASE)
+    with pytest.raises(Gone):
+        subscriptions.confirm(repo, mailer, token, base_url=BASE)
+
+
+def test_confirm_link_expires_after_48_hours(repo, mailer, clock):
+    subscribe(repo, mailer)
+    token = link(mailer.sent[-1][0], "confirm")
+    clock.set(PINNED_NOW + timedelta(hours=48, seconds=1))
+    with pytest.raises(Gone):
+        subscriptions.inspect_confirm_token(repo, token)
+    with pytest.raises(Gone):
+        subscriptions.confirm(repo, mailer, token, base_url=BASE)
+
+
+def test_unknown_confirm_link_is_not_found(repo, mailer):
+    with pytest.raises(NotFound):
+        subscriptions.confirm(repo, mailer, "A" * 43, base_url=BASE)
+    with pytest.raises(NotFound):
+        subscriptions.inspect_confirm_token(repo, "../../etc/passwd")
+
+
+def test_inspecting_a_confirm_link_changes_nothing(repo, mailer):
+    subscribe(repo, mailer)
+    token = link(mailer.sent[-1][0], "confirm")
+    view = subscriptions.inspect_confirm_token(repo, token)
+    assert [e.id for e in view.events] == ["webinar-2027-01-14"]
+    assert status(repo, "webinar-2027-01-14") == "pending"
+    subscriptions.confirm(repo, mailer, token, base_url=BASE)  # still usable
+
+
+def test_expired_link_can_ask_for_a_new_mail(repo, mailer, clock):
+    subscribe(repo, mailer)
+    token = link(mailer.sent[-1][0], "confirm")
+    clock.set(PINNED_NOW + timedelta(days=3))
+    subscriptions.resend_confirmation(repo, mailer, token, base_url=BASE)
+    assert len(mailer.sent) == 2
+    confirm_last(repo, mailer)
+    assert status(repo, "webinar-2027-01-14") == "confirmed"
+
+
+def test_resubmitting_never_downgrades_a_confirmed_registration(repo, mailer):
+    subscribe(repo, mailer)
+    confirm_last(repo, mailer)
+    subscribe(repo, mailer, name="Someone Else")
+    assert status(repo, "webinar-2027-01-14") == "confirmed"
+    last = mailer.sent[-1][0]
+    assert "/confirm/" not in last.text
+    assert last.kind == "already_registered"
+
+
+def test_known_and_unknown_addresses_get_the_same_answer(repo, mailer):
+    subscribe(repo, mailer)
+    confirm_last(repo, mailer)
+    # Both return None without raising: the caller learns nothing.
+    assert subscriptions.subscribe(repo, mailer, form(), base_url=BASE) is None
+    assert subscriptions.subscribe(repo, mailer, form(email="new@example.be"), base_url=BASE) is None
+
+
+def test_a_stranger_cannot_rename_a_known_person(repo, mailer):
+    subscribe(repo, mailer)
+    confirm_last(repo, mailer)
+    subscribe(repo, mailer, name="Mallory", event_ids=["smart-region-dag-2027"])
+    pid = tokens.person_id_for("an@example.be", tokens.signing_key())
+    assert repo.get_person(pid).name == "An Peeters"
+
+
+def test_at_most_three_confirmation_mails_per_address_per_hour(repo, mailer, clock):
+    for _ in range(5):
+        subscribe(repo, mailer)
+    assert len(mailer.sent) == 3
+    clock.set(PINNED_NOW + timedelta(hours=1, minutes=1))
+    subscribe(repo, mailer)
+    assert len(mailer.sent) == 4
+
+
+def test_honeypot_submissions_keep_and_send_nothing(repo, mailer):
+    subscribe(repo, mailer, website="http://spam.example")
+    assert mailer.sent == []
+    assert status(repo, "webinar-2027-01-14") is None
+
+
+@pytest.mark.parametrize("overrides,field", [
+    ({"email": "not-an-address"}, "email"),
+    ({"email": ""}, "email"),
+    ({"email": "a@" + "b" * 250 + ".be"}, "email"),
+    ({"name": ""}, "name"),
+    ({"name": "x" * 201}, "name"),
+    ({"name": "An\r\nBcc: victim@example.be"}, "name"),
+    ({"organisation": "x" * 201}, "organisation"),
+    ({"question": "x" * 2001}, "question"),
+    ({"event_ids": []}, "event_ids"),
+    ({"event_ids": ["x"] * 21}, "event_ids"),
+    ({"event_ids": ["nope"]}, "event_ids"),
+    ({"event_ids": [{"id": 1}]}, "event_ids"),
+    ({"consent": False}, "consent"),
+    ({"consent": None}, "consent"),
+    ({"language": "fr"}, "language"),
+])
+def test_bad_submissions_name_the_field(repo, mailer, overrides, field):
+    with pytest.raises(InvalidInputs) as caught:
+        subscribe(repo, mailer, **overrides)
+    assert field in caught.value.by_field
+    assert mailer.sent == []
+
+
+def test_every_problem_is_reported_at_once(repo, mailer):
+    with pytest.raises(InvalidInputs) as caught:
+        subscriptions.subscribe(repo, mailer, {"email": "x", "consent": False}, base_url=BASE)
+    assert {"email", "name", "event_ids", "consent"} <= set(caught.value.by_field)
+
+
+def test_draft_or_past_events_cannot_be_chosen(repo, mailer, clock):
+    events.create_event(repo, webinar_data(id="draft", status="draft"), actor="test")
+    with pytest.raises(InvalidInputs):
+        subscribe(repo, mailer, event_ids=["draft"])
+    clock.set(PINNED_NOW + timedelta(days=60))
+    with pytest.raises(InvalidInputs):
+        subscribe(repo, mailer, event_ids=["webinar-2027-01-14"])
+
+
+# ----------------------------------------------------- seats and waiting
+
+
+def sign_up(repo, mailer, address, event_id="smart-region-dag-2027"):
+    subscribe(repo, mailer, email=address, event_ids=[event_id], language="en")
+    return confirm_last(repo, mailer, address)
+
+
+def test_a_full_event_puts_people_on_the_waiting_list_in_order(repo, mailer, clock):
+    for i, address in enumerate(["a@x.be", "b@x.be", "c@x.be", "d@x.be"]):
+        clock.set(PINNED_NOW + timedelta(minutes=i))
+        sign_up(repo, mailer, address)
+    assert [status(repo, "smart-region-dag-2027", a) for a in ["a@x.be", "b@x.be", "c@x.be", "d@x.be"]] == \
+        ["confirmed", "confirmed", "waitlisted", "waitlisted"]
+    assert repo.get_event("smart-region-dag-2027").seats_left == 0
+    assert "waiting list" in mailer.to("c@x.be")[-1].text
+
+
+def test_a_cancellation_gives_the_seat_to_the_first_waiting(repo, mailer, clock):
+    for i, address in enumerate(["a@x.be", "b@x.be", "c@x.be", "d@x.be"]):
+        clock.set(PINNED_NOW + timedelta(minutes=i))
+        sign_up(repo, mailer, address)
+    manage = link(mailer.to("a@x.be")[-1], "manage")
+    subscriptions.cancel_registration(repo, mailer, manage, "smart-region-dag-2027", base_url=BASE)
+    assert status(repo, "smart-region-dag-2027", "a@x.be") == "cancelled"
+    assert status(repo, "smart-region-dag-2027", "c@x.be") == "confirmed"
+    assert status(repo, "smart-region-dag-2027", "d@x.be") == "waitlisted"
+    assert mailer.to("c@x.be")[-1].kind == "seat_given"
+    assert repo.get_event("smart-region-dag-2027").seats_left == 0
+
+
+def test_registering_before_registration_opens_records_interest(repo, mailer, clock):
+    subscribe(repo, mailer, event_ids=["later"])
+    result = confirm_last(repo, mailer)
+    assert result.outcomes[0].status == "interested"
+    clock.set(datetime_brussels(2027, 1, 2))
+    manage = link(mailer.sent[-1][0], "manage")
+    outcome = subscriptions.register_from_link(repo, mailer, manage, "later", base_url=BASE)
+    assert outcome.status == "confirmed"
+    assert status(repo, "later") == "confirmed"
+
+
+def datetime_brussels(y, m, d):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime(y, m, d, 12, tzinfo=ZoneInfo("Europe/Brussels"))
+
+
+# ------------------------------------------------------------- manage
+
+
+def test_manage_page_lists_registrations_and_stop_all_mail(repo, mailer):
+    subscribe(repo, mailer, event_ids=["webinar-2027-01-14", "smart-region-dag-2027"])
+    confirm_last(repo, mailer)
+    manage = link(mailer.sent[-1][0], "manage")
+    view = subscriptions.manage_view(repo, manage, base_url=BASE)
+    assert [e.id for e, _ in view.registrations] == ["webinar-2027-01-14", "smart-region-dag-2027"]
+    unsubscribe = link(mailer.sent[-1][0], "unsubscribe")
+    subscriptions.unsubscribe(repo, unsubscribe)
+    assert not subscriptions.manage_view(repo, manage, base_url=BASE).person.receives_mail
+
+
+def test_a_link_of_one_purpose_does_not_work_for_another(repo, mailer):
+    subscribe(repo, mailer)
+    confirm_last(repo, mailer)
+    manage = link(mailer.sent[-1][0], "manage")
+    with pytest.raises(NotFound):
+        subscriptions.unsubscribe(repo, manage)
+    forged = manage[:22] + "u" + manage[23:]
+    with pytest.raises(NotFound):
+        subscriptions.unsubscribe(repo, forged)
+
+
+def test_erasing_frees_the_seat_and_leaves_nothing(repo, mailer, clock):
+    for i, address in enumerate(["a@x.be", "b@x.be", "c@x.be"]):
+        clock.set(PINNED_NOW + timedelta(minutes=i))
+        sign_up(repo, mailer, address)
+    manage = link(mailer.to("a@x.be")[-1], "manage")
+    subscriptions.erase_by_token(repo, mailer, manage, base_url=BASE)
+    pid = tokens.person_id_for("a@x.be", tokens.signing_key())
+    assert repo.get_person(pid) is None
+    assert status(repo, "smart-region-dag-2027", "a@x.be") is None
+    assert status(repo, "smart-region-dag-2027", "c@x.be") == "confirmed"
+    with pytest.raises(NotFound):
+        subscriptions.manage_view(repo, manage, base_url=BASE)
+
+
+def test_csv_neutralises_formulas_and_keeps_questions(repo, mailer):
+    subscribe(repo, mailer, name="=HYPERLINK(\"http://evil\")", question="+1 of -1? @all")
+    confirm_last(repo, mailer)
+    rows = subscriptions.registrations_for_staff(repo, repo.get_event("webinar-2027-01-14"))
+    text = subscriptions.registrations_csv(rows)
+    assert "'=HYPERLINK" in text
+    assert "'+1 of -1? @all" in text
+    assert text.splitlines()[0] == "name,email,organisation,status,question,registered_at"
+
+
+def test_counts_by_status(repo, mailer, clock):
+    for i, address in enumerate(["a@x.be", "b@x.be", "c@x.be"]):
+        clock.set(PINNED_NOW + timedelta(minutes=i))
+        sign_up(repo, mailer, address)
+    subscribe(repo, mailer, email="p@x.be", event_ids=["smart-region-dag-2027"])
+    counted = subscriptions.counts(repo, repo.get_event("smart-region-dag-2027"))
+    assert counted == {"confirmed": 2, "pending": 1, "waitlisted": 1, "interested": 0, "cancelled": 0}
+
+
+def test_raising_capacity_gives_seats_to_the_waiting(repo, mailer, clock):
+    for i, address in enumerate(["a@x.be", "b@x.be", "c@x.be", "d@x.be"]):
+        clock.set(PINNED_NOW + timedelta(minutes=i))
+        sign_up(repo, mailer, address)
+    change = events.change_event(repo, "smart-region-dag-2027", {"capacity": 3}, actor="test")
+    subscriptions.after_event_change(repo, mailer, change, base_url=BASE)
+    assert status(repo, "smart-region-dag-2027", "c@x.be") == "confirmed"
+    assert status(repo, "smart-region-dag-2027", "d@x.be") == "waitlisted"
