@@ -73,6 +73,16 @@ def _wait_for(url: str, proc: subprocess.Popen, timeout: float, log: Path) -> No
         time.sleep(0.1)
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the test process dies, even if it is killed without cleanup (Linux)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _stop(proc: subprocess.Popen) -> None:
     """SIGTERM the child's process group, SIGKILL what is left after 5 s."""
     try:
@@ -144,7 +154,8 @@ def start_live_server(logs: Path) -> LiveServer:
         with open(moto_log, "wb") as out:
             server._processes.append(subprocess.Popen(
                 [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(moto_port)],
-                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
+                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=_die_with_parent))
         _wait_for(f"{server.moto_url}/moto-api/", server._processes[-1], 30, moto_log)
         server.cli("bootstrap")
         server.cli("seed")
@@ -153,7 +164,8 @@ def start_live_server(logs: Path) -> LiveServer:
             server._processes.append(subprocess.Popen(
                 [str(VENV_BIN / "chalice"), "local", "--stage", "local", "--no-autoreload",
                  "--host", HOST, "--port", str(port)],
-                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
+                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=_die_with_parent))
         _wait_for(f"{server.url}/privacy", server._processes[-1], 60, chalice_log)
     except BaseException:
         server.stop()
