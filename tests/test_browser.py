@@ -81,6 +81,12 @@ def confirm_over_http(live_server, confirm_url: str) -> None:
         assert answer.status == 200
 
 
+def press(control) -> None:
+    """Press a button or link that loads a new page, and wait until that page has loaded."""
+    with control.page.expect_navigation(wait_until="load"):
+        control.click()
+
+
 def fits_the_screen(page) -> bool:
     """Whether the page needs no sideways scrolling on the phone."""
     return page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
@@ -101,28 +107,28 @@ def test_subscribe_confirm_manage_and_cancel_on_a_phone(page, live_server):
     page.locator(f'input[name="event_ids"][value="{WEBINAR}"]').check()
     page.get_by_label("Je vraag voor de vragenronde").fill("Hoe sluit onze stad aan?")
     page.locator("#field-consent").check()
-    page.get_by_role("button", name="Inschrijven").click()
+    press(page.get_by_role("button", name="Inschrijven"))
     assert page.get_by_role("heading", level=1).inner_text() == "Bekijk je mailbox"
 
     page.goto(mail_link(live_server, address, "/confirm/"))
-    page.get_by_role("button", name="Mijn inschrijving bevestigen").click()
+    press(page.get_by_role("button", name="Mijn inschrijving bevestigen"))
     assert page.get_by_role("heading", level=1).inner_text() == "Inschrijving bevestigd"
     assert fits_the_screen(page)
 
     page.goto(mail_link(live_server, address, "/manage/", count=2))
     assert page.get_by_role("heading", level=1).inner_text() == "Je inschrijvingen"
     assert fits_the_screen(page)
-    page.get_by_role("button", name=re.compile("Deze inschrijving annuleren")).first.click()
-    page.get_by_role("button", name="Ja, annuleer mijn inschrijving").click()
+    press(page.get_by_role("button", name=re.compile("Deze inschrijving annuleren")).first)
+    press(page.get_by_role("button", name="Ja, annuleer mijn inschrijving"))
     assert page.get_by_role("heading", level=1).inner_text() == "Inschrijving geannuleerd"
-    page.get_by_role("link", name="Je inschrijvingen beheren").click()
+    press(page.get_by_role("link", name="Je inschrijvingen beheren"))
     assert "Geannuleerd" in page.locator("main").inner_text()
 
 
 def test_form_shows_errors_beside_fields_and_keeps_values(page, live_server):
     page.goto(f"{live_server.url}/?lang=en")
     page.get_by_label("Name (required)").fill("<b>An</b>")
-    page.get_by_role("button", name="Register").click()
+    press(page.get_by_role("button", name="Register"))
     assert page.get_by_role("heading", name="Please correct the following").is_visible()
     assert page.get_by_label("Name (required)").input_value() == "<b>An</b>"
     described = page.get_by_label("Email address (required)").get_attribute("aria-describedby")
@@ -135,7 +141,7 @@ def test_form_shows_errors_beside_fields_and_keeps_values(page, live_server):
 
 def _form_with_errors(page, live):
     page.goto(f"{live.url}/")
-    page.get_by_role("button", name="Inschrijven").click()
+    press(page.get_by_role("button", name="Inschrijven"))
 
 
 def _check_your_mail(page, live):
@@ -144,7 +150,7 @@ def _check_your_mail(page, live):
     page.get_by_label("Email address (required)").fill(new_address("axe-form"))
     page.locator(f'input[name="event_ids"][value="{WEBINAR}"]').check()
     page.locator("#field-consent").check()
-    page.get_by_role("button", name="Register").click()
+    press(page.get_by_role("button", name="Register"))
 
 
 def _confirm_page(page, live):
@@ -155,7 +161,7 @@ def _confirm_page(page, live):
 
 def _confirm_result(page, live):
     _confirm_page(page, live)
-    page.get_by_role("button", name="Mijn inschrijving bevestigen").click()
+    press(page.get_by_role("button", name="Mijn inschrijving bevestigen"))
 
 
 def _manage_page(page, live):
@@ -167,7 +173,7 @@ def _manage_page(page, live):
 
 def _cancel_question(page, live):
     _manage_page(page, live)
-    page.get_by_role("button", name=re.compile("Deze inschrijving annuleren")).first.click()
+    press(page.get_by_role("button", name=re.compile("Deze inschrijving annuleren")).first)
 
 
 def _gone_token(page, live):
