@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from chalice import AuthResponse, Chalice, Rate, Response
 
-from chalicelib import config, events, staff
+from chalicelib import config, events, i18n, staff, web
 from chalicelib.errors import (
     Conflict, DomainError, Gone, InvalidInput, InvalidInputs, NotFound, TooManyRequests,
     Unauthorized, Unavailable,
@@ -379,6 +379,349 @@ def staff_audit():
         raise InvalidInput("limit", "must be a whole number from 1 to 1000")
     return json_response({"entries": [e.to_json() for e in get_repo().list_audit(limit)]})
 
+
+# ------------------------------------------------------------- HTML pages
+#
+# Pages answer HTML, errors included, with the security headers of
+# ``web.SECURITY_HEADERS``. The language is ``?lang=`` first, then
+# Accept-Language, else Dutch; forms carry ``?lang=`` in their action.
+
+
+def page_language() -> str:
+    request = app.current_request
+    return i18n.pick_language((request.query_params or {}).get("lang"), request.headers.get("accept-language"))
+
+
+def _current_path() -> str:
+    request = app.current_request
+    return request.path.format(**(request.uri_params or {}))
+
+
+def html_response(body: str, status: int = 200, headers: dict[str, str] | None = None,
+                  cache: str = "no-store") -> Response:
+    """An HTML answer with the security headers every page carries."""
+    return Response(body=body, status_code=status, headers={
+        "Content-Type": "text/html; charset=utf-8",
+        "Cache-Control": cache,
+        "Vary": "Accept-Language",
+        **web.SECURITY_HEADERS,
+        **(headers or {}),
+    })
+
+
+def page(template: str, status: int = 200, *, switch_path: str | None = None,
+         headers: dict[str, str] | None = None, cache: str = "no-store", **context: Any) -> Response:
+    """Render ``web/<template>`` in the page's language as an HTML answer."""
+    lang = context.pop("lang", None) or page_language()
+    body = i18n.render(
+        f"web/{template}", lang,
+        css_url=web.static_url("site.css"),
+        switch_url=web.switch_language_url(switch_path or _current_path(), app.current_request.query_params, lang),
+        **context,
+    )
+    return html_response(body, status, headers, cache)
+
+
+def _(text: str) -> str:
+    return i18n.gettext(text, page_language())
+
+
+def html_error(exc: DomainError) -> Response:
+    """The page for a domain error raised by an HTML route."""
+    params = app.current_request.uri_params or {}
+    token = params.get("token")
+    if isinstance(exc, Gone) or (isinstance(exc, NotFound) and token):
+        status = 410 if isinstance(exc, Gone) else 404
+        resend = f"/confirm/{token}/resend?lang={page_language()}" if (
+            status == 410 and app.current_request.path.startswith("/confirm/")) else None
+        return page("token_error.html", status, code=status, resend_url=resend)
+    if isinstance(exc, BodyTooLarge):
+        return page("error.html", 413, heading=_("Too much text"),
+                    message=_("What you sent is too long. Shorten your question and try again."), switch_path="/")
+    if isinstance(exc, TooManyRequests):
+        return page("error.html", 429, headers={"Retry-After": "60"}, heading=_("Please wait a moment"),
+                    message=_("We received many requests from you. Try again in a few minutes."), switch_path="/")
+    if isinstance(exc, Unavailable):
+        return page("error.html", 503, headers={"Retry-After": "60"}, heading=_("Temporarily unavailable"),
+                    message=_("Something is not working on our side. Try again in a few minutes."), switch_path="/")
+    if isinstance(exc, NotFound):
+        return page("error.html", 404, heading=_("Page not found"),
+                    message=_("We could not find what you asked for."), switch_path="/")
+    if isinstance(exc, Conflict):
+        return page("error.html", 409, heading=_("That is not possible"),
+                    message=_("This cannot be done any more, for example because the event was cancelled or has started."),
+                    switch_path="/")
+    return page("error.html", 400, heading=_("Something is wrong with the request"),
+                message=_("We could not handle this request. Go back and try again."), switch_path="/")
+
+
+def page_route(path: str, **kwargs: Any) -> Callable:
+    """Register a route that answers HTML, its domain errors as HTML pages."""
+    def register(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def mapped(*args: Any, **params: Any) -> Any:
+            try:
+                return view(*args, **params)
+            except DomainError as exc:
+                return html_error(exc)
+        return app.route(path, **kwargs)(mapped)
+    return register
+
+
+def raw_form_body() -> bytes:
+    raw = app.current_request.raw_body or b""
+    if len(raw) > MAX_BODY:
+        raise BodyTooLarge(f"body: is {len(raw)} bytes; at most {MAX_BODY} bytes (64 KiB) are accepted")
+    return raw
+
+
+def form_fields() -> dict[str, list[str]]:
+    """The fields of a posted form (urlencoded); empty when there is no body."""
+    return web.parse_form(raw_form_body())
+
+
+def _is_form_post() -> bool:
+    content_type = (app.current_request.headers.get("content-type") or "").lower()
+    return content_type.split(";")[0].strip() == web.FORM_CONTENT_TYPE
+
+
+@app.route("/static/{name}", methods=["GET", "HEAD"])
+def static(name):
+    try:
+        body, content_type, etag = web.static_file(name)
+    except KeyError:
+        return Response(body="Not found", status_code=404,
+                        headers={"Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff"})
+    headers = {"Content-Type": content_type, "ETag": etag, "X-Content-Type-Options": "nosniff",
+               "Cache-Control": "public, max-age=31536000, immutable"}
+    if (app.current_request.headers.get("if-none-match") or "") == etag:
+        return Response(body="", status_code=304, headers=headers)
+    return Response(body=body.decode("utf-8"), status_code=200, headers=headers)
+
+
+def _index(status: int = 200, values: dict | None = None, errors: dict | None = None, switch_path: str = "/") -> Response:
+    now = times.now()
+    return page("index.html", status, switch_path=switch_path, cache="no-cache",
+                cards=web.event_cards(events.list_upcoming(get_repo(), now), now),
+                values=values or {}, errors=errors or {}, anchors=web.FIELD_ANCHORS)
+
+
+@page_route("/", methods=["GET", "HEAD"])
+def index():
+    return _index()
+
+
+@page_route("/privacy", methods=["GET", "HEAD"])
+def privacy():
+    return page("privacy.html", cache="no-cache")
+
+
+@app.route("/subscriptions", methods=["POST"], content_types=[web.FORM_CONTENT_TYPE, "application/json"])
+def create_subscription():
+    if _is_form_post():
+        return _subscribe_form()
+    return _subscribe_json()
+
+
+def _subscribe_json():
+    try:
+        _subscribe(json_body())
+    except DomainError as exc:
+        return _domain_error_response(exc)
+    return json_response({"status": "pending_confirmation"}, 202)
+
+
+def _subscribe_form():
+    try:
+        data = web.subscription_from_form(raw_form_body())
+    except DomainError as exc:
+        return html_error(exc)
+    try:
+        _subscribe(data)
+    except (InvalidInput, InvalidInputs) as exc:
+        return _index(400, web.form_values(data), web.form_errors(exc, page_language()))
+    except DomainError as exc:
+        return html_error(exc)
+    return page("check_mail.html", 202, switch_path="/")
+
+
+def _subscribe(data: Any) -> None:
+    # The service answers a filled-in honeypot (``website``) exactly like a
+    # person, and keeps and sends nothing.
+    _subscriptions().subscribe(get_repo(), get_mailer(), data, base_url=settings().base_url, now=times.now())
+
+
+@page_route("/outbox", methods=["GET"])
+def outbox_page():
+    settings = config.load()
+    if not settings.is_local or not settings.endpoint_url:
+        raise NotFound("path: the outbox exists only in the local stage")
+    from chalicelib import outbox
+
+    try:
+        mails = outbox.read(settings.endpoint_url)
+    except OSError as exc:
+        raise Unavailable("outbox: moto's server does not answer") from exc
+    return page("outbox.html", mails=mails)
+
+
+# ----------------------------------------------------- confirm and manage
+#
+# A GET never changes state (mail scanners follow links): every page that
+# acts has a button that POSTs. Where a POST destroys data (cancel, erase),
+# a first POST without ``confirm=yes`` shows a page asking to be sure.
+
+FORM_AND_PLAIN = [web.FORM_CONTENT_TYPE, "multipart/form-data", "text/plain", "application/json"]
+
+
+def _subscriptions():
+    from chalicelib import subscriptions
+
+    return subscriptions
+
+
+def _confirmed_step() -> bool:
+    """Whether a destructive POST carries the "yes, I am sure" of its confirmation page."""
+    if not _is_form_post():
+        return False
+    return form_fields().get("confirm", [""])[0] == "yes"
+
+
+def _lang_query() -> str:
+    return f"?lang={page_language()}"
+
+
+def result_page(heading: str, *paragraphs: str, manage_url: str | None = None, status: int = 200,
+                switch_path: str = "/") -> Response:
+    return page("result.html", status, switch_path=switch_path, heading=heading,
+                paragraphs=list(paragraphs), items=[], manage_url=manage_url)
+
+
+@page_route("/confirm/{token}", methods=["GET"])
+def confirm_page(token):
+    view = _subscriptions().inspect_confirm_token(get_repo(), token, now=times.now())
+    return page("confirm.html", token=token, view=view)
+
+
+@page_route("/confirm/{token}", methods=["POST"], content_types=FORM_AND_PLAIN)
+def confirm_registration(token):
+    result = _subscriptions().confirm(get_repo(), get_mailer(), token, base_url=settings().base_url, now=times.now())
+    return page("confirmed.html", switch_path="/", result=result)
+
+
+@page_route("/confirm/{token}/resend", methods=["POST"], content_types=FORM_AND_PLAIN)
+def resend_confirmation(token):
+    _subscriptions().resend_confirmation(get_repo(), get_mailer(), token, base_url=settings().base_url, now=times.now())
+    return page("check_mail.html", switch_path="/")
+
+
+def _manage_path(token: str) -> str:
+    return f"/manage/{token}"
+
+
+@page_route("/manage/{token}", methods=["GET"])
+def manage_page(token):
+    view = _subscriptions().manage_view(get_repo(), token, base_url=settings().base_url)
+    return page("manage.html", token=token, view=view, now=times.now())
+
+
+def _registration(token: str, event_id: str):
+    """The (event, registration) of this person for ``event_id``; NotFound when there is none."""
+    view = _subscriptions().manage_view(get_repo(), token, base_url=settings().base_url)
+    for event, registration in view.registrations:
+        if event.id == event_id:
+            return event, registration
+    raise NotFound("event_id: you have no registration for this event")
+
+
+@page_route("/manage/{token}/events/{event_id}/cancel", methods=["POST"], content_types=FORM_AND_PLAIN)
+def cancel_registration(token, event_id):
+    back = _manage_path(token) + _lang_query()
+    if not _confirmed_step():
+        event, _registration_ = _registration(token, event_id)
+        lang = page_language()
+        return page("are_you_sure.html", switch_path=_manage_path(token),
+                    heading=_("Cancel this registration?"),
+                    message=i18n.gettext("You are about to cancel your registration for %(title)s. If the event is full, your seat goes to the next person on the waiting list.", lang)
+                    % {"title": event.title_in(lang)},
+                    button=_("Yes, cancel my registration"), action=app.current_request.path.format(
+                        token=token, event_id=event_id) + _lang_query(), back_url=back)
+    event = _subscriptions().cancel_registration(get_repo(), get_mailer(), token, event_id,
+                                                 base_url=settings().base_url, now=times.now())
+    lang = page_language()
+    return page("result.html", switch_path=_manage_path(token), heading=_("Registration cancelled"),
+                paragraphs=[i18n.gettext("Your registration for %(title)s is cancelled.", lang) % {"title": event.title_in(lang)}],
+                items=[], manage_url=back)
+
+
+@page_route("/manage/{token}/events/{event_id}/register", methods=["GET"])
+def register_page(token, event_id):
+    event, _registration_ = _registration(token, event_id)
+    lang = page_language()
+    return page("button_page.html", heading=_("Register"),
+                message=i18n.gettext("Register for %(title)s.", lang) % {"title": event.title_in(lang)},
+                button=_("Register me"), fields={}, action=_current_path() + _lang_query())
+
+
+def N_(text: str) -> str:
+    """Mark a text for translation where it is defined; it is translated where shown."""
+    return text
+
+
+REGISTER_OUTCOMES = {
+    "confirmed": (N_("You are registered"), N_("We have sent you an email with the details and the event for your calendar.")),
+    "waitlisted": (N_("You are on the waiting list"), N_("This event is full. We mail you as soon as a seat is free for you.")),
+    "interested": (N_("Registration is not open yet"), N_("We mail you when it opens.")),
+    "already": (N_("You were already registered"), N_("Nothing has changed.")),
+    "closed": (N_("Registration is closed"), N_("You can no longer register for this event.")),
+}
+
+
+@page_route("/manage/{token}/events/{event_id}/register", methods=["POST"], content_types=FORM_AND_PLAIN)
+def register_from_link(token, event_id):
+    outcome = _subscriptions().register_from_link(get_repo(), get_mailer(), token, event_id,
+                                                  base_url=settings().base_url, now=times.now())
+    heading, text = REGISTER_OUTCOMES.get(outcome.status, REGISTER_OUTCOMES["closed"])
+    return result_page(_(heading), outcome.event.title_in(page_language()), _(text),
+                       manage_url=_manage_path(token) + _lang_query(), switch_path=_manage_path(token))
+
+
+@page_route("/manage/{token}/stop", methods=["POST"], content_types=FORM_AND_PLAIN)
+def stop_mail(token):
+    _subscriptions().unsubscribe(get_repo(), token, purpose="manage", now=times.now())
+    return result_page(_("No more emails"), _("You get no more emails from us. Your registrations stay."),
+                       manage_url=_manage_path(token) + _lang_query(), switch_path=_manage_path(token))
+
+
+@page_route("/manage/{token}/erase", methods=["POST"], content_types=FORM_AND_PLAIN)
+def erase_my_data(token):
+    if not _confirmed_step():
+        _subscriptions().manage_view(get_repo(), token, base_url=settings().base_url)  # 404 for a bad link
+        return page("are_you_sure.html", switch_path=_manage_path(token), heading=_("Erase all your data?"),
+                    message=_("We erase your name, address, questions and every registration. Your seats go to the people on the waiting list. This cannot be undone."),
+                    button=_("Yes, erase my data"), action=f"/manage/{token}/erase" + _lang_query(),
+                    back_url=_manage_path(token) + _lang_query())
+    _subscriptions().erase_by_token(get_repo(), get_mailer(), token, base_url=settings().base_url, now=times.now())
+    return result_page(_("Your data is erased"), _("We no longer keep anything about you. You will get no more emails from us."))
+
+
+@page_route("/unsubscribe/{token}", methods=["GET"])
+def unsubscribe_page(token):
+    _subscriptions().person_for_token(get_repo(), "unsubscribe", token)  # 404 for a bad link; changes nothing
+    return page("button_page.html", heading=_("Stop all emails"),
+                message=_("Press the button to receive no more emails from the Smart Region Office about its events. Your registrations stay."),
+                button=_("Stop all emails"), fields={"List-Unsubscribe": "One-Click"},
+                action=_current_path() + _lang_query())
+
+
+@page_route("/unsubscribe/{token}", methods=["POST"], content_types=FORM_AND_PLAIN)
+def unsubscribe(token):
+    # RFC 8058: mail providers POST "List-Unsubscribe=One-Click" (urlencoded or
+    # multipart). The request itself is the intent; its body is not required.
+    raw_form_body()
+    _subscriptions().unsubscribe(get_repo(), token, now=times.now())
+    return result_page(_("No more emails"), _("You get no more emails from us. Your registrations stay."),
+                       switch_path=_current_path())
 
 # ------------------------------------------------- logs, tick, SES notices
 

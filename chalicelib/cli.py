@@ -61,11 +61,32 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
     return 0 if count else 1
 
 
+def cmd_outbox(args: argparse.Namespace) -> int:
+    """Print the mail the app has sent (moto's server; local stage only)."""
+    from . import outbox
+
+    settings = config.load()
+    if not settings.is_local or not settings.endpoint_url:
+        print("error: the outbox exists only in the local stage, with AWS_ENDPOINT_URL set to moto's server",
+              file=sys.stderr)
+        return 2
+    try:
+        mails = outbox.read(settings.endpoint_url)
+    except OSError as exc:
+        print(f"error: cannot read moto's server at {settings.endpoint_url}: {exc}", file=sys.stderr)
+        return 1
+    sys.stdout.write(outbox.format_text(mails[: args.limit] if args.limit else mails))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("bootstrap", help="create the table and sender identity where missing").set_defaults(run=cmd_bootstrap)
     commands.add_parser("seed", help="add the office's events if absent").set_defaults(run=cmd_seed)
+    outbox_cmd = commands.add_parser("outbox", help="local only: print the mail the app has sent, newest first")
+    outbox_cmd.add_argument("--limit", type=int, default=0, help="print only the newest N mails")
+    outbox_cmd.set_defaults(run=cmd_outbox)
     tokens = commands.add_parser("staff-token", help="issue or revoke staff tokens").add_subparsers(dest="action", required=True)
     create = tokens.add_parser("create", help="print a new token, once, alone on the last line")
     create.add_argument("name")

@@ -55,6 +55,9 @@ def settings() -> dict[str, str]:
         STAGE="local",
         MOTO_PORT=str(moto_port),
         PORT=str(port),
+        # Not in the local stage of .chalice/config.json (chalice local would
+        # override it): links in mail follow the port the site runs on.
+        BASE_URL=f"http://{HOST}:{port}",
         PYTHONUNBUFFERED="1",
     )
     return env
@@ -163,7 +166,7 @@ def banner(env: dict[str, str], token: str) -> None:
    staff token: {token}
      export TOKEN={token}
      curl -H "Authorization: Bearer $TOKEN" {site}/staff/events
-   mail sent (moto's SES outbox), in another shell:
+   mail sent (moto's SES outbox): {site}/outbox, or in another shell:
      {cli_env} .venv/bin/python -m chalicelib.cli outbox
    reminders: send-due every {env['REMINDER_INTERVAL']} s
  Ctrl-C stops everything.

@@ -10,6 +10,9 @@ import pytest
 from chalicelib import aws, times
 from chalicelib.storage import DynamoDBRepository, InMemoryRepository, create_table
 
+# The live server (moto's server + chalice local) for browser, fuzzing and load tests.
+pytest_plugins = ["tests.live_server"]
+
 # Fake credentials so nothing can ever reach a real account.
 os.environ.update({
     "AWS_ACCESS_KEY_ID": "testing",

@@ -1,0 +1,178 @@
+"""What the HTML pages need besides templates: form parsing, error texts, security headers.
+
+Pure functions, no chalice: ``app.py`` calls them and shapes the answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from . import i18n
+from .errors import InvalidInput, InvalidInputs
+from .models import Event
+
+STATIC = Path(__file__).resolve().parent / "static"
+STATIC_FILES = {"site.css": "text/css; charset=utf-8"}
+
+# Every HTML answer carries these. No inline style or script anywhere: the
+# policy forbids both, and the pages work without JavaScript.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+MAX_FORM_FIELDS = 100
+TRUE_VALUES = ("on", "true", "1", "yes")
+SINGLE_FIELDS = ("name", "email", "organisation", "question", "language", "website")
+
+# Where the error summary links to, per field of the subscription form.
+FIELD_ANCHORS = {
+    "name": "field-name",
+    "email": "field-email",
+    "organisation": "field-organisation",
+    "event_ids": "field-event_ids",
+    "question": "field-question",
+    "language": "field-language",
+    "consent": "field-consent",
+}
+FIELD_ORDER = tuple(FIELD_ANCHORS)
+
+
+def parse_form(raw: bytes) -> dict[str, list[str]]:
+    """Parse an urlencoded body into lists of values; InvalidInput when it is not one."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("body", "is not UTF-8 text") from exc
+    try:
+        return parse_qs(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+    except ValueError as exc:
+        raise InvalidInput("body", f"has too many fields; at most {MAX_FORM_FIELDS}") from exc
+
+
+def subscription_from_form(raw: bytes) -> dict[str, Any]:
+    """Turn the subscription form's body into the data API.md describes (JSON names)."""
+    fields = parse_form(raw)
+    data: dict[str, Any] = {name: fields[name][0] for name in SINGLE_FIELDS if name in fields}
+    data["event_ids"] = [value for value in fields.get("event_ids", []) if value != ""]
+    consent = fields.get("consent", [""])[0]
+    data["consent"] = consent.strip().lower() in TRUE_VALUES
+    return data
+
+
+def form_values(data: dict[str, Any]) -> dict[str, Any]:
+    """The entered values to show again in a re-shown form (never the honeypot)."""
+    values = {k: v for k, v in data.items() if k != "website" and isinstance(v, (str, bool))}
+    ids = data.get("event_ids")
+    values["event_ids"] = [i for i in ids if isinstance(i, str)] if isinstance(ids, list) else []
+    return values
+
+
+def registration_state(event: Event, now: datetime) -> str:
+    """Where registration for ``event`` stands: open, soon (not open yet), full (waiting list), closed."""
+    if event.registration_not_open_yet(now) and event.status == "published" and now < event.starts_at:
+        return "soon"
+    if not event.is_registration_open(now):
+        return "closed"
+    if event.seats_left == 0:
+        return "full"
+    return "open"
+
+
+def event_cards(events: list[Event], now: datetime) -> list[dict[str, Any]]:
+    """The events of the front page with their registration state."""
+    return [{"event": e, "state": registration_state(e, now)} for e in events]
+
+
+def base_field(field: str) -> str:
+    """``event_ids[2]`` or ``name.first`` -> the form field it belongs to."""
+    return re.split(r"[\[.]", field, maxsplit=1)[0]
+
+
+_LIMIT = re.compile(r"at most (\d[\d,]*)")
+
+
+def describe_problem(field: str, problem: str, lang: str) -> str:
+    """A sentence for the person filling in the form, in their language, about one problem.
+
+    The service's messages are English sentences for developers
+    (``InvalidInput(field, message)``); the form shows a translated sentence
+    chosen by field and kind of problem.
+    """
+    _ = lambda text: i18n.gettext(text, lang)  # noqa: E731 - short alias the extractor knows
+    field = base_field(field)
+    lowered = problem.lower()
+    limit = _LIMIT.search(lowered)
+    if field == "consent":
+        return _("Tick the box to agree with the privacy notice.")
+    if field == "event_ids":
+        if limit:
+            return _("Choose at most %(n)s events.") % {"n": limit.group(1)}
+        if "closed" in lowered:
+            return _("Registration for one of the chosen events is closed. Choose another event.")
+        if "at least" in lowered or "required" in lowered:
+            return _("Choose at least one event.")
+        return _("Choose one of the events in the list.")
+    if "required" in lowered or "empty" in lowered:
+        return {
+            "name": _("Enter your name."),
+            "email": _("Enter your email address."),
+        }.get(field, _("Fill in this field."))
+    if limit:
+        return _("Use at most %(n)s characters.") % {"n": limit.group(1)}
+    if field == "email":
+        return _("Enter a valid email address, like name@example.be.")
+    if field == "language":
+        return _("Choose Dutch or English.")
+    if "one line" in lowered or "control" in lowered or "nul" in lowered:
+        return _("Write this on one line, without special characters.")
+    return _("Check this field.")
+
+
+def form_errors(exc: InvalidInput | InvalidInputs, lang: str) -> dict[str, str]:
+    """Problems of a form post by field, in the order of the form, in the page's language."""
+    problems = exc.problems if isinstance(exc, InvalidInputs) else [exc]
+    found: dict[str, str] = {}
+    for problem in problems:
+        field = base_field(problem.field)
+        key = field if field in FIELD_ANCHORS else "form"
+        if key == "form":
+            found.setdefault(key, i18n.gettext("The form could not be read. Please fill it in again.", lang))
+        else:
+            found.setdefault(key, describe_problem(problem.field, problem.problem, lang))
+    ordered = {f: found[f] for f in FIELD_ORDER if f in found}
+    if "form" in found:
+        ordered["form"] = found["form"]
+    return ordered
+
+
+@lru_cache(maxsize=None)
+def static_file(name: str) -> tuple[bytes, str, str]:
+    """Return a static file's bytes, content type and ETag (KeyError when unknown)."""
+    content_type = STATIC_FILES[name]
+    body = (STATIC / name).read_bytes()
+    return body, content_type, '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+
+
+def static_url(name: str) -> str:
+    """The URL of a static file, with its version, so it can be cached for long."""
+    return f"/static/{name}?v={static_file(name)[2].strip(chr(34))}"
+
+
+def switch_language_url(path: str, query: dict[str, str] | None, lang: str) -> str:
+    """The URL of the same page in the other language."""
+    other = "en" if lang == "nl" else "nl"
+    params = {k: v for k, v in (query or {}).items() if k != "lang"}
+    params["lang"] = other
+    return f"{path}?{urlencode(params)}"

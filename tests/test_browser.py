@@ -1,0 +1,221 @@
+"""In a real browser: Debian's Chromium driven by Playwright against the live server.
+
+A person subscribes from a phone (360 x 740), reads the mail in the outbox,
+confirms, manages and cancels; and axe-core (WCAG 2.1 A and AA) finds no
+violation on any public page. In CI these run, never skip.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+from tests.browser_support import CHROMIUM, axe_violations, launch_chromium  # noqa: E402
+
+PHONE = {"width": 360, "height": 740}
+WEBINAR = "webinar-2027-01-14"
+_addresses = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    with sync_api.sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A phone without JavaScript: the pages must work without it (they have none)."""
+    context = browser.new_context(viewport=PHONE, locale="nl-BE", java_script_enabled=False)
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def audit_page(browser):
+    """A phone with JavaScript on, which axe-core itself needs (the pages' CSP still forbids theirs)."""
+    context = browser.new_context(viewport=PHONE, locale="nl-BE")
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
+def new_address(label: str) -> str:
+    return f"{label}-{next(_addresses)}@example.be"
+
+
+def mail_link(live_server, address: str, path: str, count: int = 1) -> str:
+    """The first link to ``path`` in the newest mail to ``address`` (once ``count`` mails arrived)."""
+    mails = live_server.wait_for_mail(address, count)
+    assert len(mails) >= count, f"{count} mail(s) to {address} expected, got {len(mails)}"
+    links = [link for link in mails[0].links if path in link and link.startswith(live_server.url)]
+    assert links, f"no {path} link in {mails[0].subject!r}: {mails[0].links}"
+    return links[0]
+
+
+def subscribe_over_http(live_server, address: str, event_ids=(WEBINAR,)) -> None:
+    body = urlencode({"name": "Axe Tester", "email": address, "event_ids": list(event_ids),
+                      "consent": "on", "language": "nl"}, doseq=True).encode()
+    request = urllib.request.Request(f"{live_server.url}/subscriptions", data=body, method="POST",
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 202
+
+
+def confirm_over_http(live_server, confirm_url: str) -> None:
+    request = urllib.request.Request(confirm_url, data=b"", method="POST",
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 200
+
+
+def press(control) -> None:
+    """Press a button or link that loads a new page, and wait until that page has loaded."""
+    with control.page.expect_navigation(wait_until="load"):
+        control.click()
+
+
+def fits_the_screen(page) -> bool:
+    """Whether the page needs no sideways scrolling on the phone."""
+    return page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+# --------------------------------------------------------------- the journey
+
+
+def test_subscribe_confirm_manage_and_cancel_on_a_phone(page, live_server):
+    address = new_address("journey")
+    page.goto(f"{live_server.url}/")
+    assert page.locator("html").get_attribute("lang") == "nl"
+    assert fits_the_screen(page)
+
+    page.get_by_label("Naam (verplicht)").fill("An Peeters")
+    page.get_by_label("E-mailadres (verplicht)").fill(address)
+    page.get_by_label("Organisatie").fill("Stad Gent")
+    page.locator(f'input[name="event_ids"][value="{WEBINAR}"]').check()
+    page.get_by_label("Je vraag voor de vragenronde").fill("Hoe sluit onze stad aan?")
+    page.locator("#field-consent").check()
+    press(page.get_by_role("button", name="Inschrijven"))
+    assert page.get_by_role("heading", level=1).inner_text() == "Bekijk je mailbox"
+
+    page.goto(mail_link(live_server, address, "/confirm/"))
+    press(page.get_by_role("button", name="Mijn inschrijving bevestigen"))
+    assert page.get_by_role("heading", level=1).inner_text() == "Inschrijving bevestigd"
+    assert fits_the_screen(page)
+
+    page.goto(mail_link(live_server, address, "/manage/", count=2))
+    assert page.get_by_role("heading", level=1).inner_text() == "Je inschrijvingen"
+    assert fits_the_screen(page)
+    press(page.get_by_role("button", name=re.compile("Deze inschrijving annuleren")).first)
+    press(page.get_by_role("button", name="Ja, annuleer mijn inschrijving"))
+    assert page.get_by_role("heading", level=1).inner_text() == "Inschrijving geannuleerd"
+    press(page.get_by_role("link", name="Je inschrijvingen beheren"))
+    assert "Geannuleerd" in page.locator("main").inner_text()
+
+
+def test_form_shows_errors_beside_fields_and_keeps_values(page, live_server):
+    page.goto(f"{live_server.url}/?lang=en")
+    page.get_by_label("Name (required)").fill("<b>An</b>")
+    press(page.get_by_role("button", name="Register"))
+    assert page.get_by_role("heading", name="Please correct the following").is_visible()
+    assert page.get_by_label("Name (required)").input_value() == "<b>An</b>"
+    described = page.get_by_label("Email address (required)").get_attribute("aria-describedby")
+    assert "email-error" in described
+    assert page.locator("#email-error").inner_text().endswith("Enter your email address.")
+
+
+# ------------------------------------------------------------- the axe audit
+
+
+def _form_with_errors(page, live):
+    page.goto(f"{live.url}/")
+    press(page.get_by_role("button", name="Inschrijven"))
+
+
+def _check_your_mail(page, live):
+    page.goto(f"{live.url}/?lang=en")
+    page.get_by_label("Name (required)").fill("Axe Tester")
+    page.get_by_label("Email address (required)").fill(new_address("axe-form"))
+    page.locator(f'input[name="event_ids"][value="{WEBINAR}"]').check()
+    page.locator("#field-consent").check()
+    press(page.get_by_role("button", name="Register"))
+
+
+def _confirm_page(page, live):
+    address = new_address("axe-confirm")
+    subscribe_over_http(live, address)
+    page.goto(mail_link(live, address, "/confirm/"))
+
+
+def _confirm_result(page, live):
+    _confirm_page(page, live)
+    press(page.get_by_role("button", name="Mijn inschrijving bevestigen"))
+
+
+def _manage_page(page, live):
+    address = new_address("axe-manage")
+    subscribe_over_http(live, address)
+    confirm_over_http(live, mail_link(live, address, "/confirm/"))
+    page.goto(mail_link(live, address, "/manage/", count=2))
+
+
+def _cancel_question(page, live):
+    _manage_page(page, live)
+    press(page.get_by_role("button", name=re.compile("Deze inschrijving annuleren")).first)
+
+
+def _gone_token(page, live):
+    address = new_address("axe-gone")
+    subscribe_over_http(live, address)
+    link = mail_link(live, address, "/confirm/")
+    confirm_over_http(live, link)
+    page.goto(link)
+
+
+def _unsubscribe_page(page, live):
+    address = new_address("axe-unsubscribe")
+    subscribe_over_http(live, address)
+    page.goto(mail_link(live, address, "/unsubscribe/"))
+
+
+PAGES = {
+    "index nl": (lambda page, live: page.goto(f"{live.url}/?lang=nl"), 200),
+    "index en": (lambda page, live: page.goto(f"{live.url}/?lang=en"), 200),
+    "privacy": (lambda page, live: page.goto(f"{live.url}/privacy"), 200),
+    "form with errors": (_form_with_errors, 400),
+    "check your mail": (_check_your_mail, 202),
+    "confirm page": (_confirm_page, 200),
+    "confirm result": (_confirm_result, 200),
+    "manage page": (_manage_page, 200),
+    "cancel question": (_cancel_question, 200),
+    "unsubscribe page": (_unsubscribe_page, 200),
+    "token 404": (lambda page, live: page.goto(f"{live.url}/confirm/{'x' * 43}"), 404),
+    "token 410": (_gone_token, 410),
+    "outbox": (lambda page, live: page.goto(f"{live.url}/outbox"), 200),
+}
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_has_no_axe_violations(audit_page, live_server, name):
+    page = audit_page
+    open_page, status = PAGES[name]
+    responses = []
+    page.on("response", lambda r: responses.append(r) if r.request.resource_type == "document" else None)
+    open_page(page, live_server)
+    assert responses and responses[-1].status == status
+    assert fits_the_screen(page), f"{name} is wider than a 360 px phone"
+    violations = axe_violations(page)
+    report = [(v["id"], v["impact"], v["help"], [n["html"][:200] for n in v["nodes"]]) for v in violations]
+    assert report == []

@@ -1,0 +1,278 @@
+"""The subscription form and the token pages at the HTTP edge (chalice test client, moto, recording mailer)."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from urllib.parse import urlencode
+
+import pytest
+
+from tests.conftest import day_data, webinar_data
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+JSON = {"Content-Type": "application/json"}
+WEBINAR = "webinar-2027-01-14"
+DAY = "smart-region-dag-2027"
+
+
+@pytest.fixture
+def published(client, staff_headers):
+    for data in (webinar_data(), day_data()):
+        assert client.http.post("/staff/events", headers=staff_headers, body=json.dumps(data)).status_code == 201
+
+
+def form_body(**fields) -> str:
+    data = {"name": "An Peeters", "email": "an@example.be", "organisation": "Stad Gent",
+            "event_ids": [WEBINAR], "question": "", "language": "nl", "consent": "on", "website": ""}
+    data.update(fields)
+    return urlencode(data, doseq=True)
+
+
+def post_form(client, path="/subscriptions", headers=None, **fields):
+    return client.http.post(path, headers={**FORM, **(headers or {})}, body=form_body(**fields))
+
+
+def html(response) -> str:
+    return response.body.decode("utf-8")
+
+
+def link(mail, path: str) -> str:
+    """The path of the first link to ``path`` in a mail's text."""
+    match = re.search(r"https?://[^/\s]+(" + re.escape(path) + r"[^\s<>\"]*)", mail.text)
+    assert match, f"no {path} link in {mail.subject!r}"
+    return match.group(1)
+
+
+def confirm_path(client, mailer, email="an@example.be") -> str:
+    return link(mailer.to(email)[-1], "/confirm/")
+
+
+# ------------------------------------------------------------------ the form
+
+
+def test_form_post_answers_check_your_mail(client, published, mailer):
+    response = post_form(client)
+    assert response.status_code == 202
+    assert "Bekijk je mailbox" in html(response)
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert len(mailer.to("an@example.be")) == 1
+
+
+def test_form_post_keeps_every_chosen_event(client, published, mailer):
+    post_form(client, event_ids=[WEBINAR, DAY])
+    path = confirm_path(client, mailer)
+    page = html(client.http.get(path + "?lang=en"))
+    assert "Smart Region webinar" in page and "Smart Region Day" in page
+
+
+def test_json_post_answers_json(client, published):
+    body = {"email": "an@example.be", "name": "An", "event_ids": [WEBINAR], "consent": True}
+    response = client.http.post("/subscriptions", headers=JSON, body=json.dumps(body))
+    assert response.status_code == 202
+    assert json.loads(response.body) == {"status": "pending_confirmation"}
+
+
+def test_json_errors_name_the_field(client, published):
+    response = client.http.post("/subscriptions", headers=JSON,
+                                body=json.dumps({"email": "an@example.be", "event_ids": [WEBINAR], "consent": True}))
+    assert response.status_code == 400
+    error = json.loads(response.body)
+    assert error["Code"] == "BadRequestError"
+    assert error["Message"].startswith("name: ")
+
+
+def test_failed_form_is_shown_again_with_values_kept_and_errors_beside_fields(client, published, mailer):
+    response = post_form(client, email="not an address", consent="", organisation="Stad Gent",
+                         question="Hoe sluit onze stad aan?", event_ids=[DAY], language="en")
+    page = html(response)
+    assert response.status_code == 400
+    assert 'class="error-summary"' in page
+    assert 'href="#field-email"' in page and 'href="#field-consent"' in page
+    # each problem beside its field, linked for screen readers
+    assert re.search(r'id="email-error">.*Vul een geldig e-mailadres in', page)
+    assert re.search(r'<input type="email" id="field-email"[^>]*aria-describedby="email-hint email-error"[^>]*aria-invalid="true"', page)
+    assert re.search(r'<input type="checkbox" id="field-consent"[^>]*aria-describedby="consent-error"', page)
+    # what was typed is still there
+    assert 'value="not an address"' in page
+    assert 'value="An Peeters"' in page and 'value="Stad Gent"' in page
+    assert ">Hoe sluit onze stad aan?</textarea>" in page
+    assert re.search(r'value="smart-region-dag-2027" checked', page)
+    assert not re.search(r'value="webinar-2027-01-14" checked', page)
+    assert re.search(r'id="field-language-en" name="language" value="en" checked', page)
+    assert mailer.sent == []
+
+
+def test_form_errors_follow_the_page_language(client, published):
+    page = html(post_form(client, "/subscriptions?lang=en", name=""))
+    assert '<html lang="en">' in page
+    assert "Enter your name." in page
+
+
+def test_form_without_events_says_to_choose_one(client, published):
+    page = html(post_form(client, event_ids=[]))
+    assert "Kies minstens één evenement." in page
+    assert 'aria-describedby="event_ids-hint event_ids-error"' in page
+
+
+@pytest.mark.parametrize("field", ["name", "organisation", "question", "email"])
+def test_markup_in_any_field_shows_as_text(client, published, field):
+    evil = '<script>alert(1)</script><b onmouseover="x">'
+    value = f"{evil}@example.be" if field == "email" else evil
+    page = html(post_form(client, consent="", **{field: value}))
+    assert "<script>alert(1)" not in page
+    assert "<b onmouseover" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_markup_in_a_name_shows_as_text_on_the_confirm_page(client, published, mailer):
+    post_form(client, name="<i>An</i> & co")
+    page = html(client.http.get(confirm_path(client, mailer)))
+    assert "&lt;i&gt;An&lt;/i&gt; &amp; co" in page and "<i>An</i>" not in page
+
+
+def test_honeypot_gets_the_same_answer_and_nothing_is_sent(client, published, mailer):
+    response = post_form(client, website="https://spam.example")
+    assert response.status_code == 202
+    assert "Bekijk je mailbox" in html(response)
+    assert mailer.sent == []
+
+
+def test_consent_accepts_true_as_well_as_on(client, published, mailer):
+    assert post_form(client, consent="true").status_code == 202
+
+
+def test_form_body_over_64_kib_is_refused(client, published):
+    response = post_form(client, question="x" * (65 * 1024))
+    assert response.status_code == 413
+    assert response.headers["Content-Type"].startswith("text/html")
+
+
+def test_form_body_that_is_not_utf8_is_a_400_page(client, published):
+    response = client.http.post("/subscriptions", headers=FORM, body=b"name=%ff&email=\xff\xfe")
+    assert response.status_code == 400
+    assert response.headers["Content-Type"].startswith("text/html")
+
+
+def test_unsupported_media_type_is_refused(client, published):
+    assert client.http.post("/subscriptions", headers={"Content-Type": "text/xml"}, body="<a/>").status_code == 415
+
+
+# ------------------------------------------------------------ confirm pages
+
+
+def test_get_on_confirm_never_changes_state(client, published, mailer, dynamodb_repo):
+    post_form(client)
+    path = confirm_path(client, mailer)
+    for _ in range(3):
+        page = client.http.get(path)
+        assert page.status_code == 200
+        assert f'<form method="post" action="{path}?lang=nl">' in html(page)
+    assert [r.status for r in dynamodb_repo.list_registrations(WEBINAR)] == ["pending"]
+    assert len(mailer.sent) == 1  # no confirmation mail from a GET
+    assert client.http.post(path, headers=FORM, body="").status_code == 200
+    assert [r.status for r in dynamodb_repo.list_registrations(WEBINAR)] == ["confirmed"]
+
+
+def test_confirm_post_shows_the_result_and_the_manage_link(client, published, mailer):
+    post_form(client)
+    response = client.http.post(confirm_path(client, mailer) + "?lang=en", headers=FORM, body="")
+    page = html(response)
+    assert response.status_code == 200
+    assert "Registration confirmed" in page and "You are registered." in page
+    assert re.search(r'href="http://[^"]+/manage/[^"]+\?lang=en"', page)
+
+
+def test_unknown_confirm_token_is_a_404_page(client, published):
+    response = client.http.get("/confirm/" + "x" * 43)
+    assert response.status_code == 404
+    assert "Link niet gevonden" in html(response)
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
+
+
+def test_used_confirm_token_is_a_410_page_with_a_way_to_a_new_mail(client, published, mailer):
+    post_form(client)
+    path = confirm_path(client, mailer)
+    client.http.post(path, headers=FORM, body="")
+    again = client.http.post(path, headers=FORM, body="")
+    assert again.status_code == 410
+    assert f'<form method="post" action="{path}/resend?lang=nl">' in html(again)
+    assert client.http.get(path).status_code == 410
+    resent = client.http.post(f"{path}/resend", headers=FORM, body="")
+    assert resent.status_code == 200 and "Bekijk je mailbox" in html(resent)
+
+
+def test_expired_confirm_token_is_a_410_page(client, published, mailer, clock):
+    post_form(client)
+    path = confirm_path(client, mailer)
+    clock.set(clock() + timedelta(hours=49))
+    assert client.http.get(path).status_code == 410
+
+
+# ------------------------------------------------------------- manage pages
+
+
+@pytest.fixture
+def manage_path(client, published, mailer):
+    post_form(client, event_ids=[WEBINAR, DAY])
+    client.http.post(confirm_path(client, mailer), headers=FORM, body="")
+    return link(mailer.to("an@example.be")[-1], "/manage/")
+
+
+def test_manage_page_lists_registrations_with_cancel_buttons_and_feed_links(client, manage_path):
+    page = html(client.http.get(manage_path + "?lang=en"))
+    assert "Smart Region webinar" in page and "Smart Region Day" in page
+    assert f'action="{manage_path}/events/{WEBINAR}/cancel?lang=en"' in page
+    assert re.search(r'href="webcal://[^"]+/feeds/[^"]+\.ics"', page)
+    assert re.search(r'href="https?://[^"]+/feeds/[^"]+\.ics"', page)
+    assert f'action="{manage_path}/stop?lang=en"' in page
+    assert f'action="{manage_path}/erase?lang=en"' in page
+
+
+def test_cancel_asks_to_be_sure_then_cancels(client, manage_path, dynamodb_repo):
+    first = client.http.post(f"{manage_path}/events/{DAY}/cancel", headers=FORM, body="")
+    assert first.status_code == 200
+    assert 'name="confirm" value="yes"' in html(first)
+    assert [r.status for r in dynamodb_repo.list_registrations(DAY)] == ["confirmed"]
+    done = client.http.post(f"{manage_path}/events/{DAY}/cancel", headers=FORM, body="confirm=yes")
+    assert done.status_code == 200 and "Inschrijving geannuleerd" in html(done)
+    assert [r.status for r in dynamodb_repo.list_registrations(DAY)] == ["cancelled"]
+
+
+def test_erase_asks_to_be_sure_then_erases(client, manage_path):
+    first = client.http.post(f"{manage_path}/erase", headers=FORM, body="")
+    assert "Al je gegevens wissen?" in html(first)
+    assert client.http.get(manage_path).status_code == 200
+    done = client.http.post(f"{manage_path}/erase", headers=FORM, body="confirm=yes")
+    assert done.status_code == 200 and "Je gegevens zijn gewist" in html(done)
+    assert client.http.get(manage_path).status_code == 404
+
+
+def test_stop_all_mail_from_the_manage_page(client, manage_path):
+    done = client.http.post(f"{manage_path}/stop", headers=FORM, body="")
+    assert done.status_code == 200
+    assert "Je krijgt geen e-mails meer van ons. Wil je ze opnieuw krijgen" in html(client.http.get(manage_path))
+
+
+def test_unknown_manage_token_is_a_404_page(client, published):
+    response = client.http.get("/manage/" + "x" * 43)
+    assert response.status_code == 404
+    assert response.headers["Content-Type"].startswith("text/html")
+
+
+def test_one_click_unsubscribe_answers_200(client, published, mailer):
+    post_form(client)
+    path = link(mailer.to("an@example.be")[-1], "/unsubscribe/")
+    page = client.http.get(path)
+    assert page.status_code == 200 and 'name="List-Unsubscribe" value="One-Click"' in html(page)
+    response = client.http.post(path, headers=FORM, body="List-Unsubscribe=One-Click")
+    assert response.status_code == 200
+
+
+def test_get_on_register_link_shows_a_button(client, published, mailer, manage_path):
+    page = client.http.get(f"{manage_path}/events/{WEBINAR}/register")
+    assert page.status_code == 200
+    assert f'action="{manage_path}/events/{WEBINAR}/register?lang=nl"' in html(page)
+    done = client.http.post(f"{manage_path}/events/{WEBINAR}/register", headers=FORM, body="")
+    assert done.status_code == 200 and "Je was al ingeschreven" in html(done)

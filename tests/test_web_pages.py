@@ -1,0 +1,134 @@
+"""The HTML pages at the HTTP edge: languages, security headers, the stylesheet, the outbox's stage."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chalicelib import outbox, web
+from tests.conftest import day_data, webinar_data
+
+PAGES = ["/", "/privacy"]
+
+
+@pytest.fixture
+def published(client, staff_headers):
+    for data in (webinar_data(), day_data(registration_opens_at="2027-03-01T09:00:00+01:00")):
+        assert client.http.post("/staff/events", headers=staff_headers, body=json.dumps(data)).status_code == 201
+
+
+def html(response) -> str:
+    return response.body.decode("utf-8")
+
+
+def test_front_page_is_dutch_by_default(client, published):
+    response = client.http.get("/")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert '<html lang="nl">' in html(response)
+
+
+def test_accept_language_picks_english(client, published):
+    assert '<html lang="en">' in html(client.http.get("/", headers={"Accept-Language": "en-GB,en;q=0.9"}))
+
+
+def test_query_beats_accept_language(client, published):
+    assert '<html lang="nl">' in html(client.http.get("/?lang=nl", headers={"Accept-Language": "en"}))
+    assert '<html lang="en">' in html(client.http.get("/?lang=en", headers={"Accept-Language": "nl-BE"}))
+
+
+def test_unknown_language_falls_back_to_dutch(client, published):
+    assert '<html lang="nl">' in html(client.http.get("/?lang=fr", headers={"Accept-Language": "de, fr"}))
+
+
+@pytest.mark.parametrize("lang, other", [("nl", "en"), ("en", "nl")])
+def test_every_page_links_to_the_other_language(client, published, lang, other):
+    for path in PAGES:
+        assert f'href="{path}?lang={other}" hreflang="{other}"' in html(client.http.get(f"{path}?lang={lang}"))
+
+
+def test_front_page_lists_events_in_brussels_time(client, published):
+    page = html(client.http.get("/?lang=en"))
+    assert "Smart Region webinar" in page
+    assert "Thursday 14 January 2027, 10:00–11:00" in page  # 09:00 UTC
+    assert "Thursday 3 June 2027, 09:00–17:00" in page  # 07:00 UTC, summer time
+    assert "Online" in page
+    assert "Havenlaan 88, 1000 Brussel" in page
+    assert "Opens on Monday 1 March 2027, 09:00" in page
+
+
+def test_full_event_offers_the_waiting_list(published, dynamodb_repo, clock):
+    from dataclasses import replace
+
+    event = dynamodb_repo.get_event("smart-region-dag-2027")
+    full = replace(event, registration_opens_at=None, seats_taken=event.capacity)
+    assert web.registration_state(full, clock()) == "full"
+    assert web.registration_state(replace(full, seats_taken=0), clock()) == "open"
+    assert web.registration_state(event, clock()) == "soon"
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_html_pages_carry_the_security_headers(client, published, path):
+    response = client.http.get(path)
+    for name, value in web.SECURITY_HEADERS.items():
+        assert response.headers[name] == value
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_pages_have_no_inline_style_or_script(client, published, path):
+    page = html(client.http.get(path))
+    assert "<script" not in page
+    assert "style=" not in page
+    assert "<style" not in page
+
+
+def test_front_page_form_has_a_hidden_honeypot_and_a_consent_link(client, published):
+    page = html(client.http.get("/"))
+    assert '<div class="trap" aria-hidden="true">' in page
+    assert 'name="website"' in page and 'tabindex="-1"' in page
+    assert 'href="/privacy?lang=nl"' in page
+    assert '<fieldset id="field-event_ids"' in page and "<legend>" in page
+
+
+def test_stylesheet_is_served_cacheable(client):
+    response = client.http.get("/static/site.css")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/css")
+    assert "immutable" in response.headers["Cache-Control"]
+    again = client.http.get("/static/site.css", headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304
+
+
+def test_only_known_static_files_are_served(client):
+    assert client.http.get("/static/..%2Fapp.py").status_code == 404
+    assert client.http.get("/static/nothing.css").status_code == 404
+
+
+def test_outbox_is_missing_outside_the_local_stage(client, monkeypatch):
+    monkeypatch.setenv("STAGE", "prod")
+    assert client.http.get("/outbox").status_code == 404
+
+
+def test_outbox_needs_the_local_emulator(client):
+    # the test client runs the local stage, but moto in-process has no server to ask
+    assert client.http.get("/outbox").status_code == 404
+
+
+RAW = (
+    "From: smartregionoffice@vlaanderen.be\r\nTo: an@example.be\r\nSubject: Bevestig je inschrijving\r\n"
+    "Date: Wed, 25 Nov 2026 12:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+    "Bevestig via https://events.example/confirm/abc. Of beheer: https://events.example/manage/xyz\r\n"
+)
+
+
+def test_outbox_reads_moto_raw_messages_with_their_links():
+    data = {"ses": {"RawMessage": [{"id": "m1", "source": "smartregionoffice@vlaanderen.be",
+                                    "destinations": ["an@example.be"], "raw_data": RAW}]}}
+    [mail] = outbox.parse(data)
+    assert mail.subject == "Bevestig je inschrijving"
+    assert mail.recipients == ["an@example.be"]
+    assert mail.links == ["https://events.example/confirm/abc", "https://events.example/manage/xyz"]
+    assert ("https://events.example/confirm/abc", True) in mail.segments()
+    assert "Bevestig je inschrijving" in outbox.format_text([mail])
