@@ -144,6 +144,30 @@ SCHEMAS: dict[str, Any] = {
             "language": "nl", "consent": True,
         }],
     },
+    "SubscriptionForm": {
+        "description": "The subscription form (urlencoded): the names of SubscriptionRequest, `event_ids` repeated.",
+        "type": "object",
+        "required": ["email", "name", "event_ids", "consent"],
+        "properties": {
+            "email": {"type": "string", "format": "email", "maxLength": 254},
+            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+            "organisation": {"type": "string", "maxLength": 200},
+            "event_ids": {"type": "array", "minItems": 1, "maxItems": 20, "items": {"type": "string", "minLength": 1}},
+            "question": {"type": "string", "maxLength": 2000},
+            "language": {"enum": ["nl", "en"]},
+            "consent": {"enum": ["on", "true", "1", "yes"]},
+            "website": {"type": "string", "maxLength": 0, "description": "The honeypot: left empty by people."},
+        },
+        "examples": [{"email": "an@example.be", "name": "An Peeters", "event_ids": ["webinar-2027-01-14"],
+                      "consent": "on"}],
+    },
+    "ButtonForm": {
+        "description": ("What the page's button posts. A destructive action (cancel, erase) needs `confirm=yes`; "
+                        "without it the answer is a page asking to be sure. `List-Unsubscribe=One-Click` is "
+                        "RFC 8058's one-click body; the request itself is the intent."),
+        "type": "object",
+        "properties": {"confirm": {"type": "string"}, "List-Unsubscribe": {"type": "string"}},
+    },
     "Pending": {
         "type": "object",
         "required": ["status"],
@@ -242,8 +266,33 @@ def _errors(*statuses: int) -> dict[str, Any]:
     return {str(s): _json_error(s) for s in statuses}
 
 
+def _json_or_page(status: int) -> dict[str, Any]:
+    """An answer of /subscriptions: JSON to a JSON post, a page to a form post."""
+    json_schema = {"$ref": "#/components/schemas/Pending" if status == 202 else "#/components/schemas/Error"}
+    return {"description": _STATUS_TEXT[status], "headers": _NOSNIFF, "content": {
+        "application/json": {"schema": json_schema}, "text/html": {"schema": {"type": "string"}}}}
+
+
 def _page_errors(*statuses: int) -> dict[str, Any]:
     return {str(s): _page(s) for s in statuses}
+
+
+# Every error an HTML route can answer (app.html_error): its page, with the security headers.
+PAGE_ERRORS = (400, 404, 409, 410, 413, 429, 503)
+
+
+def _page_ops(summary: str, operation_id: str, *, params: list | None = None, ok: int = 200,
+              errors: tuple[int, ...] = PAGE_ERRORS, body: dict | None = None) -> dict[str, Any]:
+    return _op(summary, "pages", {str(ok): _page(ok), **_page_errors(*errors)}, params=params, body=body,
+               operation_id=operation_id)
+
+
+def _button_body() -> dict[str, Any]:
+    schema = {"$ref": "#/components/schemas/ButtonForm"}
+    return {"required": False, "content": {
+        "application/x-www-form-urlencoded": {"schema": schema},
+        "multipart/form-data": {"schema": schema},
+    }}
 
 
 def _unauthorized() -> dict[str, Any]:
@@ -265,6 +314,8 @@ EVENT_ID = _path_param("event_id", "The event's id (a slug)",
 TOKEN = _path_param("token", "A link token from a mail")
 LANG = {"name": "lang", "in": "query", "required": False, "schema": {"enum": ["nl", "en"]},
         "description": "The language (Dutch by default)"}
+PAGE_LANG = {"name": "lang", "in": "query", "required": False, "schema": {"type": "string"},
+             "description": "nl or en; anything else falls back to Accept-Language, then Dutch"}
 CONDITIONAL = [
     {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}},
     {"name": "If-Modified-Since", "in": "header", "required": False, "schema": {"type": "string"}},
@@ -320,6 +371,68 @@ def _paths() -> dict[str, Any]:
         "/feeds/{filename}": _calendar_ops(
             "A person's feed (`<token>.ics`): their confirmed events with join links", "calendar", "personalCalendar",
             [_path_param("filename", "`<token>.ics`, from a mail or the manage page")], _errors(404)),
+        "/": {
+            "get": _page_ops("The upcoming events and the subscription form (Dutch; ?lang=en or Accept-Language)",
+                             "index", params=[PAGE_LANG], errors=(503,)),
+            "head": _page_ops("The front page's headers", "indexHead", params=[PAGE_LANG], errors=(503,)),
+        },
+        "/privacy": {
+            "get": _page_ops("The privacy statement", "privacy", params=[PAGE_LANG], errors=()),
+            "head": _page_ops("The privacy statement's headers", "privacyHead", params=[PAGE_LANG], errors=()),
+        },
+        "/static/{name}": {method: _op(
+            "The stylesheet (and other static files), cached for a year: the URL carries a version",
+            "pages", {"200": {"description": "The file", "headers": {**_NOSNIFF, "ETag": {"schema": {"type": "string"}}},
+                              "content": {"text/css": {"schema": {"type": "string"}}}},
+                      "304": _not_modified(),
+                      "404": {"description": "No such file", "headers": _NOSNIFF,
+                              "content": {"text/plain": {"schema": {"type": "string"}}}}},
+            params=[_path_param("name", "The file's name", ["site.css"]),
+                    {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}}],
+            operation_id="static" + ("Head" if method == "head" else "")) for method in ("get", "head")},
+        "/subscriptions": {"post": _op(
+            "Subscribe: JSON answers JSON, the form answers a page (400: the form again, with the problems)",
+            "public",
+            {"202": _json_or_page(202), **{str(s): _json_or_page(s) for s in (400, 404, 409, 413, 429, 503)}},
+            body={"required": True, "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/SubscriptionRequest"}},
+                "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/SubscriptionForm"},
+                                                      "encoding": {"event_ids": {"explode": True}}}}},
+            params=[PAGE_LANG], operation_id="subscribe")},
+        "/outbox": {"get": _page_ops("Local stage only: the mail the app has sent (404 elsewhere)", "outbox",
+                                     errors=(404, 503))},
+        "/confirm/{token}": {
+            "get": _page_ops("The confirm page with its button; a GET changes nothing (mail scanners follow links)",
+                             "confirmPage", params=[TOKEN, PAGE_LANG], errors=(404, 410, 503)),
+            "post": _page_ops("Confirm: take a seat or a place on the waiting list. Used or expired: 410 with a way "
+                              "to ask for a new mail", "confirm", params=[TOKEN, PAGE_LANG], body=_button_body()),
+        },
+        "/confirm/{token}/resend": {"post": _page_ops(
+            "Mail a new confirm link for the same events", "resendConfirmation", params=[TOKEN, PAGE_LANG],
+            body=_button_body())},
+        "/manage/{token}": {"get": _page_ops(
+            "The person's registrations with cancel buttons, personal feed link, stop all mail, erase my data",
+            "managePage", params=[TOKEN, PAGE_LANG], errors=(404, 410, 503))},
+        "/manage/{token}/events/{event_id}/cancel": {"post": _page_ops(
+            "Cancel one registration (frees the seat); without confirm=yes, a page asking to be sure",
+            "cancelRegistration", params=[TOKEN, EVENT_ID, PAGE_LANG], body=_button_body())},
+        "/manage/{token}/events/{event_id}/register": {
+            "get": _page_ops("The register button for an event that opened (the link in the mail)", "registerPage",
+                             params=[TOKEN, EVENT_ID, PAGE_LANG], errors=(404, 410, 503)),
+            "post": _page_ops("Register from the mailed link", "registerFromLink", params=[TOKEN, EVENT_ID, PAGE_LANG],
+                              body=_button_body()),
+        },
+        "/manage/{token}/stop": {"post": _page_ops("Stop all mail; registrations stay", "stopMail",
+                                                   params=[TOKEN, PAGE_LANG], body=_button_body())},
+        "/manage/{token}/erase": {"post": _page_ops(
+            "Erase the person everywhere; without confirm=yes, a page asking to be sure", "eraseMyData",
+            params=[TOKEN, PAGE_LANG], body=_button_body())},
+        "/unsubscribe/{token}": {
+            "get": _page_ops("The stop-all-mail button (a GET changes nothing)", "unsubscribePage",
+                             params=[TOKEN, PAGE_LANG], errors=(404, 410, 503)),
+            "post": _page_ops("RFC 8058 one-click unsubscribe: stops all mail to the person", "unsubscribe",
+                              params=[TOKEN, PAGE_LANG], body=_button_body()),
+        },
         "/staff/events": {
             "post": _op("Create an event", "staff", {"201": _json("Event", 201), **_errors(400, 409, 413, 503)},
                         body=_json_body("EventInput"), staff=True, operation_id="staffCreateEvent"),

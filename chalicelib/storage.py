@@ -536,7 +536,7 @@ class DynamoDBRepository(Repository):
         return codec.from_record(Registration, json.loads(item["body"]["S"]))
 
     def _transact(self, items: list[dict[str, Any]]) -> None:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             self.client.transact_write_items(TransactItems=items)
@@ -544,6 +544,8 @@ class DynamoDBRepository(Repository):
             if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
                 raise
             raise Unavailable(f"storage: {exc.response.get('Error', {}).get('Code')}") from exc
+        except BotoCoreError as exc:  # a timeout or a dropped connection: the caller may retry
+            raise Unavailable(f"storage: {type(exc).__name__}") from exc
 
     @staticmethod
     def _cancellation_codes(exc: Exception) -> list[str]:

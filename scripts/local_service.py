@@ -3,7 +3,8 @@
 ``running_service()`` starts moto's server, creates the table, sender
 identity and signing key (``cli bootstrap``), adds the office's events
 (``cli seed``), issues a staff token, starts ``chalice local`` (multi-threaded:
-chalice's ThreadedHTTPServer), yields a ``Service``, and stops both on exit.
+chalice's ThreadedHTTPServer, with a listen backlog of 1024 instead of 5),
+yields a ``Service``, and stops both on exit.
 
 With ``atomic=True`` (the default) moto runs one request at a time
 (tests/moto_single_threaded.py), so each DynamoDB request is atomic as it is
@@ -75,10 +76,11 @@ def running_service(*, atomic: bool = True, logs: Path | None = None) -> Iterato
         service.cli("bootstrap")
         service.cli("seed")
         service.staff_token = service.cli("staff-token", "create", "robust").strip().splitlines()[-1].strip()
+        # chalice local, with a listen backlog for a crowd (see tests/chalice_local_server.py).
         with open(logs / "chalice.log", "ab") as out:
             children.append(run_local.spawn(
-                [str(run_local.VENV_BIN / "chalice"), "local", "--stage", "local", "--no-autoreload",
-                 "--host", HOST, "--port", str(port)], env, stdout=out, stderr=out))
+                [sys.executable, str(REPO / "tests" / "chalice_local_server.py"), "local", "--stage", "local",
+                 "--no-autoreload", "--host", HOST, "--port", str(port)], env, stdout=out, stderr=out))
         run_local.wait_for(f"{service.url}/openapi.json", children[-1], timeout=60)
         yield service
     finally:

@@ -4,26 +4,42 @@
 DynamoDB does not make a conditional write or a transaction atomic against
 another thread's; DynamoDB does. The load test (tests/test_load.py) races
 200 people for 10 seats through ``chalice local``, so what it tests must be
-our conditions and transactions, not moto's locking: this server handles
-one request after the other (werkzeug, ``threaded=False``), which makes
-every DynamoDB request atomic, as in AWS. ``chalice local`` in front of it
-stays multi-threaded.
+our conditions and transactions, not moto's locking: here every request is
+handled under one lock, which makes each DynamoDB request atomic, as in AWS.
+
+Connections are still accepted by many threads (werkzeug, HTTP/1.1 keep-alive):
+with ``threaded=False`` each of botocore's calls needs a new connection and
+the 128-deep listen queue overflows under 200 clients. ``chalice local`` in
+front of it stays multi-threaded.
 """
 
 from __future__ import annotations
 
 import signal
 import sys
+import threading
 
 from werkzeug.serving import run_simple
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
 
+class OneAtATime:
+    """A WSGI app that lets one request in at a time, its whole body read and answer built under the lock."""
+
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        with self.lock:
+            return list(self.app(environ, start_response))
+
+
 def main(host: str, port: int) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    app = DomainDispatcherApplication(create_backend_app)
-    run_simple(host, port, app, threaded=False, processes=1, request_handler=MotoRequestHandler)
+    app = OneAtATime(DomainDispatcherApplication(create_backend_app))
+    run_simple(host, port, app, threaded=True, request_handler=MotoRequestHandler)
 
 
 if __name__ == "__main__":

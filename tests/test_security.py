@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from urllib.parse import urlencode
 
 import pytest
 
 from chalicelib.storage import DynamoDBRepository
-from tests.conftest import webinar_data
+from tests.conftest import day_data, webinar_data
 
 EVIL = "https://evil.example/phish"
 
@@ -149,3 +151,96 @@ def test_empty_or_repeated_lang_in_a_feed_url_is_refused(client, query):
 
 def test_repeating_the_same_lang_is_fine(client):
     assert client.http.get("/calendar.ics?lang=en&lang=en").status_code == 200
+
+
+# ------------------------------------------- a whole flow, with real tokens
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def mailed_tokens(mailer, address: str) -> dict[str, str]:
+    """Every token mailed to ``address``, by kind (confirm, manage, feeds, unsubscribe)."""
+    found = {}
+    for mail in mailer.to(address):
+        for kind, token in re.findall(r"/(confirm|manage|feeds|unsubscribe)/([A-Za-z0-9_-]{32,128})", mail.text):
+            found.setdefault(kind, token)
+    return found
+
+
+def whole_flow(client, staff_headers, mailer) -> tuple[dict[str, str], list]:
+    """Subscribe, confirm, manage, feed, cancel, stop, unsubscribe, erase; return the tokens and every answer."""
+    client.http.post("/staff/events", headers=staff_headers, body=json.dumps(webinar_data()))
+    client.http.post("/staff/events", headers=staff_headers, body=json.dumps(day_data()))
+    hostile = {"Referer": EVIL, "X-Forwarded-Host": "evil.example"}
+    answers = []
+
+    def go(method, path, body=b"", headers=None):
+        # Browsers send a Content-Type only with a body.
+        kind = FORM if method == "POST" else {}
+        response = client.http.request(method, f"{path}?next={EVIL}", headers={**kind, **hostile, **(headers or {})},
+                                       body=body)
+        answers.append((method, path, response))
+        return response
+
+    go("POST", "/subscriptions", urlencode({"email": "an@example.be", "name": "An", "consent": "on",
+                                            "event_ids": ["webinar-2027-01-14", "smart-region-dag-2027"]},
+                                           doseq=True).encode())
+    tokens = mailed_tokens(mailer, "an@example.be")
+    go("GET", f"/confirm/{tokens['confirm']}")
+    go("POST", f"/confirm/{tokens['confirm']}")
+    go("POST", f"/confirm/{tokens['confirm']}")  # the double click: 410
+    go("POST", f"/confirm/{tokens['confirm']}/resend")
+    tokens = {**mailed_tokens(mailer, "an@example.be"), "confirm": tokens["confirm"]}
+    go("GET", f"/manage/{tokens['manage']}")
+    go("GET", f"/feeds/{tokens['feeds']}.ics")
+    go("POST", f"/manage/{tokens['manage']}/events/webinar-2027-01-14/cancel")
+    go("POST", f"/manage/{tokens['manage']}/events/webinar-2027-01-14/cancel", b"confirm=yes")
+    go("GET", f"/manage/{tokens['manage']}/events/webinar-2027-01-14/register")
+    go("POST", f"/manage/{tokens['manage']}/stop")
+    go("GET", f"/unsubscribe/{tokens['unsubscribe']}")
+    go("POST", f"/unsubscribe/{tokens['unsubscribe']}", b"List-Unsubscribe=One-Click")
+    go("POST", f"/manage/{tokens['manage']}/erase")
+    go("POST", f"/manage/{tokens['manage']}/erase", b"confirm=yes")
+    go("GET", f"/manage/{tokens['manage']}")  # erased: the link is dead
+    return tokens, answers
+
+
+def test_no_token_or_address_appears_in_logs_during_a_whole_flow(client, staff_headers, mailer, capsys, caplog):
+    # INFO and above: at DEBUG, botocore itself logs every request body
+    # (stored items, raw mail with its links); DEBUG is never on in a stage.
+    caplog.set_level(logging.INFO)
+    tokens, answers = whole_flow(client, staff_headers, mailer)
+    assert set(tokens) == {"confirm", "manage", "feeds", "unsubscribe"}
+    assert [r.status_code for _, _, r in answers][:4] == [202, 200, 200, 410]
+    assert answers[-1][2].status_code == 404
+    captured = capsys.readouterr()
+    logged = captured.out + captured.err + caplog.text
+    assert logged.count('"log":"request"') >= len(answers)
+    for kind, token in tokens.items():
+        assert token not in logged, f"the {kind} token was logged"
+    assert "an@example.be" not in logged
+    assert "/confirm/{token}" in logged  # the route template is logged, never the path
+
+
+def test_every_page_of_the_flow_sends_the_security_headers_and_no_redirect_off_site(client, staff_headers, mailer):
+    _, answers = whole_flow(client, staff_headers, mailer)
+    pages = [(m, p, r) for m, p, r in answers if r.headers.get("Content-Type", "").startswith("text/html")]
+    assert len(pages) >= 14
+    for method, path, response in pages:
+        assert "default-src 'none'" in response.headers["Content-Security-Policy"], (method, path)
+        assert response.headers["X-Content-Type-Options"] == "nosniff", (method, path)
+        assert response.headers["Referrer-Policy"] == "no-referrer", (method, path)
+    for method, path, response in answers:
+        assert response.status_code < 500, (method, path)
+        assert "evil.example" not in response.headers.get("Location", ""), (method, path)
+        assert response.headers["X-Content-Type-Options"] == "nosniff", (method, path)
+
+
+def test_token_comparisons_are_constant_time():
+    import inspect
+
+    from chalicelib import staff, tokens
+
+    assert "hmac.compare_digest" in inspect.getsource(tokens.same_hash)
+    assert "hmac.compare_digest" in inspect.getsource(tokens.read_person_token)
+    assert "same_hash" in inspect.getsource(staff.verify_authorization)

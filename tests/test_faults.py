@@ -1,0 +1,54 @@
+"""Faults at the storage layer become 503 with Retry-After, never a 500."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+
+from chalicelib import events, subscriptions
+from chalicelib.errors import Unavailable
+from tests.conftest import day_data
+
+BASE = "http://127.0.0.1:8000"
+
+
+def pending_confirm_token(repo, mailer) -> str:
+    events.create_event(repo, day_data(capacity=10), actor="test")
+    subscriptions.subscribe(repo, mailer, {"email": "an@example.be", "name": "An", "consent": True,
+                                           "event_ids": ["smart-region-dag-2027"]}, base_url=BASE)
+    [mail] = [m for m, _ in mailer.sent if m.kind == "confirm_request"]
+    return re.search(r"/confirm/([\w-]+)", mail.text).group(1)
+
+
+@pytest.mark.parametrize("fault", [
+    ReadTimeoutError(endpoint_url="http://127.0.0.1:5005/"),
+    EndpointConnectionError(endpoint_url="http://127.0.0.1:5005/"),
+])
+def test_a_transaction_that_times_out_is_unavailable_not_a_crash(dynamodb_repo, mailer, monkeypatch, fault):
+    # Found by the load test: 200 people confirming at once made moto slow, a
+    # TransactWriteItems timed out, and ReadTimeoutError escaped as a 500.
+    token = pending_confirm_token(dynamodb_repo, mailer)
+
+    def times_out(**kwargs):
+        raise fault
+
+    monkeypatch.setattr(dynamodb_repo.client, "transact_write_items", times_out)
+    with pytest.raises(Unavailable):
+        subscriptions.confirm(dynamodb_repo, mailer, token, base_url=BASE)
+
+
+def test_confirm_button_answers_503_with_retry_after_when_a_transaction_times_out(client, dynamodb_repo, mailer,
+                                                                                  monkeypatch):
+    token = pending_confirm_token(dynamodb_repo, mailer)
+
+    def times_out(**kwargs):
+        raise ReadTimeoutError(endpoint_url="http://127.0.0.1:5005/")
+
+    monkeypatch.setattr(dynamodb_repo.client, "transact_write_items", times_out)
+    response = client.http.post(f"/confirm/{token}", headers={"Content-Type": "application/x-www-form-urlencoded"},
+                                body=b"")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "60"
+    assert response.headers["Content-Type"].startswith("text/html")
