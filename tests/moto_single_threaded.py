@@ -15,6 +15,7 @@ front of it stays multi-threaded.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -37,7 +38,8 @@ class OneAtATime:
 
 
 def main(host: str, port: int) -> None:
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # Exit at once: kept-alive connection threads would hold sys.exit() up.
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     app = OneAtATime(DomainDispatcherApplication(create_backend_app))
     run_simple(host, port, app, threaded=True, request_handler=MotoRequestHandler)
 
