@@ -302,10 +302,6 @@ class _Tick:
             return self.settle(send, "skipped", "interrupted: claimed by a tick that stopped; not resent")
         if event is None:
             return self.settle(send, "skipped", "event gone")
-        if person is None:
-            return self.settle(send, "skipped", "person erased")
-        if not person.receives_mail:
-            return self.settle(send, "skipped", f"mail stopped ({person.mail_stopped_reason or 'unknown'})")
         if send.kind != "cancel" and event.status != "published":
             return self.settle(send, "skipped", f"event {event.status}")
         if send.kind == "cancel" and event.status != "cancelled":
@@ -324,6 +320,10 @@ class _Tick:
             return self.settle(send, "skipped", "stale: the event has started")
         if now > send.cutoff:
             return self.settle(send, "skipped", "stale: past its grace")
+        if person is None:
+            return self.settle(send, "skipped", "person erased")
+        if not person.receives_mail:
+            return self.settle(send, "skipped", f"mail stopped ({person.mail_stopped_reason or 'unknown'})")
         if send.kind == "open" and not event.is_registration_open(now):
             return self.settle(send, "skipped", "registration closed")
         return None
@@ -467,7 +467,7 @@ def _interval(offset: timedelta, lang: str) -> str:
 
     from .i18n import _babel_locale
 
-    return format_timedelta(offset, threshold=1.5, locale=_babel_locale(lang))
+    return format_timedelta(offset, locale=_babel_locale(lang))
 
 
 _LABELS = {"starts_at": "time", "ends_at": "time", "timezone": "time", "location": "place", "online_url": "join link"}

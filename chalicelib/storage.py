@@ -54,9 +54,9 @@ Access patterns, each one request:
   ``PK = EVENT#<id>``, ``SK begins_with SEND#[<person_id>#]``.
 - what is due: Query the sparse index ``due`` with ``due_pk = DUE AND due_at <= now``
   (only pending and claimed sends carry ``due_pk``). Claim: TransactWriteItems of
-  up to 100 updates, each conditioned on the ``due_at`` the dispatcher read
+  up to 100 conditional puts, each conditioned on the ``due_at`` the dispatcher read
   (a claim moves ``due_at`` to the claim's lease end, so a second claim of the
-  same read fails). Settle: TransactWriteItems of up to 100 updates
+  same read fails). Settle: TransactWriteItems of up to 100 puts
   conditioned on ``claimed_by``. The recipients: BatchGetItem of profiles.
 
 The table also carries a sparse global secondary index ``due`` (``due_pk``,
@@ -932,41 +932,25 @@ class DynamoDBRepository(Repository):
         return found[:limit]
 
     def claim_sends(self, sends: Sequence[Send], *, by: str, lease_until: datetime) -> list[Send]:
-        operations = [{"Update": {
-            "TableName": self.table, "Key": self._send_key(send),
-            "UpdateExpression": "SET #state = :claimed, claimed_by = :me, due_at = :lease, attempts = attempts + :one",
+        # Whole-item puts rather than updates: the dispatcher holds the whole
+        # item (the index projects ALL), and the condition on the ``due_at`` it
+        # read fails if anything moved the send meanwhile.
+        claimed = [replace(send, state="claimed", claimed_by=by, due_at=lease_until, attempts=send.attempts + 1)
+                   for send in sends]
+        operations = [{"Put": {
+            "TableName": self.table, "Item": self._send_item(claim),
             "ConditionExpression": "attribute_exists(due_pk) AND due_at = :seen",
-            "ExpressionAttributeNames": {"#state": "state"},
-            "ExpressionAttributeValues": {":claimed": S("claimed"), ":me": S(by), ":one": N(1),
-                                          ":lease": S(times.to_utc_iso(lease_until)),
-                                          ":seen": S(times.to_utc_iso(send.next_at))},
-        }} for send in sends]
+            "ExpressionAttributeValues": {":seen": S(times.to_utc_iso(seen.next_at))},
+        }} for seen, claim in zip(sends, claimed)]
         won = self._write_each(operations)
-        return [replace(send, state="claimed", claimed_by=by, due_at=lease_until, attempts=send.attempts + 1)
-                for send, ok in zip(sends, won) if ok]
+        return [claim for claim, ok in zip(claimed, won) if ok]
 
     def settle_sends(self, sends: Sequence[Send], *, by: str) -> int:
-        operations = []
-        for send in sends:
-            values: dict[str, Any] = {":me": S(by), ":state": S(send.state), ":due_at": S(times.to_utc_iso(send.next_at))}
-            sets = ["#state = :state", "due_at = :due_at"]
-            removes = ["claimed_by"]
-            for name in ("message_id", "reason"):
-                if getattr(send, name) is not None:
-                    sets.append(f"{name} = :{name}")
-                    values[f":{name}"] = S(getattr(send, name))
-            if send.settled_at is not None:
-                sets.append("settled_at = :settled_at")
-                values[":settled_at"] = S(times.to_utc_iso(send.settled_at))
-            if send.state not in ("pending", "claimed"):
-                removes.append("due_pk")
-            operations.append({"Update": {
-                "TableName": self.table, "Key": self._send_key(send),
-                "UpdateExpression": f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
-                "ConditionExpression": "claimed_by = :me",
-                "ExpressionAttributeNames": {"#state": "state"},
-                "ExpressionAttributeValues": values,
-            }})
+        operations = [{"Put": {
+            "TableName": self.table, "Item": self._send_item(replace(send, claimed_by=None)),
+            "ConditionExpression": "claimed_by = :me",
+            "ExpressionAttributeValues": {":me": S(by)},
+        }} for send in sends]
         return sum(self._write_each(operations))
 
 

@@ -80,9 +80,12 @@ def test_right_of_access_lists_everything_held(client, registered, staff_headers
 
 
 def test_erasure_leaves_no_item_with_the_persons_data(client, registered, staff_headers, dynamodb_repo):
+    an_id = subscriptions.find_person(dynamodb_repo, "an@example.be").id
+    assert dynamodb_repo.list_sends("webinar-2027-01-14", an_id)  # reminders planned at confirmation
     response = client.http.delete("/staff/subscribers?email=an@example.be", headers=staff_headers)
     assert response.status_code == 200
     items = dynamodb_repo.client.scan(TableName=dynamodb_repo.table)["Items"]
+    assert not [i for i in items if an_id in json.dumps(i)]  # sends included: nothing keyed by them is left
     dump = json.dumps(items, ensure_ascii=False)
     for secret in ("an@example.be", "An <b>Peeters</b>", "Hoe sluit onze stad aan?", "calc"):
         assert secret not in dump
