@@ -106,3 +106,26 @@ def test_four_dispatchers_over_a_thousand_registrations_mail_each_person_once(at
     assert sum(r.sent for r in results) == 1000
     assert sum(1 for r in results[:4] if r.sent) >= 2  # they did share the work
     assert Counter(s.state for s in repo.list_sends(WEBINAR)) == {"sent": 1000}
+
+
+def test_send_due_command_runs_one_tick_as_of_the_given_moment(aws_mock, monkeypatch, capsys, clock):
+    import json
+
+    from chalicelib import aws, cli
+    from chalicelib.storage import DynamoDBRepository
+    from tests.conftest import TABLE
+
+    monkeypatch.setenv("TABLE_NAME", TABLE)
+    assert cli.main(["bootstrap"]) == 0
+    repo = DynamoDBRepository(aws.client("dynamodb"), TABLE)
+    events.create_event(repo, webinar_data(), actor="test")
+    clock.set(WEBINAR_START - timedelta(hours=20))
+    register(repo, RecordingMailer(), "an@example.be", [WEBINAR])
+    capsys.readouterr()
+    assert cli.main(["send-due", "--now", "2027-01-14T09:01:00"]) == 0  # Brussels time: 59 minutes before
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (result["due"], result["sent"]) == (1, 1)
+    assert cli.main(["send-due", "--now", "2027-01-14T09:02:00+01:00"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["due"] == 0
+    [send] = repo.list_sends(WEBINAR)
+    assert send.state == "sent" and send.message_id
