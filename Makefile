@@ -6,7 +6,7 @@ VENV       := .venv
 PY         := $(VENV)/bin/python
 PYTEST_ARGS ?= -q
 
-.PHONY: venv node_modules test run bench clean i18n
+.PHONY: venv node_modules test run bench clean package deploy i18n
 
 # The virtualenv with requirements-dev.txt. Reinstalls only when a
 # requirements file is newer than the stamp.
@@ -50,3 +50,24 @@ i18n: venv
 	$(VENV)/bin/pybabel extract -F babel-mail.cfg --no-location --sort-output -o chalicelib/locales/mail.pot .
 	test -f chalicelib/locales/nl/LC_MESSAGES/mail.po || $(VENV)/bin/pybabel init -D mail -i chalicelib/locales/mail.pot -d chalicelib/locales -l nl
 	$(VENV)/bin/pybabel update --no-fuzzy-matching --ignore-obsolete -D mail -i chalicelib/locales/mail.pot -d chalicelib/locales -l nl
+
+# Deployment (docs/deploy.md). STAGE is dev or prod.
+STAGE ?= dev
+STACK ?= sro-events-$(STAGE)
+
+# dist/$(STAGE)/sam.json and deployment.zip: chalice package merged with
+# infra/template.json, then slimmed. Needs no AWS credentials.
+package: venv
+	$(PY) scripts/package.py $(STAGE)
+
+# Upload and deploy with the AWS CLI and the operator's credentials (not run
+# in CI). DEPLOY_BUCKET: an S3 bucket in the same region for the code.
+deploy: package
+	@test -n "$(DEPLOY_BUCKET)" || { echo "set DEPLOY_BUCKET=<s3 bucket for the code>"; exit 2; }
+	aws cloudformation package --template-file dist/$(STAGE)/sam.json \
+		--s3-bucket $(DEPLOY_BUCKET) --s3-prefix $(STACK) \
+		--output-template-file dist/$(STAGE)/packaged.json
+	aws cloudformation deploy --template-file dist/$(STAGE)/packaged.json \
+		--stack-name $(STACK) --parameter-overrides Stage=$(STAGE) \
+		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset
+	aws cloudformation describe-stacks --stack-name $(STACK) --query "Stacks[0].Outputs" --output table

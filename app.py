@@ -8,9 +8,10 @@ from __future__ import annotations
 import functools
 import json
 import os
+import time
 from typing import Any, Callable
 
-from chalice import AuthResponse, Chalice, Response
+from chalice import AuthResponse, Chalice, Rate, Response
 
 from chalicelib import config, events, staff
 from chalicelib.errors import (
@@ -160,10 +161,7 @@ def _deny() -> None:
 def staff_authorizer(auth_request):
     try:
         name = staff.verify_authorization(get_repo(), auth_request.token)
-    except (Unauthorized, Unavailable):
-        # Fail closed: an unreachable table denies rather than admits.
-        _deny()
-    except Exception:  # noqa: BLE001 - any fault in checking a token must deny, never admit
+    except Exception:  # noqa: BLE001 - fail closed: a bad token or any fault in checking one denies
         _deny()
     return AuthResponse(routes=["/staff/*", "/staff"], principal_id=name)
 
@@ -191,6 +189,69 @@ def list_events():
 def get_event(event_id):
     event = events.get_public_event(get_repo(), event_id)
     return json_response(event_json(event, base_url=settings().base_url, now=times.now()))
+
+
+# ------------------------------------------------------------ calendar feeds
+
+
+def feed_lang() -> str:
+    """Return ``?lang`` (nl by default); anything but nl or en is a 400, not a silent fallback."""
+    lang = (app.current_request.query_params or {}).get("lang") or "nl"
+    if lang not in ("nl", "en"):
+        raise InvalidInput("lang", "must be nl or en")
+    return lang
+
+
+def calendar_response(reply, extra_headers: dict[str, str] | None = None) -> Response:
+    """Shape a feed reply: 200 or 304, validators and caching headers; no body for 304 or HEAD."""
+    from chalicelib.feed_snapshots import CACHE_CONTROL
+
+    headers = {"Content-Type": "text/calendar; charset=utf-8", "Cache-Control": CACHE_CONTROL, **(extra_headers or {})}
+    if reply.etag:
+        headers["ETag"] = reply.etag
+    if reply.last_modified:
+        headers["Last-Modified"] = times.format_http_date(reply.last_modified)
+    send_body = reply.status == 200 and app.current_request.method != "HEAD"
+    return Response(body=reply.body.decode("utf-8") if send_body else "", status_code=reply.status, headers=headers)
+
+
+@api("/calendar.ics", methods=["GET", "HEAD"])
+def public_calendar():
+    from chalicelib.feed_snapshots import read_public_feed
+
+    headers = app.current_request.headers
+    return calendar_response(read_public_feed(
+        get_repo(), feed_lang(), if_none_match=headers.get("if-none-match"),
+        if_modified_since=headers.get("if-modified-since"), now=times.now()))
+
+
+@api("/events/{event_id}/calendar.ics", methods=["GET", "HEAD"])
+def event_calendar(event_id):
+    from chalicelib.feed_snapshots import read_event_calendar
+
+    headers = app.current_request.headers
+    reply = read_event_calendar(get_repo(), event_id, feed_lang(), base_url=settings().base_url,
+                                if_none_match=headers.get("if-none-match"),
+                                if_modified_since=headers.get("if-modified-since"))
+    return calendar_response(reply, {"Content-Disposition": f'attachment; filename="{event_id}.ics"'})
+
+
+# API Gateway takes only whole path segments as parameters, so the route is
+# /feeds/{filename} and the ".ics" is checked here.
+@api("/feeds/{filename}", methods=["GET", "HEAD"])
+def personal_calendar(filename):
+    from chalicelib import subscriptions
+    from chalicelib.errors import NotFound
+
+    if not filename.endswith(".ics"):
+        raise NotFound("token: this link is not valid (any more)")
+    token = filename[:-4]
+    headers = app.current_request.headers
+    reply = subscriptions.read_personal_feed(
+        get_repo(), token, base_url=settings().base_url,
+        if_none_match=headers.get("if-none-match"), if_modified_since=headers.get("if-modified-since"))
+    # Private: it holds join links; the token in the URL must not leak.
+    return calendar_response(reply, {"Cache-Control": "private, max-age=300", "Referrer-Policy": "no-referrer"})
 
 
 # -------------------------------------------------------------- staff API
@@ -307,3 +368,50 @@ def staff_audit():
     if not 1 <= limit <= 1000:
         raise InvalidInput("limit", "must be a whole number from 1 to 1000")
     return json_response({"entries": [e.to_json() for e in get_repo().list_audit(limit)]})
+
+
+# ------------------------------------------------- logs, tick, SES notices
+
+
+@app.middleware("http")
+def log_request(event, get_response):
+    """Log one JSON line per request: method, route template, status, duration, request id."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = get_response(event)
+        status = response.status_code
+        return response
+    finally:
+        from chalicelib import logs
+
+        context = event.context or {}
+        lambda_context = getattr(event, "lambda_context", None)
+        logs.request(
+            method=event.method, route=context.get("resourcePath"), status=status,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            request_id=context.get("requestId") or getattr(lambda_context, "aws_request_id", None),
+        )
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def tick(event):
+    """Send what is due (EventBridge, every minute)."""
+    from chalicelib import tick as ticks
+
+    ticks.run_tick()
+
+
+# The topic's name here is what `chalice deploy` would subscribe to; the
+# CloudFormation of infra/ points the subscription at its own topic instead.
+@app.on_sns_message(topic="sro-events-ses-notifications")
+def ses_notifications(event):
+    """Record the suppressions that SES bounces and complaints call for."""
+    from chalicelib import aws, bounces
+
+    try:
+        message = json.loads(event.message)
+    except ValueError:
+        return  # not an SES notice (SNS's subscription confirmation, say): nothing to do
+    store = bounces.DynamoDBSuppressions(aws.client("dynamodb"), settings().table_name)
+    bounces.handle_ses_notification(message, store)

@@ -13,6 +13,7 @@ from . import times
 from .errors import Conflict, InvalidInput, NotFound
 from .models import AuditEntry, Event, build_event, material_changes, slugify
 from .storage import Repository
+from .feed_snapshots import refresh_public_feeds
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ def create_event(repo: Repository, data: Any, *, actor: str, now: datetime | Non
         repo.create_event(dated)
         event = dated
     _audit(repo, actor, "event.create", event, now, status=event.status)
+    refresh_public_feeds(repo, now)
     return event
 
 
@@ -67,6 +69,10 @@ def change_event(repo: Repository, event_id: str, data: Any, *, actor: str, now:
         repo.update_event(after, previous=before)
         _audit(repo, actor, "event.change", after, now, fields=sorted(k for k in data if isinstance(k, str)),
                material=material, sequence=after.sequence)
+    # Also after a change that changed nothing: repeating a request heals a
+    # feed whose refresh failed (refresh_public_feeds stores nothing if the
+    # bytes are the same).
+    refresh_public_feeds(repo, now)
     # The one place where registrants hear of a change: with ``material``
     # non-empty (time, place or join link), confirmed registrants are mailed
     # by the notices of reminders.py (issue #5) from this EventChange.
@@ -83,10 +89,12 @@ def cancel_event(repo: Repository, event_id: str, *, actor: str, now: datetime |
     now = now or times.now()
     before = get_event(repo, event_id)
     if before.status == "cancelled":
+        refresh_public_feeds(repo, now)
         return EventChange(before=before, after=before, material=[])
     after = replace(before, status="cancelled", cancelled_at=now, updated_at=now, sequence=before.sequence + 1)
     repo.update_event(after, previous=before)
     _audit(repo, actor, "event.cancel", after, now, previous_status=before.status)
+    refresh_public_feeds(repo, now)
     return EventChange(before=before, after=after, material=["status"])
 
 

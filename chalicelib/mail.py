@@ -20,7 +20,9 @@ from . import i18n, times
 
 SENDER_NAME = "Smart Region Office"
 REPLY_TO = "smartregionoffice@vlaanderen.be"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+# Control characters, C1 controls and every character str.splitlines() breaks
+# on: none may reach a header, where a line break would start a new one.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 class MailError(Exception):

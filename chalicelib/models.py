@@ -281,7 +281,7 @@ def _optional_instant(value: Any, field_name: str, tz: str) -> datetime | None:
     return times.parse_instant(value, field_name, tz)
 
 
-def validate_event_fields(data: Any, *, partial: bool) -> dict[str, Any]:
+def validate_event_fields(data: Any) -> dict[str, Any]:
     """Check a create or PATCH body's shape; return the fields it sets, still raw where times are involved."""
     if not isinstance(data, dict):
         raise InvalidInput("body", "must be a JSON object")
@@ -293,7 +293,7 @@ def validate_event_fields(data: Any, *, partial: bool) -> dict[str, Any]:
 
 def build_event(data: dict[str, Any], *, existing: Event | None, now: datetime) -> Event:
     """Validate ``data`` (a whole new event, or changes to ``existing``) and return the resulting Event."""
-    fields = validate_event_fields(data, partial=existing is not None)
+    fields = validate_event_fields(data)
     if existing is not None and "id" in fields and fields["id"] != existing.id:
         raise InvalidInput("id", "cannot be changed; create a new event instead")
 

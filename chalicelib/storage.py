@@ -12,6 +12,7 @@ audit entry         ``AUDIT``                  ``<utc iso>#<random>``       acto
 person              ``PERSON#<person_id>``     ``PROFILE``                  body (JSON), updated_at; TTL
 registration        ``EVENT#<event_id>``       ``REG#<person_id>``          body (JSON), status; TTL
 confirm token       ``TOKEN#<sha256>``         ``TOKEN``                    body (JSON), used_at, valid_until; TTL
+feed version        ``FEED``                   ``CALENDAR#<lang>#V#<n>``    body (B, gzip), etag, built_at; TTL
 send                ``EVENT#<event_id>``       ``SEND#<person_id>#<kind>``  state, due, cutoff, attempts, claimed_by,
                                                ``[#<detail>]``              message_id, reason, details; ``due_pk`` and
                                                                             ``due_at`` while pending or claimed; TTL
@@ -20,6 +21,9 @@ send                ``EVENT#<event_id>``       ``SEND#<person_id>#<kind>``  stat
 ``person_id`` is a keyed hash of the normalised address (subscriptions.py),
 so finding a person by address is one GetItem, and a key never shows the
 address itself.
+
+``<n>`` is the version number: epoch seconds, zero-padded to 12 digits so
+that the sort key orders versions (see ``feed_snapshots.py``).
 
 Access patterns, each one request:
 
@@ -58,6 +62,11 @@ Access patterns, each one request:
   (a claim moves ``due_at`` to the claim's lease end, so a second claim of the
   same read fails). Settle: TransactWriteItems of up to 100 puts
   conditioned on ``claimed_by``. The recipients: BatchGetItem of profiles.
+- poll the public feed: Query ``PK = FEED AND SK BETWEEN`` the client's
+  version and now, newest first, ``Limit 1``: one read, and nothing read at
+  all when the client is current (304).
+- store feed versions: PutItem of each scheduled version, then PutItem of the
+  current one, condition its key does not exist. Old versions go by TTL.
 
 The table also carries a sparse global secondary index ``due`` (``due_pk``,
 ``due_at``) for sends that are due, and TTL on ``expires_at`` (epoch
@@ -75,8 +84,9 @@ from datetime import datetime, timedelta
 from typing import Any, Sequence
 
 from . import times
-from .errors import Conflict, Gone, NotFound, Unavailable
 from . import codec
+from .errors import Conflict, Gone, NotFound, Unavailable
+from .feed_snapshots import FeedVersion
 from .models import AuditEntry, ConfirmToken, Event, Person, Registration, Send, StaffToken
 
 DUE_INDEX = "due"
@@ -84,6 +94,9 @@ DUE_PARTITION = "DUE"
 TRANSACTION_MAX = 100
 TTL_ATTRIBUTE = "expires_at"
 AUDIT_RETENTION = timedelta(days=730)
+# A feed version is superseded within days; the newest one being cleared after
+# this long unchanged only means the next poll renders it again.
+FEED_VERSION_RETENTION = timedelta(days=400)
 
 
 class Repository(ABC):
@@ -208,6 +221,15 @@ class Repository(ABC):
     def settle_sends(self, sends: Sequence[Send], *, by: str) -> int:
         """Record the outcome of claimed sends (their new state); return how many were still held by ``by``."""
 
+    # feeds
+    @abstractmethod
+    def latest_feed_version(self, feed: str, *, after: int | None, upto: int) -> FeedVersion | None:
+        """Return the newest version of ``feed`` numbered above ``after`` (if given) and at most ``upto``, or None."""
+
+    @abstractmethod
+    def put_feed_versions(self, versions: list[FeedVersion]) -> bool:
+        """Store a current version and the scheduled ones after it; False if the current one's number is taken."""
+
 
 def _sort_events(events: list[Event]) -> list[Event]:
     return sorted(events, key=lambda e: (e.starts_at, e.id))
@@ -225,6 +247,7 @@ class InMemoryRepository(Repository):
         self.registrations: dict[tuple[str, str], Registration] = {}
         self.tokens: dict[str, ConfirmToken] = {}
         self.sends: dict[tuple[str, str], Send] = {}
+        self.feed_versions: dict[tuple[str, int], FeedVersion] = {}
 
     def create_event(self, event: Event) -> None:
         with self._lock:
@@ -394,6 +417,21 @@ class InMemoryRepository(Repository):
                 self.sends[(send.event_id, send.key)] = replace(send, claimed_by=None)
                 settled += 1
         return settled
+
+    def latest_feed_version(self, feed: str, *, after: int | None, upto: int) -> FeedVersion | None:
+        candidates = [v for (name, number), v in self.feed_versions.items()
+                      if name == feed and (after is None or number > after) and number <= upto]
+        return max(candidates, key=lambda v: v.version, default=None)
+
+    def put_feed_versions(self, versions: list[FeedVersion]) -> bool:
+        current, *scheduled = versions
+        with self._lock:
+            for version in scheduled:
+                self.feed_versions[(version.feed, version.version)] = version
+            if (current.feed, current.version) in self.feed_versions:
+                return False
+            self.feed_versions[(current.feed, current.version)] = current
+            return True
 
 
 # ------------------------------------------------------------------ DynamoDB
@@ -788,6 +826,60 @@ class DynamoDBRepository(Repository):
                 except (ClientError, BotoCoreError) as exc:
                     raise Unavailable(f"storage: {type(exc).__name__}") from exc
                 request = reply.get("UnprocessedItems") or {}
+    # --- feeds
+
+    @staticmethod
+    def _feed_sk(feed: str, version: int) -> str:
+        return f"{feed}#V#{version:012d}"
+
+    def latest_feed_version(self, feed: str, *, after: int | None, upto: int) -> FeedVersion | None:
+        low = 0 if after is None else after + 1
+        if low > upto:
+            return None
+        reply = self._call(
+            "query",
+            KeyConditionExpression="PK = :pk AND SK BETWEEN :low AND :high",
+            ExpressionAttributeValues={":pk": S("FEED"), ":low": S(self._feed_sk(feed, low)),
+                                       ":high": S(self._feed_sk(feed, upto))},
+            ScanIndexForward=False, Limit=1,
+        )
+        items = reply.get("Items", [])
+        if not items:
+            return None
+        import gzip
+
+        item = items[0]
+        return FeedVersion(
+            feed=feed, version=int(item["SK"]["S"].rsplit("#", 1)[1]),
+            body=gzip.decompress(item["body"]["B"]), etag=item["etag"]["S"],
+            built_at=times.from_utc_iso(item["built_at"]["S"]),
+        )
+
+    def _feed_item(self, version: FeedVersion) -> dict[str, Any]:
+        import gzip
+
+        return {
+            "PK": S("FEED"), "SK": S(self._feed_sk(version.feed, version.version)),
+            "body": {"B": gzip.compress(version.body, compresslevel=6, mtime=0)},
+            "etag": S(version.etag), "built_at": S(times.to_utc_iso(version.built_at)),
+            TTL_ATTRIBUTE: N(version.version + int(FEED_VERSION_RETENTION.total_seconds())),
+        }
+
+    def put_feed_versions(self, versions: list[FeedVersion]) -> bool:
+        from botocore.exceptions import ClientError
+
+        current, *scheduled = versions
+        # Scheduled versions first: a current version is never visible
+        # without the ones that must follow it.
+        for version in scheduled:
+            self._call("put_item", Item=self._feed_item(version))
+        try:
+            self._call("put_item", Item=self._feed_item(current), ConditionExpression="attribute_not_exists(PK)")
+        except ClientError as exc:
+            if self._is_condition_failure(exc):
+                return False
+            raise
+        return True
 
 
     def get_people(self, person_ids: Sequence[str]) -> dict[str, Person]:

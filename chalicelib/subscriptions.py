@@ -734,15 +734,22 @@ def export_person(repo: Repository, person: Person) -> dict[str, Any]:
     }
 
 
-def personal_feed(repo: Repository, token: str, *, base_url: str) -> tuple[Person, bytes]:
-    """The person's confirmed events as iCalendar, join links included."""
-    from .feeds import build_calendar
+def read_personal_feed(repo: Repository, token: str, *, base_url: str, if_none_match: str | None = None,
+                       if_modified_since: str | None = None):
+    """The person's confirmed events as iCalendar, join links included; 304 when unchanged."""
+    from .feed_snapshots import FeedReply, not_modified
+    from .feeds import build_calendar, feed_etag
 
     person = person_for_token(repo, "feed", token)
     events = _events_by_id(repo)
     regs = repo.get_registrations(person.id, sorted(person.event_ids))
-    mine = [events[e] for e, r in regs.items() if e in events and r.status == "confirmed"
-            and events[e].status in ("published", "cancelled")]
-    body = build_calendar(sorted(mine, key=lambda e: e.starts_at), lang=person.language, base_url=base_url,
-                          include_join_link=True, name="Smart Region Office")
-    return person, body
+    mine = sorted((events[e] for e, r in regs.items() if e in events and r.status == "confirmed"
+                   and events[e].status in ("published", "cancelled")), key=lambda e: (e.starts_at, e.id))
+    body = build_calendar(mine, lang=person.language, base_url=base_url, include_join_link=True,
+                          name="Smart Region Office")
+    etag = feed_etag(body)
+    changed = max([e.updated_at or e.created_at for e in mine] + [r.updated_at for r in regs.values()],
+                  default=person.created_at)
+    if not_modified(etag, changed, if_none_match, if_modified_since):
+        return FeedReply(304, None, etag, changed)
+    return FeedReply(200, body, etag, changed)

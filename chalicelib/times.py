@@ -113,3 +113,25 @@ def format_duration(delta: timedelta) -> str:
         if secs:
             text += f"{secs}S"
     return text if text != "P" else "PT0S"
+
+
+def format_http_date(instant: datetime) -> str:
+    """Format an instant as an HTTP date (RFC 9110 IMF-fixdate), for Last-Modified."""
+    from email.utils import format_datetime
+
+    return format_datetime(instant.astimezone(UTC), usegmt=True)
+
+
+def parse_http_date(value: str | None) -> datetime | None:
+    """Read an HTTP date (If-Modified-Since); None when absent or malformed."""
+    from email.utils import parsedate_to_datetime
+
+    if not value or len(value) > 64:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed is None:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

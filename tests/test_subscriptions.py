@@ -328,3 +328,20 @@ def test_raising_capacity_gives_seats_to_the_waiting(repo, mailer, clock):
     subscriptions.after_event_change(repo, mailer, change, base_url=BASE)
     assert status(repo, "smart-region-dag-2027", "c@x.be") == "confirmed"
     assert status(repo, "smart-region-dag-2027", "d@x.be") == "waitlisted"
+
+
+def test_mails_are_in_the_language_of_the_form(repo, mailer):
+    subscribe(repo, mailer, email="nl@x.be", language="nl")
+    subscribe(repo, mailer, email="en@x.be", language="en")
+    assert mailer.to("nl@x.be")[0].subject.startswith("Bevestig je inschrijving")
+    assert "Dag An Peeters," in mailer.to("nl@x.be")[0].text
+    assert mailer.to("en@x.be")[0].subject.startswith("Confirm your registration")
+    assert "donderdag 14 januari 2027, 10:00" in mailer.to("nl@x.be")[0].text
+    assert "Thursday 14 January 2027, 10:00" in mailer.to("en@x.be")[0].text
+
+
+def test_markup_in_a_name_is_text_in_the_html_mail(repo, mailer):
+    subscribe(repo, mailer, name="<script>alert(1)</script>")
+    mail = mailer.sent[-1][0]
+    assert "<script>" not in mail.html
+    assert "&lt;script&gt;" in mail.html

@@ -1,0 +1,244 @@
+"""The pure builder: every calendar it makes reads the same in icalendar and in ical.js."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from chalicelib import feeds
+from chalicelib.models import build_event
+from tests.conftest import PINNED_NOW, day_data, webinar_data
+from tests.feed_support import parse_both
+
+BASE = "https://events.example.be"
+TRICKY = "Komma, puntkomma; backslash \\ en\nnieuwe lijn — café Œuvre «ü» 日本語の説明 😀🇧🇪 done"
+
+
+def make(**overrides):
+    return build_event(webinar_data(**overrides), existing=None, now=PINNED_NOW)
+
+
+def build(events, **kwargs):
+    options = {"lang": "nl", "base_url": BASE, "include_join_link": False, **kwargs}
+    return feeds.build_calendar(events, **options)
+
+
+def utc(text):
+    return datetime.fromisoformat(text).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+@pytest.mark.parametrize("local_start, local_end", [
+    # The night of 27-28 March 2027: clocks go from 02:00 CET to 03:00 CEST.
+    ("2027-03-27T10:00:00+01:00", "2027-03-27T11:00:00+01:00"),
+    ("2027-03-28T01:30:00+01:00", "2027-03-28T03:30:00+02:00"),
+    ("2027-03-28T10:00:00+02:00", "2027-03-28T11:00:00+02:00"),
+    # The night of 30-31 October 2027: from 03:00 CEST back to 02:00 CET.
+    ("2027-10-30T10:00:00+02:00", "2027-10-30T11:00:00+02:00"),
+    ("2027-10-31T01:30:00+02:00", "2027-10-31T04:00:00+01:00"),
+    ("2027-10-31T10:00:00+01:00", "2027-10-31T11:00:00+01:00"),
+])
+def test_utc_instants_are_right_on_both_sides_of_the_dst_changes(local_start, local_end):
+    event = make(starts_at=local_start, ends_at=local_end)
+    py, js = parse_both(build([event]))
+    for parsed in (py, js):
+        assert parsed["events"][0]["start"] == utc(local_start)
+        assert parsed["events"][0]["end"] == utc(local_end)
+
+
+def test_a_year_of_events_lands_on_the_right_instants_in_icaljs():
+    events = [make(id=f"e{month}", starts_at=f"2027-{month:02d}-15T09:00:00", ends_at=f"2027-{month:02d}-15T10:00:00")
+              for month in range(1, 13)]
+    _, js = parse_both(build(events))
+    hours = [e["start"][11:13] for e in js["events"]]
+    assert hours == ["08", "08", "08"] + ["07"] * 7 + ["08", "08"]
+
+
+def test_vtimezone_uses_yearly_rules_not_rdate_lists():
+    text = build([make()]).decode()
+    zone = text[text.index("BEGIN:VTIMEZONE"):text.index("END:VTIMEZONE")]
+    assert "RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3" in zone
+    assert "RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10" in zone
+    assert "RDATE" not in zone
+    assert "DTSTART:19700329T020000" in zone and "DTSTART:19701025T030000" in zone
+
+
+def test_zone_without_weekday_rules_still_gets_a_vtimezone():
+    event = make(timezone="Asia/Tokyo", starts_at="2027-01-14T10:00:00", ends_at="2027-01-14T11:00:00")
+    py, js = parse_both(build([event]))
+    assert js["events"][0]["start"] == "2027-01-14T01:00:00.000Z"
+    assert "Asia/Tokyo" in js["timezones"]
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_texts_with_special_characters_come_back_exactly(lang):
+    event = make(title={"nl": "Titel; met, " + TRICKY[:60], "en": "Title; with, " + TRICKY[:60]},
+                 description={"nl": TRICKY * 3, "en": TRICKY * 2})
+    py, js = parse_both(build([event], lang=lang, include_join_link=False))
+    for parsed in (py, js):
+        assert parsed["events"][0]["summary"] == event.title[lang]
+        assert parsed["events"][0]["description"] == event.description[lang]
+
+
+def test_location_with_commas_comes_back_exactly():
+    event = build_event(day_data(location={"name": "Herman Teirlinck; zaal 1", "address": "Havenlaan 88, 1000 Brussel"}),
+                        existing=None, now=PINNED_NOW)
+    py, js = parse_both(build([event]))
+    assert js["events"][0]["location"] == "Herman Teirlinck; zaal 1, Havenlaan 88, 1000 Brussel"
+
+
+def test_lines_fold_at_75_octets_without_splitting_a_character():
+    event = make(title={"nl": "😀é日" * 60}, description={"nl": ("ü日😀a" * 200)})
+    body = build([event])
+    assert body.endswith(b"\r\n")
+    for line in body.split(b"\r\n"):
+        assert len(line) <= 75
+        line.decode("utf-8")  # a split character would not decode
+    assert b"\n" not in body.replace(b"\r\n", b"")
+    py, js = parse_both(body)
+    assert js["events"][0]["summary"] == event.title["nl"]
+
+
+def test_calendar_properties_of_a_subscription_feed():
+    text = build([make()]).decode()
+    lines = text.split("\r\n")
+    assert "VERSION:2.0" in lines
+    assert "PRODID:" + feeds.PRODID in lines
+    assert "NAME:Smart Region Office – evenementen" in lines
+    assert "X-WR-CALNAME:Smart Region Office – evenementen" in lines
+    assert "REFRESH-INTERVAL;VALUE=DURATION:PT1H" in lines
+    assert "X-PUBLISHED-TTL:PT1H" in lines
+    assert not any(line.startswith("METHOD") for line in lines)
+
+
+def test_event_properties():
+    event = replace(make(), sequence=3, updated_at=PINNED_NOW + timedelta(hours=2))
+    text = build([event]).decode()
+    unfolded = text.replace("\r\n ", "")
+    lines = unfolded.split("\r\n")
+    assert "UID:webinar-2027-01-14@events.smartregion.vlaanderen.be" in lines
+    assert "DTSTAMP:20261125T140000Z" in lines
+    assert "LAST-MODIFIED:20261125T140000Z" in lines
+    assert "SEQUENCE:3" in lines
+    assert "STATUS:CONFIRMED" in lines
+    assert "DTSTART;TZID=Europe/Brussels:20270114T100000" in lines
+    assert "URL;VALUE=URI:https://events.example.be/events/webinar-2027-01-14" in lines
+    assert 'ORGANIZER;CN="Smart Region Office":mailto:smartregionoffice@vlaanderen.be' in lines
+
+
+def test_uid_does_not_depend_on_base_url():
+    a = parse_both(build([make()], base_url="https://a.example"))[1]
+    b = parse_both(build([make()], base_url="https://b.example"))[1]
+    assert a["events"][0]["uid"] == b["events"][0]["uid"] == feeds.event_uid("webinar-2027-01-14")
+
+
+def test_same_events_give_the_same_bytes_whatever_the_clock(clock):
+    events = [make(), build_event(day_data(), existing=None, now=PINNED_NOW)]
+    first = build(events)
+    clock.set(PINNED_NOW + timedelta(days=3))
+    assert build(list(reversed(events))) == first
+    assert feeds.feed_etag(first) == feeds.feed_etag(build(events))
+
+
+def test_a_change_changes_the_etag():
+    event = make()
+    changed = build_event({"title": "Nieuw"}, existing=event, now=PINNED_NOW + timedelta(minutes=1))
+    assert feeds.feed_etag(build([event])) != feeds.feed_etag(build([changed]))
+
+
+def test_join_link_only_with_include_join_link():
+    event = make()
+    public = build([event], include_join_link=False)
+    assert b"meet.example.org" not in public
+    assert b"CONFERENCE" not in public
+    py, js = parse_both(build([event], include_join_link=True))
+    for parsed in (py, js):
+        assert parsed["events"][0]["conference"] == "https://meet.example.org/sro"
+        assert parsed["events"][0]["description"] == "Missie en strategie\n\nDeelnemen: https://meet.example.org/sro"
+    english = parse_both(build([event], lang="en", include_join_link=True))[1]
+    assert english["events"][0]["description"] == "Mission and strategy\n\nJoin: https://meet.example.org/sro"
+
+
+def test_cancelled_event_has_status_cancelled_and_says_so():
+    event = replace(make(), status="cancelled", cancelled_at=PINNED_NOW, sequence=1)
+    py, js = parse_both(build([event]))
+    assert js["events"][0]["status"] == "CANCELLED"
+    assert js["events"][0]["summary"] == "Geannuleerd: Webinar Smart Region"
+    assert js["events"][0]["sequence"] == 1
+
+
+@pytest.mark.parametrize("method", ["PUBLISH", "CANCEL"])
+def test_mail_attachments_carry_their_method(method):
+    py, js = parse_both(build([make()], method=method, include_join_link=True))
+    assert js["method"] == py["method"] == method
+    assert js["events"][0]["status"] == ("CANCELLED" if method == "CANCEL" else "CONFIRMED")
+
+
+def test_name_overrides_the_calendar_name():
+    _, js = parse_both(build([make()], name="Mijn evenementen"))
+    assert js["name"] == js["x_wr_calname"] == "Mijn evenementen"
+
+
+def test_empty_calendar_is_valid():
+    py, js = parse_both(build([]))
+    assert js["events"] == [] and js["name"]
+
+
+def test_unknown_language_or_method_is_refused():
+    with pytest.raises(ValueError):
+        build([make()], lang="fr")
+    with pytest.raises(ValueError):
+        build([make()], method="REQUEST")
+
+
+def test_public_feed_keeps_cancelled_events_for_30_days():
+    event = replace(make(), status="cancelled", cancelled_at=PINNED_NOW)
+    assert feeds.in_public_feed(event, PINNED_NOW + timedelta(days=30) - timedelta(seconds=1))
+    assert not feeds.in_public_feed(event, PINNED_NOW + timedelta(days=30))
+    assert not feeds.in_public_feed(replace(make(), status="draft"), PINNED_NOW)
+
+
+# ------------------------------------------------------- add to calendar
+
+
+def test_google_link_has_utc_times_and_texts():
+    event = build_event(day_data(), existing=None, now=PINNED_NOW)
+    link = feeds.add_to_calendar_links(event, lang="en", base_url=BASE)["google"]
+    parts = urlsplit(link)
+    assert (parts.scheme, parts.netloc, parts.path) == ("https", "calendar.google.com", "/calendar/render")
+    query = parse_qs(parts.query)
+    assert query["action"] == ["TEMPLATE"]
+    assert query["text"] == ["Smart Region Day"]
+    assert query["dates"] == ["20270603T070000Z/20270603T150000Z"]
+    assert query["location"] == ["Herman Teirlinckgebouw, Havenlaan 88, 1000 Brussel"]
+    assert f"{BASE}/events/smart-region-dag-2027" in query["details"][0]
+    assert "+" not in parts.query
+
+
+@pytest.mark.parametrize("key, host", [("outlook", "outlook.live.com"), ("office365", "outlook.office.com")])
+def test_outlook_links(key, host):
+    event = make(title={"nl": TRICKY[:40]})
+    link = feeds.add_to_calendar_links(event, lang="nl", base_url=BASE)[key]
+    parts = urlsplit(link)
+    assert parts.netloc == host and parts.path == "/calendar/0/action/compose"
+    query = parse_qs(parts.query)
+    assert query["rru"] == ["addevent"]
+    assert query["subject"] == [event.title["nl"]]
+    assert query["startdt"] == ["2027-01-14T09:00:00Z"] and query["enddt"] == ["2027-01-14T10:00:00Z"]
+    assert "+" not in parts.query
+
+
+def test_links_never_carry_the_join_link():
+    links = feeds.add_to_calendar_links(make(), lang="nl", base_url=BASE)
+    assert not any("meet.example.org" in link for link in links.values())
+
+
+def test_ics_link_and_webcal_form():
+    links = feeds.add_to_calendar_links(make(), lang="en", base_url=BASE)
+    assert links["ics"] == f"{BASE}/events/webinar-2027-01-14/calendar.ics?lang=en"
+    assert feeds.webcal_url(f"{BASE}/calendar.ics?lang=en") == "webcal://events.example.be/calendar.ics?lang=en"
+    assert feeds.webcal_url(feeds.public_feed_url(BASE)) == "webcal://events.example.be/calendar.ics"
+    with pytest.raises(ValueError):
+        feeds.webcal_url("ftp://example.be/x.ics")

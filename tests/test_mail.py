@@ -1,0 +1,54 @@
+"""Mail goes out raw through SES (moto), one message per recipient, with its headers and .ics intact."""
+
+from __future__ import annotations
+
+import email
+from email.policy import default as default_policy
+
+import pytest
+
+from chalicelib import aws
+from chalicelib.mail import Attachment, Mail, MailRejected, SesMailer
+
+SENDER = "smartregionoffice@vlaanderen.be"
+
+
+def sample_mail(**overrides):
+    data = dict(to_email="an@example.be", to_name="An Peeters", subject="Uw inschrijving – Smart Region Dag",
+                text="Hallo An", html="<p>Hallo An</p>", unsubscribe_url="https://events.example.be/unsubscribe/tok",
+                attachments=(Attachment("invite.ics", "text/calendar; method=PUBLISH; charset=utf-8",
+                                        b"BEGIN:VCALENDAR\r\nMETHOD:PUBLISH\r\nEND:VCALENDAR\r\n"),))
+    data.update(overrides)
+    return Mail(**data)
+
+
+def sent_messages():
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    return ses_backends[DEFAULT_ACCOUNT_ID]["eu-west-1"].sent_messages
+
+
+def test_mail_goes_out_raw_with_headers_and_calendar(aws_mock):
+    ses = aws.client("ses")
+    ses.verify_email_identity(EmailAddress=SENDER)
+    message_id = SesMailer(ses, SENDER).send(sample_mail())
+    assert message_id
+    [sent] = sent_messages()
+    # One recipient: moto lists the Destinations and the To header's address.
+    assert {d.rpartition("<")[2].rstrip(">") for d in sent.destinations} == {"an@example.be"}
+    parsed = email.message_from_string(sent.raw_data, policy=default_policy)
+    assert parsed["List-Unsubscribe"] == "<https://events.example.be/unsubscribe/tok>"
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert parsed["Subject"] == "Uw inschrijving – Smart Region Dag"
+    assert "Bcc" not in parsed and "Cc" not in parsed
+    [calendar] = [p for p in parsed.walk() if p.get_content_type() == "text/calendar"]
+    assert calendar.get_param("method") == "PUBLISH"
+    assert calendar.get_filename() == "invite.ics"
+    assert parsed.get_body(("plain",)).get_content().strip() == "Hallo An"
+    assert parsed.get_body(("html",)).get_content().strip() == "<p>Hallo An</p>"
+
+
+def test_an_unverified_sender_is_a_permanent_failure(aws_mock):
+    with pytest.raises(MailRejected):
+        SesMailer(aws.client("ses"), "nobody@example.org").send(sample_mail())

@@ -1,0 +1,82 @@
+"""Properties that must hold for any input (hypothesis)."""
+
+from __future__ import annotations
+
+import email
+from email.policy import default as default_policy
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chalicelib.errors import DomainError
+from chalicelib.mail import Mail, build_mime, one_line
+from chalicelib.models import build_event
+from chalicelib.subscriptions import parse_subscription
+from tests.conftest import PINNED_NOW, webinar_data
+
+json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=40)
+json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=12)
+EVENT_FIELDS = ["id", "kind", "status", "title", "description", "starts_at", "ends_at", "timezone", "location",
+                "online_url", "capacity", "registration_opens_at", "registration_closes_at", "reminders"]
+FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FAST
+@given(st.dictionaries(st.sampled_from(EVENT_FIELDS) | st.text(max_size=8), json_values, max_size=8))
+def test_event_validation_raises_only_domain_errors_for_any_fields(fields):
+    try:
+        build_event(fields, existing=None, now=PINNED_NOW)
+    except DomainError:
+        pass
+
+
+@FAST
+@given(st.sampled_from(EVENT_FIELDS), json_values)
+def test_changing_one_field_of_a_valid_event_raises_only_domain_errors(field, value):
+    base = build_event(webinar_data(), existing=None, now=PINNED_NOW)
+    for existing in (None, base):
+        data = webinar_data(**{field: value}) if existing is None else {field: value}
+        try:
+            build_event(data, existing=existing, now=PINNED_NOW)
+        except DomainError:
+            pass
+
+
+@FAST
+@given(json_values)
+def test_event_validation_survives_any_body(body):
+    try:
+        build_event(body, existing=None, now=PINNED_NOW)
+    except DomainError:
+        pass
+
+
+@FAST
+@given(st.dictionaries(st.sampled_from(["email", "name", "organisation", "event_ids", "question", "language",
+                                        "consent", "website"]), json_values, max_size=8))
+def test_subscription_parsing_raises_only_domain_errors(data):
+    try:
+        parse_subscription(data)
+    except DomainError:
+        pass
+
+
+@FAST
+@given(name=st.text(max_size=120), subject=st.text(max_size=300))
+def test_any_name_and_subject_survive_the_mail_builder_without_adding_a_header(name, subject):
+    mail = Mail(to_email="an@example.be", to_name=name, subject=subject, text="Hallo", html="<p>Hallo</p>",
+                unsubscribe_url="https://events.example.be/unsubscribe/abc")
+    raw = build_mime(mail, "smartregionoffice@vlaanderen.be")
+    parsed = email.message_from_bytes(raw, policy=default_policy)
+    assert sorted(parsed.keys()) == sorted([
+        "From", "To", "Reply-To", "Subject", "Date", "Message-ID", "Auto-Submitted",
+        "List-Unsubscribe", "List-Unsubscribe-Post", "MIME-Version", "Content-Type",
+    ])
+    [to] = parsed["To"].addresses
+    assert to.addr_spec == "an@example.be"
+    # Compared without white space: long non-ASCII text is folded into
+    # several RFC 2047 encoded words, and Python's parser keeps a space
+    # between them where mail clients do not.
+    assert "".join(to.display_name.split()) == "".join(one_line(name, 100).split())
+    assert "".join(str(parsed["Subject"]).split()) == "".join(one_line(subject, 250).split())
+    assert parsed.get_body(("plain",)).get_content().replace("\r\n", "\n") == "Hallo\n"
