@@ -446,15 +446,16 @@ def send_due(repo: Repository, mailer: Mailer, *, base_url: str, now: datetime |
     return tick.result
 
 
-def send_due_now(now: datetime | None = None, time_budget: float = TIME_BUDGET) -> TickResult:
-    """One tick with the stage's settings: DynamoDB, SES and SES_MAX_SEND_RATE."""
+def send_due_now(now: datetime | None = None, time_budget: float = TIME_BUDGET, *,
+                 repo: Repository | None = None, mailer: Mailer | None = None) -> TickResult:
+    """One tick with the stage's settings: DynamoDB, SES and SES_MAX_SEND_RATE (or the given repo and mailer)."""
     from . import aws, config
     from .mail import SesMailer
     from .storage import DynamoDBRepository
 
     settings = config.load()
-    repo = DynamoDBRepository(aws.client("dynamodb"), settings.table_name)
-    mailer = SesMailer(aws.client("ses"), settings.sender_email, settings.ses_configuration_set)
+    repo = repo or DynamoDBRepository(aws.client("dynamodb"), settings.table_name)
+    mailer = mailer or SesMailer(aws.client("ses"), settings.sender_email, settings.ses_configuration_set)
     return send_due(repo, mailer, base_url=settings.base_url, now=now, rate=settings.ses_max_send_rate,
                     time_budget=time_budget)
 

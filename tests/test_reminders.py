@@ -384,3 +384,51 @@ def test_staff_opening_registration_early_mails_interested_people_now(memory_rep
     subscriptions.after_event_change(memory_repo, mailer, change, base_url=BASE)
     tick(memory_repo, mailer, PINNED_NOW + timedelta(minutes=1))
     assert kinds(mailer) == ["registration_open"]
+
+
+# ------------------------------------------------------- bounces, the schedule
+
+
+def _ses_notice(kind, address, bounce_type="Permanent"):
+    if kind == "Bounce":
+        return {"notificationType": "Bounce",
+                "bounce": {"bounceType": bounce_type, "bouncedRecipients": [{"emailAddress": address}]}}
+    if kind == "Complaint":
+        return {"notificationType": "Complaint", "complaint": {"complainedRecipients": [{"emailAddress": address}]}}
+    return {"notificationType": "Delivery", "delivery": {"recipients": [address]}}
+
+
+@pytest.mark.parametrize("kind, bounce_type, stopped", [
+    ("Bounce", "Permanent", "bounce"), ("Complaint", None, "complaint"),
+    ("Bounce", "Transient", None), ("Delivery", None, None),
+])
+def test_permanent_bounce_or_complaint_stops_every_reminder(webinar, mailer, clock, kind, bounce_type, stopped):
+    from chalicelib import bounces
+
+    clock.set(WEBINAR_START - timedelta(hours=20))
+    register(webinar, mailer, "an@example.be", [WEBINAR])
+    mailer.sent.clear()
+    bounces.handle_ses_notification(_ses_notice(kind, "AN@example.be", bounce_type), bounces.InMemorySuppressions(), webinar)
+    person = subscriptions.find_person(webinar, "an@example.be")
+    assert person.mail_stopped_reason == stopped
+    result = tick(webinar, mailer, WEBINAR_START - timedelta(hours=1))
+    assert result.sent == (0 if stopped else 1)
+    if stopped:
+        [send] = webinar.list_sends(WEBINAR)
+        assert send.reason == f"mail stopped ({stopped})"
+
+
+def test_the_schedule_runs_the_same_tick_and_logs_its_counts(monkeypatch, capsys):
+    from chalicelib import tick as ticks
+
+    seen = {}
+
+    def fake_send_due_now(now, time_budget):
+        seen.update(now=now, time_budget=time_budget)  # no repo given: the stage's
+        return reminders.TickResult(due=3, sent=2, stale=1)
+
+    monkeypatch.setattr(reminders, "send_due_now", fake_send_due_now)
+    counts = ticks.run_tick(PINNED_NOW, time_budget=40.0)
+    assert (counts.due, counts.sent, counts.stale) == (3, 2, 1)
+    assert seen == {"now": PINNED_NOW, "time_budget": 40.0}
+    assert '"MailsSent":2' in capsys.readouterr().out
