@@ -742,7 +742,10 @@ def tick(event):
     """Send what is due (EventBridge, every minute)."""
     from chalicelib import tick as ticks
 
-    ticks.run_tick()
+    # Stop 10 s before Lambda would: what is left goes to the next tick.
+    context = getattr(event, "context", None)
+    remaining = context.get_remaining_time_in_millis() / 1000 if hasattr(context, "get_remaining_time_in_millis") else 60.0
+    ticks.run_tick(time_budget=max(remaining - 10.0, 1.0), repo=get_repo(), mailer=get_mailer())
 
 
 # The topic's name here is what `chalice deploy` would subscribe to; the
@@ -757,4 +760,4 @@ def ses_notifications(event):
     except ValueError:
         return  # not an SES notice (SNS's subscription confirmation, say): nothing to do
     store = bounces.DynamoDBSuppressions(aws.client("dynamodb"), settings().table_name)
-    bounces.handle_ses_notification(message, store)
+    bounces.handle_ses_notification(message, store, get_repo())

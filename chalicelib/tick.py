@@ -4,8 +4,8 @@ EventBridge invokes ``app.tick`` once a minute in AWS. The line it logs is
 also the CloudWatch metrics MailsDue, MailsSent, MailsStale, MailsFailed and
 MailsThrottled (see ``logs.tick``).
 
-Issue 5 (reminders) fills in ``_send_due``; until then a tick finds nothing
-due. The logging and its shape stay here.
+``_send_due`` is ``reminders.send_due`` with the stage's settings (the same
+code as ``cli send-due``); the logging and its shape stay here.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
 from . import logs, times
 
@@ -28,16 +29,26 @@ class TickCounts:
     throttled: int = 0
 
 
-def _send_due(now: datetime) -> TickCounts:
-    # Placeholder until issue 5: reminders.send_due(repo, mailer, now) goes here.
-    return TickCounts()
+def _send_due(now: datetime, **options: Any) -> TickCounts:
+    from . import reminders
+
+    result = reminders.send_due_now(now, **options)
+    return TickCounts(due=result.due, sent=result.sent, stale=result.stale, failed=result.failed,
+                      throttled=result.throttled)
 
 
-def run_tick(now: datetime | None = None) -> TickCounts:
-    """Run one tick as of ``now`` and log its counts."""
+def run_tick(now: datetime | None = None, *, time_budget: float | None = None, repo: Any = None,
+             mailer: Any = None) -> TickCounts:
+    """Run one tick as of ``now`` and log its counts.
+
+    ``time_budget`` (seconds) stops it before Lambda would; ``repo`` and
+    ``mailer`` are the app's, built once per process (the stage's otherwise).
+    """
     started = time.perf_counter()
+    options = {name: value for name, value in
+               (("time_budget", time_budget), ("repo", repo), ("mailer", mailer)) if value is not None}
     try:
-        counts = _send_due(now or times.now())
+        counts = _send_due(now or times.now(), **options)
     except Exception as exc:
         # Still one line per tick, naming the error's type only (its text may hold data).
         logs.emit({"log": "tick", "error": type(exc).__name__,
