@@ -99,17 +99,22 @@ def _domain_error_response(exc: DomainError) -> Response:
     return error_response(400, "BadRequestError", exc.message)
 
 
-def api(path: str, **kwargs: Any) -> Callable:
-    """Register a route whose domain errors become JSON error answers."""
+def _route(path: str, on_error: Callable[[DomainError], Response], **kwargs: Any) -> Callable:
+    """Register a route whose domain errors are answered by ``on_error``."""
     def register(view: Callable) -> Callable:
         @functools.wraps(view)
         def mapped(*args: Any, **params: Any) -> Any:
             try:
                 return view(*args, **params)
             except DomainError as exc:
-                return _domain_error_response(exc)
+                return on_error(exc)
         return app.route(path, **kwargs)(mapped)
     return register
+
+
+def api(path: str, **kwargs: Any) -> Callable:
+    """Register a route whose domain errors become JSON error answers."""
+    return _route(path, _domain_error_response, **kwargs)
 
 
 def json_body() -> Any:
@@ -447,15 +452,7 @@ def html_error(exc: DomainError) -> Response:
 
 def page_route(path: str, **kwargs: Any) -> Callable:
     """Register a route that answers HTML, its domain errors as HTML pages."""
-    def register(view: Callable) -> Callable:
-        @functools.wraps(view)
-        def mapped(*args: Any, **params: Any) -> Any:
-            try:
-                return view(*args, **params)
-            except DomainError as exc:
-                return html_error(exc)
-        return app.route(path, **kwargs)(mapped)
-    return register
+    return _route(path, html_error, **kwargs)
 
 
 def raw_form_body() -> bytes:

@@ -11,35 +11,24 @@ code as ``cli send-due``); the logging and its shape stay here.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 from . import logs, times
 
 
-@dataclass
-class TickCounts:
-    """What one tick did: found due, sent, dropped as stale, failed, held back by the send rate."""
-
-    due: int = 0
-    sent: int = 0
-    stale: int = 0
-    failed: int = 0
-    throttled: int = 0
+LOGGED = ("due", "sent", "stale", "failed", "throttled")
 
 
-def _send_due(now: datetime, **options: Any) -> TickCounts:
+def _send_due(now: datetime, **options: Any):
     from . import reminders
 
-    result = reminders.send_due_now(now, **options)
-    return TickCounts(due=result.due, sent=result.sent, stale=result.stale, failed=result.failed,
-                      throttled=result.throttled)
+    return reminders.send_due_now(now, **options)
 
 
 def run_tick(now: datetime | None = None, *, time_budget: float | None = None, repo: Any = None,
-             mailer: Any = None) -> TickCounts:
-    """Run one tick as of ``now`` and log its counts.
+             mailer: Any = None):
+    """Run one tick as of ``now``, log its counts, and return its ``reminders.TickResult``.
 
     ``time_budget`` (seconds) stops it before Lambda would; ``repo`` and
     ``mailer`` are the app's, built once per process (the stage's otherwise).
@@ -54,5 +43,5 @@ def run_tick(now: datetime | None = None, *, time_budget: float | None = None, r
         logs.emit({"log": "tick", "error": type(exc).__name__,
                    "duration_ms": round((time.perf_counter() - started) * 1000, 1)})
         raise
-    logs.tick(asdict(counts), duration_ms=(time.perf_counter() - started) * 1000)
+    logs.tick({name: getattr(counts, name) for name in LOGGED}, duration_ms=(time.perf_counter() - started) * 1000)
     return counts
