@@ -99,17 +99,22 @@ def _domain_error_response(exc: DomainError) -> Response:
     return error_response(400, "BadRequestError", exc.message)
 
 
-def api(path: str, **kwargs: Any) -> Callable:
-    """Register a route whose domain errors become JSON error answers."""
+def _route(path: str, on_error: Callable[[DomainError], Response], **kwargs: Any) -> Callable:
+    """Register a route whose domain errors are answered by ``on_error``."""
     def register(view: Callable) -> Callable:
         @functools.wraps(view)
         def mapped(*args: Any, **params: Any) -> Any:
             try:
                 return view(*args, **params)
             except DomainError as exc:
-                return _domain_error_response(exc)
+                return on_error(exc)
         return app.route(path, **kwargs)(mapped)
     return register
+
+
+def api(path: str, **kwargs: Any) -> Callable:
+    """Register a route whose domain errors become JSON error answers."""
+    return _route(path, _domain_error_response, **kwargs)
 
 
 def json_body() -> Any:
@@ -457,15 +462,7 @@ def html_error(exc: DomainError) -> Response:
 
 def page_route(path: str, **kwargs: Any) -> Callable:
     """Register a route that answers HTML, its domain errors as HTML pages."""
-    def register(view: Callable) -> Callable:
-        @functools.wraps(view)
-        def mapped(*args: Any, **params: Any) -> Any:
-            try:
-                return view(*args, **params)
-            except DomainError as exc:
-                return html_error(exc)
-        return app.route(path, **kwargs)(mapped)
-    return register
+    return _route(path, html_error, **kwargs)
 
 
 def raw_form_body() -> bytes:
@@ -767,7 +764,10 @@ def tick(event):
     """Send what is due (EventBridge, every minute)."""
     from chalicelib import tick as ticks
 
-    ticks.run_tick()
+    # Stop 10 s before Lambda would: what is left goes to the next tick.
+    context = getattr(event, "context", None)
+    remaining = context.get_remaining_time_in_millis() / 1000 if hasattr(context, "get_remaining_time_in_millis") else 60.0
+    ticks.run_tick(time_budget=max(remaining - 10.0, 1.0), repo=get_repo(), mailer=get_mailer())
 
 
 # The topic's name here is what `chalice deploy` would subscribe to; the
@@ -782,4 +782,4 @@ def ses_notifications(event):
     except ValueError:
         return  # not an SES notice (SNS's subscription confirmation, say): nothing to do
     store = bounces.DynamoDBSuppressions(aws.client("dynamodb"), settings().table_name)
-    bounces.handle_ses_notification(message, store)
+    bounces.handle_ses_notification(message, store, get_repo())

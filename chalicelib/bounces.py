@@ -1,9 +1,10 @@
 """SES bounces and complaints, as SNS brings them: addresses that must get no more mail.
 
-Minimal version from issue 6 (deployment), so that the SNS wiring has a real
-handler: a permanent bounce or a complaint records a suppression. Issue 5
-(subscriptions and mail) owns the full behaviour: checking suppressions before
-every send, what happens to the person's registrations, transient bounces.
+A permanent bounce or a complaint records a suppression and stops all mail to
+the person with that address (``subscriptions.stop_all_mail``, reason
+"bounce" or "complaint"; their registrations stay). The tick reads the
+person before every send and skips, recorded, anyone whose mail is stopped.
+Transient bounces and delivery notices change nothing.
 
 Both SES formats are read: configuration-set event publishing (``eventType``)
 and identity notifications (``notificationType``).
@@ -91,9 +92,30 @@ def suppressions_in(message: dict[str, Any]) -> list[tuple[str, str]]:
     return []
 
 
-def handle_ses_notification(message: dict[str, Any], store: SuppressionStore) -> int:
-    """Record a suppression for each permanently bounced or complaining recipient; return how many."""
+def handle_ses_notification(message: dict[str, Any], store: SuppressionStore, repo: Any = None) -> int:
+    """Record a suppression for each permanently bounced or complaining recipient, and stop all mail to them.
+
+    With ``repo``, the person with that address (if any) is marked
+    ``mail_stopped_reason`` "bounce" or "complaint": the tick then skips every
+    reminder and notice to them, recorded. Transient bounces and deliveries
+    change nothing. Return how many recipients were stopped.
+    """
     found = suppressions_in(message) if isinstance(message, dict) else []
     for address, reason in found:
         store.suppress(address_hash(address), reason)
+        if repo is not None:
+            _stop_person(repo, address, reason)
     return len(found)
+
+
+def _stop_person(repo: Any, address: str, reason: str) -> None:
+    from . import subscriptions, tokens
+    from .errors import DomainError
+
+    try:
+        person_id = tokens.person_id_for(subscriptions.normalise_email(address).lower(), tokens.signing_key())
+    except DomainError:
+        return  # not an address we could have mailed
+    person = repo.get_person(person_id)
+    if person is not None:
+        subscriptions.stop_all_mail(repo, person, reason)

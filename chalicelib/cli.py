@@ -79,6 +79,19 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_send_due(args: argparse.Namespace) -> int:
+    """One tick of reminders and notices, as of now or of ``--now`` (the same code as the schedule)."""
+    import json
+    from dataclasses import asdict
+
+    from . import reminders, times
+
+    now = times.parse_instant(args.now, "--now") if args.now else None
+    result = reminders.send_due_now(now, time_budget=args.time_budget)
+    print(json.dumps(asdict(result), sort_keys=True))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -94,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = tokens.add_parser("revoke", help="revoke every token of NAME")
     revoke.add_argument("name")
     revoke.set_defaults(run=cmd_token_revoke)
+    due = commands.add_parser("send-due", help="one tick of reminders and notifications, as of now or --now ISO")
+    due.add_argument("--now", help="the moment to run as, ISO 8601 (a time without offset is Brussels time)")
+    due.add_argument("--time-budget", type=float, default=50.0, help="seconds the tick may run (default 50)")
+    due.set_defaults(run=cmd_send_due)
     return parser
 
 

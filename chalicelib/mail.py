@@ -96,7 +96,10 @@ def build_mime(mail: Mail, sender: str) -> bytes:
             attachment.data, maintype=maintype, subtype=subtype,
             filename=attachment.filename, params=part_params,
         )
-    return message.as_bytes()
+    # Lines up to RFC 5322's 998 characters: with the default 78, a long
+    # List-Unsubscribe URL is folded into RFC 2047 encoded words, which mail
+    # clients do not read as a URL (and then offer no unsubscribe button).
+    return message.as_bytes(policy=SMTP.clone(max_line_length=998))
 
 
 class Mailer:

@@ -534,3 +534,45 @@ class ConfirmToken:
     created_at: datetime
     expires_at: datetime
     used_at: datetime | None = None
+
+
+# ------------------------------------------------------------------ sends
+
+SEND_KINDS = ("reminder", "change", "cancel", "open")
+# pending: waits in the due index; claimed: a dispatcher holds it (its lease
+# is ``due_at``); sent, skipped, failed: settled, out of the index.
+SEND_STATES = ("pending", "claimed", "sent", "skipped", "failed")
+
+
+@dataclass(frozen=True)
+class Send:
+    """One mail the service sends on its own: a reminder or a notice, to one person about one event.
+
+    It holds no address, name or question: those are read at send time from
+    the person, so erasure and "stop all mail" need no search through sends.
+    """
+
+    event_id: str
+    person_id: str
+    kind: str
+    detail: str            # the reminder's offset (P1D), the change's sequence, or ""
+    due: datetime          # when it should go out
+    cutoff: datetime       # after this it is stale and skipped
+    state: str = "pending"
+    due_at: datetime | None = None  # the index's sort key: ``due``, a retry time, or a claim's lease end
+    attempts: int = 0
+    claimed_by: str | None = None
+    message_id: str | None = None
+    settled_at: datetime | None = None
+    reason: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    expires_at: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        """The sort key within the event's partition: one send per person, kind and detail."""
+        return f"SEND#{self.person_id}#{self.kind}" + (f"#{self.detail}" if self.detail else "")
+
+    @property
+    def next_at(self) -> datetime:
+        return self.due_at or self.due

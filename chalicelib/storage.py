@@ -13,6 +13,9 @@ person              ``PERSON#<person_id>``     ``PROFILE``                  body
 registration        ``EVENT#<event_id>``       ``REG#<person_id>``          body (JSON), status; TTL
 confirm token       ``TOKEN#<sha256>``         ``TOKEN``                    body (JSON), used_at, valid_until; TTL
 feed version        ``FEED``                   ``CALENDAR#<lang>#V#<n>``    body (B, gzip), etag, built_at; TTL
+send                ``EVENT#<event_id>``       ``SEND#<person_id>#<kind>``  state, due, cutoff, attempts, claimed_by,
+                                               ``[#<detail>]``              message_id, reason, details; ``due_pk`` and
+                                                                            ``due_at`` while pending or claimed; TTL
 ==================  =========================  ===========================  ==========================================
 
 ``person_id`` is a keyed hash of the normalised address (subscriptions.py),
@@ -46,7 +49,19 @@ Access patterns, each one request:
   event (conditioned on ``seats_taken < capacity``): two people can never
   both take the last seat.
 - use a confirm token: UpdateItem conditioned on not used and not expired.
-- erase a person: delete the profile, every registration and token it lists.
+- erase a person: delete the profile, every registration and token it lists,
+  and their sends (one Query per event they registered for).
+- sends (reminders and notices, reminders.py): planned with the registration's
+  status move in the same TransactWriteItems (confirm, promotion, one-click
+  register; dropped on cancellation), or in transactions of up to 100 puts
+  (fan-out of a notice, rescheduling). An event's or a person's sends: Query
+  ``PK = EVENT#<id>``, ``SK begins_with SEND#[<person_id>#]``.
+- what is due: Query the sparse index ``due`` with ``due_pk = DUE AND due_at <= now``
+  (only pending and claimed sends carry ``due_pk``). Claim: TransactWriteItems of
+  up to 100 conditional puts, each conditioned on the ``due_at`` the dispatcher read
+  (a claim moves ``due_at`` to the claim's lease end, so a second claim of the
+  same read fails). Settle: TransactWriteItems of up to 100 puts
+  conditioned on ``claimed_by``. The recipients: BatchGetItem of profiles.
 - poll the public feed: Query ``PK = FEED AND SK BETWEEN`` the client's
   version and now, newest first, ``Limit 1``: one read, and nothing read at
   all when the client is current (304).
@@ -66,15 +81,17 @@ import threading
 from abc import ABC, abstractmethod
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Sequence
 
 from . import times
 from . import codec
 from .errors import Conflict, Gone, NotFound, Unavailable
 from .feed_snapshots import FeedVersion
-from .models import AuditEntry, ConfirmToken, Event, Person, Registration, StaffToken
+from .models import AuditEntry, ConfirmToken, Event, Person, Registration, Send, StaffToken
 
 DUE_INDEX = "due"
+DUE_PARTITION = "DUE"
+TRANSACTION_MAX = 100
 TTL_ATTRIBUTE = "expires_at"
 AUDIT_RETENTION = timedelta(days=730)
 # A feed version is superseded within days; the newest one being cleared after
@@ -148,9 +165,12 @@ class Repository(ABC):
 
     @abstractmethod
     def move_registration(self, registration: Registration, *, expect: tuple[str, ...],
-                          seat_change: int = 0, capacity: int | None = None) -> bool:
+                          seat_change: int = 0, capacity: int | None = None,
+                          put_sends: Sequence[Send] = (), drop_sends: Sequence[Send] = ()) -> bool:
         """Replace a registration whose status is one of ``expect``, moving the event's seat count by ``seat_change``.
 
+        ``put_sends`` are written and ``drop_sends`` deleted in the same
+        transaction, so a status and the mails it calls for never part.
         Return False, writing nothing, when a seat is asked for and none is
         left; raise Conflict when the registration is no longer in ``expect``.
         """
@@ -165,7 +185,42 @@ class Repository(ABC):
 
     @abstractmethod
     def erase_person(self, person: Person) -> None:
-        """Delete the profile and every registration and token it lists."""
+        """Delete the profile and every registration, token and send it lists."""
+
+    @abstractmethod
+    def get_people(self, person_ids: Sequence[str]) -> dict[str, Person]:
+        """Return the people with those ids that exist, by id."""
+
+    # sends (reminders.py)
+    @abstractmethod
+    def put_sends(self, sends: Sequence[Send], *, overwrite: bool) -> int:
+        """Write sends; return how many were written.
+
+        With ``overwrite`` a send replaces one with the same key unless that one
+        is claimed; without, a send whose key exists is left as it is (so a
+        fan-out run twice mails once).
+        """
+
+    @abstractmethod
+    def delete_sends(self, sends: Sequence[Send]) -> None:
+        """Delete these sends (by key), whatever their state."""
+
+    @abstractmethod
+    def list_sends(self, event_id: str, person_id: str | None = None) -> list[Send]:
+        """Return the event's sends, or one person's sends for it."""
+
+    @abstractmethod
+    def due_sends(self, now: datetime, limit: int) -> list[Send]:
+        """Return up to ``limit`` pending or claimed sends whose ``due_at`` has come, earliest first."""
+
+    @abstractmethod
+    def claim_sends(self, sends: Sequence[Send], *, by: str, lease_until: datetime) -> list[Send]:
+        """Claim sends as read from ``due_sends``; return those this claim won (others were taken meanwhile)."""
+
+    @abstractmethod
+    def settle_sends(self, sends: Sequence[Send], *, by: str) -> int:
+        """Record the outcome of claimed sends (their new state); return how many were still held by ``by``."""
+
     # feeds
     @abstractmethod
     def latest_feed_version(self, feed: str, *, after: int | None, upto: int) -> FeedVersion | None:
@@ -191,6 +246,7 @@ class InMemoryRepository(Repository):
         self.people: dict[str, Person] = {}
         self.registrations: dict[tuple[str, str], Registration] = {}
         self.tokens: dict[str, ConfirmToken] = {}
+        self.sends: dict[tuple[str, str], Send] = {}
         self.feed_versions: dict[tuple[str, int], FeedVersion] = {}
 
     def create_event(self, event: Event) -> None:
@@ -270,7 +326,8 @@ class InMemoryRepository(Repository):
                 self.tokens[token.token_hash] = token
 
     def move_registration(self, registration: Registration, *, expect: tuple[str, ...],
-                          seat_change: int = 0, capacity: int | None = None) -> bool:
+                          seat_change: int = 0, capacity: int | None = None,
+                          put_sends: Sequence[Send] = (), drop_sends: Sequence[Send] = ()) -> bool:
         with self._lock:
             key = (registration.event_id, registration.person_id)
             current = self.registrations.get(key)
@@ -285,6 +342,10 @@ class InMemoryRepository(Repository):
                     return False
                 self.events[event.id] = replace(event, seats_taken=max(taken, 0))
             self.registrations[key] = registration
+            for send in drop_sends:
+                self.sends.pop((send.event_id, send.key), None)
+            for send in put_sends:
+                self.sends[(send.event_id, send.key)] = send
             return True
 
     def get_confirm_token(self, token_hash: str) -> ConfirmToken | None:
@@ -304,6 +365,58 @@ class InMemoryRepository(Repository):
                 self.registrations.pop((event_id, person.id), None)
             for token_hash in person.token_hashes:
                 self.tokens.pop(token_hash, None)
+            for key in [k for k, send in self.sends.items() if send.person_id == person.id]:
+                del self.sends[key]
+
+    def get_people(self, person_ids: Sequence[str]) -> dict[str, Person]:
+        return {p: self.people[p] for p in person_ids if p in self.people}
+
+    def put_sends(self, sends: Sequence[Send], *, overwrite: bool) -> int:
+        written = 0
+        with self._lock:
+            for send in sends:
+                current = self.sends.get((send.event_id, send.key))
+                if current is not None and (not overwrite or current.state == "claimed"):
+                    continue
+                self.sends[(send.event_id, send.key)] = send
+                written += 1
+        return written
+
+    def delete_sends(self, sends: Sequence[Send]) -> None:
+        with self._lock:
+            for send in sends:
+                self.sends.pop((send.event_id, send.key), None)
+
+    def list_sends(self, event_id: str, person_id: str | None = None) -> list[Send]:
+        return sorted((s for (e, _), s in self.sends.items()
+                       if e == event_id and (person_id is None or s.person_id == person_id)), key=lambda s: s.key)
+
+    def due_sends(self, now: datetime, limit: int) -> list[Send]:
+        due = [s for s in self.sends.values() if s.state in ("pending", "claimed") and s.next_at <= now]
+        return sorted(due, key=lambda s: s.next_at)[:limit]
+
+    def claim_sends(self, sends: Sequence[Send], *, by: str, lease_until: datetime) -> list[Send]:
+        won = []
+        with self._lock:
+            for seen in sends:
+                current = self.sends.get((seen.event_id, seen.key))
+                if current is None or current.state not in ("pending", "claimed") or current.next_at != seen.next_at:
+                    continue
+                claimed = replace(current, state="claimed", claimed_by=by, due_at=lease_until, attempts=current.attempts + 1)
+                self.sends[(seen.event_id, seen.key)] = claimed
+                won.append(claimed)
+        return won
+
+    def settle_sends(self, sends: Sequence[Send], *, by: str) -> int:
+        settled = 0
+        with self._lock:
+            for send in sends:
+                current = self.sends.get((send.event_id, send.key))
+                if current is None or current.claimed_by != by:
+                    continue
+                self.sends[(send.event_id, send.key)] = replace(send, claimed_by=None)
+                settled += 1
+        return settled
 
     def latest_feed_version(self, feed: str, *, after: int | None, upto: int) -> FeedVersion | None:
         candidates = [v for (name, number), v in self.feed_versions.items()
@@ -619,7 +732,8 @@ class DynamoDBRepository(Repository):
             raise Conflict("subscription: changed meanwhile; try again") from exc
 
     def move_registration(self, registration: Registration, *, expect: tuple[str, ...],
-                          seat_change: int = 0, capacity: int | None = None) -> bool:
+                          seat_change: int = 0, capacity: int | None = None,
+                          put_sends: Sequence[Send] = (), drop_sends: Sequence[Send] = ()) -> bool:
         from botocore.exceptions import ClientError
 
         names = {"#s": "status"}
@@ -647,6 +761,10 @@ class DynamoDBRepository(Repository):
             else:
                 update["ConditionExpression"] = "attribute_exists(PK)"
             items.append({"Update": update})
+        putting = {send.key for send in put_sends}
+        items += [{"Delete": {"TableName": self.table, "Key": self._send_key(send)}}
+                  for send in drop_sends if send.key not in putting]
+        items += [{"Put": {"TableName": self.table, "Item": self._send_item(send)}} for send in put_sends]
         try:
             self._transact(items)
         except ClientError as exc:
@@ -700,6 +818,8 @@ class DynamoDBRepository(Repository):
         keys = [{"PK": S(f"PERSON#{person.id}"), "SK": S("PROFILE")}]
         keys += [self._registration_key(e, person.id) for e in sorted(person.event_ids)]
         keys += [{"PK": S(f"TOKEN#{h}"), "SK": S("TOKEN")} for h in sorted(person.token_hashes)]
+        for event_id in sorted(person.event_ids):
+            keys += [self._send_key(send) for send in self.list_sends(event_id, person.id)]
         for start in range(0, len(keys), 25):
             request = {self.table: [{"DeleteRequest": {"Key": k}} for k in keys[start:start + 25]]}
             while request:
@@ -762,6 +882,170 @@ class DynamoDBRepository(Repository):
                 return False
             raise
         return True
+
+
+    def get_people(self, person_ids: Sequence[str]) -> dict[str, Person]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        found: dict[str, Person] = {}
+        ids = list(dict.fromkeys(person_ids))
+        for start in range(0, len(ids), 100):
+            keys = [{"PK": S(f"PERSON#{p}"), "SK": S("PROFILE")} for p in ids[start:start + 100]]
+            request = {self.table: {"Keys": keys, "ProjectionExpression": "body"}}
+            while request:
+                try:
+                    reply = self.client.batch_get_item(RequestItems=request)
+                except (ClientError, BotoCoreError) as exc:
+                    raise Unavailable(f"storage: {type(exc).__name__}") from exc
+                for item in reply.get("Responses", {}).get(self.table, []):
+                    person = codec.from_record(Person, json.loads(item["body"]["S"]))
+                    found[person.id] = person
+                request = reply.get("UnprocessedKeys") or {}
+        return found
+
+    # --- sends
+
+    @staticmethod
+    def _send_key_of(event_id: str, key: str) -> dict[str, Any]:
+        return {"PK": S(f"EVENT#{event_id}"), "SK": S(key)}
+
+    def _send_key(self, send: Send) -> dict[str, Any]:
+        return self._send_key_of(send.event_id, send.key)
+
+    def _send_item(self, send: Send) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            **self._send_key(send), "event_id": S(send.event_id), "person_id": S(send.person_id),
+            "kind": S(send.kind), "detail": S(send.detail), "due": S(times.to_utc_iso(send.due)),
+            "cutoff": S(times.to_utc_iso(send.cutoff)), "state": S(send.state),
+            "due_at": S(times.to_utc_iso(send.next_at)), "attempts": N(send.attempts),
+            "details": S(json.dumps(send.details, ensure_ascii=False, separators=(",", ":"))),
+        }
+        if send.state in ("pending", "claimed"):
+            item["due_pk"] = S(DUE_PARTITION)
+        for name in ("claimed_by", "message_id", "reason"):
+            if getattr(send, name) is not None:
+                item[name] = S(getattr(send, name))
+        if send.settled_at is not None:
+            item["settled_at"] = S(times.to_utc_iso(send.settled_at))
+        if send.expires_at is not None:
+            item[TTL_ATTRIBUTE] = N(_epoch(send.expires_at))
+        return item
+
+    @staticmethod
+    def _send_from_item(item: dict[str, Any]) -> Send:
+        def text(name: str) -> str | None:
+            return item[name]["S"] if name in item else None
+
+        settled = text("settled_at")
+        return Send(
+            event_id=item["event_id"]["S"], person_id=item["person_id"]["S"], kind=item["kind"]["S"],
+            detail=item["detail"]["S"], due=times.from_utc_iso(item["due"]["S"]),
+            cutoff=times.from_utc_iso(item["cutoff"]["S"]), state=item["state"]["S"],
+            due_at=times.from_utc_iso(item["due_at"]["S"]), attempts=int(item["attempts"]["N"]),
+            claimed_by=text("claimed_by"), message_id=text("message_id"), reason=text("reason"),
+            settled_at=times.from_utc_iso(settled) if settled else None,
+            details=json.loads(item["details"]["S"]),
+            expires_at=datetime.fromtimestamp(int(item[TTL_ATTRIBUTE]["N"]), tz=times.UTC) if TTL_ATTRIBUTE in item else None,
+        )
+
+    def _write_each(self, operations: list[dict[str, Any]]) -> list[bool]:
+        """Apply conditional writes in transactions of up to 100; return which of them held.
+
+        A transaction fails whole when one condition fails (another dispatcher
+        took that send, say): the ones that failed their own condition are
+        out, and the rest are retried one by one.
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        done: list[bool] = []
+        for start in range(0, len(operations), TRANSACTION_MAX):
+            chunk = operations[start:start + TRANSACTION_MAX]
+            try:
+                self._transact(chunk)
+                done += [True] * len(chunk)
+                continue
+            except ClientError as exc:
+                codes = self._cancellation_codes(exc) or ["None"] * len(chunk)
+            for operation, code in zip(chunk, codes):
+                if code == "ConditionalCheckFailed":
+                    done.append(False)
+                    continue
+                (kind, request), = operation.items()
+                method = {"Put": "put_item", "Update": "update_item", "Delete": "delete_item"}[kind]
+                try:
+                    getattr(self.client, method)(**request)
+                    done.append(True)
+                except ClientError as exc:
+                    if not self._is_condition_failure(exc):
+                        raise Unavailable(f"storage: {exc.response.get('Error', {}).get('Code')}") from exc
+                    done.append(False)
+                except BotoCoreError as exc:
+                    raise Unavailable(f"storage: {type(exc).__name__}") from exc
+        return done
+
+    def put_sends(self, sends: Sequence[Send], *, overwrite: bool) -> int:
+        operations = []
+        for send in sends:
+            put: dict[str, Any] = {"TableName": self.table, "Item": self._send_item(send)}
+            if overwrite:
+                put["ConditionExpression"] = "attribute_not_exists(PK) OR #state <> :claimed"
+                put["ExpressionAttributeNames"] = {"#state": "state"}
+                put["ExpressionAttributeValues"] = {":claimed": S("claimed")}
+            else:
+                put["ConditionExpression"] = "attribute_not_exists(PK)"
+            operations.append({"Put": put})
+        return sum(self._write_each(operations))
+
+    def delete_sends(self, sends: Sequence[Send]) -> None:
+        self._write_each([{"Delete": {"TableName": self.table, "Key": self._send_key(send)}} for send in sends])
+
+    def list_sends(self, event_id: str, person_id: str | None = None) -> list[Send]:
+        prefix = f"SEND#{person_id}#" if person_id else "SEND#"
+        items = self._query_all(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues={":pk": S(f"EVENT#{event_id}"), ":prefix": S(prefix)},
+            ConsistentRead=True,
+        )
+        return [self._send_from_item(item) for item in items]
+
+    def due_sends(self, now: datetime, limit: int) -> list[Send]:
+        kwargs: dict[str, Any] = {
+            "IndexName": DUE_INDEX,
+            "KeyConditionExpression": "due_pk = :pk AND due_at <= :now",
+            "ExpressionAttributeValues": {":pk": S(DUE_PARTITION), ":now": S(times.to_utc_iso(now))},
+            "Limit": limit,
+        }
+        found: list[Send] = []
+        while len(found) < limit:
+            page = self._call("query", **kwargs)
+            found += [self._send_from_item(item) for item in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            kwargs["Limit"] = limit - len(found)
+        return found[:limit]
+
+    def claim_sends(self, sends: Sequence[Send], *, by: str, lease_until: datetime) -> list[Send]:
+        # Whole-item puts rather than updates: the dispatcher holds the whole
+        # item (the index projects ALL), and the condition on the ``due_at`` it
+        # read fails if anything moved the send meanwhile.
+        claimed = [replace(send, state="claimed", claimed_by=by, due_at=lease_until, attempts=send.attempts + 1)
+                   for send in sends]
+        operations = [{"Put": {
+            "TableName": self.table, "Item": self._send_item(claim),
+            "ConditionExpression": "attribute_exists(due_pk) AND due_at = :seen",
+            "ExpressionAttributeValues": {":seen": S(times.to_utc_iso(seen.next_at))},
+        }} for seen, claim in zip(sends, claimed)]
+        won = self._write_each(operations)
+        return [claim for claim, ok in zip(claimed, won) if ok]
+
+    def settle_sends(self, sends: Sequence[Send], *, by: str) -> int:
+        operations = [{"Put": {
+            "TableName": self.table, "Item": self._send_item(replace(send, claimed_by=None)),
+            "ConditionExpression": "claimed_by = :me",
+            "ExpressionAttributeValues": {":me": S(by)},
+        }} for send in sends]
+        return sum(self._write_each(operations))
 
 
 # ------------------------------------------------------------ construction

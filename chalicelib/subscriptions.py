@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import i18n, times, tokens
+from . import i18n, reminders, times, tokens
 from .errors import Conflict, Gone, InvalidInput, InvalidInputs, NotFound
 from .mail import Attachment, Mail, Mailer, render
 from .models import (
@@ -412,14 +412,19 @@ def place(repo: Repository, event: Event, reg: Registration, now: datetime, expe
     expiry = _retention_until(event, now)
     if not _can_register(event, now):
         return "closed"
+    # The mails a status calls for are planned in the same transaction as the
+    # status itself (reminders.py): nothing is lost between the two.
     if event.registration_not_open_yet(now):
-        repo.move_registration(replace(reg, status="interested", updated_at=now, expires_at=expiry), expect=expect)
+        interested = replace(reg, status="interested", updated_at=now, expires_at=expiry)
+        repo.move_registration(interested, expect=expect, put_sends=[reminders.open_send(event, interested, now)])
         return "interested"
+    no_longer_interested = [reminders.open_send(event, reg, now)]
     seated = replace(reg, status="confirmed", confirmed_at=now, updated_at=now, expires_at=expiry)
-    if repo.move_registration(seated, expect=expect, seat_change=1, capacity=event.capacity):
+    if repo.move_registration(seated, expect=expect, seat_change=1, capacity=event.capacity,
+                              put_sends=reminders.reminder_sends(event, seated, now), drop_sends=no_longer_interested):
         return "confirmed"
     waiting = replace(reg, status="waitlisted", waitlisted_at=now, updated_at=now, expires_at=expiry)
-    repo.move_registration(waiting, expect=expect)
+    repo.move_registration(waiting, expect=expect, drop_sends=no_longer_interested)
     return "waitlisted"
 
 
@@ -445,12 +450,19 @@ def resend_confirmation(repo: Repository, mailer: Mailer, token: str, *, base_ur
 # ----------------------------------------------------------------- mails
 
 
-def _send(mailer: Mailer, template: str, lang: str, *, to_email: str, to_name: str, links: Links,
-          attachments: tuple[Attachment, ...] = (), **context: Any) -> str:
+def build_mail(template: str, lang: str, *, to_email: str, to_name: str, links: Links,
+               attachments: tuple[Attachment, ...] = (), **context: Any) -> Mail:
+    """Render ``mail/<template>`` (subject, text, HTML) in ``lang`` into one Mail to one person."""
     subject = i18n.render(f"mail/{template}_subject.txt", lang, **context).strip()
     text, html = render(template, lang, links=links, **context)
-    return mailer.send(Mail(to_email=to_email, to_name=to_name, subject=subject, text=text, html=html,
-                            unsubscribe_url=links.unsubscribe, kind=template, attachments=attachments))
+    return Mail(to_email=to_email, to_name=to_name, subject=subject, text=text, html=html,
+                unsubscribe_url=links.unsubscribe, kind=template, attachments=attachments)
+
+
+def _send(mailer: Mailer, template: str, lang: str, *, to_email: str, to_name: str, links: Links,
+          attachments: tuple[Attachment, ...] = (), **context: Any) -> str:
+    return mailer.send(build_mail(template, lang, to_email=to_email, to_name=to_name, links=links,
+                                  attachments=attachments, **context))
 
 
 def calendar_attachment(events: list[Event], lang: str, base_url: str, method: str = "PUBLISH") -> Attachment:
@@ -526,11 +538,12 @@ def cancel_registration(repo: Repository, mailer: Mailer, token: str, event_id: 
 
 def _cancel(repo: Repository, mailer: Mailer, event: Event, reg: Registration, now: datetime, base_url: str) -> None:
     cancelled = replace(reg, status="cancelled", cancelled_at=now, updated_at=now)
+    unsent = reminders.sends_to_drop(repo, event.id, reg.person_id)
     if reg.status == "confirmed":
-        repo.move_registration(cancelled, expect=("confirmed",), seat_change=-1)
+        repo.move_registration(cancelled, expect=("confirmed",), seat_change=-1, drop_sends=unsent)
         promote_waiting(repo, mailer, event.id, now=now, base_url=base_url)
     else:
-        repo.move_registration(cancelled, expect=(reg.status,))
+        repo.move_registration(cancelled, expect=(reg.status,), drop_sends=unsent)
 
 
 def promote_waiting(repo: Repository, mailer: Mailer, event_id: str, *, now: datetime, base_url: str,
@@ -550,7 +563,8 @@ def promote_waiting(repo: Repository, mailer: Mailer, event_id: str, *, now: dat
     for reg in waiting:
         seated = replace(reg, status="confirmed", confirmed_at=now, updated_at=now)
         try:
-            if not repo.move_registration(seated, expect=("waitlisted",), seat_change=1, capacity=event.capacity):
+            if not repo.move_registration(seated, expect=("waitlisted",), seat_change=1, capacity=event.capacity,
+                                          put_sends=reminders.reminder_sends(event, seated, now)):
                 break
         except Conflict:
             continue  # they cancelled meanwhile
@@ -637,9 +651,14 @@ def find_person(repo: Repository, email: Any) -> Person:
 
 
 def after_event_change(repo: Repository, mailer: Mailer, change: Any, *, base_url: str, now: datetime | None = None) -> None:
-    """What a staff change means for registrants: more seats go to the people waiting."""
+    """What a staff change means for registrants: notices and rescheduled reminders, more seats for the people waiting.
+
+    The mails themselves go out from the next tick (reminders.send_due), each
+    claimed once.
+    """
     now = now or times.now()
     before, after = change.before, change.after
+    reminders.on_event_change(repo, before, after, list(change.material), now)
     if after.capacity is not None and (before.capacity is None or after.capacity > before.capacity) or \
             (before.capacity is not None and after.capacity is None):
         promote_waiting(repo, mailer, after.id, now=now, base_url=base_url)

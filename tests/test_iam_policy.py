@@ -32,13 +32,7 @@ RUNTIME_ONLY = {
     "OwnLogs:logs:CreateLogStream": "Lambda's runtime sends the functions' stdout to their log group",
     "OwnLogs:logs:PutLogEvents": "Lambda's runtime sends the functions' stdout to their log group",
 }
-PENDING = {
-    # Not called by any code yet: drop from the policy if issue 5 ends without them.
-    "TableItems:dynamodb:DeleteItem": "issue 5: single-item deletes (erase uses BatchWriteItem)",
-    "TableItems:dynamodb:ConditionCheckItem": "issue 5: a transaction that checks an item it does not write",
-    # Called by code that no test runs against moto yet.
-    "DueIndex:dynamodb:Query": "issue 5: the tick queries the due index (storage.py's DUE_INDEX)",
-}
+PENDING: dict[str, str] = {}
 
 DYNAMODB_ITEM_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
                          "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}

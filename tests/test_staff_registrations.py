@@ -81,11 +81,14 @@ def test_right_of_access_lists_everything_held(client, registered, staff_headers
 
 
 def test_erasure_leaves_no_item_with_the_persons_data(client, registered, staff_headers, dynamodb_repo):
+    an_id = subscriptions.find_person(dynamodb_repo, "an@example.be").id
+    assert dynamodb_repo.list_sends("webinar-2027-01-14", an_id)  # reminders planned at confirmation
     response = client.http.delete("/staff/subscribers?email=an@example.be", headers=staff_headers)
     assert response.status_code == 200
     items = dynamodb_repo.client.scan(TableName=dynamodb_repo.table)["Items"]
     # Feed versions are gzip (binary): unpack them, so nothing escapes the check.
     dump = json.dumps(items, ensure_ascii=False, default=lambda b: gzip.decompress(b).decode("utf-8"))
+    assert an_id not in dump  # sends included: nothing keyed by them is left
     for secret in ("an@example.be", "An <b>Peeters</b>", "Hoe sluit onze stad aan?", "calc"):
         assert secret not in dump
     assert "bo@example.be" in dump  # others are untouched

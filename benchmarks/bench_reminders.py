@@ -1,0 +1,117 @@
+"""The tick against moto in-process: AWS calls per mail sent, and its time against bare SES sends.
+
+For N due reminders (N = 1,000 and 10,000; ``--sizes`` to choose), in one moto:
+
+- the tick (``reminders.send_due``, DynamoDB + SES through moto) sends them
+  all, unthrottled (SES_MAX_SEND_RATE out of the way), and every AWS call it
+  makes is counted with a botocore ``before-call`` hook;
+- then N bare ``send_raw_email`` calls of a prebuilt message, timed alike.
+
+moto's TransactWriteItems deep-copies the whole table for each item of a
+transaction (tests/moto_transactions.py); the tick runs with that snapshot
+limited to the touched items, as DynamoDB's cost does not grow with the table.
+
+Run: ``make bench`` or ``.venv/bin/python benchmarks/bench_reminders.py [--sizes 1000,10000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "eu-west-1",
+                   "TOKEN_KEY": "bench-signing-key", "TABLE_NAME": "sro-events-bench"})
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+SENDER = "smartregionoffice@vlaanderen.be"
+BASE = "https://events.example.be"
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+
+
+def run(size: int) -> dict[str, float]:
+    import boto3
+    from moto import mock_aws
+
+    from chalicelib import aws, events, reminders, tokens
+    from chalicelib.mail import Mail, SesMailer, build_mime
+    from chalicelib.models import Person, Send
+    from chalicelib.storage import DynamoDBRepository, create_table
+    from tests.moto_transactions import patched
+
+    with mock_aws(), patched():
+        aws.reset()
+        dynamodb, ses = aws.client("dynamodb"), aws.client("ses")
+        create_table(dynamodb, "sro-events-bench")
+        ses.verify_email_identity(EmailAddress=SENDER)
+        repo = DynamoDBRepository(dynamodb, "sro-events-bench")
+        event = events.create_event(repo, {
+            "id": "webinar-bench", "kind": "webinar", "status": "published", "title": {"nl": "Webinar", "en": "Webinar"},
+            "starts_at": "2027-01-14T10:00:00+01:00", "ends_at": "2027-01-14T11:00:00+01:00",
+            "online_url": "https://meet.example.org/sro"}, actor="bench", now=NOW)
+        due = event.starts_at - timedelta(hours=1)
+        key = tokens.signing_key()
+        sends = []
+        for i in range(size):
+            address = f"p{i}@example.be"
+            person = Person(id=tokens.person_id_for(address, key), email=address, name=f"Person {i}", organisation="",
+                            language="nl" if i % 2 else "en", created_at=NOW, updated_at=NOW)
+            dynamodb.put_item(TableName="sro-events-bench", Item=repo._person_item(person))
+            sends.append(Send(event_id=event.id, person_id=person.id, kind="reminder", detail="PT1H", due=due,
+                              cutoff=due + timedelta(minutes=15)))
+        repo.put_sends(sends, overwrite=True)
+
+        calls: Counter[str] = Counter()
+
+        def count(model, **_):
+            calls[f"{model.service_model.service_name}:{model.name}"] += 1
+
+        for client in (dynamodb, ses):
+            client.meta.events.register("before-call.*.*", count)
+        mailer = SesMailer(ses, SENDER)
+        started = time.perf_counter()
+        result = reminders.send_due(repo, mailer, base_url=BASE, now=due + timedelta(seconds=30), rate=1e9,
+                                    time_budget=3600)
+        tick_seconds = time.perf_counter() - started
+        for client in (dynamodb, ses):
+            client.meta.events.unregister("before-call.*.*", count)
+        assert result.sent == size, result
+        tick_calls = dict(calls)
+
+        # The same number of bare sends: one prebuilt message, no rendering, no bookkeeping.
+        raw = build_mime(Mail(to_email="p0@example.be", to_name="Person 0", subject="Herinnering", text="x" * 600,
+                              html="<p>" + "x" * 1200 + "</p>", unsubscribe_url=f"{BASE}/unsubscribe/x"), SENDER)
+        started = time.perf_counter()
+        for i in range(size):
+            ses.send_raw_email(Source=SENDER, Destinations=[f"p{i}@example.be"], RawMessage={"Data": raw})
+        bare_seconds = time.perf_counter() - started
+        aws.reset()
+    total = sum(tick_calls.values())
+    return {"size": size, "sent": result.sent, "calls": total, "calls_per_mail": total / result.sent,
+            "ses_calls": tick_calls.get("ses:SendRawEmail", 0),
+            "dynamodb_calls": total - tick_calls.get("ses:SendRawEmail", 0),
+            "tick_s": tick_seconds, "bare_s": bare_seconds, "ratio": tick_seconds / bare_seconds,
+            "breakdown": ", ".join(f"{k.split(':')[1]} {v}" for k, v in sorted(tick_calls.items()))}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1000,10000")
+    sizes = [int(s) for s in parser.parse_args().sizes.split(",")]
+    rows = [run(size) for size in sizes]
+    print(f"{'due':>7} {'sent':>7} {'AWS calls':>10} {'per mail':>9} {'tick s':>8} {'bare SES s':>11} {'ratio':>6}  calls")
+    for r in rows:
+        print(f"{r['size']:>7} {r['sent']:>7} {r['calls']:>10} {r['calls_per_mail']:>9.3f} {r['tick_s']:>8.1f} "
+              f"{r['bare_s']:>11.1f} {r['ratio']:>6.2f}  {r['breakdown']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,492 @@
+"""Mail the service sends on its own: reminders and notices, each exactly once, on time, within SES's rate.
+
+Every such mail is a *send* item (``models.Send``, key layout in storage.py)
+that waits in the sparse ``due`` index until its time:
+
+- a **reminder** per offset of the event (``P1D``, ``PT1H``) for each confirmed
+  registration, planned in the same transaction as the move to confirmed;
+- a **change notice** (time, place or join link changed) to each confirmed
+  registrant, with the updated .ics;
+- a **cancellation notice** to everyone registered, waiting or interested,
+  with a ``METHOD:CANCEL`` .ics;
+- a **registration-open** mail to each interested person, with a one-click link.
+
+``send_due`` is one tick (the every-minute schedule and ``cli send-due``): it
+reads what is due from the index, claims it with conditional writes (in
+transactions of up to 100), sends through SES one mail per recipient within
+the configured rate, and settles the outcomes in transactions of up to 100.
+
+Exactly once: a claim is conditioned on the ``due_at`` the dispatcher read and
+moves ``due_at`` to the end of the claim's lease, so of two dispatchers that
+read the same send only one claim holds. A claim whose lease ran out without
+being settled (its dispatcher died between claiming and recording) is never
+resent: whether SES took it is unknown, and the rule is "once or not at all".
+It is recorded as skipped ("interrupted").
+
+Nothing stale: a send has a cut-off (``cutoff``): for a reminder, its grace
+after it was due (a quarter of the offset, between 5 minutes and 6 hours) and
+never after the event starts. Past it, the send is skipped with its reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Callable, Iterable
+
+from . import times
+from .mail import MailRejected, MailThrottled, Mailer
+from .models import Event, Person, Registration, Send
+from .storage import Repository
+
+log = logging.getLogger(__name__)
+
+GRACE_SHARE = 0.25
+GRACE_MIN = timedelta(minutes=5)
+GRACE_MAX = timedelta(hours=6)
+LEASE = timedelta(minutes=5)          # longer than any tick (Lambda stops at 60 s)
+RETRY_FIRST = timedelta(minutes=1)    # then 2, 4, 8 ... minutes, until the cut-off
+RETRY_MAX = timedelta(minutes=30)
+MAX_ATTEMPTS = 8                      # claims of one send before it is recorded as failed
+TRIES_PER_TICK = 3                    # SES throttling: tries within one tick, with backoff
+BACKOFF_FIRST = 0.2                   # seconds; doubles each try
+BATCH = 100                           # one claim or settle transaction
+TIME_BUDGET = 50.0                    # seconds a tick may run (of a 60 s Lambda)
+REGISTRATION_RETENTION = timedelta(days=180)
+
+
+# ---------------------------------------------------------------- planning
+
+
+def grace(offset: timedelta) -> timedelta:
+    """How late a reminder sent ``offset`` before the start may still go out."""
+    return min(max(offset * GRACE_SHARE, GRACE_MIN), GRACE_MAX)
+
+
+def _expiry(event: Event, reg: Registration | None) -> datetime:
+    return (reg.expires_at if reg is not None and reg.expires_at else None) or event.ends_at + REGISTRATION_RETENTION
+
+
+def reminder_sends(event: Event, reg: Registration, now: datetime) -> list[Send]:
+    """The reminders a confirmed registration calls for: one per offset whose time has not passed."""
+    sends = []
+    for text, offset in zip(event.reminders, event.reminder_offsets()):
+        due = event.starts_at - offset
+        if due <= now:
+            continue
+        sends.append(Send(event_id=event.id, person_id=reg.person_id, kind="reminder", detail=text, due=due,
+                          cutoff=min(due + grace(offset), event.starts_at), expires_at=_expiry(event, reg)))
+    return sends
+
+
+def open_send(event: Event, reg: Registration, now: datetime) -> Send:
+    """The "registration is open" mail for an interested person, due when registration opens."""
+    due = max(event.registration_opens_at or now, now)
+    ends = min(event.registration_closes_at or event.starts_at, event.starts_at)
+    return Send(event_id=event.id, person_id=reg.person_id, kind="open", detail="", due=due, cutoff=ends,
+                expires_at=_expiry(event, reg))
+
+
+def _notice(event: Event, reg: Registration, kind: str, detail: str, now: datetime, cutoff: datetime,
+            details: dict[str, Any]) -> Send:
+    return Send(event_id=event.id, person_id=reg.person_id, kind=kind, detail=detail, due=now, cutoff=cutoff,
+                details=details, expires_at=_expiry(event, reg))
+
+
+def _unsettled(sends: Iterable[Send]) -> list[Send]:
+    return [s for s in sends if s.state in ("pending", "claimed")]
+
+
+def sends_to_drop(repo: Repository, event_id: str, person_id: str) -> list[Send]:
+    """The unsent mails of one registration, to delete when it is cancelled."""
+    return _unsettled(repo.list_sends(event_id, person_id))
+
+
+def _snapshot(event: Event) -> dict[str, Any]:
+    """What a change notice shows as "was": time, place and join link before the change."""
+    return {"starts_at": times.to_utc_iso(event.starts_at), "ends_at": times.to_utc_iso(event.ends_at),
+            "timezone": event.timezone, "location": event.location.one_line() if event.location else "",
+            "online_url": event.online_url or ""}
+
+
+def on_event_change(repo: Repository, before: Event, after: Event, material: list[str], now: datetime) -> dict[str, int]:
+    """Plan what a staff change calls for: notices, rescheduled reminders, registration-open mails.
+
+    Safe to run twice for the same change: notices are keyed by what they
+    announce and written only where absent.
+    """
+    planned = {"notices": 0, "rescheduled": 0, "dropped": 0}
+    if before.status == after.status and not material and before.reminders == after.reminders \
+            and before.registration_opens_at == after.registration_opens_at \
+            and before.registration_closes_at == after.registration_closes_at:
+        return planned
+    regs = repo.list_registrations(after.id)
+    existing = {(s.person_id, s.key): s for s in repo.list_sends(after.id)}
+
+    if after.status == "cancelled":
+        unsent = _unsettled(existing.values())
+        repo.delete_sends(unsent)
+        planned["dropped"] = len(unsent)
+        if before.status == "published" and before.starts_at > now:
+            notices = [_notice(after, r, "cancel", "", now, before.starts_at, {})
+                       for r in regs if r.status in ("confirmed", "waitlisted", "interested")]
+            planned["notices"] = repo.put_sends(notices, overwrite=False)
+        return planned
+    if after.status != "published" or after.starts_at <= now:
+        return planned
+
+    confirmed = [r for r in regs if r.status == "confirmed"]
+    put: list[Send] = []
+    drop: list[Send] = []
+    if material and before.status == "published":
+        notices = []
+        for reg in confirmed:
+            fields, was = list(material), _snapshot(before)
+            for older in (s for s in existing.values() if s.person_id == reg.person_id and s.kind == "change"
+                          and s.state == "pending"):
+                # An unsent notice of an earlier change is folded into this one:
+                # one mail says everything that changed since the person last heard.
+                fields = sorted(set(fields) | set(older.details.get("material", [])))
+                was = older.details.get("before", was)
+                drop.append(older)
+            notices.append(_notice(after, reg, "change", str(after.sequence), now, after.starts_at,
+                                   {"material": sorted(fields), "before": was}))
+        repo.delete_sends(drop)
+        planned["dropped"] += len(drop)
+        planned["notices"] = repo.put_sends(notices, overwrite=False)
+        drop = []
+
+    if before.starts_at != after.starts_at or before.reminders != after.reminders or before.status != "published":
+        for reg in confirmed:
+            wanted = {s.key: s for s in reminder_sends(after, reg, now)}
+            for key, send in wanted.items():
+                current = existing.get((reg.person_id, key))
+                if current is None or current.due != send.due or current.cutoff != send.cutoff:
+                    put.append(send)
+            drop += [s for s in existing.values() if s.person_id == reg.person_id and s.kind == "reminder"
+                     and s.state == "pending" and s.key not in wanted]
+
+    if (before.registration_opens_at != after.registration_opens_at
+            or before.registration_closes_at != after.registration_closes_at or before.status != "published"):
+        for reg in (r for r in regs if r.status == "interested"):
+            send = open_send(after, reg, now)
+            current = existing.get((reg.person_id, send.key))
+            if current is None or (current.state == "pending" and (current.due, current.cutoff) != (send.due, send.cutoff)):
+                put.append(send)
+    repo.delete_sends(drop)
+    planned["dropped"] += len(drop)
+    planned["rescheduled"] = repo.put_sends(put, overwrite=True)
+    return planned
+
+
+# ------------------------------------------------------------------- rate
+
+
+class TokenBucket:
+    """At most ``rate`` sends a second: a token bucket holding ``capacity`` tokens, refilled at ``rate``.
+
+    With the default capacity of one, sends are spaced 1/rate apart, so no
+    one-second window ever holds more than ``rate`` of them. ``clock`` and
+    ``sleep`` are injectable so tests run without waiting.
+    """
+
+    def __init__(self, rate: float, *, capacity: float = 1.0, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate, self.capacity, self.clock, self.sleep = rate, capacity, clock, sleep
+        self.tokens = capacity
+        self.updated = clock()
+
+    def _refill(self) -> float:
+        now = self.clock()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        return now
+
+    def wait_time(self) -> float:
+        """Seconds until a token is free."""
+        self._refill()
+        return max(0.0, (1 - self.tokens) / self.rate)
+
+    def acquire(self, deadline: float | None = None) -> bool:
+        """Take a token, sleeping until one is free; False (taking nothing) if that would pass ``deadline``."""
+        now = self._refill()
+        if self.tokens < 1:
+            wait = (1 - self.tokens) / self.rate
+            if deadline is not None and now + wait > deadline:
+                return False
+            self.sleep(wait)
+            self._refill()
+            self.tokens = min(self.tokens, 1.0)  # a sleeper that overslept gives no extra burst
+        self.tokens -= 1
+        return True
+
+
+# ------------------------------------------------------------------- tick
+
+
+@dataclass
+class TickResult:
+    """What one tick did. ``due`` is what it found due; ``stale`` and ``skipped`` are recorded, not sent."""
+
+    due: int = 0
+    claimed: int = 0
+    sent: int = 0
+    stale: int = 0
+    skipped: int = 0
+    failed: int = 0
+    throttled: int = 0     # SES throttling answers (each try counts)
+    retry_later: int = 0   # released for a later tick
+    taken: int = 0         # claimed by another dispatcher first
+    stopped_early: bool = False
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def note(self, reason: str) -> None:
+        self.reasons[reason] = self.reasons.get(reason, 0) + 1
+
+
+class _Deadline(Exception):
+    """Raised inside a tick when the next send would pass its time budget."""
+
+
+@dataclass
+class _Tick:
+    repo: Repository
+    mailer: Mailer
+    base_url: str
+    now: datetime
+    bucket: TokenBucket
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
+    deadline: float
+    started: float
+    me: str
+    result: TickResult
+    events: dict[str, Event] = field(default_factory=dict)
+    _cache: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+
+    def current(self) -> datetime:
+        """The tick's "now" moved on by the time it has run."""
+        return self.now + timedelta(seconds=max(self.clock() - self.started, 0.0))
+
+    # --- one send
+
+    def settle(self, send: Send, state: str, reason: str | None = None, message_id: str | None = None) -> Send:
+        at = self.current()
+        if state == "sent":
+            self.result.sent += 1
+        elif reason and reason.startswith("stale"):
+            self.result.stale += 1
+        elif state == "skipped":
+            self.result.skipped += 1
+        elif state == "failed":
+            self.result.failed += 1
+        if reason:
+            self.result.note(reason)
+        return replace(send, state=state, reason=reason, message_id=message_id, settled_at=at, due_at=send.due)
+
+    def later(self, send: Send, at: datetime, reason: str, *, due: datetime | None = None,
+              cutoff: datetime | None = None) -> Send:
+        self.result.retry_later += 1
+        return replace(send, state="pending", due_at=at, reason=reason, due=due or send.due,
+                       cutoff=cutoff or send.cutoff)
+
+    def check(self, send: Send, event: Event | None, person: Person | None, was_claimed: bool) -> Send | None:
+        """Return the settled send if it must not go out now, or None if it should."""
+        now = self.current()
+        if was_claimed:
+            return self.settle(send, "skipped", "interrupted: claimed by a tick that stopped; not resent")
+        if event is None:
+            return self.settle(send, "skipped", "event gone")
+        if send.kind != "cancel" and event.status != "published":
+            return self.settle(send, "skipped", f"event {event.status}")
+        if send.kind == "cancel" and event.status != "cancelled":
+            return self.settle(send, "skipped", "event not cancelled")
+        if send.kind == "reminder":
+            offset = times.parse_duration(send.detail, "reminders")
+            due = event.starts_at - offset
+            if due > now + timedelta(minutes=1):
+                # The event moved later and this send missed the rescheduling.
+                return self.later(send, due, "moved with the event", due=due,
+                                  cutoff=min(due + grace(offset), event.starts_at))
+        if send.kind == "open" and event.registration_not_open_yet(now):
+            return self.later(send, event.registration_opens_at, "registration opens later",
+                              due=event.registration_opens_at)
+        if send.kind in ("reminder", "change", "open") and now >= event.starts_at:
+            return self.settle(send, "skipped", "stale: the event has started")
+        if now > send.cutoff:
+            return self.settle(send, "skipped", "stale: past its grace")
+        if person is None:
+            return self.settle(send, "skipped", "person erased")
+        if not person.receives_mail:
+            return self.settle(send, "skipped", f"mail stopped ({person.mail_stopped_reason or 'unknown'})")
+        if send.kind == "open" and not event.is_registration_open(now):
+            return self.settle(send, "skipped", "registration closed")
+        return None
+
+    def deliver(self, send: Send, event: Event, person: Person) -> Send:
+        """Send one mail within the rate, retrying throttling with backoff; return the settled send."""
+        try:
+            mail = self.build(send, event, person)
+        except Exception as exc:  # noqa: BLE001 - a mail that cannot be built is recorded, never retried forever
+            log.exception("building a %s mail failed", send.kind)
+            return self.settle(send, "failed", f"could not build the mail ({type(exc).__name__})")
+        for attempt in range(TRIES_PER_TICK):
+            if not self.bucket.acquire(self.deadline):
+                raise _Deadline()
+            try:
+                message_id = self.mailer.send(mail)
+            except MailThrottled as exc:
+                self.result.throttled += 1
+                pause = BACKOFF_FIRST * 2 ** attempt
+                if attempt + 1 < TRIES_PER_TICK and self.clock() + pause < self.deadline:
+                    self.sleep(pause)
+                    continue
+                return self._retry(send, f"throttled ({exc})")
+            except MailRejected as exc:
+                return self.settle(send, "failed", f"rejected by SES ({exc})")
+            return self.settle(send, "sent", message_id=message_id)
+        return self._retry(send, "throttled")
+
+    def _retry(self, send: Send, reason: str) -> Send:
+        if send.attempts >= MAX_ATTEMPTS:
+            return self.settle(send, "failed", f"gave up after {send.attempts} attempts: {reason}")
+        wait = min(RETRY_FIRST * 2 ** (send.attempts - 1), RETRY_MAX)
+        return self.later(send, self.current() + wait, reason)
+
+    # --- mails
+
+    def cached(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    def build(self, send: Send, event: Event, person: Person):
+        from . import subscriptions as subs
+
+        lang = person.language
+        links = subs.person_links(person.id, self.base_url)
+        calendar = self.cached(("links", event.id, event.sequence, lang),
+                               lambda: subs.add_links(event, lang, self.base_url))
+        context: dict[str, Any] = {"name": person.name, "event": event, "calendar_links": calendar}
+        attachments: tuple = ()
+        if send.kind == "reminder":
+            context["starts_in"] = _interval(times.parse_duration(send.detail, "reminders"), lang)
+        elif send.kind == "change":
+            context["changed"] = _changed(send.details.get("material", []))
+            context["before"] = _before(send.details.get("before") or {})
+            attachments = (self.cached(("ics", event.id, event.sequence, lang, "PUBLISH"),
+                                       lambda: subs.calendar_attachment([event], lang, self.base_url, "PUBLISH")),)
+        elif send.kind == "cancel":
+            attachments = (self.cached(("ics", event.id, event.sequence, lang, "CANCEL"),
+                                       lambda: subs.calendar_attachment([event], lang, self.base_url, "CANCEL")),)
+        elif send.kind == "open":
+            manage_token = links.manage.rsplit("/", 1)[1]
+            context["register_url"] = f"{self.base_url}/manage/{manage_token}/events/{event.id}/register"
+        template = {"reminder": "reminder", "change": "event_changed", "cancel": "event_cancelled",
+                    "open": "registration_open"}[send.kind]
+        return subs.build_mail(template, lang, to_email=person.email, to_name=person.name, links=links,
+                               attachments=attachments, **context)
+
+    # --- one batch
+
+    def run_batch(self, limit: int) -> int:
+        due = self.repo.due_sends(self.now + timedelta(seconds=max(self.clock() - self.started, 0.0)), limit)
+        if not due:
+            return 0
+        self.result.due += len(due)
+        claimed = self.repo.claim_sends(due, by=self.me, lease_until=self.current() + LEASE)
+        self.result.claimed += len(claimed)
+        self.result.taken += len(due) - len(claimed)
+        was_claimed = {(s.event_id, s.key) for s in due if s.state == "claimed"}
+        if any(s.event_id not in self.events for s in claimed):
+            self.events.update({e.id: e for e in self.repo.list_events()})
+        people = self.repo.get_people([s.person_id for s in claimed])
+        settled: list[Send] = []
+        try:
+            for send in claimed:
+                event, person = self.events.get(send.event_id), people.get(send.person_id)
+                outcome = self.check(send, event, person, (send.event_id, send.key) in was_claimed)
+                settled.append(outcome if outcome is not None else self.deliver(send, event, person))
+        except _Deadline:
+            self.result.stopped_early = True
+            done = {(s.event_id, s.key) for s in settled}
+            # Not sent: back in the queue as they were, for the next tick.
+            settled += [replace(s, state="pending", due_at=s.due if s.due > self.now else self.now)
+                        for s in claimed if (s.event_id, s.key) not in done]
+        finally:
+            self.repo.settle_sends(settled, by=self.me)
+        return len(due)
+
+
+def send_due(repo: Repository, mailer: Mailer, *, base_url: str, now: datetime | None = None,
+             rate: float = 14.0, time_budget: float = TIME_BUDGET, clock: Callable[[], float] = time.monotonic,
+             sleep: Callable[[float], None] = time.sleep, batch: int = BATCH) -> TickResult:
+    """Send what is due as of ``now``, at most ``rate`` a second, stopping within ``time_budget`` seconds."""
+    started = clock()
+    tick = _Tick(repo=repo, mailer=mailer, base_url=base_url, now=now or times.now(),
+                 bucket=TokenBucket(rate, clock=clock, sleep=sleep), clock=clock, sleep=sleep,
+                 deadline=started + time_budget, started=started, me=secrets.token_hex(8), result=TickResult())
+    idle_rounds = 0
+    while not tick.result.stopped_early:
+        room = int((tick.deadline - clock()) * rate) + 1
+        if room <= 0 or clock() >= tick.deadline:
+            tick.result.stopped_early = tick.result.stopped_early or clock() >= tick.deadline
+            break
+        before = tick.result.claimed
+        if tick.run_batch(min(batch, room)) == 0:
+            break
+        idle_rounds = idle_rounds + 1 if tick.result.claimed == before else 0
+        if idle_rounds >= 3:
+            break  # what is due is being taken by other dispatchers; let them
+    return tick.result
+
+
+def send_due_now(now: datetime | None = None, time_budget: float = TIME_BUDGET, *,
+                 repo: Repository | None = None, mailer: Mailer | None = None) -> TickResult:
+    """One tick with the stage's settings: DynamoDB, SES and SES_MAX_SEND_RATE (or the given repo and mailer)."""
+    from . import aws, config
+    from .mail import SesMailer
+    from .storage import DynamoDBRepository
+
+    settings = config.load()
+    repo = repo or DynamoDBRepository(aws.client("dynamodb"), settings.table_name)
+    mailer = mailer or SesMailer(aws.client("ses"), settings.sender_email, settings.ses_configuration_set)
+    return send_due(repo, mailer, base_url=settings.base_url, now=now, rate=settings.ses_max_send_rate,
+                    time_budget=time_budget)
+
+
+# ---------------------------------------------------------------- wording
+
+
+def _interval(offset: timedelta, lang: str) -> str:
+    from babel.dates import format_timedelta
+
+    from .i18n import _babel_locale
+
+    return format_timedelta(offset, locale=_babel_locale(lang))
+
+
+_LABELS = {"starts_at": "time", "ends_at": "time", "timezone": "time", "location": "place", "online_url": "join link"}
+
+
+def _changed(material: list[str]) -> list[str]:
+    """What changed, in words the mail translates: time, place, join link."""
+    found = []
+    for name in material:
+        label = _LABELS.get(name)
+        if label and label not in found:
+            found.append(label)
+    return found
+
+
+def _before(snapshot: dict[str, Any]) -> dict[str, Any]:
+    out = dict(snapshot)
+    for name in ("starts_at", "ends_at"):
+        if snapshot.get(name):
+            out[name] = times.from_utc_iso(snapshot[name])
+    return out

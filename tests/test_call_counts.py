@@ -1,0 +1,62 @@
+"""How many AWS calls a subscribe and a confirm cost: a constant, whatever the number of events chosen."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import pytest
+
+from chalicelib import events, subscriptions
+from chalicelib.mail import SesMailer
+from tests.conftest import day_data, webinar_data
+
+BASE = "https://events.example.be"
+IDS = ["webinar-2027-01-14", "webinar-b", "webinar-c"]
+
+
+@pytest.fixture
+def counted(dynamodb_repo):
+    from chalicelib import aws
+
+    ses = aws.client("ses")
+    ses.verify_email_identity(EmailAddress="smartregionoffice@vlaanderen.be")
+    for event_id in IDS:
+        events.create_event(dynamodb_repo, webinar_data(id=event_id), actor="test")
+    events.create_event(dynamodb_repo, day_data(capacity=10), actor="test")
+    calls: Counter = Counter()
+    for client in (dynamodb_repo.client, ses):
+        client.meta.events.register("before-call.*.*", lambda model, **_: calls.update([model.name]))
+    return dynamodb_repo, SesMailer(ses, "smartregionoffice@vlaanderen.be"), calls
+
+
+def subscribe_and_confirm(repo, mailer, calls, address, event_ids):
+    calls.clear()
+    subscriptions.subscribe(repo, mailer, {"email": address, "name": "An", "consent": True,
+                                           "event_ids": event_ids}, base_url=BASE)
+    subscribe_calls = Counter(calls)
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    raw = ses_backends[DEFAULT_ACCOUNT_ID]["eu-west-1"].sent_messages[-1].raw_data
+    token = re.search(r"/confirm/([\w-]+)", raw.replace("=\r\n", "").replace("=\n", "")).group(1)
+    calls.clear()
+    subscriptions.confirm(repo, mailer, token, base_url=BASE)
+    return subscribe_calls, Counter(calls)
+
+
+def test_a_subscribe_costs_five_calls_whatever_the_number_of_events(counted):
+    repo, mailer, calls = counted
+    one, _ = subscribe_and_confirm(repo, mailer, calls, "one@example.be", IDS[:1])
+    three, _ = subscribe_and_confirm(repo, mailer, calls, "three@example.be", IDS)
+    expected = {"Query": 1, "GetItem": 1, "BatchGetItem": 1, "TransactWriteItems": 1, "SendRawEmail": 1}
+    assert one == three == expected
+
+
+def test_a_confirm_costs_six_calls_and_one_transaction_per_event(counted):
+    repo, mailer, calls = counted
+    _, one = subscribe_and_confirm(repo, mailer, calls, "one@example.be", IDS[:1])
+    _, three = subscribe_and_confirm(repo, mailer, calls, "three@example.be", IDS)
+    fixed = {"GetItem": 2, "UpdateItem": 1, "PutItem": 1, "Query": 1, "BatchGetItem": 1, "SendRawEmail": 1}
+    assert one == Counter(fixed) + Counter({"TransactWriteItems": 1})
+    assert three == Counter(fixed) + Counter({"TransactWriteItems": 3})

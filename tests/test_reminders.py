@@ -1,0 +1,434 @@
+"""Reminders and notices: planned with the registration, sent once by the tick, on time or not at all."""
+
+from __future__ import annotations
+
+import email
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from chalicelib import events, reminders, subscriptions
+from chalicelib.mail import MailRejected, MailThrottled, RecordingMailer
+from tests.conftest import PINNED_NOW, day_data, webinar_data
+
+BASE = "https://events.example.be"
+WEBINAR = "webinar-2027-01-14"
+DAY = "smart-region-dag-2027"
+WEBINAR_START = datetime(2027, 1, 14, 9, 0, tzinfo=timezone.utc)  # 10:00 in Brussels
+
+
+class FakeTime:
+    """A monotonic clock and a sleeper that moves it: no test waits for real."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def register(repo, mailer, address, event_ids, *, language="nl", name="An Peeters"):
+    subscriptions.subscribe(repo, mailer, {"email": address, "name": name, "event_ids": list(event_ids),
+                                           "language": language, "consent": True}, base_url=BASE)
+    token = re.search(r"/confirm/([\w-]+)", mailer.to(address)[-1].text).group(1)
+    return subscriptions.confirm(repo, mailer, token, base_url=BASE)
+
+
+def tick(repo, mailer, at, **options):
+    fake = options.pop("fake", None) or FakeTime()
+    options.setdefault("rate", 1000.0)
+    return reminders.send_due(repo, mailer, base_url=BASE, now=at, clock=fake.clock, sleep=fake.sleep, **options)
+
+
+def kinds(mailer, address=None):
+    return [m.kind for m, _ in mailer.sent if address is None or m.to_email == address]
+
+
+@pytest.fixture
+def webinar(memory_repo):
+    events.create_event(memory_repo, webinar_data(), actor="test")
+    return memory_repo
+
+
+# ---------------------------------------------------------------- planning
+
+
+def test_confirming_plans_one_reminder_per_offset(webinar, mailer):
+    register(webinar, mailer, "an@example.be", [WEBINAR])
+    sends = webinar.list_sends(WEBINAR)
+    assert sorted((s.kind, s.detail, s.due) for s in sends) == [
+        ("reminder", "P1D", WEBINAR_START - timedelta(days=1)),
+        ("reminder", "PT1H", WEBINAR_START - timedelta(hours=1)),
+    ]
+    assert all(s.state == "pending" for s in sends)
+
+
+def test_no_reminder_for_an_offset_already_past_at_confirmation(webinar, mailer, clock):
+    clock.set(WEBINAR_START - timedelta(hours=20))
+    register(webinar, mailer, "an@example.be", [WEBINAR])
+    assert [s.detail for s in webinar.list_sends(WEBINAR)] == ["PT1H"]
+
+
+def test_reminder_grace_is_a_quarter_of_the_offset_within_bounds():
+    assert reminders.grace(timedelta(hours=1)) == timedelta(minutes=15)
+    assert reminders.grace(timedelta(minutes=5)) == timedelta(minutes=5)
+    assert reminders.grace(timedelta(days=7)) == timedelta(hours=6)
+
+
+def test_promotion_from_the_waiting_list_plans_reminders(memory_repo, mailer, clock):
+    events.create_event(memory_repo, day_data(capacity=1), actor="test")
+    register(memory_repo, mailer, "an@example.be", [DAY])
+    register(memory_repo, mailer, "bo@example.be", [DAY], name="Bo")
+    bo = subscriptions.find_person(memory_repo, "bo@example.be")
+    assert memory_repo.list_sends(DAY, bo.id) == []
+    manage = re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
+    subscriptions.cancel_registration(memory_repo, mailer, manage, DAY, base_url=BASE)
+    an = subscriptions.find_person(memory_repo, "an@example.be")
+    assert memory_repo.list_sends(DAY, an.id) == []  # dropped with the cancellation
+    assert len(memory_repo.list_sends(DAY, bo.id)) == 2
+
+
+# ------------------------------------------------------------------- tick
+
+
+def test_reminder_goes_out_once_when_due(webinar, mailer):
+    register(webinar, mailer, "an@example.be", [WEBINAR])
+    mailer.sent.clear()
+    assert tick(webinar, mailer, WEBINAR_START - timedelta(days=2)).sent == 0
+    result = tick(webinar, mailer, WEBINAR_START - timedelta(days=1) + timedelta(seconds=30))
+    assert (result.due, result.sent) == (1, 1)
+    assert tick(webinar, mailer, WEBINAR_START - timedelta(days=1) + timedelta(minutes=1)).due == 0
+    assert kinds(mailer) == ["reminder"]
+    [send] = [s for s in webinar.list_sends(WEBINAR) if s.detail == "P1D"]
+    assert send.state == "sent" and send.message_id == "recorded-1"
+
+
+def test_reminder_mail_in_dutch_with_brussels_time_join_link_and_links(webinar, mailer):
+    register(webinar, mailer, "an@example.be", [WEBINAR])
+    mailer.sent.clear()
+    tick(webinar, mailer, WEBINAR_START - timedelta(hours=1))
+    [(mail, raw)] = mailer.sent
+    assert "Herinnering" in mail.subject and "1 uur" in mail.subject
+    assert "10:00" in mail.text and "Europe/Brussels" in mail.text
+    assert "https://meet.example.org/sro" in mail.text
+    assert f"{BASE}/manage/" in mail.text and "calendar.google.com" in mail.text
+    message = email.message_from_bytes(raw)
+    assert message["List-Unsubscribe"].startswith(f"<{BASE}/unsubscribe/")
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_reminder_for_an_event_in_person_has_the_address_and_a_map(memory_repo, mailer):
+    events.create_event(memory_repo, day_data(), actor="test")
+    register(memory_repo, mailer, "an@example.be", [DAY], language="en")
+    mailer.sent.clear()
+    tick(memory_repo, mailer, datetime(2027, 6, 2, 7, 0, tzinfo=timezone.utc))
+    [(mail, _)] = mailer.sent
+    assert mail.subject.startswith("Reminder: Smart Region Day")
+    assert "Havenlaan 88, 1000 Brussel" in mail.text and "openstreetmap.org" in mail.text
+    assert "09:00" in mail.text  # 07:00 UTC is 09:00 in Brussels in June
+
+
+@pytest.mark.parametrize("late, reason", [
+    (timedelta(minutes=16), "stale: past its grace"),       # a quarter of an hour after a PT1H reminder
+    (timedelta(hours=1, minutes=1), "stale: the event has started"),
+])
+def test_nothing_stale_goes_out_and_the_skip_is_recorded(webinar, mailer, clock, late, reason):
+    clock.set(WEBINAR_START - timedelta(hours=20))
+    register(webinar, mailer, "an@example.be", [WEBINAR])
+    mailer.sent.clear()
+    result = tick(webinar, mailer, WEBINAR_START - timedelta(hours=1) + late)
+    assert result.sent == 0 and result.stale == 1
+    assert mailer.sent == []
+    [send] = webinar.list_sends(WEBINAR)
+    assert (send.state, send.reason) == ("skipped", reason)
+
+
+def test_unsubscribed_person_gets_no_reminder(webinar, mailer, clock):
+    clock.set(WEBINAR_START - timedelta(hours=20))
+    register(webinar, mailer, "an@example.be", [WEBINAR])
+    person = subscriptions.find_person(webinar, "an@example.be")
+    subscriptions.stop_all_mail(webinar, person, "unsubscribed")
+    mailer.sent.clear()
+    result = tick(webinar, mailer, WEBINAR_START - timedelta(hours=1))
+    assert mailer.sent == [] and result.skipped == 1
+    assert {s.reason for s in webinar.list_sends(WEBINAR) if s.state == "skipped"} == {"mail stopped (unsubscribed)"}
+
+
+def test_erased_person_leaves_no_sends(webinar, mailer):
+    register(webinar, mailer, "an@example.be", [WEBINAR])
+    subscriptions.erase(webinar, mailer, subscriptions.find_person(webinar, "an@example.be"), base_url=BASE)
+    assert webinar.list_sends(WEBINAR) == []
+
+
+def test_permanent_rejection_is_recorded_and_not_retried(webinar, mailer, clock):
+    clock.set(WEBINAR_START - timedelta(hours=20))
+    register(webinar, mailer, "an@example.be", [WEBINAR])
+
+    class Rejecting(RecordingMailer):
+        calls = 0
+
+        def send(self, mail):
+            Rejecting.calls += 1
+            raise MailRejected("MessageRejected")
+
+    at = WEBINAR_START - timedelta(hours=1)
+    result = tick(webinar, Rejecting(), at)
+    assert result.failed == 1 and Rejecting.calls == 1
+    assert tick(webinar, Rejecting(), at + timedelta(minutes=1)).due == 0
+    [send] = [s for s in webinar.list_sends(WEBINAR) if s.detail == "PT1H"]
+    assert send.state == "failed" and "MessageRejected" in send.reason
+
+
+def test_throttled_send_is_retried_with_backoff_then_left_to_the_next_tick(webinar, mailer, clock):
+    clock.set(WEBINAR_START - timedelta(hours=20))
+    register(webinar, mailer, "an@example.be", [WEBINAR])
+    mailer.sent.clear()
+
+    class Throttled(RecordingMailer):
+        def send(self, mail):
+            raise MailThrottled("Throttling")
+
+    at = WEBINAR_START - timedelta(hours=1)
+    fake = FakeTime()
+    result = tick(webinar, Throttled(), at, fake=fake)
+    assert result.throttled == reminders.TRIES_PER_TICK and result.retry_later == 1
+    assert fake.slept[-2:] == [reminders.BACKOFF_FIRST, reminders.BACKOFF_FIRST * 2]
+    assert tick(webinar, mailer, at + timedelta(seconds=30)).due == 0  # backing off
+    assert tick(webinar, mailer, at + timedelta(minutes=2)).sent == 1
+    assert kinds(mailer) == ["reminder"]
+
+
+def test_a_claim_whose_tick_died_is_not_resent(webinar, mailer, clock):
+    clock.set(WEBINAR_START - timedelta(hours=20))
+    register(webinar, mailer, "an@example.be", [WEBINAR])
+    at = WEBINAR_START - timedelta(hours=1)
+    due = webinar.due_sends(at, 10)
+    webinar.claim_sends(due, by="a-tick-that-died", lease_until=at + reminders.LEASE)
+    mailer.sent.clear()
+    assert tick(webinar, mailer, at + timedelta(minutes=1)).due == 0  # held by its lease
+    result = tick(webinar, mailer, at + reminders.LEASE + timedelta(seconds=1))
+    assert result.sent == 0 and result.skipped == 1 and mailer.sent == []
+    [send] = [s for s in webinar.list_sends(WEBINAR) if s.detail == "PT1H"]
+    assert send.reason.startswith("interrupted")
+
+
+# ------------------------------------------------------------ rate, deadline
+
+
+def test_token_bucket_never_exceeds_the_rate():
+    fake = FakeTime()
+    bucket = reminders.TokenBucket(14, clock=fake.clock, sleep=fake.sleep)
+    stamps = []
+    for _ in range(100):
+        assert bucket.acquire()
+        stamps.append(fake.now)
+    for start in stamps:
+        assert sum(1 for t in stamps if start <= t < start + 1 - 1e-9) <= 14
+    assert stamps[-1] - stamps[0] == pytest.approx(99 / 14)
+
+
+def test_token_bucket_refuses_a_token_past_the_deadline():
+    fake = FakeTime()
+    bucket = reminders.TokenBucket(2, clock=fake.clock, sleep=fake.sleep)
+    assert bucket.acquire(deadline=fake.now + 0.1)
+    assert not bucket.acquire(deadline=fake.now + 0.1)  # the next is 0.5 s away
+    assert fake.slept == []
+
+
+def test_tick_keeps_to_the_rate_and_stops_before_its_deadline(memory_repo, mailer):
+    events.create_event(memory_repo, webinar_data(), actor="test")
+    for i in range(30):
+        register(memory_repo, mailer, f"p{i}@example.be", [WEBINAR])
+    mailer.sent.clear()
+
+    class Stamping(RecordingMailer):
+        def __init__(self, fake):
+            super().__init__()
+            self.fake, self.stamps = fake, []
+
+        def send(self, mail):
+            self.stamps.append(self.fake.now)
+            return super().send(mail)
+
+    fake = FakeTime()
+    stamping = Stamping(fake)
+    at = WEBINAR_START - timedelta(hours=1)
+    result = tick(memory_repo, stamping, at, fake=fake, rate=5, time_budget=3.0)
+    assert result.stopped_early and 10 <= result.sent <= 16
+    for start in stamping.stamps:
+        assert sum(1 for t in stamping.stamps if start <= t < start + 1 - 1e-9) <= 5
+    rest = tick(memory_repo, stamping, at + timedelta(minutes=1), rate=1000)
+    assert result.sent + rest.sent == 30
+    assert len({m.to_email for m, _ in stamping.sent}) == 30 == len(stamping.sent)
+
+
+def test_thirty_percent_throttling_still_sends_every_reminder_exactly_once(memory_repo):
+    import random
+
+    events.create_event(memory_repo, webinar_data(), actor="test")
+    setup = RecordingMailer()
+    for i in range(60):
+        register(memory_repo, setup, f"p{i}@example.be", [WEBINAR])
+
+    class Flaky(RecordingMailer):
+        def __init__(self):
+            super().__init__()
+            self.random = random.Random(5)
+
+        def send(self, mail):
+            if self.random.random() < 0.3:
+                raise MailThrottled("Throttling")
+            return super().send(mail)
+
+    flaky = Flaky()
+    at = WEBINAR_START - timedelta(hours=1)
+    throttled = 0
+    for minute in range(15):
+        throttled += tick(memory_repo, flaky, at + timedelta(minutes=minute)).throttled
+    assert throttled > 10
+    assert sorted(m.to_email for m, _ in flaky.sent) == sorted(f"p{i}@example.be" for i in range(60))
+    assert {s.state for s in memory_repo.list_sends(WEBINAR) if s.detail == "PT1H"} == {"sent"}
+
+
+# ---------------------------------------------------------------- notices
+
+
+def _ics(raw: bytes) -> str:
+    message = email.message_from_bytes(raw)
+    [part] = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    return part.get_payload(decode=True).decode()
+
+
+def test_change_of_time_mails_each_confirmed_registrant_once_and_moves_reminders(webinar, mailer, clock):
+    register(webinar, mailer, "an@example.be", [WEBINAR])
+    register(webinar, mailer, "bo@example.be", [WEBINAR], language="en", name="Bo")
+    mailer.sent.clear()
+    change = events.change_event(webinar, WEBINAR, {"starts_at": "2027-01-21T10:00:00+01:00",
+                                                    "ends_at": "2027-01-21T11:00:00+01:00"}, actor="test")
+    subscriptions.after_event_change(webinar, mailer, change, base_url=BASE)
+    subscriptions.after_event_change(webinar, mailer, change, base_url=BASE)  # a retried request
+    assert mailer.sent == []  # the tick sends
+    tick(webinar, mailer, PINNED_NOW + timedelta(minutes=1))
+    tick(webinar, mailer, PINNED_NOW + timedelta(minutes=2))
+    assert sorted((m.to_email, m.kind) for m, _ in mailer.sent) == [
+        ("an@example.be", "event_changed"), ("bo@example.be", "event_changed")]
+    [(mail, raw)] = [(m, r) for m, r in mailer.sent if m.to_email == "bo@example.be"]
+    assert "New time" in mail.text and "Thursday 21 January 2027, 10:00" in mail.text
+    ics = _ics(raw)
+    assert "METHOD:PUBLISH" in ics and "SEQUENCE:1" in ics and f"UID:{WEBINAR}@" in ics
+    moved = {s.detail: s.due for s in webinar.list_sends(WEBINAR) if s.kind == "reminder"}
+    assert moved["PT1H"] == WEBINAR_START + timedelta(days=7, hours=-1)
+
+
+def test_two_quick_changes_make_one_notice(webinar, mailer):
+    register(webinar, mailer, "an@example.be", [WEBINAR])
+    mailer.sent.clear()
+    for body in ({"online_url": "https://meet.example.org/new"},
+                 {"starts_at": "2027-01-14T11:00:00+01:00", "ends_at": "2027-01-14T12:00:00+01:00"}):
+        change = events.change_event(webinar, WEBINAR, body, actor="test")
+        subscriptions.after_event_change(webinar, mailer, change, base_url=BASE)
+    tick(webinar, mailer, PINNED_NOW + timedelta(minutes=1))
+    [(mail, raw)] = mailer.sent
+    assert "https://meet.example.org/new" in mail.text and "11:00" in mail.text
+    assert "SEQUENCE:2" in _ics(raw)
+
+
+def test_cancellation_mails_registered_waiting_and_interested_once_and_drops_reminders(memory_repo, mailer, clock):
+    events.create_event(memory_repo, day_data(capacity=1), actor="test")
+    events.create_event(memory_repo, webinar_data(registration_opens_at="2026-12-01T09:00:00+01:00"), actor="test")
+    register(memory_repo, mailer, "an@example.be", [DAY])
+    register(memory_repo, mailer, "bo@example.be", [DAY], name="Bo")
+    register(memory_repo, mailer, "cy@example.be", [WEBINAR], name="Cy")
+    mailer.sent.clear()
+    for event_id in (DAY, WEBINAR):
+        change = events.cancel_event(memory_repo, event_id, actor="test")
+        subscriptions.after_event_change(memory_repo, mailer, change, base_url=BASE)
+    tick(memory_repo, mailer, PINNED_NOW + timedelta(minutes=1))
+    tick(memory_repo, mailer, PINNED_NOW + timedelta(minutes=2))
+    assert sorted((m.to_email, m.kind) for m, _ in mailer.sent) == [
+        ("an@example.be", "event_cancelled"), ("bo@example.be", "event_cancelled"), ("cy@example.be", "event_cancelled")]
+    ics = _ics(mailer.sent[0][1])
+    assert "METHOD:CANCEL" in ics and "STATUS:CANCELLED" in ics
+    assert [s for s in memory_repo.list_sends(DAY) + memory_repo.list_sends(WEBINAR) if s.state == "pending"] == []
+    assert tick(memory_repo, mailer, datetime(2027, 6, 2, 7, 0, tzinfo=timezone.utc)).due == 0
+
+
+def test_interested_people_are_mailed_a_one_click_link_when_registration_opens(memory_repo, mailer, clock):
+    events.create_event(memory_repo, webinar_data(registration_opens_at="2026-12-01T09:00:00+01:00"), actor="test")
+    register(memory_repo, mailer, "an@example.be", [WEBINAR])
+    mailer.sent.clear()
+    opens = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
+    assert tick(memory_repo, mailer, opens - timedelta(minutes=1)).due == 0
+    tick(memory_repo, mailer, opens)
+    [(mail, _)] = mailer.sent
+    assert mail.kind == "registration_open"
+    link = re.search(rf"{BASE}/manage/([\w-]+)/events/{WEBINAR}/register", mail.text)
+    assert link
+    clock.set(opens + timedelta(minutes=5))
+    outcome = subscriptions.register_from_link(memory_repo, mailer, link.group(1), WEBINAR, base_url=BASE)
+    assert outcome.status == "confirmed"
+    assert {s.kind for s in memory_repo.list_sends(WEBINAR) if s.state == "pending"} == {"reminder"}
+
+
+def test_staff_opening_registration_early_mails_interested_people_now(memory_repo, mailer, clock):
+    events.create_event(memory_repo, webinar_data(registration_opens_at="2026-12-20T09:00:00+01:00"), actor="test")
+    register(memory_repo, mailer, "an@example.be", [WEBINAR])
+    mailer.sent.clear()
+    change = events.change_event(memory_repo, WEBINAR, {"registration_opens_at": None}, actor="test")
+    subscriptions.after_event_change(memory_repo, mailer, change, base_url=BASE)
+    tick(memory_repo, mailer, PINNED_NOW + timedelta(minutes=1))
+    assert kinds(mailer) == ["registration_open"]
+
+
+# ------------------------------------------------------- bounces, the schedule
+
+
+def _ses_notice(kind, address, bounce_type="Permanent"):
+    if kind == "Bounce":
+        return {"notificationType": "Bounce",
+                "bounce": {"bounceType": bounce_type, "bouncedRecipients": [{"emailAddress": address}]}}
+    if kind == "Complaint":
+        return {"notificationType": "Complaint", "complaint": {"complainedRecipients": [{"emailAddress": address}]}}
+    return {"notificationType": "Delivery", "delivery": {"recipients": [address]}}
+
+
+@pytest.mark.parametrize("kind, bounce_type, stopped", [
+    ("Bounce", "Permanent", "bounce"), ("Complaint", None, "complaint"),
+    ("Bounce", "Transient", None), ("Delivery", None, None),
+])
+def test_permanent_bounce_or_complaint_stops_every_reminder(webinar, mailer, clock, kind, bounce_type, stopped):
+    from chalicelib import bounces
+
+    clock.set(WEBINAR_START - timedelta(hours=20))
+    register(webinar, mailer, "an@example.be", [WEBINAR])
+    mailer.sent.clear()
+    bounces.handle_ses_notification(_ses_notice(kind, "AN@example.be", bounce_type), bounces.InMemorySuppressions(), webinar)
+    person = subscriptions.find_person(webinar, "an@example.be")
+    assert person.mail_stopped_reason == stopped
+    result = tick(webinar, mailer, WEBINAR_START - timedelta(hours=1))
+    assert result.sent == (0 if stopped else 1)
+    if stopped:
+        [send] = webinar.list_sends(WEBINAR)
+        assert send.reason == f"mail stopped ({stopped})"
+
+
+def test_the_schedule_runs_the_same_tick_and_logs_its_counts(monkeypatch, capsys):
+    from chalicelib import tick as ticks
+
+    seen = {}
+
+    def fake_send_due_now(now, time_budget):
+        seen.update(now=now, time_budget=time_budget)  # no repo given: the stage's
+        return reminders.TickResult(due=3, sent=2, stale=1)
+
+    monkeypatch.setattr(reminders, "send_due_now", fake_send_due_now)
+    counts = ticks.run_tick(PINNED_NOW, time_budget=40.0)
+    assert (counts.due, counts.sent, counts.stale) == (3, 2, 1)
+    assert seen == {"now": PINNED_NOW, "time_budget": 40.0}
+    assert '"MailsSent":2' in capsys.readouterr().out

@@ -1,0 +1,131 @@
+"""Sends on DynamoDB (moto): the claim contract on both repositories, SES's MessageId, and dispatchers racing."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+
+from chalicelib import events, reminders, subscriptions, tokens
+from chalicelib.mail import RecordingMailer, SesMailer
+from chalicelib.models import Person, Registration, Send
+from tests.conftest import PINNED_NOW, webinar_data
+from tests.test_reminders import BASE, WEBINAR, WEBINAR_START, register
+from tests.moto_transactions import patched
+from tests.test_seat_race import atomic_requests  # noqa: F401 - a fixture
+
+SENDER = "smartregionoffice@vlaanderen.be"
+
+
+def _send(person_id: str, detail: str = "PT1H") -> Send:
+    due = WEBINAR_START - timedelta(hours=1)
+    return Send(event_id=WEBINAR, person_id=person_id, kind="reminder", detail=detail, due=due,
+                cutoff=due + timedelta(minutes=15))
+
+
+def test_of_two_claims_on_the_same_read_only_one_holds(repo):
+    repo.put_sends([_send("p1"), _send("p2")], overwrite=True)
+    at = WEBINAR_START - timedelta(hours=1)
+    seen = repo.due_sends(at, 10)
+    assert [s.person_id for s in seen] == ["p1", "p2"]
+    first = repo.claim_sends(seen, by="a", lease_until=at + reminders.LEASE)
+    second = repo.claim_sends(seen, by="b", lease_until=at + reminders.LEASE)
+    assert [s.person_id for s in first] == ["p1", "p2"] and second == []
+    assert repo.due_sends(at, 10) == []  # leased
+    assert repo.settle_sends([*first], by="b") == 0  # only the holder settles
+    sent = [s.__class__(**{**s.__dict__, "state": "sent", "message_id": "m-1"}) for s in first]
+    assert repo.settle_sends(sent, by="a") == 2
+    assert repo.due_sends(at + timedelta(days=1), 10) == []
+    assert {(s.state, s.message_id) for s in repo.list_sends(WEBINAR)} == {("sent", "m-1")}
+
+
+def test_a_notice_written_twice_exists_once_and_overwrite_spares_a_claimed_send(repo):
+    notice = Send(event_id=WEBINAR, person_id="p1", kind="change", detail="1", due=PINNED_NOW,
+                  cutoff=WEBINAR_START, details={"material": ["starts_at"]})
+    assert repo.put_sends([notice], overwrite=False) == 1
+    assert repo.put_sends([notice, _send("p2")], overwrite=False) == 1
+    [claimed] = repo.claim_sends([s for s in repo.due_sends(PINNED_NOW, 10) if s.person_id == "p1"],
+                                 by="a", lease_until=PINNED_NOW + reminders.LEASE)
+    assert repo.put_sends([notice], overwrite=True) == 0
+    repo.delete_sends([claimed])
+    assert [s.person_id for s in repo.list_sends(WEBINAR)] == ["p2"]
+
+
+def test_reminder_through_ses_records_its_message_id(dynamodb_repo, mailer, clock):
+    import boto3
+
+    ses = boto3.client("ses", region_name="eu-west-1")
+    ses.verify_email_identity(EmailAddress=SENDER)
+    events.create_event(dynamodb_repo, webinar_data(), actor="test")
+    clock.set(WEBINAR_START - timedelta(hours=20))
+    register(dynamodb_repo, mailer, "an@example.be", [WEBINAR])
+    result = reminders.send_due(dynamodb_repo, SesMailer(ses, SENDER), base_url=BASE,
+                                now=WEBINAR_START - timedelta(minutes=59))
+    assert result.sent == 1
+    [send] = dynamodb_repo.list_sends(WEBINAR)
+    assert send.state == "sent" and send.message_id and send.settled_at is not None
+    assert dynamodb_repo.due_sends(WEBINAR_START, 10) == []
+
+
+@pytest.fixture
+def fast_transactions():
+    with patched():
+        yield
+
+
+def test_four_dispatchers_over_a_thousand_registrations_mail_each_person_once(atomic_requests, fast_transactions):  # noqa: F811
+    repo = atomic_requests
+    events.create_event(repo, webinar_data(), actor="test")
+    key = tokens.signing_key()
+    sends = []
+    for i in range(1000):
+        address = f"p{i}@example.be"
+        person = Person(id=tokens.person_id_for(address, key), email=address, name=f"P {i}", organisation="",
+                        language="nl" if i % 2 else "en", created_at=PINNED_NOW, updated_at=PINNED_NOW,
+                        event_ids=frozenset({WEBINAR}))
+        repo.client.put_item(TableName=repo.table, Item=repo._person_item(person))
+        sends.append(_send(person.id))
+    assert repo.put_sends(sends, overwrite=True) == 1000
+    mailer = RecordingMailer()
+    at = WEBINAR_START - timedelta(minutes=59)
+    start = threading.Barrier(4)
+
+    def dispatcher(_):
+        start.wait()
+        return reminders.send_due(repo, mailer, base_url=BASE, now=at, rate=1e6, batch=50)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(dispatcher, range(4)))
+    # What a dispatcher gave up to the others, a later tick finds.
+    results.append(reminders.send_due(repo, mailer, base_url=BASE, now=at + timedelta(minutes=1), rate=1e6))
+    per_person = Counter(m.to_email for m, _ in mailer.sent)
+    assert len(per_person) == 1000 and set(per_person.values()) == {1}
+    assert sum(r.sent for r in results) == 1000
+    assert sum(1 for r in results[:4] if r.sent) >= 2  # they did share the work
+    assert Counter(s.state for s in repo.list_sends(WEBINAR)) == {"sent": 1000}
+
+
+def test_send_due_command_runs_one_tick_as_of_the_given_moment(aws_mock, monkeypatch, capsys, clock):
+    import json
+
+    from chalicelib import aws, cli
+    from chalicelib.storage import DynamoDBRepository
+    from tests.conftest import TABLE
+
+    monkeypatch.setenv("TABLE_NAME", TABLE)
+    assert cli.main(["bootstrap"]) == 0
+    repo = DynamoDBRepository(aws.client("dynamodb"), TABLE)
+    events.create_event(repo, webinar_data(), actor="test")
+    clock.set(WEBINAR_START - timedelta(hours=20))
+    register(repo, RecordingMailer(), "an@example.be", [WEBINAR])
+    capsys.readouterr()
+    assert cli.main(["send-due", "--now", "2027-01-14T09:01:00"]) == 0  # Brussels time: 59 minutes before
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (result["due"], result["sent"]) == (1, 1)
+    assert cli.main(["send-due", "--now", "2027-01-14T09:02:00+01:00"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["due"] == 0
+    [send] = repo.list_sends(WEBINAR)
+    assert send.state == "sent" and send.message_id
