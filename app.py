@@ -266,7 +266,7 @@ def personal_calendar(filename):
         get_repo(), token, base_url=settings().base_url,
         if_none_match=headers.get("if-none-match"), if_modified_since=headers.get("if-modified-since"))
     # Private: it holds join links; the token in the URL must not leak.
-    return calendar_response(reply, {"Cache-Control": "private, max-age=300", "Referrer-Policy": "no-referrer"})
+    return calendar_response(reply, {"Cache-Control": "private, max-age=300"})
 
 
 # -------------------------------------------------------------- staff API
@@ -387,8 +387,8 @@ def staff_audit():
 
 # ------------------------------------------------------------- HTML pages
 #
-# Pages answer HTML, errors included, with the security headers of
-# ``web.SECURITY_HEADERS``. The language is ``?lang=`` first, then
+# Pages answer HTML, errors included; the middleware security_headers gives
+# them the headers of ``web.SECURITY_HEADERS``. The language is ``?lang=`` first, then
 # Accept-Language, else Dutch; forms carry ``?lang=`` in their action.
 
 
@@ -409,7 +409,6 @@ def html_response(body: str, status: int = 200, headers: dict[str, str] | None =
         "Content-Type": "text/html; charset=utf-8",
         "Cache-Control": cache,
         "Vary": "Accept-Language",
-        **web.SECURITY_HEADERS,
         **(headers or {}),
     })
 
@@ -488,8 +487,8 @@ def static(name):
         body, content_type, etag = web.static_file(name)
     except KeyError:
         return Response(body="Not found", status_code=404,
-                        headers={"Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff"})
-    headers = {"Content-Type": content_type, "ETag": etag, "X-Content-Type-Options": "nosniff",
+                        headers={"Content-Type": "text/plain; charset=utf-8"})
+    headers = {"Content-Type": content_type, "ETag": etag,
                "Cache-Control": "public, max-age=31536000, immutable"}
     if (app.current_request.headers.get("if-none-match") or "") == etag:
         return Response(body="", status_code=304, headers=headers)
@@ -724,13 +723,23 @@ def unsubscribe(token):
 
 
 @app.middleware("http")
-def baseline_headers(event, get_response):
-    """Give every answer ``X-Content-Type-Options: nosniff`` and a Content-Type (Chalice's own 405/415 lack one)."""
+def security_headers(event, get_response):
+    """The one place that sets the security headers.
+
+    Every answer: ``X-Content-Type-Options: nosniff``, ``Referrer-Policy:
+    no-referrer`` (token URLs must not leak) and a Content-Type (Chalice's own
+    405 and 415 have none). Every page (text/html) also gets the
+    Content-Security-Policy of ``web.SECURITY_HEADERS``.
+    """
     response = get_response(event)
     headers = response.headers
-    if not any(name.lower() == "content-type" for name in headers) and not isinstance(response.body, str):
-        headers["Content-Type"] = "application/json"
-    headers.setdefault("X-Content-Type-Options", "nosniff")
+    content_type = next((value for name, value in headers.items() if name.lower() == "content-type"), None)
+    if content_type is None and not isinstance(response.body, str):
+        content_type = headers["Content-Type"] = "application/json"
+    wanted = dict(web.SECURITY_HEADERS) if (content_type or "").startswith("text/html") else {
+        "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+    for name, value in wanted.items():
+        headers.setdefault(name, value)
     if event.method == "HEAD" and response.body:
         # An answer to HEAD has no body, errors included: a body left on a
         # kept-alive connection is read as the start of the next answer.

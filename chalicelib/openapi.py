@@ -217,14 +217,16 @@ SCHEMAS: dict[str, Any] = {
     },
 }
 
-_NOSNIFF = {"X-Content-Type-Options": {
-    "description": "Every answer of the app: browsers must not guess content types.",
-    "required": True, "schema": {"const": "nosniff"}}}
+# Every answer of the app carries these (app.security_headers); pages also a CSP.
+_NOSNIFF = {
+    "X-Content-Type-Options": {"description": "Browsers must not guess content types.",
+                               "required": True, "schema": {"const": "nosniff"}},
+    "Referrer-Policy": {"description": "Token URLs must not leak.", "required": True,
+                        "schema": {"const": "no-referrer"}},
+}
 _PAGE_HEADERS = {
     **_NOSNIFF,
     "Content-Security-Policy": {"required": True, "schema": {"type": "string", "pattern": "default-src 'none'"}},
-    "Referrer-Policy": {"description": "Token URLs must not leak.", "required": True,
-                        "schema": {"const": "no-referrer"}},
 }
 
 _STATUS_TEXT = {

@@ -102,10 +102,13 @@ def test_recorded_staff_answers_conform(client, staff_headers):
 
 
 @pytest.mark.parametrize("path,method", sorted(registered_routes()))
-def test_every_answer_says_nosniff(client, path, method):
+def test_every_answer_says_nosniff_and_no_referrer(client, path, method):
     concrete = path.replace("{event_id}", "no-such-event").replace("{token}", "x" * 43).replace("{filename}", "x.ics")
     concrete = concrete.replace("{name}", "nothing.css")
     response = client.http.request(method, concrete, headers={"Content-Type": "application/json"}, body=b"{}")
     if response.status_code == 401:
         return  # refused by the gateway before the app (API Gateway's own answer)
     assert response.headers.get("X-Content-Type-Options") == "nosniff", (method, path, response.status_code)
+    assert response.headers.get("Referrer-Policy") == "no-referrer", (method, path, response.status_code)
+    if response.headers.get("Content-Type", "").startswith("text/html"):
+        assert "default-src 'none'" in response.headers["Content-Security-Policy"], (method, path)
