@@ -72,6 +72,21 @@ def test_recorded_public_answers_conform(client, staff_headers):
     assert record(client, "GET", "/calendar.ics?lang=fr").status_code == 400
     assert record(client, "GET", "/feeds/nonsense.ics").status_code == 404
     assert record(client, "GET", "/events", headers={"Content-Type": "text/plain"}).status_code == 415
+    subscription = {"email": "an@example.be", "name": "An", "event_ids": ["smart-region-dag-2027"], "consent": True}
+    json_post = {"Content-Type": "application/json"}
+    form_post = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert record(client, "POST", "/subscriptions", headers=json_post, body=json.dumps(subscription)).status_code == 202
+    assert record(client, "POST", "/subscriptions", headers=json_post,
+                  body=json.dumps({**subscription, "consent": False})).status_code == 400
+    assert record(client, "POST", "/subscriptions", headers=form_post,
+                  body=b"email=an%40example.be&name=An&event_ids=smart-region-dag-2027&consent=on").status_code == 202
+    assert record(client, "POST", "/subscriptions", headers=form_post, body=b"email=nope").status_code == 400
+    assert record(client, "GET", "/").status_code == 200
+    assert record(client, "HEAD", "/privacy").status_code == 200
+    assert record(client, "GET", "/confirm/" + "x" * 43).status_code == 404
+    assert record(client, "POST", "/manage/" + "x" * 43 + "/erase", headers=form_post, body=b"confirm=yes").status_code == 404
+    assert record(client, "GET", "/static/site.css").status_code == 200
+    assert record(client, "GET", "/static/nothing.css").status_code == 404
 
 
 def test_recorded_staff_answers_conform(client, staff_headers):
