@@ -206,15 +206,22 @@ def openapi_document():
 # ------------------------------------------------------------ calendar feeds
 
 
+def query_value(name: str, allowed: tuple[str, ...], default: str) -> str:
+    """Return the one value of ``?name`` (``default`` when absent); anything else is a 400, never a fallback.
+
+    Every value counts: chalice's get() reads only the last one, so
+    "?lang=xx&lang=" would otherwise pass as the default.
+    """
+    params = app.current_request.query_params
+    values = params.getlist(name) if params and name in params else [default]
+    if len(set(values)) != 1 or values[0] not in allowed:
+        raise InvalidInput(name, f"must be {' or '.join(allowed)}")
+    return values[0]
+
+
 def feed_lang() -> str:
     """Return ``?lang`` (nl by default); anything but nl or en is a 400, not a silent fallback."""
-    params = app.current_request.query_params
-    # Every value counts: "?lang=xx&lang=" must not pass as Dutch (chalice's
-    # get() reads only the last value).
-    values = params.getlist("lang") if params and "lang" in params else ["nl"]
-    if len(set(values)) != 1 or values[0] not in ("nl", "en"):
-        raise InvalidInput("lang", "must be nl or en")
-    return values[0]
+    return query_value("lang", ("nl", "en"), "nl")
 
 
 def calendar_response(reply, extra_headers: dict[str, str] | None = None) -> Response:
@@ -306,9 +313,7 @@ def staff_registrations(event_id):
     request = app.current_request
     event = events.get_event(get_repo(), event_id)
     rows = subscriptions.registrations_for_staff(get_repo(), event)
-    wants = (request.query_params or {}).get("format", "")
-    if wants not in ("", "json", "csv"):
-        raise InvalidInput("format", "must be json or csv")
+    wants = query_value("format", ("json", "csv"), "") if "format" in (request.query_params or {}) else ""
     accept = request.headers.get("accept", "")
     if wants == "csv" or (not wants and "text/csv" in accept):
         return Response(body=subscriptions.registrations_csv(rows), status_code=200, headers={
@@ -375,12 +380,13 @@ def staff_cancel_event(event_id):
 
 @staff_route("/staff/audit", methods=["GET"])
 def staff_audit():
-    params = app.current_request.query_params or {}
+    params = app.current_request.query_params
+    values = params.getlist("limit") if params and "limit" in params else ["100"]
     try:
-        limit = int(params.get("limit", "100"))
+        limit = int(values[0])
     except ValueError:
         raise InvalidInput("limit", "must be a whole number from 1 to 1000")
-    if not 1 <= limit <= 1000:
+    if len(set(values)) != 1 or not 1 <= limit <= 1000:
         raise InvalidInput("limit", "must be a whole number from 1 to 1000")
     return json_response({"entries": [e.to_json() for e in get_repo().list_audit(limit)]})
 

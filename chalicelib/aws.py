@@ -30,7 +30,7 @@ def client(service: str) -> Any:
                 endpoint_url=settings.endpoint_url,
                 config=Config(
                     connect_timeout=3,
-                    read_timeout=10,
+                    read_timeout=float(config.get("AWS_READ_TIMEOUT") or 10),
                     retries={"mode": "standard", "max_attempts": 3},
                     max_pool_connections=50,
                 ),

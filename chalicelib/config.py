@@ -26,6 +26,9 @@ DEFAULTS = {
     "SES_MAX_SEND_RATE": "14",
     "SES_CONFIGURATION_SET": "",
     "TOKEN_KEY_PARAMETER": "/sro-events/local/token-key",
+    # Seconds an AWS call may take to answer. Raised only for the load test,
+    # whose one-request-at-a-time emulator queues 200 callers.
+    "AWS_READ_TIMEOUT": "10",
 }
 
 

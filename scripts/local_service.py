@@ -54,12 +54,16 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_service(*, atomic: bool = True, logs: Path | None = None) -> Iterator[Service]:
-    """Run moto and chalice local on free ports until the block ends."""
+def running_service(*, atomic: bool = True, logs: Path | None = None, read_timeout: float = 10) -> Iterator[Service]:
+    """Run moto and chalice local on free ports until the block ends.
+
+    ``read_timeout``: seconds the app waits for an AWS answer (the load test
+    raises it: its 200 callers queue for the one-at-a-time emulator).
+    """
     moto_port, port = free_port(), free_port()
     env = run_local.settings()
     env.update(AWS_ENDPOINT_URL=f"http://{HOST}:{moto_port}", MOTO_PORT=str(moto_port), PORT=str(port),
-               BASE_URL=f"http://{HOST}:{port}")
+               BASE_URL=f"http://{HOST}:{port}", AWS_READ_TIMEOUT=str(read_timeout))
     for name in ("AWS_LAMBDA_FUNCTION_NAME", "TOKEN_KEY", "TABLE_NAME"):
         env.pop(name, None)
     logs = logs or Path(tempfile.mkdtemp(prefix="sro-service-"))

@@ -4,8 +4,8 @@
 DynamoDB does not make a conditional write or a transaction atomic against
 another thread's; DynamoDB does. The load test (tests/test_load.py) races
 200 people for 10 seats through ``chalice local``, so what it tests must be
-our conditions and transactions, not moto's locking: here every request is
-handled under one lock, which makes each DynamoDB request atomic, as in AWS.
+our conditions and transactions, not moto's locking: here every DynamoDB
+request is handled under one lock, which makes each atomic, as in AWS.
 
 Connections are still accepted by many threads (werkzeug, HTTP/1.1 keep-alive):
 with ``threaded=False`` each of botocore's calls needs a new connection and
@@ -26,13 +26,19 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 
 
 class OneAtATime:
-    """A WSGI app that lets one request in at a time, its whole body read and answer built under the lock."""
+    """A WSGI app that lets one DynamoDB request in at a time, its answer built under the lock.
+
+    Other services (SES, SSM, moto's own API) need no atomicity and run
+    beside it, so mail does not queue behind the table.
+    """
 
     def __init__(self, app):
         self.app = app
         self.lock = threading.Lock()
 
     def __call__(self, environ, start_response):
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            return self.app(environ, start_response)
         with self.lock:
             return list(self.app(environ, start_response))
 

@@ -10,7 +10,8 @@ moto runs one request at a time (tests/moto_single_threaded.py): DynamoDB
 applies each conditional write and transaction atomically, moto's threaded
 server does not. chalice local stays multi-threaded (ThreadedHTTPServer), so
 the requests really race in the app. Bounded: LOAD_PEOPLE (200) threads,
-each request times out after 60 s, the whole test after ~2 minutes.
+each request times out after 60 s, and the test fails beyond 4 minutes
+(about 1 minute on a quiet 2-CPU machine).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ SEATS = 10
 REPEATS = 20          # people who post the form twice at once
 DOUBLE_CLICKS = 20    # people who press "confirm" twice at once
 EVENT_ID = "smart-region-dag-rush"
-TIMEOUT = 60
+TIMEOUT = 60  # seconds, per request (and per AWS call inside the app)
 FIGURES = REPO / ".local" / "load-figures.json"
 
 
@@ -84,7 +85,10 @@ def race(jobs: list) -> list[Answer]:
 def service(tmp_path_factory):
     from local_service import running_service
 
-    with running_service(atomic=True, logs=tmp_path_factory.mktemp("load-service")) as running:
+    # DynamoDB answers in milliseconds whatever the crowd; the emulator, one
+    # request at a time, makes the last of 220 callers wait: a minute, not 10 s.
+    with running_service(atomic=True, read_timeout=TIMEOUT,
+                         logs=tmp_path_factory.mktemp("load-service")) as running:
         yield running
 
 
@@ -248,4 +252,4 @@ def test_two_hundred_people_rush_for_the_last_ten_seats(service):
     print("load figures:", json.dumps(figures))
     FIGURES.parent.mkdir(exist_ok=True)
     FIGURES.write_text(json.dumps(figures, indent=2))
-    assert figures["seconds"] < 180
+    assert figures["seconds"] < 240

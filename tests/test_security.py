@@ -244,3 +244,17 @@ def test_token_comparisons_are_constant_time():
     assert "hmac.compare_digest" in inspect.getsource(tokens.same_hash)
     assert "hmac.compare_digest" in inspect.getsource(tokens.read_person_token)
     assert "same_hash" in inspect.getsource(staff.verify_authorization)
+
+
+@pytest.mark.parametrize("query", ["format=", "format=csv&format=json", "format=&format=csv"])
+def test_empty_or_repeated_format_of_registrations_is_refused(client, staff_headers, query):
+    # Found by make fuzz: "?format=" answered JSON as if no format was asked for.
+    client.http.post("/staff/events", headers=staff_headers, body=json.dumps(webinar_data()))
+    response = client.http.get(f"/staff/events/webinar-2027-01-14/registrations?{query}", headers=staff_headers)
+    assert response.status_code == 400
+    assert json.loads(response.body)["Message"].startswith("format:")
+
+
+@pytest.mark.parametrize("query,status", [("limit=5&limit=500", 400), ("limit=5&limit=5", 200), ("limit=", 400)])
+def test_repeated_audit_limits_must_agree(client, staff_headers, query, status):
+    assert client.http.get(f"/staff/audit?{query}", headers=staff_headers).status_code == status
