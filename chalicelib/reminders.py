@@ -54,6 +54,7 @@ MAX_ATTEMPTS = 8                      # claims of one send before it is recorded
 TRIES_PER_TICK = 3                    # SES throttling: tries within one tick, with backoff
 BACKOFF_FIRST = 0.2                   # seconds; doubles each try
 BATCH = 100                           # one claim or settle transaction
+PAGE = 1000                           # sends read per Query of the due index, claimed BATCH at a time
 TIME_BUDGET = 50.0                    # seconds a tick may run (of a 60 s Lambda)
 REGISTRATION_RETENTION = timedelta(days=180)
 
@@ -267,6 +268,7 @@ class _Tick:
     me: str
     result: TickResult
     events: dict[str, Event] = field(default_factory=dict)
+    queue: list[Send] = field(default_factory=list)
     _cache: dict[tuple[Any, ...], Any] = field(default_factory=dict)
 
     def current(self) -> datetime:
@@ -394,8 +396,19 @@ class _Tick:
 
     # --- one batch
 
+    def next_due(self, limit: int) -> list[Send]:
+        """The next ``limit`` due sends, from a page read once per PAGE: one Query serves ten claims.
+
+        A send taken by another dispatcher since the page was read fails its
+        claim (the claim is conditioned on what was read) and is dropped.
+        """
+        if not self.queue:
+            self.queue = self.repo.due_sends(self.current(), PAGE)
+        due, self.queue = self.queue[:limit], self.queue[limit:]
+        return due
+
     def run_batch(self, limit: int) -> int:
-        due = self.repo.due_sends(self.now + timedelta(seconds=max(self.clock() - self.started, 0.0)), limit)
+        due = self.next_due(limit)
         if not due:
             return 0
         self.result.due += len(due)
