@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
