@@ -512,9 +512,10 @@ class DynamoDBRepository(Repository):
         try:
             self._call("put_item", Item=item, ConditionExpression="attribute_not_exists(PK)")
         except ClientError as exc:
-            if self._is_condition_failure(exc):
+            if not self._is_condition_failure(exc):
+                raise
+            if not self._holds(event):  # not a retry of our own write that landed
                 raise Conflict(f"id: an event with id {event.id!r} exists already") from exc
-            raise
 
     def get_event(self, event_id: str) -> Event | None:
         reply = self._call("get_item", Key={"PK": S("EVENTS"), "SK": S(f"EVENT#{event_id}")}, ConsistentRead=True)
@@ -545,9 +546,15 @@ class DynamoDBRepository(Repository):
                 },
             )
         except ClientError as exc:
-            if self._is_condition_failure(exc):
+            if not self._is_condition_failure(exc):
+                raise
+            if not self._holds(event):  # not a retry of our own write that landed
                 raise Conflict("event: it was changed meanwhile; read it again and retry") from exc
-            raise
+
+    def _holds(self, event: Event) -> bool:
+        """Whether the table holds exactly ``event`` (its seat count aside, which moves on its own)."""
+        stored = self.get_event(event.id)
+        return stored is not None and replace(stored, seats_taken=event.seats_taken) == event
 
     # --- staff
 
@@ -678,9 +685,10 @@ class DynamoDBRepository(Repository):
         try:
             self._call("put_item", **put)
         except ClientError as exc:
-            if self._is_condition_failure(exc):
+            if not self._is_condition_failure(exc):
+                raise
+            if self.get_person(person.id) != person:  # not a retry of our own write that landed
                 raise Conflict("person: changed meanwhile; try again") from exc
-            raise
 
     def get_registrations(self, person_id: str, event_ids: list[str]) -> dict[str, Registration]:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -799,18 +807,24 @@ class DynamoDBRepository(Repository):
     def use_confirm_token(self, token_hash: str, now: datetime) -> None:
         from botocore.exceptions import ClientError
 
+        key = {"PK": S(f"TOKEN#{token_hash}"), "SK": S("TOKEN")}
+        attempt = secrets.token_hex(8)
         try:
             self._call(
                 "update_item",
-                Key={"PK": S(f"TOKEN#{token_hash}"), "SK": S("TOKEN")},
-                UpdateExpression="SET used_at = :now",
+                Key=key,
+                UpdateExpression="SET used_at = :now, used_by = :attempt",
                 ConditionExpression="attribute_exists(PK) AND attribute_not_exists(used_at) AND valid_until > :now",
-                ExpressionAttributeValues={":now": S(times.to_utc_iso(now))},
+                ExpressionAttributeValues={":now": S(times.to_utc_iso(now)), ":attempt": S(attempt)},
             )
         except ClientError as exc:
-            if self._is_condition_failure(exc):
+            if not self._is_condition_failure(exc):
+                raise
+            # botocore retries a call whose answer was lost; if the first try
+            # landed, the retry fails its condition on our own write.
+            stored = self._call("get_item", Key=key, ConsistentRead=True).get("Item", {})
+            if stored.get("used_by", {}).get("S") != attempt:
                 raise Gone("token: this link has expired or was used already") from exc
-            raise
 
     def erase_person(self, person: Person) -> None:
         from botocore.exceptions import BotoCoreError, ClientError

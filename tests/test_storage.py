@@ -196,3 +196,49 @@ def test_erasing_a_person_removes_profile_registrations_and_tokens(repo):
     assert repo.get_person("p1") is None
     assert repo.get_registrations("p1", ["webinar-2027-01-14"]) == {}
     assert repo.get_confirm_token("f" * 64) is None
+
+
+# ------------------------------------------- botocore retries of landed writes
+
+
+@pytest.fixture
+def lost_answers(dynamodb_repo, monkeypatch):
+    """Every write lands, its answer is lost, and botocore sends the same request again."""
+    client = dynamodb_repo.client
+
+    def twice(operation):
+        original = getattr(client, operation)
+
+        def send_again(**kwargs):
+            original(**kwargs)
+            return original(**kwargs)
+        monkeypatch.setattr(client, operation, send_again)
+
+    for operation in ("put_item", "update_item"):
+        twice(operation)
+    return dynamodb_repo
+
+
+def test_retried_event_create_is_not_a_conflict(lost_answers):
+    lost_answers.create_event(make_event())
+    assert lost_answers.get_event("webinar-2027-01-14") == make_event()
+
+
+def test_retried_event_change_is_not_a_conflict(dynamodb_repo, lost_answers):
+    event = make_event()
+    dynamodb_repo.create_event(event)
+    changed = build_event({"title": "Nieuw"}, existing=event, now=PINNED_NOW + timedelta(minutes=1))
+    lost_answers.update_event(changed, previous=event)
+    assert lost_answers.get_event(event.id).title == {"nl": "Nieuw"}
+
+
+def test_retried_profile_write_is_not_a_conflict(lost_answers):
+    lost_answers.save_person(person(), previous=None)
+    assert lost_answers.get_person("p1") == person()
+
+
+def test_retried_token_use_is_not_gone_but_a_second_use_is(dynamodb_repo, lost_answers):
+    dynamodb_repo.save_subscription(person(), previous=None, registrations=[], token=token())
+    lost_answers.use_confirm_token("f" * 64, PINNED_NOW)
+    with pytest.raises(Gone):
+        lost_answers.use_confirm_token("f" * 64, PINNED_NOW)
