@@ -49,6 +49,11 @@ Access patterns, each one request:
   event (conditioned on ``seats_taken < capacity``): two people can never
   both take the last seat.
 - use a confirm token: UpdateItem conditioned on not used and not expired.
+- every single conditional write (event, profile, token use) also sets a
+  random ``write_id``: when botocore retries a call whose answer was lost,
+  the retry fails its condition on our own write, and one GetItem tells
+  that it landed (transactions need no such help: their retries reuse the
+  request token).
 - erase a person: delete the profile, every registration and token it lists,
   and their sends (one Query per event they registered for).
 - sends (reminders and notices, reminders.py): planned with the registration's
@@ -509,12 +514,13 @@ class DynamoDBRepository(Repository):
 
         item = self._event_item(event)
         item["seats_taken"] = N(event.seats_taken)
+        item["write_id"] = S(attempt := secrets.token_hex(8))
         try:
             self._call("put_item", Item=item, ConditionExpression="attribute_not_exists(PK)")
         except ClientError as exc:
             if not self._is_condition_failure(exc):
                 raise
-            if not self._holds(event):  # not a retry of our own write that landed
+            if not self._landed(item, attempt):
                 raise Conflict(f"id: an event with id {event.id!r} exists already") from exc
 
     def get_event(self, event_id: str) -> Event | None:
@@ -537,24 +543,30 @@ class DynamoDBRepository(Repository):
             self._call(
                 "update_item",
                 Key={"PK": item["PK"], "SK": item["SK"]},
-                UpdateExpression="SET body = :body, updated_at = :new",
+                UpdateExpression="SET body = :body, updated_at = :new, write_id = :attempt",
                 ConditionExpression="updated_at = :old",
                 ExpressionAttributeValues={
                     ":body": item["body"],
                     ":new": item["updated_at"],
                     ":old": S(times.to_utc_iso(previous.updated_at or times.now())),
+                    ":attempt": S(attempt := secrets.token_hex(8)),
                 },
             )
         except ClientError as exc:
             if not self._is_condition_failure(exc):
                 raise
-            if not self._holds(event):  # not a retry of our own write that landed
+            if not self._landed(item, attempt):
                 raise Conflict("event: it was changed meanwhile; read it again and retry") from exc
 
-    def _holds(self, event: Event) -> bool:
-        """Whether the table holds exactly ``event`` (its seat count aside, which moves on its own)."""
-        stored = self.get_event(event.id)
-        return stored is not None and replace(stored, seats_taken=event.seats_taken) == event
+    def _landed(self, item: dict[str, Any], attempt: str) -> bool:
+        """Whether a conditional write that failed was in fact ours, landed on an earlier try.
+
+        botocore retries a call whose answer was lost; the retry then fails
+        its condition on our own write. Each write carries a random
+        ``write_id``, so it recognises itself and no one else's.
+        """
+        stored = self._call("get_item", Key={"PK": item["PK"], "SK": item["SK"]}, ConsistentRead=True).get("Item", {})
+        return stored.get("write_id", {}).get("S") == attempt
 
     # --- staff
 
@@ -682,12 +694,13 @@ class DynamoDBRepository(Repository):
 
         put = self._person_put(person, previous)
         put.pop("TableName")
+        put["Item"]["write_id"] = S(attempt := secrets.token_hex(8))
         try:
             self._call("put_item", **put)
         except ClientError as exc:
             if not self._is_condition_failure(exc):
                 raise
-            if self.get_person(person.id) != person:  # not a retry of our own write that landed
+            if not self._landed(put["Item"], attempt):
                 raise Conflict("person: changed meanwhile; try again") from exc
 
     def get_registrations(self, person_id: str, event_ids: list[str]) -> dict[str, Registration]:
@@ -813,17 +826,14 @@ class DynamoDBRepository(Repository):
             self._call(
                 "update_item",
                 Key=key,
-                UpdateExpression="SET used_at = :now, used_by = :attempt",
+                UpdateExpression="SET used_at = :now, write_id = :attempt",
                 ConditionExpression="attribute_exists(PK) AND attribute_not_exists(used_at) AND valid_until > :now",
                 ExpressionAttributeValues={":now": S(times.to_utc_iso(now)), ":attempt": S(attempt)},
             )
         except ClientError as exc:
             if not self._is_condition_failure(exc):
                 raise
-            # botocore retries a call whose answer was lost; if the first try
-            # landed, the retry fails its condition on our own write.
-            stored = self._call("get_item", Key=key, ConsistentRead=True).get("Item", {})
-            if stored.get("used_by", {}).get("S") != attempt:
+            if not self._landed(key, attempt):
                 raise Gone("token: this link has expired or was used already") from exc
 
     def erase_person(self, person: Person) -> None:
