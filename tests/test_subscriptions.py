@@ -345,3 +345,13 @@ def test_markup_in_a_name_is_text_in_the_html_mail(repo, mailer):
     mail = mailer.sent[-1][0]
     assert "<script>" not in mail.html
     assert "&lt;script&gt;" in mail.html
+
+
+def test_links_in_mails_open_pages_in_the_persons_language(repo, mailer):
+    subscribe(repo, mailer, email="en@x.be", language="en")
+    request = mailer.to("en@x.be")[-1]
+    assert re.search(r"/confirm/[\w-]+\?lang=en", request.text)
+    confirm_last(repo, mailer, "en@x.be")
+    confirmed = mailer.to("en@x.be")[-1]
+    assert re.search(r"/manage/[\w-]+\?lang=en", confirmed.text)
+    assert re.search(r"/manage/[\w-]+\?lang=en", confirmed.html)

@@ -39,8 +39,8 @@ def html(response) -> str:
 
 
 def link(mail, path: str) -> str:
-    """The path of the first link to ``path`` in a mail's text."""
-    match = re.search(r"https?://[^/\s]+(" + re.escape(path) + r"[^\s<>\"]*)", mail.text)
+    """The path of the first link to ``path`` in a mail's text, without its query (``?lang=``)."""
+    match = re.search(r"https?://[^/\s]+(" + re.escape(path) + r"[^\s<>\"?]*)", mail.text)
     assert match, f"no {path} link in {mail.subject!r}"
     return match.group(1)
 
