@@ -69,9 +69,19 @@ def port_in_use(port: int) -> bool:
         return s.connect_ex((HOST, port)) == 0
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when this process dies, even if killed without cleanup (Linux)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def spawn(args: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen:
-    """Start a long-running child in its own process group (killed as a whole)."""
-    return subprocess.Popen(args, cwd=REPO, env=env, start_new_session=True, **kwargs)
+    """Start a long-running child in its own process group (killed as a whole), dying with us."""
+    return subprocess.Popen(args, cwd=REPO, env=env, start_new_session=True, preexec_fn=_die_with_parent, **kwargs)
 
 
 def start_moto(env: dict[str, str]) -> subprocess.Popen:
