@@ -149,3 +149,16 @@ def test_the_slimmed_package_still_imports_and_speaks_dutch_and_english(packaged
                             text=True, timeout=60, env={"PATH": os.environ.get("PATH", ""), "STAGE": "dev"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[:2] == ["donderdag 3 juni 2027", "Thursday 3 June 2027"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_api_gateways_own_error_answers_carry_the_security_headers(packaged, stage):
+    """The 401 of the staff authorizer and the 403 of an unknown path come from API Gateway, not the app."""
+    resources = template(packaged, stage)["Resources"]
+    responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in resources.values()
+                 if r["Type"] == "AWS::ApiGateway::GatewayResponse"}
+    assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX"}
+    for properties in responses.values():
+        assert properties["RestApiId"] == {"Ref": "RestAPI"}
+        assert properties["ResponseParameters"]["gatewayresponse.header.X-Content-Type-Options"] == "'nosniff'"
+        assert properties["ResponseParameters"]["gatewayresponse.header.Referrer-Policy"] == "'no-referrer'"
