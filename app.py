@@ -119,9 +119,7 @@ def api(path: str, **kwargs: Any) -> Callable:
 
 def json_body() -> Any:
     """Return the request's JSON body, or raise a domain error naming the problem."""
-    raw = app.current_request.raw_body or b""
-    if len(raw) > MAX_BODY:
-        raise BodyTooLarge(f"body: is {len(raw)} bytes; at most {MAX_BODY} bytes (64 KiB) are accepted")
+    raw = raw_form_body()
     if not raw.strip():
         raise InvalidInput("body", "is empty; send a JSON object")
     try:
@@ -471,6 +469,7 @@ def page_route(path: str, **kwargs: Any) -> Callable:
 
 
 def raw_form_body() -> bytes:
+    """The request's body, JSON or form; over 64 KiB is a 413."""
     raw = app.current_request.raw_body or b""
     if len(raw) > MAX_BODY:
         raise BodyTooLarge(f"body: is {len(raw)} bytes; at most {MAX_BODY} bytes (64 KiB) are accepted")

@@ -523,14 +523,22 @@ def manage_view(repo: Repository, token: str, *, base_url: str) -> ManageView:
     return ManageView(person=person, registrations=rows, links=person_links(person.id, base_url))
 
 
+def _own_registration(repo: Repository, token: str, event_id: str) -> tuple[Person, Event, Registration]:
+    """The person of a manage link, the event and their registration for it; NotFound if they have none."""
+    person = person_for_token(repo, "manage", token)
+    event = _events_by_id(repo).get(event_id)
+    reg = repo.get_registrations(person.id, [event_id]).get(event_id) if event else None
+    if event is None or reg is None:
+        raise NotFound("event_id: you have no registration for this event")
+    return person, event, reg
+
+
 def cancel_registration(repo: Repository, mailer: Mailer, token: str, event_id: str, *,
                         base_url: str, now: datetime | None = None) -> Event:
     """Cancel one registration; a freed seat goes to the first person waiting."""
     now = now or times.now()
-    person = person_for_token(repo, "manage", token)
-    event = _events_by_id(repo).get(event_id)
-    reg = repo.get_registrations(person.id, [event_id]).get(event_id) if event else None
-    if event is None or reg is None or reg.status == "cancelled":
+    person, event, reg = _own_registration(repo, token, event_id)
+    if reg.status == "cancelled":
         raise NotFound("event_id: you have no registration for this event")
     _cancel(repo, mailer, event, reg, now, base_url)
     return event
@@ -579,11 +587,7 @@ def register_from_link(repo: Repository, mailer: Mailer, token: str, event_id: s
                        base_url: str, now: datetime | None = None) -> Outcome:
     """Register an interested person with one click, now that registration is open."""
     now = now or times.now()
-    person = person_for_token(repo, "manage", token)
-    event = _events_by_id(repo).get(event_id)
-    reg = repo.get_registrations(person.id, [event_id]).get(event_id) if event else None
-    if event is None or reg is None:
-        raise NotFound("event_id: you have no registration for this event")
+    person, event, reg = _own_registration(repo, token, event_id)
     if reg.status in ("confirmed", "waitlisted"):
         return Outcome(event, "already")
     if not event.is_registration_open(now):
