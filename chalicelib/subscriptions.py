@@ -97,7 +97,7 @@ def _question(value: Any) -> str:
 
 def _event_ids(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
-        value = [value]
+        raise InvalidInput("event_ids", "must be a list of event ids, like [\"webinar-2027-01-14\"]")
     if not isinstance(value, list) or not value:
         raise InvalidInput("event_ids", "choose at least one event")
     if len(value) > EVENT_IDS_MAX:

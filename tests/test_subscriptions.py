@@ -355,3 +355,11 @@ def test_links_in_mails_open_pages_in_the_persons_language(repo, mailer):
     confirmed = mailer.to("en@x.be")[-1]
     assert re.search(r"/manage/[\w-]+\?lang=en", confirmed.text)
     assert re.search(r"/manage/[\w-]+\?lang=en", confirmed.html)
+
+
+def test_regression_event_ids_as_a_plain_string_is_refused_as_the_openapi_document_says(repo, mailer):
+    """Found by schemathesis' stateful phase: a JSON string was taken as a list of one (a 202 outside the document)."""
+    with pytest.raises(InvalidInputs) as caught:
+        subscribe(repo, mailer, event_ids="webinar-2027-01-14")
+    assert caught.value.by_field["event_ids"].startswith("must be a list")
+    assert mailer.sent == []
