@@ -13,9 +13,10 @@ person              ``PERSON#<person_id>``     ``PROFILE``                  body
 registration        ``EVENT#<event_id>``       ``REG#<person_id>``          body (JSON), status; TTL
 confirm token       ``TOKEN#<sha256>``         ``TOKEN``                    body (JSON), used_at, valid_until; TTL
 feed version        ``FEED``                   ``CALENDAR#<lang>#V#<n>``    body (B, gzip), etag, built_at; TTL
-send                ``EVENT#<event_id>``       ``SEND#<person_id>#<kind>``  state, due, cutoff, attempts, claimed_by,
-                                               ``[#<detail>]``              message_id, reason, details; ``due_pk`` and
-                                                                            ``due_at`` while pending or claimed; TTL
+send                ``EVENT#<event_id>``       ``SEND#<person_id>#<kind>``  body (JSON: state, due, cutoff, attempts,
+                                               ``[#<detail>]``              message_id, reason, details); ``due_pk`` and
+                                                                            ``due_at`` while pending or claimed;
+                                                                            ``claimed_by`` while claimed; TTL
 ==================  =========================  ===========================  ==========================================
 
 ``person_id`` is a keyed hash of the normalised address (subscriptions.py),
@@ -62,11 +63,13 @@ Access patterns, each one request:
   (fan-out of a notice, rescheduling). An event's or a person's sends: Query
   ``PK = EVENT#<id>``, ``SK begins_with SEND#[<person_id>#]``.
 - what is due: Query the sparse index ``due`` with ``due_pk = DUE AND due_at <= now``
-  (only pending and claimed sends carry ``due_pk``). Claim: TransactWriteItems of
-  up to 100 conditional puts, each conditioned on the ``due_at`` the dispatcher read
-  (a claim moves ``due_at`` to the claim's lease end, so a second claim of the
-  same read fails). Settle: TransactWriteItems of up to 100 puts
-  conditioned on ``claimed_by``. The recipients: BatchGetItem of profiles.
+  (only pending and claimed sends carry ``due_pk`` and ``due_at``). Claim:
+  TransactWriteItems of up to 100 conditional puts, each conditioned on the
+  ``due_at`` the dispatcher read (a claim moves ``due_at`` to the claim's lease
+  end, so a second claim of the same read fails, and a settled send has none).
+  Settle: TransactWriteItems of up to 100 puts conditioned on ``claimed_by``.
+  Replanning (``put_sends`` with overwrite) is conditioned on no ``claimed_by``,
+  so it never overwrites a claim. The recipients: BatchGetItem of profiles.
 - poll the public feed: Query ``PK = FEED AND SK BETWEEN`` the client's
   version and now, newest first, ``Limit 1``: one read, and nothing read at
   all when the client is current (304).
@@ -937,38 +940,41 @@ class DynamoDBRepository(Repository):
         return self._send_key_of(send.event_id, send.key)
 
     def _send_item(self, send: Send) -> dict[str, Any]:
-        item: dict[str, Any] = {
-            **self._send_key(send), "event_id": S(send.event_id), "person_id": S(send.person_id),
-            "kind": S(send.kind), "detail": S(send.detail), "due": S(times.to_utc_iso(send.due)),
-            "cutoff": S(times.to_utc_iso(send.cutoff)), "state": S(send.state),
-            "due_at": S(times.to_utc_iso(send.next_at)), "attempts": N(send.attempts),
-            "details": S(json.dumps(send.details, ensure_ascii=False, separators=(",", ":"))),
-        }
+        # Few attributes: what conditions and the index need stands alone, the
+        # rest is one JSON body (as for every other item). A settled send has
+        # no ``due_at`` at all, so a claim's ``due_at = :seen`` fails on it.
+        body: dict[str, Any] = {"event_id": send.event_id, "person_id": send.person_id, "kind": send.kind,
+                                "detail": send.detail, "due": times.to_utc_iso(send.due),
+                                "cutoff": times.to_utc_iso(send.cutoff), "state": send.state, "attempts": send.attempts}
+        for name in ("message_id", "reason"):
+            if getattr(send, name) is not None:
+                body[name] = getattr(send, name)
+        if send.settled_at is not None:
+            body["settled_at"] = times.to_utc_iso(send.settled_at)
+        if send.details:
+            body["details"] = send.details
+        item: dict[str, Any] = {**self._send_key(send),
+                                "body": S(json.dumps(body, ensure_ascii=False, separators=(",", ":")))}
         if send.state in ("pending", "claimed"):
             item["due_pk"] = S(DUE_PARTITION)
-        for name in ("claimed_by", "message_id", "reason"):
-            if getattr(send, name) is not None:
-                item[name] = S(getattr(send, name))
-        if send.settled_at is not None:
-            item["settled_at"] = S(times.to_utc_iso(send.settled_at))
+            item["due_at"] = S(times.to_utc_iso(send.next_at))
+        if send.claimed_by is not None:
+            item["claimed_by"] = S(send.claimed_by)
         if send.expires_at is not None:
             item[TTL_ATTRIBUTE] = N(_epoch(send.expires_at))
         return item
 
     @staticmethod
     def _send_from_item(item: dict[str, Any]) -> Send:
-        def text(name: str) -> str | None:
-            return item[name]["S"] if name in item else None
-
-        settled = text("settled_at")
+        body = json.loads(item["body"]["S"])
+        settled = body.get("settled_at")
         return Send(
-            event_id=item["event_id"]["S"], person_id=item["person_id"]["S"], kind=item["kind"]["S"],
-            detail=item["detail"]["S"], due=times.from_utc_iso(item["due"]["S"]),
-            cutoff=times.from_utc_iso(item["cutoff"]["S"]), state=item["state"]["S"],
-            due_at=times.from_utc_iso(item["due_at"]["S"]), attempts=int(item["attempts"]["N"]),
-            claimed_by=text("claimed_by"), message_id=text("message_id"), reason=text("reason"),
-            settled_at=times.from_utc_iso(settled) if settled else None,
-            details=json.loads(item["details"]["S"]),
+            event_id=body["event_id"], person_id=body["person_id"], kind=body["kind"], detail=body["detail"],
+            due=times.from_utc_iso(body["due"]), cutoff=times.from_utc_iso(body["cutoff"]), state=body["state"],
+            due_at=times.from_utc_iso(item["due_at"]["S"]) if "due_at" in item else None,
+            attempts=body["attempts"], claimed_by=item["claimed_by"]["S"] if "claimed_by" in item else None,
+            message_id=body.get("message_id"), reason=body.get("reason"),
+            settled_at=times.from_utc_iso(settled) if settled else None, details=body.get("details", {}),
             expires_at=datetime.fromtimestamp(int(item[TTL_ATTRIBUTE]["N"]), tz=times.UTC) if TTL_ATTRIBUTE in item else None,
         )
 
@@ -1012,9 +1018,7 @@ class DynamoDBRepository(Repository):
         for send in sends:
             put: dict[str, Any] = {"TableName": self.table, "Item": self._send_item(send)}
             if overwrite:
-                put["ConditionExpression"] = "attribute_not_exists(PK) OR #state <> :claimed"
-                put["ExpressionAttributeNames"] = {"#state": "state"}
-                put["ExpressionAttributeValues"] = {":claimed": S("claimed")}
+                put["ConditionExpression"] = "attribute_not_exists(claimed_by)"  # never over a claim
             else:
                 put["ConditionExpression"] = "attribute_not_exists(PK)"
             operations.append({"Put": put})
@@ -1057,7 +1061,7 @@ class DynamoDBRepository(Repository):
                    for send in sends]
         operations = [{"Put": {
             "TableName": self.table, "Item": self._send_item(claim),
-            "ConditionExpression": "attribute_exists(due_pk) AND due_at = :seen",
+            "ConditionExpression": "due_at = :seen",  # only pending and claimed sends have one
             "ExpressionAttributeValues": {":seen": S(times.to_utc_iso(seen.next_at))},
         }} for seen, claim in zip(sends, claimed)]
         won = self._write_each(operations)
