@@ -45,7 +45,7 @@ def run(size: int) -> dict[str, float]:
     from chalicelib.mail import SesMailer
     from chalicelib.models import Person, Send
     from chalicelib.storage import DynamoDBRepository, create_table
-    from tests.moto_transactions import patched
+    from tests.moto_scaling import patched
 
     with mock_aws(), patched():
         aws.reset()

@@ -30,7 +30,9 @@ never after the event starts. Past it, the send is skipped with its reason.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import secrets
 import time
 from dataclasses import dataclass, field, replace
@@ -38,7 +40,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
 from . import times
-from .mail import MailRejected, MailThrottled, Mailer
+from .mail import Mail, MailRejected, MailThrottled, Mailer
 from .models import Event, Person, Registration, Send
 from .storage import Repository
 
@@ -269,6 +271,7 @@ class _Tick:
     result: TickResult
     events: dict[str, Event] = field(default_factory=dict)
     queue: list[Send] = field(default_factory=list)
+    drained: bool = False  # the last page held all that was due when it was read
     _cache: dict[tuple[Any, ...], Any] = field(default_factory=dict)
 
     def current(self) -> datetime:
@@ -367,14 +370,36 @@ class _Tick:
             self._cache[key] = make()
         return self._cache[key]
 
-    def build(self, send: Send, event: Event, person: Person):
+    def build(self, send: Send, event: Event, person: Person) -> Mail:
+        """The mail for one send: rendered once per kind of mail, then filled in for each person.
+
+        All recipients of one reminder or notice get the same text but for
+        their name and links. The first of each kind is rendered in full and
+        also as a ``_Shape`` (rendered with placeholders); the shape is used
+        for the rest only if filling it in reproduced that first mail exactly.
+        """
         from . import subscriptions as subs
 
-        lang = person.language
         links = subs.person_links(person.id, self.base_url)
+        key = ("shape", send.kind, send.detail, person.language, event.id, event.sequence,
+               json.dumps(send.details, sort_keys=True, default=str))
+        shape = self._cache.get(key)
+        if shape is None:
+            mail = self.render(send, event, person.language, person.email, person.name, links)
+            shape = _Shape.make(lambda name, placeholders: self.render(send, event, person.language, person.email,
+                                                                       name, placeholders))
+            self._cache[key] = shape = shape if shape.fill(person.email, person.name, links) == mail else False
+            return mail
+        if shape is False:
+            return self.render(send, event, person.language, person.email, person.name, links)
+        return shape.fill(person.email, person.name, links)
+
+    def render(self, send: Send, event: Event, lang: str, email: str, name: str, links: Any) -> Mail:
+        from . import subscriptions as subs
+
         calendar = self.cached(("links", event.id, event.sequence, lang),
                                lambda: subs.add_links(event, lang, self.base_url))
-        context: dict[str, Any] = {"name": person.name, "event": event, "calendar_links": calendar}
+        context: dict[str, Any] = {"name": name, "event": event, "calendar_links": calendar}
         attachments: tuple = ()
         if send.kind == "reminder":
             context["starts_in"] = _interval(times.parse_duration(send.detail, "reminders"), lang)
@@ -387,11 +412,10 @@ class _Tick:
             attachments = (self.cached(("ics", event.id, event.sequence, lang, "CANCEL"),
                                        lambda: subs.calendar_attachment([event], lang, self.base_url, "CANCEL")),)
         elif send.kind == "open":
-            manage_token = links.manage.rsplit("/", 1)[1]
-            context["register_url"] = f"{self.base_url}/manage/{manage_token}/events/{event.id}/register"
+            context["register_url"] = f"{links.manage}/events/{event.id}/register"
         template = {"reminder": "reminder", "change": "event_changed", "cancel": "event_cancelled",
                     "open": "registration_open"}[send.kind]
-        return subs.build_mail(template, lang, to_email=person.email, to_name=person.name, links=links,
+        return subs.build_mail(template, lang, to_email=email, to_name=name, links=links,
                                attachments=attachments, **context)
 
     # --- one batch
@@ -402,8 +426,9 @@ class _Tick:
         A send taken by another dispatcher since the page was read fails its
         claim (the claim is conditioned on what was read) and is dropped.
         """
-        if not self.queue:
-            self.queue = self.repo.due_sends(self.current(), PAGE)
+        if not self.queue and not self.drained:
+            self.queue, more = self.repo.due_page(self.current(), PAGE)
+            self.drained = not more  # what falls due meanwhile is the next tick's
         due, self.queue = self.queue[:limit], self.queue[limit:]
         return due
 
@@ -471,6 +496,44 @@ def send_due_now(now: datetime | None = None, time_budget: float = TIME_BUDGET, 
     mailer = mailer or SesMailer(aws.client("ses"), settings.sender_email, settings.ses_configuration_set)
     return send_due(repo, mailer, base_url=settings.base_url, now=now, rate=settings.ses_max_send_rate,
                     time_budget=time_budget)
+
+
+# ---------------------------------------------------------------- shapes
+
+
+class _Shape:
+    """A mail rendered with placeholders for the person's name and links, to fill in per recipient.
+
+    Placeholders are random letters and digits, which neither HTML escaping
+    nor any filter changes; they are replaced in one pass, so a name can never
+    bring in another placeholder. Values go into the HTML escaped exactly as
+    the templates' autoescaping does.
+    """
+
+    FIELDS = ("manage", "unsubscribe", "feed", "webcal")
+
+    def __init__(self, mail: Mail, marks: dict[str, str]):
+        self.mail, self.marks = mail, marks
+        self.pattern = re.compile("|".join(marks.values()))
+
+    @classmethod
+    def make(cls, render: Callable[[str, Any], Mail]) -> "_Shape":
+        from . import subscriptions as subs
+
+        stem = "z" + secrets.token_hex(10)
+        marks = {name: f"{stem}{name}" for name in ("name", *cls.FIELDS)}
+        mail = render(marks["name"], subs.Links(**{f: marks[f] for f in cls.FIELDS}))
+        return cls(mail, marks)
+
+    def fill(self, email: str, name: str, links: Any) -> Mail:
+        from markupsafe import escape
+
+        values = {self.marks["name"]: name, **{self.marks[f]: getattr(links, f) for f in self.FIELDS}}
+        html_values = {mark: str(escape(value)) for mark, value in values.items()}
+        plain, html = (lambda m: values[m.group()]), (lambda m: html_values[m.group()])
+        return replace(self.mail, to_email=email, to_name=name, subject=self.pattern.sub(plain, self.mail.subject),
+                       text=self.pattern.sub(plain, self.mail.text), html=self.pattern.sub(html, self.mail.html),
+                       unsubscribe_url=self.pattern.sub(plain, self.mail.unsubscribe_url))
 
 
 # ---------------------------------------------------------------- wording

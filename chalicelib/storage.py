@@ -217,9 +217,13 @@ class Repository(ABC):
     def list_sends(self, event_id: str, person_id: str | None = None) -> list[Send]:
         """Return the event's sends, or one person's sends for it."""
 
-    @abstractmethod
     def due_sends(self, now: datetime, limit: int) -> list[Send]:
         """Return up to ``limit`` pending or claimed sends whose ``due_at`` has come, earliest first."""
+        return self.due_page(now, limit)[0]
+
+    @abstractmethod
+    def due_page(self, now: datetime, limit: int) -> tuple[list[Send], bool]:
+        """``due_sends``, and whether more may be due beyond them (False: that was all, as of ``now``)."""
 
     @abstractmethod
     def claim_sends(self, sends: Sequence[Send], *, by: str, lease_until: datetime) -> list[Send]:
@@ -399,9 +403,10 @@ class InMemoryRepository(Repository):
         return sorted((s for (e, _), s in self.sends.items()
                        if e == event_id and (person_id is None or s.person_id == person_id)), key=lambda s: s.key)
 
-    def due_sends(self, now: datetime, limit: int) -> list[Send]:
-        due = [s for s in self.sends.values() if s.state in ("pending", "claimed") and s.next_at <= now]
-        return sorted(due, key=lambda s: s.next_at)[:limit]
+    def due_page(self, now: datetime, limit: int) -> tuple[list[Send], bool]:
+        with self._lock:
+            due = [s for s in self.sends.values() if s.state in ("pending", "claimed") and s.next_at <= now]
+        return sorted(due, key=lambda s: s.next_at)[:limit], len(due) > limit
 
     def claim_sends(self, sends: Sequence[Send], *, by: str, lease_until: datetime) -> list[Send]:
         won = []
@@ -953,6 +958,8 @@ class DynamoDBRepository(Repository):
             body["settled_at"] = times.to_utc_iso(send.settled_at)
         if send.details:
             body["details"] = send.details
+        if send.expires_at is not None:  # also in the body: the due index's reads leave out the TTL attribute
+            body["expires_at"] = _epoch(send.expires_at)
         item: dict[str, Any] = {**self._send_key(send),
                                 "body": S(json.dumps(body, ensure_ascii=False, separators=(",", ":")))}
         if send.state in ("pending", "claimed"):
@@ -975,7 +982,7 @@ class DynamoDBRepository(Repository):
             attempts=body["attempts"], claimed_by=item["claimed_by"]["S"] if "claimed_by" in item else None,
             message_id=body.get("message_id"), reason=body.get("reason"),
             settled_at=times.from_utc_iso(settled) if settled else None, details=body.get("details", {}),
-            expires_at=datetime.fromtimestamp(int(item[TTL_ATTRIBUTE]["N"]), tz=times.UTC) if TTL_ATTRIBUTE in item else None,
+            expires_at=datetime.fromtimestamp(body["expires_at"], tz=times.UTC) if "expires_at" in body else None,
         )
 
     def _write_each(self, operations: list[dict[str, Any]]) -> list[bool]:
@@ -1036,22 +1043,25 @@ class DynamoDBRepository(Repository):
         )
         return [self._send_from_item(item) for item in items]
 
-    def due_sends(self, now: datetime, limit: int) -> list[Send]:
+    def due_page(self, now: datetime, limit: int) -> tuple[list[Send], bool]:
         kwargs: dict[str, Any] = {
             "IndexName": DUE_INDEX,
             "KeyConditionExpression": "due_pk = :pk AND due_at <= :now",
             "ExpressionAttributeValues": {":pk": S(DUE_PARTITION), ":now": S(times.to_utc_iso(now))},
+            # What a claim writes back whole; the body holds the rest (not ``claimed_by``).
+            "ProjectionExpression": "SK, due_at, body",
             "Limit": limit,
         }
         found: list[Send] = []
-        while len(found) < limit:
+        while True:
             page = self._call("query", **kwargs)
             found += [self._send_from_item(item) for item in page.get("Items", [])]
             if "LastEvaluatedKey" not in page:
-                break
+                return found, False
+            if len(found) >= limit:
+                return found[:limit], True
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
             kwargs["Limit"] = limit - len(found)
-        return found[:limit]
 
     def claim_sends(self, sends: Sequence[Send], *, by: str, lease_until: datetime) -> list[Send]:
         # Whole-item puts rather than updates: the dispatcher holds the whole

@@ -14,7 +14,7 @@ from chalicelib.mail import RecordingMailer, SesMailer
 from chalicelib.models import Person, Registration, Send
 from tests.conftest import PINNED_NOW, webinar_data
 from tests.test_reminders import BASE, WEBINAR, WEBINAR_START, register
-from tests.moto_transactions import patched
+from tests.moto_scaling import patched
 from tests.test_seat_race import atomic_requests  # noqa: F401 - a fixture
 
 SENDER = "smartregionoffice@vlaanderen.be"
@@ -24,6 +24,16 @@ def _send(person_id: str, detail: str = "PT1H") -> Send:
     due = WEBINAR_START - timedelta(hours=1)
     return Send(event_id=WEBINAR, person_id=person_id, kind="reminder", detail=detail, due=due,
                 cutoff=due + timedelta(minutes=15))
+
+
+def test_a_due_page_says_whether_more_may_be_due(repo):
+    repo.put_sends([_send(f"p{i}") for i in range(5)], overwrite=True)
+    at = WEBINAR_START - timedelta(hours=1)
+    first, more = repo.due_page(at, 3)
+    assert [s.person_id for s in first] == ["p0", "p1", "p2"] and more
+    everything, more = repo.due_page(at, 6)
+    assert [s.person_id for s in everything] == [f"p{i}" for i in range(5)] and not more
+    assert repo.due_page(at - timedelta(seconds=1), 6) == ([], False)
 
 
 def test_of_two_claims_on_the_same_read_only_one_holds(repo):

@@ -1,0 +1,89 @@
+"""tests/moto_scaling.py changes what moto's requests cost, never what they answer."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from chalicelib import aws
+from chalicelib.storage import create_table
+from tests.moto_scaling import patched
+
+TABLE = "sro-events-scaling"
+
+
+def S(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def fill(client) -> None:
+    create_table(client, TABLE)
+    rng = random.Random(7)
+    for i in range(300):
+        item = {"PK": S(f"EVENT#e{i % 4}"), "SK": S(f"SEND#{rng.randrange(10**6):06d}#{i}"), "body": S(str(i))}
+        if i % 3:
+            item["due_pk"], item["due_at"] = S("DUE"), S(f"2026-11-25T12:{rng.randrange(60):02d}:00Z")
+        client.put_item(TableName=TABLE, Item=item)
+
+
+QUERIES = [
+    {"KeyConditionExpression": "PK = :pk", "ExpressionAttributeValues": {":pk": S("EVENT#e1")}},
+    {"KeyConditionExpression": "PK = :pk AND begins_with(SK, :p)",
+     "ExpressionAttributeValues": {":pk": S("EVENT#e2"), ":p": S("SEND#5")}, "ScanIndexForward": False},
+    {"KeyConditionExpression": "PK = :pk", "ExpressionAttributeValues": {":pk": S("EVENT#none")}},
+    {"IndexName": "due", "KeyConditionExpression": "due_pk = :pk AND due_at <= :now",
+     "ExpressionAttributeValues": {":pk": S("DUE"), ":now": S("2026-11-25T12:30:00Z")}},
+    {"IndexName": "due", "KeyConditionExpression": "due_pk = :pk AND due_at <= :now",
+     "ExpressionAttributeValues": {":pk": S("DUE"), ":now": S("2026-11-25T12:45:00Z")},
+     "ProjectionExpression": "SK, due_at, body"},
+]
+
+
+def all_pages(client, query: dict, limit: int) -> list[list[dict]]:
+    pages, kwargs = [], {"TableName": TABLE, "Limit": limit, **query}
+    while True:
+        reply = client.query(**kwargs)
+        pages.append(reply["Items"])
+        if "LastEvaluatedKey" not in reply:
+            return pages
+        kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=["partition", "prefix-reversed", "empty", "index", "index-projected"])
+@pytest.mark.parametrize("limit", [7, 1000])
+def test_a_query_answers_page_for_page_as_moto_does(aws_mock, query, limit):
+    client = aws.client("dynamodb")
+    fill(client)
+    plain = all_pages(client, query, limit)
+    with patched():
+        scaled = all_pages(client, query, limit)
+    assert scaled == plain
+    assert sum(len(p) for p in plain) > 0 or query is QUERIES[2]
+
+
+def test_a_scan_still_sees_the_whole_table_in_order(aws_mock):
+    client = aws.client("dynamodb")
+    fill(client)
+    plain = client.scan(TableName=TABLE)["Items"]
+    with patched():
+        client.query(TableName=TABLE, KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": S("EVENT#e1")})
+        scaled = client.scan(TableName=TABLE)["Items"]
+    assert scaled == plain and len(plain) == 300
+
+
+def test_a_cancelled_transaction_leaves_the_items_as_they_were(aws_mock):
+    client = aws.client("dynamodb")
+    fill(client)
+    before = client.query(TableName=TABLE, KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": S("EVENT#e0")})["Items"]
+    first, second = before[0], before[1]
+    with patched():
+        with pytest.raises(client.exceptions.TransactionCanceledException):
+            client.transact_write_items(TransactItems=[
+                {"Put": {"TableName": TABLE, "Item": {**first, "body": S("changed")}}},
+                {"Delete": {"TableName": TABLE, "Key": {"PK": second["PK"], "SK": second["SK"]}}},
+                {"Put": {"TableName": TABLE, "Item": {"PK": S("EVENT#e0"), "SK": S("NEW")},
+                         "ConditionExpression": "attribute_exists(PK)"}},
+            ])
+    after = client.query(TableName=TABLE, KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": S("EVENT#e0")})["Items"]
+    assert after == before
