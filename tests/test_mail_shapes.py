@@ -1,0 +1,93 @@
+"""The tick renders each kind of mail once and fills in each person: exactly what a full render gives."""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chalicelib import events, reminders, subscriptions, times
+from chalicelib.mail import RecordingMailer
+from chalicelib.models import Person, Send
+from chalicelib.storage import InMemoryRepository
+from tests.conftest import PINNED_NOW, day_data, webinar_data
+
+BASE = "https://events.example.be"
+KINDS = ["reminder", "change", "cancel", "open"]
+
+names = st.text(max_size=40) | st.sampled_from(["", "An & Bo <b>", '"Quoted" O\'Neil', "{{ name }}", "%(name)s",
+                                                 "Zoë Müller-Ünal", "李小龍", "a\r\nBcc: x@example.org"])
+
+
+def a_tick() -> reminders._Tick:
+    return reminders._Tick(repo=InMemoryRepository(), mailer=RecordingMailer(), base_url=BASE, now=PINNED_NOW,
+                           bucket=reminders.TokenBucket(1000.0), clock=time.monotonic, sleep=time.sleep,
+                           deadline=math.inf, started=time.monotonic(), me="test", result=reminders.TickResult())
+
+
+def event_for(kind: str, data):
+    repo = InMemoryRepository()
+    event = events.create_event(repo, data(), actor="test", now=PINNED_NOW)
+    if kind == "cancel":
+        event = events.cancel_event(repo, event.id, actor="test", now=PINNED_NOW).after
+    return event
+
+
+def send_for(kind: str, event, person_id: str) -> Send:
+    details = {"material": ["starts_at"], "before": {"starts_at": times.to_utc_iso(event.starts_at - timedelta(days=7)),
+                                                     "ends_at": times.to_utc_iso(event.ends_at - timedelta(days=7)),
+                                                     "timezone": event.timezone, "location": "", "online_url": ""}}
+    return Send(event_id=event.id, person_id=person_id, kind=kind, detail={"reminder": "PT1H", "change": "2"}.get(kind, ""),
+                due=PINNED_NOW, cutoff=event.starts_at, details=details if kind == "change" else {})
+
+
+def person(i: int, name: str, language: str) -> Person:
+    return Person(id=f"{i:064x}", email=f"p{i}@example.be", name=name, organisation="", language=language,
+                  created_at=PINNED_NOW, updated_at=PINNED_NOW)
+
+
+@settings(max_examples=40, deadline=None)
+@given(kind=st.sampled_from(KINDS), language=st.sampled_from(["nl", "en"]), in_person=st.booleans(),
+       people=st.lists(names, min_size=2, max_size=5))
+def test_every_filled_in_mail_is_exactly_the_full_render(kind, language, in_person, people):
+    event = event_for(kind, day_data if in_person else webinar_data)
+    tick = a_tick()
+    for i, name in enumerate(people):
+        someone = person(i, name, language)
+        send = send_for(kind, event, someone.id)
+        mail = tick.build(send, event, someone)
+        assert mail == tick.render(send, event, language, someone.email, someone.name,
+                                   subscriptions.person_links(someone.id, BASE))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_templates_are_rendered_twice_per_kind_of_mail_not_once_per_person(kind, monkeypatch):
+    event = event_for(kind, webinar_data)
+    renders = []
+    real = subscriptions.build_mail
+    monkeypatch.setattr(subscriptions, "build_mail", lambda *a, **k: renders.append(a[0]) or real(*a, **k))
+    tick = a_tick()
+    for i in range(20):
+        tick.build(send_for(kind, event, f"{i:064x}"), event, person(i, f"Person {i}", "nl"))
+    for i in range(20, 30):
+        tick.build(send_for(kind, event, f"{i:064x}"), event, person(i, f"Person {i}", "en"))
+    assert len(renders) == 4  # per language: the first mail in full, and its shape
+
+
+def test_a_template_that_changes_the_name_gets_every_mail_rendered_in_full(monkeypatch):
+    """Filling in would be wrong if a template transformed the name: the first mail shows it, and the shape is dropped."""
+    event = event_for("reminder", webinar_data)
+    real = reminders._Tick.render
+
+    def shouting(self, send, event, lang, email, name, links):
+        mail = real(self, send, event, lang, email, name, links)
+        return mail.__class__(**{**mail.__dict__, "text": mail.text.replace(name, name.upper()) if name else mail.text})
+
+    monkeypatch.setattr(reminders._Tick, "render", shouting)
+    tick = a_tick()
+    sent = [tick.build(send_for("reminder", event, f"{i:064x}"), event, person(i, f"Person {i}", "nl")) for i in range(3)]
+    assert [("PERSON %d" % i) in m.text for i, m in enumerate(sent)] == [True, True, True]
