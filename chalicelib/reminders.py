@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import secrets
 import time
@@ -188,45 +189,61 @@ def on_event_change(repo: Repository, before: Event, after: Event, material: lis
 # ------------------------------------------------------------------- rate
 
 
-class TokenBucket:
-    """At most ``rate`` sends a second: a token bucket holding ``capacity`` tokens, refilled at ``rate``.
+class SendSlots:
+    """At most ``rate`` sends a second, across every tick at once: each send takes its own slot of 1/rate s.
 
-    With the default capacity of one, sends are spaced 1/rate apart, so no
-    one-second window ever holds more than ``rate`` of them. ``clock`` and
-    ``sleep`` are injectable so tests run without waiting.
+    Slots come in windows reserved on one record that every tick shares
+    (``Repository.reserve_send_slots``, one conditional write per window,
+    about one per batch), so the windows of two ticks never overlap; within
+    its windows a tick sends one mail per slot, at the slot's start, so no two
+    mails of any ticks go out less than 1/rate s apart. A tick that falls
+    behind loses the slots already past rather than catching up in a burst. ``wall`` is the shared time (epoch seconds),
+    ``clock`` the tick's own for its deadline; both and ``sleep`` are
+    injectable, so tests run without waiting.
     """
 
-    def __init__(self, rate: float, *, capacity: float = 1.0, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+    TOLERANCE = 1e-6  # seconds: epoch times carry about a tenth of that in rounding
+
+    def __init__(self, reserve: Callable[..., Any], rate: float, *, wall: Callable[[], float],
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
         if rate <= 0:
             raise ValueError("rate must be positive")
-        self.rate, self.capacity, self.clock, self.sleep = rate, capacity, clock, sleep
-        self.tokens = capacity
-        self.updated = clock()
+        self.reserve, self.rate, self.wall, self.clock, self.sleep = reserve, rate, wall, clock, sleep
+        self.window: Any = None
+        self.index = self.size = 0  # the next slot of the window, and how many it holds
+        self.remaining = 1
+        self.windows = 0
 
-    def _refill(self) -> float:
-        now = self.clock()
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        return now
+    def want(self, count: int) -> None:
+        """The number of sends about to go out: the next window is sized for them."""
+        self.remaining = max(1, count)
 
-    def wait_time(self) -> float:
-        """Seconds until a token is free."""
-        self._refill()
-        return max(0.0, (1 - self.tokens) / self.rate)
+    def slot(self, index: int) -> float:
+        return self.window.start + index / self.rate
 
     def acquire(self, deadline: float | None = None) -> bool:
-        """Take a token, sleeping until one is free; False (taking nothing) if that would pass ``deadline``."""
-        now = self._refill()
-        if self.tokens < 1:
-            wait = (1 - self.tokens) / self.rate
-            if deadline is not None and now + wait > deadline:
+        """Wait for this tick's next slot; False (taking nothing) if that would pass ``deadline`` (``clock`` time)."""
+        while True:
+            now = self.wall()
+            if self.window is not None and now > self.slot(self.index) + self.TOLERANCE:
+                # Behind: a send goes at the start of a slot, and the slots past are lost.
+                self.index = math.ceil((now - self.window.start - self.TOLERANCE) * self.rate)
+            if self.index >= self.size:
+                if deadline is not None and self.clock() >= deadline:
+                    return False
+                resume = self.slot(self.index) if self.window is not None else None
+                self.window = self.reserve(max(1, self.remaining), self.rate, now, last=self.window, resume=resume)
+                self.index, self.size = 0, int((self.window.end - self.window.start) * self.rate + self.TOLERANCE)
+                self.windows += 1
+                continue
+            wait = self.slot(self.index) - now
+            if deadline is not None and self.clock() + max(wait, 0.0) > deadline:
                 return False
-            self.sleep(wait)
-            self._refill()
-            self.tokens = min(self.tokens, 1.0)  # a sleeper that overslept gives no extra burst
-        self.tokens -= 1
-        return True
+            if wait > self.TOLERANCE:
+                self.sleep(wait)
+            self.index += 1
+            self.remaining = max(1, self.remaining - 1)
+            return True
 
 
 # ------------------------------------------------------------------- tick
@@ -262,7 +279,7 @@ class _Tick:
     mailer: Mailer
     base_url: str
     now: datetime
-    bucket: TokenBucket
+    slots: SendSlots
     clock: Callable[[], float]
     sleep: Callable[[float], None]
     deadline: float
@@ -341,7 +358,7 @@ class _Tick:
             log.exception("building a %s mail failed", send.kind)
             return self.settle(send, "failed", f"could not build the mail ({type(exc).__name__})")
         for attempt in range(TRIES_PER_TICK):
-            if not self.bucket.acquire(self.deadline):
+            if not self.slots.acquire(self.deadline):
                 raise _Deadline()
             try:
                 message_id = self.mailer.send(mail)
@@ -444,6 +461,7 @@ class _Tick:
         if any(s.event_id not in self.events for s in claimed):
             self.events.update({e.id: e for e in self.repo.list_events()})
         people = self.repo.get_people([s.person_id for s in claimed])
+        self.slots.want(len(claimed))
         settled: list[Send] = []
         try:
             for send in claimed:
@@ -463,11 +481,21 @@ class _Tick:
 
 def send_due(repo: Repository, mailer: Mailer, *, base_url: str, now: datetime | None = None,
              rate: float = 14.0, time_budget: float = TIME_BUDGET, clock: Callable[[], float] = time.monotonic,
-             sleep: Callable[[float], None] = time.sleep, batch: int = BATCH) -> TickResult:
-    """Send what is due as of ``now``, at most ``rate`` a second, stopping within ``time_budget`` seconds."""
+             sleep: Callable[[float], None] = time.sleep, wall: Callable[[], float] | None = None,
+             batch: int = BATCH) -> TickResult:
+    """Send what is due as of ``now``, at most ``rate`` a second with every other tick, within ``time_budget`` s.
+
+    ``now`` is the moment the tick acts as of (``send-due --now``); the rate
+    is kept in real time: ``wall`` (epoch seconds), by default the system
+    clock as moved on by ``clock``.
+    """
     started = clock()
+    if wall is None:
+        epoch = time.time()
+        wall = lambda: epoch + (clock() - started)  # noqa: E731
     tick = _Tick(repo=repo, mailer=mailer, base_url=base_url, now=now or times.now(),
-                 bucket=TokenBucket(rate, clock=clock, sleep=sleep), clock=clock, sleep=sleep,
+                 slots=SendSlots(repo.reserve_send_slots, rate, wall=wall, clock=clock, sleep=sleep),
+                 clock=clock, sleep=sleep,
                  deadline=started + time_budget, started=started, me=secrets.token_hex(8), result=TickResult())
     idle_rounds = 0
     while not tick.result.stopped_early:

@@ -13,6 +13,7 @@ person              ``PERSON#<person_id>``     ``PROFILE``                  body
 registration        ``EVENT#<event_id>``       ``REG#<person_id>``          body (JSON), status; TTL
 confirm token       ``TOKEN#<sha256>``         ``TOKEN``                    body (JSON), used_at, valid_until; TTL
 feed version        ``FEED``                   ``CALENDAR#<lang>#V#<n>``    body (B, gzip), etag, built_at; TTL
+send slots          ``RATE``                   ``SES``                      slots_end (N, epoch seconds)
 send                ``EVENT#<event_id>``       ``SEND#<person_id>#<kind>``  body (JSON: state, due, cutoff, attempts,
                                                ``[#<detail>]``              message_id, reason, details); ``due_pk`` and
                                                                             ``due_at`` while pending or claimed;
@@ -70,6 +71,10 @@ Access patterns, each one request:
   Settle: TransactWriteItems of up to 100 puts conditioned on ``claimed_by``.
   Replanning (``put_sends`` with overwrite) is conditioned on no ``claimed_by``,
   so it never overwrites a claim. The recipients: BatchGetItem of profiles.
+- keep to SES's rate across ticks: UpdateItem of ``RATE/SES`` per window of
+  sends (a batch), moving ``slots_end`` on from the value last seen (or from
+  now, when it lies in the past); a tick that lost the race retries from the
+  value its failed condition returned. Windows of different ticks never overlap.
 - poll the public feed: Query ``PK = FEED AND SK BETWEEN`` the client's
   version and now, newest first, ``Limit 1``: one read, and nothing read at
   all when the client is current (304).
@@ -84,10 +89,11 @@ seconds) for data that must go after its time.
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import threading
 from abc import ABC, abstractmethod
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
@@ -101,6 +107,9 @@ DUE_INDEX = "due"
 DUE_PARTITION = "DUE"
 TRANSACTION_MAX = 100
 TTL_ATTRIBUTE = "expires_at"
+SLOTS_AHEAD_MAX = 600.0  # seconds: a reserved end further ahead than this is taken as broken, not waited for
+SLOTS_WINDOW_MIN = 1.0   # seconds: a window is never shorter, so a fast rate does not cost a write per send
+SLOTS_TRIES = 8          # reservations tried against other ticks' before giving up for this tick
 AUDIT_RETENTION = timedelta(days=730)
 # A feed version is superseded within days; the newest one being cleared after
 # this long unchanged only means the next poll renders it again.
@@ -233,6 +242,17 @@ class Repository(ABC):
     def settle_sends(self, sends: Sequence[Send], *, by: str) -> int:
         """Record the outcome of claimed sends (their new state); return how many were still held by ``by``."""
 
+    @abstractmethod
+    def reserve_send_slots(self, count: int, rate: float, now: float, *, last: "SlotWindow | None" = None,
+                           resume: float | None = None) -> "SlotWindow":
+        """Reserve a window for ``count`` sends at ``rate`` a second, shared by every tick; windows never overlap.
+
+        The window starts at ``now``, or where the windows reserved before it
+        end; it lasts ``count``/``rate`` seconds, and at least SLOTS_WINDOW_MIN.
+        When the caller's ``last`` window is still the latest, its unused
+        slots from ``resume`` on are taken back into the new one.
+        """
+
     # feeds
     @abstractmethod
     def latest_feed_version(self, feed: str, *, after: int | None, upto: int) -> FeedVersion | None:
@@ -252,6 +272,7 @@ class InMemoryRepository(Repository):
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
+        self._slots_end: str | None = None
         self.events: dict[str, Event] = {}
         self.staff_tokens: dict[str, StaffToken] = {}
         self.audit: list[AuditEntry] = []
@@ -431,6 +452,15 @@ class InMemoryRepository(Repository):
                 settled += 1
         return settled
 
+    def reserve_send_slots(self, count: int, rate: float, now: float, *, last: SlotWindow | None = None,
+                           resume: float | None = None) -> SlotWindow:
+        with self._lock:
+            stored = self._slots_end
+            start = _window_start(now, stored, last, resume)
+            window = _window(start, count, rate)
+            self._slots_end = window.stored
+            return window
+
     def latest_feed_version(self, feed: str, *, after: int | None, upto: int) -> FeedVersion | None:
         candidates = [v for (name, number), v in self.feed_versions.items()
                       if name == feed and (after is None or number > after) and number <= upto]
@@ -460,6 +490,36 @@ def N(value: int | float) -> dict[str, str]:
 
 def _epoch(instant: datetime) -> int:
     return int(instant.timestamp())
+
+
+def _epoch_text(seconds: float) -> str:
+    return f"{seconds:.6f}"
+
+
+@dataclass(frozen=True)
+class SlotWindow:
+    """A stretch of time reserved for sending: [start, end), ``stored`` being the end as written."""
+
+    start: float
+    end: float
+    stored: str
+
+
+def _window_start(now: float, stored: str | None, last: SlotWindow | None, resume: float | None) -> float:
+    """Where a new window starts, given the end on record (``stored``) and the caller's own last window."""
+    if stored is None:
+        return now
+    end = float(stored)
+    if end <= now or end > now + SLOTS_AHEAD_MAX:
+        return now
+    if last is not None and last.stored == stored:  # still the latest: its unused slots are ours to take back
+        return max(now, min(resume if resume is not None else end, end))
+    return end
+
+
+def _window(start: float, count: int, rate: float) -> SlotWindow:
+    stored = _epoch_text(math.ceil((start + max(count / rate, SLOTS_WINDOW_MIN)) * 1_000_000) / 1_000_000)
+    return SlotWindow(start=start, end=float(stored), stored=stored)
 
 
 class DynamoDBRepository(Repository):
@@ -1084,6 +1144,39 @@ class DynamoDBRepository(Repository):
             "ExpressionAttributeValues": {":me": S(by)},
         }} for send in sends]
         return sum(self._write_each(operations))
+
+    def reserve_send_slots(self, count: int, rate: float, now: float, *, last: SlotWindow | None = None,
+                           resume: float | None = None) -> SlotWindow:
+        """One UpdateItem, conditioned on the end it expects: its own last window's, or none in the future.
+
+        A tick that lost the race to another gets the current end back from
+        its failed condition and tries again from there.
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        expected = last.stored if last is not None else None
+        for _ in range(SLOTS_TRIES):
+            window = _window(_window_start(now, expected, last, resume), count, rate)
+            condition = "attribute_not_exists(slots_end) OR slots_end <= :now OR slots_end > :far"
+            values = {":end": N(window.stored), ":now": N(_epoch_text(now)),
+                      ":far": N(_epoch_text(now + SLOTS_AHEAD_MAX))}
+            if expected is not None:
+                condition += " OR slots_end = :seen"
+                values[":seen"] = {"N": expected}
+            try:
+                self.client.update_item(TableName=self.table, Key={"PK": S("RATE"), "SK": S("SES")},
+                                        UpdateExpression="SET slots_end = :end", ConditionExpression=condition,
+                                        ExpressionAttributeValues=values, ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            except ClientError as exc:
+                if not self._is_condition_failure(exc):
+                    raise Unavailable(f"storage: {exc.response.get('Error', {}).get('Code')}") from exc
+                expected = exc.response.get("Item", {}).get("slots_end", {}).get("N")
+                last = None  # not ours any more: start after it
+                continue
+            except BotoCoreError as exc:
+                raise Unavailable(f"storage: {type(exc).__name__}") from exc
+            return window
+        raise Unavailable("storage: the send slots are contended")
 
 
 # ------------------------------------------------------------ construction

@@ -24,8 +24,10 @@ names = st.text(max_size=40) | st.sampled_from(["", "An & Bo <b>", '"Quoted" O\'
 
 
 def a_tick() -> reminders._Tick:
-    return reminders._Tick(repo=InMemoryRepository(), mailer=RecordingMailer(), base_url=BASE, now=PINNED_NOW,
-                           bucket=reminders.TokenBucket(1000.0), clock=time.monotonic, sleep=time.sleep,
+    repo = InMemoryRepository()
+    return reminders._Tick(repo=repo, mailer=RecordingMailer(), base_url=BASE, now=PINNED_NOW,
+                           slots=reminders.SendSlots(repo.reserve_send_slots, 1000.0, wall=time.time),
+                           clock=time.monotonic, sleep=time.sleep,
                            deadline=math.inf, started=time.monotonic(), me="test", result=reminders.TickResult())
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import re
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -221,24 +222,71 @@ def test_a_claim_whose_tick_died_is_not_resent(webinar, mailer, clock):
 # ------------------------------------------------------------ rate, deadline
 
 
-def test_token_bucket_never_exceeds_the_rate():
+def slots(repo, fake, rate):
+    return reminders.SendSlots(repo.reserve_send_slots, rate, wall=fake.clock, clock=fake.clock, sleep=fake.sleep)
+
+
+def at_most_per_second(stamps, rate):
+    return all(sum(1 for t in stamps if start <= t < start + 1 - 1e-9) <= rate for start in stamps)
+
+
+def test_send_slots_never_exceed_the_rate(memory_repo):
     fake = FakeTime()
-    bucket = reminders.TokenBucket(14, clock=fake.clock, sleep=fake.sleep)
+    pacer = slots(memory_repo, fake, 14)
+    pacer.want(100)
     stamps = []
     for _ in range(100):
-        assert bucket.acquire()
+        assert pacer.acquire()
         stamps.append(fake.now)
-    for start in stamps:
-        assert sum(1 for t in stamps if start <= t < start + 1 - 1e-9) <= 14
+    assert at_most_per_second(stamps, 14)
     assert stamps[-1] - stamps[0] == pytest.approx(99 / 14)
+    assert pacer.windows == 1  # one reservation for the whole batch
 
 
-def test_token_bucket_refuses_a_token_past_the_deadline():
+def test_send_slots_refuse_a_slot_past_the_deadline(memory_repo):
     fake = FakeTime()
-    bucket = reminders.TokenBucket(2, clock=fake.clock, sleep=fake.sleep)
-    assert bucket.acquire(deadline=fake.now + 0.1)
-    assert not bucket.acquire(deadline=fake.now + 0.1)  # the next is 0.5 s away
+    pacer = slots(memory_repo, fake, 2)
+    assert pacer.acquire(deadline=fake.now + 0.1)
+    assert not pacer.acquire(deadline=fake.now + 0.1)  # the next is 0.5 s away
     assert fake.slept == []
+
+
+def test_ticks_sharing_the_slots_keep_to_the_rate_together(repo):
+    """Two ticks at once, each allowed 10 a second: together they still send at most 10 a second."""
+    import random
+
+    fake = FakeTime()
+    fake.now = 1_790_000_000.0  # epoch seconds, as the shared record holds them
+    ticks = [slots(repo, fake, 10), slots(repo, fake, 10)]
+    stamps, turns = [], random.Random(3)
+    for pacer in ticks:
+        pacer.want(25)
+    for _ in range(60):
+        pacer = turns.choice(ticks)
+        assert pacer.acquire()
+        stamps.append(fake.now)
+    assert at_most_per_second(stamps, 10)
+    assert stamps[-1] - stamps[0] >= 59 / 10 - 1e-6
+
+
+def test_a_tick_that_falls_behind_does_not_catch_up_in_a_burst(memory_repo):
+    fake = FakeTime()
+    pacer = slots(memory_repo, fake, 10)
+    pacer.want(50)
+    stamps = []
+    for i in range(30):
+        assert pacer.acquire()
+        stamps.append(fake.now)
+        if i == 5:
+            fake.now += 2.0  # a slow SES call: twenty slots go by
+    assert at_most_per_second(stamps, 10)
+
+
+def test_a_reserved_end_far_in_the_future_is_not_waited_for(memory_repo):
+    fake = FakeTime()
+    memory_repo.reserve_send_slots(1, 1 / 3600, fake.now)  # a window of an hour: a broken record
+    pacer = slots(memory_repo, fake, 10)
+    assert pacer.acquire() and fake.slept == []
 
 
 def test_tick_keeps_to_the_rate_and_stops_before_its_deadline(memory_repo, mailer):
@@ -266,6 +314,39 @@ def test_tick_keeps_to_the_rate_and_stops_before_its_deadline(memory_repo, maile
     rest = tick(memory_repo, stamping, at + timedelta(minutes=1), rate=1000)
     assert result.sent + rest.sent == 30
     assert len({m.to_email for m, _ in stamping.sent}) == 30 == len(stamping.sent)
+
+
+def test_four_ticks_at_once_share_one_rate(memory_repo):
+    """Four dispatchers in real time, each allowed 40 mails a second: together they send 40 a second, not 160."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    events.create_event(memory_repo, webinar_data(), actor="test")
+    setup = RecordingMailer()
+    for i in range(60):
+        register(memory_repo, setup, f"p{i}@example.be", [WEBINAR])
+
+    class Stamping(RecordingMailer):
+        def __init__(self):
+            super().__init__()
+            self.stamps, self.lock = [], threading.Lock()
+
+        def send(self, mail):
+            with self.lock:
+                self.stamps.append(time.monotonic())
+            return super().send(mail)
+
+    stamping = Stamping()
+    at = WEBINAR_START - timedelta(hours=1)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: reminders.send_due(memory_repo, stamping, base_url=BASE, now=at, rate=40,
+                                                             batch=5), range(4)))
+    assert sum(r.sent for r in results) == 60 == len({m.to_email for m, _ in stamping.sent}) == len(stamping.sent)
+    assert sum(1 for r in results if r.sent) >= 2  # they did share the work
+    stamps = sorted(stamping.stamps)
+    assert stamps[-1] - stamps[0] >= 59 / 40 - 0.01  # four separate limits would take a quarter of that
+    # Each send starts its own slot; a thread held up by the scheduler can only send later, not earlier.
+    assert all(sum(1 for t in stamps if start <= t < start + 1) <= 40 + 4 for start in stamps)
 
 
 def test_thirty_percent_throttling_still_sends_every_reminder_exactly_once(memory_repo):

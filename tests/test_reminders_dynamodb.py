@@ -26,6 +26,21 @@ def _send(person_id: str, detail: str = "PT1H") -> Send:
                 cutoff=due + timedelta(minutes=15))
 
 
+def test_send_slot_windows_never_overlap_and_a_latest_window_takes_back_its_tail(repo):
+    t = 1_790_000_000.0
+    first = repo.reserve_send_slots(10, 10, t)
+    assert (first.start, first.end) == (t, t + 1)
+    other = repo.reserve_send_slots(20, 10, t + 0.1)  # another tick: after the first
+    assert (other.start, other.end) == (t + 1, t + 3)
+    again = repo.reserve_send_slots(5, 10, t + 0.2, last=first, resume=t + 0.3)  # no longer the latest
+    assert again.start == t + 3
+    tail = repo.reserve_send_slots(5, 10, t + 0.2, last=again, resume=t + 3.2)  # still the latest: from its unused slot
+    assert tail.start == pytest.approx(t + 3.2) and tail.end == pytest.approx(t + 4.2)
+    assert repo.reserve_send_slots(1, 10, t + 60).start == t + 60  # the record lies in the past: from now
+    assert repo.reserve_send_slots(1, 1 / 7200, t + 61).start == t + 61  # a window of two hours...
+    assert repo.reserve_send_slots(1, 10, t + 62).start == t + 62  # ...is taken as broken, not waited for
+
+
 def test_a_due_page_says_whether_more_may_be_due(repo):
     repo.put_sends([_send(f"p{i}") for i in range(5)], overwrite=True)
     at = WEBINAR_START - timedelta(hours=1)
