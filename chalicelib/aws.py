@@ -14,6 +14,12 @@ from . import config
 _clients: dict[tuple[str, str, str | None], Any] = {}
 _lock = threading.Lock()
 
+# botocore retries a call whose answer timed out. A send through SES is not
+# idempotent: a retry after a lost answer mails the person twice. The SES
+# client makes one attempt; the mailer tells what SES surely refused (retried
+# by the tick) from what it may have taken (never resent).
+RETRIES = {"ses": {"mode": "standard", "total_max_attempts": 1}}
+
 
 def client(service: str) -> Any:
     """Return a cached low-level client for ``service`` with the current settings."""
@@ -31,7 +37,7 @@ def client(service: str) -> Any:
                 config=Config(
                     connect_timeout=3,
                     read_timeout=float(config.get("AWS_READ_TIMEOUT") or 10),
-                    retries={"mode": "standard", "max_attempts": 3},
+                    retries=RETRIES.get(service, {"mode": "standard", "max_attempts": 3}),  # 3 retries
                     max_pool_connections=50,
                 ),
             )

@@ -38,6 +38,10 @@ class MailRejected(MailError):
     """Raised when SES refuses this message for good (bad address, unverified sender): do not retry."""
 
 
+class MailUncertain(MailError):
+    """Raised when SES may have taken the message but its answer was lost (a read timeout): never resend."""
+
+
 @dataclass(frozen=True)
 class Attachment:
     filename: str
@@ -189,7 +193,7 @@ class SesMailer(Mailer):
         self.configuration_set = configuration_set
 
     def send(self, mail: Mail) -> str:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 
         raw = build_mime(mail, self.sender)
         kwargs: dict[str, Any] = {"Source": self.sender, "Destinations": [mail.to_email], "RawMessage": {"Data": raw}}
@@ -203,7 +207,9 @@ class SesMailer(Mailer):
             if code in self.THROTTLE_CODES or "rate exceeded" in message.lower():
                 raise MailThrottled(code) from exc
             raise MailRejected(code) from exc
-        except BotoCoreError as exc:
+        except HTTPClientError as exc:  # the request went out; the answer did not come back
+            raise MailUncertain(type(exc).__name__) from exc
+        except BotoCoreError as exc:  # never reached SES: no connection, no credentials
             raise MailThrottled(type(exc).__name__) from exc
         return reply["MessageId"]
 

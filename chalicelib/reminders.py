@@ -41,7 +41,8 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
 from . import times
-from .mail import Mail, MailRejected, MailThrottled, Mailer
+from .errors import Unavailable
+from .mail import Mail, MailRejected, MailThrottled, MailUncertain, Mailer
 from .models import Event, Person, Registration, Send
 from .storage import Repository
 
@@ -371,6 +372,9 @@ class _Tick:
                 return self._retry(send, f"throttled ({exc})")
             except MailRejected as exc:
                 return self.settle(send, "failed", f"rejected by SES ({exc})")
+            except MailUncertain as exc:
+                # SES may have taken it: once or not at all, so it is not sent again.
+                return self.settle(send, "failed", f"uncertain: SES did not answer ({exc}); not resent")
             return self.settle(send, "sent", message_id=message_id)
         return self._retry(send, "throttled")
 
@@ -458,20 +462,24 @@ class _Tick:
         self.result.claimed += len(claimed)
         self.result.taken += len(due) - len(claimed)
         was_claimed = {(s.event_id, s.key) for s in due if s.state == "claimed"}
-        if any(s.event_id not in self.events for s in claimed):
-            self.events.update({e.id: e for e in self.repo.list_events()})
-        people = self.repo.get_people([s.person_id for s in claimed])
-        self.slots.want(len(claimed))
         settled: list[Send] = []
         try:
+            if any(s.event_id not in self.events for s in claimed):
+                self.events.update({e.id: e for e in self.repo.list_events()})
+            people = self.repo.get_people([s.person_id for s in claimed])
+            self.slots.want(len(claimed))
             for send in claimed:
                 event, person = self.events.get(send.event_id), people.get(send.person_id)
                 outcome = self.check(send, event, person, (send.event_id, send.key) in was_claimed)
                 settled.append(outcome if outcome is not None else self.deliver(send, event, person))
-        except _Deadline:
+        except (_Deadline, Unavailable) as exc:
+            # Out of time, or the table failed us (a read, the send slots): what
+            # was not handed to SES goes back as it was, for the next tick,
+            # rather than waiting out its lease to be skipped as interrupted.
+            if isinstance(exc, Unavailable):
+                log.warning("tick stopped: %s", exc)
             self.result.stopped_early = True
             done = {(s.event_id, s.key) for s in settled}
-            # Not sent: back in the queue as they were, for the next tick.
             settled += [replace(s, state="pending", due_at=s.due if s.due > self.now else self.now)
                         for s in claimed if (s.event_id, s.key) not in done]
         finally:

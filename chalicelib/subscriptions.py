@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from . import i18n, reminders, times, tokens
-from .errors import Conflict, Gone, InvalidInput, InvalidInputs, NotFound
-from .mail import Attachment, Mail, Mailer, render
+from .errors import Conflict, Gone, InvalidInput, InvalidInputs, NotFound, Unavailable
+from .mail import Attachment, Mail, MailError, Mailer, render
 from .models import (
     ID_PATTERN, KEPT_STATUSES, LANGUAGES, ConfirmToken, Event, Person, Registration,
 )
 from .storage import Repository
+
+log = logging.getLogger(__name__)
 
 CONFIRM_VALIDITY = timedelta(hours=48)
 UNCONFIRMED_RETENTION = timedelta(days=7)
@@ -460,9 +463,17 @@ def build_mail(template: str, lang: str, *, to_email: str, to_name: str, links: 
 
 
 def _send(mailer: Mailer, template: str, lang: str, *, to_email: str, to_name: str, links: Links,
-          attachments: tuple[Attachment, ...] = (), **context: Any) -> str:
-    return mailer.send(build_mail(template, lang, to_email=to_email, to_name=to_name, links=links,
-                                  attachments=attachments, **context))
+          attachments: tuple[Attachment, ...] = (), required: bool = True, **context: Any) -> str | None:
+    """Send one mail now. If SES fails: a ``required`` mail (what the person waits for) makes the request a 503
+    to try again; any other is logged and let go, as what it reports is already done and shown."""
+    try:
+        return mailer.send(build_mail(template, lang, to_email=to_email, to_name=to_name, links=links,
+                                      attachments=attachments, **context))
+    except MailError as exc:
+        if required:
+            raise Unavailable(f"mail: {type(exc).__name__}") from exc
+        log.warning("a %s mail could not be sent: %s", template, type(exc).__name__)
+        return None
 
 
 def calendar_attachment(events: list[Event], lang: str, base_url: str, method: str = "PUBLISH") -> Attachment:
@@ -487,7 +498,7 @@ def _mail_outcomes(mailer: Mailer, person: Person, outcomes: list[Outcome], link
     confirmed = [o.event for o in outcomes if o.status == "confirmed"]
     attachments = (calendar_attachment(confirmed, lang, base_url),) if confirmed else ()
     _send(mailer, "confirmed", lang, to_email=person.email, to_name=person.name, links=links,
-          attachments=attachments, name=person.name, outcomes=outcomes,
+          attachments=attachments, required=False, name=person.name, outcomes=outcomes,
           calendar_links={e.id: add_links(e, lang, base_url) for e in confirmed})
 
 
@@ -496,7 +507,7 @@ def mail_seat_offered(mailer: Mailer, person: Person, event: Event, base_url: st
     if not person.receives_mail:
         return
     lang = person.language
-    _send(mailer, "seat_given", lang, to_email=person.email, to_name=person.name,
+    _send(mailer, "seat_given", lang, to_email=person.email, to_name=person.name, required=False,
           links=person_links(person.id, base_url), attachments=(calendar_attachment([event], lang, base_url),),
           name=person.name, event=event, calendar_links=add_links(event, lang, base_url))
 

@@ -52,3 +52,41 @@ def test_confirm_button_answers_503_with_retry_after_when_a_transaction_times_ou
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "60"
     assert response.headers["Content-Type"].startswith("text/html")
+
+
+class SesDown:
+    """A mailer whose every send fails as ``error`` does; it counts the tries."""
+
+    def __init__(self, error):
+        self.error, self.tries = error, 0
+
+    def send(self, mail):
+        self.tries += 1
+        raise self.error
+
+
+@pytest.mark.parametrize("error", ["MailThrottled", "MailUncertain", "MailRejected"])
+def test_mail_that_cannot_go_out_at_subscribe_is_a_503_and_the_subscription_is_kept(client, app_module, dynamodb_repo,
+                                                                                   mailer, error):
+    from chalicelib import mail as mail_module
+    from tests.test_web_forms import post_form
+
+    events.create_event(dynamodb_repo, day_data(capacity=10), actor="test")
+    app_module.set_mailer(down := SesDown(getattr(mail_module, error)("Throttling")))
+    response = post_form(client, event_ids=["smart-region-dag-2027"])
+    assert response.status_code == 503 and response.headers["Retry-After"] == "60" and down.tries == 1
+    app_module.set_mailer(mailer)  # SES is back: the same form again gets the mail
+    assert post_form(client, event_ids=["smart-region-dag-2027"]).status_code == 202
+    assert [m.kind for m in mailer.to("an@example.be")] == ["confirm_request"]
+
+
+def test_a_confirmation_stands_when_only_its_mail_fails(client, app_module, dynamodb_repo, mailer):
+    from chalicelib.mail import MailThrottled
+
+    token = pending_confirm_token(dynamodb_repo, mailer)
+    app_module.set_mailer(SesDown(MailThrottled("Throttling")))
+    response = client.http.post(f"/confirm/{token}", headers={"Content-Type": "application/x-www-form-urlencoded"},
+                                body=b"")
+    assert response.status_code == 200
+    [reg] = dynamodb_repo.list_registrations("smart-region-dag-2027")
+    assert reg.status == "confirmed"

@@ -52,3 +52,48 @@ def test_mail_goes_out_raw_with_headers_and_calendar(aws_mock):
 def test_an_unverified_sender_is_a_permanent_failure(aws_mock):
     with pytest.raises(MailRejected):
         SesMailer(aws.client("ses"), "nobody@example.org").send(sample_mail())
+
+
+class Failing:
+    """An SES client whose send fails with ``error``."""
+
+    def __init__(self, error):
+        self.error = error
+
+    def send_raw_email(self, **_):
+        raise self.error
+
+
+def test_a_lost_answer_is_uncertain_and_no_connection_is_worth_retrying():
+    from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
+
+    from chalicelib.mail import MailThrottled, MailUncertain
+
+    for error in (ReadTimeoutError(endpoint_url="https://email"), ConnectionClosedError(endpoint_url="https://email")):
+        with pytest.raises(MailUncertain):
+            SesMailer(Failing(error), SENDER).send(sample_mail())
+    with pytest.raises(MailThrottled):
+        SesMailer(Failing(EndpointConnectionError(endpoint_url="https://email")), SENDER).send(sample_mail())
+
+
+@pytest.mark.parametrize("service, attempts", [("ses", 1), ("dynamodb", 4)])
+def test_botocore_never_resends_a_mail_whose_answer_timed_out(monkeypatch, service, attempts):
+    """A retried SendRawEmail after a read timeout could mail someone twice; DynamoDB's retries stay."""
+    from botocore.exceptions import ReadTimeoutError
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # never reached: the hook below answers first
+    aws.reset()
+    client = aws.client(service)
+    tries = []
+
+    def time_out(**_):
+        tries.append(1)
+        raise ReadTimeoutError(endpoint_url="http://127.0.0.1:9")
+
+    client.meta.events.register("before-send", time_out)
+    call = (lambda: client.send_raw_email(Source=SENDER, Destinations=["an@example.be"], RawMessage={"Data": b"x"})) \
+        if service == "ses" else (lambda: client.get_item(TableName="t", Key={"PK": {"S": "x"}}))
+    with pytest.raises(ReadTimeoutError):
+        call()
+    aws.reset()
+    assert len(tries) == attempts

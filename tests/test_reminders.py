@@ -219,6 +219,43 @@ def test_a_claim_whose_tick_died_is_not_resent(webinar, mailer, clock):
     assert send.reason.startswith("interrupted")
 
 
+def test_a_send_whose_answer_was_lost_is_recorded_and_never_resent(webinar, mailer, clock):
+    from chalicelib.mail import MailUncertain
+
+    clock.set(WEBINAR_START - timedelta(hours=20))
+    register(webinar, mailer, "an@example.be", [WEBINAR])
+
+    class NoAnswer(RecordingMailer):
+        def send(self, mail):
+            super().send(mail)  # SES took it...
+            raise MailUncertain("ReadTimeoutError")  # ...but its answer never came
+
+    at = WEBINAR_START - timedelta(hours=1)
+    lost = NoAnswer()
+    result = tick(webinar, lost, at)
+    assert result.failed == 1 and len(lost.sent) == 1
+    assert tick(webinar, lost, at + timedelta(minutes=5)).due == 0 and len(lost.sent) == 1
+    [send] = [s for s in webinar.list_sends(WEBINAR) if s.detail == "PT1H"]
+    assert send.state == "failed" and send.reason.startswith("uncertain")
+
+
+def test_a_storage_failure_after_the_claim_puts_the_sends_back_for_the_next_tick(webinar, mailer, clock, monkeypatch):
+    from chalicelib.errors import Unavailable
+
+    clock.set(WEBINAR_START - timedelta(hours=20))
+    for i in range(3):
+        register(webinar, mailer, f"p{i}@example.be", [WEBINAR])
+    mailer.sent.clear()
+    real = webinar.reserve_send_slots
+    monkeypatch.setattr(webinar, "reserve_send_slots", lambda *a, **k: (_ for _ in ()).throw(Unavailable("storage: down")))
+    at = WEBINAR_START - timedelta(hours=1)
+    result = tick(webinar, mailer, at)
+    assert result.claimed == 3 and result.sent == 0 and result.stopped_early and mailer.sent == []
+    assert {s.state for s in webinar.list_sends(WEBINAR) if s.detail == "PT1H"} == {"pending"}
+    monkeypatch.setattr(webinar, "reserve_send_slots", real)
+    assert tick(webinar, mailer, at + timedelta(minutes=1)).sent == 3  # not skipped as interrupted
+
+
 # ------------------------------------------------------------ rate, deadline
 
 
