@@ -538,7 +538,7 @@ class ConfirmToken:
 
 # ------------------------------------------------------------------ sends
 
-SEND_KINDS = ("reminder", "change", "cancel", "open")
+SEND_KINDS = ("reminder", "change", "cancel", "open", "seat")
 # pending: waits in the due index; claimed: a dispatcher holds it (its lease
 # is ``due_at``); sent, skipped, failed: settled, out of the index.
 SEND_STATES = ("pending", "claimed", "sent", "skipped", "failed")

@@ -9,7 +9,9 @@ that waits in the sparse ``due`` index until its time:
   registrant, with the updated .ics;
 - a **cancellation notice** to everyone registered, waiting or interested,
   with a ``METHOD:CANCEL`` .ics;
-- a **registration-open** mail to each interested person, with a one-click link.
+- a **registration-open** mail to each interested person, with a one-click link;
+- a **seat given** mail to each person promoted from the waiting list, planned
+  in the same transaction as the promotion.
 
 ``send_due`` is one tick (the every-minute schedule and ``cli send-due``): it
 reads what is due from the index, claims it with conditional writes (in
@@ -92,6 +94,12 @@ def open_send(event: Event, reg: Registration, now: datetime) -> Send:
     due = max(event.registration_opens_at or now, now)
     ends = min(event.registration_closes_at or event.starts_at, event.starts_at)
     return Send(event_id=event.id, person_id=reg.person_id, kind="open", detail="", due=due, cutoff=ends,
+                expires_at=_expiry(event, reg))
+
+
+def seat_send(event: Event, reg: Registration, now: datetime) -> Send:
+    """The "a seat is yours" mail for someone promoted from the waiting list: due now, until the start."""
+    return Send(event_id=event.id, person_id=reg.person_id, kind="seat", detail="", due=now, cutoff=event.starts_at,
                 expires_at=_expiry(event, reg))
 
 
@@ -339,7 +347,7 @@ class _Tick:
         if send.kind == "open" and event.registration_not_open_yet(now):
             return self.later(send, event.registration_opens_at, "registration opens later",
                               due=event.registration_opens_at)
-        if send.kind in ("reminder", "change", "open") and now >= event.starts_at:
+        if send.kind in ("reminder", "change", "open", "seat") and now >= event.starts_at:
             return self.settle(send, "skipped", "stale: the event has started")
         if now > send.cutoff:
             return self.settle(send, "skipped", "stale: past its grace")
@@ -429,13 +437,16 @@ class _Tick:
             context["before"] = _before(send.details.get("before") or {})
             attachments = (self.cached(("ics", event.id, event.sequence, lang, "PUBLISH"),
                                        lambda: subs.calendar_attachment([event], lang, self.base_url, "PUBLISH")),)
+        elif send.kind == "seat":
+            attachments = (self.cached(("ics", event.id, event.sequence, lang, "PUBLISH"),
+                                       lambda: subs.calendar_attachment([event], lang, self.base_url, "PUBLISH")),)
         elif send.kind == "cancel":
             attachments = (self.cached(("ics", event.id, event.sequence, lang, "CANCEL"),
                                        lambda: subs.calendar_attachment([event], lang, self.base_url, "CANCEL")),)
         elif send.kind == "open":
             context["register_url"] = f"{links.manage}/events/{event.id}/register"
         template = {"reminder": "reminder", "change": "event_changed", "cancel": "event_cancelled",
-                    "open": "registration_open"}[send.kind]
+                    "open": "registration_open", "seat": "seat_given"}[send.kind]
         return subs.build_mail(template, lang, to_email=email, to_name=name, links=links,
                                attachments=attachments, **context)
 

@@ -379,7 +379,7 @@ def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, now:
         if status == "waitlisted":
             # A seat freed while we were putting them on the list must not
             # stay empty: fill free seats from the list, in order.
-            promoted = promote_waiting(repo, mailer, event.id, now=now, base_url=base_url, quiet_for=person.id)
+            promoted = promote_waiting(repo, event.id, now=now, quiet_for=person.id)
             if person.id in promoted:
                 status = "confirmed"
         outcomes.append(Outcome(event, status))
@@ -502,16 +502,6 @@ def _mail_outcomes(mailer: Mailer, person: Person, outcomes: list[Outcome], link
           calendar_links={e.id: add_links(e, lang, base_url) for e in confirmed})
 
 
-def mail_seat_offered(mailer: Mailer, person: Person, event: Event, base_url: str) -> None:
-    """Tell someone from the waiting list that a seat is now theirs."""
-    if not person.receives_mail:
-        return
-    lang = person.language
-    _send(mailer, "seat_given", lang, to_email=person.email, to_name=person.name, required=False,
-          links=person_links(person.id, base_url), attachments=(calendar_attachment([event], lang, base_url),),
-          name=person.name, event=event, calendar_links=add_links(event, lang, base_url))
-
-
 # ----------------------------------------------------------------- manage
 
 
@@ -551,25 +541,26 @@ def cancel_registration(repo: Repository, mailer: Mailer, token: str, event_id: 
     person, event, reg = _own_registration(repo, token, event_id)
     if reg.status == "cancelled":
         raise NotFound("event_id: you have no registration for this event")
-    _cancel(repo, mailer, event, reg, now, base_url)
+    _cancel(repo, event, reg, now)
     return event
 
 
-def _cancel(repo: Repository, mailer: Mailer, event: Event, reg: Registration, now: datetime, base_url: str) -> None:
+def _cancel(repo: Repository, event: Event, reg: Registration, now: datetime) -> None:
     cancelled = replace(reg, status="cancelled", cancelled_at=now, updated_at=now)
     unsent = reminders.sends_to_drop(repo, event.id, reg.person_id)
     if reg.status == "confirmed":
         repo.move_registration(cancelled, expect=("confirmed",), seat_change=-1, drop_sends=unsent)
-        promote_waiting(repo, mailer, event.id, now=now, base_url=base_url)
+        promote_waiting(repo, event.id, now=now)
     else:
         repo.move_registration(cancelled, expect=(reg.status,), drop_sends=unsent)
 
 
-def promote_waiting(repo: Repository, mailer: Mailer, event_id: str, *, now: datetime, base_url: str,
-                    quiet_for: str | None = None) -> list[str]:
+def promote_waiting(repo: Repository, event_id: str, *, now: datetime, quiet_for: str | None = None) -> list[str]:
     """Give free seats to the people waiting, in order; return whose registration was confirmed.
 
-    Everyone promoted is mailed, except ``quiet_for`` (who is being told already).
+    Everyone promoted is mailed by the tick (a "seat" send, planned with the
+    promotion: once, and retried if SES fails), except ``quiet_for`` (who is
+    being told already).
     """
     promoted: list[str] = []
     event = repo.get_event(event_id)
@@ -582,15 +573,15 @@ def promote_waiting(repo: Repository, mailer: Mailer, event_id: str, *, now: dat
     for reg in waiting:
         seated = replace(reg, status="confirmed", confirmed_at=now, updated_at=now)
         try:
+            sends = reminders.reminder_sends(event, seated, now)
+            if reg.person_id != quiet_for:
+                sends.append(reminders.seat_send(event, seated, now))
             if not repo.move_registration(seated, expect=("waitlisted",), seat_change=1, capacity=event.capacity,
-                                          put_sends=reminders.reminder_sends(event, seated, now)):
+                                          put_sends=sends):
                 break
         except Conflict:
             continue  # they cancelled meanwhile
         promoted.append(reg.person_id)
-        person = repo.get_person(reg.person_id) if reg.person_id != quiet_for else None
-        if person is not None:
-            mail_seat_offered(mailer, person, event, base_url)
     return promoted
 
 
@@ -645,7 +636,7 @@ def erase(repo: Repository, mailer: Mailer, person: Person, *, base_url: str, no
     current = repo.get_person(person.id) or person
     repo.erase_person(current)
     for event_id in freed:
-        promote_waiting(repo, mailer, event_id, now=now, base_url=base_url)
+        promote_waiting(repo, event_id, now=now)
 
 
 def erase_by_token(repo: Repository, mailer: Mailer, token: str, *, base_url: str, now: datetime | None = None) -> None:
@@ -676,7 +667,7 @@ def after_event_change(repo: Repository, mailer: Mailer, change: Any, *, base_ur
     reminders.on_event_change(repo, before, after, list(change.material), now)
     if after.capacity is not None and (before.capacity is None or after.capacity > before.capacity) or \
             (before.capacity is not None and after.capacity is None):
-        promote_waiting(repo, mailer, after.id, now=now, base_url=base_url)
+        promote_waiting(repo, after.id, now=now)
 
 
 REGISTRATION_COLUMNS = ("name", "email", "organisation", "status", "question", "registered_at")

@@ -17,7 +17,7 @@ from chalicelib.storage import InMemoryRepository
 from tests.conftest import PINNED_NOW, day_data, webinar_data
 
 BASE = "https://events.example.be"
-KINDS = ["reminder", "change", "cancel", "open"]
+KINDS = ["reminder", "change", "cancel", "open", "seat"]
 
 names = st.text(max_size=40) | st.sampled_from(["", "An & Bo <b>", '"Quoted" O\'Neil', "{{ name }}", "%(name)s",
                                                  "Zoë Müller-Ünal", "李小龍", "a\r\nBcc: x@example.org"])

@@ -92,7 +92,33 @@ def test_promotion_from_the_waiting_list_plans_reminders(memory_repo, mailer, cl
     subscriptions.cancel_registration(memory_repo, mailer, manage, DAY, base_url=BASE)
     an = subscriptions.find_person(memory_repo, "an@example.be")
     assert memory_repo.list_sends(DAY, an.id) == []  # dropped with the cancellation
-    assert len(memory_repo.list_sends(DAY, bo.id)) == 2
+    assert sorted((s.kind, s.detail) for s in memory_repo.list_sends(DAY, bo.id)) == [
+        ("reminder", "P1D"), ("reminder", "PT1H"), ("seat", "")]
+
+
+def test_the_seat_given_mail_goes_out_once_from_the_tick_with_the_calendar(memory_repo, mailer, clock):
+    events.create_event(memory_repo, day_data(capacity=1), actor="test")
+    register(memory_repo, mailer, "an@example.be", [DAY])
+    register(memory_repo, mailer, "bo@example.be", [DAY], name="Bo", language="en")
+    manage = re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
+    subscriptions.cancel_registration(memory_repo, mailer, manage, DAY, base_url=BASE)
+    assert kinds(mailer, "bo@example.be") == ["confirm_request", "confirmed"]  # nothing yet: the tick mails it
+    assert tick(memory_repo, mailer, PINNED_NOW).sent == 1
+    assert tick(memory_repo, mailer, PINNED_NOW + timedelta(minutes=1)).sent == 0
+    assert kinds(mailer, "bo@example.be") == ["confirm_request", "confirmed", "seat_given"]
+    seat, raw = mailer.sent[-1]
+    assert seat.subject and "Bo" in seat.text and "STATUS:CONFIRMED" in _ics(raw)
+
+
+def test_a_seat_given_and_given_back_before_the_tick_is_not_mailed(memory_repo, mailer, clock):
+    events.create_event(memory_repo, day_data(capacity=1), actor="test")
+    register(memory_repo, mailer, "an@example.be", [DAY])
+    register(memory_repo, mailer, "bo@example.be", [DAY], name="Bo")
+    for address in ("an@example.be", "bo@example.be"):
+        manage = re.search(r"/manage/([\w-]+)", mailer.to(address)[-1].text).group(1)
+        subscriptions.cancel_registration(memory_repo, mailer, manage, DAY, base_url=BASE)
+    assert tick(memory_repo, mailer, PINNED_NOW).sent == 0
+    assert "seat_given" not in kinds(mailer)
 
 
 # ------------------------------------------------------------------- tick
