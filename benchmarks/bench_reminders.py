@@ -40,71 +40,114 @@ BASE = "https://events.example.be"
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 
 
+def in_process_sent() -> list[tuple[str, bytes]]:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    return [(m.destinations[0], m.raw_data.encode()) for m in ses_backends[DEFAULT_ACCOUNT_ID]["eu-west-1"].sent_messages]
+
+
 def run(size: int) -> dict[str, float]:
-    import boto3
+    """One size against moto in-process."""
     from moto import mock_aws
 
+    from tests.moto_scaling import patched
+
+    with mock_aws(), patched():
+        return measure(size, in_process_sent)
+
+
+def run_over_http(size: int) -> dict[str, float]:
+    """One size against moto's server (benchmarks/moto_server.py, scaled the same way): every call crosses a socket."""
+    import json
+    import socket
+    import subprocess
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    endpoint = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "moto_server.py"), "127.0.0.1", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+
+        def sent() -> list[tuple[str, bytes]]:
+            with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=60) as answer:
+                messages = json.load(answer)["ses"]["RawMessage"]
+            return [(m["destinations"][0], m["raw_data"].encode()) for m in messages]
+
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        return measure(size, sent)
+    finally:
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def measure(size: int, sent_messages) -> dict[str, float]:
     from chalicelib import aws, events, reminders, tokens
     from chalicelib.mail import SesMailer
     from chalicelib.models import Person, Send
     from chalicelib.storage import DynamoDBRepository, create_table
-    from tests.moto_scaling import patched
 
-    with mock_aws(), patched():
-        aws.reset()
-        dynamodb, ses = aws.client("dynamodb"), aws.client("ses")
-        create_table(dynamodb, "sro-events-bench")
-        ses.verify_email_identity(EmailAddress=SENDER)
-        repo = DynamoDBRepository(dynamodb, "sro-events-bench")
-        event = events.create_event(repo, {
-            "id": "webinar-bench", "kind": "webinar", "status": "published", "title": {"nl": "Webinar", "en": "Webinar"},
-            "starts_at": "2027-01-14T10:00:00+01:00", "ends_at": "2027-01-14T11:00:00+01:00",
-            "online_url": "https://meet.example.org/sro"}, actor="bench", now=NOW)
-        due = event.starts_at - timedelta(hours=1)
-        key = tokens.signing_key()
-        sends = []
-        for i in range(size):
-            address = f"p{i}@example.be"
-            person = Person(id=tokens.person_id_for(address, key), email=address, name=f"Person {i}", organisation="",
-                            language="nl" if i % 2 else "en", created_at=NOW, updated_at=NOW)
-            dynamodb.put_item(TableName="sro-events-bench", Item=repo._person_item(person))
-            sends.append(Send(event_id=event.id, person_id=person.id, kind="reminder", detail="PT1H", due=due,
-                              cutoff=due + timedelta(minutes=15)))
-        repo.put_sends(sends, overwrite=True)
+    aws.reset()
+    dynamodb, ses = aws.client("dynamodb"), aws.client("ses")
+    create_table(dynamodb, "sro-events-bench")
+    ses.verify_email_identity(EmailAddress=SENDER)
+    repo = DynamoDBRepository(dynamodb, "sro-events-bench")
+    event = events.create_event(repo, {
+        "id": "webinar-bench", "kind": "webinar", "status": "published", "title": {"nl": "Webinar", "en": "Webinar"},
+        "starts_at": "2027-01-14T10:00:00+01:00", "ends_at": "2027-01-14T11:00:00+01:00",
+        "online_url": "https://meet.example.org/sro"}, actor="bench", now=NOW)
+    due = event.starts_at - timedelta(hours=1)
+    key = tokens.signing_key()
+    sends = []
+    for i in range(size):
+        address = f"p{i}@example.be"
+        person = Person(id=tokens.person_id_for(address, key), email=address, name=f"Person {i}", organisation="",
+                        language="nl" if i % 2 else "en", created_at=NOW, updated_at=NOW)
+        dynamodb.put_item(TableName="sro-events-bench", Item=repo._person_item(person))
+        sends.append(Send(event_id=event.id, person_id=person.id, kind="reminder", detail="PT1H", due=due,
+                          cutoff=due + timedelta(minutes=15)))
+    repo.put_sends(sends, overwrite=True)
 
-        calls: Counter[str] = Counter()
+    calls: Counter[str] = Counter()
 
-        def count(model, **_):
-            calls[f"{model.service_model.service_name}:{model.name}"] += 1
+    def count(model, **_):
+        calls[f"{model.service_model.service_name}:{model.name}"] += 1
 
-        for client in (dynamodb, ses):
-            client.meta.events.register("before-call.*.*", count)
-        mailer = SesMailer(ses, SENDER)
-        started = time.perf_counter()
-        result = reminders.send_due(repo, mailer, base_url=BASE, now=due + timedelta(seconds=30), rate=1e9,
-                                    time_budget=3600)
-        tick_seconds = time.perf_counter() - started
-        for client in (dynamodb, ses):
-            client.meta.events.unregister("before-call.*.*", count)
-        assert result.sent == size, result
-        tick_calls = dict(calls)
+    for client in (dynamodb, ses):
+        client.meta.events.register("before-call.*.*", count)
+    mailer = SesMailer(ses, SENDER)
+    started = time.perf_counter()
+    result = reminders.send_due(repo, mailer, base_url=BASE, now=due + timedelta(seconds=30), rate=1e9,
+                                time_budget=3600)
+    tick_seconds = time.perf_counter() - started
+    for client in (dynamodb, ses):
+        client.meta.events.unregister("before-call.*.*", count)
+    assert result.sent == size, result
+    tick_calls = dict(calls)
 
-        # The same number of bare SES sends: the very messages the tick sent,
-        # prebuilt, one call each; no rendering, no bookkeeping.
-        from moto.core import DEFAULT_ACCOUNT_ID
-        from moto.ses.models import ses_backends
+    # The same number of bare SES sends: the very messages the tick sent,
+    # prebuilt, one call each; no rendering, no bookkeeping.
+    sent = sent_messages()
+    assert len(sent) == size
+    started = time.perf_counter()
+    for destination, raw in sent:
+        ses.send_raw_email(Source=SENDER, Destinations=[destination], RawMessage={"Data": raw})
+    bare_seconds = time.perf_counter() - started
 
-        sent = [(m.destinations[0], m.raw_data.encode()) for m in ses_backends[DEFAULT_ACCOUNT_ID]["eu-west-1"].sent_messages]
-        assert len(sent) == size
-        started = time.perf_counter()
-        for destination, raw in sent:
-            ses.send_raw_email(Source=SENDER, Destinations=[destination], RawMessage={"Data": raw})
-        bare_seconds = time.perf_counter() - started
-
-        # The floor: the same DynamoDB requests the tick makes, prebuilt from what they read, and nothing else.
-        repo.put_sends(sends, overwrite=True)
-        floor_seconds = bookkeeping(dynamodb, "sro-events-bench", due + timedelta(seconds=30))
-        aws.reset()
+    # The floor: the same DynamoDB requests the tick makes, prebuilt from what they read, and nothing else.
+    repo.put_sends(sends, overwrite=True)
+    floor_seconds = bookkeeping(dynamodb, "sro-events-bench", due + timedelta(seconds=30))
+    aws.reset()
     total = sum(tick_calls.values())
     return {"size": size, "sent": result.sent, "calls": total, "calls_per_mail": total / result.sent,
             "ses_calls": tick_calls.get("ses:SendRawEmail", 0),
@@ -147,16 +190,18 @@ def bookkeeping(dynamodb, table: str, now: datetime) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="1000,10000")
-    sizes = [int(s) for s in parser.parse_args().sizes.split(",")]
-    rows = [run(size) for size in sizes]
-    print(f"{'due':>7} {'sent':>7} {'AWS calls':>10} {'per mail':>9} {'tick s':>8} {'bare SES s':>11} {'ratio':>6} "
-          f"{'bare DynamoDB s':>16} {'floor ratio':>12}  calls")
-    for r in rows:
-        print(f"{r['size']:>7} {r['sent']:>7} {r['calls']:>10} {r['calls_per_mail']:>9.3f} {r['tick_s']:>8.1f} "
+    parser.add_argument("--sizes", default="1000,10000", help="due reminders, against moto in-process")
+    parser.add_argument("--over-http", default="1000", help="due reminders, against moto's server ('' for none)")
+    args = parser.parse_args()
+    rows = [("in-process", run(int(n))) for n in args.sizes.split(",") if n]
+    rows += [("over HTTP", run_over_http(int(n))) for n in args.over_http.split(",") if n]
+    print(f"{'moto':<11} {'due':>6} {'sent':>6} {'AWS calls':>10} {'per mail':>9} {'tick s':>7} {'bare SES s':>11} "
+          f"{'ratio':>6} {'bare DynamoDB s':>16} {'floor ratio':>12}  calls")
+    for mode, r in rows:
+        print(f"{mode:<11} {r['size']:>6} {r['sent']:>6} {r['calls']:>10} {r['calls_per_mail']:>9.3f} {r['tick_s']:>7.1f} "
               f"{r['bare_s']:>11.1f} {r['ratio']:>6.2f} {r['floor_s']:>16.1f} {r['floor_ratio']:>12.2f}  {r['breakdown']}")
     print("ratio: tick / bare SES sends of the same messages. floor ratio: (bare SES sends + the tick's DynamoDB\n"
-          "requests made bare) / bare SES sends: what any tick that claims and records each send pays on moto.")
+          "requests made bare) / bare SES sends: what any tick that claims and records each send pays on that moto.")
     return 0
 
 
