@@ -343,7 +343,7 @@ def staff_erase_subscriber():
     from chalicelib import subscriptions
 
     person = subscriptions.find_person(get_repo(), _subscriber_email())
-    subscriptions.erase(get_repo(), get_mailer(), person, base_url=settings().base_url)
+    subscriptions.erase(get_repo(), person)
     # The audit says that someone was erased, never who.
     get_repo().add_audit(AuditEntry(actor=actor(), action="subscriber.erase", target="subscriber", at=times.now()))
     return json_response({"status": "erased"})
@@ -354,7 +354,7 @@ def staff_change_event(event_id):
     from chalicelib import subscriptions
 
     change = events.change_event(get_repo(), event_id, json_body(), actor=actor())
-    subscriptions.after_event_change(get_repo(), get_mailer(), change, base_url=settings().base_url)
+    subscriptions.after_event_change(get_repo(), change)
     return _staff_event(change.after)
 
 
@@ -363,7 +363,7 @@ def staff_publish_event(event_id):
     from chalicelib import subscriptions
 
     change = events.publish_event(get_repo(), event_id, actor=actor())
-    subscriptions.after_event_change(get_repo(), get_mailer(), change, base_url=settings().base_url)
+    subscriptions.after_event_change(get_repo(), change)
     return _staff_event(change.after)
 
 
@@ -372,7 +372,7 @@ def staff_cancel_event(event_id):
     from chalicelib import subscriptions
 
     change = events.cancel_event(get_repo(), event_id, actor=actor())
-    subscriptions.after_event_change(get_repo(), get_mailer(), change, base_url=settings().base_url)
+    subscriptions.after_event_change(get_repo(), change)
     return _staff_event(change.after)
 
 
@@ -647,8 +647,7 @@ def cancel_registration(token, event_id):
                     % {"title": event.title_in(lang)},
                     button=_("Yes, cancel my registration"), action=app.current_request.path.format(
                         token=token, event_id=event_id) + _lang_query(), back_url=back)
-    event = _subscriptions().cancel_registration(get_repo(), get_mailer(), token, event_id,
-                                                 base_url=settings().base_url, now=times.now())
+    event = _subscriptions().cancel_registration(get_repo(), token, event_id, now=times.now())
     lang = page_language()
     return page("result.html", switch_path=_manage_path(token), heading=_("Registration cancelled"),
                 paragraphs=[i18n.gettext("Your registration for %(title)s is cancelled.", lang) % {"title": event.title_in(lang)}],
@@ -702,7 +701,7 @@ def erase_my_data(token):
                     message=_("We erase your name, address, questions and every registration. Your seats go to the people on the waiting list. This cannot be undone."),
                     button=_("Yes, erase my data"), action=f"/manage/{token}/erase" + _lang_query(),
                     back_url=_manage_path(token) + _lang_query())
-    _subscriptions().erase_by_token(get_repo(), get_mailer(), token, base_url=settings().base_url, now=times.now())
+    _subscriptions().erase_by_token(get_repo(), token, now=times.now())
     return result_page(_("Your data is erased"), _("We no longer keep anything about you. You will get no more emails from us."))
 
 

@@ -534,8 +534,7 @@ def _own_registration(repo: Repository, token: str, event_id: str) -> tuple[Pers
     return person, event, reg
 
 
-def cancel_registration(repo: Repository, mailer: Mailer, token: str, event_id: str, *,
-                        base_url: str, now: datetime | None = None) -> Event:
+def cancel_registration(repo: Repository, token: str, event_id: str, *, now: datetime | None = None) -> Event:
     """Cancel one registration; a freed seat goes to the first person waiting."""
     now = now or times.now()
     person, event, reg = _own_registration(repo, token, event_id)
@@ -623,7 +622,7 @@ def unsubscribe(repo: Repository, token: str, *, purpose: str = "unsubscribe", n
     stop_all_mail(repo, person_for_token(repo, purpose, token), "unsubscribed", now=now)
 
 
-def erase(repo: Repository, mailer: Mailer, person: Person, *, base_url: str, now: datetime | None = None) -> None:
+def erase(repo: Repository, person: Person, *, now: datetime | None = None) -> None:
     """Erase a person everywhere; their seats go to the people waiting."""
     now = now or times.now()
     regs = repo.get_registrations(person.id, sorted(person.event_ids))
@@ -639,9 +638,9 @@ def erase(repo: Repository, mailer: Mailer, person: Person, *, base_url: str, no
         promote_waiting(repo, event_id, now=now)
 
 
-def erase_by_token(repo: Repository, mailer: Mailer, token: str, *, base_url: str, now: datetime | None = None) -> None:
+def erase_by_token(repo: Repository, token: str, *, now: datetime | None = None) -> None:
     """The manage page's "erase my data"."""
-    erase(repo, mailer, person_for_token(repo, "manage", token), base_url=base_url, now=now)
+    erase(repo, person_for_token(repo, "manage", token), now=now)
 
 
 def find_person(repo: Repository, email: Any) -> Person:
@@ -656,7 +655,7 @@ def find_person(repo: Repository, email: Any) -> Person:
 # ------------------------------------------------------------------ staff
 
 
-def after_event_change(repo: Repository, mailer: Mailer, change: Any, *, base_url: str, now: datetime | None = None) -> None:
+def after_event_change(repo: Repository, change: Any, *, now: datetime | None = None) -> None:
     """What a staff change means for registrants: notices and rescheduled reminders, more seats for the people waiting.
 
     The mails themselves go out from the next tick (reminders.send_due), each

@@ -100,7 +100,7 @@ def test_cancellations_racing_with_confirmations_keep_the_count_true(atomic_requ
         if kind == "confirm":
             subscriptions.confirm(repo, mailer, token, base_url=BASE)
         else:
-            subscriptions.cancel_registration(repo, mailer, token, "smart-region-dag-2027", base_url=BASE)
+            subscriptions.cancel_registration(repo, token, "smart-region-dag-2027")
 
     jobs = [("confirm", t) for t in links[5:]] + [("cancel", t) for t in manage[:3]]
     with ThreadPoolExecutor(max_workers=8) as pool:
