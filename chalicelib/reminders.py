@@ -347,16 +347,23 @@ class _Tick:
         if send.kind == "open" and event.registration_not_open_yet(now):
             return self.later(send, event.registration_opens_at, "registration opens later",
                               due=event.registration_opens_at)
-        if send.kind in ("reminder", "change", "open", "seat") and now >= event.starts_at:
-            return self.settle(send, "skipped", "stale: the event has started")
-        if now > send.cutoff:
-            return self.settle(send, "skipped", "stale: past its grace")
+        stale = self.stale(send, event, now)
+        if stale:
+            return self.settle(send, "skipped", stale)
         if person is None:
             return self.settle(send, "skipped", "person erased")
         if not person.receives_mail:
             return self.settle(send, "skipped", f"mail stopped ({person.mail_stopped_reason or 'unknown'})")
         if send.kind == "open" and not event.is_registration_open(now):
             return self.settle(send, "skipped", "registration closed")
+        return None
+
+    @staticmethod
+    def stale(send: Send, event: Event, now: datetime) -> str | None:
+        if send.kind in ("reminder", "change", "open", "seat") and now >= event.starts_at:
+            return "stale: the event has started"
+        if now > send.cutoff:
+            return "stale: past its grace"
         return None
 
     def deliver(self, send: Send, event: Event, person: Person) -> Send:
@@ -369,6 +376,9 @@ class _Tick:
         for attempt in range(TRIES_PER_TICK):
             if not self.slots.acquire(self.deadline):
                 raise _Deadline()
+            stale = self.stale(send, event, self.current())
+            if stale:  # the wait for a slot (or a backoff) took it past its time
+                return self.settle(send, "skipped", stale)
             try:
                 message_id = self.mailer.send(mail)
             except MailThrottled as exc:

@@ -332,6 +332,21 @@ def test_ticks_sharing_the_slots_keep_to_the_rate_together(repo):
     assert stamps[-1] - stamps[0] >= 59 / 10 - 1e-6
 
 
+def test_a_reminder_whose_slot_comes_after_its_grace_is_skipped_not_sent_late(webinar, mailer, clock):
+    clock.set(WEBINAR_START - timedelta(hours=20))
+    register(webinar, mailer, "an@example.be", [WEBINAR])
+    mailer.sent.clear()
+    fake = FakeTime()
+    fake.now = 1_790_000_000.0
+    cutoff = WEBINAR_START - timedelta(minutes=45)  # PT1H: due at the start - 1 h, grace 15 minutes
+    at = cutoff - timedelta(seconds=2)
+    webinar.reserve_send_slots(1, 1 / 5, fake.now)  # other ticks hold the next 5 seconds
+    result = tick(webinar, mailer, at, fake=fake, wall=fake.clock)
+    assert fake.slept and result.sent == 0 and result.stale == 1 and mailer.sent == []
+    [send] = [s for s in webinar.list_sends(WEBINAR) if s.detail == "PT1H"]
+    assert (send.state, send.reason) == ("skipped", "stale: past its grace")
+
+
 def test_a_tick_that_falls_behind_does_not_catch_up_in_a_burst(memory_repo):
     fake = FakeTime()
     pacer = slots(memory_repo, fake, 10)
