@@ -206,9 +206,10 @@ class SendSlots:
     about one per batch), so the windows of two ticks never overlap; within
     its windows a tick sends one mail per slot, at the slot's start, so no two
     mails of any ticks go out less than 1/rate s apart. A tick that falls
-    behind loses the slots already past rather than catching up in a burst. ``wall`` is the shared time (epoch seconds),
-    ``clock`` the tick's own for its deadline; both and ``sleep`` are
-    injectable, so tests run without waiting.
+    behind loses the slots already past rather than catching up in a burst.
+    ``wall`` is the shared time (epoch seconds), ``clock`` the tick's own for
+    its deadline; both and ``sleep`` are injectable, so tests run without
+    waiting.
     """
 
     TOLERANCE = 1e-6  # seconds: epoch times carry about a tenth of that in rounding
@@ -440,19 +441,15 @@ class _Tick:
                                lambda: subs.add_links(event, lang, self.base_url))
         context: dict[str, Any] = {"name": name, "event": event, "calendar_links": calendar}
         attachments: tuple = ()
+        method = {"change": "PUBLISH", "seat": "PUBLISH", "cancel": "CANCEL"}.get(send.kind)
+        if method:
+            attachments = (self.cached(("ics", event.id, event.sequence, lang, method),
+                                       lambda: subs.calendar_attachment([event], lang, self.base_url, method)),)
         if send.kind == "reminder":
             context["starts_in"] = _interval(times.parse_duration(send.detail, "reminders"), lang)
         elif send.kind == "change":
             context["changed"] = _changed(send.details.get("material", []))
             context["before"] = _before(send.details.get("before") or {})
-            attachments = (self.cached(("ics", event.id, event.sequence, lang, "PUBLISH"),
-                                       lambda: subs.calendar_attachment([event], lang, self.base_url, "PUBLISH")),)
-        elif send.kind == "seat":
-            attachments = (self.cached(("ics", event.id, event.sequence, lang, "PUBLISH"),
-                                       lambda: subs.calendar_attachment([event], lang, self.base_url, "PUBLISH")),)
-        elif send.kind == "cancel":
-            attachments = (self.cached(("ics", event.id, event.sequence, lang, "CANCEL"),
-                                       lambda: subs.calendar_attachment([event], lang, self.base_url, "CANCEL")),)
         elif send.kind == "open":
             context["register_url"] = f"{links.manage}/events/{event.id}/register"
         template = {"reminder": "reminder", "change": "event_changed", "cancel": "event_cancelled",
@@ -567,25 +564,25 @@ class _Shape:
     the templates' autoescaping does.
     """
 
-    FIELDS = ("manage", "unsubscribe", "feed", "webcal")
-
-    def __init__(self, mail: Mail, marks: dict[str, str]):
-        self.mail, self.marks = mail, marks
-        self.pattern = re.compile("|".join(marks.values()))
+    def __init__(self, mail: Mail, name_mark: str, link_marks: dict[str, str]):
+        self.mail, self.name_mark, self.link_marks = mail, name_mark, link_marks
+        self.pattern = re.compile("|".join([name_mark, *link_marks.values()]))
 
     @classmethod
     def make(cls, render: Callable[[str, Any], Mail]) -> "_Shape":
+        from dataclasses import fields
+
         from . import subscriptions as subs
 
         stem = "z" + secrets.token_hex(10)
-        marks = {name: f"{stem}{name}" for name in ("name", *cls.FIELDS)}
-        mail = render(marks["name"], subs.Links(**{f: marks[f] for f in cls.FIELDS}))
-        return cls(mail, marks)
+        link_marks = {f.name: f"{stem}{f.name}" for f in fields(subs.Links)}
+        mail = render(f"{stem}name", subs.Links(**link_marks))
+        return cls(mail, f"{stem}name", link_marks)
 
     def fill(self, email: str, name: str, links: Any) -> Mail:
         from markupsafe import escape
 
-        values = {self.marks["name"]: name, **{self.marks[f]: getattr(links, f) for f in self.FIELDS}}
+        values = {self.name_mark: name, **{mark: getattr(links, f) for f, mark in self.link_marks.items()}}
         html_values = {mark: str(escape(value)) for mark, value in values.items()}
         plain, html = (lambda m: values[m.group()]), (lambda m: html_values[m.group()])
         return replace(self.mail, to_email=email, to_name=name, subject=self.pattern.sub(plain, self.mail.subject),

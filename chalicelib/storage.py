@@ -501,8 +501,11 @@ class SlotWindow:
     """A stretch of time reserved for sending: [start, end), ``stored`` being the end as written."""
 
     start: float
-    end: float
     stored: str
+
+    @property
+    def end(self) -> float:
+        return float(self.stored)
 
 
 def _window_start(now: float, stored: str | None, last: SlotWindow | None, resume: float | None) -> float:
@@ -519,7 +522,7 @@ def _window_start(now: float, stored: str | None, last: SlotWindow | None, resum
 
 def _window(start: float, count: int, rate: float) -> SlotWindow:
     stored = _epoch_text(math.ceil((start + max(count / rate, SLOTS_WINDOW_MIN)) * 1_000_000) / 1_000_000)
-    return SlotWindow(start=start, end=float(stored), stored=stored)
+    return SlotWindow(start=start, stored=stored)
 
 
 class DynamoDBRepository(Repository):
@@ -1018,8 +1021,9 @@ class DynamoDBRepository(Repository):
             body["settled_at"] = times.to_utc_iso(send.settled_at)
         if send.details:
             body["details"] = send.details
-        if send.expires_at is not None:  # also in the body: the due index's reads leave out the TTL attribute
-            body["expires_at"] = _epoch(send.expires_at)
+        expires = _epoch(send.expires_at) if send.expires_at is not None else None
+        if expires is not None:  # also in the body: the due index's reads leave out the TTL attribute
+            body["expires_at"] = expires
         item: dict[str, Any] = {**self._send_key(send),
                                 "body": S(json.dumps(body, ensure_ascii=False, separators=(",", ":")))}
         if send.state in ("pending", "claimed"):
@@ -1027,8 +1031,8 @@ class DynamoDBRepository(Repository):
             item["due_at"] = S(times.to_utc_iso(send.next_at))
         if send.claimed_by is not None:
             item["claimed_by"] = S(send.claimed_by)
-        if send.expires_at is not None:
-            item[TTL_ATTRIBUTE] = N(_epoch(send.expires_at))
+        if expires is not None:
+            item[TTL_ATTRIBUTE] = N(expires)
         return item
 
     @staticmethod
@@ -1152,7 +1156,7 @@ class DynamoDBRepository(Repository):
         A tick that lost the race to another gets the current end back from
         its failed condition and tries again from there.
         """
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import ClientError
 
         expected = last.stored if last is not None else None
         for _ in range(SLOTS_TRIES):
@@ -1164,17 +1168,15 @@ class DynamoDBRepository(Repository):
                 condition += " OR slots_end = :seen"
                 values[":seen"] = {"N": expected}
             try:
-                self.client.update_item(TableName=self.table, Key={"PK": S("RATE"), "SK": S("SES")},
-                                        UpdateExpression="SET slots_end = :end", ConditionExpression=condition,
-                                        ExpressionAttributeValues=values, ReturnValuesOnConditionCheckFailure="ALL_OLD")
+                self._call("update_item", Key={"PK": S("RATE"), "SK": S("SES")}, UpdateExpression="SET slots_end = :end",
+                           ConditionExpression=condition, ExpressionAttributeValues=values,
+                           ReturnValuesOnConditionCheckFailure="ALL_OLD")
             except ClientError as exc:
                 if not self._is_condition_failure(exc):
-                    raise Unavailable(f"storage: {exc.response.get('Error', {}).get('Code')}") from exc
+                    raise
                 expected = exc.response.get("Item", {}).get("slots_end", {}).get("N")
                 last = None  # not ours any more: start after it
                 continue
-            except BotoCoreError as exc:
-                raise Unavailable(f"storage: {type(exc).__name__}") from exc
             return window
         raise Unavailable("storage: the send slots are contended")
 

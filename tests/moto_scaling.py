@@ -36,6 +36,11 @@ def _sortable(value: Any) -> Any:
     return value.value
 
 
+def _every_item(table: Any) -> list[Any]:
+    """A moto table's items, unsorted."""
+    return [item for group in table.items.values() for item in (group.values() if table.range_key_attr else [group])]
+
+
 @contextmanager
 def patched() -> Iterator[None]:
     """Within this block, moto's TransactWriteItems snapshots touched items only, and Query sees its partition."""
@@ -82,13 +87,10 @@ def patched() -> Iterator[None]:
             # again; on sorted input that is one pass).
             keys = [k["AttributeName"] for k in self.get_index(index_name).schema]
             keys = [*keys, self.hash_key_attr, *([self.range_key_attr] if self.range_key_attr else [])]
-            candidates = [item for group in self.items.values()
-                          for item in (group.values() if self.range_key_attr else [group])
-                          if all(k in item.attrs for k in keys)]
+            candidates = [item for item in _every_item(self) if all(k in item.attrs for k in keys)]
             candidates.sort(key=lambda item: tuple(_sortable(item.attrs[k]) for k in keys))
         elif hash_key is None:
-            candidates = [item for group in self.items.values()
-                          for item in (group.values() if self.range_key_attr else [group])]
+            candidates = _every_item(self)
         else:
             group = self.items.get(hash_key)
             candidates = [] if group is None else list(group.values()) if self.range_key_attr else [group]
