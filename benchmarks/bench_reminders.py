@@ -167,17 +167,18 @@ def bookkeeping(dynamodb, table: str, now: datetime) -> float:
     lease, me = S(times.to_utc_iso(now + timedelta(minutes=5))), S("bench")
     started = time.perf_counter()
     while True:
-        page = dynamodb.query(TableName=table, IndexName="due", Limit=1000, ProjectionExpression="SK, due_at, body",
+        page = dynamodb.query(TableName=table, IndexName="due", Limit=1000, ProjectionExpression="body",
                               KeyConditionExpression="due_pk = :pk AND due_at <= :now",
                               ExpressionAttributeValues={":pk": S("DUE"), ":now": S(times.to_utc_iso(now))})
         for start in range(0, len(page["Items"]), 100):
             chunk = page["Items"][start:start + 100]
             bodies = [json.loads(item["body"]["S"]) for item in chunk]
-            keys = [{"PK": S(f"EVENT#{body['event_id']}"), "SK": item["SK"]} for item, body in zip(chunk, bodies)]
+            keys = [{"PK": S(f"EVENT#{body['event_id']}"),
+                     "SK": S(f"SEND#{body['person_id']}#{body['kind']}#{body['detail']}")} for body in bodies]
             dynamodb.transact_write_items(TransactItems=[{"Put": {
                 "TableName": table, "Item": {**item, **key, "due_pk": S("DUE"), "due_at": lease, "claimed_by": me},
-                "ConditionExpression": "due_at = :seen", "ExpressionAttributeValues": {":seen": item["due_at"]}}}
-                for item, key in zip(chunk, keys)])
+                "ConditionExpression": "due_at = :seen", "ExpressionAttributeValues": {":seen": S(body["due_at"])}}}
+                for item, key, body in zip(chunk, keys, bodies)])
             dynamodb.batch_get_item(RequestItems={table: {"ProjectionExpression": "body", "Keys": [
                 {"PK": S(f"PERSON#{body['person_id']}"), "SK": S("PROFILE")} for body in bodies]}})
             dynamodb.transact_write_items(TransactItems=[{"Put": {

@@ -15,8 +15,8 @@ confirm token       ``TOKEN#<sha256>``         ``TOKEN``                    body
 feed version        ``FEED``                   ``CALENDAR#<lang>#V#<n>``    body (B, gzip), etag, built_at; TTL
 send slots          ``RATE``                   ``SES``                      slots_end (N, epoch seconds)
 send                ``EVENT#<event_id>``       ``SEND#<person_id>#<kind>``  body (JSON: state, due, cutoff, attempts,
-                                               ``[#<detail>]``              message_id, reason, details); ``due_pk`` and
-                                                                            ``due_at`` while pending or claimed;
+                                               ``[#<detail>]``              message_id, reason, details, due_at); ``due_pk``
+                                                                            and ``due_at`` while pending or claimed;
                                                                             ``claimed_by`` while claimed; TTL
 ==================  =========================  ===========================  ==========================================
 
@@ -106,6 +106,7 @@ from .models import AuditEntry, ConfirmToken, Event, Person, Registration, Send,
 DUE_INDEX = "due"
 DUE_PARTITION = "DUE"
 TRANSACTION_MAX = 100
+TRANSACTION_ROUNDS = 3  # a cancelled transaction's survivors are tried together this often, then alone
 TTL_ATTRIBUTE = "expires_at"
 SLOTS_AHEAD_MAX = 600.0  # seconds: a reserved end further ahead than this is taken as broken, not waited for
 SLOTS_WINDOW_MIN = 1.0   # seconds: a window is never shorter, so a fast rate does not cost a write per send
@@ -1024,11 +1025,14 @@ class DynamoDBRepository(Repository):
         expires = _epoch(send.expires_at) if send.expires_at is not None else None
         if expires is not None:  # also in the body: the due index's reads leave out the TTL attribute
             body["expires_at"] = expires
+        due_at = times.to_utc_iso(send.next_at) if send.state in ("pending", "claimed") else None
+        if due_at is not None:  # also in the body: the due index's reads take the body alone
+            body["due_at"] = due_at
         item: dict[str, Any] = {**self._send_key(send),
                                 "body": S(json.dumps(body, ensure_ascii=False, separators=(",", ":")))}
-        if send.state in ("pending", "claimed"):
+        if due_at is not None:
             item["due_pk"] = S(DUE_PARTITION)
-            item["due_at"] = S(times.to_utc_iso(send.next_at))
+            item["due_at"] = S(due_at)
         if send.claimed_by is not None:
             item["claimed_by"] = S(send.claimed_by)
         if expires is not None:
@@ -1039,10 +1043,11 @@ class DynamoDBRepository(Repository):
     def _send_from_item(item: dict[str, Any]) -> Send:
         body = json.loads(item["body"]["S"])
         settled = body.get("settled_at")
+        due_at = body.get("due_at") or item.get("due_at", {}).get("S")
         return Send(
             event_id=body["event_id"], person_id=body["person_id"], kind=body["kind"], detail=body["detail"],
             due=times.from_utc_iso(body["due"]), cutoff=times.from_utc_iso(body["cutoff"]), state=body["state"],
-            due_at=times.from_utc_iso(item["due_at"]["S"]) if "due_at" in item else None,
+            due_at=times.from_utc_iso(due_at) if due_at else None,
             attempts=body["attempts"], claimed_by=item["claimed_by"]["S"] if "claimed_by" in item else None,
             message_id=body.get("message_id"), reason=body.get("reason"),
             settled_at=times.from_utc_iso(settled) if settled else None, details=body.get("details", {}),
@@ -1053,36 +1058,54 @@ class DynamoDBRepository(Repository):
         """Apply conditional writes in transactions of up to 100; return which of them held.
 
         A transaction fails whole when one condition fails (another dispatcher
-        took that send, say): the ones that failed their own condition are
-        out, and the rest are retried one by one.
+        took that send, say). Its cancellation reasons tell which: those are
+        out, and the rest go again as one transaction (a few rounds, as
+        dispatchers racing over one page take sends from under each other),
+        then one by one if they still do not get through together.
         """
+        done: dict[int, bool] = {}
+        for start in range(0, len(operations), TRANSACTION_MAX):
+            left = list(range(start, min(start + TRANSACTION_MAX, len(operations))))
+            for _ in range(TRANSACTION_ROUNDS):
+                if not left:
+                    break
+                codes = self._try_transaction([operations[i] for i in left])
+                if codes is None:
+                    done.update((i, True) for i in left)
+                    left = []
+                    break
+                if not set(codes) <= {"None", "ConditionalCheckFailed", "TransactionConflict"}:
+                    break  # no reasons, or another kind of failure: each one alone says what it is
+                done.update((i, False) for i, code in zip(left, codes) if code == "ConditionalCheckFailed")
+                left = [i for i, code in zip(left, codes) if code != "ConditionalCheckFailed"]
+            for i in left:
+                done[i] = self._write_one(operations[i])
+        return [done[i] for i in range(len(operations))]
+
+    def _try_transaction(self, chunk: list[dict[str, Any]]) -> list[str] | None:
+        """Write ``chunk`` as one transaction: None if it went through, else a reason code per item."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self._transact(chunk)
+            return None
+        except ClientError as exc:
+            return self._cancellation_codes(exc) or ["unknown"] * len(chunk)
+
+    def _write_one(self, operation: dict[str, Any]) -> bool:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        done: list[bool] = []
-        for start in range(0, len(operations), TRANSACTION_MAX):
-            chunk = operations[start:start + TRANSACTION_MAX]
-            try:
-                self._transact(chunk)
-                done += [True] * len(chunk)
-                continue
-            except ClientError as exc:
-                codes = self._cancellation_codes(exc) or ["None"] * len(chunk)
-            for operation, code in zip(chunk, codes):
-                if code == "ConditionalCheckFailed":
-                    done.append(False)
-                    continue
-                (kind, request), = operation.items()
-                method = {"Put": "put_item", "Update": "update_item", "Delete": "delete_item"}[kind]
-                try:
-                    getattr(self.client, method)(**request)
-                    done.append(True)
-                except ClientError as exc:
-                    if not self._is_condition_failure(exc):
-                        raise Unavailable(f"storage: {exc.response.get('Error', {}).get('Code')}") from exc
-                    done.append(False)
-                except BotoCoreError as exc:
-                    raise Unavailable(f"storage: {type(exc).__name__}") from exc
-        return done
+        (kind, request), = operation.items()
+        method = {"Put": "put_item", "Update": "update_item", "Delete": "delete_item"}[kind]
+        try:
+            getattr(self.client, method)(**request)
+            return True
+        except ClientError as exc:
+            if not self._is_condition_failure(exc):
+                raise Unavailable(f"storage: {exc.response.get('Error', {}).get('Code')}") from exc
+            return False
+        except BotoCoreError as exc:
+            raise Unavailable(f"storage: {type(exc).__name__}") from exc
 
     def put_sends(self, sends: Sequence[Send], *, overwrite: bool) -> int:
         operations = []
@@ -1112,8 +1135,9 @@ class DynamoDBRepository(Repository):
             "IndexName": DUE_INDEX,
             "KeyConditionExpression": "due_pk = :pk AND due_at <= :now",
             "ExpressionAttributeValues": {":pk": S(DUE_PARTITION), ":now": S(times.to_utc_iso(now))},
-            # What a claim writes back whole; the body holds the rest (not ``claimed_by``).
-            "ProjectionExpression": "SK, due_at, body",
+            # The body alone: it holds the key's parts and ``due_at`` too (all a
+            # claim writes back whole, but ``claimed_by``, which its state tells).
+            "ProjectionExpression": "body",
             "Limit": limit,
         }
         found: list[Send] = []

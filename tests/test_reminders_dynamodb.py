@@ -67,6 +67,36 @@ def test_of_two_claims_on_the_same_read_only_one_holds(repo):
     assert {(s.state, s.message_id) for s in repo.list_sends(WEBINAR)} == {("sent", "m-1")}
 
 
+def test_a_claim_of_which_some_were_taken_meanwhile_takes_the_rest_in_one_more_transaction(dynamodb_repo):
+    repo = dynamodb_repo
+    repo.put_sends([_send(f"p{i}") for i in range(10)], overwrite=True)
+    at = WEBINAR_START - timedelta(hours=1)
+    seen = repo.due_sends(at, 10)
+    taken = repo.claim_sends(seen[2:5], by="other", lease_until=at + reminders.LEASE)
+    assert len(taken) == 3
+    calls = Counter()
+    repo.client.meta.events.register("before-call.*.*", lambda model, **_: calls.update([model.name]))
+    mine = repo.claim_sends(seen, by="me", lease_until=at + reminders.LEASE)
+    assert sorted(s.person_id for s in mine) == ["p0", "p1", "p5", "p6", "p7", "p8", "p9"]
+    assert calls == {"TransactWriteItems": 2}  # not one write per send
+    assert {s.person_id: s.claimed_by for s in repo.list_sends(WEBINAR)} == {
+        f"p{i}": "other" if 2 <= i < 5 else "me" for i in range(10)}
+
+
+def test_the_due_page_reads_only_the_body_and_finds_the_index_key_in_it(dynamodb_repo):
+    repo = dynamodb_repo
+    repo.put_sends([_send("p1")], overwrite=True)
+    at = WEBINAR_START - timedelta(hours=1)
+    [claimed] = repo.claim_sends(repo.due_sends(at, 10), by="a", lease_until=at + timedelta(minutes=5))
+    requests = []
+    repo.client.meta.events.register("provide-client-params.dynamodb.Query", lambda params, **_: requests.append(params))
+    [seen] = repo.due_sends(at + timedelta(minutes=5), 10)
+    assert requests[0]["ProjectionExpression"] == "body"
+    assert (seen.state, seen.due_at, seen.claimed_by) == ("claimed", at + timedelta(minutes=5), None)
+    [again] = repo.claim_sends([seen], by="b", lease_until=at + timedelta(minutes=10))  # its lease ran out
+    assert again.attempts == 2 and repo.claim_sends([seen], by="c", lease_until=at + timedelta(minutes=10)) == []
+
+
 def test_a_notice_written_twice_exists_once_and_overwrite_spares_a_claimed_send(repo):
     notice = Send(event_id=WEBINAR, person_id="p1", kind="change", detail="1", due=PINNED_NOW,
                   cutoff=WEBINAR_START, details={"material": ["starts_at"]})
