@@ -1074,7 +1074,7 @@ class DynamoDBRepository(Repository):
                     done.update((i, True) for i in left)
                     left = []
                     break
-                if not set(codes) <= {"None", "ConditionalCheckFailed", "TransactionConflict"}:
+                if len(codes) != len(left) or not set(codes) <= {"None", "ConditionalCheckFailed", "TransactionConflict"}:
                     break  # no reasons, or another kind of failure: each one alone says what it is
                 done.update((i, False) for i, code in zip(left, codes) if code == "ConditionalCheckFailed")
                 left = [i for i, code in zip(left, codes) if code != "ConditionalCheckFailed"]

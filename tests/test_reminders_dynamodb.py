@@ -83,6 +83,38 @@ def test_a_claim_of_which_some_were_taken_meanwhile_takes_the_rest_in_one_more_t
         f"p{i}": "other" if 2 <= i < 5 else "me" for i in range(10)}
 
 
+@pytest.mark.parametrize("reasons, expected_calls", [
+    # Two sends were in another transaction at that moment: the ten go again together.
+    ([{"Code": "None"}] * 8 + [{"Code": "TransactionConflict"}] * 2, {"TransactWriteItems": 2}),
+    # A cancellation that says nothing of its items: each is written alone, and says for itself.
+    ([], {"TransactWriteItems": 1, "PutItem": 10}),
+])
+def test_a_cancelled_claim_goes_again_together_when_its_reasons_allow_and_alone_when_not(dynamodb_repo, reasons,
+                                                                                          expected_calls):
+    from botocore.exceptions import ClientError
+
+    repo = dynamodb_repo
+    repo.put_sends([_send(f"p{i}") for i in range(10)], overwrite=True)
+    at = WEBINAR_START - timedelta(hours=1)
+    seen = repo.due_sends(at, 10)
+    original, calls = repo.client._make_api_call, Counter()
+
+    def cancel_the_first_transaction(operation, params):
+        calls[operation] += 1
+        if operation == "TransactWriteItems" and calls[operation] == 1:
+            raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                               "CancellationReasons": reasons}, operation)
+        return original(operation, params)
+
+    repo.client._make_api_call = cancel_the_first_transaction
+    try:
+        mine = repo.claim_sends(seen, by="me", lease_until=at + reminders.LEASE)
+    finally:
+        repo.client._make_api_call = original
+    assert len(mine) == 10 and calls == expected_calls
+    assert {s.claimed_by for s in repo.list_sends(WEBINAR)} == {"me"}
+
+
 def test_the_due_page_reads_only_the_body_and_finds_the_index_key_in_it(dynamodb_repo):
     repo = dynamodb_repo
     repo.put_sends([_send("p1")], overwrite=True)
