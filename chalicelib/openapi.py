@@ -20,6 +20,14 @@ VERSION = "1.0.0"
 
 _NULLABLE_INSTANT = {"type": ["string", "null"], "format": "date-time"}
 _INSTANT = {"type": "string", "format": "date-time"}
+# What a subscription says of the person, in the JSON request and the form alike.
+_SUBSCRIBER = {
+    "email": {"type": "string", "format": "email", "maxLength": 254},
+    "name": {"type": "string", "minLength": 1, "maxLength": 200},
+    "organisation": {"type": "string", "maxLength": 200},
+    "question": {"type": "string", "maxLength": 2000},
+    "language": {"enum": ["nl", "en"]},
+}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -129,12 +137,8 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["email", "name", "event_ids", "consent"],
         "properties": {
-            "email": {"type": "string", "format": "email", "maxLength": 254},
-            "name": {"type": "string", "minLength": 1, "maxLength": 200},
-            "organisation": {"type": "string", "maxLength": 200},
+            **_SUBSCRIBER,
             "event_ids": {"type": "array", "minItems": 1, "maxItems": 20, "items": {"type": "string"}},
-            "question": {"type": "string", "maxLength": 2000},
-            "language": {"enum": ["nl", "en"]},
             "consent": {"const": True},
             "website": {"type": "string", "description": "Left empty by people (a honeypot for bots)."},
         },
@@ -149,12 +153,8 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["email", "name", "event_ids", "consent"],
         "properties": {
-            "email": {"type": "string", "format": "email", "maxLength": 254},
-            "name": {"type": "string", "minLength": 1, "maxLength": 200},
-            "organisation": {"type": "string", "maxLength": 200},
+            **_SUBSCRIBER,
             "event_ids": {"type": "array", "minItems": 1, "maxItems": 20, "items": {"type": "string", "minLength": 1}},
-            "question": {"type": "string", "maxLength": 2000},
-            "language": {"enum": ["nl", "en"]},
             "consent": {"enum": ["on", "true", "1", "yes"]},
             "website": {"type": "string", "maxLength": 0, "description": "The honeypot: left empty by people."},
         },

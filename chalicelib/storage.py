@@ -710,7 +710,7 @@ class DynamoDBRepository(Repository):
         return S(json.dumps(codec.to_record(obj), ensure_ascii=False, separators=(",", ":")))
 
     def _person_item(self, person: Person) -> dict[str, Any]:
-        item = {"PK": S(f"PERSON#{person.id}"), "SK": S("PROFILE"), "body": self._body(person),
+        item = {**self._person_key(person.id), "body": self._body(person),
                 "updated_at": S(times.to_utc_iso(person.updated_at))}
         if person.expires_at is not None:
             item[TTL_ATTRIBUTE] = N(_epoch(person.expires_at))
@@ -724,6 +724,10 @@ class DynamoDBRepository(Repository):
             put["ConditionExpression"] = "updated_at = :old"
             put["ExpressionAttributeValues"] = {":old": S(times.to_utc_iso(previous.updated_at))}
         return put
+
+    @staticmethod
+    def _person_key(person_id: str) -> dict[str, Any]:
+        return {"PK": S(f"PERSON#{person_id}"), "SK": S("PROFILE")}
 
     @staticmethod
     def _registration_key(event_id: str, person_id: str) -> dict[str, Any]:
@@ -757,7 +761,7 @@ class DynamoDBRepository(Repository):
         return [r.get("Code", "None") for r in reasons]
 
     def get_person(self, person_id: str) -> Person | None:
-        reply = self._call("get_item", Key={"PK": S(f"PERSON#{person_id}"), "SK": S("PROFILE")}, ConsistentRead=True)
+        reply = self._call("get_item", Key=self._person_key(person_id), ConsistentRead=True)
         item = reply.get("Item")
         return codec.from_record(Person, json.loads(item["body"]["S"])) if item else None
 
@@ -776,23 +780,25 @@ class DynamoDBRepository(Repository):
                 raise Conflict("person: changed meanwhile; try again") from exc
 
     def get_registrations(self, person_id: str, event_ids: list[str]) -> dict[str, Registration]:
+        keys = [self._registration_key(e, person_id) for e in dict.fromkeys(event_ids)]
+        regs = (self._registration_from_item(item) for item in self._batch_get(keys, ConsistentRead=True))
+        return {reg.event_id: reg for reg in regs}
+
+    def _batch_get(self, keys: list[dict[str, Any]], **options: Any) -> list[dict[str, Any]]:
+        """The items at ``keys``, 100 to a BatchGetItem, unprocessed keys asked again; ``options`` per request."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        found: dict[str, Registration] = {}
-        ids = list(dict.fromkeys(event_ids))
-        for start in range(0, len(ids), 100):
-            keys = [self._registration_key(e, person_id) for e in ids[start:start + 100]]
-            request = {self.table: {"Keys": keys, "ConsistentRead": True}}
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(keys), 100):
+            request = {self.table: {"Keys": keys[start:start + 100], **options}}
             while request:
                 try:
                     reply = self.client.batch_get_item(RequestItems=request)
                 except (ClientError, BotoCoreError) as exc:
                     raise Unavailable(f"storage: {type(exc).__name__}") from exc
-                for item in reply.get("Responses", {}).get(self.table, []):
-                    reg = self._registration_from_item(item)
-                    found[reg.event_id] = reg
+                items += reply.get("Responses", {}).get(self.table, [])
                 request = reply.get("UnprocessedKeys") or {}
-        return found
+        return items
 
     def list_registrations(self, event_id: str) -> list[Registration]:
         items = self._query_all(
@@ -911,7 +917,7 @@ class DynamoDBRepository(Repository):
     def erase_person(self, person: Person) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        keys = [{"PK": S(f"PERSON#{person.id}"), "SK": S("PROFILE")}]
+        keys = [self._person_key(person.id)]
         keys += [self._registration_key(e, person.id) for e in sorted(person.event_ids)]
         keys += [{"PK": S(f"TOKEN#{h}"), "SK": S("TOKEN")} for h in sorted(person.token_hashes)]
         for event_id in sorted(person.event_ids):
@@ -981,23 +987,10 @@ class DynamoDBRepository(Repository):
 
 
     def get_people(self, person_ids: Sequence[str]) -> dict[str, Person]:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        found: dict[str, Person] = {}
-        ids = list(dict.fromkeys(person_ids))
-        for start in range(0, len(ids), 100):
-            keys = [{"PK": S(f"PERSON#{p}"), "SK": S("PROFILE")} for p in ids[start:start + 100]]
-            request = {self.table: {"Keys": keys, "ProjectionExpression": "body"}}
-            while request:
-                try:
-                    reply = self.client.batch_get_item(RequestItems=request)
-                except (ClientError, BotoCoreError) as exc:
-                    raise Unavailable(f"storage: {type(exc).__name__}") from exc
-                for item in reply.get("Responses", {}).get(self.table, []):
-                    person = codec.from_record(Person, json.loads(item["body"]["S"]))
-                    found[person.id] = person
-                request = reply.get("UnprocessedKeys") or {}
-        return found
+        keys = [self._person_key(p) for p in dict.fromkeys(person_ids)]
+        people = (codec.from_record(Person, json.loads(item["body"]["S"]))
+                  for item in self._batch_get(keys, ProjectionExpression="body"))
+        return {person.id: person for person in people}
 
     # --- sends
 
