@@ -5,11 +5,12 @@ Instants are written as sortable UTC strings; sets and tuples as lists.
 
 from __future__ import annotations
 
+import types
 import typing
 from dataclasses import fields, is_dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, Callable, TypeVar
 
 from . import times
 
@@ -34,33 +35,34 @@ def _encode(value: Any) -> Any:
     return value
 
 
-@lru_cache(maxsize=None)
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
 def from_record(cls: type[T], record: dict[str, Any]) -> T:
     """Rebuild a ``cls`` written by ``to_record``; unknown keys are ignored."""
-    hints = _hints(cls)
     kwargs = {}
-    for f in fields(cls):  # type: ignore[arg-type]
-        if f.name in record:
-            kwargs[f.name] = _decode(record[f.name], hints[f.name])
+    for name, decode in _plan(cls):
+        if name in record:
+            value = record[name]
+            kwargs[name] = decode(value) if decode is not None and value is not None else value
     return cls(**kwargs)
 
 
-def _decode(value: Any, hint: Any) -> Any:
-    if value is None:
-        return None
+@lru_cache(maxsize=None)
+def _plan(cls: type) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
+    """Each field of ``cls`` with what reads it back (None: as stored), worked out once per class."""
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, _decoder(hints[f.name])) for f in fields(cls))
+
+
+def _decoder(hint: Any) -> Callable[[Any], Any] | None:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if hint is datetime:
-        return times.from_utc_iso(value)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return times.from_utc_iso
+    if origin in (typing.Union, types.UnionType):
         inner = [a for a in args if a is not type(None)]
-        return _decode(value, inner[0]) if inner else value
-    if origin is frozenset:
-        return frozenset(_decode(v, args[0]) for v in value)
-    if origin is tuple:
-        return tuple(_decode(v, args[0]) for v in value)
-    return value
+        return _decoder(inner[0]) if inner else None
+    if origin in (frozenset, tuple):
+        each = _decoder(args[0])
+        if each is None:
+            return origin
+        return lambda values: origin(None if v is None else each(v) for v in values)
+    return None

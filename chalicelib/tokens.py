@@ -73,13 +73,13 @@ def signing_key() -> bytes:
 
 def person_id_for(email: str, key: bytes) -> str:
     """Return the stable id of the person with this (normalised) address."""
-    return _b64(hmac.new(key, f"person:{email}".encode("utf-8"), hashlib.sha256).digest()[:16])
+    return _b64(hmac.digest(key, f"person:{email}".encode("utf-8"), "sha256")[:16])
 
 
 def person_token(purpose: str, person_id: str, key: bytes) -> str:
     """Return the link token of ``purpose`` for a person."""
     code = PURPOSE_CODES[purpose]
-    mac = hmac.new(key, f"{purpose}:{person_id}".encode("utf-8"), hashlib.sha256).digest()
+    mac = hmac.digest(key, f"{purpose}:{person_id}".encode("utf-8"), "sha256")
     return f"{person_id}{code}{_b64(mac)}"
 
 

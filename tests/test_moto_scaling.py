@@ -76,12 +76,14 @@ def test_a_cancelled_transaction_leaves_the_items_as_they_were(aws_mock):
     client = aws.client("dynamodb")
     fill(client)
     before = client.query(TableName=TABLE, KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": S("EVENT#e0")})["Items"]
-    first, second = before[0], before[1]
+    first, second, third = before[0], before[1], before[2]
     with patched():
         with pytest.raises(client.exceptions.TransactionCanceledException):
             client.transact_write_items(TransactItems=[
                 {"Put": {"TableName": TABLE, "Item": {**first, "body": S("changed")}}},
                 {"Delete": {"TableName": TABLE, "Key": {"PK": second["PK"], "SK": second["SK"]}}},
+                {"Update": {"TableName": TABLE, "Key": {"PK": third["PK"], "SK": third["SK"]},
+                            "UpdateExpression": "SET body = :b, extra = :b", "ExpressionAttributeValues": {":b": S("changed")}}},
                 {"Put": {"TableName": TABLE, "Item": {"PK": S("EVENT#e0"), "SK": S("NEW")},
                          "ConditionExpression": "attribute_exists(PK)"}},
             ])

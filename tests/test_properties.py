@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import email
+import json
+from dataclasses import fields
+from datetime import datetime, timedelta, timezone
 from email.policy import default as default_policy
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chalicelib import codec, times
 from chalicelib.errors import DomainError
 from chalicelib.mail import Mail, build_mime, one_line
-from chalicelib.models import build_event
+from chalicelib.models import ConfirmToken, Person, Registration, build_event
 from chalicelib.subscriptions import parse_subscription
 from tests.conftest import PINNED_NOW, webinar_data
 
@@ -80,3 +85,34 @@ def test_any_name_and_subject_survive_the_mail_builder_without_adding_a_header(n
     assert "".join(to.display_name.split()) == "".join(one_line(name, 100).split())
     assert "".join(str(parsed["Subject"]).split()) == "".join(one_line(subject, 250).split())
     assert parsed.get_body(("plain",)).get_content().replace("\r\n", "\n") == "Hallo\n"
+
+
+@FAST
+@given(st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 30), timezones=st.timezones()))
+def test_a_stored_instant_reads_back_as_the_same_instant_in_utc(instant):
+    stored = times.to_utc_iso(instant)
+    assert len(stored) == 27 and stored.endswith("Z")
+    read = times.from_utc_iso(stored)
+    assert read == instant.astimezone(timezone.utc) and read.utcoffset() == timedelta(0)
+    assert read == datetime.strptime(stored, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("text", ["2026-11-25T12:00:00.000000", "2026-11-25 12:00:00.000000Z", "2026-11-25T12:00:00Z",
+                                  "2026-11-25T12:00:00.000000+00:00", "2026-13-25T12:00:00.000000Z", "tomorrow"])
+def test_an_instant_in_any_other_shape_is_refused(text):
+    with pytest.raises(ValueError):
+        times.from_utc_iso(text)
+
+
+_instants = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(timezone.utc))
+
+
+@FAST
+@given(st.sampled_from([Person, Registration, ConfirmToken]).flatmap(lambda cls: st.builds(cls, **{
+    f.name: st.lists(_instants, max_size=3).map(tuple) if str(f.type).startswith("tuple[datetime") else
+    _instants | st.none() if str(f.type) == "datetime | None" else _instants
+    for f in fields(cls) if "datetime" in str(f.type)})))
+def test_every_stored_record_reads_back_as_it_was_written(obj):
+    # Through JSON, as the table keeps it: instants, optional instants, tuples and frozensets.
+    record = json.loads(json.dumps(codec.to_record(obj)))
+    assert codec.from_record(type(obj), record) == obj
