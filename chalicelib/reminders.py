@@ -422,7 +422,7 @@ class _Tick:
 
         links = subs.person_links(person.id, self.base_url)
         key = ("shape", send.kind, send.detail, person.language, event.id, event.sequence,
-               json.dumps(send.details, sort_keys=True, default=str))
+               json.dumps(send.details, sort_keys=True, default=str) if send.details else "")
         shape = self._cache.get(key)
         if shape is None:
             mail = self.render(send, event, person.language, person.email, person.name, links)

@@ -70,7 +70,7 @@ def format_instant(instant: datetime | None, tz: str = DEFAULT_ZONE) -> str | No
 
 def to_utc_iso(instant: datetime) -> str:
     """Format an instant for storage: UTC, sortable, to the microsecond."""
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return instant.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"  # "+00:00" off
 
 
 def from_utc_iso(text: str) -> datetime:
