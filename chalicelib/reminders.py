@@ -109,13 +109,14 @@ def _notice(event: Event, reg: Registration, kind: str, detail: str, now: dateti
                 details=details, expires_at=_expiry(event, reg))
 
 
-def _unsettled(sends: Iterable[Send]) -> list[Send]:
-    return [s for s in sends if s.state in ("pending", "claimed")]
+def _pending(sends: Iterable[Send]) -> list[Send]:
+    """The sends waiting for their time; a claimed one is being sent, and its tick records it."""
+    return [s for s in sends if s.state == "pending"]
 
 
 def sends_to_drop(repo: Repository, event_id: str, person_id: str) -> list[Send]:
     """The unsent mails of one registration, to delete when it is cancelled."""
-    return _unsettled(repo.list_sends(event_id, person_id))
+    return _pending(repo.list_sends(event_id, person_id))
 
 
 def _snapshot(event: Event) -> dict[str, Any]:
@@ -140,9 +141,9 @@ def on_event_change(repo: Repository, before: Event, after: Event, material: lis
     existing = {(s.person_id, s.key): s for s in repo.list_sends(after.id)}
 
     if after.status == "cancelled":
-        unsent = _unsettled(existing.values())
-        repo.delete_sends(unsent)
-        planned["dropped"] = len(unsent)
+        # What a tick holds is not deleted: it checks the event, records the
+        # send skipped ("event cancelled"), or sent if SES had it already.
+        planned["dropped"] = sum(repo.delete_sends(_pending(existing.values())))
         if before.status == "published" and before.starts_at > now:
             notices = [_notice(after, r, "cancel", "", now, before.starts_at, {})
                        for r in regs if r.status in ("confirmed", "waitlisted", "interested")]
@@ -155,29 +156,30 @@ def on_event_change(repo: Repository, before: Event, after: Event, material: lis
     put: list[Send] = []
     drop: list[Send] = []
     if material and before.status == "published":
+        # An unsent notice of an earlier change is folded into this one: one
+        # mail says everything that changed since the person last heard. Only
+        # one that is still there to delete (no tick is sending it) is folded.
+        older = [s for s in existing.values() if s.kind == "change" and s.state == "pending"
+                 and s.detail != str(after.sequence) and s.person_id in {r.person_id for r in confirmed}]
+        folded = [s for s, gone in zip(older, repo.delete_sends(older)) if gone]
+        planned["dropped"] += len(folded)
         notices = []
         for reg in confirmed:
             fields, was = list(material), _snapshot(before)
-            for older in (s for s in existing.values() if s.person_id == reg.person_id and s.kind == "change"
-                          and s.state == "pending"):
-                # An unsent notice of an earlier change is folded into this one:
-                # one mail says everything that changed since the person last heard.
-                fields = sorted(set(fields) | set(older.details.get("material", [])))
-                was = older.details.get("before", was)
-                drop.append(older)
+            earlier = sorted((s for s in folded if s.person_id == reg.person_id), key=lambda s: int(s.detail or 0))
+            for notice in earlier:
+                fields = sorted(set(fields) | set(notice.details.get("material", [])))
+            if earlier:  # "was": what the person last heard, before the earliest change not yet sent
+                was = earlier[0].details.get("before", was)
             notices.append(_notice(after, reg, "change", str(after.sequence), now, after.starts_at,
                                    {"material": sorted(fields), "before": was}))
-        repo.delete_sends(drop)
-        planned["dropped"] += len(drop)
         planned["notices"] = repo.put_sends(notices, overwrite=False)
-        drop = []
 
     if before.starts_at != after.starts_at or before.reminders != after.reminders or before.status != "published":
         for reg in confirmed:
             wanted = {s.key: s for s in reminder_sends(after, reg, now)}
             for key, send in wanted.items():
-                current = existing.get((reg.person_id, key))
-                if current is None or current.due != send.due or current.cutoff != send.cutoff:
+                if _follows(existing.get((reg.person_id, key)), send):
                     put.append(send)
             drop += [s for s in existing.values() if s.person_id == reg.person_id and s.kind == "reminder"
                      and s.state == "pending" and s.key not in wanted]
@@ -189,10 +191,21 @@ def on_event_change(repo: Repository, before: Event, after: Event, material: lis
             current = existing.get((reg.person_id, send.key))
             if current is None or (current.state == "pending" and (current.due, current.cutoff) != (send.due, send.cutoff)):
                 put.append(send)
-    repo.delete_sends(drop)
-    planned["dropped"] += len(drop)
+    planned["dropped"] += sum(repo.delete_sends(drop))
     planned["rescheduled"] = repo.put_sends(put, overwrite=True)
     return planned
+
+
+def _follows(current: Send | None, wanted: Send) -> bool:
+    """Whether a reminder is (re)planned as ``wanted``: unsent ones follow the event; sent ones keep their record."""
+    if current is None:
+        return True
+    if current.state == "pending":
+        return (current.due, current.cutoff) != (wanted.due, wanted.cutoff)
+    # Skipped (the event was a draft, say) never reached the person; but one
+    # "interrupted" may have, and "sent" and "failed" (rejected, or maybe
+    # taken by SES) are never sent again.
+    return current.state == "skipped" and not (current.reason or "").startswith("interrupted")
 
 
 # ------------------------------------------------------------------- rate
@@ -468,6 +481,9 @@ class _Tick:
         if not self.queue and not self.drained:
             self.queue, more = self.repo.due_page(self.current(), PAGE)
             self.drained = not more  # what falls due meanwhile is the next tick's
+            # Events are read again for each page: one cancelled or changed
+            # meanwhile must not be mailed about as it was.
+            self.events.clear()
         due, self.queue = self.queue[:limit], self.queue[limit:]
         return due
 

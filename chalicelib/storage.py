@@ -190,7 +190,9 @@ class Repository(ABC):
         ``put_sends`` are written and ``drop_sends`` deleted in the same
         transaction, so a status and the mails it calls for never part.
         Return False, writing nothing, when a seat is asked for and none is
-        left; raise Conflict when the registration is no longer in ``expect``.
+        left; raise Conflict when the registration is no longer in ``expect``,
+        or when a tick holds one of ``drop_sends`` (it is being sent: deleted,
+        it would leave no record; a moment later it is settled).
         """
 
     @abstractmethod
@@ -220,8 +222,8 @@ class Repository(ABC):
         """
 
     @abstractmethod
-    def delete_sends(self, sends: Sequence[Send]) -> None:
-        """Delete these sends (by key), whatever their state."""
+    def delete_sends(self, sends: Sequence[Send]) -> list[bool]:
+        """Delete these sends (by key) unless a tick holds them (claimed): it sends and records them. Return which went."""
 
     @abstractmethod
     def list_sends(self, event_id: str, person_id: str | None = None) -> list[Send]:
@@ -375,6 +377,9 @@ class InMemoryRepository(Repository):
                 if seat_change > 0 and capacity is not None and taken > capacity:
                     return False
                 self.events[event.id] = replace(event, seats_taken=max(taken, 0))
+            held = [self.sends.get((send.event_id, send.key)) for send in drop_sends]
+            if any(current is not None and current.state == "claimed" for current in held):
+                raise Conflict("registration: a mail about it is being sent; try again")
             self.registrations[key] = registration
             for send in drop_sends:
                 self.sends.pop((send.event_id, send.key), None)
@@ -416,10 +421,15 @@ class InMemoryRepository(Repository):
                 written += 1
         return written
 
-    def delete_sends(self, sends: Sequence[Send]) -> None:
+    def delete_sends(self, sends: Sequence[Send]) -> list[bool]:
         with self._lock:
+            held = []
             for send in sends:
-                self.sends.pop((send.event_id, send.key), None)
+                current = self.sends.get((send.event_id, send.key))
+                held.append(current is None or current.state != "claimed")
+                if held[-1]:
+                    self.sends.pop((send.event_id, send.key), None)
+            return held
 
     def list_sends(self, event_id: str, person_id: str | None = None) -> list[Send]:
         return sorted((s for (e, _), s in self.sends.items()
@@ -861,7 +871,8 @@ class DynamoDBRepository(Repository):
                 update["ConditionExpression"] = "attribute_exists(PK)"
             items.append({"Update": update})
         putting = {send.key for send in put_sends}
-        items += [{"Delete": {"TableName": self.table, "Key": self._send_key(send)}}
+        items += [{"Delete": {"TableName": self.table, "Key": self._send_key(send),
+                              "ConditionExpression": "attribute_not_exists(claimed_by)"}}  # not while being sent
                   for send in drop_sends if send.key not in putting]
         items += [{"Put": {"TableName": self.table, "Item": self._send_item(send)}} for send in put_sends]
         try:
@@ -1111,8 +1122,10 @@ class DynamoDBRepository(Repository):
             operations.append({"Put": put})
         return sum(self._write_each(operations))
 
-    def delete_sends(self, sends: Sequence[Send]) -> None:
-        self._write_each([{"Delete": {"TableName": self.table, "Key": self._send_key(send)}} for send in sends])
+    def delete_sends(self, sends: Sequence[Send]) -> list[bool]:
+        return self._write_each([{"Delete": {"TableName": self.table, "Key": self._send_key(send),
+                                             "ConditionExpression": "attribute_not_exists(claimed_by)"}}
+                                 for send in sends])
 
     def list_sends(self, event_id: str, person_id: str | None = None) -> list[Send]:
         prefix = f"SEND#{person_id}#" if person_id else "SEND#"

@@ -486,6 +486,90 @@ def test_two_quick_changes_make_one_notice(webinar, mailer):
     assert "SEQUENCE:2" in _ics(raw)
 
 
+def test_a_reminder_that_went_out_is_not_sent_again_when_the_event_moves(repo, mailer, clock):
+    events.create_event(repo, webinar_data(), actor="test")
+    register(repo, mailer, "an@example.be", [WEBINAR])
+    mailer.sent.clear()
+    clock.set(WEBINAR_START - timedelta(days=1))
+    tick(repo, mailer, WEBINAR_START - timedelta(days=1))
+    assert kinds(mailer) == ["reminder"]
+    [sent] = [s for s in repo.list_sends(WEBINAR) if s.detail == "P1D"]
+    # Half an hour later the start moves one hour: the new "in 1 day" time is still ahead.
+    clock.set(WEBINAR_START - timedelta(days=1, minutes=-30))
+    change = events.change_event(repo, WEBINAR, {"starts_at": "2027-01-14T11:00:00+01:00",
+                                                 "ends_at": "2027-01-14T12:00:00+01:00"}, actor="test")
+    subscriptions.after_event_change(repo, change)
+    for minutes in (31, 61, 91):
+        tick(repo, mailer, WEBINAR_START - timedelta(days=1, minutes=-minutes))
+    assert kinds(mailer) == ["reminder", "event_changed"]  # the notice carries the new time; no second "in 1 day"
+    [kept] = [s for s in repo.list_sends(WEBINAR) if s.detail == "P1D"]
+    assert (kept.state, kept.message_id) == ("sent", sent.message_id)
+    [hour] = [s for s in repo.list_sends(WEBINAR) if s.detail == "PT1H"]
+    assert (hour.state, hour.due) == ("pending", WEBINAR_START)  # the unsent one follows: 11:00 - 1 h
+
+
+def test_a_notice_a_tick_takes_while_a_later_change_is_planned_is_not_folded_into_it(repo, mailer, clock, monkeypatch):
+    events.create_event(repo, webinar_data(), actor="test")
+    register(repo, mailer, "an@example.be", [WEBINAR])
+    mailer.sent.clear()
+    first = events.change_event(repo, WEBINAR, {"online_url": "https://meet.example.org/new"}, actor="test")
+    subscriptions.after_event_change(repo, first)
+    held = []
+    delete_sends = repo.delete_sends
+
+    def a_tick_claims_it_first(sends):
+        # The planning read the earlier notice as pending; a tick claims it just before the fold deletes it.
+        if not held:
+            held.extend(repo.claim_sends([s for s in repo.due_sends(PINNED_NOW, 10) if s.kind == "change"],
+                                         by="a tick", lease_until=PINNED_NOW + reminders.LEASE))
+        return delete_sends(sends)
+
+    monkeypatch.setattr(repo, "delete_sends", a_tick_claims_it_first)
+    second = events.change_event(repo, WEBINAR, {"starts_at": "2027-01-14T11:00:00+01:00",
+                                                 "ends_at": "2027-01-14T12:00:00+01:00"}, actor="test")
+    subscriptions.after_event_change(repo, second)
+    # The held notice stays, to be sent and recorded by its tick; the new one says only what it adds.
+    changes = {s.detail: s for s in repo.list_sends(WEBINAR) if s.kind == "change"}
+    assert len(held) == 1 and changes["1"].state == "claimed"
+    assert changes["2"].details["material"] == ["ends_at", "starts_at"]
+    assert changes["2"].details["before"]["online_url"] == "https://meet.example.org/new"
+
+
+def test_a_tick_reads_the_events_again_for_each_page_of_due_sends(memory_repo, mailer, clock, monkeypatch):
+    """A cancellation during a long tick: its notices, on a later page, go out (the event is not taken as published)."""
+    events.create_event(memory_repo, webinar_data(), actor="test")
+    for address in ("an@example.be", "bo@example.be"):
+        register(memory_repo, mailer, address, [WEBINAR])
+    mailer.sent.clear()
+    monkeypatch.setattr(reminders, "PAGE", 1)
+
+    class CancelsAfterTheFirstMail(RecordingMailer):
+        def send(self, mail):
+            message_id = super().send(mail)
+            if len(self.sent) == 1:
+                subscriptions.after_event_change(memory_repo, events.cancel_event(memory_repo, WEBINAR, actor="staff"))
+            return message_id
+
+    cancelling = CancelsAfterTheFirstMail()
+    at = WEBINAR_START - timedelta(hours=1)
+    clock.set(at)
+    result = tick(memory_repo, cancelling, at + timedelta(seconds=30))
+    assert kinds(cancelling) == ["reminder", "event_cancelled", "event_cancelled"]
+    assert result.reasons == {"stale: past its grace": 2}  # the day-before reminders, long gone
+
+
+def test_cancelling_an_event_leaves_the_reminder_a_tick_holds_to_be_recorded(repo, mailer, clock):
+    events.create_event(repo, webinar_data(), actor="test")
+    register(repo, mailer, "an@example.be", [WEBINAR])
+    at = WEBINAR_START - timedelta(hours=1)
+    [reminder] = [s for s in repo.due_sends(at, 10) if s.detail == "PT1H"]
+    repo.claim_sends([reminder], by="a tick", lease_until=at + reminders.LEASE)
+    subscriptions.after_event_change(repo, events.cancel_event(repo, WEBINAR, actor="staff"))
+    [kept] = [s for s in repo.list_sends(WEBINAR) if s.kind == "reminder" and s.detail == "PT1H"]
+    assert kept.state == "claimed"  # its tick records it (sent, or skipped as the event is cancelled)
+    assert [s.detail for s in repo.list_sends(WEBINAR) if s.kind == "reminder"] == ["PT1H"]
+
+
 def test_cancellation_mails_registered_waiting_and_interested_once_and_drops_reminders(memory_repo, mailer, clock):
     events.create_event(memory_repo, day_data(capacity=1), actor="test")
     events.create_event(memory_repo, webinar_data(registration_opens_at="2026-12-01T09:00:00+01:00"), actor="test")

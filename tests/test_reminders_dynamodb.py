@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -129,7 +130,7 @@ def test_the_due_page_reads_only_the_body_and_finds_the_index_key_in_it(dynamodb
     assert again.attempts == 2 and repo.claim_sends([seen], by="c", lease_until=at + timedelta(minutes=10)) == []
 
 
-def test_a_notice_written_twice_exists_once_and_overwrite_spares_a_claimed_send(repo):
+def test_a_notice_written_twice_exists_once_and_neither_overwrite_nor_delete_touches_a_claimed_send(repo):
     notice = Send(event_id=WEBINAR, person_id="p1", kind="change", detail="1", due=PINNED_NOW,
                   cutoff=WEBINAR_START, details={"material": ["starts_at"]})
     assert repo.put_sends([notice], overwrite=False) == 1
@@ -137,8 +138,11 @@ def test_a_notice_written_twice_exists_once_and_overwrite_spares_a_claimed_send(
     [claimed] = repo.claim_sends([s for s in repo.due_sends(PINNED_NOW, 10) if s.person_id == "p1"],
                                  by="a", lease_until=PINNED_NOW + reminders.LEASE)
     assert repo.put_sends([notice], overwrite=True) == 0
-    repo.delete_sends([claimed])
-    assert [s.person_id for s in repo.list_sends(WEBINAR)] == ["p2"]
+    # A tick is sending it: deleted now, the mail would go out with no record.
+    assert repo.delete_sends([claimed, _send("p2")]) == [False, True]
+    assert [(s.person_id, s.state) for s in repo.list_sends(WEBINAR)] == [("p1", "claimed")]
+    assert repo.settle_sends([replace(claimed, state="sent", message_id="m-1")], by="a") == 1
+    assert repo.delete_sends([claimed]) == [True] and repo.list_sends(WEBINAR) == []
 
 
 def test_reminder_through_ses_records_its_message_id(dynamodb_repo, mailer, clock):
