@@ -66,17 +66,31 @@ def change_event(repo: Repository, event_id: str, data: Any, *, actor: str, now:
     after = build_event(data, existing=before, now=now)
     material = material_changes(before, after)
     if after != before:
+        after = _marked(before, after)
         repo.update_event(after, previous=before)
         _audit(repo, actor, "event.change", after, now, fields=sorted(k for k in data if isinstance(k, str)),
                material=material, sequence=after.sequence)
     # Also after a change that changed nothing: repeating a request heals a
     # feed whose refresh failed (refresh_public_feeds stores nothing if the
-    # bytes are the same).
+    # bytes are the same), and the mails of a change whose planning failed.
     refresh_public_feeds(repo, now)
     # The one place where registrants hear of a change: with ``material``
     # non-empty (time, place or join link), confirmed registrants are mailed
     # by the notices of reminders.py (issue #5) from this EventChange.
-    return EventChange(before=before, after=after, material=material)
+    return unplanned_change(after)
+
+
+def _marked(before: Event, after: Event) -> Event:
+    """``after``, noting the event as it was when its mails were last planned (kept if an earlier change's are not)."""
+    return replace(after, unplanned=before.unplanned or {"before": replace(before, unplanned=None).to_record()})
+
+
+def unplanned_change(event: Event) -> EventChange:
+    """The change whose mails are still to plan: from the event as it was when they last were, to now."""
+    if event.unplanned is None:
+        return EventChange(before=event, after=event, material=[])
+    before = Event.from_record(event.unplanned["before"], seats_taken=event.seats_taken)
+    return EventChange(before=before, after=event, material=material_changes(before, event))
 
 
 def publish_event(repo: Repository, event_id: str, *, actor: str, now: datetime | None = None) -> EventChange:
@@ -90,12 +104,13 @@ def cancel_event(repo: Repository, event_id: str, *, actor: str, now: datetime |
     before = get_event(repo, event_id)
     if before.status == "cancelled":
         refresh_public_feeds(repo, now)
-        return EventChange(before=before, after=before, material=[])
-    after = replace(before, status="cancelled", cancelled_at=now, updated_at=now, sequence=before.sequence + 1)
+        return unplanned_change(before)  # a repeated request: the notices, if their planning failed
+    after = _marked(before, replace(before, status="cancelled", cancelled_at=now, updated_at=now,
+                                    sequence=before.sequence + 1))
     repo.update_event(after, previous=before)
     _audit(repo, actor, "event.cancel", after, now, previous_status=before.status)
     refresh_public_feeds(repo, now)
-    return EventChange(before=before, after=after, material=["status"])
+    return unplanned_change(after)
 
 
 def list_upcoming(repo: Repository, now: datetime | None = None) -> list[Event]:

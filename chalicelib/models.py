@@ -82,6 +82,11 @@ class Event:
     updated_at: datetime | None = None
     cancelled_at: datetime | None = None
     seats_taken: int = 0
+    # The event as it was before a change whose mails (notices, moved
+    # reminders, seats for the people waiting) are not all planned yet: saved
+    # with the change, cleared once they are. A failed planning is taken up
+    # again by the next change, the same request repeated, or the tick.
+    unplanned: dict[str, Any] | None = None
 
     @property
     def seats_left(self) -> int | None:
@@ -135,6 +140,7 @@ class Event:
             "created_at": _iso_or_none(self.created_at),
             "updated_at": _iso_or_none(self.updated_at),
             "cancelled_at": _iso_or_none(self.cancelled_at),
+            "unplanned": self.unplanned,
         }
 
     @classmethod
@@ -161,6 +167,7 @@ class Event:
             updated_at=_from_iso_or_none(record.get("updated_at")),
             cancelled_at=_from_iso_or_none(record.get("cancelled_at")),
             seats_taken=int(seats_taken),
+            unplanned=record.get("unplanned"),
         )
 
 

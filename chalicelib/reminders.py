@@ -564,8 +564,19 @@ def send_due_now(now: datetime | None = None, time_budget: float = TIME_BUDGET, 
     settings = config.load()
     repo = repo or DynamoDBRepository(aws.client("dynamodb"), settings.table_name)
     mailer = mailer or SesMailer(aws.client("ses"), settings.sender_email, settings.ses_configuration_set)
+    _plan_unplanned(repo, now or times.now())
     return send_due(repo, mailer, base_url=settings.base_url, now=now, rate=settings.ses_max_send_rate,
                     time_budget=time_budget)
+
+
+def _plan_unplanned(repo: Repository, now: datetime) -> None:
+    """First, the mails of any staff change whose planning failed in its request (subscriptions.plan_unplanned)."""
+    from . import subscriptions
+
+    try:
+        subscriptions.plan_unplanned(repo, now)
+    except Exception:  # noqa: BLE001 - whatever went wrong there, what is due still goes out
+        log.exception("planning the mails of unplanned changes failed")
 
 
 # ---------------------------------------------------------------- shapes

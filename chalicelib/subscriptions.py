@@ -667,6 +667,30 @@ def after_event_change(repo: Repository, change: Any, *, now: datetime | None = 
     if after.capacity is not None and (before.capacity is None or after.capacity > before.capacity) or \
             (before.capacity is not None and after.capacity is None):
         promote_waiting(repo, after.id, now=now)
+    if after.unplanned is not None:
+        try:
+            repo.update_event(replace(after, unplanned=None), previous=after)  # all planned
+        except Conflict:
+            pass  # changed again meanwhile: the later change plans from the same "before", this one included
+
+
+def plan_unplanned(repo: Repository, now: datetime, *, settle_for: timedelta = timedelta(minutes=1)) -> int:
+    """Plan the mails of changes whose planning failed (the tick, each minute); return how many events it took up.
+
+    A change younger than ``settle_for`` is left to the request that made it.
+    """
+    from . import events
+
+    done = 0
+    for event in repo.list_events():
+        if event.unplanned is None or (event.updated_at and event.updated_at > now - settle_for):
+            continue
+        try:
+            after_event_change(repo, events.unplanned_change(event), now=now)
+            done += 1
+        except (Conflict, Unavailable) as exc:
+            log.warning("planning the mails of a change to %s failed again: %s", event.id, type(exc).__name__)
+    return done
 
 
 REGISTRATION_COLUMNS = ("name", "email", "organisation", "status", "question", "registered_at")

@@ -663,3 +663,99 @@ def test_the_schedule_runs_the_same_tick_and_logs_its_counts(monkeypatch, capsys
     assert (counts.due, counts.sent, counts.stale) == (3, 2, 1)
     assert seen == {"now": PINNED_NOW, "time_budget": 40.0}
     assert '"MailsSent":2' in capsys.readouterr().out
+
+
+# ------------------------------------------------ a planning that failed
+
+
+def _fails_once(monkeypatch, repo, method):
+    """``repo.method`` raises Unavailable the first time, as a table that fails for a moment."""
+    from chalicelib.errors import Unavailable
+
+    real, calls = getattr(repo, method), []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise Unavailable("storage: ProvisionedThroughputExceededException")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(repo, method, flaky)
+
+
+MOVE = {"starts_at": "2027-01-21T10:00:00+01:00", "ends_at": "2027-01-21T11:00:00+01:00"}
+
+
+def test_a_change_whose_planning_failed_is_planned_when_staff_repeat_the_request(repo, mailer, clock, monkeypatch):
+    from chalicelib.errors import Unavailable
+
+    events.create_event(repo, webinar_data(), actor="test")
+    register(repo, mailer, "an@example.be", [WEBINAR])
+    mailer.sent.clear()
+    _fails_once(monkeypatch, repo, "list_registrations")
+    change = events.change_event(repo, WEBINAR, MOVE, actor="staff")
+    with pytest.raises(Unavailable):  # staff get a 503; the change itself is saved
+        subscriptions.after_event_change(repo, change)
+    assert repo.get_event(WEBINAR).unplanned is not None
+    again = events.change_event(repo, WEBINAR, MOVE, actor="staff")  # the same request, repeated
+    assert sorted(again.material) == ["ends_at", "starts_at"] and again.before.starts_at == WEBINAR_START
+    subscriptions.after_event_change(repo, again)
+    assert repo.get_event(WEBINAR).unplanned is None
+    tick(repo, mailer, PINNED_NOW + timedelta(minutes=1))
+    assert kinds(mailer) == ["event_changed"]
+    [hour] = [s for s in repo.list_sends(WEBINAR) if s.detail == "PT1H"]
+    assert hour.due == WEBINAR_START + timedelta(days=7, hours=-1)
+
+
+def test_a_change_whose_planning_failed_is_planned_by_the_tick_when_nobody_repeats_it(repo, mailer, clock, monkeypatch):
+    from chalicelib.errors import Unavailable
+
+    events.create_event(repo, webinar_data(), actor="test")
+    register(repo, mailer, "an@example.be", [WEBINAR])
+    mailer.sent.clear()
+    _fails_once(monkeypatch, repo, "list_sends")
+    with pytest.raises(Unavailable):
+        subscriptions.after_event_change(repo, events.change_event(repo, WEBINAR, MOVE, actor="staff"))
+    # A tick within the minute leaves it to the request; the next one plans it, and the one after sends.
+    assert subscriptions.plan_unplanned(repo, PINNED_NOW + timedelta(seconds=20)) == 0
+    clock.set(PINNED_NOW + timedelta(minutes=2))
+    monkeypatch.setenv("TABLE_NAME", "unused: the repository is given")
+    reminders.send_due_now(PINNED_NOW + timedelta(minutes=2), repo=repo, mailer=mailer)
+    reminders.send_due_now(PINNED_NOW + timedelta(minutes=3), repo=repo, mailer=mailer)
+    assert kinds(mailer) == ["event_changed"] and repo.get_event(WEBINAR).unplanned is None
+    assert subscriptions.plan_unplanned(repo, PINNED_NOW + timedelta(minutes=4)) == 0
+
+
+def test_a_cancellation_whose_notices_failed_is_planned_when_staff_cancel_again(repo, mailer, clock, monkeypatch):
+    from chalicelib.errors import Unavailable
+
+    events.create_event(repo, webinar_data(), actor="test")
+    register(repo, mailer, "an@example.be", [WEBINAR])
+    mailer.sent.clear()
+    _fails_once(monkeypatch, repo, "list_registrations")
+    with pytest.raises(Unavailable):
+        subscriptions.after_event_change(repo, events.cancel_event(repo, WEBINAR, actor="staff"))
+    subscriptions.after_event_change(repo, events.cancel_event(repo, WEBINAR, actor="staff"))
+    subscriptions.after_event_change(repo, events.cancel_event(repo, WEBINAR, actor="staff"))  # and once more
+    tick(repo, mailer, PINNED_NOW + timedelta(minutes=1))
+    assert kinds(mailer) == ["event_cancelled"]
+    assert [s.kind for s in repo.list_sends(WEBINAR) if s.state == "pending"] == []
+
+
+def test_a_later_change_plans_the_mails_of_an_earlier_one_whose_planning_failed(repo, mailer, clock, monkeypatch):
+    from chalicelib.errors import Unavailable
+
+    events.create_event(repo, webinar_data(), actor="test")
+    register(repo, mailer, "an@example.be", [WEBINAR])
+    mailer.sent.clear()
+    _fails_once(monkeypatch, repo, "list_registrations")
+    with pytest.raises(Unavailable):
+        subscriptions.after_event_change(repo, events.change_event(repo, WEBINAR, MOVE, actor="staff"))
+    later = events.change_event(repo, WEBINAR, {"online_url": "https://meet.example.org/new"}, actor="staff")
+    subscriptions.after_event_change(repo, later)
+    tick(repo, mailer, PINNED_NOW + timedelta(minutes=1))
+    [(mail, _)] = mailer.sent  # one notice: the new time and the new link, against what the person last heard
+    [notice] = [s for s in repo.list_sends(WEBINAR) if s.kind == "change"]
+    assert notice.details["material"] == ["ends_at", "online_url", "starts_at"]
+    assert notice.details["before"]["starts_at"] == "2027-01-14T09:00:00.000000Z"
+    assert "https://meet.example.org/new" in mail.text
