@@ -59,6 +59,7 @@ RETRY_MAX = timedelta(minutes=30)
 MAX_ATTEMPTS = 8                      # claims of one send before it is recorded as failed
 TRIES_PER_TICK = 3                    # SES throttling: tries within one tick, with backoff
 BACKOFF_FIRST = 0.2                   # seconds; doubles each try
+SETTLE_TRIES = 4                      # recording a batch, when the table fails for a moment
 BATCH = 100                           # one claim or settle transaction
 PAGE = 1000                           # sends read per Query of the due index, claimed BATCH at a time
 TIME_BUDGET = 50.0                    # seconds a tick may run (of a 60 s Lambda)
@@ -517,8 +518,24 @@ class _Tick:
             settled += [replace(s, state="pending", due_at=s.due if s.due > self.now else self.now)
                         for s in claimed if (s.event_id, s.key) not in done]
         finally:
-            self.repo.settle_sends(settled, by=self.me)
+            self.record(settled)
         return len(due)
+
+    def record(self, settled: list[Send]) -> None:
+        """Settle the batch, trying again a moment later if the table fails (the settles are conditional: no harm).
+
+        Left claimed, its mails would be recorded "interrupted" once their
+        lease ran out: the sent as not sent, and the put back never sent.
+        """
+        for attempt in range(SETTLE_TRIES):
+            try:
+                self.repo.settle_sends(settled, by=self.me)
+                return
+            except Unavailable:
+                if attempt + 1 == SETTLE_TRIES:
+                    raise
+                log.warning("recording a batch failed; trying again")
+                self.sleep(BACKOFF_FIRST * 2 ** attempt)
 
 
 def send_due(repo: Repository, mailer: Mailer, *, base_url: str, now: datetime | None = None,

@@ -302,6 +302,36 @@ def test_a_storage_failure_after_the_claim_puts_the_sends_back_for_the_next_tick
     assert tick(webinar, mailer, at + timedelta(minutes=1)).sent == 3  # not skipped as interrupted
 
 
+def test_a_batch_whose_record_fails_for_a_moment_is_recorded_on_the_next_try(repo, mailer, clock, monkeypatch):
+    clock.set(WEBINAR_START - timedelta(hours=20))
+    events.create_event(repo, webinar_data(), actor="test")
+    for i in range(3):
+        register(repo, mailer, f"p{i}@example.be", [WEBINAR])
+    mailer.sent.clear()
+    _fails_once(monkeypatch, repo, "settle_sends")
+    fake = FakeTime()
+    result = tick(repo, mailer, WEBINAR_START - timedelta(hours=1), fake=fake)
+    assert result.sent == 3 and len(mailer.sent) == 3
+    assert [s.state for s in repo.list_sends(WEBINAR) if s.detail == "PT1H"] == ["sent"] * 3  # not left claimed
+    assert reminders.BACKOFF_FIRST in fake.slept
+
+
+def test_a_batch_whose_record_keeps_failing_stops_the_tick_and_is_never_resent(webinar, mailer, clock, monkeypatch):
+    from chalicelib.errors import Unavailable
+
+    clock.set(WEBINAR_START - timedelta(hours=20))
+    register(webinar, mailer, "an@example.be", [WEBINAR])
+    mailer.sent.clear()
+    real = webinar.settle_sends
+    monkeypatch.setattr(webinar, "settle_sends", lambda *a, **k: (_ for _ in ()).throw(Unavailable("storage: down")))
+    at = WEBINAR_START - timedelta(hours=1)
+    with pytest.raises(Unavailable):
+        tick(webinar, mailer, at)
+    monkeypatch.setattr(webinar, "settle_sends", real)
+    later = tick(webinar, mailer, at + reminders.LEASE + timedelta(seconds=1))
+    assert len(mailer.sent) == 1 and later.reasons == {"interrupted: claimed by a tick that stopped; not resent": 1}
+
+
 # ------------------------------------------------------------ rate, deadline
 
 
