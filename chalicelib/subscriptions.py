@@ -64,10 +64,12 @@ def normalise_email(value: Any) -> str:
     if len(value) > EMAIL_MAX:
         raise InvalidInput("email", f"must be at most {EMAIL_MAX} characters")
     try:
-        result = validate_email(value.strip(), check_deliverability=False)
+        # SES takes ASCII addresses only: a domain in other letters is sent
+        # as its punycode (xn--) form, a name part in them is refused.
+        result = validate_email(value.strip(), check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise InvalidInput("email", f"is not a valid address ({exc})") from exc
-    return result.normalized
+    return result.ascii_email or result.normalized
 
 
 def _one_line_text(value: Any, field: str, limit: int, required: bool) -> str:

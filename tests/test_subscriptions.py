@@ -174,10 +174,23 @@ def test_honeypot_submissions_keep_and_send_nothing(repo, mailer):
     assert status(repo, "webinar-2027-01-14") is None
 
 
+def test_an_address_whose_domain_is_in_other_letters_is_mailed_at_its_punycode_form(repo, mailer):
+    from chalicelib.mail import build_mime
+
+    subscribe(repo, mailer, email="An@Exämple.be")
+    [(mail, raw)] = mailer.sent
+    assert mail.to_email == "An@xn--exmple-cua.be" and b"<An@xn--exmple-cua.be>" in raw
+    assert build_mime(mail, "smartregionoffice@vlaanderen.be")  # the very builder SES is given
+    assert status(repo, "webinar-2027-01-14", "an@xn--exmple-cua.be") == "pending"
+    subscribe(repo, mailer, email="an@xn--exmple-cua.be")  # either spelling is the same person
+    assert len({m.to_email.lower() for m, _ in mailer.sent}) == 1
+
+
 @pytest.mark.parametrize("overrides,field", [
     ({"email": "not-an-address"}, "email"),
     ({"email": ""}, "email"),
     ({"email": "a@" + "b" * 250 + ".be"}, "email"),
+    ({"email": "jösé@example.be"}, "email"),  # SES takes no name part in other letters
     ({"name": ""}, "name"),
     ({"name": "x" * 201}, "name"),
     ({"name": "An\r\nBcc: victim@example.be"}, "name"),
