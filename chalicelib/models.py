@@ -87,6 +87,10 @@ class Event:
     # with the change, cleared once they are. A failed planning is taken up
     # again by the next change, the same request repeated, or the tick.
     unplanned: dict[str, Any] | None = None
+    # When a seat was last freed (a cancellation, an erasure) and not yet
+    # offered to the people waiting; kept apart, like ``seats_taken``. Cleared
+    # by ``promote_waiting``; if that failed, the tick takes it up.
+    seat_freed_at: datetime | None = None
 
     @property
     def seats_left(self) -> int | None:
@@ -144,7 +148,7 @@ class Event:
         }
 
     @classmethod
-    def from_record(cls, record: dict[str, Any], seats_taken: int = 0) -> "Event":
+    def from_record(cls, record: dict[str, Any], seats_taken: int = 0, seat_freed_at: datetime | None = None) -> "Event":
         """Rebuild an event written by ``to_record``."""
         loc = record.get("location")
         return cls(
@@ -168,6 +172,7 @@ class Event:
             cancelled_at=_from_iso_or_none(record.get("cancelled_at")),
             seats_taken=int(seats_taken),
             unplanned=record.get("unplanned"),
+            seat_freed_at=seat_freed_at,
         )
 
 

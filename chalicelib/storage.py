@@ -5,7 +5,7 @@ One table, generic keys ``PK`` and ``SK``. Key layout:
 ==================  =========================  ===========================  ==========================================
 item                PK                         SK                           attributes
 ==================  =========================  ===========================  ==========================================
-event               ``EVENTS``                 ``EVENT#<event_id>``         body (JSON), updated_at, seats_taken (N)
+event               ``EVENTS``                 ``EVENT#<event_id>``         body (JSON), updated_at, seats_taken (N), seat_freed_at
 staff token         ``STAFFTOKEN#<sha256>``    ``TOKEN``                    name, created_at, revoked_at
 staff member        ``STAFF#<name>``           ``STAFF``                    token_hashes (SS)
 audit entry         ``AUDIT``                  ``<utc iso>#<random>``       actor, action, target, details; TTL
@@ -49,7 +49,9 @@ Access patterns, each one request:
 - take or free a seat: one TransactWriteItems moving the registration's
   status (conditioned on its current status) and ``seats_taken`` on the
   event (conditioned on ``seats_taken < capacity``): two people can never
-  both take the last seat.
+  both take the last seat. Freeing one also sets ``seat_freed_at`` on the
+  event, which ``promote_waiting`` removes (UpdateItem, conditioned on the
+  value it read) once the people waiting have been offered it.
 - use a confirm token: UpdateItem conditioned on not used and not expired.
 - every single conditional write (event, profile, token use) also sets a
   random ``write_id``: when botocore retries a call whose answer was lost,
@@ -136,6 +138,10 @@ class Repository(ABC):
     @abstractmethod
     def update_event(self, event: Event, *, previous: Event) -> None:
         """Replace ``previous`` with ``event``; raise Conflict if it changed since it was read."""
+
+    @abstractmethod
+    def seat_offered(self, event_id: str, freed_at: datetime) -> None:
+        """Clear the event's freed-seat mark, if it is still ``freed_at`` (no seat was freed since)."""
 
     # staff
     @abstractmethod
@@ -304,7 +310,13 @@ class InMemoryRepository(Repository):
                 raise NotFound(f"event {event.id!r} does not exist")
             if current.updated_at != previous.updated_at:
                 raise Conflict("event: it was changed meanwhile; read it again and retry")
-            self.events[event.id] = replace(event, seats_taken=current.seats_taken)
+            self.events[event.id] = replace(event, seats_taken=current.seats_taken, seat_freed_at=current.seat_freed_at)
+
+    def seat_offered(self, event_id: str, freed_at: datetime) -> None:
+        with self._lock:
+            current = self.events.get(event_id)
+            if current is not None and current.seat_freed_at == freed_at:
+                self.events[event_id] = replace(current, seat_freed_at=None)
 
     def add_staff_token(self, token: StaffToken) -> None:
         with self._lock:
@@ -376,7 +388,8 @@ class InMemoryRepository(Repository):
                 taken = event.seats_taken + seat_change
                 if seat_change > 0 and capacity is not None and taken > capacity:
                     return False
-                self.events[event.id] = replace(event, seats_taken=max(taken, 0))
+                self.events[event.id] = replace(event, seats_taken=max(taken, 0),
+                                                seat_freed_at=registration.updated_at if seat_change < 0 else event.seat_freed_at)
             held = [self.sends.get((send.event_id, send.key)) for send in drop_sends]
             if any(current is not None and current.state == "claimed" for current in held):
                 raise Conflict("registration: a mail about it is being sent; try again")
@@ -589,7 +602,9 @@ class DynamoDBRepository(Repository):
 
     @staticmethod
     def _event_from_item(item: dict[str, Any]) -> Event:
-        return Event.from_record(json.loads(item["body"]["S"]), seats_taken=int(item.get("seats_taken", {"N": "0"})["N"]))
+        freed = item.get("seat_freed_at", {}).get("S")
+        return Event.from_record(json.loads(item["body"]["S"]), seats_taken=int(item.get("seats_taken", {"N": "0"})["N"]),
+                                 seat_freed_at=times.from_utc_iso(freed) if freed else None)
 
     def create_event(self, event: Event) -> None:
         from botocore.exceptions import ClientError
@@ -639,6 +654,17 @@ class DynamoDBRepository(Repository):
                 raise
             if not self._landed(item, attempt):
                 raise Conflict("event: it was changed meanwhile; read it again and retry") from exc
+
+    def seat_offered(self, event_id: str, freed_at: datetime) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._call("update_item", Key={"PK": S("EVENTS"), "SK": S(f"EVENT#{event_id}")},
+                       UpdateExpression="REMOVE seat_freed_at", ConditionExpression="seat_freed_at = :seen",
+                       ExpressionAttributeValues={":seen": S(times.to_utc_iso(freed_at))})
+        except ClientError as exc:
+            if not self._is_condition_failure(exc):
+                raise  # a seat freed since keeps its mark
 
     def _landed(self, item: dict[str, Any], attempt: str) -> bool:
         """Whether a conditional write that failed was in fact ours, landed on an earlier try.
@@ -867,6 +893,9 @@ class DynamoDBRepository(Repository):
             elif seat_change < 0:
                 update["ConditionExpression"] = "seats_taken >= :needed"
                 update["ExpressionAttributeValues"][":needed"] = N(-seat_change)
+                # The mark that the people waiting are owed the seat, until promote_waiting clears it.
+                update["UpdateExpression"] += " SET seat_freed_at = :freed"
+                update["ExpressionAttributeValues"][":freed"] = S(times.to_utc_iso(registration.updated_at))
             else:
                 update["ConditionExpression"] = "attribute_exists(PK)"
             items.append({"Update": update})

@@ -565,11 +565,19 @@ def promote_waiting(repo: Repository, event_id: str, *, now: datetime, quiet_for
     """
     promoted: list[str] = []
     event = repo.get_event(event_id)
-    if event is None or event.status != "published" or now >= event.starts_at:
+    if event is None:
         return promoted
-    if event.capacity is not None and event.seats_taken >= event.capacity:
-        return promoted
-    waiting = sorted((r for r in repo.list_registrations(event_id) if r.status == "waitlisted"),
+    if event.status == "published" and now < event.starts_at and (
+            event.capacity is None or event.seats_taken < event.capacity):
+        promoted = _promote(repo, event, now, quiet_for)
+    if event.seat_freed_at is not None:  # offered (or no longer to be had): the tick need not take it up
+        repo.seat_offered(event.id, event.seat_freed_at)
+    return promoted
+
+
+def _promote(repo: Repository, event: Event, now: datetime, quiet_for: str | None) -> list[str]:
+    promoted: list[str] = []
+    waiting = sorted((r for r in repo.list_registrations(event.id) if r.status == "waitlisted"),
                      key=lambda r: (r.waitlisted_at or r.registered_at, r.person_id))
     for reg in waiting:
         seated = replace(reg, status="confirmed", confirmed_at=now, updated_at=now)
@@ -677,19 +685,23 @@ def after_event_change(repo: Repository, change: Any, *, now: datetime | None = 
 
 
 def plan_unplanned(repo: Repository, now: datetime, *, settle_for: timedelta = timedelta(minutes=1)) -> int:
-    """Plan the mails of changes whose planning failed (the tick, each minute); return how many events it took up.
+    """Plan what failed to be planned (the tick, each minute); return how many events it took up.
 
-    A change younger than ``settle_for`` is left to the request that made it.
+    The mails of a staff change (``Event.unplanned``), and a freed seat not
+    yet offered to the people waiting (``Event.seat_freed_at``). One younger
+    than ``settle_for`` is left to the request that made it.
     """
     from . import events
 
     done = 0
     for event in repo.list_events():
-        if event.unplanned is None or (event.updated_at and event.updated_at > now - settle_for):
-            continue
         try:
-            after_event_change(repo, events.unplanned_change(event), now=now)
-            done += 1
+            if event.unplanned is not None and not (event.updated_at and event.updated_at > now - settle_for):
+                after_event_change(repo, events.unplanned_change(event), now=now)
+                done += 1
+            elif event.seat_freed_at is not None and event.seat_freed_at <= now - settle_for:
+                promote_waiting(repo, event.id, now=now)  # a seat freed, and its promotion failed
+                done += 1
         except (Conflict, Unavailable) as exc:
             log.warning("planning the mails of a change to %s failed again: %s", event.id, type(exc).__name__)
     return done

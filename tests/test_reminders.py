@@ -5,11 +5,13 @@ from __future__ import annotations
 import email
 import re
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from chalicelib import events, reminders, subscriptions
+from chalicelib.errors import NotFound
 from chalicelib.mail import MailRejected, MailThrottled, RecordingMailer
 from tests.conftest import PINNED_NOW, day_data, webinar_data
 
@@ -789,3 +791,50 @@ def test_a_later_change_plans_the_mails_of_an_earlier_one_whose_planning_failed(
     assert notice.details["material"] == ["ends_at", "online_url", "starts_at"]
     assert notice.details["before"]["starts_at"] == "2027-01-14T09:00:00.000000Z"
     assert "https://meet.example.org/new" in mail.text
+
+
+def test_a_freed_seat_whose_promotion_failed_is_given_by_the_tick(repo, mailer, clock, monkeypatch):
+    from chalicelib.errors import Unavailable
+
+    events.create_event(repo, day_data(capacity=1), actor="test")
+    register(repo, mailer, "an@example.be", [DAY])
+    register(repo, mailer, "bo@example.be", [DAY], name="Bo")
+    manage = re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
+    _fails_once(monkeypatch, repo, "list_registrations")
+    with pytest.raises(Unavailable):  # the seat is freed, then the table fails: a 503
+        subscriptions.cancel_registration(repo, manage, DAY)
+    with pytest.raises(NotFound):  # repeating it finds nothing to cancel
+        subscriptions.cancel_registration(repo, manage, DAY)
+    event = repo.get_event(DAY)
+    assert event.seats_taken == 0 and event.seat_freed_at == PINNED_NOW
+    clock.set(PINNED_NOW + timedelta(minutes=2))
+    reminders.send_due_now(PINNED_NOW + timedelta(minutes=2), repo=repo, mailer=mailer)
+    reminders.send_due_now(PINNED_NOW + timedelta(minutes=3), repo=repo, mailer=mailer)
+    assert kinds(mailer, "bo@example.be") == ["confirm_request", "confirmed", "seat_given"]
+    assert (repo.get_event(DAY).seats_taken, repo.get_event(DAY).seat_freed_at) == (1, None)
+
+
+def test_a_seat_freed_and_given_at_once_leaves_nothing_for_the_tick(repo, mailer, clock):
+    events.create_event(repo, day_data(capacity=1), actor="test")
+    register(repo, mailer, "an@example.be", [DAY])
+    register(repo, mailer, "bo@example.be", [DAY], name="Bo")
+    manage = re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
+    subscriptions.cancel_registration(repo, manage, DAY)
+    assert repo.get_event(DAY).seat_freed_at is None
+    assert subscriptions.plan_unplanned(repo, PINNED_NOW + timedelta(minutes=5)) == 0
+
+
+def test_a_seat_freed_while_the_last_one_is_offered_keeps_its_mark(repo, mailer, clock):
+    events.create_event(repo, day_data(capacity=2), actor="test")
+    for address in ("an@example.be", "bo@example.be"):
+        register(repo, mailer, address, [DAY])
+    an, bo = (repo.get_registrations(subscriptions.find_person(repo, a).id, [DAY])[DAY]
+              for a in ("an@example.be", "bo@example.be"))
+    first, second = PINNED_NOW + timedelta(minutes=1), PINNED_NOW + timedelta(minutes=2)
+    repo.move_registration(replace(an, status="cancelled", updated_at=first), expect=("confirmed",), seat_change=-1)
+    seen = repo.get_event(DAY).seat_freed_at  # a promotion reads the event ...
+    repo.move_registration(replace(bo, status="cancelled", updated_at=second), expect=("confirmed",), seat_change=-1)
+    repo.seat_offered(DAY, seen)  # ... and clears the mark it read, which is no longer there
+    assert (seen, repo.get_event(DAY).seat_freed_at) == (first, second)
+    repo.seat_offered(DAY, second)
+    assert repo.get_event(DAY).seat_freed_at is None
