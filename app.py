@@ -788,11 +788,10 @@ def tick(event):
 @app.on_sns_message(topic="sro-events-ses-notifications")
 def ses_notifications(event):
     """Record the suppressions that SES bounces and complaints call for."""
-    from chalicelib import aws, bounces
+    from chalicelib import bounces
 
     try:
         message = json.loads(event.message)
     except ValueError:
         return  # not an SES notice (SNS's subscription confirmation, say): nothing to do
-    store = bounces.DynamoDBSuppressions(aws.client("dynamodb"), settings().table_name)
-    bounces.handle_ses_notification(message, store, get_repo())
+    bounces.handle_ses_notification(message, get_repo())

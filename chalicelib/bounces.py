@@ -17,15 +17,14 @@ PK                                SK              attributes
 ``SUPPRESSION#<sha256(address)>``  ``SUPPRESSION``  reason, at (UTC ISO)
 ================================  ==============  ======================
 
-Access patterns: record (PutItem), check (GetItem).
+Access patterns: record (PutItem), check (GetItem), both on the repository
+(``Repository.suppress``, ``Repository.suppression``).
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Iterable, Protocol
-
-from . import times
+from typing import Any
 
 
 def address_hash(address: str) -> str:
@@ -33,78 +32,44 @@ def address_hash(address: str) -> str:
     return hashlib.sha256(address.strip().lower().encode("utf-8")).hexdigest()
 
 
-class SuppressionStore(Protocol):
-    def suppress(self, digest: str, reason: str) -> None:
-        """Record that the address with this hash gets no more mail."""
-
-    def is_suppressed(self, digest: str) -> bool:
-        """Whether the address with this hash gets no more mail."""
-
-
-class InMemorySuppressions:
-    """A fake for tests."""
-
-    def __init__(self) -> None:
-        self.reasons: dict[str, str] = {}
-
-    def suppress(self, digest: str, reason: str) -> None:
-        self.reasons[digest] = reason
-
-    def is_suppressed(self, digest: str) -> bool:
-        return digest in self.reasons
-
-
-class DynamoDBSuppressions:
-    """Suppressions on the service's table."""
-
-    def __init__(self, client: Any, table_name: str):
-        self.client = client
-        self.table = table_name
-
-    def suppress(self, digest: str, reason: str) -> None:
-        self.client.put_item(TableName=self.table, Item={
-            "PK": {"S": f"SUPPRESSION#{digest}"}, "SK": {"S": "SUPPRESSION"},
-            "reason": {"S": reason}, "at": {"S": times.to_utc_iso(times.now())},
-        })
-
-    def is_suppressed(self, digest: str) -> bool:
-        reply = self.client.get_item(TableName=self.table, Key={
-            "PK": {"S": f"SUPPRESSION#{digest}"}, "SK": {"S": "SUPPRESSION"}})
-        return "Item" in reply
-
-
-def _recipients(entries: Iterable[Any]) -> list[str]:
-    return [e["emailAddress"] for e in entries or []
-            if isinstance(e, dict) and isinstance(e.get("emailAddress"), str)]
+def _recipients(entries: Any) -> list[str]:
+    if not isinstance(entries, list):
+        return []
+    return [e["emailAddress"] for e in entries if isinstance(e, dict) and isinstance(e.get("emailAddress"), str)]
 
 
 def suppressions_in(message: dict[str, Any]) -> list[tuple[str, str]]:
     """Return (address, reason) for each recipient that must get no more mail."""
     kind = message.get("eventType") or message.get("notificationType")
     if kind == "Bounce":
-        bounce = message.get("bounce") or {}
+        bounce = _object(message.get("bounce"))
         if bounce.get("bounceType") != "Permanent":
             return []
         return [(a, "bounce") for a in _recipients(bounce.get("bouncedRecipients"))]
     if kind == "Complaint":
-        complaint = message.get("complaint") or {}
+        complaint = _object(message.get("complaint"))
         return [(a, "complaint") for a in _recipients(complaint.get("complainedRecipients"))]
     return []
 
 
-def handle_ses_notification(message: dict[str, Any], store: SuppressionStore, repo: Any = None) -> int:
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def handle_ses_notification(message: dict[str, Any], repo: Any) -> int:
     """Record a suppression for each permanently bounced or complaining recipient, and stop all mail to them.
 
-    With ``repo``, the person with that address (if any) is marked
-    ``mail_stopped_reason`` "bounce" or "complaint": the tick then skips every
-    reminder and notice to them, recorded. Transient bounces and deliveries
-    change nothing. Return how many recipients were stopped.
+    The person with that address (if any) is marked ``mail_stopped_reason``
+    "bounce" or "complaint": the tick then skips every reminder and notice to
+    them, recorded. The suppression outlives the person: a form sent later
+    for that address mails it nothing (``subscriptions.subscribe``).
+    Transient bounces and deliveries change nothing. Return how many
+    recipients were stopped.
     """
     found = suppressions_in(message) if isinstance(message, dict) else []
     for address, reason in found:
-        store.suppress(address_hash(address), reason)
-        if repo is not None:
-            _stop_person(repo, address, reason)
+        repo.suppress(address_hash(address), reason)
+        _stop_person(repo, address, reason)
     return len(found)
 
 

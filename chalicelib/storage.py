@@ -167,6 +167,14 @@ class Repository(ABC):
 
     # people and registrations
     @abstractmethod
+    def suppression(self, digest: str) -> str | None:
+        """Why the address with this SHA-256 gets no more mail ("bounce", "complaint"), or None."""
+
+    @abstractmethod
+    def suppress(self, digest: str, reason: str) -> None:
+        """Record that the address with this SHA-256 gets no more mail, and why."""
+
+    @abstractmethod
     def get_person(self, person_id: str) -> Person | None:
         """Return the person or None."""
 
@@ -290,6 +298,7 @@ class InMemoryRepository(Repository):
         self.tokens: dict[str, ConfirmToken] = {}
         self.sends: dict[tuple[str, str], Send] = {}
         self.feed_versions: dict[tuple[str, int], FeedVersion] = {}
+        self.suppressions: dict[str, str] = {}
 
     def create_event(self, event: Event) -> None:
         with self._lock:
@@ -338,6 +347,13 @@ class InMemoryRepository(Repository):
 
     def list_audit(self, limit: int = 100) -> list[AuditEntry]:
         return sorted(self.audit, key=lambda e: e.at, reverse=True)[:limit]
+
+    def suppression(self, digest: str) -> str | None:
+        return self.suppressions.get(digest)
+
+    def suppress(self, digest: str, reason: str) -> None:
+        with self._lock:
+            self.suppressions[digest] = reason
 
     def get_person(self, person_id: str) -> Person | None:
         return self.people.get(person_id)
@@ -795,6 +811,18 @@ class DynamoDBRepository(Repository):
     def _cancellation_codes(exc: Exception) -> list[str]:
         reasons = getattr(exc, "response", {}).get("CancellationReasons") or []
         return [r.get("Code", "None") for r in reasons]
+
+    @staticmethod
+    def _suppression_key(digest: str) -> dict[str, Any]:
+        return {"PK": S(f"SUPPRESSION#{digest}"), "SK": S("SUPPRESSION")}
+
+    def suppression(self, digest: str) -> str | None:
+        item = self._call("get_item", Key=self._suppression_key(digest), ConsistentRead=True).get("Item")
+        return item["reason"]["S"] if item else None
+
+    def suppress(self, digest: str, reason: str) -> None:
+        self._call("put_item", Item={**self._suppression_key(digest), "reason": S(reason),
+                                     "at": S(times.to_utc_iso(times.now()))})
 
     def get_person(self, person_id: str) -> Person | None:
         reply = self._call("get_item", Key=self._person_key(person_id), ConsistentRead=True)

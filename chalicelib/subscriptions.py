@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import i18n, reminders, times, tokens
+from . import bounces, i18n, reminders, times, tokens
 from .errors import Conflict, Gone, InvalidInput, InvalidInputs, NotFound, Unavailable
 from .mail import Attachment, Mail, MailError, Mailer, render
 from .models import (
@@ -241,7 +241,12 @@ def subscribe(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, now
         kept = [existing[e] for e in request.event_ids if e in existing and existing[e].status in KEPT_STATUSES]
         fresh_ids = [e for e in request.event_ids if e not in existing or existing[e].status not in KEPT_STATUSES]
         recent = tuple(t for t in (person.confirm_mails if person else ()) if t > now - timedelta(hours=1))
-        may_mail = len(recent) < limit and (person is None or person.mail_stopped_reason in (None, "unsubscribed"))
+        # An address that bounced or complained is never mailed again, even
+        # once its person has expired or been erased: SES keeps the
+        # suppression by the address's hash (bounces.py).
+        suppressed = repo.suppression(bounces.address_hash(request.email)) if person is None else None
+        may_mail = len(recent) < limit and suppressed is None and (
+            person is None or person.mail_stopped_reason in (None, "unsubscribed"))
         token_value, token_hash = tokens.new_token()
         token = None
         if fresh_ids and may_mail:
@@ -257,6 +262,8 @@ def subscribe(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, now
             for e in fresh_ids
         ]
         updated = _person_after_submission(person, request, person_id, now, registrations, token, may_mail, recent)
+        if suppressed is not None:
+            updated = replace(updated, mail_stopped_at=now, mail_stopped_reason=suppressed)
         try:
             repo.save_subscription(updated, previous=person, registrations=registrations, token=token)
             break
@@ -615,6 +622,8 @@ def stop_all_mail(repo: Repository, person: Person, reason: str, *, now: datetim
     for attempt in range(RETRIES):
         if person.mail_stopped_at is not None and person.mail_stopped_reason == reason:
             return
+        if reason == "unsubscribed" and person.mail_stopped_reason in ("bounce", "complaint"):
+            return  # an unsubscribe must not turn a bounce or complaint into a stop that confirming lifts
         try:
             repo.save_person(replace(person, mail_stopped_at=now, mail_stopped_reason=reason,
                                      updated_at=max(now, person.updated_at + timedelta(microseconds=1))),

@@ -9,7 +9,7 @@ from chalice import Chalice
 from chalice.test import Client
 
 from chalicelib import aws, bounces, logs, tick
-from chalicelib.storage import create_table
+from chalicelib.storage import InMemoryRepository
 
 TOKEN = "Zq3x9V0kLw2bYc7Hn1Pd5Tr8Uf4Sg6Je0Ka2Mb9Nc1"
 EMAIL = "an.peeters@example.be"
@@ -118,10 +118,13 @@ def ses_event(kind: str, bounce_type: str = "Permanent", address: str = EMAIL) -
 
 
 @pytest.fixture
-def local_table(client):
-    """The table the local stage names: chalice's test client sets the stage's settings for each invocation."""
-    create_table(aws.client("dynamodb"), "sro-events-local")
-    return bounces.DynamoDBSuppressions(aws.client("dynamodb"), "sro-events-local")
+def local_table(client, dynamodb_repo):
+    """The app's table: the SNS handler records suppressions through the app's repository."""
+    return dynamodb_repo
+
+
+def suppressions(repo) -> list[dict]:
+    return [i for i in aws.client("dynamodb").scan(TableName=repo.table)["Items"] if i["PK"]["S"].startswith("SUPPRESSION#")]
 
 
 def deliver(client, message: dict | str) -> None:
@@ -132,25 +135,29 @@ def deliver(client, message: dict | str) -> None:
 @pytest.mark.parametrize("kind", ["Bounce", "Complaint"])
 def test_permanent_bounce_or_complaint_suppresses_the_address_by_hash_only(client, local_table, kind):
     deliver(client, ses_event(kind, address=" An.Peeters@Example.be "))
-    assert local_table.is_suppressed(bounces.address_hash(EMAIL))
-    stored = aws.client("dynamodb").scan(TableName="sro-events-local")["Items"]
+    assert local_table.suppression(bounces.address_hash(EMAIL)) == kind.lower()
+    stored = suppressions(local_table)
     assert stored and "example.be" not in json.dumps(stored).lower()
 
 
 def test_transient_bounce_suppresses_nothing(client, local_table):
     deliver(client, ses_event("Bounce", bounce_type="Transient"))
-    assert not local_table.is_suppressed(bounces.address_hash(EMAIL))
+    assert local_table.suppression(bounces.address_hash(EMAIL)) is None
 
 
 @pytest.mark.parametrize("message", ["not json", "[1, 2]", json.dumps({"eventType": "Delivery"}),
                                      json.dumps({"eventType": "Bounce", "bounce": {"bounceType": "Permanent",
-                                                 "bouncedRecipients": [{"emailAddress": 42}]}})])
+                                                 "bouncedRecipients": [{"emailAddress": 42}]}}),
+                                     json.dumps({"eventType": "Bounce", "bounce": "x"}),
+                                     json.dumps({"eventType": "Bounce", "bounce": {"bounceType": "Permanent",
+                                                 "bouncedRecipients": 5}}),
+                                     json.dumps({"notificationType": "Complaint", "complaint": ["x"]})])
 def test_other_messages_are_ignored(client, local_table, message):
     deliver(client, message)
-    assert aws.client("dynamodb").scan(TableName="sro-events-local")["Items"] == []
+    assert suppressions(local_table) == []
 
 
 def test_suppressions_service_level():
-    store = bounces.InMemorySuppressions()
-    assert bounces.handle_ses_notification(ses_event("Complaint"), store) == 1
-    assert store.is_suppressed(bounces.address_hash(EMAIL.upper()))
+    repo = InMemoryRepository()
+    assert bounces.handle_ses_notification(ses_event("Complaint"), repo) == 1
+    assert repo.suppression(bounces.address_hash(EMAIL.upper())) == "complaint"

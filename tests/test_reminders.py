@@ -671,7 +671,7 @@ def test_permanent_bounce_or_complaint_stops_every_reminder(webinar, mailer, clo
     clock.set(WEBINAR_START - timedelta(hours=20))
     register(webinar, mailer, "an@example.be", [WEBINAR])
     mailer.sent.clear()
-    bounces.handle_ses_notification(_ses_notice(kind, "AN@example.be", bounce_type), bounces.InMemorySuppressions(), webinar)
+    bounces.handle_ses_notification(_ses_notice(kind, "AN@example.be", bounce_type), webinar)
     person = subscriptions.find_person(webinar, "an@example.be")
     assert person.mail_stopped_reason == stopped
     result = tick(webinar, mailer, WEBINAR_START - timedelta(hours=1))

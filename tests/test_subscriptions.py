@@ -377,3 +377,43 @@ def test_regression_event_ids_as_a_plain_string_is_refused_as_the_openapi_docume
         subscribe(repo, mailer, event_ids="webinar-2027-01-14")
     assert caught.value.by_field["event_ids"].startswith("must be a list")
     assert mailer.sent == []
+
+
+# ------------------------------------------------- bounces and complaints
+
+
+def _ses_notice(kind, address):
+    if kind == "Bounce":
+        return {"eventType": "Bounce", "bounce": {"bounceType": "Permanent", "bouncedRecipients": [{"emailAddress": address}]}}
+    return {"eventType": "Complaint", "complaint": {"complainedRecipients": [{"emailAddress": address}]}}
+
+
+@pytest.mark.parametrize("kind", ["Bounce", "Complaint"])
+def test_an_address_that_bounced_or_complained_is_not_mailed_again_after_its_person_is_gone(repo, mailer, kind):
+    from chalicelib import bounces
+
+    subscribe(repo, mailer, email="typo@example.be")  # a mistyped address: the confirmation bounces
+    bounces.handle_ses_notification(_ses_notice(kind, "Typo@Example.be"), repo)
+    person = subscriptions.find_person(repo, "typo@example.be")
+    repo.erase_person(person)  # or its unconfirmed week runs out
+    mailer.sent.clear()
+    subscribe(repo, mailer, email="typo@example.be")
+    subscribe(repo, mailer, email="TYPO@example.be", event_ids=["smart-region-dag-2027"])
+    assert mailer.sent == []  # the same answer on the page, no mail
+    again = subscriptions.find_person(repo, "typo@example.be")
+    assert (again.receives_mail, again.mail_stopped_reason) == (False, kind.lower())
+
+
+@pytest.mark.parametrize("kind", ["Bounce", "Complaint"])
+def test_unsubscribing_after_a_bounce_or_complaint_keeps_the_stronger_stop(repo, mailer, kind):
+    from chalicelib import bounces
+
+    subscribe(repo, mailer)
+    confirm_last(repo, mailer)
+    unsubscribe = link(mailer.sent[-1][0], "unsubscribe")
+    bounces.handle_ses_notification(_ses_notice(kind, "an@example.be"), repo)
+    subscriptions.unsubscribe(repo, unsubscribe)  # "report spam and unsubscribe" does both
+    assert subscriptions.find_person(repo, "an@example.be").mail_stopped_reason == kind.lower()
+    mailer.sent.clear()
+    subscribe(repo, mailer, event_ids=["smart-region-dag-2027"])  # anyone can type the address in
+    assert mailer.sent == []
