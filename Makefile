@@ -13,7 +13,9 @@ PYTEST_ARGS ?= -q
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
-	test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
+	@$(PYTHON_SYS) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python 3.11 or newer is needed; $(PYTHON_SYS) is $$($(PYTHON_SYS) --version)"; exit 1; }
+	$(PY) -c 'import sys, pip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || $(PYTHON_SYS) -m venv --clear $(VENV)
 	$(PY) -m pip install -r requirements-dev.txt
 	touch $@
 

@@ -78,7 +78,8 @@ def load() -> Settings:
     """Read the settings as they are now."""
     return Settings(
         stage=get("STAGE"),
-        region=get("AWS_DEFAULT_REGION") or get("AWS_REGION"),
+        # The environment's region, by either of AWS's names, before the default.
+        region=os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or get("AWS_DEFAULT_REGION"),
         table_name=get("TABLE_NAME"),
         sender_email=get("SENDER_EMAIL"),
         base_url=get("BASE_URL").rstrip("/"),

@@ -51,3 +51,19 @@ def test_bad_staff_name_is_refused(cli_env, capsys):
     cli.main(["bootstrap"])
     assert cli.main(["staff-token", "create", "has spaces"]) == 2
     assert "name:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("env,region", [
+    ({"AWS_DEFAULT_REGION": "eu-central-1", "AWS_REGION": "us-east-1"}, "eu-central-1"),
+    ({"AWS_REGION": "eu-central-1"}, "eu-central-1"),  # an operator who set AWS's other name only
+    ({}, "eu-west-1"),
+])
+def test_the_region_is_the_environments_by_either_name_before_the_default(monkeypatch, env, region):
+    from chalicelib import config
+
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("STAGE", "dev")  # a stage whose file names no region
+    assert config.load().region == region

@@ -77,6 +77,18 @@ def test_every_function_gets_the_same_settings(packaged, stage):
 
 
 @pytest.mark.parametrize("stage", STAGES)
+def test_the_tick_stops_early_enough_for_its_slowest_send_and_record(packaged, stage):
+    import app
+    from chalicelib import aws, config, reminders
+
+    tick = functions(packaged, stage)["Tick"]["Properties"]
+    slowest_send = 3 + float(config.DEFAULTS["AWS_READ_TIMEOUT"])  # connect, then read; SES is tried once
+    assert aws.RETRIES["ses"]["total_max_attempts"] == 1
+    assert tick["Timeout"] - app.TICK_MARGIN == reminders.TIME_BUDGET  # 50 s of sending, as the README says
+    assert app.TICK_MARGIN >= slowest_send + 5  # the send begun last, then its batch's record
+
+
+@pytest.mark.parametrize("stage", STAGES)
 def test_every_function_has_a_name_and_a_log_group_the_policy_covers(packaged, stage):
     resources = template(packaged, stage)["Resources"]
     for name, function in functions(packaged, stage).items():
