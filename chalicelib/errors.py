@@ -52,3 +52,14 @@ class TooManyRequests(DomainError):
 
 class Unavailable(DomainError):
     """Raised when a dependency (the table, SES) cannot be reached; the caller may retry."""
+
+
+class PartialWrite(Unavailable):
+    """Raised when the table fails partway through writes made one by one; ``held`` says, per write, what is known.
+
+    True: it landed; False: its condition failed; None: not tried, or its answer was lost.
+    """
+
+    def __init__(self, message: str, held: list[bool | None]):
+        super().__init__(message)
+        self.held = held

@@ -91,6 +91,7 @@ seconds) for data that must go after its time.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import secrets
 import threading
@@ -101,9 +102,11 @@ from typing import Any, Sequence
 
 from . import times
 from . import codec
-from .errors import Conflict, Gone, NotFound, Unavailable
+from .errors import Conflict, Gone, NotFound, PartialWrite, Unavailable
 from .feed_snapshots import FeedVersion
 from .models import AuditEntry, ConfirmToken, Event, Person, Registration, Send, StaffToken
+
+log = logging.getLogger(__name__)
 
 DUE_INDEX = "due"
 DUE_PARTITION = "DUE"
@@ -1140,7 +1143,10 @@ class DynamoDBRepository(Repository):
                 done.update((i, False) for i, code in zip(left, codes) if code == "ConditionalCheckFailed")
                 left = [i for i, code in zip(left, codes) if code != "ConditionalCheckFailed"]
             for i in left:
-                done[i] = self._write_one(operations[i])
+                try:
+                    done[i] = self._write_one(operations[i])
+                except Unavailable as exc:
+                    raise PartialWrite(str(exc), [done.get(j) for j in range(len(operations))]) from exc
         return [done[i] for i in range(len(operations))]
 
     def _try_transaction(self, chunk: list[dict[str, Any]]) -> list[str] | None:
@@ -1225,7 +1231,15 @@ class DynamoDBRepository(Repository):
             "ConditionExpression": "due_at = :seen",  # only pending and claimed sends have one
             "ExpressionAttributeValues": {":seen": S(times.to_utc_iso(seen.next_at))},
         }} for seen, claim in zip(sends, claimed)]
-        won = self._write_each(operations)
+        try:
+            won = self._write_each(operations)
+        except PartialWrite as exc:
+            # The table failed partway through claims written one by one: the
+            # ones that landed go out (the tick meets the failure again at its
+            # next request and puts back what it has not sent); one whose
+            # answer was lost may be ours, and is recorded "interrupted" later.
+            log.warning("claims stopped partway: %s", exc)
+            won = [held is True for held in exc.held]
         return [claim for claim, ok in zip(claimed, won) if ok]
 
     def settle_sends(self, sends: Sequence[Send], *, by: str) -> int:

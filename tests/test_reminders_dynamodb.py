@@ -220,3 +220,29 @@ def test_send_due_command_runs_one_tick_as_of_the_given_moment(aws_mock, monkeyp
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["due"] == 0
     [send] = repo.list_sends(WEBINAR)
     assert send.state == "sent" and send.message_id
+
+
+def test_claims_that_the_table_stops_partway_keep_what_landed_and_leave_the_rest_due(dynamodb_repo):
+    from botocore.exceptions import ClientError
+
+    repo = dynamodb_repo
+    repo.put_sends([_send(f"p{i}") for i in range(5)], overwrite=True)
+    at = WEBINAR_START - timedelta(hours=1)
+    seen = repo.due_sends(at, 10)
+    original, calls = repo.client._make_api_call, Counter()
+
+    def the_table_fails_at_the_third_put(operation, params):
+        calls[operation] += 1
+        if operation == "TransactWriteItems":  # a cancellation that says nothing: one write each
+            raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"}}, operation)
+        if operation == "PutItem" and calls[operation] >= 3:
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, operation)
+        return original(operation, params)
+
+    repo.client._make_api_call = the_table_fails_at_the_third_put
+    try:
+        mine = repo.claim_sends(seen, by="me", lease_until=at + reminders.LEASE)
+    finally:
+        repo.client._make_api_call = original
+    assert [s.person_id for s in mine] == [s.person_id for s in seen[:2]]  # these go out and are settled
+    assert sorted(s.person_id for s in repo.due_sends(at, 10)) == sorted(s.person_id for s in seen[2:])
