@@ -323,10 +323,13 @@ def staff_registrations(event_id):
 
 
 def _subscriber_email() -> str:
-    email = (app.current_request.query_params or {}).get("email")
-    if not email:
+    params = app.current_request.query_params
+    values = params.getlist("email") if params else []
+    if len(values) > 1:
+        raise InvalidInput("email", "give one address: ?email=an@example.be")
+    if not values or not values[0]:
         raise InvalidInput("email", "is required: ?email=an@example.be")
-    return email
+    return values[0]
 
 
 @staff_route("/staff/subscribers", methods=["GET"])

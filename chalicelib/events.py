@@ -41,7 +41,8 @@ def create_event(repo: Repository, data: Any, *, actor: str, now: datetime | Non
             raise
         # The id was made from the title: a second event with the same title
         # gets its date added rather than a confusing 409.
-        dated = replace(event, id=f"{slugify(event.title['nl'], 69)}-{event.starts_at.astimezone(times.zone(event.timezone)):%Y-%m-%d}")
+        stem = slugify(event.title["nl"], 69) or "event"
+        dated = replace(event, id=f"{stem}-{event.starts_at.astimezone(times.zone(event.timezone)):%Y-%m-%d}")
         repo.create_event(dated)
         event = dated
     _audit(repo, actor, "event.create", event, now, status=event.status)

@@ -31,6 +31,9 @@ def zone(name: str, field: str = "timezone") -> ZoneInfo:
         raise InvalidInput(field, f"unknown time zone {name!r}") from exc
 
 
+YEARS = (2000, 2100)  # instants outside these are typing errors, and near year 1 or 9999 they overflow
+
+
 def parse_instant(value: object, field: str, tz: str = DEFAULT_ZONE) -> datetime:
     """Parse ISO 8601 into a UTC instant; a time without offset is read in ``tz``."""
     if not isinstance(value, str) or not value.strip():
@@ -46,6 +49,8 @@ def parse_instant(value: object, field: str, tz: str = DEFAULT_ZONE) -> datetime
         raise InvalidInput(field, f"{value!r} is not a date and time that exists (ISO 8601, like 2027-06-03T09:00:00+02:00)") from exc
     if "T" not in text.upper() and " " not in text:
         raise InvalidInput(field, "needs a time of day as well as a date, like 2027-06-03T09:00:00+02:00")
+    if not YEARS[0] <= parsed.year <= YEARS[1]:
+        raise InvalidInput(field, f"must be in the years {YEARS[0]} to {YEARS[1]}")
     if parsed.tzinfo is None:
         local_zone = zone(tz)
         localized = parsed.replace(tzinfo=local_zone)
@@ -94,7 +99,10 @@ def parse_duration(value: object, field: str) -> timedelta:
     if not match:
         raise InvalidInput(field, f"{value!r} is not an ISO 8601 duration like P1D or PT1H")
     parts = {k: int(v) for k, v in match.groupdict().items() if v}
-    return timedelta(**parts)
+    try:
+        return timedelta(**parts)
+    except OverflowError as exc:
+        raise InvalidInput(field, f"{value!r} is too long a duration") from exc
 
 
 def format_duration(delta: timedelta) -> str:

@@ -160,6 +160,10 @@ BAD_EVENTS = [
     ("registration closing before opening", webinar_data(registration_opens_at="2027-01-02T10:00:00",
                                                           registration_closes_at="2027-01-01T10:00:00"), "registration_closes_at"),
     ("body not an object", ["a list"], "body"),
+    ("year one, no offset", webinar_data(starts_at="0001-01-01T00:00"), "starts_at"),
+    ("year one in a zone west of UTC", webinar_data(starts_at="0001-01-01T00:00Z", timezone="America/New_York"), "starts_at"),
+    ("the last year there is", webinar_data(ends_at="9999-12-31T23:00:00+00:00"), "ends_at"),
+    ("a reminder longer than time itself", webinar_data(reminders=["P99999999999999D"]), "reminders"),
 ]
 
 
@@ -233,3 +237,11 @@ def test_cancelled_event_cannot_be_republished(client, staff_headers):
                                  body=json.dumps({"status": "published"}))
     assert response.status_code == 400
     assert response.json_body["Message"].startswith("status:")
+
+
+def test_two_events_whose_titles_make_no_id_both_get_one_people_can_choose(client, staff_headers):
+    first = post_event(client, staff_headers, {k: v for k, v in webinar_data(title={"nl": "???"}).items() if k != "id"})
+    second = post_event(client, staff_headers, {k: v for k, v in webinar_data(title={"nl": "???"}).items() if k != "id"})
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert (first.json_body["id"], second.json_body["id"]) == ("event", "event-2027-01-14")
+    assert client.http.get("/events/event-2027-01-14").status_code == 200

@@ -78,6 +78,10 @@ def test_right_of_access_lists_everything_held(client, registered, staff_headers
     assert client.http.get("/staff/subscribers?email=nobody@example.be", headers=staff_headers).status_code == 404
     assert client.http.get("/staff/subscribers?email=not-an-address", headers=staff_headers).status_code == 400
     assert client.http.get("/staff/subscribers", headers=staff_headers).status_code == 400
+    # Two addresses: refused, not the last one read (or erased) without a word.
+    twice = "/staff/subscribers?email=an@example.be&email=bo@example.be"
+    assert client.http.get(twice, headers=staff_headers).status_code == 400
+    assert client.http.delete(twice, headers=staff_headers).status_code == 400
 
 
 def test_erasure_leaves_no_item_with_the_persons_data(client, registered, staff_headers, dynamodb_repo):
