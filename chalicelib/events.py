@@ -106,6 +106,9 @@ def cancel_event(repo: Repository, event_id: str, *, actor: str, now: datetime |
     if before.status == "cancelled":
         refresh_public_feeds(repo, now)
         return unplanned_change(before)  # a repeated request: the notices, if their planning failed
+    if before.status == "draft":
+        # Cancelled events are public for 30 days; a draft never was, and has no one to tell.
+        raise Conflict("status: a draft was never published, so there is nothing to cancel; leave it a draft")
     after = _marked(before, replace(before, status="cancelled", cancelled_at=now, updated_at=now,
                                     sequence=before.sequence + 1))
     repo.update_event(after, previous=before)

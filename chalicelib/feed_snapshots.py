@@ -103,11 +103,14 @@ def refresh_public_feeds(repo: Repository, now: datetime | None = None) -> None:
     """
     from .errors import DomainError
 
-    now = now or times.now()
     try:
+        # The feed is as of the moment the events are read, not the request's
+        # start: a slower writer that read later must not lose to a faster
+        # one that read before its change landed.
+        read_at = max(now or times.now(), times.now())
         events = repo.list_events()
         for lang in LANGUAGES:
-            store_public_feed(repo, lang, events, now)
+            store_public_feed(repo, lang, events, read_at)
     except DomainError as exc:
         log.warning("public feed not refreshed: %s", exc.message)
 
@@ -158,7 +161,7 @@ def _client_version(if_none_match: str | None, if_modified_since: str | None) ->
             tag = tag.strip()
             raw = tag[2:] if tag.startswith("W/") else tag
             number, _, _ = raw.strip('"').partition("-")
-            if number.isdigit() and len(number) <= 12 and (best[0] is None or int(number) > best[0]):
+            if number.isascii() and number.isdigit() and len(number) <= 12 and (best[0] is None or int(number) > best[0]):
                 best = (int(number), raw)
         # If-Modified-Since is ignored when If-None-Match is present (RFC 9110 13.1.3).
         return best

@@ -486,10 +486,10 @@ def _send(mailer: Mailer, template: str, lang: str, *, to_email: str, to_name: s
 
 
 def calendar_attachment(events: list[Event], lang: str, base_url: str, method: str = "PUBLISH") -> Attachment:
-    """The .ics for a mail, join links included (only confirmed people get it)."""
+    """The .ics for a mail: with the join link for confirmed people (PUBLISH); a cancellation, to all, without."""
     from .feeds import build_calendar
 
-    data = build_calendar(events, lang=lang, base_url=base_url, include_join_link=True, method=method)
+    data = build_calendar(events, lang=lang, base_url=base_url, include_join_link=method != "CANCEL", method=method)
     return Attachment(filename="invite.ics" if method != "CANCEL" else "cancelled.ics",
                       content_type=f"text/calendar; method={method}; charset=utf-8", data=data)
 

@@ -245,3 +245,13 @@ def test_two_events_whose_titles_make_no_id_both_get_one_people_can_choose(clien
     assert (first.status_code, second.status_code) == (201, 201)
     assert (first.json_body["id"], second.json_body["id"]) == ("event", "event-2027-01-14")
     assert client.http.get("/events/event-2027-01-14").status_code == 200
+
+
+def test_a_draft_cannot_be_cancelled_into_public_view(client, staff_headers):
+    post_event(client, staff_headers, webinar_data(status="draft"))
+    response = client.http.post("/staff/events/webinar-2027-01-14/cancel", headers=staff_headers)
+    assert response.status_code == 409 and response.json_body["Message"].startswith("status:")
+    assert client.http.get("/events/webinar-2027-01-14").status_code == 404
+    assert b"webinar-2027-01-14" not in client.http.get("/calendar.ics").body
+    staff_view = client.http.get("/staff/events/webinar-2027-01-14", headers=staff_headers).json_body
+    assert staff_view["status"] == "draft"

@@ -97,8 +97,11 @@ def test_if_modified_since_gives_304(client, published):
 
 def test_garbage_validators_get_the_full_feed(client, published):
     for headers in ({"If-None-Match": '"nonsense"'}, {"If-Modified-Since": "yesterday"},
-                    {"If-None-Match": "W/\"" + "9" * 40 + "\""}):
-        assert client.http.get("/calendar.ics", headers=headers).status_code == 200
+                    {"If-None-Match": "W/\"" + "9" * 40 + "\""},
+                    {"If-None-Match": '"\u00b2-x"'},  # a digit to str.isdigit, not to int()
+                    {"If-Modified-Since": "Fri, 31 Dec 9999 23:59:59 -0100"}):  # past the calendar's end in UTC
+        for path in ("/calendar.ics", "/events/webinar-2027-01-14/calendar.ics"):
+            assert client.http.get(path, headers=headers).status_code == 200, (path, headers)
 
 
 def test_event_change_changes_etag_and_answers_200(client, staff_headers, published, clock):

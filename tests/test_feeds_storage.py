@@ -157,3 +157,17 @@ def test_refresh_with_no_change_writes_nothing(memory_repo):
 def test_versioned_etag_changes_with_the_bytes():
     assert feed_snapshots.versioned_etag(5, b"a") != feed_snapshots.versioned_etag(5, b"b")
     assert feed_snapshots.versioned_etag(5, b"a").startswith('"5-')
+
+
+def test_a_slow_writer_whose_read_came_last_still_stores_its_change(repo, clock):
+    """Two changes at once: the later request reads the events first; the earlier one's feed must still land."""
+    publish(repo, webinar_data())
+    slow_started = PINNED_NOW + timedelta(minutes=1)
+    clock.set(PINNED_NOW + timedelta(minutes=2))
+    events.change_event(repo, "webinar-2027-01-14", {"title": "Tweede titel"}, actor="fast", now=clock())
+    # The slow request's change lands now, and its feed is read now, but its clock says it started earlier.
+    event = repo.get_event("webinar-2027-01-14")
+    repo.update_event(replace(event, title={"nl": "Derde titel", "en": "Third title"}), previous=event)
+    clock.set(PINNED_NOW + timedelta(minutes=3))
+    refresh_public_feeds(repo, slow_started)
+    assert b"Derde titel" in read_public_feed(repo, "nl", now=clock()).body

@@ -618,6 +618,8 @@ def test_cancellation_mails_registered_waiting_and_interested_once_and_drops_rem
         ("an@example.be", "event_cancelled"), ("bo@example.be", "event_cancelled"), ("cy@example.be", "event_cancelled")]
     ics = _ics(mailer.sent[0][1])
     assert "METHOD:CANCEL" in ics and "STATUS:CANCELLED" in ics
+    # The join link is for confirmed registrants only; a cancellation goes to the waiting and interested too.
+    assert not any("meet.example.org" in _ics(raw) or "meet.example.org" in m.text + m.html for m, raw in mailer.sent)
     assert [s for s in memory_repo.list_sends(DAY) + memory_repo.list_sends(WEBINAR) if s.state == "pending"] == []
     assert tick(memory_repo, mailer, datetime(2027, 6, 2, 7, 0, tzinfo=timezone.utc)).due == 0
 
