@@ -324,7 +324,7 @@ def staff_registrations(event_id):
 
 def _subscriber_email() -> str:
     params = app.current_request.query_params
-    values = params.getlist("email") if params else []
+    values = params.getlist("email") if params and "email" in params else []
     if len(values) > 1:
         raise InvalidInput("email", "give one address: ?email=an@example.be")
     if not values or not values[0]:

@@ -81,6 +81,7 @@ def test_right_of_access_lists_everything_held(client, registered, staff_headers
     # Two addresses: refused, not the last one read (or erased) without a word.
     twice = "/staff/subscribers?email=an@example.be&email=bo@example.be"
     assert client.http.get(twice, headers=staff_headers).status_code == 400
+    assert client.http.get("/staff/subscribers?mail=an@example.be", headers=staff_headers).status_code == 400
     assert client.http.delete(twice, headers=staff_headers).status_code == 400
 
 
