@@ -72,9 +72,9 @@ def feed_name(lang: str) -> str:
     return f"CALENDAR#{lang}"
 
 
-def versioned_etag(version: int, body: bytes) -> str:
-    """Return the public feed's ETag: its version number and its bytes' hash."""
-    return f'"{version}-{feed_etag(body).strip(chr(34))}"'
+def versioned_etag(version: int, body: bytes, lang: str) -> str:
+    """Return the public feed's ETag: its version number, its language and its bytes' hash."""
+    return f'"{version}-{lang}-{feed_etag(body).strip(chr(34))}"'
 
 
 def _epoch(instant: datetime) -> int:
@@ -129,7 +129,7 @@ def store_public_feed(repo: Repository, lang: str, events: list[Event], now: dat
                 # Unchanged, or made from a later read of the events than ours.
                 return newest
         number = max(_epoch(now), newest.version + 1 if newest else 0)
-        current = FeedVersion(feed, number, body, versioned_etag(number, body), now)
+        current = FeedVersion(feed, number, body, versioned_etag(number, body, lang), now)
         if repo.put_feed_versions([current, *_scheduled_versions(events, lang, now, base_url, feed)]):
             return current
     raise RuntimeError(f"feed {feed}: five writers raced for the same version number")
@@ -146,21 +146,26 @@ def _scheduled_versions(events: list[Event], lang: str, now: datetime, base_url:
         at = datetime.fromtimestamp(moment, times.UTC)
         body = render_public_feed(events, lang, at, base_url)
         number = moment + SCHEDULE_SLACK
-        versions.append(FeedVersion(feed, number, body, versioned_etag(number, body), at))
+        versions.append(FeedVersion(feed, number, body, versioned_etag(number, body, lang), at))
     return versions
 
 
 # -------------------------------------------------------------- reading
 
 
-def _client_version(if_none_match: str | None, if_modified_since: str | None) -> tuple[int | None, str | None]:
-    """Return the newest version number the client says it has, and the ETag it sent for it."""
+def _client_version(if_none_match: str | None, if_modified_since: str | None, lang: str) -> tuple[int | None, str | None]:
+    """Return the newest version number of the ``lang`` feed the client says it has, and the ETag it sent for it.
+
+    A tag of the other language's feed (its numbers run alike) counts for nothing.
+    """
     if if_none_match:
         best: tuple[int | None, str | None] = (None, None)
         for tag in if_none_match.split(","):
             tag = tag.strip()
             raw = tag[2:] if tag.startswith("W/") else tag
-            number, _, _ = raw.strip('"').partition("-")
+            number, _, rest = raw.strip('"').partition("-")
+            if not rest.startswith(f"{lang}-"):
+                continue
             if number.isascii() and number.isdigit() and len(number) <= 12 and (best[0] is None or int(number) > best[0]):
                 best = (int(number), raw)
         # If-Modified-Since is ignored when If-None-Match is present (RFC 9110 13.1.3).
@@ -173,7 +178,7 @@ def read_public_feed(repo: Repository, lang: str, *, if_none_match: str | None =
                      if_modified_since: str | None = None, now: datetime | None = None) -> FeedReply:
     """Answer a poll of the public feed with one read: 304 when the client is current, else the newest version."""
     now = now or times.now()
-    known, known_etag = _client_version(if_none_match, if_modified_since)
+    known, known_etag = _client_version(if_none_match, if_modified_since, lang)
     newest = repo.latest_feed_version(feed_name(lang), after=known, upto=_epoch(now) + SCHEDULE_SLACK)
     if newest is None and known is not None:
         return FeedReply(304, None, known_etag,

@@ -155,8 +155,16 @@ def test_refresh_with_no_change_writes_nothing(memory_repo):
 
 
 def test_versioned_etag_changes_with_the_bytes():
-    assert feed_snapshots.versioned_etag(5, b"a") != feed_snapshots.versioned_etag(5, b"b")
-    assert feed_snapshots.versioned_etag(5, b"a").startswith('"5-')
+    assert feed_snapshots.versioned_etag(5, b"a", "nl") != feed_snapshots.versioned_etag(5, b"b", "nl")
+    assert feed_snapshots.versioned_etag(5, b"a", "nl").startswith('"5-nl-')
+
+
+def test_the_other_languages_etag_gets_the_full_feed(repo):
+    publish(repo, webinar_data())
+    nl = read_public_feed(repo, "nl", now=PINNED_NOW)
+    en = read_public_feed(repo, "en", if_none_match=nl.etag, now=PINNED_NOW)  # both numbered in the same second
+    assert en.status == 200 and b"Smart Region webinar" in en.body
+    assert read_public_feed(repo, "nl", if_none_match=nl.etag, now=PINNED_NOW).status == 304
 
 
 def test_a_slow_writer_whose_read_came_last_still_stores_its_change(repo, clock):
