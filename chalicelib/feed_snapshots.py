@@ -181,8 +181,9 @@ def read_public_feed(repo: Repository, lang: str, *, if_none_match: str | None =
     known, known_etag = _client_version(if_none_match, if_modified_since, lang)
     newest = repo.latest_feed_version(feed_name(lang), after=known, upto=_epoch(now) + SCHEDULE_SLACK)
     if newest is None and known is not None:
+        # Never a Last-Modified later than now (RFC 9110 8.8.2.1), whatever date the client sent.
         return FeedReply(304, None, known_etag,
-                         datetime.fromtimestamp(known, times.UTC) if known_etag is None else None)
+                         min(datetime.fromtimestamp(known, times.UTC), now) if known_etag is None else None)
     if newest is None:
         # Nothing stored yet (a new table, or versions cleared by TTL).
         newest = store_public_feed(repo, lang, repo.list_events(), now)

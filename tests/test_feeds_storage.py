@@ -179,3 +179,9 @@ def test_a_slow_writer_whose_read_came_last_still_stores_its_change(repo, clock)
     clock.set(PINNED_NOW + timedelta(minutes=3))
     refresh_public_feeds(repo, slow_started)
     assert b"Derde titel" in read_public_feed(repo, "nl", now=clock()).body
+
+
+def test_a_client_date_in_the_future_is_not_sent_back_as_last_modified(repo):
+    publish(repo, webinar_data())
+    reply = read_public_feed(repo, "nl", if_modified_since="Fri, 01 Jan 2100 00:00:00 GMT", now=PINNED_NOW)
+    assert reply.status == 304 and reply.last_modified <= PINNED_NOW
