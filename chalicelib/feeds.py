@@ -335,9 +335,14 @@ def _utc_iso(instant: datetime) -> str:
     return instant.astimezone(times.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+LINK_DESCRIPTION_MAX = 1000  # characters of the description in a link; the page link carries the rest
+
+
 def _link_details(event: Event, lang: str, base_url: str) -> str:
     more = f"{_TEXTS[lang]['more']}: {event_page_url(event, base_url)}"
     description = event.description_in(lang)
+    if len(description) > LINK_DESCRIPTION_MAX:  # a link of many kilobytes is refused by some calendars
+        description = description[:LINK_DESCRIPTION_MAX - 1].rstrip() + "…"
     return f"{description}\n\n{more}" if description else more
 
 

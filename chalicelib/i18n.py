@@ -92,6 +92,7 @@ def _environment(lang: str):
     env.filters["when"] = lambda instant, tz=times.DEFAULT_ZONE, style="long": format_when(instant, tz, lang, style)
     env.filters["day"] = lambda instant, tz=times.DEFAULT_ZONE: format_day(instant, tz, lang)
     env.filters["hour"] = lambda instant, tz=times.DEFAULT_ZONE: format_hour(instant, tz, lang)
+    env.filters["until"] = lambda end, start, tz=times.DEFAULT_ZONE: format_until(end, start, tz, lang)
     return env
 
 
@@ -129,3 +130,11 @@ def format_day(instant: datetime, tz: str, lang: str) -> str:
 def format_hour(instant: datetime, tz: str, lang: str) -> str:
     """A time of day: "09:00"."""
     return instant.astimezone(times.zone(tz)).strftime("%H:%M")
+
+
+def format_until(end: datetime, start: datetime, tz: str, lang: str) -> str:
+    """An end after ``start``: its time of day on the same day, else its date and time (events last up to 31 days)."""
+    zone = times.zone(tz)
+    if end.astimezone(zone).date() == start.astimezone(zone).date():
+        return format_hour(end, tz, lang)
+    return format_when(end, tz, lang)

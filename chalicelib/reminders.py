@@ -638,11 +638,17 @@ class _Shape:
 
 
 def _interval(offset: timedelta, lang: str) -> str:
+    """The offset in words, exactly: in the largest of days, hours and minutes that divides it (90 minutes, not 2 hours)."""
     from babel.dates import format_timedelta
 
     from .i18n import _babel_locale
 
-    return format_timedelta(offset, locale=_babel_locale(lang))
+    seconds = int(offset.total_seconds())
+    count = next(seconds // unit for unit in (86400, 3600, 60, 1) if seconds % unit == 0)
+    # Babel takes the first unit, from years down, that reaches ``threshold``
+    # times one: at ``count`` only the exact unit (or a larger one, never
+    # reached below it) does, and it is then a whole number, not rounded.
+    return format_timedelta(offset, threshold=count, locale=_babel_locale(lang))
 
 
 _LABELS = {"starts_at": "time", "ends_at": "time", "timezone": "time", "location": "place", "online_url": "join link"}

@@ -242,3 +242,13 @@ def test_ics_link_and_webcal_form():
     assert feeds.webcal_url(feeds.public_feed_url(BASE)) == "webcal://events.example.be/calendar.ics"
     with pytest.raises(ValueError):
         feeds.webcal_url("ftp://example.be/x.ics")
+
+
+def test_add_to_calendar_links_carry_at_most_a_thousand_characters_of_description():
+    from chalicelib import feeds
+    from chalicelib.models import build_event
+
+    event = build_event(webinar_data(description={"nl": "woord " * 1600}), existing=None, now=PINNED_NOW)
+    links = feeds.add_to_calendar_links(event, lang="nl", base_url="https://events.example.be")
+    assert all(len(links[k]) < 4000 for k in ("google", "outlook", "office365"))
+    assert "events.example.be%2Fevents%2Fwebinar-2027-01-14" in links["google"]  # the page has the rest

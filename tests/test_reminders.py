@@ -840,3 +840,61 @@ def test_a_seat_freed_while_the_last_one_is_offered_keeps_its_mark(repo, mailer,
     assert (seen, repo.get_event(DAY).seat_freed_at) == (first, second)
     repo.seat_offered(DAY, second)
     assert repo.get_event(DAY).seat_freed_at is None
+
+
+# ------------------------------------------------------ what the mails say
+
+
+def test_a_reminder_says_its_offset_exactly_and_a_two_day_event_ends_on_its_own_day(memory_repo, mailer, clock):
+    events.create_event(memory_repo, day_data(ends_at="2027-06-04T17:00:00+02:00", reminders=["PT90M"],
+                                              online_url="https://meet.example.org/stream"), actor="test")
+    register(memory_repo, mailer, "an@example.be", [DAY], language="en", name="An")
+    mailer.sent.clear()
+    start = datetime(2027, 6, 3, 7, 0, tzinfo=timezone.utc)
+    tick(memory_repo, mailer, start - timedelta(minutes=90))
+    [(mail, raw)] = mailer.sent
+    assert "90 minutes" in mail.subject and "2 hours" not in mail.text  # not rounded
+    assert "Friday 4 June 2027" in mail.text and "Friday 4 June 2027" in mail.html  # the end's own date
+    # In person, with a stream: the address and map, and the join link too (the .ics has it as well).
+    assert "Havenlaan 88" in mail.text and "https://meet.example.org/stream" in mail.text
+    assert f"{BASE}/unsubscribe/" in mail.text and "?lang=en" in mail.text.split(f"{BASE}/unsubscribe/")[1].split()[0]
+    assert email.message_from_bytes(raw)["List-Unsubscribe"].endswith(">") and "?lang" not in email.message_from_bytes(raw)["List-Unsubscribe"]
+
+
+def test_a_change_of_end_date_and_a_move_online_read_as_what_they_are(memory_repo, mailer, clock):
+    events.create_event(memory_repo, day_data(), actor="test")
+    register(memory_repo, mailer, "an@example.be", [DAY], language="en", name="An")
+    mailer.sent.clear()
+    change = events.change_event(memory_repo, DAY, {"ends_at": "2027-06-04T17:00:00+02:00", "kind": "webinar",
+                                                    "location": None, "online_url": "https://meet.example.org/day"},
+                                 actor="test")
+    subscriptions.after_event_change(memory_repo, change)
+    tick(memory_repo, mailer, PINNED_NOW + timedelta(minutes=1))
+    [(mail, _)] = mailer.sent
+    new_time, was = [line for line in mail.text.splitlines() if "New time:" in line or "was:" in line][:2]
+    assert "Friday 4 June 2027" in new_time and "Friday" not in was  # the two lines differ
+    assert "New place: Online" in mail.text and "was: Herman Teirlinckgebouw" in mail.text
+    assert "New join link: https://meet.example.org/day" in mail.text
+
+
+def test_a_move_from_online_to_a_venue_shows_no_empty_link(memory_repo, mailer, clock):
+    events.create_event(memory_repo, webinar_data(), actor="test")
+    register(memory_repo, mailer, "an@example.be", [WEBINAR], language="en", name="An")
+    mailer.sent.clear()
+    change = events.change_event(memory_repo, WEBINAR, {"kind": "in_person", "online_url": None,
+                                                        "location": {"name": "Herman Teirlinckgebouw"}}, actor="test")
+    subscriptions.after_event_change(memory_repo, change)
+    tick(memory_repo, mailer, PINNED_NOW + timedelta(minutes=1))
+    [(mail, _)] = mailer.sent
+    assert "was: Online" in mail.text and "New join link" not in mail.text and 'href=""' not in mail.html
+
+
+def test_the_seat_mail_names_its_event_in_the_subject(memory_repo, mailer, clock):
+    events.create_event(memory_repo, day_data(capacity=1), actor="test")
+    register(memory_repo, mailer, "an@example.be", [DAY])
+    register(memory_repo, mailer, "bo@example.be", [DAY], name="Bo")
+    manage = re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
+    subscriptions.cancel_registration(memory_repo, manage, DAY)
+    tick(memory_repo, mailer, PINNED_NOW)
+    seat, _ = mailer.sent[-1]
+    assert seat.subject.startswith("Er is een plaats vrij: je bent ingeschreven voor Smart Region Dag")
