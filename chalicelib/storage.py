@@ -400,6 +400,9 @@ class InMemoryRepository(Repository):
             current = self.registrations.get(key)
             if current is None or current.status not in expect:
                 raise Conflict("registration: changed meanwhile; try again")
+            held = [self.sends.get((send.event_id, send.key)) for send in drop_sends]
+            if any(send_now is not None and send_now.state == "claimed" for send_now in held):
+                raise Conflict("registration: a mail about it is being sent; try again")
             event = self.events.get(registration.event_id)
             if seat_change:
                 if event is None:
@@ -409,9 +412,6 @@ class InMemoryRepository(Repository):
                     return False
                 self.events[event.id] = replace(event, seats_taken=max(taken, 0),
                                                 seat_freed_at=registration.updated_at if seat_change < 0 else event.seat_freed_at)
-            held = [self.sends.get((send.event_id, send.key)) for send in drop_sends]
-            if any(current is not None and current.state == "claimed" for current in held):
-                raise Conflict("registration: a mail about it is being sent; try again")
             self.registrations[key] = registration
             for send in drop_sends:
                 self.sends.pop((send.event_id, send.key), None)

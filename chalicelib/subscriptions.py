@@ -587,18 +587,39 @@ def _promote(repo: Repository, event: Event, now: datetime, quiet_for: str | Non
     waiting = sorted((r for r in repo.list_registrations(event.id) if r.status == "waitlisted"),
                      key=lambda r: (r.waitlisted_at or r.registered_at, r.person_id))
     for reg in waiting:
+        outcome = _seat(repo, event, reg, now, quiet_for)
+        if outcome is None:
+            break  # no seat left
+        if outcome:
+            promoted.append(reg.person_id)
+    return promoted
+
+
+def _seat(repo: Repository, event: Event, reg: Registration, now: datetime, quiet_for: str | None) -> bool | None:
+    """Give one waiting person a seat: True if given, False if they are no longer waiting, None if none is left.
+
+    A move that fails while they are still waiting (another transaction on
+    the event at that moment) is tried again: the next in line never jumps
+    ahead of them.
+    """
+    for attempt in range(RETRIES):
         seated = replace(reg, status="confirmed", confirmed_at=now, updated_at=now)
+        sends = reminders.reminder_sends(event, seated, now)
+        if reg.person_id != quiet_for:
+            sends.append(reminders.seat_send(event, seated, now))
         try:
-            sends = reminders.reminder_sends(event, seated, now)
-            if reg.person_id != quiet_for:
-                sends.append(reminders.seat_send(event, seated, now))
             if not repo.move_registration(seated, expect=("waitlisted",), seat_change=1, capacity=event.capacity,
                                           put_sends=sends):
-                break
+                return None
+            return True
         except Conflict:
-            continue  # they cancelled meanwhile
-        promoted.append(reg.person_id)
-    return promoted
+            fresh = repo.get_registrations(reg.person_id, [event.id]).get(event.id)
+            if fresh is None or fresh.status != "waitlisted":
+                return False  # they cancelled (or were seated) meanwhile
+            if attempt == RETRIES - 1:
+                raise
+            reg = fresh
+    return False  # pragma: no cover - the loop returns or raises
 
 
 def register_from_link(repo: Repository, mailer: Mailer, token: str, event_id: str, *,

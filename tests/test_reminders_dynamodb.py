@@ -246,3 +246,22 @@ def test_claims_that_the_table_stops_partway_keep_what_landed_and_leave_the_rest
         repo.client._make_api_call = original
     assert [s.person_id for s in mine] == [s.person_id for s in seen[:2]]  # these go out and are settled
     assert sorted(s.person_id for s in repo.due_sends(at, 10)) == sorted(s.person_id for s in seen[2:])
+
+
+def test_a_move_refused_for_a_send_being_sent_changes_no_seat_count(repo, clock):
+    from chalicelib.errors import Conflict
+
+    events.create_event(repo, webinar_data(capacity=5), actor="test")
+    open_send = Send(event_id=WEBINAR, person_id="p1", kind="open", detail="", due=PINNED_NOW, cutoff=WEBINAR_START)
+    interested = Registration(event_id=WEBINAR, person_id="p1", email="p1@example.be", name="P", organisation="",
+                              language="nl", status="interested", registered_at=PINNED_NOW, updated_at=PINNED_NOW)
+    repo.save_subscription(Person(id="p1", email="p1@example.be", name="P", organisation="", language="nl",
+                                  created_at=PINNED_NOW, updated_at=PINNED_NOW, event_ids=frozenset({WEBINAR})),
+                           previous=None, registrations=[replace(interested, status="pending")], token=None)
+    repo.move_registration(interested, expect=("pending",), put_sends=[open_send])
+    repo.claim_sends(repo.due_sends(PINNED_NOW, 10), by="a tick", lease_until=PINNED_NOW + reminders.LEASE)
+    seated = replace(interested, status="confirmed", confirmed_at=PINNED_NOW)
+    with pytest.raises(Conflict):  # the "registration is open" mail is being sent: try again in a moment
+        repo.move_registration(seated, expect=("interested",), seat_change=1, capacity=5, drop_sends=[open_send])
+    assert repo.get_event(WEBINAR).seats_taken == 0
+    assert repo.get_registrations("p1", [WEBINAR])[WEBINAR].status == "interested"

@@ -110,3 +110,33 @@ def test_cancellations_racing_with_confirmations_keep_the_count_true(atomic_requ
     assert statuses["cancelled"] == 3
     assert statuses["waitlisted"] == 12
     assert repo.get_event("smart-region-dag-2027").seats_taken == 5
+
+
+def test_a_promotion_that_meets_another_transaction_tries_the_same_person_again(dynamodb_repo, clock):
+    """A TransactionConflict on the first in line must not hand their seat to the second."""
+    from botocore.exceptions import ClientError
+
+    repo, mailer = dynamodb_repo, RecordingMailer()
+    events.create_event(repo, day_data(capacity=1), actor="test")
+    for address in ("an@example.be", "bo@example.be", "cy@example.be"):
+        subscriptions.subscribe(repo, mailer, {"email": address, "name": address[:2], "consent": True,
+                                               "event_ids": ["smart-region-dag-2027"]}, base_url=BASE)
+        token = re.search(r"/confirm/([\w-]+)", mailer.to(address)[-1].text).group(1)
+        subscriptions.confirm(repo, mailer, token, base_url=BASE)
+    manage = re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
+    original, calls = repo.client._make_api_call, Counter()
+
+    def the_first_promotion_meets_a_conflict(operation, params):
+        calls[operation] += 1
+        if operation == "TransactWriteItems" and calls[operation] == 2:  # 1: the cancel; 2: Bo's seat
+            raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                               "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}]}, operation)
+        return original(operation, params)
+
+    repo.client._make_api_call = the_first_promotion_meets_a_conflict
+    try:
+        subscriptions.cancel_registration(repo, manage, "smart-region-dag-2027")
+    finally:
+        repo.client._make_api_call = original
+    statuses = {r.email: r.status for r in repo.list_registrations("smart-region-dag-2027")}
+    assert statuses == {"an@example.be": "cancelled", "bo@example.be": "confirmed", "cy@example.be": "waitlisted"}
