@@ -384,7 +384,7 @@ def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, now:
         if reg.status != "pending":
             outcomes.append(Outcome(event, "already" if reg.status in KEPT_STATUSES else "closed"))
             continue
-        status = place(repo, event, reg, now)
+        status = _place_spent_link(repo, event, reg, now)
         if status == "waitlisted":
             # A seat freed while we were putting them on the list must not
             # stay empty: fill free seats from the list, in order.
@@ -395,6 +395,25 @@ def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, now:
     links = person_links(person.id, base_url)
     _mail_outcomes(mailer, person, outcomes, links, base_url)
     return ConfirmResult(language=person.language, name=person.name, outcomes=outcomes, manage_url=links.manage)
+
+
+def _place_spent_link(repo: Repository, event: Event, reg: Registration, now: datetime) -> str:
+    """``place`` for a confirm link already used: a move that meets another transaction is tried again.
+
+    Failing here would leave the registration pending behind a link that
+    answers 410 from now on.
+    """
+    for attempt in range(RETRIES):
+        try:
+            return place(repo, event, reg, now)
+        except Conflict:
+            fresh = repo.get_registrations(reg.person_id, [event.id]).get(event.id)
+            if fresh is not None and fresh.status in KEPT_STATUSES:
+                return "already"  # a double click's other request placed it
+            if fresh is None or fresh.status != "pending" or attempt == RETRIES - 1:
+                raise
+            reg = fresh
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _confirm_person(repo: Repository, person: Person, latest: Registration | None, now: datetime,
@@ -667,11 +686,27 @@ def erase(repo: Repository, person: Person, *, now: datetime | None = None) -> N
     now = now or times.now()
     regs = repo.get_registrations(person.id, sorted(person.event_ids))
     freed = []
-    for reg in regs.values():
-        if reg.status == "confirmed":
-            repo.move_registration(replace(reg, status="cancelled", cancelled_at=now, updated_at=now),
-                                   expect=("confirmed",), seat_change=-1)
-            freed.append(reg.event_id)
+    for event_id, reg in regs.items():
+        # Each registration is cancelled first, conditioned on the status
+        # read (a seat given back if it held one): one promoted or confirmed
+        # meanwhile is read again, so its seat is never deleted still counted.
+        for attempt in range(RETRIES):
+            if reg.status == "cancelled":
+                break
+            try:
+                repo.move_registration(replace(reg, status="cancelled", cancelled_at=now, updated_at=now),
+                                       expect=(reg.status,), seat_change=-1 if reg.status == "confirmed" else 0)
+            except Conflict:
+                fresh = repo.get_registrations(person.id, [event_id]).get(event_id)
+                if fresh is None:
+                    break
+                if attempt == RETRIES - 1:
+                    raise
+                reg = fresh
+                continue
+            if reg.status == "confirmed":
+                freed.append(event_id)
+            break
     current = repo.get_person(person.id) or person
     repo.erase_person(current)
     for event_id in freed:

@@ -140,3 +140,61 @@ def test_a_promotion_that_meets_another_transaction_tries_the_same_person_again(
         repo.client._make_api_call = original
     statuses = {r.email: r.status for r in repo.list_registrations("smart-region-dag-2027")}
     assert statuses == {"an@example.be": "cancelled", "bo@example.be": "confirmed", "cy@example.be": "waitlisted"}
+
+
+def test_an_erasure_that_meets_a_promotion_gives_the_seat_back(dynamodb_repo, clock):
+    """Bo waits; Bo's erasure reads that, then An cancels and Bo is promoted: the seat must not stay counted."""
+    repo, mailer = dynamodb_repo, RecordingMailer()
+    events.create_event(repo, day_data(capacity=1), actor="test")
+    for address in ("an@example.be", "bo@example.be", "cy@example.be"):
+        subscriptions.subscribe(repo, mailer, {"email": address, "name": address[:2], "consent": True,
+                                               "event_ids": ["smart-region-dag-2027"]}, base_url=BASE)
+        token = re.search(r"/confirm/([\w-]+)", mailer.to(address)[-1].text).group(1)
+        subscriptions.confirm(repo, mailer, token, base_url=BASE)
+    an_manage = re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
+    bo = subscriptions.find_person(repo, "bo@example.be")
+    read = repo.get_registrations
+
+    def then_an_cancels(person_id, event_ids):
+        found = read(person_id, event_ids)
+        if person_id == bo.id and found.get("smart-region-dag-2027").status == "waitlisted":
+            subscriptions.cancel_registration(repo, an_manage, "smart-region-dag-2027")  # Bo gets An's seat
+        return found
+
+    repo.get_registrations = then_an_cancels
+    try:
+        subscriptions.erase(repo, bo)
+    finally:
+        del repo.get_registrations
+    confirmed = [r.email for r in repo.list_registrations("smart-region-dag-2027") if r.status == "confirmed"]
+    assert confirmed == ["cy@example.be"]  # Bo's seat went back, and on to the next in line
+    assert repo.get_event("smart-region-dag-2027").seats_taken == 1
+
+
+def test_a_confirm_whose_seat_meets_another_transaction_still_takes_it(dynamodb_repo, clock):
+    """The link is spent before the seat is taken: a TransactionConflict there must not leave it pending behind a 410."""
+    from botocore.exceptions import ClientError
+
+    repo, mailer = dynamodb_repo, RecordingMailer()
+    events.create_event(repo, day_data(capacity=10), actor="test")
+    subscriptions.subscribe(repo, mailer, {"email": "an@example.be", "name": "An", "consent": True,
+                                           "event_ids": ["smart-region-dag-2027"]}, base_url=BASE)
+    token = re.search(r"/confirm/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
+    original, calls = repo.client._make_api_call, Counter()
+
+    def the_seat_meets_a_conflict(operation, params):
+        if operation == "TransactWriteItems":
+            calls[operation] += 1
+            if calls[operation] == 1:
+                raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                                   "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}]},
+                                  operation)
+        return original(operation, params)
+
+    repo.client._make_api_call = the_seat_meets_a_conflict
+    try:
+        result = subscriptions.confirm(repo, mailer, token, base_url=BASE)
+    finally:
+        repo.client._make_api_call = original
+    assert [o.status for o in result.outcomes] == ["confirmed"]
+    assert [r.status for r in repo.list_registrations("smart-region-dag-2027")] == ["confirmed"]
