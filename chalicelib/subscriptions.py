@@ -451,8 +451,13 @@ def place(repo: Repository, event: Event, reg: Registration, now: datetime, expe
         return "interested"
     no_longer_interested = [reminders.open_send(event, reg, now)]
     seated = replace(reg, status="confirmed", confirmed_at=now, updated_at=now, expires_at=expiry)
-    if repo.move_registration(seated, expect=expect, seat_change=1, capacity=event.capacity,
-                              put_sends=reminders.reminder_sends(event, seated, now), drop_sends=no_longer_interested):
+    # A seat freed and not yet offered (Event.seat_freed_at) is owed to the
+    # people waiting: a newcomer queues behind them, and the promotion that
+    # follows gives the seats out in order.
+    owed = event.capacity is not None and event.seat_freed_at is not None
+    if not owed and repo.move_registration(seated, expect=expect, seat_change=1, capacity=event.capacity,
+                                           put_sends=reminders.reminder_sends(event, seated, now),
+                                           drop_sends=no_longer_interested):
         return "confirmed"
     waiting = replace(reg, status="waitlisted", waitlisted_at=now, updated_at=now, expires_at=expiry)
     repo.move_registration(waiting, expect=expect, drop_sends=no_longer_interested)
@@ -651,6 +656,8 @@ def register_from_link(repo: Repository, mailer: Mailer, token: str, event_id: s
     if not event.is_registration_open(now):
         return Outcome(event, "interested" if event.registration_not_open_yet(now) else "closed")
     status = place(repo, event, reg, now, expect=(reg.status,))
+    if status == "waitlisted" and person.id in promote_waiting(repo, event.id, now=now, quiet_for=person.id):
+        status = "confirmed"  # a seat was free, owed to the people waiting first: they were ahead, and it was theirs
     outcome = Outcome(event, status)
     _mail_outcomes(mailer, person, [outcome], person_links(person.id, base_url), base_url)
     return outcome

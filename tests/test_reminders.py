@@ -898,3 +898,19 @@ def test_the_seat_mail_names_its_event_in_the_subject(memory_repo, mailer, clock
     tick(memory_repo, mailer, PINNED_NOW)
     seat, _ = mailer.sent[-1]
     assert seat.subject.startswith("Er is een plaats vrij: je bent ingeschreven voor Smart Region Dag")
+
+
+def test_a_newcomer_queues_behind_the_waiting_list_for_a_seat_freed_but_not_yet_offered(repo, mailer, clock, monkeypatch):
+    from chalicelib.errors import Unavailable
+
+    events.create_event(repo, day_data(capacity=1), actor="test")
+    register(repo, mailer, "an@example.be", [DAY])
+    register(repo, mailer, "bo@example.be", [DAY], name="Bo")  # waits
+    manage = re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
+    _fails_once(monkeypatch, repo, "list_registrations")
+    with pytest.raises(Unavailable):  # An's seat is freed, its promotion fails
+        subscriptions.cancel_registration(repo, manage, DAY)
+    register(repo, mailer, "cy@example.be", [DAY], name="Cy")  # confirms within that minute
+    statuses = {r.email: r.status for r in repo.list_registrations(DAY)}
+    assert statuses == {"an@example.be": "cancelled", "bo@example.be": "confirmed", "cy@example.be": "waitlisted"}
+    assert repo.get_event(DAY).seat_freed_at is None
