@@ -9,12 +9,13 @@ Transient bounces and delivery notices change nothing.
 Both SES formats are read: configuration-set event publishing (``eventType``)
 and identity notifications (``notificationType``).
 
-Only the SHA-256 of the normalised address is stored, never the address:
+Only a keyed hash of the normalised address is stored (HMAC-SHA-256 under
+the link signing key, ``address_hash``), never the address:
 
 ================================  ==============  ======================
 PK                                SK              attributes
 ================================  ==============  ======================
-``SUPPRESSION#<sha256(address)>``  ``SUPPRESSION``  reason, at (UTC ISO)
+``SUPPRESSION#<hmac(address)>``   ``SUPPRESSION``  reason, at (UTC ISO)
 ================================  ==============  ======================
 
 Access patterns: record (PutItem), check (GetItem), both on the repository
@@ -23,13 +24,20 @@ Access patterns: record (PutItem), check (GetItem), both on the repository
 
 from __future__ import annotations
 
-import hashlib
+import hmac
 from typing import Any
 
 
 def address_hash(address: str) -> str:
-    """Return the hex SHA-256 of an address, trimmed and lower-cased."""
-    return hashlib.sha256(address.strip().lower().encode("utf-8")).hexdigest()
+    """Return the keyed hash of an address, trimmed and lower-cased: HMAC-SHA-256 under the link signing key.
+
+    Keyed, so that a copy of the table cannot be tested against a list of
+    known addresses (a plain hash could be).
+    """
+    from . import tokens
+
+    text = f"suppression:{address.strip().lower()}".encode("utf-8")
+    return hmac.digest(tokens.signing_key(), text, "sha256").hex()
 
 
 def _recipients(entries: Any) -> list[str]:

@@ -171,11 +171,11 @@ class Repository(ABC):
     # people and registrations
     @abstractmethod
     def suppression(self, digest: str) -> str | None:
-        """Why the address with this SHA-256 gets no more mail ("bounce", "complaint"), or None."""
+        """Why the address with this keyed hash (bounces.address_hash) gets no more mail ("bounce", "complaint"), or None."""
 
     @abstractmethod
     def suppress(self, digest: str, reason: str) -> None:
-        """Record that the address with this SHA-256 gets no more mail, and why."""
+        """Record that the address with this keyed hash gets no more mail, and why."""
 
     @abstractmethod
     def get_person(self, person_id: str) -> Person | None:

@@ -161,3 +161,11 @@ def test_suppressions_service_level():
     repo = InMemoryRepository()
     assert bounces.handle_ses_notification(ses_event("Complaint"), repo) == 1
     assert repo.suppression(bounces.address_hash(EMAIL.upper())) == "complaint"
+
+
+def test_a_suppression_is_kept_under_a_keyed_hash_not_a_plain_one():
+    import hashlib
+
+    digest = bounces.address_hash(" An.Peeters@Example.be ")
+    assert digest == bounces.address_hash(EMAIL.lower())
+    assert digest != hashlib.sha256(EMAIL.lower().encode()).hexdigest()  # not testable against a list of addresses
