@@ -846,7 +846,24 @@ def export_person(repo: Repository, person: Person) -> dict[str, Any]:
              "kept_until": times.format_instant(r.expires_at)}
             for r in sorted(regs.values(), key=lambda r: r.registered_at)
         ],
+        # The mails the service sends on its own, planned or sent, and the confirm links made.
+        "mails": [
+            {"event_id": m.event_id, "kind": m.kind, "detail": m.detail, "state": m.state,
+             "due": times.format_instant(m.due), "settled_at": times.format_instant(m.settled_at),
+             "reason": m.reason, "ses_message_id": m.message_id}
+            for event_id in sorted(person.event_ids) for m in repo.list_sends(event_id, person.id)
+        ],
+        "confirm_links": [
+            {"event_ids": list(t.event_ids), "created_at": times.format_instant(t.created_at),
+             "valid_until": times.format_instant(t.expires_at), "used_at": times.format_instant(t.used_at)}
+            for t in _confirm_tokens(repo, person)
+        ],
     }
+
+
+def _confirm_tokens(repo: Repository, person: Person) -> list[ConfirmToken]:
+    found = (repo.get_confirm_token(token_hash) for token_hash in person.token_hashes)
+    return sorted((t for t in found if t is not None), key=lambda t: t.created_at)
 
 
 def read_personal_feed(repo: Repository, token: str, *, base_url: str, if_none_match: str | None = None,

@@ -75,6 +75,12 @@ def test_right_of_access_lists_everything_held(client, registered, staff_headers
     data = response.json_body
     assert data["email"] == "an@example.be"
     assert {r["event_id"] for r in data["registrations"]} == {"webinar-2027-01-14", "smart-region-dag-2027"}
+    # The mails planned for them (reminders of both events) and the confirm link they were sent.
+    assert {(m["event_id"], m["kind"], m["state"]) for m in data["mails"]} >= {
+        ("webinar-2027-01-14", "reminder", "pending"), ("smart-region-dag-2027", "reminder", "pending")}
+    [link] = data["confirm_links"]
+    assert set(link["event_ids"]) == {"webinar-2027-01-14", "smart-region-dag-2027"} and link["used_at"]
+    assert "token_hash" not in json.dumps(data)
     assert client.http.get("/staff/subscribers?email=nobody@example.be", headers=staff_headers).status_code == 404
     assert client.http.get("/staff/subscribers?email=not-an-address", headers=staff_headers).status_code == 400
     assert client.http.get("/staff/subscribers", headers=staff_headers).status_code == 400
