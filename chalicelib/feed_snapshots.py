@@ -107,7 +107,7 @@ def refresh_public_feeds(repo: Repository, now: datetime | None = None) -> None:
         # The feed is as of the moment the events are read, not the request's
         # start: a slower writer that read later must not lose to a faster
         # one that read before its change landed.
-        read_at = max(now or times.now(), times.now())
+        read_at = times.now() if now is None else max(now, times.now())
         events = repo.list_events()
         for lang in LANGUAGES:
             store_public_feed(repo, lang, events, read_at)

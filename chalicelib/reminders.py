@@ -160,8 +160,9 @@ def on_event_change(repo: Repository, before: Event, after: Event, material: lis
         # An unsent notice of an earlier change is folded into this one: one
         # mail says everything that changed since the person last heard. Only
         # one that is still there to delete (no tick is sending it) is folded.
+        confirmed_ids = {r.person_id for r in confirmed}
         older = [s for s in existing.values() if s.kind == "change" and s.state == "pending"
-                 and s.detail != str(after.sequence) and s.person_id in {r.person_id for r in confirmed}]
+                 and s.detail != str(after.sequence) and s.person_id in confirmed_ids]
         folded = [s for s, gone in zip(older, repo.delete_sends(older)) if gone]
         planned["dropped"] += len(folded)
         notices = []
@@ -190,7 +191,7 @@ def on_event_change(repo: Repository, before: Event, after: Event, material: lis
         for reg in (r for r in regs if r.status == "interested"):
             send = open_send(after, reg, now)
             current = existing.get((reg.person_id, send.key))
-            if current is None or (current.state == "pending" and (current.due, current.cutoff) != (send.due, send.cutoff)):
+            if current is None or _moved(current, send):
                 put.append(send)
     planned["dropped"] += sum(repo.delete_sends(drop))
     planned["rescheduled"] = repo.put_sends(put, overwrite=True)
@@ -202,11 +203,16 @@ def _follows(current: Send | None, wanted: Send) -> bool:
     if current is None:
         return True
     if current.state == "pending":
-        return (current.due, current.cutoff) != (wanted.due, wanted.cutoff)
+        return _moved(current, wanted)
     # Skipped (the event was a draft, say) never reached the person; but one
     # "interrupted" may have, and "sent" and "failed" (rejected, or maybe
     # taken by SES) are never sent again.
     return current.state == "skipped" and not (current.reason or "").startswith("interrupted")
+
+
+def _moved(current: Send, wanted: Send) -> bool:
+    """A send still waiting whose time or cut-off is no longer the one wanted."""
+    return current.state == "pending" and (current.due, current.cutoff) != (wanted.due, wanted.cutoff)
 
 
 # ------------------------------------------------------------------- rate

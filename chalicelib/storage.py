@@ -400,8 +400,7 @@ class InMemoryRepository(Repository):
             current = self.registrations.get(key)
             if current is None or current.status not in expect:
                 raise Conflict("registration: changed meanwhile; try again")
-            held = [self.sends.get((send.event_id, send.key)) for send in drop_sends]
-            if any(send_now is not None and send_now.state == "claimed" for send_now in held):
+            if any(self._held_by_a_tick(send) for send in drop_sends):
                 raise Conflict("registration: a mail about it is being sent; try again")
             event = self.events.get(registration.event_id)
             if seat_change:
@@ -455,13 +454,15 @@ class InMemoryRepository(Repository):
 
     def delete_sends(self, sends: Sequence[Send]) -> list[bool]:
         with self._lock:
-            held = []
-            for send in sends:
-                current = self.sends.get((send.event_id, send.key))
-                held.append(current is None or current.state != "claimed")
-                if held[-1]:
+            gone = [not self._held_by_a_tick(send) for send in sends]
+            for send, deleted in zip(sends, gone):
+                if deleted:
                     self.sends.pop((send.event_id, send.key), None)
-            return held
+            return gone
+
+    def _held_by_a_tick(self, send: Send) -> bool:
+        current = self.sends.get((send.event_id, send.key))
+        return current is not None and current.state == "claimed"
 
     def list_sends(self, event_id: str, person_id: str | None = None) -> list[Send]:
         return sorted((s for (e, _), s in self.sends.items()
@@ -611,10 +612,13 @@ class DynamoDBRepository(Repository):
     # --- events
 
     @staticmethod
-    def _event_item(event: Event) -> dict[str, Any]:
+    def _event_key(event_id: str) -> dict[str, Any]:
+        return {"PK": S("EVENTS"), "SK": S(f"EVENT#{event_id}")}
+
+    @classmethod
+    def _event_item(cls, event: Event) -> dict[str, Any]:
         return {
-            "PK": S("EVENTS"),
-            "SK": S(f"EVENT#{event.id}"),
+            **cls._event_key(event.id),
             "body": S(json.dumps(event.to_record(), ensure_ascii=False, separators=(",", ":"))),
             "updated_at": S(times.to_utc_iso(event.updated_at or times.now())),
         }
@@ -640,7 +644,7 @@ class DynamoDBRepository(Repository):
                 raise Conflict(f"id: an event with id {event.id!r} exists already") from exc
 
     def get_event(self, event_id: str) -> Event | None:
-        reply = self._call("get_item", Key={"PK": S("EVENTS"), "SK": S(f"EVENT#{event_id}")}, ConsistentRead=True)
+        reply = self._call("get_item", Key=self._event_key(event_id), ConsistentRead=True)
         item = reply.get("Item")
         return self._event_from_item(item) if item else None
 
@@ -678,7 +682,7 @@ class DynamoDBRepository(Repository):
         from botocore.exceptions import ClientError
 
         try:
-            self._call("update_item", Key={"PK": S("EVENTS"), "SK": S(f"EVENT#{event_id}")},
+            self._call("update_item", Key=self._event_key(event_id),
                        UpdateExpression="REMOVE seat_freed_at", ConditionExpression="seat_freed_at = :seen",
                        ExpressionAttributeValues={":seen": S(times.to_utc_iso(freed_at))})
         except ClientError as exc:
@@ -914,7 +918,7 @@ class DynamoDBRepository(Repository):
         if seat_change:
             update: dict[str, Any] = {
                 "TableName": self.table,
-                "Key": {"PK": S("EVENTS"), "SK": S(f"EVENT#{registration.event_id}")},
+                "Key": self._event_key(registration.event_id),
                 "UpdateExpression": "ADD seats_taken :change",
                 "ExpressionAttributeValues": {":change": N(seat_change)},
             }
@@ -931,9 +935,7 @@ class DynamoDBRepository(Repository):
                 update["ConditionExpression"] = "attribute_exists(PK)"
             items.append({"Update": update})
         putting = {send.key for send in put_sends}
-        items += [{"Delete": {"TableName": self.table, "Key": self._send_key(send),
-                              "ConditionExpression": "attribute_not_exists(claimed_by)"}}  # not while being sent
-                  for send in drop_sends if send.key not in putting]
+        items += [self._unclaimed_delete(send) for send in drop_sends if send.key not in putting]
         items += [{"Put": {"TableName": self.table, "Item": self._send_item(send)}} for send in put_sends]
         try:
             self._transact(items)
@@ -1186,9 +1188,12 @@ class DynamoDBRepository(Repository):
         return sum(self._write_each(operations))
 
     def delete_sends(self, sends: Sequence[Send]) -> list[bool]:
-        return self._write_each([{"Delete": {"TableName": self.table, "Key": self._send_key(send),
-                                             "ConditionExpression": "attribute_not_exists(claimed_by)"}}
-                                 for send in sends])
+        return self._write_each([self._unclaimed_delete(send) for send in sends])
+
+    def _unclaimed_delete(self, send: Send) -> dict[str, Any]:
+        """A send's deletion, never while a tick holds it (it would go out with no record)."""
+        return {"Delete": {"TableName": self.table, "Key": self._send_key(send),
+                           "ConditionExpression": "attribute_not_exists(claimed_by)"}}
 
     def list_sends(self, event_id: str, person_id: str | None = None) -> list[Send]:
         prefix = f"SEND#{person_id}#" if person_id else "SEND#"

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
+from contextlib import contextmanager
 from datetime import datetime, timezone
+from typing import Callable, Iterator
 
 import pytest
 
@@ -155,3 +158,33 @@ def day_data(**overrides) -> dict:
     }
     data.update(overrides)
     return data
+
+
+@contextmanager
+def table_faults(repo: DynamoDBRepository, fault: Callable[[str, int], Exception | None]) -> Iterator[Counter]:
+    """Within the block, ``repo``'s client raises ``fault(operation, n)`` instead of answering, when it gives one.
+
+    ``n`` counts the calls of that operation so far, this one included; the
+    Counter yielded counts every call made.
+    """
+    original, calls = repo.client._make_api_call, Counter()
+
+    def answer(operation, params):
+        calls[operation] += 1
+        error = fault(operation, calls[operation])
+        if error is not None:
+            raise error
+        return original(operation, params)
+
+    repo.client._make_api_call = answer
+    try:
+        yield calls
+    finally:
+        repo.client._make_api_call = original
+
+
+def aws_error(operation: str, code: str, **response) -> Exception:
+    """The ClientError botocore raises for ``code`` (a cancelled transaction's reasons go in ``CancellationReasons``)."""
+    from botocore.exceptions import ClientError
+
+    return ClientError({"Error": {"Code": code, "Message": code}, **response}, operation)

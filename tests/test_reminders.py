@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from chalicelib import events, reminders, subscriptions
-from chalicelib.errors import NotFound
+from chalicelib.errors import NotFound, Unavailable
 from chalicelib.mail import MailRejected, MailThrottled, RecordingMailer
 from tests.conftest import PINNED_NOW, day_data, webinar_data
 
@@ -288,8 +288,6 @@ def test_a_send_whose_answer_was_lost_is_recorded_and_never_resent(webinar, mail
 
 
 def test_a_storage_failure_after_the_claim_puts_the_sends_back_for_the_next_tick(webinar, mailer, clock, monkeypatch):
-    from chalicelib.errors import Unavailable
-
     clock.set(WEBINAR_START - timedelta(hours=20))
     for i in range(3):
         register(webinar, mailer, f"p{i}@example.be", [WEBINAR])
@@ -319,8 +317,6 @@ def test_a_batch_whose_record_fails_for_a_moment_is_recorded_on_the_next_try(rep
 
 
 def test_a_batch_whose_record_keeps_failing_stops_the_tick_and_is_never_resent(webinar, mailer, clock, monkeypatch):
-    from chalicelib.errors import Unavailable
-
     clock.set(WEBINAR_START - timedelta(hours=20))
     register(webinar, mailer, "an@example.be", [WEBINAR])
     mailer.sent.clear()
@@ -704,8 +700,6 @@ def test_the_schedule_runs_the_same_tick_and_logs_its_counts(monkeypatch, capsys
 
 def _fails_once(monkeypatch, repo, method):
     """``repo.method`` raises Unavailable the first time, as a table that fails for a moment."""
-    from chalicelib.errors import Unavailable
-
     real, calls = getattr(repo, method), []
 
     def flaky(*args, **kwargs):
@@ -717,19 +711,20 @@ def _fails_once(monkeypatch, repo, method):
     monkeypatch.setattr(repo, method, flaky)
 
 
+def _planning_fails_once(monkeypatch, repo, method, change):
+    """Staff make ``change()``; planning its mails meets a failing ``repo.method``: a 503, the change itself saved."""
+    _fails_once(monkeypatch, repo, method)
+    with pytest.raises(Unavailable):
+        subscriptions.after_event_change(repo, change())
+
+
 MOVE = {"starts_at": "2027-01-21T10:00:00+01:00", "ends_at": "2027-01-21T11:00:00+01:00"}
 
 
 def test_a_change_whose_planning_failed_is_planned_when_staff_repeat_the_request(repo, mailer, clock, monkeypatch):
-    from chalicelib.errors import Unavailable
-
-    events.create_event(repo, webinar_data(), actor="test")
-    register(repo, mailer, "an@example.be", [WEBINAR])
-    mailer.sent.clear()
-    _fails_once(monkeypatch, repo, "list_registrations")
-    change = events.change_event(repo, WEBINAR, MOVE, actor="staff")
-    with pytest.raises(Unavailable):  # staff get a 503; the change itself is saved
-        subscriptions.after_event_change(repo, change)
+    webinar_with_registrants(repo, 1)
+    _planning_fails_once(monkeypatch, repo, "list_registrations",
+                         lambda: events.change_event(repo, WEBINAR, MOVE, actor="staff"))
     assert repo.get_event(WEBINAR).unplanned is not None
     again = events.change_event(repo, WEBINAR, MOVE, actor="staff")  # the same request, repeated
     assert sorted(again.material) == ["ends_at", "starts_at"] and again.before.starts_at == WEBINAR_START
@@ -742,14 +737,8 @@ def test_a_change_whose_planning_failed_is_planned_when_staff_repeat_the_request
 
 
 def test_a_change_whose_planning_failed_is_planned_by_the_tick_when_nobody_repeats_it(repo, mailer, clock, monkeypatch):
-    from chalicelib.errors import Unavailable
-
-    events.create_event(repo, webinar_data(), actor="test")
-    register(repo, mailer, "an@example.be", [WEBINAR])
-    mailer.sent.clear()
-    _fails_once(monkeypatch, repo, "list_sends")
-    with pytest.raises(Unavailable):
-        subscriptions.after_event_change(repo, events.change_event(repo, WEBINAR, MOVE, actor="staff"))
+    webinar_with_registrants(repo, 1)
+    _planning_fails_once(monkeypatch, repo, "list_sends", lambda: events.change_event(repo, WEBINAR, MOVE, actor="staff"))
     # A tick within the minute leaves it to the request; the next one plans it, and the one after sends.
     assert subscriptions.plan_unplanned(repo, PINNED_NOW + timedelta(seconds=20)) == 0
     clock.set(PINNED_NOW + timedelta(minutes=2))
@@ -761,14 +750,9 @@ def test_a_change_whose_planning_failed_is_planned_by_the_tick_when_nobody_repea
 
 
 def test_a_cancellation_whose_notices_failed_is_planned_when_staff_cancel_again(repo, mailer, clock, monkeypatch):
-    from chalicelib.errors import Unavailable
-
-    events.create_event(repo, webinar_data(), actor="test")
-    register(repo, mailer, "an@example.be", [WEBINAR])
-    mailer.sent.clear()
-    _fails_once(monkeypatch, repo, "list_registrations")
-    with pytest.raises(Unavailable):
-        subscriptions.after_event_change(repo, events.cancel_event(repo, WEBINAR, actor="staff"))
+    webinar_with_registrants(repo, 1)
+    _planning_fails_once(monkeypatch, repo, "list_registrations",
+                         lambda: events.cancel_event(repo, WEBINAR, actor="staff"))
     subscriptions.after_event_change(repo, events.cancel_event(repo, WEBINAR, actor="staff"))
     subscriptions.after_event_change(repo, events.cancel_event(repo, WEBINAR, actor="staff"))  # and once more
     tick(repo, mailer, PINNED_NOW + timedelta(minutes=1))
@@ -777,14 +761,9 @@ def test_a_cancellation_whose_notices_failed_is_planned_when_staff_cancel_again(
 
 
 def test_a_later_change_plans_the_mails_of_an_earlier_one_whose_planning_failed(repo, mailer, clock, monkeypatch):
-    from chalicelib.errors import Unavailable
-
-    events.create_event(repo, webinar_data(), actor="test")
-    register(repo, mailer, "an@example.be", [WEBINAR])
-    mailer.sent.clear()
-    _fails_once(monkeypatch, repo, "list_registrations")
-    with pytest.raises(Unavailable):
-        subscriptions.after_event_change(repo, events.change_event(repo, WEBINAR, MOVE, actor="staff"))
+    webinar_with_registrants(repo, 1)
+    _planning_fails_once(monkeypatch, repo, "list_registrations",
+                         lambda: events.change_event(repo, WEBINAR, MOVE, actor="staff"))
     later = events.change_event(repo, WEBINAR, {"online_url": "https://meet.example.org/new"}, actor="staff")
     subscriptions.after_event_change(repo, later)
     tick(repo, mailer, PINNED_NOW + timedelta(minutes=1))
@@ -796,8 +775,6 @@ def test_a_later_change_plans_the_mails_of_an_earlier_one_whose_planning_failed(
 
 
 def test_a_freed_seat_whose_promotion_failed_is_given_by_the_tick(repo, mailer, clock, monkeypatch):
-    from chalicelib.errors import Unavailable
-
     events.create_event(repo, day_data(capacity=1), actor="test")
     register(repo, mailer, "an@example.be", [DAY])
     register(repo, mailer, "bo@example.be", [DAY], name="Bo")
@@ -901,8 +878,6 @@ def test_the_seat_mail_names_its_event_in_the_subject(memory_repo, mailer, clock
 
 
 def test_a_newcomer_queues_behind_the_waiting_list_for_a_seat_freed_but_not_yet_offered(repo, mailer, clock, monkeypatch):
-    from chalicelib.errors import Unavailable
-
     events.create_event(repo, day_data(capacity=1), actor="test")
     register(repo, mailer, "an@example.be", [DAY])
     register(repo, mailer, "bo@example.be", [DAY], name="Bo")  # waits

@@ -13,7 +13,7 @@ import pytest
 from chalicelib import events, reminders, subscriptions, tokens
 from chalicelib.mail import RecordingMailer, SesMailer
 from chalicelib.models import Person, Registration, Send
-from tests.conftest import PINNED_NOW, webinar_data
+from tests.conftest import PINNED_NOW, aws_error, table_faults, webinar_data
 from tests.test_reminders import BASE, WEBINAR, WEBINAR_START, register
 from tests.moto_scaling import patched
 from tests.test_seat_race import atomic_requests  # noqa: F401 - a fixture
@@ -92,26 +92,18 @@ def test_a_claim_of_which_some_were_taken_meanwhile_takes_the_rest_in_one_more_t
 ])
 def test_a_cancelled_claim_goes_again_together_when_its_reasons_allow_and_alone_when_not(dynamodb_repo, reasons,
                                                                                           expected_calls):
-    from botocore.exceptions import ClientError
-
     repo = dynamodb_repo
     repo.put_sends([_send(f"p{i}") for i in range(10)], overwrite=True)
     at = WEBINAR_START - timedelta(hours=1)
     seen = repo.due_sends(at, 10)
-    original, calls = repo.client._make_api_call, Counter()
 
-    def cancel_the_first_transaction(operation, params):
-        calls[operation] += 1
-        if operation == "TransactWriteItems" and calls[operation] == 1:
-            raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
-                               "CancellationReasons": reasons}, operation)
-        return original(operation, params)
+    def cancel_the_first_transaction(operation, n):
+        if operation == "TransactWriteItems" and n == 1:
+            return aws_error(operation, "TransactionCanceledException", CancellationReasons=reasons)
+        return None
 
-    repo.client._make_api_call = cancel_the_first_transaction
-    try:
+    with table_faults(repo, cancel_the_first_transaction) as calls:
         mine = repo.claim_sends(seen, by="me", lease_until=at + reminders.LEASE)
-    finally:
-        repo.client._make_api_call = original
     assert len(mine) == 10 and calls == expected_calls
     assert {s.claimed_by for s in repo.list_sends(WEBINAR)} == {"me"}
 
@@ -223,27 +215,20 @@ def test_send_due_command_runs_one_tick_as_of_the_given_moment(aws_mock, monkeyp
 
 
 def test_claims_that_the_table_stops_partway_keep_what_landed_and_leave_the_rest_due(dynamodb_repo):
-    from botocore.exceptions import ClientError
-
     repo = dynamodb_repo
     repo.put_sends([_send(f"p{i}") for i in range(5)], overwrite=True)
     at = WEBINAR_START - timedelta(hours=1)
     seen = repo.due_sends(at, 10)
-    original, calls = repo.client._make_api_call, Counter()
 
-    def the_table_fails_at_the_third_put(operation, params):
-        calls[operation] += 1
+    def the_table_fails_at_the_third_put(operation, n):
         if operation == "TransactWriteItems":  # a cancellation that says nothing: one write each
-            raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"}}, operation)
-        if operation == "PutItem" and calls[operation] >= 3:
-            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, operation)
-        return original(operation, params)
+            return aws_error(operation, "TransactionCanceledException")
+        if operation == "PutItem" and n >= 3:
+            return aws_error(operation, "InternalServerError")
+        return None
 
-    repo.client._make_api_call = the_table_fails_at_the_third_put
-    try:
+    with table_faults(repo, the_table_fails_at_the_third_put):
         mine = repo.claim_sends(seen, by="me", lease_until=at + reminders.LEASE)
-    finally:
-        repo.client._make_api_call = original
     assert [s.person_id for s in mine] == [s.person_id for s in seen[:2]]  # these go out and are settled
     assert sorted(s.person_id for s in repo.due_sends(at, 10)) == sorted(s.person_id for s in seen[2:])
 

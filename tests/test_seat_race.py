@@ -14,13 +14,14 @@ import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from functools import partial
 
 import pytest
 
 from chalicelib import events, subscriptions
 from chalicelib.errors import Gone
 from chalicelib.mail import RecordingMailer
-from tests.conftest import PINNED_NOW, day_data
+from tests.conftest import PINNED_NOW, aws_error, day_data, table_faults
 
 BASE = "https://events.example.be"
 
@@ -112,46 +113,39 @@ def test_cancellations_racing_with_confirmations_keep_the_count_true(atomic_requ
     assert repo.get_event("smart-region-dag-2027").seats_taken == 5
 
 
-def test_a_promotion_that_meets_another_transaction_tries_the_same_person_again(dynamodb_repo, clock):
-    """A TransactionConflict on the first in line must not hand their seat to the second."""
-    from botocore.exceptions import ClientError
-
-    repo, mailer = dynamodb_repo, RecordingMailer()
+def _three_for_one_seat(repo, mailer) -> str:
+    """An confirmed for the one seat, Bo and Cy waiting, in that order; return An's manage token."""
     events.create_event(repo, day_data(capacity=1), actor="test")
     for address in ("an@example.be", "bo@example.be", "cy@example.be"):
         subscriptions.subscribe(repo, mailer, {"email": address, "name": address[:2], "consent": True,
                                                "event_ids": ["smart-region-dag-2027"]}, base_url=BASE)
         token = re.search(r"/confirm/([\w-]+)", mailer.to(address)[-1].text).group(1)
         subscriptions.confirm(repo, mailer, token, base_url=BASE)
-    manage = re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
-    original, calls = repo.client._make_api_call, Counter()
+    return re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
 
-    def the_first_promotion_meets_a_conflict(operation, params):
-        calls[operation] += 1
-        if operation == "TransactWriteItems" and calls[operation] == 2:  # 1: the cancel; 2: Bo's seat
-            raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
-                               "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}]}, operation)
-        return original(operation, params)
 
-    repo.client._make_api_call = the_first_promotion_meets_a_conflict
-    try:
+def _a_transaction_conflict(operation, n, *, at):
+    """The ``at``-th TransactWriteItems meets another transaction on the same items."""
+    if operation == "TransactWriteItems" and n == at:
+        return aws_error(operation, "TransactionCanceledException",
+                         CancellationReasons=[{"Code": "TransactionConflict"}, {"Code": "None"}])
+    return None
+
+
+def test_a_promotion_that_meets_another_transaction_tries_the_same_person_again(dynamodb_repo, clock):
+    """A TransactionConflict on the first in line must not hand their seat to the second."""
+    repo = dynamodb_repo
+    manage = _three_for_one_seat(repo, RecordingMailer())
+    with table_faults(repo, partial(_a_transaction_conflict, at=2)):  # 1: the cancel; 2: Bo's seat
         subscriptions.cancel_registration(repo, manage, "smart-region-dag-2027")
-    finally:
-        repo.client._make_api_call = original
     statuses = {r.email: r.status for r in repo.list_registrations("smart-region-dag-2027")}
     assert statuses == {"an@example.be": "cancelled", "bo@example.be": "confirmed", "cy@example.be": "waitlisted"}
 
 
 def test_an_erasure_that_meets_a_promotion_gives_the_seat_back(dynamodb_repo, clock):
     """Bo waits; Bo's erasure reads that, then An cancels and Bo is promoted: the seat must not stay counted."""
-    repo, mailer = dynamodb_repo, RecordingMailer()
-    events.create_event(repo, day_data(capacity=1), actor="test")
-    for address in ("an@example.be", "bo@example.be", "cy@example.be"):
-        subscriptions.subscribe(repo, mailer, {"email": address, "name": address[:2], "consent": True,
-                                               "event_ids": ["smart-region-dag-2027"]}, base_url=BASE)
-        token = re.search(r"/confirm/([\w-]+)", mailer.to(address)[-1].text).group(1)
-        subscriptions.confirm(repo, mailer, token, base_url=BASE)
-    an_manage = re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
+    repo = dynamodb_repo
+    an_manage = _three_for_one_seat(repo, RecordingMailer())
     bo = subscriptions.find_person(repo, "bo@example.be")
     read = repo.get_registrations
 
@@ -173,28 +167,12 @@ def test_an_erasure_that_meets_a_promotion_gives_the_seat_back(dynamodb_repo, cl
 
 def test_a_confirm_whose_seat_meets_another_transaction_still_takes_it(dynamodb_repo, clock):
     """The link is spent before the seat is taken: a TransactionConflict there must not leave it pending behind a 410."""
-    from botocore.exceptions import ClientError
-
     repo, mailer = dynamodb_repo, RecordingMailer()
     events.create_event(repo, day_data(capacity=10), actor="test")
     subscriptions.subscribe(repo, mailer, {"email": "an@example.be", "name": "An", "consent": True,
                                            "event_ids": ["smart-region-dag-2027"]}, base_url=BASE)
     token = re.search(r"/confirm/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
-    original, calls = repo.client._make_api_call, Counter()
-
-    def the_seat_meets_a_conflict(operation, params):
-        if operation == "TransactWriteItems":
-            calls[operation] += 1
-            if calls[operation] == 1:
-                raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
-                                   "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}]},
-                                  operation)
-        return original(operation, params)
-
-    repo.client._make_api_call = the_seat_meets_a_conflict
-    try:
+    with table_faults(repo, partial(_a_transaction_conflict, at=1)):
         result = subscriptions.confirm(repo, mailer, token, base_url=BASE)
-    finally:
-        repo.client._make_api_call = original
     assert [o.status for o in result.outcomes] == ["confirmed"]
     assert [r.status for r in repo.list_registrations("smart-region-dag-2027")] == ["confirmed"]
