@@ -745,6 +745,8 @@ def after_event_change(repo: Repository, change: Any, *, now: datetime | None = 
     """
     now = now or times.now()
     before, after = change.before, change.after
+    if after.ends_at > before.ends_at and after.status != "cancelled":
+        keep_until_after(repo, after, now)  # first: the reminders planned next take the registrations' expiry
     reminders.on_event_change(repo, before, after, list(change.material), now)
     if after.capacity is not None and (before.capacity is None or after.capacity > before.capacity) or \
             (before.capacity is not None and after.capacity is None):
@@ -754,6 +756,50 @@ def after_event_change(repo: Repository, change: Any, *, now: datetime | None = 
             repo.update_event(replace(after, unplanned=None), previous=after)  # all planned
         except Conflict:
             pass  # changed again meanwhile: the later change plans from the same "before", this one included
+
+
+def keep_until_after(repo: Repository, event: Event, now: datetime) -> int:
+    """An event that moved later keeps its registrants as confirming it now would: until its new end plus retention.
+
+    Registrations (confirmed, waiting or interested) and their profiles are
+    kept until a set time after the event's end (``_retention_until``),
+    fixed when they were confirmed. A postponement past that time would let
+    DynamoDB's TTL delete them, and their reminders, before the event. Each
+    is raised, never lowered; a registration or profile changed meanwhile is
+    read again. Pending registrations keep their own short expiry. Safe to
+    run twice; return how many registrations were raised.
+    """
+    until = _retention_until(event, now)
+    raised, kept = 0, set()
+    for reg in repo.list_registrations(event.id):
+        for attempt in range(RETRIES):
+            if reg is None or reg.status not in KEPT_STATUSES:
+                break
+            kept.add(reg.person_id)
+            if (reg.expires_at or until) >= until:
+                break
+            try:
+                repo.move_registration(replace(reg, expires_at=until), expect=(reg.status,))
+                raised += 1
+                break
+            except Conflict:
+                if attempt == RETRIES - 1:
+                    raise
+                reg = repo.get_registrations(reg.person_id, [event.id]).get(event.id)
+    for person in repo.get_people(sorted(kept)).values():
+        for attempt in range(RETRIES):
+            if person is None or (person.expires_at or until) >= until:
+                break
+            try:
+                repo.save_person(replace(person, expires_at=until,
+                                         updated_at=max(now, person.updated_at + timedelta(microseconds=1))),
+                                 previous=person)
+                break
+            except Conflict:
+                if attempt == RETRIES - 1:
+                    raise
+                person = repo.get_person(person.id)
+    return raised
 
 
 def plan_unplanned(repo: Repository, now: datetime, *, settle_for: timedelta = timedelta(minutes=1)) -> int:

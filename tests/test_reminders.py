@@ -889,3 +889,43 @@ def test_a_newcomer_queues_behind_the_waiting_list_for_a_seat_freed_but_not_yet_
     statuses = {r.email: r.status for r in repo.list_registrations(DAY)}
     assert statuses == {"an@example.be": "cancelled", "bo@example.be": "confirmed", "cy@example.be": "waitlisted"}
     assert repo.get_event(DAY).seat_freed_at is None
+
+
+def test_a_postponed_event_keeps_its_registrants_and_their_reminders_until_after_its_new_end(repo, mailer, clock,
+                                                                                              monkeypatch):
+    events.create_event(repo, webinar_data(), actor="test")
+    register(repo, mailer, "an@example.be", [WEBINAR])
+    register(repo, mailer, "bo@example.be", [WEBINAR])
+    subscriptions.subscribe(repo, mailer, {"email": "cas@example.be", "name": "Cas", "event_ids": [WEBINAR],
+                                           "language": "nl", "consent": True}, base_url=BASE)  # never confirmed
+    before = {r.person_id: r for r in repo.list_registrations(WEBINAR)}
+    [pending] = [r for r in before.values() if r.status == "pending"]
+    kept = [r for r in before.values() if r.status == "confirmed"]
+    assert all(r.expires_at < datetime(2028, 2, 1, tzinfo=timezone.utc) for r in kept)  # 180 days after January 2027
+    # Another writer moves the first registration (to the waiting list, its reminders dropped) just before
+    # it is raised: it is read again, and raised as it now is.
+    real, calls = repo.move_registration, []
+
+    def meanwhile(reg, **kwargs):
+        calls.append(reg.person_id)
+        if len(calls) == 1:
+            mine = [s for s in repo.list_sends(WEBINAR, reg.person_id) if s.kind == "reminder"]
+            real(replace(reg, status="waitlisted"), expect=("confirmed",), seat_change=-1, drop_sends=mine)
+        return real(reg, **kwargs)
+
+    monkeypatch.setattr(repo, "move_registration", meanwhile)
+    # The webinar moves to January 2028: 180 days after its old end is July 2027.
+    change = events.change_event(repo, WEBINAR, {"starts_at": "2028-01-13T10:00:00+01:00",
+                                                 "ends_at": "2028-01-13T11:00:00+01:00"}, actor="test")
+    subscriptions.after_event_change(repo, change)
+    until = datetime(2028, 1, 13, 10, 0, tzinfo=timezone.utc) + timedelta(days=180)
+    after = {r.person_id: r for r in repo.list_registrations(WEBINAR)}
+    assert {p: (r.status, r.expires_at) for p, r in after.items() if p != pending.person_id} == {
+        kept[0].person_id: (after[kept[0].person_id].status, until), kept[1].person_id: (after[kept[1].person_id].status, until)}
+    assert sorted(r.status for r in after.values()) == ["confirmed", "pending", "waitlisted"]
+    assert after[pending.person_id].expires_at == pending.expires_at  # its own seven days, to be confirmed
+    assert [p.expires_at for p in repo.get_people([r.person_id for r in kept]).values()] == [until, until]
+    reminders_ = [s for s in repo.list_sends(WEBINAR) if s.kind == "reminder"]
+    assert reminders_ and all(s.expires_at == until for s in reminders_)
+    subscriptions.after_event_change(repo, change)  # a retried request raises nothing more
+    assert subscriptions.keep_until_after(repo, repo.get_event(WEBINAR), PINNED_NOW) == 0
