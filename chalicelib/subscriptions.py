@@ -37,6 +37,7 @@ EMAIL_MAX = 254
 EVENT_IDS_MAX = 20
 TRUE_WORDS = {"true", "on", "yes", "1", "ja"}
 RETRIES = 3
+RESUME_AFTER = timedelta(minutes=2)  # a used confirm link left unfinished works again after this: longer than a request runs
 
 
 # ----------------------------------------------------------------- input
@@ -337,16 +338,34 @@ class ConfirmResult:
 
 
 def _live_token(repo: Repository, token: str, now: datetime) -> ConfirmToken:
+    """The stored link, unused and in time; or used by a confirm that failed before it was done (``_unfinished``)."""
     if not tokens.looks_like_token(token):
         raise NotFound("token: unknown link")
     stored = repo.get_confirm_token(tokens.token_hash(token))
     if stored is None:
         raise NotFound("token: unknown link")
-    if stored.used_at is not None:
-        raise Gone("token: this link was used already; ask for a new mail")
     if stored.expires_at <= now:
         raise Gone("token: this link has expired; ask for a new mail")
+    if stored.used_at is not None and not _unfinished(repo, stored, now):
+        raise Gone("token: this link was used already; ask for a new mail")
     return stored
+
+
+def _unfinished(repo: Repository, stored: ConfirmToken, now: datetime) -> bool:
+    """Whether a used link's confirm failed partway (a 503, say) and may be run again.
+
+    A confirm spends the link first, then places the registrations. One that
+    failed between the two left them pending behind a spent link; the 503
+    page says "try again in a few minutes", and then the link works again:
+    once no request of the first use can still be running (``RESUME_AFTER``),
+    and only for registrations still pending as they were when it was used
+    (a later subscription for the same event comes with its own link).
+    """
+    assert stored.used_at is not None
+    if stored.used_at > now - RESUME_AFTER:
+        return False
+    regs = repo.get_registrations(stored.person_id, list(stored.event_ids))
+    return any(r.status == "pending" and r.updated_at <= stored.used_at for r in regs.values())
 
 
 def inspect_confirm_token(repo: Repository, token: str, *, now: datetime | None = None) -> ConfirmView:
@@ -367,7 +386,8 @@ def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, now:
     """Use a confirm link: take seats (or waiting-list places), and mail the events with their .ics."""
     now = now or times.now()
     stored = _live_token(repo, token, now)
-    repo.use_confirm_token(stored.token_hash, now)
+    if stored.used_at is None:
+        repo.use_confirm_token(stored.token_hash, now)
     person = repo.get_person(stored.person_id)
     if person is None:
         raise Gone("token: this link is no longer valid")

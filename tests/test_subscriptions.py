@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from chalicelib import events, reminders, subscriptions, tokens
-from chalicelib.errors import Gone, InvalidInputs, NotFound
+from chalicelib.errors import Gone, InvalidInputs, NotFound, Unavailable
 from chalicelib.mail import RecordingMailer
 from chalicelib.storage import InMemoryRepository
 from tests.conftest import PINNED_NOW, day_data, webinar_data
@@ -105,6 +105,53 @@ def test_confirm_link_expires_after_48_hours(repo, mailer, clock):
         subscriptions.inspect_confirm_token(repo, token)
     with pytest.raises(Gone):
         subscriptions.confirm(repo, mailer, token, base_url=BASE)
+
+
+def test_a_confirm_that_failed_after_spending_its_link_can_be_tried_again_a_few_minutes_later(repo, mailer, clock,
+                                                                                            monkeypatch):
+    subscribe(repo, mailer, event_ids=["webinar-2027-01-14", "smart-region-dag-2027"])
+    token = link(mailer.sent[-1][0], "confirm")
+    real = repo.move_registration
+
+    def unavailable(*args, **kwargs):
+        raise Unavailable("storage: ProvisionedThroughputExceededException")
+
+    monkeypatch.setattr(repo, "move_registration", unavailable)
+    with pytest.raises(Unavailable):  # the 503 page: "try again in a few minutes"
+        subscriptions.confirm(repo, mailer, token, base_url=BASE)
+    monkeypatch.setattr(repo, "move_registration", real)
+    assert status(repo, "webinar-2027-01-14") == status(repo, "smart-region-dag-2027") == "pending"
+    clock.set(PINNED_NOW + timedelta(seconds=30))
+    with pytest.raises(Gone):  # the first request might still be running
+        subscriptions.confirm(repo, mailer, token, base_url=BASE)
+    clock.set(PINNED_NOW + timedelta(minutes=3))
+    assert [e.id for e in subscriptions.inspect_confirm_token(repo, token).events] == [
+        "webinar-2027-01-14", "smart-region-dag-2027"]  # the page with the button shows again
+    result = subscriptions.confirm(repo, mailer, token, base_url=BASE)
+    assert [o.status for o in result.outcomes] == ["confirmed", "confirmed"]
+    assert status(repo, "webinar-2027-01-14") == status(repo, "smart-region-dag-2027") == "confirmed"
+    assert [m.kind for m, _ in mailer.sent] == ["confirm_request", "confirmed"]
+    clock.set(PINNED_NOW + timedelta(minutes=10))
+    with pytest.raises(Gone):  # done now: used, as any link once its confirm went through
+        subscriptions.confirm(repo, mailer, token, base_url=BASE)
+
+
+def test_a_spent_link_does_not_confirm_a_later_subscription_it_was_not_made_for(repo, mailer, clock, monkeypatch):
+    subscribe(repo, mailer)
+    token = link(mailer.sent[-1][0], "confirm")
+    real = repo.move_registration
+    monkeypatch.setattr(repo, "move_registration", lambda *a, **k: (_ for _ in ()).throw(Unavailable("storage")))
+    with pytest.raises(Unavailable):
+        subscriptions.confirm(repo, mailer, token, base_url=BASE)
+    monkeypatch.setattr(repo, "move_registration", real)
+    clock.set(PINNED_NOW + timedelta(minutes=5))
+    subscribe(repo, mailer, question="Someone else asks, for this address")  # a new submission, with its own link
+    clock.set(PINNED_NOW + timedelta(minutes=10))
+    with pytest.raises(Gone):
+        subscriptions.confirm(repo, mailer, token, base_url=BASE)
+    assert status(repo, "webinar-2027-01-14") == "pending"
+    confirm_last(repo, mailer)  # the new link does it
+    assert status(repo, "webinar-2027-01-14") == "confirmed"
 
 
 def test_unknown_confirm_link_is_not_found(repo, mailer):
