@@ -404,7 +404,7 @@ def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, now:
         if reg.status != "pending":
             outcomes.append(Outcome(event, "already" if reg.status in KEPT_STATUSES else "closed"))
             continue
-        status = _place_spent_link(repo, event, reg, now)
+        status = _place_again(repo, event, reg, now)
         if status == "waitlisted":
             # A seat freed while we were putting them on the list must not
             # stay empty: fill free seats from the list, in order.
@@ -417,20 +417,22 @@ def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, now:
     return ConfirmResult(language=person.language, name=person.name, outcomes=outcomes, manage_url=links.manage)
 
 
-def _place_spent_link(repo: Repository, event: Event, reg: Registration, now: datetime) -> str:
-    """``place`` for a confirm link already used: a move that meets another transaction is tried again.
+def _place_again(repo: Repository, event: Event, reg: Registration, now: datetime, *,
+                 done: tuple[str, ...] = KEPT_STATUSES) -> str:
+    """``place``, with a move that meets another transaction tried again; "already" if another request placed it.
 
-    Failing here would leave the registration pending behind a link that
-    answers 410 from now on.
+    For a confirm link already spent, failing would leave the registration
+    pending behind a link that answers 410; for a second click on a
+    one-click link, it would show an error where the first click succeeded.
     """
     for attempt in range(RETRIES):
         try:
-            return place(repo, event, reg, now)
+            return place(repo, event, reg, now, expect=(reg.status,))
         except Conflict:
             fresh = repo.get_registrations(reg.person_id, [event.id]).get(event.id)
-            if fresh is not None and fresh.status in KEPT_STATUSES:
+            if fresh is not None and fresh.status in done:
                 return "already"  # a double click's other request placed it
-            if fresh is None or fresh.status != "pending" or attempt == RETRIES - 1:
+            if fresh is None or fresh.status != reg.status or attempt == RETRIES - 1:
                 raise
             reg = fresh
     raise AssertionError("unreachable")  # pragma: no cover
@@ -675,7 +677,9 @@ def register_from_link(repo: Repository, mailer: Mailer, token: str, event_id: s
         return Outcome(event, "already")
     if not event.is_registration_open(now):
         return Outcome(event, "interested" if event.registration_not_open_yet(now) else "closed")
-    status = place(repo, event, reg, now, expect=(reg.status,))
+    status = _place_again(repo, event, reg, now, done=("confirmed", "waitlisted"))
+    if status == "already":
+        return Outcome(event, "already")  # the first click's request placed it, and mails it
     if status == "waitlisted" and person.id in promote_waiting(repo, event.id, now=now, quiet_for=person.id):
         status = "confirmed"  # a seat was free, owed to the people waiting first: they were ahead, and it was theirs
     outcome = Outcome(event, status)

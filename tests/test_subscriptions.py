@@ -316,6 +316,28 @@ def test_registering_before_registration_opens_records_interest(repo, mailer, cl
     assert status(repo, "later") == "confirmed"
 
 
+def test_a_double_click_on_the_one_click_link_registers_once_and_says_already(repo, mailer, clock, monkeypatch):
+    subscribe(repo, mailer, event_ids=["later"])
+    confirm_last(repo, mailer)
+    clock.set(datetime_brussels(2027, 1, 2))
+    manage = link(mailer.sent[-1][0], "manage")
+    mailer.sent.clear()
+    real, clicks = subscriptions.place, []
+
+    def second_click_first(*args, **kwargs):
+        # Both requests read "interested"; the other one places it first.
+        if not clicks:
+            clicks.append(None)
+            clicks[0] = subscriptions.register_from_link(repo, mailer, manage, "later", base_url=BASE)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(subscriptions, "place", second_click_first)
+    outcome = subscriptions.register_from_link(repo, mailer, manage, "later", base_url=BASE)
+    assert (clicks[0].status, outcome.status) == ("confirmed", "already")  # not a 409 page
+    assert status(repo, "later") == "confirmed"
+    assert [m.kind for m, _ in mailer.sent] == ["confirmed"]  # one mail, from the request that placed it
+
+
 def datetime_brussels(y, m, d):
     from datetime import datetime
     from zoneinfo import ZoneInfo
