@@ -676,6 +676,7 @@ REGISTER_OUTCOMES = {
     "waitlisted": (N_("You are on the waiting list"), N_("This event is full. We mail you as soon as a seat is free for you.")),
     "interested": (N_("Registration is not open yet"), N_("We mail you when it opens.")),
     "already": (N_("You were already registered"), N_("Nothing has changed.")),
+    "already_waitlisted": (N_("You were already on the waiting list"), N_("Nothing has changed. We mail you as soon as a seat is free for you.")),
     "closed": (N_("Registration is closed"), N_("You can no longer register for this event.")),
 }
 
@@ -684,7 +685,8 @@ REGISTER_OUTCOMES = {
 def register_from_link(token, event_id):
     outcome = _subscriptions().register_from_link(get_repo(), get_mailer(), token, event_id,
                                                   base_url=settings().base_url, now=times.now())
-    heading, text = REGISTER_OUTCOMES.get(outcome.status, REGISTER_OUTCOMES["closed"])
+    shown = "already_waitlisted" if outcome.status == "already" and outcome.kept == "waitlisted" else outcome.status
+    heading, text = REGISTER_OUTCOMES.get(shown, REGISTER_OUTCOMES["closed"])
     return result_page(_(heading), outcome.event.title_in(page_language()), _(text),
                        manage_url=_manage_path(token) + _lang_query(), switch_path=_manage_path(token))
 

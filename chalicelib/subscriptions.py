@@ -323,10 +323,20 @@ class ConfirmView:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What became of one registration: confirmed, waitlisted, interested, closed or already (kept as it was)."""
+    """What became of one registration: confirmed, waitlisted, interested, closed or already (kept as it was).
+
+    ``kept`` is the status an "already" one has (confirmed, waitlisted or
+    interested): only a confirmed one is shown as registered, with its join link.
+    """
 
     event: Event
     status: str
+    kept: str = ""
+
+    @property
+    def standing(self) -> str:
+        """Where the person stands now: the status, or for "already" the status kept."""
+        return self.kept if self.status == "already" else self.status
 
 
 @dataclass(frozen=True)
@@ -402,9 +412,13 @@ def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, now:
         if event is None or reg is None:
             continue
         if reg.status != "pending":
-            outcomes.append(Outcome(event, "already" if reg.status in KEPT_STATUSES else "closed"))
+            kept = reg.status in KEPT_STATUSES
+            outcomes.append(Outcome(event, "already", reg.status) if kept else Outcome(event, "closed"))
             continue
-        status = _place_again(repo, event, reg, now)
+        status, kept = _place_again(repo, event, reg, now)
+        if status == "already":
+            outcomes.append(Outcome(event, status, kept))
+            continue
         if status == "waitlisted":
             # A seat freed while we were putting them on the list must not
             # stay empty: fill free seats from the list, in order.
@@ -418,8 +432,9 @@ def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, now:
 
 
 def _place_again(repo: Repository, event: Event, reg: Registration, now: datetime, *,
-                 done: tuple[str, ...] = KEPT_STATUSES) -> str:
-    """``place``, with a move that meets another transaction tried again; "already" if another request placed it.
+                 done: tuple[str, ...] = KEPT_STATUSES) -> tuple[str, str]:
+    """``place``, with a move that meets another transaction tried again: (status, "");
+    ("already", the status found) if another request placed it.
 
     For a confirm link already spent, failing would leave the registration
     pending behind a link that answers 410; for a second click on a
@@ -427,11 +442,11 @@ def _place_again(repo: Repository, event: Event, reg: Registration, now: datetim
     """
     for attempt in range(RETRIES):
         try:
-            return place(repo, event, reg, now, expect=(reg.status,))
+            return place(repo, event, reg, now, expect=(reg.status,)), ""
         except Conflict:
             fresh = repo.get_registrations(reg.person_id, [event.id]).get(event.id)
             if fresh is not None and fresh.status in done:
-                return "already"  # a double click's other request placed it
+                return "already", fresh.status  # a double click's other request placed it
             if fresh is None or fresh.status != reg.status or attempt == RETRIES - 1:
                 raise
             reg = fresh
@@ -550,7 +565,7 @@ def _mail_outcomes(mailer: Mailer, person: Person, outcomes: list[Outcome], link
     if not person.receives_mail or not outcomes:
         return
     lang = person.language
-    confirmed = [o.event for o in outcomes if o.status == "confirmed"]
+    confirmed = [o.event for o in outcomes if o.standing == "confirmed"]  # the join link for these alone
     attachments = (calendar_attachment(confirmed, lang, base_url),) if confirmed else ()
     _send(mailer, "confirmed", lang, to_email=person.email, to_name=person.name, links=links,
           attachments=attachments, required=False, name=person.name, outcomes=outcomes,
@@ -674,12 +689,12 @@ def register_from_link(repo: Repository, mailer: Mailer, token: str, event_id: s
     now = now or times.now()
     person, event, reg = _own_registration(repo, token, event_id)
     if reg.status in ("confirmed", "waitlisted"):
-        return Outcome(event, "already")
+        return Outcome(event, "already", reg.status)
     if not event.is_registration_open(now):
         return Outcome(event, "interested" if event.registration_not_open_yet(now) else "closed")
-    status = _place_again(repo, event, reg, now, done=("confirmed", "waitlisted"))
+    status, kept = _place_again(repo, event, reg, now, done=("confirmed", "waitlisted"))
     if status == "already":
-        return Outcome(event, "already")  # the first click's request placed it, and mails it
+        return Outcome(event, "already", kept)  # the first click's request placed it, and mails it
     if status == "waitlisted" and person.id in promote_waiting(repo, event.id, now=now, quiet_for=person.id):
         status = "confirmed"  # a seat was free, owed to the people waiting first: they were ahead, and it was theirs
     outcome = Outcome(event, status)

@@ -89,6 +89,42 @@ def test_confirming_registers_and_mails_the_event_with_its_ics(repo, mailer):
     assert "/manage/" in mail.text and "/feeds/" in mail.text and "webcal://" in mail.text
 
 
+def test_confirming_a_second_link_for_an_interest_shows_no_join_link_and_promises_no_calendar(repo, mailer):
+    subscribe(repo, mailer, event_ids=["later"])
+    first = link(mailer.sent[-1][0], "confirm")
+    subscribe(repo, mailer, event_ids=["later"])  # "no mail came": the form again, a second link
+    confirm_last(repo, mailer)
+    assert status(repo, "later") == "interested"  # registration opens in January
+    result = subscriptions.confirm(repo, mailer, first, base_url=BASE)
+    assert [(o.status, o.standing) for o in result.outcomes] == [("already", "interested")]
+    for mail in mailer.to("an@example.be")[-2:]:
+        assert "meet.example.org" not in mail.text + mail.html  # the join link is for confirmed registrants
+        assert "invite.ics" not in mail.text + mail.html and not mail.attachments
+        assert "You are registered" not in mail.text and "Je bent ingeschreven" not in mail.text
+        assert mail.subject.startswith("Over je inschrijving")
+
+
+def test_confirming_twice_into_a_seat_mails_the_join_link_and_the_calendar_both_times(repo, mailer):
+    subscribe(repo, mailer)
+    first = link(mailer.sent[-1][0], "confirm")
+    subscribe(repo, mailer)
+    confirm_last(repo, mailer)
+    result = subscriptions.confirm(repo, mailer, first, base_url=BASE)
+    assert [(o.status, o.kept) for o in result.outcomes] == [("already", "confirmed")]
+    mail = mailer.to("an@example.be")[-1]
+    assert "meet.example.org" in mail.text and [a.filename for a in mail.attachments] == ["invite.ics"]
+    assert mail.subject.startswith("Je inschrijving is bevestigd")
+
+
+def test_a_confirm_onto_the_waiting_list_is_not_called_confirmed(repo, mailer):
+    for address in ("a@x.be", "b@x.be", "c@x.be"):  # the day has two seats
+        subscribe(repo, mailer, email=address, event_ids=["smart-region-dag-2027"])
+        confirm_last(repo, mailer, address)
+    mail = mailer.to("c@x.be")[-1]
+    assert mail.subject.startswith("Je staat op de wachtlijst") and not mail.attachments
+    assert "invite.ics" not in mail.text
+
+
 def test_confirm_link_works_once(repo, mailer):
     subscribe(repo, mailer)
     token = link(mailer.sent[-1][0], "confirm")

@@ -184,6 +184,15 @@ def test_confirm_post_shows_the_result_and_the_manage_link(client, published, ma
     assert re.search(r'href="http://[^"]+/manage/[^"]+\?lang=en"', page)
 
 
+def test_a_second_confirm_link_says_where_the_person_already_stands(client, published, mailer):
+    post_form(client)
+    first = confirm_path(client, mailer)
+    post_form(client)
+    client.http.post(confirm_path(client, mailer), headers=FORM, body="")
+    page = html(client.http.post(first + "?lang=en", headers=FORM, body=""))
+    assert "You were already registered." in page
+
+
 def test_unknown_confirm_token_is_a_404_page(client, published):
     response = client.http.get("/confirm/" + "x" * 43)
     assert response.status_code == 404
