@@ -18,7 +18,7 @@ from chalicelib.errors import (
     Conflict, DomainError, Gone, InvalidInput, InvalidInputs, NotFound, TooManyRequests,
     Unauthorized, Unavailable,
 )
-from chalicelib.models import AuditEntry, event_json
+from chalicelib.models import ID_PATTERN, AuditEntry, event_json
 from chalicelib import times
 
 app = Chalice(app_name="sro-events")
@@ -190,8 +190,22 @@ def list_events():
 
 @api("/events/{event_id}", methods=["GET"])
 def get_event(event_id):
-    event = events.get_public_event(get_repo(), event_id)
-    return json_response(event_json(event, base_url=settings().base_url, now=times.now()))
+    # The same URL is the event's page in calendars (the .ics URL, "More
+    # information" in add-to-calendar links): a browser, which asks for
+    # HTML first, gets a page; anything else the JSON.
+    html = web.prefers(app.current_request.headers.get("accept"), "text/html", "application/json")
+    vary = {"Vary": "Accept"}
+    try:
+        event = events.get_public_event(get_repo(), event_id)
+    except NotFound as exc:
+        if html:
+            return html_error(exc)
+        raise
+    now = times.now()
+    if html:
+        return page("event.html", headers=vary, cache="no-cache", event=event,
+                    state=web.registration_state(event, now))
+    return json_response(event_json(event, base_url=settings().base_url, now=now), headers=vary)
 
 
 @api("/openapi.json", methods=["GET"])
@@ -312,8 +326,7 @@ def staff_registrations(event_id):
     event = events.get_event(get_repo(), event_id)
     rows = subscriptions.registrations_for_staff(get_repo(), event)
     wants = query_value("format", ("json", "csv"), "") if "format" in (request.query_params or {}) else ""
-    accept = request.headers.get("accept", "")
-    if wants == "csv" or (not wants and "text/csv" in accept):
+    if wants == "csv" or (not wants and web.prefers(request.headers.get("accept"), "text/csv", "application/json")):
         return Response(body=subscriptions.registrations_csv(rows), status_code=200, headers={
             "Content-Type": "text/csv; charset=utf-8",
             "Content-Disposition": f'attachment; filename="registrations-{event.id}.csv"',
@@ -512,7 +525,10 @@ def _index(status: int = 200, values: dict | None = None, errors: dict | None = 
 
 @page_route("/", methods=["GET", "HEAD"])
 def index():
-    return _index()
+    # ?event=<id> (from an event's page) ticks that event in the form.
+    params = app.current_request.query_params or {}
+    chosen = [value for value in (params.getlist("event") if "event" in params else []) if ID_PATTERN.match(value)]
+    return _index(values={"event_ids": chosen} if chosen else None)
 
 
 @page_route("/privacy", methods=["GET", "HEAD"])

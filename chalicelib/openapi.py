@@ -264,6 +264,11 @@ def _page(status: int = 200, description: str | None = None) -> dict[str, Any]:
             "content": {"text/html": {"schema": {"type": "string"}}}}
 
 
+def _with_page(answer: dict[str, Any]) -> dict[str, Any]:
+    """A JSON answer that a browser, asking for HTML first, gets as a page."""
+    return {**answer, "content": {**answer["content"], "text/html": {"schema": {"type": "string"}}}}
+
+
 def _errors(*statuses: int) -> dict[str, Any]:
     return {str(s): _json_error(s) for s in statuses}
 
@@ -363,9 +368,10 @@ def _paths() -> dict[str, Any]:
             "content": {"application/json": {"schema": {"type": "object"}}}}}, operation_id="getOpenApi")},
         "/events": {"get": _op("Upcoming published events, soonest first", "public",
                                {"200": _json("EventList"), **_errors(503)}, operation_id="listEvents")},
-        "/events/{event_id}": {"get": _op("One published or cancelled event", "public",
-                                          {"200": _json("Event"), **_errors(404, 503)},
-                                          params=[EVENT_ID], operation_id="getEvent")},
+        "/events/{event_id}": {"get": _op(
+            "One published or cancelled event: its page to a browser (Accept preferring text/html), else JSON",
+            "public", {"200": _with_page(_json("Event")), "404": _with_page(_json_error(404)), **_errors(503)},
+            params=[EVENT_ID], operation_id="getEvent")},
         "/calendar.ics": _calendar_ops("The public feed: every published event and those cancelled recently",
                                        "calendar", "publicCalendar", [], {}),
         "/events/{event_id}/calendar.ics": _calendar_ops("One event as iCalendar (add to calendar)", "calendar",

@@ -90,6 +90,35 @@ def registration_state(event: Event, now: datetime) -> str:
     return "open"
 
 
+def _quality(accept: str, media: str) -> float:
+    """The q-value ``accept`` (an Accept header) gives ``media``: from its most specific matching range, else 0."""
+    kind = media.split("/", 1)[0]
+    best, found = -1, 0.0
+    for part in accept.split(","):
+        fields = [f.strip() for f in part.split(";")]
+        media_range = fields[0].lower()
+        rank = 2 if media_range == media else 1 if media_range == f"{kind}/*" else 0 if media_range == "*/*" else -1
+        if rank < 0 or rank < best:
+            continue
+        q = 1.0
+        for param in fields[1:]:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = min(max(float(value), 0.0), 1.0)
+                except ValueError:
+                    q = 0.0
+        if rank > best:
+            best, found = rank, q
+    return found
+
+
+def prefers(accept: str | None, media: str, over: str) -> bool:
+    """Whether an Accept header asks for ``media`` and likes it better than ``over`` (a tie goes to ``over``)."""
+    wanted = _quality(accept or "", media)
+    return wanted > 0 and wanted > _quality(accept or "*/*", over)
+
+
 def event_cards(events: list[Event], now: datetime) -> list[dict[str, Any]]:
     """The events of the front page with their registration state."""
     return [{"event": e, "state": registration_state(e, now)} for e in events]

@@ -43,7 +43,8 @@ def test_registrations_as_json(client, registered, staff_headers):
     assert rows[0]["question"] == "Hoe sluit onze stad aan?"
 
 
-@pytest.mark.parametrize("how", [{"query": "?format=csv"}, {"accept": "text/csv"}])
+@pytest.mark.parametrize("how", [{"query": "?format=csv"}, {"accept": "text/csv"},
+                                 {"accept": "application/json;q=0.5, text/csv"}])
 def test_registrations_as_csv_neutralise_formulas(client, registered, staff_headers, how):
     headers = dict(staff_headers)
     if "accept" in how:
@@ -127,3 +128,11 @@ def test_personal_feed_has_the_confirmed_events_with_join_links(client, register
 def test_personal_feed_with_a_wrong_token_is_404(client, registered):
     assert client.http.get("/feeds/" + "A" * 66 + ".ics").status_code == 404
     assert client.http.get("/feeds/nope.ics").status_code == 404
+
+
+@pytest.mark.parametrize("accept", ["text/csv;q=0, application/json", "application/json, text/csv;q=0.9", "*/*", ""])
+def test_registrations_are_json_unless_csv_is_preferred(client, registered, staff_headers, accept):
+    response = client.http.get("/staff/events/webinar-2027-01-14/registrations",
+                               headers={**staff_headers, "Accept": accept})
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.json_body["event_id"] == "webinar-2027-01-14"

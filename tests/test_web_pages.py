@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -132,3 +133,32 @@ def test_outbox_reads_moto_raw_messages_with_their_links():
     assert mail.links == ["https://events.example/confirm/abc", "https://events.example/manage/xyz"]
     assert ("https://events.example/confirm/abc", True) in mail.segments()
     assert "Bevestig je inschrijving" in outbox.format_text([mail])
+
+
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+def test_an_events_url_is_its_page_in_a_browser_and_json_for_anything_else(client, published):
+    # The URL calendars show as the event's ("More information"), from the .ics and add-to-calendar links.
+    page = client.http.get("/events/smart-region-dag-2027?lang=en", headers=BROWSER)
+    assert page.status_code == 200 and page.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert page.headers["Vary"] == "Accept"
+    text = html(page)
+    assert "<h1>Smart Region Day</h1>" in text and "Herman Teirlinckgebouw" in text
+    assert 'href="/?lang=en&amp;event=smart-region-dag-2027#subscribe"' in text
+    for accept in ({}, {"Accept": "*/*"}, {"Accept": "application/json"}, {"Accept": "text/html;q=0.5, application/json"}):
+        answer = client.http.get("/events/smart-region-dag-2027", headers=accept)
+        assert answer.headers["Content-Type"].startswith("application/json"), accept
+        assert json.loads(answer.body)["id"] == "smart-region-dag-2027"
+    missing = client.http.get("/events/nope", headers=BROWSER)
+    assert missing.status_code == 404 and missing.headers["Content-Type"].startswith("text/html")
+
+
+def test_the_register_link_of_an_events_page_ticks_it_in_the_form(client, published):
+    text = html(client.http.get("/?lang=en&event=smart-region-dag-2027"))
+    box = re.search(r'<input type="checkbox"[^>]*value="smart-region-dag-2027"[^>]*>', text).group(0)
+    assert "checked" in box
+    other = re.search(r'<input type="checkbox"[^>]*value="webinar-2027-01-14"[^>]*>', text).group(0)
+    assert "checked" not in other
+    boxes = re.findall(r'<input type="checkbox"[^>]*>', html(client.http.get("/?event=<script>")))
+    assert boxes and not any("checked" in box for box in boxes)
