@@ -608,10 +608,18 @@ def cancel_registration(repo: Repository, token: str, event_id: str, *, now: dat
     """Cancel one registration; a freed seat goes to the first person waiting."""
     now = now or times.now()
     person, event, reg = _own_registration(repo, token, event_id)
-    if reg.status == "cancelled":
-        raise NotFound("event_id: you have no registration for this event")
-    _cancel(repo, event, reg, now)
-    return event
+    for attempt in range(RETRIES):
+        if reg.status == "cancelled":
+            return event  # a second click, or a reload: cancelled already, and the page says so
+        try:
+            _cancel(repo, event, reg, now)
+            return event
+        except Conflict:  # moved meanwhile (a double click's other request, a promotion): read it again
+            fresh = repo.get_registrations(reg.person_id, [event.id]).get(event.id)
+            if fresh is None or attempt == RETRIES - 1:
+                raise
+            reg = fresh
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _cancel(repo: Repository, event: Event, reg: Registration, now: datetime) -> None:

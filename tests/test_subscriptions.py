@@ -374,6 +374,27 @@ def test_a_double_click_on_the_one_click_link_registers_once_and_says_already(re
     assert [m.kind for m, _ in mailer.sent] == ["confirmed"]  # one mail, from the request that placed it
 
 
+def test_cancelling_twice_or_with_a_double_click_cancels_once_and_says_cancelled(repo, mailer, monkeypatch):
+    for address in ("a@x.be", "b@x.be", "c@x.be"):  # the day has two seats: c waits
+        subscribe(repo, mailer, email=address, event_ids=["smart-region-dag-2027"])
+        confirm_last(repo, mailer, address)
+    manage = link(mailer.to("a@x.be")[-1], "manage")
+    real, clicks = subscriptions._cancel, []
+
+    def other_click_first(*args, **kwargs):
+        if not clicks:
+            clicks.append(None)
+            clicks[0] = subscriptions.cancel_registration(repo, manage, "smart-region-dag-2027")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(subscriptions, "_cancel", other_click_first)
+    assert subscriptions.cancel_registration(repo, manage, "smart-region-dag-2027").id == "smart-region-dag-2027"
+    assert subscriptions.cancel_registration(repo, manage, "smart-region-dag-2027").id == "smart-region-dag-2027"
+    assert [status(repo, "smart-region-dag-2027", a) for a in ("a@x.be", "b@x.be", "c@x.be")] == [
+        "cancelled", "confirmed", "confirmed"]
+    assert repo.get_event("smart-region-dag-2027").seats_taken == 2  # one seat freed, once, and given to c
+
+
 def datetime_brussels(y, m, d):
     from datetime import datetime
     from zoneinfo import ZoneInfo
