@@ -516,11 +516,12 @@ def static(name):
     return Response(body=body.decode("utf-8"), status_code=200, headers=headers)
 
 
-def _index(status: int = 200, values: dict | None = None, errors: dict | None = None, switch_path: str = "/") -> Response:
+def _index(status: int = 200, values: dict | None = None, errors: dict | None = None, switch_path: str = "/",
+           notice: dict | None = None, headers: dict[str, str] | None = None) -> Response:
     now = times.now()
-    return page("index.html", status, switch_path=switch_path, cache="no-cache",
+    return page("index.html", status, switch_path=switch_path, cache="no-cache", headers=headers,
                 cards=web.event_cards(events.list_upcoming(get_repo(), now), now),
-                values=values or {}, errors=errors or {}, anchors=web.FIELD_ANCHORS)
+                values=values or {}, errors=errors or {}, anchors=web.FIELD_ANCHORS, notice=notice)
 
 
 @page_route("/", methods=["GET", "HEAD"])
@@ -560,6 +561,15 @@ def _subscribe_form():
         _subscribe(data)
     except (InvalidInput, InvalidInputs) as exc:
         return _index(400, web.form_values(data), web.form_errors(exc, page_language()))
+    except Unavailable:
+        # Our fault, for a moment (the table, SES): the form again, as it was
+        # filled in, so that trying again is one press.
+        try:
+            return _index(503, web.form_values(data), headers={"Retry-After": "60"}, notice={
+                "heading": _("Temporarily unavailable"),
+                "message": _("We could not handle your registration just now. What you filled in is still here: press the button again in a few minutes.")})
+        except DomainError:  # the events cannot be read either: the plain 503 page
+            return html_error(Unavailable("storage: unavailable"))
     except DomainError as exc:
         return html_error(exc)
     return page("check_mail.html", 202, switch_path="/")

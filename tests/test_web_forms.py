@@ -285,3 +285,24 @@ def test_get_on_register_link_shows_a_button(client, published, mailer, manage_p
     assert f'action="{manage_path}/events/{WEBINAR}/register?lang=nl"' in html(page)
     done = client.http.post(f"{manage_path}/events/{WEBINAR}/register", headers=FORM, body="")
     assert done.status_code == 200 and "Je was al ingeschreven" in html(done)
+
+
+def test_a_moment_of_failure_on_our_side_shows_the_form_again_as_it_was_filled_in(client, published, mailer,
+                                                                                    monkeypatch):
+    from chalicelib.mail import MailThrottled
+
+    def throttled(mail):
+        raise MailThrottled("Throttling: Maximum sending rate exceeded")
+
+    real = mailer.send
+    monkeypatch.setattr(mailer, "send", throttled)
+    response = post_form(client, headers={"Accept-Language": "en"}, name="An Peeters", question="Is er parking?",
+                         event_ids=[WEBINAR, DAY])
+    page = html(response)
+    assert response.status_code == 503 and response.headers["Retry-After"] == "60"
+    assert "Temporarily unavailable" in page and "press the button again in a few minutes" in page
+    assert 'value="An Peeters"' in page and 'value="an@example.be"' in page and "Is er parking?" in page
+    for event_id in (WEBINAR, DAY):
+        assert re.search(rf'<input type="checkbox"[^>]*value="{event_id}"[^>]*checked', page), event_id
+    monkeypatch.setattr(mailer, "send", real)
+    assert post_form(client).status_code == 202  # pressing again works
