@@ -450,6 +450,17 @@ def _(text: str) -> str:
     return i18n.gettext(text, page_language())
 
 
+def _page_of_token(token: str | None) -> str:
+    """A page a GET can show for the request's link (the language switch of an error after a POST): its own, or "/"."""
+    path = app.current_request.path
+    if app.current_request.method in ("GET", "HEAD"):
+        return _current_path()
+    for prefix in ("/confirm/", "/manage/", "/unsubscribe/"):
+        if token and path.startswith(prefix):
+            return f"{prefix}{token}"
+    return "/"
+
+
 def html_error(exc: DomainError) -> Response:
     """The page for a domain error raised by an HTML route."""
     params = app.current_request.uri_params or {}
@@ -458,7 +469,7 @@ def html_error(exc: DomainError) -> Response:
         status = 410 if isinstance(exc, Gone) else 404
         resend = f"/confirm/{token}/resend?lang={page_language()}" if (
             status == 410 and app.current_request.path.startswith("/confirm/")) else None
-        return page("token_error.html", status, code=status, resend_url=resend)
+        return page("token_error.html", status, code=status, resend_url=resend, switch_path=_page_of_token(token))
     if isinstance(exc, BodyTooLarge):
         return page("error.html", 413, heading=_("Too much text"),
                     message=_("What you sent is too long. Shorten your question and try again."), switch_path="/")
@@ -542,6 +553,15 @@ def create_subscription():
     if _is_form_post():
         return _subscribe_form()
     return _subscribe_json()
+
+
+@page_route("/subscriptions", methods=["GET"])
+def subscription_form():
+    # After a form post the browser's bar shows /subscriptions: reloading it
+    # as a GET, bookmarking or sharing it leads to the form, not to a 405.
+    return Response(body="", status_code=303, headers={
+        "Location": f"/?lang={page_language()}#subscribe", "Cache-Control": "no-store",
+        "Content-Type": "text/html; charset=utf-8"})
 
 
 def _subscribe_json():

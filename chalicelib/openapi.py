@@ -398,7 +398,11 @@ def _paths() -> dict[str, Any]:
             params=[_path_param("name", "The file's name", ["site.css"]),
                     {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}}],
             operation_id="static" + ("Head" if method == "head" else "")) for method in ("get", "head")},
-        "/subscriptions": {"post": _op(
+        "/subscriptions": {"get": _op(
+            "The address a form post leaves in the browser's bar, opened again: 303 to the form", "pages",
+            {"303": {"description": "See the form: Location /?lang=..#subscribe", "headers": {
+                **_NOSNIFF, "Location": {"schema": {"type": "string"}}}}},
+            params=[PAGE_LANG], operation_id="subscriptionForm"), "post": _op(
             "Subscribe: JSON answers JSON, the form answers a page (400: the form again, with the problems)",
             "public",
             {"202": _json_or_page(202), **{str(s): _json_or_page(s) for s in (400, 404, 409, 413, 429, 503)}},

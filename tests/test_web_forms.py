@@ -306,3 +306,20 @@ def test_a_moment_of_failure_on_our_side_shows_the_form_again_as_it_was_filled_i
         assert re.search(rf'<input type="checkbox"[^>]*value="{event_id}"[^>]*checked', page), event_id
     monkeypatch.setattr(mailer, "send", real)
     assert post_form(client).status_code == 202  # pressing again works
+
+
+def test_the_form_posts_address_opened_again_leads_to_the_form(client, published):
+    response = client.http.get("/subscriptions?lang=en")
+    assert response.status_code == 303 and response.headers["Location"] == "/?lang=en#subscribe"
+
+
+def test_the_language_switch_of_an_error_after_a_post_leads_to_a_page(client, published, mailer):
+    bad = "x" * 43
+    for path in (f"/manage/{bad}/events/{WEBINAR}/cancel", f"/manage/{bad}/stop", f"/confirm/{bad}/resend"):
+        page = html(client.http.post(path + "?confirm=yes", headers=FORM, body="confirm=yes"))
+        switch = re.search(r'href="([^"]+)" hreflang="en"', page)
+        assert switch, path
+        target = switch.group(1).split("?")[0]
+        assert target in (f"/manage/{bad}", f"/confirm/{bad}"), (path, target)
+        again = client.http.get(switch.group(1))
+        assert again.headers["Content-Type"].startswith("text/html"), (path, target)  # a page, not Chalice's 405
