@@ -172,6 +172,19 @@ def test_reminder_mail_in_dutch_with_brussels_time_join_link_and_links(webinar, 
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
+def test_a_city_officials_outlook_is_microsoft_365_and_both_outlooks_are_offered(webinar, mailer):
+    register(webinar, mailer, "an@example.be", [WEBINAR], language="en")
+    [confirmed] = [m for m, _ in mailer.sent if m.kind == "confirmed"]
+    mailer.sent.clear()
+    tick(webinar, mailer, WEBINAR_START - timedelta(hours=1))
+    [(reminder, _)] = mailer.sent
+    for mail in (confirmed, reminder):
+        assert "https://outlook.office.com/calendar/0/action/compose?" in mail.text  # work and school accounts
+        assert "https://outlook.live.com/calendar/0/action/compose?" in mail.text
+        assert ">Outlook (Microsoft 365)</a>" in mail.html and ">Outlook.com</a>" in mail.html
+    assert "up to date: <a href=" in confirmed.html
+
+
 def test_reminder_for_an_event_in_person_has_the_address_and_a_map(memory_repo, mailer):
     events.create_event(memory_repo, day_data(), actor="test")
     register(memory_repo, mailer, "an@example.be", [DAY], language="en")
@@ -616,6 +629,8 @@ def test_cancellation_mails_registered_waiting_and_interested_once_and_drops_rem
     assert "METHOD:CANCEL" in ics and "STATUS:CANCELLED" in ics
     # The join link is for confirmed registrants only; a cancellation goes to the waiting and interested too.
     assert not any("meet.example.org" in _ics(raw) or "meet.example.org" in m.text + m.html for m, raw in mailer.sent)
+    # Only some had it in their calendar: the mail does not say they all did.
+    assert all("Staat het evenement in je agenda" in m.text for m, _ in mailer.sent)
     assert [s for s in memory_repo.list_sends(DAY) + memory_repo.list_sends(WEBINAR) if s.state == "pending"] == []
     assert tick(memory_repo, mailer, datetime(2027, 6, 2, 7, 0, tzinfo=timezone.utc)).due == 0
 
