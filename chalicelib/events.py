@@ -33,7 +33,7 @@ def create_event(repo: Repository, data: Any, *, actor: str, now: datetime | Non
     """Validate and store a new event; 409 when its id is taken."""
     now = now or times.now()
     event = build_event(data, existing=None, now=now)
-    explicit_id = isinstance(data, dict) and "id" in data
+    explicit_id = isinstance(data, dict) and data.get("id") is not None  # null, as absent: a slug of the title
     try:
         repo.create_event(event)
     except Conflict:

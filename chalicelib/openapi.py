@@ -351,11 +351,14 @@ def _json_body(schema: str) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
 
 
-def _calendar_ops(summary: str, tag: str, operation_id: str, params: list, extra: dict[str, Any]) -> dict[str, Any]:
+def _calendar_ops(summary: str, tag: str, operation_id: str, params: list, extra: dict[str, Any], *,
+                  lang: bool = True) -> dict[str, Any]:
+    """A feed's GET and HEAD; ``lang``: it takes ?lang (a personal feed is in the person's own language)."""
     responses = {"200": _calendar(), "304": _not_modified(), **_errors(400, 503), **extra}
+    params = params + ([LANG] if lang else []) + CONDITIONAL
     return {
-        "get": _op(summary, tag, responses, params=params + [LANG] + CONDITIONAL, operation_id=operation_id),
-        "head": _op(summary + " (headers only)", tag, copy.deepcopy(responses), params=params + [LANG] + CONDITIONAL,
+        "get": _op(summary, tag, responses, params=params, operation_id=operation_id),
+        "head": _op(summary + " (headers only)", tag, copy.deepcopy(responses), params=params,
                     operation_id=operation_id + "Head"),
     }
 
@@ -378,7 +381,7 @@ def _paths() -> dict[str, Any]:
                                                          "eventCalendar", [EVENT_ID], _errors(404)),
         "/feeds/{filename}": _calendar_ops(
             "A person's feed (`<token>.ics`): their confirmed events with join links", "calendar", "personalCalendar",
-            [_path_param("filename", "`<token>.ics`, from a mail or the manage page")], _errors(404)),
+            [_path_param("filename", "`<token>.ics`, from a mail or the manage page")], _errors(404), lang=False),
         "/": {
             "get": _page_ops("The upcoming events and the subscription form (Dutch; ?lang=en or Accept-Language)",
                              "index", params=[PAGE_LANG], errors=(503,)),
@@ -460,11 +463,11 @@ def _paths() -> dict[str, Any]:
         },
         "/staff/events/{event_id}/publish": {"post": _op(
             "Publish a draft (400 for a cancelled event: it cannot be published again)", "staff",
-            {"200": _json("Event"), **_errors(400, 404, 503)}, params=[EVENT_ID],
+            {"200": _json("Event"), **_errors(400, 404, 409, 503)}, params=[EVENT_ID],
             staff=True, operation_id="staffPublishEvent")},
         "/staff/events/{event_id}/cancel": {"post": _op(
-            "Cancel; mails everyone registered, interested or waiting", "staff",
-            {"200": _json("Event"), **_errors(404, 503)}, params=[EVENT_ID], staff=True,
+            "Cancel; mails everyone registered, interested or waiting (409 for a draft: delete-like, not public)",
+            "staff", {"200": _json("Event"), **_errors(404, 409, 503)}, params=[EVENT_ID], staff=True,
             operation_id="staffCancelEvent")},
         "/staff/events/{event_id}/registrations": {"get": _op(
             "Registrations with the questions for the Q&A (JSON, or CSV with ?format=csv or Accept: text/csv)",

@@ -255,3 +255,10 @@ def test_a_draft_cannot_be_cancelled_into_public_view(client, staff_headers):
     assert b"webinar-2027-01-14" not in client.http.get("/calendar.ics").body
     staff_view = client.http.get("/staff/events/webinar-2027-01-14", headers=staff_headers).json_body
     assert staff_view["status"] == "draft"
+
+
+def test_an_id_of_null_is_an_id_left_out(client, staff_headers):
+    first = post_event(client, staff_headers, webinar_data(id=None, title={"nl": "Dubbel"}))
+    second = post_event(client, staff_headers, webinar_data(id=None, title={"nl": "Dubbel"}))
+    assert (first.status_code, second.status_code) == (201, 201)  # not a 409: null asks for a slug, as absent does
+    assert (first.json_body["id"], second.json_body["id"]) == ("dubbel", "dubbel-2027-01-14")
