@@ -15,7 +15,7 @@ from chalice import AuthResponse, Chalice, Rate, Response
 
 from chalicelib import config, events, i18n, staff, web
 from chalicelib.errors import (
-    Conflict, DomainError, Gone, InvalidInput, InvalidInputs, NotFound, TooManyRequests,
+    Conflict, DomainError, Gone, InvalidInput, InvalidInputs, LinkUsed, NotFound, TooManyRequests,
     Unauthorized, Unavailable,
 )
 from chalicelib.models import ID_PATTERN, AuditEntry, event_json
@@ -469,7 +469,14 @@ def html_error(exc: DomainError) -> Response:
         status = 410 if isinstance(exc, Gone) else 404
         resend = f"/confirm/{token}/resend?lang={page_language()}" if (
             status == 410 and app.current_request.path.startswith("/confirm/")) else None
-        return page("token_error.html", status, code=status, resend_url=resend, switch_path=_page_of_token(token))
+        manage = None
+        if isinstance(exc, LinkUsed) and get_repo().get_person(exc.person_id) is not None:
+            # A second press, or the mail's link opened again: it worked, and their page is where to go.
+            from chalicelib.subscriptions import person_links
+
+            manage = person_links(exc.person_id, settings().base_url).manage + _lang_query()
+        return page("token_error.html", status, code=status, resend_url=resend, manage_url=manage,
+                    switch_path=_page_of_token(token))
     if isinstance(exc, BodyTooLarge):
         return page("error.html", 413, heading=_("Too much text"),
                     message=_("What you sent is too long. Shorten your question and try again."), switch_path="/")

@@ -42,6 +42,14 @@ class Gone(DomainError):
     """Raised when a token existed but has expired or was used already."""
 
 
+class LinkUsed(Gone):
+    """A confirm link used already, and done: the person it was for can be pointed to their own page."""
+
+    def __init__(self, message: str, *, person_id: str):
+        super().__init__(message)
+        self.person_id = person_id
+
+
 class Unauthorized(DomainError):
     """Raised when a staff token is missing, malformed, unknown or revoked."""
 

@@ -93,7 +93,17 @@ def _environment(lang: str):
     env.filters["day"] = lambda instant, tz=times.DEFAULT_ZONE: format_day(instant, tz, lang)
     env.filters["hour"] = lambda instant, tz=times.DEFAULT_ZONE: format_hour(instant, tz, lang)
     env.filters["until"] = lambda end, start, tz=times.DEFAULT_ZONE: format_until(end, start, tz, lang)
+    env.filters["paragraphs"] = paragraphs
     return env
+
+
+def paragraphs(text: str) -> Any:
+    """Plain text as HTML paragraphs: a blank line starts a new one, a single line break stays one; all escaped."""
+    from markupsafe import Markup, escape
+
+    blocks = [b.strip() for b in text.replace("\r\n", "\n").split("\n\n")]
+    return Markup("\n").join(Markup("<p>{}</p>").format(Markup("<br>\n").join(escape(line) for line in b.split("\n")))
+                              for b in blocks if b)
 
 
 def environment(lang: str):

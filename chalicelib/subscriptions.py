@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from . import bounces, i18n, reminders, times, tokens
-from .errors import Conflict, Gone, InvalidInput, InvalidInputs, NotFound, Unavailable
+from .errors import Conflict, Gone, InvalidInput, InvalidInputs, LinkUsed, NotFound, Unavailable
 from .mail import Attachment, Mail, MailError, Mailer, render
 from .models import (
     ID_PATTERN, KEPT_STATUSES, LANGUAGES, ConfirmToken, Event, Person, Registration,
@@ -357,7 +357,7 @@ def _live_token(repo: Repository, token: str, now: datetime) -> ConfirmToken:
     if stored.expires_at <= now:
         raise Gone("token: this link has expired; ask for a new mail")
     if stored.used_at is not None and not _unfinished(repo, stored, now):
-        raise Gone("token: this link was used already; ask for a new mail")
+        raise LinkUsed("token: this link was used already; ask for a new mail", person_id=stored.person_id)
     return stored
 
 

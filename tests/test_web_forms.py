@@ -323,3 +323,20 @@ def test_the_language_switch_of_an_error_after_a_post_leads_to_a_page(client, pu
         assert target in (f"/manage/{bad}", f"/confirm/{bad}"), (path, target)
         again = client.http.get(switch.group(1))
         assert again.headers["Content-Type"].startswith("text/html"), (path, target)  # a page, not Chalice's 405
+
+
+def test_a_confirm_link_pressed_again_after_it_worked_leads_to_the_persons_page(client, published, mailer,
+                                                                                 dynamodb_repo):
+    post_form(client)
+    path = confirm_path(client, mailer)
+    assert client.http.post(path, headers=FORM, body="").status_code == 200
+    for again in (client.http.post(path + "?lang=en", headers=FORM, body=""), client.http.get(path + "?lang=en")):
+        page = html(again)
+        assert again.status_code == 410 and "You have used this link already" in page
+        manage = re.search(r'href="([^"]*/manage/[^"]+)"', page).group(1)
+        assert manage.endswith("?lang=en") and f"{path}/resend" in page  # and still a way to a new mail
+        assert client.http.get(manage[manage.index("/manage/"):]).status_code == 200
+    from chalicelib import subscriptions, tokens
+
+    subscriptions.erase(dynamodb_repo, dynamodb_repo.get_person(tokens.person_id_for("an@example.be", tokens.signing_key())))
+    assert "You have used this link already" not in html(client.http.post(path, headers=FORM, body=""))

@@ -162,3 +162,18 @@ def test_the_register_link_of_an_events_page_ticks_it_in_the_form(client, publis
     assert "checked" not in other
     boxes = re.findall(r'<input type="checkbox"[^>]*>', html(client.http.get("/?event=<script>")))
     assert boxes and not any("checked" in box for box in boxes)
+
+
+def test_the_privacy_notice_names_who_is_responsible_the_basis_and_where_to_complain(client):
+    for lang, words in (("nl", ("Wie is verantwoordelijk", "toestemming", "Vlaamse Toezichtcommissie")),
+                        ("en", ("Who is responsible", "consent", "Vlaamse Toezichtcommissie"))):
+        page = html(client.http.get(f"/privacy?lang={lang}"))
+        assert all(word in page for word in words), lang
+        assert 'href="https://www.vlaamsetoezichtcommissie.be"' in page
+
+
+def test_an_event_description_keeps_its_paragraphs_and_line_breaks_escaped(client, staff_headers):
+    data = webinar_data(description={"nl": "Eerste alinea.\n\nTweede <b>alinea</b>\nnieuwe regel", "en": "One"})
+    assert client.http.post("/staff/events", headers=staff_headers, body=json.dumps(data)).status_code == 201
+    for page in (html(client.http.get("/")), html(client.http.get("/events/webinar-2027-01-14", headers=BROWSER))):
+        assert "<p>Eerste alinea.</p>\n<p>Tweede &lt;b&gt;alinea&lt;/b&gt;<br>\nnieuwe regel</p>" in page
