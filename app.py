@@ -194,12 +194,14 @@ def get_event(event_id):
     # information" in add-to-calendar links): a browser, which asks for
     # HTML first, gets a page; anything else the JSON.
     html = web.prefers(app.current_request.headers.get("accept"), "text/html", "application/json")
-    vary = {"Vary": "Accept"}
+    vary = {"Vary": "Accept, Accept-Language"}  # the page's language comes from Accept-Language without ?lang
     try:
         event = events.get_public_event(get_repo(), event_id)
-    except NotFound as exc:
+    except DomainError as exc:
         if html:
-            return html_error(exc)
+            answer = html_error(exc)
+            answer.headers.update(vary)
+            return answer
         raise
     now = times.now()
     if html:
@@ -461,6 +463,14 @@ def _page_of_token(token: str | None) -> str:
     return "/"
 
 
+def _known(person_id: str) -> bool:
+    """Whether the person still exists; a table that fails now answers no (the page still shows its error)."""
+    try:
+        return get_repo().get_person(person_id) is not None
+    except DomainError:
+        return False
+
+
 def html_error(exc: DomainError) -> Response:
     """The page for a domain error raised by an HTML route."""
     params = app.current_request.uri_params or {}
@@ -470,8 +480,10 @@ def html_error(exc: DomainError) -> Response:
         resend = f"/confirm/{token}/resend?lang={page_language()}" if (
             status == 410 and app.current_request.path.startswith("/confirm/")) else None
         manage = None
-        if isinstance(exc, LinkUsed) and get_repo().get_person(exc.person_id) is not None:
-            # A second press, or the mail's link opened again: it worked, and their page is where to go.
+        if isinstance(exc, LinkUsed) and _known(exc.person_id):
+            # A second press, or the mail's link opened again: it worked, and
+            # their page is where to go (the mail that held this link has the
+            # same manage link in its footer).
             from chalicelib.subscriptions import person_links
 
             manage = person_links(exc.person_id, settings().base_url).manage + _lang_query()

@@ -538,7 +538,13 @@ class Registration:
 
 @dataclass(frozen=True)
 class ConfirmToken:
-    """A double opt-in token as stored: its hash, whose it is, for which events, until when."""
+    """A double opt-in token as stored: its hash, whose it is, for which events, until when.
+
+    It carries the submission it was mailed for (name, organisation, language,
+    question): confirming applies those, whatever was submitted for the same
+    address since (anyone can type someone's address into the form).
+    ``used_at``: when a confirm began with it; ``done_at``: when one finished.
+    """
 
     token_hash: str
     person_id: str
@@ -546,6 +552,11 @@ class ConfirmToken:
     created_at: datetime
     expires_at: datetime
     used_at: datetime | None = None
+    name: str = ""
+    organisation: str = ""
+    language: str = ""
+    question: str = ""
+    done_at: datetime | None = None
 
 
 # ------------------------------------------------------------------ sends

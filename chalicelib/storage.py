@@ -11,7 +11,7 @@ staff member        ``STAFF#<name>``           ``STAFF``                    toke
 audit entry         ``AUDIT``                  ``<utc iso>#<random>``       actor, action, target, details; TTL
 person              ``PERSON#<person_id>``     ``PROFILE``                  body (JSON), updated_at; TTL
 registration        ``EVENT#<event_id>``       ``REG#<person_id>``          body (JSON), status; TTL
-confirm token       ``TOKEN#<sha256>``         ``TOKEN``                    body (JSON), used_at, valid_until; TTL
+confirm token       ``TOKEN#<sha256>``         ``TOKEN``                    body (JSON), used_at, done_at, valid_until; TTL
 feed version        ``FEED``                   ``CALENDAR#<lang>#V#<n>``    body (B, gzip), etag, built_at; TTL
 send slots          ``RATE``                   ``SES``                      slots_end (N, epoch seconds)
 send                ``EVENT#<event_id>``       ``SEND#<person_id>#<kind>``  body (JSON: state, due, cutoff, attempts,
@@ -221,6 +221,10 @@ class Repository(ABC):
         """Mark a token used; raise Gone if it was used already or has expired."""
 
     @abstractmethod
+    def finish_confirm_token(self, token_hash: str, now: datetime) -> None:
+        """Mark a used token's confirm finished (``done_at``); a token gone meanwhile (erased) is left gone."""
+
+    @abstractmethod
     def erase_person(self, person: Person) -> None:
         """Delete the profile and every registration, token and send it lists."""
 
@@ -427,6 +431,12 @@ class InMemoryRepository(Repository):
             if token is None or token.used_at is not None or token.expires_at <= now:
                 raise Gone("token: this link has expired or was used already")
             self.tokens[token_hash] = replace(token, used_at=now)
+
+    def finish_confirm_token(self, token_hash: str, now: datetime) -> None:
+        with self._lock:
+            token = self.tokens.get(token_hash)
+            if token is not None:
+                self.tokens[token_hash] = replace(token, done_at=now)
 
     def erase_person(self, person: Person) -> None:
         with self._lock:
@@ -965,8 +975,20 @@ class DynamoDBRepository(Repository):
         if not item:
             return None
         token = codec.from_record(ConfirmToken, json.loads(item["body"]["S"]))
-        used = item.get("used_at", {}).get("S")
-        return replace(token, used_at=times.from_utc_iso(used)) if used else token
+        used, done = item.get("used_at", {}).get("S"), item.get("done_at", {}).get("S")
+        return replace(token, used_at=times.from_utc_iso(used) if used else None,
+                       done_at=times.from_utc_iso(done) if done else None)
+
+    def finish_confirm_token(self, token_hash: str, now: datetime) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._call("update_item", Key={"PK": S(f"TOKEN#{token_hash}"), "SK": S("TOKEN")},
+                       UpdateExpression="SET done_at = :now", ConditionExpression="attribute_exists(PK)",
+                       ExpressionAttributeValues={":now": S(times.to_utc_iso(now))})
+        except ClientError as exc:
+            if not self._is_condition_failure(exc):
+                raise
 
     def use_confirm_token(self, token_hash: str, now: datetime) -> None:
         from botocore.exceptions import ClientError

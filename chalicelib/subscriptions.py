@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +39,8 @@ EVENT_IDS_MAX = 20
 TRUE_WORDS = {"true", "on", "yes", "1", "ja"}
 RETRIES = 3
 RESUME_AFTER = timedelta(minutes=2)  # a used confirm link left unfinished works again after this: longer than a request runs
+IN_PROGRESS_WAIT, IN_PROGRESS_POLL = 5.0, 0.25  # seconds a second press waits for the first to finish, and how often it looks
+_sleep = time.sleep
 
 
 # ----------------------------------------------------------------- input
@@ -252,7 +255,9 @@ def subscribe(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, now
         token = None
         if fresh_ids and may_mail:
             token = ConfirmToken(token_hash=token_hash, person_id=person_id, event_ids=tuple(fresh_ids),
-                                 created_at=now, expires_at=now + CONFIRM_VALIDITY)
+                                 created_at=now, expires_at=now + CONFIRM_VALIDITY, name=request.name,
+                                 organisation=request.organisation, language=request.language,
+                                 question=request.question)
         registrations = [
             Registration(
                 event_id=e, person_id=person_id, email=request.email, name=request.name,
@@ -347,35 +352,48 @@ class ConfirmResult:
     manage_url: str
 
 
-def _live_token(repo: Repository, token: str, now: datetime) -> ConfirmToken:
-    """The stored link, unused and in time; or used by a confirm that failed before it was done (``_unfinished``)."""
+def _live_token(repo: Repository, token: str, now: datetime, *, wait: bool = False) -> ConfirmToken:
+    """The stored link, in time, and not used; or used by a confirm that never finished (a 503, say).
+
+    A confirm spends the link first, places the registrations, mails, and
+    marks the link done. Pressed again once done, it says so (``LinkUsed``).
+    Pressed again while another request is using it (a double click), it
+    waits a moment for that one to finish (with ``wait``); still unfinished,
+    it is a 503 ("try again in a few minutes"). Once no request of the first
+    use can still be running (``RESUME_AFTER``), an unfinished link works
+    again, so a confirm that failed partway never leaves its registrations
+    pending behind a spent link.
+    """
     if not tokens.looks_like_token(token):
         raise NotFound("token: unknown link")
-    stored = repo.get_confirm_token(tokens.token_hash(token))
-    if stored is None:
-        raise NotFound("token: unknown link")
-    if stored.expires_at <= now:
-        raise Gone("token: this link has expired; ask for a new mail")
-    if stored.used_at is not None and not _unfinished(repo, stored, now):
-        raise LinkUsed("token: this link was used already; ask for a new mail", person_id=stored.person_id)
-    return stored
+    token_hash = tokens.token_hash(token)
+    stored = repo.get_confirm_token(token_hash)
+    waited = 0.0
+    while True:
+        if stored is None:
+            raise NotFound("token: unknown link")
+        if stored.expires_at <= now:
+            raise Gone("token: this link has expired; ask for a new mail")
+        if stored.done_at is not None:
+            raise LinkUsed("token: this link was used already; ask for a new mail", person_id=stored.person_id)
+        if stored.used_at is None or stored.used_at <= now - RESUME_AFTER:
+            return stored
+        if not wait or waited >= IN_PROGRESS_WAIT:
+            raise Unavailable("token: a confirm with this link is under way, or failed a moment ago; try again "
+                              "in a few minutes")
+        _sleep(IN_PROGRESS_POLL)
+        waited += IN_PROGRESS_POLL
+        stored = repo.get_confirm_token(token_hash)
 
 
-def _unfinished(repo: Repository, stored: ConfirmToken, now: datetime) -> bool:
-    """Whether a used link's confirm failed partway (a 503, say) and may be run again.
-
-    A confirm spends the link first, then places the registrations. One that
-    failed between the two left them pending behind a spent link; the 503
-    page says "try again in a few minutes", and then the link works again:
-    once no request of the first use can still be running (``RESUME_AFTER``),
-    and only for registrations still pending as they were when it was used
-    (a later subscription for the same event comes with its own link).
-    """
-    assert stored.used_at is not None
-    if stored.used_at > now - RESUME_AFTER:
-        return False
-    regs = repo.get_registrations(stored.person_id, list(stored.event_ids))
-    return any(r.status == "pending" and r.updated_at <= stored.used_at for r in regs.values())
+def _submission(stored: ConfirmToken, regs: dict[str, Registration]) -> dict[str, str]:
+    """What the link was mailed for: the name, organisation, language and question submitted with it."""
+    if stored.name:
+        return {"name": stored.name, "organisation": stored.organisation, "language": stored.language,
+                "question": stored.question}
+    latest = max(regs.values(), key=lambda r: r.updated_at, default=None)  # a link made before tokens carried it
+    return {} if latest is None else {"name": latest.name, "organisation": latest.organisation,
+                                      "language": latest.language, "question": latest.question}
 
 
 def inspect_confirm_token(repo: Repository, token: str, *, now: datetime | None = None) -> ConfirmView:
@@ -386,16 +404,15 @@ def inspect_confirm_token(repo: Repository, token: str, *, now: datetime | None 
     if person is None:
         raise Gone("token: this link is no longer valid")
     events = _events_by_id(repo)
-    regs = repo.get_registrations(stored.person_id, list(stored.event_ids))
-    language = next((r.language for r in regs.values()), person.language)
-    name = next((r.name for r in regs.values()), person.name)
-    return ConfirmView(language=language, name=name, events=[events[e] for e in stored.event_ids if e in events])
+    submitted = _submission(stored, repo.get_registrations(stored.person_id, list(stored.event_ids)))
+    return ConfirmView(language=submitted.get("language", person.language), name=submitted.get("name", person.name),
+                       events=[events[e] for e in stored.event_ids if e in events])
 
 
 def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, now: datetime | None = None) -> ConfirmResult:
     """Use a confirm link: take seats (or waiting-list places), and mail the events with their .ics."""
     now = now or times.now()
-    stored = _live_token(repo, token, now)
+    stored = _live_token(repo, token, now, wait=True)
     if stored.used_at is None:
         repo.use_confirm_token(stored.token_hash, now)
     person = repo.get_person(stored.person_id)
@@ -403,19 +420,22 @@ def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, now:
         raise Gone("token: this link is no longer valid")
     events = _events_by_id(repo)
     regs = repo.get_registrations(person.id, list(stored.event_ids))
-    latest = max(regs.values(), key=lambda r: r.updated_at, default=None)
-    person = _confirm_person(repo, person, latest, now, events, regs)
+    submitted = _submission(stored, regs)
+    person = _confirm_person(repo, person, submitted, now, events, regs)
 
     outcomes = []
     for event_id in stored.event_ids:
         event, reg = events.get(event_id), regs.get(event_id)
         if event is None or reg is None:
             continue
+        if event.status != "published":
+            outcomes.append(Outcome(event, "closed"))  # cancelled meanwhile: no invitation for it
+            continue
         if reg.status != "pending":
             kept = reg.status in KEPT_STATUSES
             outcomes.append(Outcome(event, "already", reg.status) if kept else Outcome(event, "closed"))
             continue
-        status, kept = _place_again(repo, event, reg, now)
+        status, kept = _place_again(repo, event, replace(reg, **submitted), now, details=submitted)
         if status == "already":
             outcomes.append(Outcome(event, status, kept))
             continue
@@ -428,11 +448,12 @@ def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, now:
         outcomes.append(Outcome(event, status))
     links = person_links(person.id, base_url)
     _mail_outcomes(mailer, person, outcomes, links, base_url)
+    repo.finish_confirm_token(stored.token_hash, now)
     return ConfirmResult(language=person.language, name=person.name, outcomes=outcomes, manage_url=links.manage)
 
 
 def _place_again(repo: Repository, event: Event, reg: Registration, now: datetime, *,
-                 done: tuple[str, ...] = KEPT_STATUSES) -> tuple[str, str]:
+                 done: tuple[str, ...] = KEPT_STATUSES, details: dict[str, str] | None = None) -> tuple[str, str]:
     """``place``, with a move that meets another transaction tried again: (status, "");
     ("already", the status found) if another request placed it.
 
@@ -449,18 +470,19 @@ def _place_again(repo: Repository, event: Event, reg: Registration, now: datetim
                 return "already", fresh.status  # a double click's other request placed it
             if fresh is None or fresh.status != reg.status or attempt == RETRIES - 1:
                 raise
-            reg = fresh
+            reg = replace(fresh, **(details or {}))
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _confirm_person(repo: Repository, person: Person, latest: Registration | None, now: datetime,
+def _confirm_person(repo: Repository, person: Person, submitted: dict[str, str], now: datetime,
                     events: dict[str, Event], regs: dict[str, Registration]) -> Person:
     for attempt in range(RETRIES):
         expiry = max([person.expires_at or now] + [_retention_until(events[e], now) for e in regs if e in events])
         changes: dict[str, Any] = {"confirmed_at": person.confirmed_at or now, "updated_at": max(now, person.updated_at + timedelta(microseconds=1)),
                                    "expires_at": expiry}
-        if latest is not None:
-            changes.update(name=latest.name, organisation=latest.organisation, language=latest.language)
+        if submitted:
+            changes.update(name=submitted["name"], organisation=submitted["organisation"],
+                           language=submitted["language"])
         if person.mail_stopped_reason == "unsubscribed":
             changes.update(mail_stopped_at=None, mail_stopped_reason=None)  # they asked for mail again
         updated = replace(person, **changes)
@@ -510,14 +532,10 @@ def resend_confirmation(repo: Repository, mailer: Mailer, token: str, *, base_ur
     person = repo.get_person(stored.person_id) if stored else None
     if stored is None or person is None:
         raise NotFound("token: unknown link")
-    regs = repo.get_registrations(person.id, list(stored.event_ids))
-    latest = max(regs.values(), key=lambda r: r.updated_at, default=None)
-    subscribe(repo, mailer, {
-        "email": person.email, "name": latest.name if latest else person.name,
-        "organisation": latest.organisation if latest else person.organisation,
-        "event_ids": list(stored.event_ids), "question": latest.question if latest else "",
-        "language": latest.language if latest else person.language, "consent": True,
-    }, base_url=base_url, now=now)
+    submitted = _submission(stored, repo.get_registrations(person.id, list(stored.event_ids))) or {
+        "name": person.name, "organisation": person.organisation, "language": person.language, "question": ""}
+    subscribe(repo, mailer, {"email": person.email, **submitted, "event_ids": list(stored.event_ids), "consent": True},
+              base_url=base_url, now=now)
 
 
 # ----------------------------------------------------------------- mails

@@ -189,6 +189,20 @@ def test_a_confirm_token_is_used_once_and_not_after_expiry(repo):
         repo.use_confirm_token("0" * 64, PINNED_NOW)
 
 
+def test_a_confirm_token_keeps_its_submission_and_is_marked_done_once_its_confirm_finished(repo):
+    repo.save_subscription(person(), previous=None, registrations=[],
+                           token=token(name="An", organisation="Stad Gent", language="en", question="Parking?"))
+    stored = repo.get_confirm_token("f" * 64)
+    assert (stored.name, stored.organisation, stored.language, stored.question) == ("An", "Stad Gent", "en", "Parking?")
+    assert stored.done_at is None
+    repo.use_confirm_token("f" * 64, PINNED_NOW)
+    repo.finish_confirm_token("f" * 64, PINNED_NOW + timedelta(seconds=1))
+    done = repo.get_confirm_token("f" * 64)
+    assert (done.used_at, done.done_at) == (PINNED_NOW, PINNED_NOW + timedelta(seconds=1))
+    repo.finish_confirm_token("0" * 64, PINNED_NOW)  # a token gone meanwhile (erased) stays gone
+    assert repo.get_confirm_token("0" * 64) is None
+
+
 def test_erasing_a_person_removes_profile_registrations_and_tokens(repo):
     repo.create_event(make_event())
     repo.save_subscription(person(), previous=None, registrations=[registration()], token=token())

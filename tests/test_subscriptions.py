@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from chalicelib import events, reminders, subscriptions, tokens
-from chalicelib.errors import Gone, InvalidInputs, NotFound, Unavailable
+from chalicelib.errors import Gone, InvalidInputs, LinkUsed, NotFound, Unavailable
 from chalicelib.mail import RecordingMailer
 from chalicelib.storage import InMemoryRepository
 from tests.conftest import PINNED_NOW, day_data, webinar_data
@@ -157,8 +157,9 @@ def test_a_confirm_that_failed_after_spending_its_link_can_be_tried_again_a_few_
         subscriptions.confirm(repo, mailer, token, base_url=BASE)
     monkeypatch.setattr(repo, "move_registration", real)
     assert status(repo, "webinar-2027-01-14") == status(repo, "smart-region-dag-2027") == "pending"
+    monkeypatch.setattr(subscriptions, "_sleep", lambda seconds: None)
     clock.set(PINNED_NOW + timedelta(seconds=30))
-    with pytest.raises(Gone):  # the first request might still be running
+    with pytest.raises(Unavailable):  # the first request might still be running: not "used", not done
         subscriptions.confirm(repo, mailer, token, base_url=BASE)
     clock.set(PINNED_NOW + timedelta(minutes=3))
     assert [e.id for e in subscriptions.inspect_confirm_token(repo, token).events] == [
@@ -168,26 +169,72 @@ def test_a_confirm_that_failed_after_spending_its_link_can_be_tried_again_a_few_
     assert status(repo, "webinar-2027-01-14") == status(repo, "smart-region-dag-2027") == "confirmed"
     assert [m.kind for m, _ in mailer.sent] == ["confirm_request", "confirmed"]
     clock.set(PINNED_NOW + timedelta(minutes=10))
-    with pytest.raises(Gone):  # done now: used, as any link once its confirm went through
+    with pytest.raises(LinkUsed):  # done now: used, as any link once its confirm went through
         subscriptions.confirm(repo, mailer, token, base_url=BASE)
+    assert len(mailer.sent) == 2
 
 
-def test_a_spent_link_does_not_confirm_a_later_subscription_it_was_not_made_for(repo, mailer, clock, monkeypatch):
+def test_a_link_confirms_what_was_submitted_with_it_not_what_someone_typed_for_the_address_since(repo, mailer):
+    subscribe(repo, mailer, event_ids=["webinar-2027-01-14", "smart-region-dag-2027"])
+    own = link(mailer.sent[-1][0], "confirm")
+    # Someone else types An's address into the form, with another name, question and language.
+    subscribe(repo, mailer, name="Mallory", organisation="Evil", question="=HYPERLINK(1)", language="en",
+              event_ids=["webinar-2027-01-14", "smart-region-dag-2027"])
+    theirs = link(mailer.sent[-1][0], "confirm")
+    result = subscriptions.confirm(repo, mailer, own, base_url=BASE)
+    assert result.name == "An Peeters" and result.language == "nl"
+    pid = tokens.person_id_for("an@example.be", tokens.signing_key())
+    regs = repo.get_registrations(pid, ["webinar-2027-01-14", "smart-region-dag-2027"])
+    assert {(r.status, r.name, r.organisation, r.question, r.language) for r in regs.values()} == {
+        ("confirmed", "An Peeters", "Stad Gent", "Hoe sluit onze stad aan?", "nl")}
+    person = repo.get_person(pid)
+    assert (person.name, person.organisation, person.language) == ("An Peeters", "Stad Gent", "nl")
+    assert mailer.sent[-1][0].subject.startswith("Je inschrijving is bevestigd")
+    # The other link, pressed later, changes nothing that is kept.
+    later = subscriptions.confirm(repo, mailer, theirs, base_url=BASE)
+    assert [o.status for o in later.outcomes] == ["already", "already"]
+    assert {r.name for r in repo.get_registrations(pid, ["webinar-2027-01-14"]).values()} == {"An Peeters"}
+
+
+def test_a_link_with_an_event_that_closed_is_done_once_confirmed(repo, mailer, clock):
+    subscribe(repo, mailer, event_ids=["webinar-2027-01-14", "smart-region-dag-2027"])
+    token = link(mailer.sent[-1][0], "confirm")
+    change = events.change_event(repo, "smart-region-dag-2027", {"registration_closes_at": "2026-11-25T12:00:00+01:00"},
+                                 actor="test")
+    assert not change.after.is_registration_open(PINNED_NOW + timedelta(minutes=1))
+    clock.set(PINNED_NOW + timedelta(minutes=1))
+    result = subscriptions.confirm(repo, mailer, token, base_url=BASE)
+    assert [o.status for o in result.outcomes] == ["confirmed", "closed"]
+    for minutes in (10, 60, 600):
+        clock.set(PINNED_NOW + timedelta(minutes=minutes))
+        with pytest.raises(LinkUsed):
+            subscriptions.confirm(repo, mailer, token, base_url=BASE)
+    assert [m.kind for m, _ in mailer.sent] == ["confirm_request", "confirmed"]
+
+
+def test_a_second_press_while_the_first_is_under_way_waits_for_it(repo, mailer, monkeypatch):
     subscribe(repo, mailer)
     token = link(mailer.sent[-1][0], "confirm")
-    real = repo.move_registration
-    monkeypatch.setattr(repo, "move_registration", lambda *a, **k: (_ for _ in ()).throw(Unavailable("storage")))
-    with pytest.raises(Unavailable):
+    repo.use_confirm_token(tokens.token_hash(token), PINNED_NOW)  # the first press's request has begun
+    waits = []
+
+    def first_finishes(seconds):
+        waits.append(seconds)
+        if len(waits) == 3:
+            repo.finish_confirm_token(tokens.token_hash(token), PINNED_NOW)
+
+    monkeypatch.setattr(subscriptions, "_sleep", first_finishes)
+    with pytest.raises(LinkUsed):  # it went through: the page says so, and leads to the person's page
         subscriptions.confirm(repo, mailer, token, base_url=BASE)
-    monkeypatch.setattr(repo, "move_registration", real)
-    clock.set(PINNED_NOW + timedelta(minutes=5))
-    subscribe(repo, mailer, question="Someone else asks, for this address")  # a new submission, with its own link
-    clock.set(PINNED_NOW + timedelta(minutes=10))
-    with pytest.raises(Gone):
-        subscriptions.confirm(repo, mailer, token, base_url=BASE)
-    assert status(repo, "webinar-2027-01-14") == "pending"
-    confirm_last(repo, mailer)  # the new link does it
-    assert status(repo, "webinar-2027-01-14") == "confirmed"
+    assert len(waits) == 3
+    subscribe(repo, mailer, email="bo@example.be")
+    other = link(mailer.sent[-1][0], "confirm")
+    repo.use_confirm_token(tokens.token_hash(other), PINNED_NOW)
+    waits.clear()
+    monkeypatch.setattr(subscriptions, "_sleep", waits.append)
+    with pytest.raises(Unavailable):  # still not done after a few seconds: "try again in a few minutes"
+        subscriptions.confirm(repo, mailer, other, base_url=BASE)
+    assert sum(waits) == subscriptions.IN_PROGRESS_WAIT
 
 
 def test_unknown_confirm_link_is_not_found(repo, mailer):

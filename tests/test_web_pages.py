@@ -142,7 +142,7 @@ def test_an_events_url_is_its_page_in_a_browser_and_json_for_anything_else(clien
     # The URL calendars show as the event's ("More information"), from the .ics and add-to-calendar links.
     page = client.http.get("/events/smart-region-dag-2027?lang=en", headers=BROWSER)
     assert page.status_code == 200 and page.headers["Content-Type"] == "text/html; charset=utf-8"
-    assert page.headers["Vary"] == "Accept"
+    assert page.headers["Vary"] == "Accept, Accept-Language"  # the language comes from Accept-Language too
     text = html(page)
     assert "<h1>Smart Region Day</h1>" in text and "Herman Teirlinckgebouw" in text
     assert 'href="/?lang=en&amp;event=smart-region-dag-2027#subscribe"' in text
@@ -152,6 +152,7 @@ def test_an_events_url_is_its_page_in_a_browser_and_json_for_anything_else(clien
         assert json.loads(answer.body)["id"] == "smart-region-dag-2027"
     missing = client.http.get("/events/nope", headers=BROWSER)
     assert missing.status_code == 404 and missing.headers["Content-Type"].startswith("text/html")
+    assert missing.headers["Vary"] == "Accept, Accept-Language"
 
 
 def test_the_register_link_of_an_events_page_ticks_it_in_the_form(client, published):
