@@ -328,7 +328,11 @@ def staff_registrations(event_id):
     event = events.get_event(get_repo(), event_id)
     rows = subscriptions.registrations_for_staff(get_repo(), event)
     wants = query_value("format", ("json", "csv"), "") if "format" in (request.query_params or {}) else ""
-    if wants == "csv" or (not wants and web.prefers(request.headers.get("accept"), "text/csv", "application/json")):
+    csv_wanted = wants == "csv" or (not wants and web.prefers(request.headers.get("accept"), "text/csv", "application/json"))
+    # Who took the list of addresses, of which event, how many: the audit says, never the addresses.
+    get_repo().add_audit(AuditEntry(actor=actor(), action="registrations.read", target=f"event:{event.id}",
+                                    at=times.now(), details={"format": "csv" if csv_wanted else "json", "rows": len(rows)}))
+    if csv_wanted:
         return Response(body=subscriptions.registrations_csv(rows), status_code=200, headers={
             "Content-Type": "text/csv; charset=utf-8",
             "Content-Disposition": f'attachment; filename="registrations-{event.id}.csv"',
@@ -351,8 +355,15 @@ def _subscriber_email() -> str:
 def staff_subscriber_data():
     from chalicelib import subscriptions
 
-    person = subscriptions.find_person(get_repo(), _subscriber_email())
-    get_repo().add_audit(AuditEntry(actor=actor(), action="subscriber.access", target="subscriber", at=times.now()))
+    try:
+        person = subscriptions.find_person(get_repo(), _subscriber_email())
+    except NotFound:
+        # A lookup of an unknown address is audited too: probing which addresses are known leaves a trace.
+        get_repo().add_audit(AuditEntry(actor=actor(), action="subscriber.access", target="subscriber",
+                                        at=times.now(), details={"found": False}))
+        raise
+    get_repo().add_audit(AuditEntry(actor=actor(), action="subscriber.access", target="subscriber", at=times.now(),
+                                    details={"found": True}))
     return json_response(subscriptions.export_person(get_repo(), person), headers={"Cache-Control": "no-store"})
 
 
