@@ -23,6 +23,7 @@ DEFAULTS = {
     "STAGE": "local",
     "REGISTRATION_RETENTION_DAYS": "180",
     "CONFIRMATION_MAILS_PER_HOUR": "3",
+    "CONFIRMATION_MAILS_PER_DAY": "6",
     "SES_MAX_SEND_RATE": "14",
     "SES_CONFIGURATION_SET": "",
     "TOKEN_KEY_PARAMETER": "/sro-events/local/token-key",
@@ -66,6 +67,7 @@ class Settings:
     endpoint_url: str | None
     registration_retention_days: int
     confirmation_mails_per_hour: int
+    confirmation_mails_per_day: int
     ses_max_send_rate: float
     ses_configuration_set: str
 
@@ -86,6 +88,7 @@ def load() -> Settings:
         endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
         registration_retention_days=int(get("REGISTRATION_RETENTION_DAYS")),
         confirmation_mails_per_hour=int(get("CONFIRMATION_MAILS_PER_HOUR")),
+        confirmation_mails_per_day=int(get("CONFIRMATION_MAILS_PER_DAY")),
         ses_max_send_rate=float(get("SES_MAX_SEND_RATE")),
         ses_configuration_set=get("SES_CONFIGURATION_SET"),
     )

@@ -238,18 +238,24 @@ def subscribe(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, now
 
     key = tokens.signing_key()
     person_id = tokens.person_id_for(request.email.lower(), key)
-    limit = config.load().confirmation_mails_per_hour
+    settings = config.load()
     for attempt in range(RETRIES):
         person = repo.get_person(person_id)
         existing = repo.get_registrations(person_id, list(request.event_ids))
         kept = [existing[e] for e in request.event_ids if e in existing and existing[e].status in KEPT_STATUSES]
         fresh_ids = [e for e in request.event_ids if e not in existing or existing[e].status not in KEPT_STATUSES]
-        recent = tuple(t for t in (person.confirm_mails if person else ()) if t > now - timedelta(hours=1))
+        # At most so many confirmation mails an hour and a day (one a day to someone who stopped all mail):
+        # the form must not become a way to flood someone's mailbox from the office's address.
+        recent = tuple(t for t in (person.confirm_mails if person else ()) if t > now - timedelta(days=1))
+        per_day = 1 if person is not None and person.mail_stopped_reason == "unsubscribed" else \
+            settings.confirmation_mails_per_day
+        within = (sum(t > now - timedelta(hours=1) for t in recent) < settings.confirmation_mails_per_hour
+                  and len(recent) < per_day)
         # An address that bounced or complained is never mailed again, even
         # once its person has expired or been erased: SES keeps the
         # suppression by the address's hash (bounces.py).
         suppressed = repo.suppression(bounces.address_hash(request.email)) if person is None else None
-        may_mail = len(recent) < limit and suppressed is None and (
+        may_mail = within and suppressed is None and (
             person is None or person.mail_stopped_reason in (None, "unsubscribed"))
         token_value, token_hash = tokens.new_token()
         token = None

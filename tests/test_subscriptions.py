@@ -298,6 +298,23 @@ def test_at_most_three_confirmation_mails_per_address_per_hour(repo, mailer, clo
     assert len(mailer.sent) == 4
 
 
+def test_at_most_six_confirmation_mails_a_day_and_one_after_stopping_all_mail(repo, mailer, clock):
+    for hour in range(10):  # someone submits An's address every hour
+        clock.set(PINNED_NOW + timedelta(hours=hour))
+        subscribe(repo, mailer)
+    assert len(mailer.sent) == 6
+    clock.set(PINNED_NOW + timedelta(hours=24, minutes=1))
+    subscribe(repo, mailer)
+    assert len(mailer.sent) == 7  # a day after the first, one more
+    manage = link(mailer.sent[-1][0], "manage")
+    subscriptions.unsubscribe(repo, manage, purpose="manage")
+    clock.set(PINNED_NOW + timedelta(days=3))
+    for minutes in range(0, 300, 61):
+        clock.set(PINNED_NOW + timedelta(days=3, minutes=minutes))
+        subscribe(repo, mailer)
+    assert len(mailer.sent) == 8  # An stopped all mail: one a day, so that they can come back
+
+
 def test_honeypot_submissions_keep_and_send_nothing(repo, mailer):
     subscribe(repo, mailer, website="http://spam.example")
     assert mailer.sent == []
