@@ -102,11 +102,26 @@ def test_every_function_has_a_name_and_a_log_group_the_policy_covers(packaged, s
 @pytest.mark.parametrize("stage", STAGES)
 def test_every_role_carries_the_hand_written_policy(packaged, stage):
     written = json.loads((REPO / ".chalice" / f"policy-{stage}.json").read_text())
-    roles = [r for r in template(packaged, stage)["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
-    assert roles
-    for role in roles:
-        assert [p["PolicyDocument"] for p in role["Properties"]["Policies"]] == [written]
+    authorizer = json.loads((REPO / ".chalice" / f"policy-authorizer-{stage}.json").read_text())
+    resources = template(packaged, stage)["Resources"]
+    roles = {name: r for name, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
+    assert set(roles) == {"ApiHandlerRole", "TickRole", "SesNotificationsRole", "StaffAuthorizerRole"}
+    for name, role in roles.items():
+        wanted = authorizer if name == "StaffAuthorizerRole" else written
+        assert [p["PolicyDocument"] for p in role["Properties"]["Policies"]] == [wanted], name
         assert "ManagedPolicyArns" not in role["Properties"]
+    assert resources["StaffAuthorizer"]["Properties"]["Role"] == {"Fn::GetAtt": ["StaffAuthorizerRole", "Arn"]}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_authorizer_which_any_bearer_string_runs_may_only_read_staff_tokens(packaged, stage):
+    [role] = [r for n, r in template(packaged, stage)["Resources"].items() if n == "StaffAuthorizerRole"]
+    statements = [s for p in role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    actions = sorted(a for s in statements for a in s["Action"])
+    assert actions == ["dynamodb:GetItem", "logs:CreateLogStream", "logs:PutLogEvents"]
+    [table] = [s for s in statements if s["Action"] == ["dynamodb:GetItem"]]
+    assert table["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["STAFFTOKEN#*"]}}
+    assert table["Resource"]["Fn::Sub"].endswith(f":table/sro-events-{stage}")
 
 
 @pytest.mark.parametrize("stage", STAGES)

@@ -95,3 +95,22 @@ def test_table_unreachable_fails_closed(client, staff_token, monkeypatch):
     monkeypatch.setattr(app_module.get_repo(), "get_staff_token", broken)
     response = client.http.get("/staff/events", headers={"Authorization": f"Bearer {staff_token}"})
     assert response.status_code == 401
+
+
+def test_the_authorizer_reads_one_staff_token_item_and_nothing_else(dynamodb_repo, staff_token, monkeypatch):
+    # Its role (.chalice/policy-authorizer-*.json) allows GetItem on STAFFTOKEN# keys alone.
+    import app as app_module
+    from chalice.app import AuthRequest
+
+    monkeypatch.setattr(app_module, "get_repo", lambda: dynamodb_repo)
+    calls = []
+    dynamodb_repo.client.meta.events.register(
+        "before-parameter-build.dynamodb.*", lambda model, params, **_: calls.append((model.name, params.get("Key"))))
+    for token in (staff_token, "not-a-token", "A" * 43):
+        request = AuthRequest("TOKEN", f"Bearer {token}", "arn:aws:execute-api:eu-west-1:1:api/api/GET/staff/events")
+        try:
+            app_module.staff_authorizer.func(request)
+        except Exception:  # noqa: BLE001 - a denied token raises Unauthorized: the calls are what count here
+            pass
+    assert calls and {name for name, _ in calls} == {"GetItem"}
+    assert all(key["PK"]["S"].startswith("STAFFTOKEN#") for _, key in calls)
