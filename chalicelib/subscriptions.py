@@ -289,14 +289,18 @@ def subscribe(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, now
         return
     lang = request.language
     links = person_links(person_id, base_url)
+    # The name typed into the form is not the address owner's word until they
+    # confirm: it is not put in the greeting or the To: header, which would
+    # let anyone send a text of their choice from the office's address.
     if token is not None:
-        _send(mailer, "confirm_request", lang, to_email=request.email, to_name=request.name, links=links,
-              name=request.name, confirm_url=f"{base_url}/confirm/{token_value}",
+        _send(mailer, "confirm_request", lang, to_email=request.email, to_name="", links=links,
+              name="", confirm_url=f"{base_url}/confirm/{token_value}",
               events=[events[e] for e in fresh_ids], already=[events[r.event_id] for r in kept],
               valid_hours=int(CONFIRM_VALIDITY.total_seconds() // 3600))
     elif kept:
-        _send(mailer, "already_registered", lang, to_email=request.email, to_name=request.name, links=links,
-              name=request.name, registrations=[(events[r.event_id], r.status) for r in kept])
+        known = person.name if person is not None else ""  # the name they confirmed
+        _send(mailer, "already_registered", lang, to_email=request.email, to_name=known, links=links,
+              name=known, registrations=[(events[r.event_id], r.status) for r in kept])
 
 
 def _person_after_submission(person: Person | None, request: SubscriptionRequest, person_id: str, now: datetime,

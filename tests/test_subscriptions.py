@@ -326,7 +326,7 @@ def test_an_address_whose_domain_is_in_other_letters_is_mailed_at_its_punycode_f
 
     subscribe(repo, mailer, email="An@Exämple.be")
     [(mail, raw)] = mailer.sent
-    assert mail.to_email == "An@xn--exmple-cua.be" and b"<An@xn--exmple-cua.be>" in raw
+    assert mail.to_email == "An@xn--exmple-cua.be" and email.message_from_bytes(raw)["To"] == "An@xn--exmple-cua.be"
     assert build_mime(mail, "smartregionoffice@vlaanderen.be")  # the very builder SES is given
     assert status(repo, "webinar-2027-01-14", "an@xn--exmple-cua.be") == "pending"
     subscribe(repo, mailer, email="an@xn--exmple-cua.be")  # either spelling is the same person
@@ -538,7 +538,7 @@ def test_mails_are_in_the_language_of_the_form(repo, mailer):
     subscribe(repo, mailer, email="nl@x.be", language="nl")
     subscribe(repo, mailer, email="en@x.be", language="en")
     assert mailer.to("nl@x.be")[0].subject.startswith("Bevestig je inschrijving")
-    assert "Dag An Peeters," in mailer.to("nl@x.be")[0].text
+    assert "Hallo," in mailer.to("nl@x.be")[0].text
     assert mailer.to("en@x.be")[0].subject.startswith("Confirm your registration")
     assert "donderdag 14 januari 2027, 10:00" in mailer.to("nl@x.be")[0].text
     assert "Thursday 14 January 2027, 10:00" in mailer.to("en@x.be")[0].text
@@ -546,9 +546,24 @@ def test_mails_are_in_the_language_of_the_form(repo, mailer):
 
 def test_markup_in_a_name_is_text_in_the_html_mail(repo, mailer):
     subscribe(repo, mailer, name="<script>alert(1)</script>")
+    confirm_last(repo, mailer)
     mail = mailer.sent[-1][0]
-    assert "<script>" not in mail.html
+    assert mail.kind == "confirmed" and "<script>" not in mail.html
     assert "&lt;script&gt;" in mail.html
+
+
+def test_a_name_typed_into_the_form_is_not_mailed_before_the_address_owner_confirms_it(repo, mailer):
+    # Anyone can type any address: the office's mail must not carry a text of their choosing.
+    subscribe(repo, mailer, name="Your account is blocked: visit evil.example", language="en")
+    [(mail, raw)] = mailer.sent
+    assert "evil.example" not in mail.text + mail.html + mail.subject + mail.to_name
+    assert b"evil.example" not in raw and mail.text.startswith("Hello,")
+    confirm_last(repo, mailer)  # the owner confirmed: from now on it is their name
+    mailer.sent.clear()
+    subscribe(repo, mailer, name="Someone else entirely", language="en")  # kept: "already registered"
+    [(already, _)] = mailer.sent
+    assert already.kind == "already_registered" and "Someone else" not in already.text
+    assert already.to_name == "Your account is blocked: visit evil.example"  # the confirmed name, as they chose it
 
 
 def test_links_in_mails_open_pages_in_the_persons_language(repo, mailer):
