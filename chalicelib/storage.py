@@ -217,8 +217,12 @@ class Repository(ABC):
         """Return the confirm token with that hash, or None."""
 
     @abstractmethod
-    def use_confirm_token(self, token_hash: str, now: datetime) -> None:
-        """Mark a token used; raise Gone if it was used already or has expired."""
+    def use_confirm_token(self, token_hash: str, now: datetime, *, seen: datetime | None = None) -> None:
+        """Mark a token used; raise Gone if it was used already (other than at ``seen``), is done, or has expired.
+
+        ``seen``: the use read before, for a confirm taken up again; only one of
+        two presses that read it can take it.
+        """
 
     @abstractmethod
     def finish_confirm_token(self, token_hash: str, now: datetime) -> None:
@@ -425,10 +429,10 @@ class InMemoryRepository(Repository):
     def get_confirm_token(self, token_hash: str) -> ConfirmToken | None:
         return self.tokens.get(token_hash)
 
-    def use_confirm_token(self, token_hash: str, now: datetime) -> None:
+    def use_confirm_token(self, token_hash: str, now: datetime, *, seen: datetime | None = None) -> None:
         with self._lock:
             token = self.tokens.get(token_hash)
-            if token is None or token.used_at is not None or token.expires_at <= now:
+            if token is None or token.used_at != seen or token.done_at is not None or token.expires_at <= now:
                 raise Gone("token: this link has expired or was used already")
             self.tokens[token_hash] = replace(token, used_at=now)
 
@@ -990,18 +994,23 @@ class DynamoDBRepository(Repository):
             if not self._is_condition_failure(exc):
                 raise
 
-    def use_confirm_token(self, token_hash: str, now: datetime) -> None:
+    def use_confirm_token(self, token_hash: str, now: datetime, *, seen: datetime | None = None) -> None:
         from botocore.exceptions import ClientError
 
         key = {"PK": S(f"TOKEN#{token_hash}"), "SK": S("TOKEN")}
         attempt = secrets.token_hex(8)
+        values = {":now": S(times.to_utc_iso(now)), ":attempt": S(attempt)}
+        if seen is None:
+            used = "attribute_not_exists(used_at)"
+        else:
+            used, values[":seen"] = "used_at = :seen AND attribute_not_exists(done_at)", S(times.to_utc_iso(seen))
         try:
             self._call(
                 "update_item",
                 Key=key,
                 UpdateExpression="SET used_at = :now, write_id = :attempt",
-                ConditionExpression="attribute_exists(PK) AND attribute_not_exists(used_at) AND valid_until > :now",
-                ExpressionAttributeValues={":now": S(times.to_utc_iso(now)), ":attempt": S(attempt)},
+                ConditionExpression=f"attribute_exists(PK) AND {used} AND valid_until > :now",
+                ExpressionAttributeValues=values,
             )
         except ClientError as exc:
             if not self._is_condition_failure(exc):

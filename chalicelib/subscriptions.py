@@ -247,10 +247,13 @@ def subscribe(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, now
         # At most so many confirmation mails an hour and a day (one a day to someone who stopped all mail):
         # the form must not become a way to flood someone's mailbox from the office's address.
         recent = tuple(t for t in (person.confirm_mails if person else ()) if t > now - timedelta(days=1))
-        per_day = 1 if person is not None and person.mail_stopped_reason == "unsubscribed" else \
-            settings.confirmation_mails_per_day
+        if person is not None and person.mail_stopped_reason == "unsubscribed" and person.mail_stopped_at:
+            day = [t for t in recent if t > person.mail_stopped_at]  # since they stopped all mail: one a day
+            per_day = 1
+        else:
+            day, per_day = list(recent), settings.confirmation_mails_per_day
         within = (sum(t > now - timedelta(hours=1) for t in recent) < settings.confirmation_mails_per_hour
-                  and len(recent) < per_day)
+                  and len(day) < per_day)
         # An address that bounced or complained is never mailed again, even
         # once its person has expired or been erased: SES keeps the
         # suppression by the address's hash (bounces.py).
@@ -384,7 +387,8 @@ def _live_token(repo: Repository, token: str, now: datetime, *, wait: bool = Fal
             raise NotFound("token: unknown link")
         if stored.expires_at <= now:
             raise Gone("token: this link has expired; ask for a new mail")
-        if stored.done_at is not None:
+        if stored.done_at is not None or (stored.used_at is not None and not stored.name):
+            # (A link used before links carried their submission was never marked done: done, too.)
             raise LinkUsed("token: this link was used already; ask for a new mail", person_id=stored.person_id)
         if stored.used_at is None or stored.used_at <= now - RESUME_AFTER:
             return stored
@@ -394,6 +398,18 @@ def _live_token(repo: Repository, token: str, now: datetime, *, wait: bool = Fal
         _sleep(IN_PROGRESS_POLL)
         waited += IN_PROGRESS_POLL
         stored = repo.get_confirm_token(token_hash)
+
+
+def _spend(repo: Repository, token: str, now: datetime) -> ConfirmToken:
+    """Take the link for this confirm: mark it used (again, for a resume), or meet the press that took it first."""
+    for _ in range(RETRIES):
+        stored = _live_token(repo, token, now, wait=True)
+        try:
+            repo.use_confirm_token(stored.token_hash, now, seen=stored.used_at)
+            return stored
+        except Gone:
+            continue  # another press took it between our read and our write: look again (and wait for it)
+    raise Unavailable("token: a confirm with this link is under way; try again in a few minutes")
 
 
 def _submission(stored: ConfirmToken, regs: dict[str, Registration]) -> dict[str, str]:
@@ -422,9 +438,7 @@ def inspect_confirm_token(repo: Repository, token: str, *, now: datetime | None 
 def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, now: datetime | None = None) -> ConfirmResult:
     """Use a confirm link: take seats (or waiting-list places), and mail the events with their .ics."""
     now = now or times.now()
-    stored = _live_token(repo, token, now, wait=True)
-    if stored.used_at is None:
-        repo.use_confirm_token(stored.token_hash, now)
+    stored = _spend(repo, token, now)
     person = repo.get_person(stored.person_id)
     if person is None:
         raise Gone("token: this link is no longer valid")
@@ -458,7 +472,12 @@ def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, now:
         outcomes.append(Outcome(event, status))
     links = person_links(person.id, base_url)
     _mail_outcomes(mailer, person, outcomes, links, base_url)
-    repo.finish_confirm_token(stored.token_hash, now)
+    try:
+        repo.finish_confirm_token(stored.token_hash, now)
+    except Unavailable:
+        # All is done and mailed; only the mark failed. A press again after
+        # RESUME_AFTER runs the confirm once more, which finds everything kept.
+        log.warning("a confirm link could not be marked done")
     return ConfirmResult(language=person.language, name=person.name, outcomes=outcomes, manage_url=links.manage)
 
 
@@ -954,7 +973,7 @@ def export_person(repo: Repository, person: Person) -> dict[str, Any]:
         "confirmed_at": times.format_instant(person.confirmed_at),
         "mail_stopped_at": times.format_instant(person.mail_stopped_at),
         "mail_stopped_reason": person.mail_stopped_reason,
-        "confirmation_mails_last_hour": len(person.confirm_mails),
+        "confirmation_mails_last_day": len(person.confirm_mails),
         "kept_until": times.format_instant(person.expires_at),
         "registrations": [
             {"event_id": r.event_id,

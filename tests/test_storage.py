@@ -203,6 +203,21 @@ def test_a_confirm_token_keeps_its_submission_and_is_marked_done_once_its_confir
     assert repo.get_confirm_token("0" * 64) is None
 
 
+def test_a_used_token_is_taken_up_again_only_as_it_was_read_and_never_once_done(repo):
+    repo.save_subscription(person(), previous=None, registrations=[], token=token(name="An"))
+    repo.use_confirm_token("f" * 64, PINNED_NOW)
+    later = PINNED_NOW + timedelta(minutes=3)
+    with pytest.raises(Gone):  # read as unused: another press took it
+        repo.use_confirm_token("f" * 64, later)
+    repo.use_confirm_token("f" * 64, later, seen=PINNED_NOW)
+    assert repo.get_confirm_token("f" * 64).used_at == later
+    with pytest.raises(Gone):  # the same stale read a second time: taken already
+        repo.use_confirm_token("f" * 64, later + timedelta(seconds=1), seen=PINNED_NOW)
+    repo.finish_confirm_token("f" * 64, later)
+    with pytest.raises(Gone):
+        repo.use_confirm_token("f" * 64, later + timedelta(minutes=3), seen=later)
+
+
 def test_erasing_a_person_removes_profile_registrations_and_tokens(repo):
     repo.create_event(make_event())
     repo.save_subscription(person(), previous=None, registrations=[registration()], token=token())

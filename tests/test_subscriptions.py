@@ -237,6 +237,82 @@ def test_a_second_press_while_the_first_is_under_way_waits_for_it(repo, mailer, 
     assert sum(waits) == subscriptions.IN_PROGRESS_WAIT
 
 
+def test_two_presses_that_both_read_the_link_unused_confirm_once_and_both_say_so(repo, mailer, monkeypatch):
+    subscribe(repo, mailer)
+    token = link(mailer.sent[-1][0], "confirm")
+    token_hash = tokens.token_hash(token)
+    unused = repo.get_confirm_token(token_hash)
+    real_get, real_sleep, reads = repo.get_confirm_token, subscriptions._sleep, []
+
+    def first_read_is_stale(h):
+        reads.append(h)
+        return unused if len(reads) == 1 else real_get(h)  # read before the other press wrote
+
+    subscriptions.confirm(repo, mailer, token, base_url=BASE)  # the other press, first to write
+    monkeypatch.setattr(repo, "get_confirm_token", first_read_is_stale)
+    monkeypatch.setattr(subscriptions, "_sleep", lambda seconds: None)
+    with pytest.raises(LinkUsed):  # "it went through", not "this link has expired"
+        subscriptions.confirm(repo, mailer, token, base_url=BASE)
+    assert [m.kind for m, _ in mailer.sent] == ["confirm_request", "confirmed"]
+
+
+def test_two_presses_taking_up_a_failed_confirm_at_once_run_it_once(repo, mailer, clock, monkeypatch):
+    subscribe(repo, mailer)
+    token = link(mailer.sent[-1][0], "confirm")
+    token_hash = tokens.token_hash(token)
+    repo.use_confirm_token(token_hash, PINNED_NOW)  # a confirm that failed after taking the link
+    clock.set(PINNED_NOW + timedelta(minutes=3))
+    stale = repo.get_confirm_token(token_hash)
+    real_get, reads = repo.get_confirm_token, []
+    monkeypatch.setattr(repo, "get_confirm_token", lambda h: (reads.append(h), stale if len(reads) == 1 else real_get(h))[1])
+    monkeypatch.setattr(subscriptions, "_sleep", lambda seconds: repo.finish_confirm_token(token_hash, PINNED_NOW))
+    repo.use_confirm_token(token_hash, PINNED_NOW + timedelta(minutes=3), seen=PINNED_NOW)  # the other press took it up
+    with pytest.raises(LinkUsed):  # this one read it free, met the other's write, waited for it to finish
+        subscriptions.confirm(repo, mailer, token, base_url=BASE)
+    assert [m.kind for m, _ in mailer.sent] == ["confirm_request"]
+
+
+def test_a_confirm_whose_last_mark_fails_still_answers_what_it_did(repo, mailer, monkeypatch):
+    subscribe(repo, mailer)
+
+    def throttled(*args, **kwargs):
+        raise Unavailable("storage: ThrottlingException")
+
+    monkeypatch.setattr(repo, "finish_confirm_token", throttled)
+    result = confirm_last(repo, mailer)
+    assert [o.status for o in result.outcomes] == ["confirmed"] and mailer.sent[-1][0].kind == "confirmed"
+
+
+def test_a_link_used_before_links_carried_their_submission_counts_as_done(repo, mailer, clock):
+    from dataclasses import replace as _replace
+
+    subscribe(repo, mailer)
+    token = link(mailer.sent[-1][0], "confirm")
+    token_hash = tokens.token_hash(token)
+    subscriptions.confirm(repo, mailer, token, base_url=BASE)
+    old = _replace(repo.get_confirm_token(token_hash), name="", organisation="", language="", question="", done_at=None)
+    repo.tokens[token_hash] = old  # as stored by the code before: used, never marked done
+    clock.set(PINNED_NOW + timedelta(hours=1))
+    with pytest.raises(LinkUsed):
+        subscriptions.confirm(repo, mailer, token, base_url=BASE)
+    with pytest.raises(LinkUsed):
+        subscriptions.inspect_confirm_token(repo, token)
+
+
+def test_the_one_a_day_after_a_stop_counts_mails_since_the_stop(repo, mailer, clock):
+    subscribe(repo, mailer)
+    confirm_last(repo, mailer)
+    manage = link(mailer.sent[-1][0], "manage")
+    clock.set(PINNED_NOW + timedelta(minutes=10))
+    subscriptions.unsubscribe(repo, manage, purpose="manage")  # by mistake
+    clock.set(PINNED_NOW + timedelta(minutes=20))
+    subscribe(repo, mailer, event_ids=["smart-region-dag-2027"])  # to come back: mailed, the earlier mail was before
+    assert [m.kind for m, _ in mailer.sent] == ["confirm_request", "confirmed", "confirm_request"]
+    clock.set(PINNED_NOW + timedelta(minutes=30))
+    subscribe(repo, mailer, event_ids=["smart-region-dag-2027"])
+    assert len(mailer.sent) == 3  # one a day, since the stop
+
+
 def test_unknown_confirm_link_is_not_found(repo, mailer):
     with pytest.raises(NotFound):
         subscriptions.confirm(repo, mailer, "A" * 43, base_url=BASE)
