@@ -102,12 +102,13 @@ def test_every_function_has_a_name_and_a_log_group_the_policy_covers(packaged, s
 @pytest.mark.parametrize("stage", STAGES)
 def test_every_role_carries_the_hand_written_policy(packaged, stage):
     written = json.loads((REPO / ".chalice" / f"policy-{stage}.json").read_text())
-    authorizer = json.loads((REPO / ".chalice" / f"policy-authorizer-{stage}.json").read_text())
+    own = {"StaffAuthorizerRole": json.loads((REPO / ".chalice" / f"policy-authorizer-{stage}.json").read_text()),
+           "SesNotificationsRole": json.loads((REPO / ".chalice" / f"policy-ses-notifications-{stage}.json").read_text())}
     resources = template(packaged, stage)["Resources"]
     roles = {name: r for name, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
     assert set(roles) == {"ApiHandlerRole", "TickRole", "SesNotificationsRole", "StaffAuthorizerRole"}
     for name, role in roles.items():
-        wanted = authorizer if name == "StaffAuthorizerRole" else written
+        wanted = own.get(name, written)
         assert [p["PolicyDocument"] for p in role["Properties"]["Policies"]] == [wanted], name
         assert "ManagedPolicyArns" not in role["Properties"]
     assert resources["StaffAuthorizer"]["Properties"]["Role"] == {"Fn::GetAtt": ["StaffAuthorizerRole", "Arn"]}
@@ -194,3 +195,14 @@ def test_api_gateways_own_error_answers_carry_the_security_headers(packaged, sta
         assert properties["RestApiId"] == {"Ref": "RestAPI"}
         assert properties["ResponseParameters"]["gatewayresponse.header.X-Content-Type-Options"] == "'nosniff'"
         assert properties["ResponseParameters"]["gatewayresponse.header.Referrer-Policy"] == "'no-referrer'"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_ses_notice_handler_may_not_send_mail_or_touch_registrations(packaged, stage):
+    [role] = [r for n, r in template(packaged, stage)["Resources"].items() if n == "SesNotificationsRole"]
+    statements = [s for p in role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    actions = sorted(a for s in statements for a in s["Action"])
+    assert actions == ["dynamodb:GetItem", "dynamodb:PutItem", "logs:CreateLogStream", "logs:PutLogEvents",
+                       "ssm:GetParameter"]
+    [table] = [s for s in statements if s["Action"] == ["dynamodb:GetItem", "dynamodb:PutItem"]]
+    assert table["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["SUPPRESSION#*", "PERSON#*"]}}

@@ -250,3 +250,28 @@ def test_a_move_refused_for_a_send_being_sent_changes_no_seat_count(repo, clock)
         repo.move_registration(seated, expect=("interested",), seat_change=1, capacity=5, drop_sends=[open_send])
     assert repo.get_event(WEBINAR).seats_taken == 0
     assert repo.get_registrations("p1", [WEBINAR])[WEBINAR].status == "interested"
+
+
+def test_the_ses_notice_handler_touches_only_suppressions_and_profiles(dynamodb_repo, monkeypatch):
+    # Its role (.chalice/policy-ses-notifications-*.json): GetItem and PutItem on SUPPRESSION# and PERSON# keys.
+    import json
+
+    import app as app_module
+    from tests.test_reminders import _ses_notice
+
+    events.create_event(dynamodb_repo, webinar_data(), actor="test")
+    register(dynamodb_repo, RecordingMailer(), "an@example.be", [WEBINAR])
+    monkeypatch.setattr(app_module, "get_repo", lambda: dynamodb_repo)
+    calls = []
+    dynamodb_repo.client.meta.events.register(
+        "before-parameter-build.dynamodb.*",
+        lambda model, params, **_: calls.append((model.name, (params.get("Key") or params.get("Item"))["PK"]["S"])))
+
+    class Notice:
+        message = json.dumps(_ses_notice("Complaint", "an@example.be"))
+
+    app_module.ses_notifications.func(Notice())
+    assert dynamodb_repo.get_person(tokens.person_id_for("an@example.be", tokens.signing_key())).mail_stopped_reason \
+        == "complaint"
+    assert {name for name, _ in calls} == {"GetItem", "PutItem"}
+    assert all(pk.startswith(("SUPPRESSION#", "PERSON#")) for _, pk in calls)
