@@ -605,6 +605,8 @@ def _subscribe_json():
 def _subscribe_form():
     try:
         data = web.subscription_from_form(raw_form_body())
+    except (InvalidInput, InvalidInputs) as exc:  # not UTF-8, too many fields: the form again, empty, with why
+        return _index(400, {}, web.form_errors(exc, page_language()))
     except DomainError as exc:
         return html_error(exc)
     try:

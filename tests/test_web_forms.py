@@ -340,3 +340,11 @@ def test_a_confirm_link_pressed_again_after_it_worked_leads_to_the_persons_page(
 
     subscriptions.erase(dynamodb_repo, dynamodb_repo.get_person(tokens.person_id_for("an@example.be", tokens.signing_key())))
     assert "You have used this link already" not in html(client.http.post(path, headers=FORM, body=""))
+
+
+@pytest.mark.parametrize("body", [b"name=An&" + b"&".join(b"event_ids=x" for _ in range(101)), b"name=\xff\xfe"])
+def test_a_form_body_that_cannot_be_read_shows_the_form_again_with_why(client, published, body):
+    response = client.http.post("/subscriptions?lang=en", headers=FORM, body=body)
+    page = html(response)
+    assert response.status_code == 400 and '<form method="post" action="/subscriptions?lang=en"' in page
+    assert "The form could not be read. Please fill it in again." in page
