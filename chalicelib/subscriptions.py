@@ -17,7 +17,7 @@ import logging
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from . import bounces, i18n, reminders, times, tokens
 from .errors import Conflict, Gone, InvalidInput, InvalidInputs, LinkUsed, NotFound, Unavailable
@@ -503,27 +503,45 @@ def _place_again(repo: Repository, event: Event, reg: Registration, now: datetim
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _confirm_person(repo: Repository, person: Person, submitted: dict[str, str], now: datetime,
-                    events: dict[str, Event], regs: dict[str, Registration]) -> Person:
+def _change_person(repo: Repository, person: Person, change: Callable[[Person], dict[str, Any] | None],
+                   now: datetime, *, gone_ok: bool = False) -> Person | None:
+    """Save the profile with ``change(person)`` (None: nothing to change), read again when it changed meanwhile.
+
+    A profile gone meanwhile (erased) raises the Conflict, or with ``gone_ok`` is left gone (None).
+    """
     for attempt in range(RETRIES):
-        expiry = max([person.expires_at or now] + [_retention_until(events[e], now) for e in regs if e in events])
-        changes: dict[str, Any] = {"confirmed_at": person.confirmed_at or now, "updated_at": max(now, person.updated_at + timedelta(microseconds=1)),
-                                   "expires_at": expiry}
-        if submitted:
-            changes.update(name=submitted["name"], organisation=submitted["organisation"],
-                           language=submitted["language"])
-        if person.mail_stopped_reason == "unsubscribed":
-            changes.update(mail_stopped_at=None, mail_stopped_reason=None)  # they asked for mail again
-        updated = replace(person, **changes)
+        changes = change(person)
+        if changes is None:
+            return person
+        updated = replace(person, **changes, updated_at=max(now, person.updated_at + timedelta(microseconds=1)))
         try:
             repo.save_person(updated, previous=person)
             return updated
         except Conflict:
             fresh = repo.get_person(person.id)
+            if fresh is None and gone_ok:
+                return None
             if fresh is None or attempt == RETRIES - 1:
                 raise
             person = fresh
-    raise AssertionError("unreachable")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _confirm_person(repo: Repository, person: Person, submitted: dict[str, str], now: datetime,
+                    events: dict[str, Event], regs: dict[str, Registration]) -> Person:
+    def confirmed(person: Person) -> dict[str, Any]:
+        expiry = max([person.expires_at or now] + [_retention_until(events[e], now) for e in regs if e in events])
+        changes: dict[str, Any] = {"confirmed_at": person.confirmed_at or now, "expires_at": expiry}
+        if submitted:
+            changes.update(name=submitted["name"], organisation=submitted["organisation"],
+                           language=submitted["language"])
+        if person.mail_stopped_reason == "unsubscribed":
+            changes.update(mail_stopped_at=None, mail_stopped_reason=None)  # they asked for mail again
+        return changes
+
+    updated = _change_person(repo, person, confirmed, now)
+    assert updated is not None
+    return updated
 
 
 def place(repo: Repository, event: Event, reg: Registration, now: datetime, expect: tuple[str, ...] = ("pending",)) -> str:
@@ -760,21 +778,15 @@ def register_from_link(repo: Repository, mailer: Mailer, token: str, event_id: s
 def stop_all_mail(repo: Repository, person: Person, reason: str, *, now: datetime | None = None) -> None:
     """Send this person nothing more (unsubscribe, bounce or complaint); registrations stay."""
     now = now or times.now()
-    for attempt in range(RETRIES):
+
+    def stopped(person: Person) -> dict[str, Any] | None:
         if person.mail_stopped_at is not None and person.mail_stopped_reason == reason:
-            return
+            return None
         if reason == "unsubscribed" and person.mail_stopped_reason in ("bounce", "complaint"):
-            return  # an unsubscribe must not turn a bounce or complaint into a stop that confirming lifts
-        try:
-            repo.save_person(replace(person, mail_stopped_at=now, mail_stopped_reason=reason,
-                                     updated_at=max(now, person.updated_at + timedelta(microseconds=1))),
-                             previous=person)
-            return
-        except Conflict:
-            fresh = repo.get_person(person.id)
-            if fresh is None or attempt == RETRIES - 1:
-                raise
-            person = fresh
+            return None  # an unsubscribe must not turn a bounce or complaint into a stop that confirming lifts
+        return {"mail_stopped_at": now, "mail_stopped_reason": reason}
+
+    _change_person(repo, person, stopped, now)
 
 
 def unsubscribe(repo: Repository, token: str, *, purpose: str = "unsubscribe", now: datetime | None = None) -> None:
@@ -881,18 +893,8 @@ def keep_until_after(repo: Repository, event: Event, now: datetime) -> int:
                     raise
                 reg = repo.get_registrations(reg.person_id, [event.id]).get(event.id)
     for person in repo.get_people(sorted(kept)).values():
-        for attempt in range(RETRIES):
-            if person is None or (person.expires_at or until) >= until:
-                break
-            try:
-                repo.save_person(replace(person, expires_at=until,
-                                         updated_at=max(now, person.updated_at + timedelta(microseconds=1))),
-                                 previous=person)
-                break
-            except Conflict:
-                if attempt == RETRIES - 1:
-                    raise
-                person = repo.get_person(person.id)
+        _change_person(repo, person, lambda p: None if (p.expires_at or until) >= until else {"expires_at": until},
+                       now, gone_ok=True)
     return raised
 
 

@@ -73,6 +73,14 @@ def webinar_with_registrants(repo, count):
         register(repo, setup, f"p{i}@example.be", [WEBINAR])
 
 
+def _an_seated_bo_waiting(repo, mailer, *, bo_language="nl"):
+    """The day with one seat: An has it, Bo waits. Return An's manage token."""
+    events.create_event(repo, day_data(capacity=1), actor="test")
+    register(repo, mailer, "an@example.be", [DAY])
+    register(repo, mailer, "bo@example.be", [DAY], name="Bo", language=bo_language)
+    return re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
+
+
 @pytest.fixture
 def webinar(memory_repo):
     events.create_event(memory_repo, webinar_data(), actor="test")
@@ -119,10 +127,7 @@ def test_promotion_from_the_waiting_list_plans_reminders(memory_repo, mailer, cl
 
 
 def test_the_seat_given_mail_goes_out_once_from_the_tick_with_the_calendar(memory_repo, mailer, clock):
-    events.create_event(memory_repo, day_data(capacity=1), actor="test")
-    register(memory_repo, mailer, "an@example.be", [DAY])
-    register(memory_repo, mailer, "bo@example.be", [DAY], name="Bo", language="en")
-    manage = re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
+    manage = _an_seated_bo_waiting(memory_repo, mailer, bo_language="en")
     subscriptions.cancel_registration(memory_repo, manage, DAY)
     assert kinds(mailer, "bo@example.be") == ["confirm_request", "confirmed"]  # nothing yet: the tick mails it
     assert tick(memory_repo, mailer, PINNED_NOW).sent == 1
@@ -790,10 +795,7 @@ def test_a_later_change_plans_the_mails_of_an_earlier_one_whose_planning_failed(
 
 
 def test_a_freed_seat_whose_promotion_failed_is_given_by_the_tick(repo, mailer, clock, monkeypatch):
-    events.create_event(repo, day_data(capacity=1), actor="test")
-    register(repo, mailer, "an@example.be", [DAY])
-    register(repo, mailer, "bo@example.be", [DAY], name="Bo")
-    manage = re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
+    manage = _an_seated_bo_waiting(repo, mailer)
     _fails_once(monkeypatch, repo, "list_registrations")
     with pytest.raises(Unavailable):  # the seat is freed, then the table fails: a 503
         subscriptions.cancel_registration(repo, manage, DAY)
@@ -808,10 +810,7 @@ def test_a_freed_seat_whose_promotion_failed_is_given_by_the_tick(repo, mailer, 
 
 
 def test_a_seat_freed_and_given_at_once_leaves_nothing_for_the_tick(repo, mailer, clock):
-    events.create_event(repo, day_data(capacity=1), actor="test")
-    register(repo, mailer, "an@example.be", [DAY])
-    register(repo, mailer, "bo@example.be", [DAY], name="Bo")
-    manage = re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
+    manage = _an_seated_bo_waiting(repo, mailer)
     subscriptions.cancel_registration(repo, manage, DAY)
     assert repo.get_event(DAY).seat_freed_at is None
     assert subscriptions.plan_unplanned(repo, PINNED_NOW + timedelta(minutes=5)) == 0
@@ -881,10 +880,7 @@ def test_a_move_from_online_to_a_venue_shows_no_empty_link(memory_repo, mailer, 
 
 
 def test_the_seat_mail_names_its_event_in_the_subject(memory_repo, mailer, clock):
-    events.create_event(memory_repo, day_data(capacity=1), actor="test")
-    register(memory_repo, mailer, "an@example.be", [DAY])
-    register(memory_repo, mailer, "bo@example.be", [DAY], name="Bo")
-    manage = re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
+    manage = _an_seated_bo_waiting(memory_repo, mailer)
     subscriptions.cancel_registration(memory_repo, manage, DAY)
     tick(memory_repo, mailer, PINNED_NOW)
     seat, _ = mailer.sent[-1]
@@ -892,10 +888,7 @@ def test_the_seat_mail_names_its_event_in_the_subject(memory_repo, mailer, clock
 
 
 def test_a_newcomer_queues_behind_the_waiting_list_for_a_seat_freed_but_not_yet_offered(repo, mailer, clock, monkeypatch):
-    events.create_event(repo, day_data(capacity=1), actor="test")
-    register(repo, mailer, "an@example.be", [DAY])
-    register(repo, mailer, "bo@example.be", [DAY], name="Bo")  # waits
-    manage = re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
+    manage = _an_seated_bo_waiting(repo, mailer)  # Bo waits
     _fails_once(monkeypatch, repo, "list_registrations")
     with pytest.raises(Unavailable):  # An's seat is freed, its promotion fails
         subscriptions.cancel_registration(repo, manage, DAY)
