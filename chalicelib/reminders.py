@@ -42,7 +42,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
-from . import times
+from . import times, tokens
 from .errors import Unavailable
 from .mail import Mail, MailRejected, MailThrottled, MailUncertain, Mailer
 from .models import Event, Person, Registration, Send
@@ -440,7 +440,7 @@ class _Tick:
         """
         from . import subscriptions as subs
 
-        links = subs.person_links(person.id, self.base_url)
+        links = subs.person_links(person.id, self.base_url, self.cached(("key",), tokens.signing_key))
         key = ("shape", send.kind, send.detail, person.language, event.id, event.sequence,
                json.dumps(send.details, sort_keys=True, default=str) if send.details else "")
         shape = self._cache.get(key)
@@ -616,7 +616,9 @@ class _Shape:
 
     def __init__(self, mail: Mail, name_mark: str, link_marks: dict[str, str]):
         self.mail, self.name_mark, self.link_marks = mail, name_mark, link_marks
-        self.pattern = re.compile("|".join([name_mark, *link_marks.values()]))
+        # Each text split once at its placeholders: text, mark, text, mark, ..., text.
+        pattern = re.compile("(" + "|".join([name_mark, *link_marks.values()]) + ")")
+        self.pieces = {part: pattern.split(getattr(mail, part)) for part in ("subject", "text", "html", "unsubscribe_url")}
 
     @classmethod
     def make(cls, render: Callable[[str, Any], Mail]) -> "_Shape":
@@ -634,10 +636,15 @@ class _Shape:
 
         values = {self.name_mark: name, **{mark: getattr(links, f) for f, mark in self.link_marks.items()}}
         html_values = {mark: str(escape(value)) for mark, value in values.items()}
-        plain, html = (lambda m: values[m.group()]), (lambda m: html_values[m.group()])
-        return replace(self.mail, to_email=email, to_name=name, subject=self.pattern.sub(plain, self.mail.subject),
-                       text=self.pattern.sub(plain, self.mail.text), html=self.pattern.sub(html, self.mail.html),
-                       unsubscribe_url=self.pattern.sub(plain, self.mail.unsubscribe_url))
+
+        def filled(part: str, chosen: dict[str, str]) -> str:
+            pieces = list(self.pieces[part])
+            pieces[1::2] = [chosen[mark] for mark in pieces[1::2]]
+            return "".join(pieces)
+
+        return replace(self.mail, to_email=email, to_name=name, subject=filled("subject", values),
+                       text=filled("text", values), html=filled("html", html_values),
+                       unsubscribe_url=filled("unsubscribe_url", values))
 
 
 # ---------------------------------------------------------------- wording

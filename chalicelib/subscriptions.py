@@ -12,6 +12,7 @@ the order they confirmed; a freed seat goes to the first on it at once.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import logging
 import time
@@ -170,22 +171,24 @@ class Links:
     webcal: str
 
 
-def person_links(person_id: str, base_url: str) -> Links:
-    """Return the manage, unsubscribe and personal feed links of a person."""
-    key = tokens.signing_key()
-    feed = f"{base_url}/feeds/{tokens.person_token('feed', person_id, key)}.ics"
+def person_links(person_id: str, base_url: str, key: bytes | None = None) -> Links:
+    """Return the manage, unsubscribe and personal feed links of a person (``key``: the signing key, if at hand)."""
+    key = key or tokens.signing_key()
+    feed_path = f"/feeds/{tokens.person_token('feed', person_id, key)}.ics"
     return Links(
         manage=f"{base_url}/manage/{tokens.person_token('manage', person_id, key)}",
         unsubscribe=f"{base_url}/unsubscribe/{tokens.person_token('unsubscribe', person_id, key)}",
-        feed=feed,
-        webcal=_webcal(feed),
+        feed=base_url + feed_path,
+        webcal=_webcal_base(base_url) + feed_path,
     )
 
 
-def _webcal(url: str) -> str:
+@functools.lru_cache(maxsize=8)
+def _webcal_base(base_url: str) -> str:
+    """The webcal:// form of the base URL, to which a feed's path is added (the tick makes one per mail)."""
     from .feeds import webcal_url
 
-    return webcal_url(url)
+    return webcal_url(base_url)
 
 
 def person_for_token(repo: Repository, purpose: str, token: str) -> Person:

@@ -244,6 +244,17 @@ def test_ics_link_and_webcal_form():
         feeds.webcal_url("ftp://example.be/x.ics")
 
 
+@pytest.mark.parametrize("base", [BASE, "https://abc.execute-api.eu-west-1.amazonaws.com/api", "http://127.0.0.1:8000"])
+def test_a_persons_webcal_link_is_their_feed_link_in_webcal_form(base, monkeypatch):
+    from chalicelib import subscriptions, tokens
+
+    monkeypatch.setenv("TOKEN_KEY", "feeds-test-key")
+    links = subscriptions.person_links("A" * 22, base)
+    assert links.feed.startswith(f"{base}/feeds/") and links.feed.endswith(".ics")
+    assert links.webcal == feeds.webcal_url(links.feed)
+    assert subscriptions.person_links("A" * 22, base, tokens.signing_key()) == links  # the key given or read: the same
+
+
 def test_add_to_calendar_links_carry_at_most_a_thousand_characters_of_description():
     from chalicelib import feeds
     from chalicelib.models import build_event

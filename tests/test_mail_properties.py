@@ -74,3 +74,12 @@ def test_any_name_reads_back_exactly_with_a_strict_rfc2047_reader(name):
                 unsubscribe_url="https://events.example.be/unsubscribe/abc")
     raw = build_mime(mail, "smartregionoffice@vlaanderen.be")
     assert display_name(header(raw, "To")) == one_line(name, 100)
+
+
+def test_a_long_line_gets_soft_breaks_and_a_lone_dot_and_trailing_space_are_encoded():
+    from chalicelib.mail import _text_part
+
+    body = _text_part("x" * 200 + "\n.\nend \n", "plain").split(b"\r\n\r\n", 1)[1]
+    lines = body.split(b"\r\n")
+    assert lines[0].endswith(b"=") and len(lines[0]) == 76
+    assert b"=2E" in lines and b"end=20" in lines
