@@ -123,9 +123,35 @@ def json_body() -> Any:
     if not raw.strip():
         raise InvalidInput("body", "is empty; send a JSON object")
     try:
-        return json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise InvalidInput("body", f"is not valid JSON ({type(exc).__name__})") from exc
+    _refuse_lone_surrogates(data)
+    return data
+
+
+def _refuse_lone_surrogates(data: Any) -> None:
+    """Refuse a JSON string holding a lone UTF-16 surrogate ("\\ud800"), naming its field.
+
+    JSON allows one; UTF-8 has no way to write it, so no store (DynamoDB),
+    feed or answer could take it. Walked without recursion: nesting is as
+    deep as json.loads allowed.
+    """
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidInput(path[:100] or "body", "is not valid Unicode text (it holds a lone UTF-16 "
+                                   "surrogate such as \\ud800)") from None
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                stack.append((item, f"{path}.{key}" if path else key))
+                stack.append((key, path or "body"))  # checked first: a name that cannot be written is named by its parent
+        elif isinstance(value, list):
+            stack.extend((item, path or "body") for item in value)
 
 
 def settings():
@@ -371,10 +397,17 @@ def staff_subscriber_data():
 def staff_erase_subscriber():
     from chalicelib import subscriptions
 
-    person = subscriptions.find_person(get_repo(), _subscriber_email())
+    try:
+        person = subscriptions.find_person(get_repo(), _subscriber_email())
+    except NotFound:
+        # As for a lookup: an erasure asked for an unknown address leaves a trace too.
+        get_repo().add_audit(AuditEntry(actor=actor(), action="subscriber.erase", target="subscriber",
+                                        at=times.now(), details={"found": False}))
+        raise
     subscriptions.erase(get_repo(), person)
     # The audit says that someone was erased, never who.
-    get_repo().add_audit(AuditEntry(actor=actor(), action="subscriber.erase", target="subscriber", at=times.now()))
+    get_repo().add_audit(AuditEntry(actor=actor(), action="subscriber.erase", target="subscriber", at=times.now(),
+                                    details={"found": True}))
     return json_response({"status": "erased"})
 
 
@@ -454,9 +487,16 @@ def page(template: str, status: int = 200, *, switch_path: str | None = None,
         f"web/{template}", lang,
         css_url=web.static_url("site.css"),
         switch_url=web.switch_language_url(switch_path or _current_path(), app.current_request.query_params, lang),
+        lang_attr=lambda texts: web.lang_attribute(texts, lang),
         **context,
     )
     return html_response(body, status, headers, cache)
+
+
+def see_other(location: str) -> Response:
+    """303 to a page a GET shows: after a post (reloading it sends nothing again), or from a POST-only address."""
+    return Response(body="", status_code=303, headers={
+        "Location": location, "Cache-Control": "no-store", "Content-Type": "text/html; charset=utf-8"})
 
 
 def _(text: str) -> str:
@@ -560,9 +600,11 @@ def static(name):
 def _index(status: int = 200, values: dict | None = None, errors: dict | None = None, switch_path: str = "/",
            notice: dict | None = None, headers: dict[str, str] | None = None) -> Response:
     now = times.now()
-    return page("index.html", status, switch_path=switch_path, cache="no-cache", headers=headers,
-                cards=web.event_cards(events.list_upcoming(get_repo(), now), now),
-                values=values or {}, errors=errors or {}, anchors=web.FIELD_ANCHORS, notice=notice)
+    cards = web.event_cards(events.list_upcoming(get_repo(), now), now)
+    # The form shown again after a post holds what was typed (name, address, question): not to be stored.
+    return page("index.html", status, switch_path=switch_path, cache="no-cache" if status == 200 else "no-store",
+                headers=headers, cards=cards, values=values or {}, errors=errors or {},
+                anchors=web.field_anchors(cards), notice=notice)
 
 
 @page_route("/", methods=["GET", "HEAD"])
@@ -589,9 +631,14 @@ def create_subscription():
 def subscription_form():
     # After a form post the browser's bar shows /subscriptions: reloading it
     # as a GET, bookmarking or sharing it leads to the form, not to a 405.
-    return Response(body="", status_code=303, headers={
-        "Location": f"/?lang={page_language()}#subscribe", "Cache-Control": "no-store",
-        "Content-Type": "text/html; charset=utf-8"})
+    return see_other(f"/?lang={page_language()}#subscribe")
+
+
+@page_route("/subscriptions/sent", methods=["GET"])
+def subscription_sent():
+    # Where a successful form post (and a resend) leads: reloading it sends no
+    # mail again, and its address holds nothing personal.
+    return page("check_mail.html", switch_path="/subscriptions/sent")
 
 
 def _subscribe_json():
@@ -624,7 +671,7 @@ def _subscribe_form():
             return html_error(Unavailable("storage: unavailable"))
     except DomainError as exc:
         return html_error(exc)
-    return page("check_mail.html", 202, switch_path="/")
+    return see_other(f"/subscriptions/sent?lang={page_language()}")
 
 
 def _subscribe(data: Any) -> None:
@@ -688,13 +735,42 @@ def confirm_page(token):
 @page_route("/confirm/{token}", methods=["POST"], content_types=FORM_AND_PLAIN)
 def confirm_registration(token):
     result = _subscriptions().confirm(get_repo(), get_mailer(), token, base_url=settings().base_url, now=times.now())
-    return page("confirmed.html", switch_path="/", result=result)
+    return page("confirmed.html", switch_path="/", result=result, summary=web.confirm_summary(result.outcomes))
 
 
 @page_route("/confirm/{token}/resend", methods=["POST"], content_types=FORM_AND_PLAIN)
 def resend_confirmation(token):
     _subscriptions().resend_confirmation(get_repo(), get_mailer(), token, base_url=settings().base_url, now=times.now())
-    return page("check_mail.html", switch_path="/")
+    return see_other(f"/subscriptions/sent?lang={page_language()}")
+
+
+# The address of a button's post stays in the browser's bar: opened again as
+# a GET (a reload later, a bookmark, the language switch), it leads to the
+# page the button was on, never to a 405.
+def _back_to(prefix: str, token: str) -> Response:
+    from urllib.parse import quote
+
+    return see_other(f"{prefix}{quote(token, safe='')}{_lang_query()}")
+
+
+@page_route("/confirm/{token}/resend", methods=["GET"])
+def resend_address(token):
+    return _back_to("/confirm/", token)
+
+
+@page_route("/manage/{token}/events/{event_id}/cancel", methods=["GET"])
+def cancel_address(token, event_id):
+    return _back_to("/manage/", token)
+
+
+@page_route("/manage/{token}/stop", methods=["GET"])
+def stop_address(token):
+    return _back_to("/manage/", token)
+
+
+@page_route("/manage/{token}/erase", methods=["GET"])
+def erase_address(token):
+    return _back_to("/manage/", token)
 
 
 def _manage_path(token: str) -> str:
@@ -785,7 +861,14 @@ def erase_my_data(token):
                     button=_("Yes, erase my data"), action=f"/manage/{token}/erase" + _lang_query(),
                     back_url=_manage_path(token) + _lang_query())
     _subscriptions().erase_by_token(get_repo(), token, now=times.now())
-    return result_page(_("Your data is erased"), _("We no longer keep anything about you. You will get no more emails from us."))
+    return see_other(f"/erased{_lang_query()}")
+
+
+@page_route("/erased", methods=["GET"])
+def erased():
+    # After an erase: a reload shows this again, not "link not found".
+    return result_page(_("Your data is erased"), _("We no longer keep anything about you. You will get no more emails from us."),
+                       switch_path="/erased")
 
 
 @page_route("/unsubscribe/{token}", methods=["GET"])

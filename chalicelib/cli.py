@@ -87,7 +87,12 @@ def cmd_send_due(args: argparse.Namespace) -> int:
     from . import reminders, times
 
     now = times.parse_instant(args.now, "--now") if args.now else None
-    result = reminders.send_due_now(now, time_budget=args.time_budget)
+    repo = _repo()
+    # The table first, so that a missing one (before bootstrap, a wrong
+    # TABLE_NAME) is one error line, not the tick's logged stack trace of
+    # its planning step followed by it.
+    repo.get_event("-")
+    result = reminders.send_due_now(now, time_budget=args.time_budget, repo=repo)
     print(json.dumps(asdict(result), sort_keys=True))
     return 0
 
@@ -119,7 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except DomainError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        hint = ""
+        if "ResourceNotFoundException" in exc.message:
+            hint = f" (table {config.load().table_name!r}: has bootstrap run, and is TABLE_NAME right?)"
+        print(f"error: {exc.message}{hint}", file=sys.stderr)
         return 2
 
 

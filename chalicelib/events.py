@@ -30,10 +30,12 @@ def _audit(repo: Repository, actor: str, action: str, event: Event, now: datetim
 
 
 def create_event(repo: Repository, data: Any, *, actor: str, now: datetime | None = None) -> Event:
-    """Validate and store a new event; 409 when its id is taken."""
+    """Validate and store a new event; 409 when its id is taken or, without an id, when it exists already."""
     now = now or times.now()
     event = build_event(data, existing=None, now=now)
     explicit_id = isinstance(data, dict) and data.get("id") is not None  # null, as absent: a slug of the title
+    if not explicit_id:
+        _refuse_a_repeat(repo, event)
     try:
         repo.create_event(event)
     except Conflict:
@@ -48,6 +50,20 @@ def create_event(repo: Repository, data: Any, *, actor: str, now: datetime | Non
     _audit(repo, actor, "event.create", event, now, status=event.status)
     refresh_public_feeds(repo, now)
     return event
+
+
+def _refuse_a_repeat(repo: Repository, event: Event) -> None:
+    """409 when an event with the same Dutch title and start exists: a create without id, sent again
+    after its answer was lost, names the event it made rather than making a second one.
+
+    Cancelled events do not count: staff are told to create a new one instead.
+    One Query (the list of events), only for a create without an id.
+    """
+    for other in repo.list_events():
+        if other.status != "cancelled" and other.starts_at == event.starts_at \
+                and other.title.get("nl") == event.title.get("nl"):
+            raise Conflict(f"id: an event with this title (nl) and start exists already: {other.id!r}; "
+                           "send an id to create another one")
 
 
 def get_event(repo: Repository, event_id: str) -> Event:

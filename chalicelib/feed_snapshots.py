@@ -213,7 +213,8 @@ def read_event_calendar(repo: Repository, event_id: str, lang: str, *, base_url:
     from .events import get_public_event
 
     event = get_public_event(repo, event_id)
-    body = build_calendar([event], lang=lang, base_url=base_url, include_join_link=False)
+    # One event to add, not a calendar to subscribe to: no calendar name (feeds.build_calendar).
+    body = build_calendar([event], lang=lang, base_url=base_url, include_join_link=False, feed=False)
     etag = feed_etag(body)
     changed = event.updated_at or event.created_at
     if not_modified(etag, changed, if_none_match, if_modified_since):

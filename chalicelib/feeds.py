@@ -116,18 +116,30 @@ def _description_text(event: Event, lang: str, include_join_link: bool) -> str:
 
 
 def build_calendar(events: list[Event], *, lang: str, base_url: str, include_join_link: bool,
-                   method: str | None = None, name: str | None = None) -> bytes:
+                   method: str | None = None, name: str | None = None, feed: bool | None = None) -> bytes:
     """Render ``events`` as one iCalendar object (RFC 5545, RFC 7986), UTF-8 with CRLF lines.
 
-    ``method`` is None for subscription feeds (no METHOD) and "PUBLISH" or
-    "CANCEL" for mail attachments. ``include_join_link`` adds CONFERENCE and
-    the link in DESCRIPTION; only for people entitled to it.
+    ``method`` is None for subscription feeds and one event's download (no
+    METHOD) and "PUBLISH" or "CANCEL" for mail attachments.
+    ``include_join_link`` adds CONFERENCE and the link in DESCRIPTION; only
+    for people entitled to it.
+
+    ``feed`` says whether this is a calendar to subscribe to (the public and
+    the personal feed; by default, any calendar without ``method``). Only a
+    feed gets a name, a description and a refresh interval (``name``
+    overrides the name): MS-OXCICAL omits X-WR-CALNAME for one appointment,
+    and Outlook opens a file that has it as a new calendar, not as an event.
+    A calendar with a METHOD is never a feed.
     """
     from icalendar import Calendar
 
     _check_lang(lang)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
+    if feed is None:
+        feed = method is None
+    elif feed and method:
+        raise ValueError("a calendar with a METHOD is a mail attachment, never a feed")
     texts = _TEXTS[lang]
     cal = Calendar()
     cal.add("prodid", PRODID)
@@ -135,16 +147,18 @@ def build_calendar(events: list[Event], *, lang: str, base_url: str, include_joi
     cal.add("calscale", "GREGORIAN")
     if method:
         cal.add("method", method)
-    title = name or texts["calendar"]
-    cal.add("name", title)
-    cal.add("x-wr-calname", title)
-    cal.add("description", texts["calendar_description"])
-    cal.add("x-wr-caldesc", texts["calendar_description"])
+    if feed:
+        title = name or texts["calendar"]
+        cal.add("name", title)
+        cal.add("x-wr-calname", title)
+        cal.add("description", texts["calendar_description"])
+        cal.add("x-wr-caldesc", texts["calendar_description"])
     cal.add("x-wr-timezone", times.DEFAULT_ZONE)
-    # icalendar would write REFRESH-INTERVAL without VALUE=DURATION and a
-    # timedelta X-PUBLISHED-TTL as "1:00:00" (DESIGN.md): pass them as text.
-    cal.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
-    cal.add("x-published-ttl", REFRESH_INTERVAL)
+    if feed:
+        # icalendar would write REFRESH-INTERVAL without VALUE=DURATION and a
+        # timedelta X-PUBLISHED-TTL as "1:00:00" (DESIGN.md): pass them as text.
+        cal.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
+        cal.add("x-published-ttl", REFRESH_INTERVAL)
 
     ordered = sorted(events, key=lambda e: (e.starts_at, e.id))
     zones = sorted({e.timezone for e in ordered})
@@ -156,6 +170,21 @@ def build_calendar(events: list[Event], *, lang: str, base_url: str, include_joi
         cal.add_component(_vevent(event, lang=lang, base_url=base_url,
                                   include_join_link=include_join_link, method=method))
     return cal.to_ical()
+
+
+def _wall_or_utc(instant: datetime, zone: ZoneInfo) -> datetime:
+    """Return ``instant`` as wall time in ``zone`` (written with TZID), or in UTC where that wall time is ambiguous.
+
+    icalendar writes TZID times without ``fold``: a wall time that happens
+    twice (the hour repeated when clocks go back) would be read as its first
+    occurrence. Such a time is written in UTC ("...Z"), which RFC 5545 allows
+    next to a TZID time in the same event.
+    """
+    local = instant.astimezone(zone)
+    wall = local.replace(tzinfo=None)
+    if wall.replace(tzinfo=zone, fold=0).utcoffset() != wall.replace(tzinfo=zone, fold=1).utcoffset():
+        return instant.astimezone(times.UTC)
+    return local
 
 
 def _vevent(event: Event, *, lang: str, base_url: str, include_join_link: bool, method: str | None) -> Any:
@@ -175,8 +204,8 @@ def _vevent(event: Event, *, lang: str, base_url: str, include_join_link: bool, 
         ev.add("created", event.created_at.astimezone(times.UTC))
     ev.add("last-modified", changed.astimezone(times.UTC))
     ev.add("sequence", event.sequence)
-    ev.add("dtstart", event.starts_at.astimezone(zone))
-    ev.add("dtend", event.ends_at.astimezone(zone))
+    ev.add("dtstart", _wall_or_utc(event.starts_at, zone))
+    ev.add("dtend", _wall_or_utc(event.ends_at, zone))
     ev.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     summary = event.title_in(lang)
     ev.add("summary", texts["cancelled"] + summary if cancelled else summary)

@@ -1,7 +1,9 @@
 """The service's dataclasses and the validation of what people send in.
 
 Validation raises ``InvalidInput(field, message)`` and nothing else, whatever
-the input: routes rely on that to answer 400 rather than 500.
+the input: routes rely on that to answer 400 rather than 500. A change that
+the event's state forbids (publishing a cancelled event, fewer seats than are
+taken) raises ``Conflict`` (409) instead.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import times
-from .errors import InvalidInput
+from .errors import Conflict, InvalidInput
 
 KINDS = ("webinar", "in_person")
 STATUSES = ("draft", "published", "cancelled")
@@ -194,16 +196,41 @@ def slugify(text: str, max_length: int = 80) -> str:
     return slug[:max_length].rstrip("-")
 
 
-def _text(value: Any, field_name: str, max_length: int, required: bool) -> str:
+# Line breaks of other systems: CR LF, CR, vertical tab (Word's manual line
+# break), form feed, NEL (the C1 line break).
+_LINE_BREAKS = re.compile("\r\n|[\r\x0b\x0c\x85]")
+# Every other C0 and C1 control character, and DEL; tab and newline are not among them.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def text_as_unicode(value: str, field_name: str) -> None:
+    """Refuse text that cannot be written as UTF-8 (a lone UTF-16 surrogate, which JSON allows): no store takes it."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(field_name, "is not valid Unicode text (it holds a lone UTF-16 surrogate such as \\ud800)") from exc
+
+
+def checked_text(value: Any, field_name: str, max_length: int, required: bool, *, multiline: bool = False) -> str:
+    r"""Check a text; line breaks become "\n", other control characters are refused (or, ``multiline``, dropped).
+
+    iCalendar TEXT (RFC 5545) allows no control character but tab, and
+    knows only "\n" as a line break: a lone CR would come back from a
+    calendar app as a different text.
+    """
     if value is None:
         value = ""
     if not isinstance(value, str):
         raise InvalidInput(field_name, "must be text")
+    text_as_unicode(value, field_name)
     if "\x00" in value:
         raise InvalidInput(field_name, "must not contain a NUL character")
-    # One kind of line break: iCalendar TEXT has only "\n", so a lone CR
-    # would come back from a calendar app as a different text.
-    value = value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    value = _LINE_BREAKS.sub("\n", value)
+    if _CONTROLS.search(value):
+        if not multiline:
+            raise InvalidInput(field_name, "must not contain control characters (only tabs and line breaks)")
+        value = _CONTROLS.sub("", value)  # a description pasted from a word processor keeps its words
+    value = value.strip()
     if required and not value:
         raise InvalidInput(field_name, "is required")
     if len(value) > max_length:
@@ -211,7 +238,8 @@ def _text(value: Any, field_name: str, max_length: int, required: bool) -> str:
     return value
 
 
-def _translated(value: Any, field_name: str, max_length: int, required: bool) -> dict[str, str]:
+def _translated(value: Any, field_name: str, max_length: int, required: bool, *,
+                multiline: bool = False) -> dict[str, str]:
     if value is None and required:
         raise InvalidInput(field_name, "is required (at least the Dutch text, nl)")
     if value is None or isinstance(value, str):
@@ -221,8 +249,8 @@ def _translated(value: Any, field_name: str, max_length: int, required: bool) ->
     unknown = set(value) - set(LANGUAGES)
     if unknown:
         raise InvalidInput(field_name, f"languages must be nl or en, not {sorted(map(str, unknown))[0]!r}")
-    result = {"nl": _text(value.get("nl"), f"{field_name}.nl", max_length, required)}
-    english = _text(value.get("en"), f"{field_name}.en", max_length, False)
+    result = {"nl": checked_text(value.get("nl"), f"{field_name}.nl", max_length, required, multiline=multiline)}
+    english = checked_text(value.get("en"), f"{field_name}.en", max_length, False, multiline=multiline)
     if english:
         result["en"] = english
     if not result["nl"]:
@@ -235,6 +263,9 @@ def _https_url(value: Any, field_name: str) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > URL_MAX or any(c.isspace() for c in value):
         raise InvalidInput(field_name, "must be an https:// address without spaces")
+    text_as_unicode(value, field_name)
+    if _CONTROLS.search(value):
+        raise InvalidInput(field_name, "must be an https:// address without control characters")
     try:
         parts = urlsplit(value)
     except ValueError as exc:
@@ -254,8 +285,8 @@ def _location(value: Any) -> Location | None:
     unknown = set(value) - {"name", "address"}
     if unknown:
         raise InvalidInput("location", f"unknown field {sorted(map(str, unknown))[0]!r}; use name and address")
-    name = _text(value.get("name"), "location.name", LOCATION_FIELD_MAX, True)
-    address = _text(value.get("address"), "location.address", LOCATION_FIELD_MAX, False)
+    name = checked_text(value.get("name"), "location.name", LOCATION_FIELD_MAX, True)
+    address = checked_text(value.get("address"), "location.address", LOCATION_FIELD_MAX, False)
     return Location(name=name, address=address)
 
 
@@ -332,12 +363,14 @@ def build_event(data: dict[str, Any], *, existing: Event | None, now: datetime) 
     if status == "cancelled" and (existing is None or existing.status != "cancelled"):
         raise InvalidInput("status", "use POST /staff/events/{event_id}/cancel to cancel an event")
     if existing is not None and existing.status == "cancelled" and status != "cancelled":
-        raise InvalidInput("status", "a cancelled event cannot be published again; create a new one")
+        raise Conflict("status: the event is cancelled, so it cannot be published (or made a draft) again; "
+                       "create a new event instead")
     if existing is not None and existing.status == "published" and status == "draft" and existing.seats_taken:
-        raise InvalidInput("status", "people are registered; cancel the event rather than unpublish it")
+        raise Conflict("status: people are registered; cancel the event rather than unpublish it")
 
-    title = _translated(pick("title"), "title", TITLE_MAX, True)
-    description = _translated(pick("description"), "description", DESCRIPTION_MAX, False)
+    title = _translated(_merged_texts(fields, existing, "title"), "title", TITLE_MAX, True)
+    description = _translated(_merged_texts(fields, existing, "description"), "description", DESCRIPTION_MAX, False,
+                              multiline=True)
 
     starts_at = _instant_field(fields, existing, "starts_at", tz_name, required=True)
     ends_at = _instant_field(fields, existing, "ends_at", tz_name, required=True)
@@ -352,7 +385,7 @@ def build_event(data: dict[str, Any], *, existing: Event | None, now: datetime) 
         raise InvalidInput("location", "is required for an in_person event")
     capacity = _capacity(pick("capacity"))
     if existing is not None and capacity is not None and capacity < existing.seats_taken:
-        raise InvalidInput("capacity", f"{existing.seats_taken} seats are taken already; capacity cannot be lower")
+        raise Conflict(f"capacity: {existing.seats_taken} seats are taken already; capacity cannot be lower")
 
     opens = _instant_field(fields, existing, "registration_opens_at", tz_name, required=False)
     closes = _instant_field(fields, existing, "registration_closes_at", tz_name, required=False)
@@ -389,6 +422,24 @@ def build_event(data: dict[str, Any], *, existing: Event | None, now: datetime) 
     if changed != existing:
         changed = replace(changed, updated_at=now)
     return changed
+
+
+def _merged_texts(fields: dict[str, Any], existing: Event | None, name: str) -> Any:
+    """A translated text as sent, or, on a change, an object of languages merged into the event's: languages
+    sent replace, languages not sent are kept, a language sent as null is removed. A plain string is the text
+    in Dutch alone, as on create: it replaces every language (a translation of the old text would not fit)."""
+    if name not in fields:
+        return _current(existing, name) if existing is not None else None
+    sent = fields[name]
+    if existing is None or sent is None or not isinstance(sent, dict):
+        return sent  # refused by _translated, as on create
+    merged: dict[Any, Any] = dict(getattr(existing, name))
+    for lang, text in sent.items():
+        if text is None and lang in LANGUAGES:
+            merged.pop(lang, None)
+        else:
+            merged[lang] = text  # an unknown language stays, for _translated to refuse
+    return merged
 
 
 def _current(event: Event, name: str) -> Any:

@@ -52,6 +52,12 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"nl": {"type": "string"}, "en": {"type": "string"}},
         "additionalProperties": {"type": "string"},
     },
+    "TranslatedInput": {
+        "description": ("A text per language, as staff send it (a plain string is the Dutch text). On a change, "
+                        "languages sent replace, languages not sent are kept, a language sent as null is removed."),
+        "type": "object",
+        "properties": {"nl": {"type": ["string", "null"]}, "en": {"type": ["string", "null"]}},
+    },
     "Location": {
         "type": "object",
         "required": ["name", "address"],
@@ -113,8 +119,8 @@ SCHEMAS: dict[str, Any] = {
             "id": {"type": ["string", "null"], "description": "Null or absent: a slug of the Dutch title"},
             "kind": {"enum": ["webinar", "in_person"]},
             "status": {"enum": ["draft", "published"]},
-            "title": {"oneOf": [{"type": "string"}, {"$ref": "#/components/schemas/Translated"}]},
-            "description": {"oneOf": [{"type": "string"}, {"$ref": "#/components/schemas/Translated"}]},
+            "title": {"oneOf": [{"type": "string"}, {"$ref": "#/components/schemas/TranslatedInput"}]},
+            "description": {"oneOf": [{"type": "string"}, {"$ref": "#/components/schemas/TranslatedInput"}]},
             "starts_at": {"type": "string"},
             "ends_at": {"type": "string"},
             "timezone": {"type": "string"},
@@ -294,6 +300,23 @@ def _page_ops(summary: str, operation_id: str, *, params: list | None = None, ok
                operation_id=operation_id)
 
 
+def _see_other(description: str) -> dict[str, Any]:
+    """A 303 to a page a GET shows (app.see_other): after a post, or from a post's address opened as a GET."""
+    return {"description": description, "headers": {**_NOSNIFF, "Location": {"schema": {"type": "string"}}}}
+
+
+def _redirect_op(summary: str, operation_id: str, params: list) -> dict[str, Any]:
+    """A button's address opened as a GET (a reload, a bookmark): 303 to the page the button was on."""
+    return _op(summary, "pages", {"303": _see_other("See the page the button was on")}, params=params,
+               operation_id=operation_id)
+
+
+def _or_see_other(operation: dict[str, Any], description: str) -> dict[str, Any]:
+    """``operation``, which may also answer 303 (a post done: the page it leads to)."""
+    responses = {**operation["responses"], "303": _see_other(description)}
+    return {**operation, "responses": dict(sorted(responses.items()))}
+
+
 def _button_body() -> dict[str, Any]:
     schema = {"$ref": "#/components/schemas/ButtonForm"}
     return {"required": False, "content": {
@@ -408,12 +431,18 @@ def _paths() -> dict[str, Any]:
             params=[PAGE_LANG], operation_id="subscriptionForm"), "post": _op(
             "Subscribe: JSON answers JSON, the form answers a page (400: the form again, with the problems)",
             "public",
-            {"202": _json_or_page(202), **{str(s): _json_or_page(s) for s in (400, 404, 409, 413, 429, 503)}},
+            {"202": _json_or_page(202), "303": _see_other("A form post done: see /subscriptions/sent"),
+             **{str(s): _json_or_page(s) for s in (400, 404, 409, 413, 429, 503)}},
             body={"required": True, "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/SubscriptionRequest"}},
                 "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/SubscriptionForm"},
                                                       "encoding": {"event_ids": {"explode": True}}}}},
             params=[PAGE_LANG], operation_id="subscribe")},
+        "/subscriptions/sent": {"get": _page_ops(
+            "Check your mail: where a form post and a resend lead (a reload sends nothing again)",
+            "subscriptionSent", params=[PAGE_LANG], errors=())},
+        "/erased": {"get": _page_ops("Your data is erased: where an erase leads", "erased", params=[PAGE_LANG],
+                                     errors=())},
         "/outbox": {"get": _page_ops("Local stage only: the mail the app has sent (404 elsewhere)", "outbox",
                                      errors=(404, 503))},
         "/confirm/{token}": {
@@ -422,26 +451,37 @@ def _paths() -> dict[str, Any]:
             "post": _page_ops("Confirm: take a seat or a place on the waiting list. Used or expired: 410 with a way "
                               "to ask for a new mail", "confirm", params=[TOKEN, PAGE_LANG], body=_button_body()),
         },
-        "/confirm/{token}/resend": {"post": _page_ops(
-            "Mail a new confirm link for the same events", "resendConfirmation", params=[TOKEN, PAGE_LANG],
-            body=_button_body())},
+        "/confirm/{token}/resend": {
+            "get": _redirect_op("The resend button's address: 303 to the confirm page", "resendAddress",
+                                [TOKEN, PAGE_LANG]),
+            "post": _or_see_other(_page_ops(
+                "Mail a new confirm link for the same events (303 to /subscriptions/sent)", "resendConfirmation",
+                params=[TOKEN, PAGE_LANG], body=_button_body()), "Sent: see /subscriptions/sent")},
         "/manage/{token}": {"get": _page_ops(
             "The person's registrations with cancel buttons, personal feed link, stop all mail, erase my data",
             "managePage", params=[TOKEN, PAGE_LANG], errors=(404, 410, 503))},
-        "/manage/{token}/events/{event_id}/cancel": {"post": _page_ops(
-            "Cancel one registration (frees the seat); without confirm=yes, a page asking to be sure",
-            "cancelRegistration", params=[TOKEN, EVENT_ID, PAGE_LANG], body=_button_body())},
+        "/manage/{token}/events/{event_id}/cancel": {
+            "get": _redirect_op("The cancel button's address: 303 to the manage page", "cancelAddress",
+                                [TOKEN, EVENT_ID, PAGE_LANG]),
+            "post": _page_ops(
+                "Cancel one registration (frees the seat); without confirm=yes, a page asking to be sure",
+                "cancelRegistration", params=[TOKEN, EVENT_ID, PAGE_LANG], body=_button_body())},
         "/manage/{token}/events/{event_id}/register": {
             "get": _page_ops("The register button for an event that opened (the link in the mail)", "registerPage",
                              params=[TOKEN, EVENT_ID, PAGE_LANG], errors=(404, 410, 503)),
             "post": _page_ops("Register from the mailed link", "registerFromLink", params=[TOKEN, EVENT_ID, PAGE_LANG],
                               body=_button_body()),
         },
-        "/manage/{token}/stop": {"post": _page_ops("Stop all mail; registrations stay", "stopMail",
-                                                   params=[TOKEN, PAGE_LANG], body=_button_body())},
-        "/manage/{token}/erase": {"post": _page_ops(
-            "Erase the person everywhere; without confirm=yes, a page asking to be sure", "eraseMyData",
-            params=[TOKEN, PAGE_LANG], body=_button_body())},
+        "/manage/{token}/stop": {
+            "get": _redirect_op("The stop button's address: 303 to the manage page", "stopAddress", [TOKEN, PAGE_LANG]),
+            "post": _page_ops("Stop all mail; registrations stay", "stopMail", params=[TOKEN, PAGE_LANG],
+                              body=_button_body())},
+        "/manage/{token}/erase": {
+            "get": _redirect_op("The erase button's address: 303 to the manage page", "eraseAddress",
+                                [TOKEN, PAGE_LANG]),
+            "post": _or_see_other(_page_ops(
+                "Erase the person everywhere (303 to /erased); without confirm=yes, a page asking to be sure",
+                "eraseMyData", params=[TOKEN, PAGE_LANG], body=_button_body()), "Erased: see /erased")},
         "/unsubscribe/{token}": {
             "get": _page_ops("The stop-all-mail button (a GET changes nothing)", "unsubscribePage",
                              params=[TOKEN, PAGE_LANG], errors=(404, 410, 503)),
@@ -449,7 +489,9 @@ def _paths() -> dict[str, Any]:
                               params=[TOKEN, PAGE_LANG], body=_button_body()),
         },
         "/staff/events": {
-            "post": _op("Create an event", "staff", {"201": _json("Event", 201), **_errors(400, 409, 413, 503)},
+            "post": _op("Create an event; 409 when the id is taken or, sent without an id, when an event with the "
+                        "same Dutch title and start exists (the message names it)", "staff",
+                        {"201": _json("Event", 201), **_errors(400, 409, 413, 503)},
                         body=_json_body("EventInput"), staff=True, operation_id="staffCreateEvent"),
             "get": _op("Every event, drafts and cancelled included", "staff",
                        {"200": _json("EventList"), **_errors(503)}, staff=True, operation_id="staffListEvents"),
@@ -457,12 +499,13 @@ def _paths() -> dict[str, Any]:
         "/staff/events/{event_id}": {
             "get": _op("One event with its counts", "staff", {"200": _json("Event"), **_errors(404, 503)},
                        params=[EVENT_ID], staff=True, operation_id="staffGetEvent"),
-            "patch": _op("Change fields; a change of time, place or join link mails the confirmed registrants",
-                         "staff", {"200": _json("Event"), **staff_event_errors}, params=[EVENT_ID],
+            "patch": _op("Change fields; a change of time, place or join link mails the confirmed registrants. "
+                         "409 when the event's state forbids it: a cancelled event published again, a capacity "
+                         "below the seats taken", "staff", {"200": _json("Event"), **staff_event_errors}, params=[EVENT_ID],
                          body=_json_body("EventInput"), staff=True, operation_id="staffChangeEvent"),
         },
         "/staff/events/{event_id}/publish": {"post": _op(
-            "Publish a draft (400 for a cancelled event: it cannot be published again)", "staff",
+            "Publish a draft (409 for a cancelled event: it cannot be published again)", "staff",
             {"200": _json("Event"), **_errors(400, 404, 409, 503)}, params=[EVENT_ID],
             staff=True, operation_id="staffPublishEvent")},
         "/staff/events/{event_id}/cancel": {"post": _op(

@@ -716,7 +716,9 @@ class DynamoDBRepository(Repository):
     # --- staff
 
     def add_staff_token(self, token: StaffToken) -> None:
-        self.client.transact_write_items(TransactItems=[
+        # Through _transact: a missing table (before bootstrap, a wrong
+        # TABLE_NAME) or no connection is Unavailable, not a raw botocore error.
+        self._transact([
             {"Put": {"TableName": self.table, "Item": {
                 "PK": S(f"STAFFTOKEN#{token.token_hash}"), "SK": S("TOKEN"),
                 "name": S(token.name), "created_at": S(times.to_utc_iso(token.created_at)),
@@ -744,7 +746,7 @@ class DynamoDBRepository(Repository):
         hashes = reply.get("Item", {}).get("token_hashes", {}).get("SS", [])
         live = [h for h in hashes if (t := self.get_staff_token(h)) is not None and t.revoked_at is None]
         for start in range(0, len(live), 100):
-            self.client.transact_write_items(TransactItems=[
+            self._transact([
                 {"Update": {"TableName": self.table,
                             "Key": {"PK": S(f"STAFFTOKEN#{h}"), "SK": S("TOKEN")},
                             "UpdateExpression": "SET revoked_at = :at",

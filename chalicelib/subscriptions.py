@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from . import bounces, i18n, reminders, times, tokens
+from . import bounces, i18n, models, reminders, times, tokens
 from .errors import Conflict, Gone, InvalidInput, InvalidInputs, LinkUsed, NotFound, Unavailable
 from .mail import Attachment, Mail, MailError, Mailer, render
 from .models import (
@@ -82,10 +82,11 @@ def _one_line_text(value: Any, field: str, limit: int, required: bool) -> str:
         value = ""
     if not isinstance(value, str):
         raise InvalidInput(field, "must be text")
+    models.text_as_unicode(value, field)
     value = value.strip()
     if required and not value:
         raise InvalidInput(field, "is required")
-    if any(ord(c) < 32 or c in "\x7f\u2028\u2029" for c in value):
+    if any(ord(c) < 32 or "\x7f" <= c <= "\x9f" or c in "\u2028\u2029" for c in value):
         raise InvalidInput(field, "must be on one line, without control characters")
     if len(value) > limit:
         raise InvalidInput(field, f"must be at most {limit} characters (got {len(value)})")
@@ -95,14 +96,8 @@ def _one_line_text(value: Any, field: str, limit: int, required: bool) -> str:
 def _question(value: Any) -> str:
     if value is None:
         return ""
-    if not isinstance(value, str):
-        raise InvalidInput("question", "must be text")
-    value = value.replace("\r\n", "\n").strip()
-    if "\x00" in value:
-        raise InvalidInput("question", "must not contain a NUL character")
-    if len(value) > QUESTION_MAX:
-        raise InvalidInput("question", f"must be at most {QUESTION_MAX} characters (got {len(value)})")
-    return value
+    # As an event's description: line breaks become "\n", other control characters are dropped.
+    return models.checked_text(value, "question", QUESTION_MAX, False, multiline=True)
 
 
 def _event_ids(value: Any) -> tuple[str, ...]:
@@ -614,13 +609,28 @@ def _send(mailer: Mailer, template: str, lang: str, *, to_email: str, to_name: s
         return None
 
 
-def calendar_attachment(events: list[Event], lang: str, base_url: str, method: str = "PUBLISH") -> Attachment:
-    """The .ics for a mail: with the join link for confirmed people (PUBLISH); a cancellation, to all, without."""
+def calendar_attachment(events: list[Event], lang: str, base_url: str, method: str = "PUBLISH",
+                        filename: str | None = None) -> Attachment:
+    """The .ics for a mail: with the join link for confirmed people (PUBLISH); a cancellation, to all, without.
+
+    Events to add, not a calendar to subscribe to: no calendar name (feeds.build_calendar).
+    """
     from .feeds import build_calendar
 
-    data = build_calendar(events, lang=lang, base_url=base_url, include_join_link=method != "CANCEL", method=method)
-    return Attachment(filename="invite.ics" if method != "CANCEL" else "cancelled.ics",
+    data = build_calendar(events, lang=lang, base_url=base_url, include_join_link=method != "CANCEL", method=method,
+                          feed=False)
+    return Attachment(filename=filename or ("invite.ics" if method != "CANCEL" else "cancelled.ics"),
                       content_type=f"text/calendar; method={method}; charset=utf-8", data=data)
+
+
+def invite_attachments(events: list[Event], lang: str, base_url: str) -> tuple[Attachment, ...]:
+    """One invite per event: Outlook imports only the first event of a file with several, or opens it as a calendar.
+
+    One event: ``invite.ics``; several: ``invite-<event id>.ics`` each.
+    """
+    if len(events) == 1:
+        return (calendar_attachment(events, lang, base_url),)
+    return tuple(calendar_attachment([e], lang, base_url, filename=f"invite-{e.id}.ics") for e in events)
 
 
 def add_links(event: Event, lang: str, base_url: str) -> dict[str, str]:
@@ -634,7 +644,7 @@ def _mail_outcomes(mailer: Mailer, person: Person, outcomes: list[Outcome], link
         return
     lang = person.language
     confirmed = [o.event for o in outcomes if o.standing == "confirmed"]  # the join link for these alone
-    attachments = (calendar_attachment(confirmed, lang, base_url),) if confirmed else ()
+    attachments = invite_attachments(confirmed, lang, base_url)
     _send(mailer, "confirmed", lang, to_email=person.email, to_name=person.name, links=links,
           attachments=attachments, required=False, name=person.name, outcomes=outcomes,
           calendar_links={e.id: add_links(e, lang, base_url) for e in confirmed})
@@ -652,12 +662,18 @@ class ManageView:
     links: Links
 
 
-def manage_view(repo: Repository, token: str, *, base_url: str) -> ManageView:
-    """Return the person's registrations, soonest first, with their links."""
+def manage_view(repo: Repository, token: str, *, base_url: str, now: datetime | None = None) -> ManageView:
+    """Return the person's registrations, soonest first, with their links.
+
+    A pending one is shown (waiting for its confirmation) while the link mailed for it still works; after
+    that, until its record expires, it is shown as nothing.
+    """
+    now = now or times.now()
     person = person_for_token(repo, "manage", token)
     events = _events_by_id(repo)
     regs = repo.get_registrations(person.id, sorted(person.event_ids))
-    rows = sorted(((events[e], r) for e, r in regs.items() if e in events and r.status != "pending"),
+    rows = sorted(((events[e], r) for e, r in regs.items()
+                   if e in events and (r.status != "pending" or r.updated_at + CONFIRM_VALIDITY > now)),
                   key=lambda row: row[0].starts_at)
     return ManageView(person=person, registrations=rows, links=person_links(person.id, base_url))
 
@@ -958,9 +974,16 @@ def _neutralise(cell: Any) -> str:
 
 
 def registrations_csv(rows: list[dict[str, Any]]) -> str:
-    """CSV of registrations, with cells that could run as formulas neutralised."""
+    """CSV of registrations for Excel as staff in Belgium open it, with cells that could run as formulas neutralised.
+
+    Excel with Dutch (Belgium) or French (Belgium) settings splits on ";",
+    its list separator, and reads a file as UTF-8 only after a byte order
+    mark: without them a double-clicked export puts each row in one cell and
+    shows "Zoë" as "ZoÃ«".
+    """
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
     writer.writerow(REGISTRATION_COLUMNS)
     for row in rows:
         writer.writerow([_neutralise(row[c]) for c in REGISTRATION_COLUMNS])

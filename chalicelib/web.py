@@ -36,17 +36,45 @@ MAX_FORM_FIELDS = 100
 TRUE_VALUES = ("on", "true", "1", "yes")
 SINGLE_FIELDS = ("name", "email", "organisation", "question", "language", "website")
 
-# Where the error summary links to, per field of the subscription form.
+# Where the error summary links to, per field of the subscription form: an
+# input that can take focus (a group's first; a fieldset cannot).
 FIELD_ANCHORS = {
     "name": "field-name",
     "email": "field-email",
     "organisation": "field-organisation",
-    "event_ids": "field-event_ids",
+    "event_ids": "field-event_ids-1",
     "question": "field-question",
-    "language": "field-language",
+    "language": "field-language-nl",
     "consent": "field-consent",
 }
 FIELD_ORDER = tuple(FIELD_ANCHORS)
+
+
+def field_anchors(cards: list[dict[str, Any]]) -> dict[str, str]:
+    """FIELD_ANCHORS for a form with these event ``cards``: the events link to the first box not disabled (closed)."""
+    first = next((n for n, card in enumerate(cards, 1) if card["state"] != "closed"), None)
+    return {**FIELD_ANCHORS, "event_ids": f"field-event_ids-{first}" if first else "field-event_ids"}
+
+
+def confirm_summary(outcomes: list[Any]) -> str:
+    """What a confirm did, for the result page's heading: "confirmed" when it gave (or kept) at least one seat;
+    else "waitlisted", "interested" or "closed" when every outcome is that; else "mixed"."""
+    standings = {outcome.standing for outcome in outcomes}
+    if "confirmed" in standings:
+        return "confirmed"
+    if len(standings) == 1:
+        return standings.pop()
+    return "mixed"
+
+
+def lang_attribute(texts: dict[str, str], lang: str) -> Any:
+    """`` lang="nl"`` for an element showing ``texts`` (a title, a description) on a ``lang`` page that has
+    no text in ``lang`` and falls back to Dutch (``Event.title_in``); else nothing."""
+    from markupsafe import Markup
+
+    if lang == "nl" or texts.get(lang) or not texts.get("nl"):
+        return Markup("")
+    return Markup(' lang="nl"')
 
 
 def parse_form(raw: bytes) -> dict[str, list[str]]:

@@ -67,3 +67,14 @@ def test_the_region_is_the_environments_by_either_name_before_the_default(monkey
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("STAGE", "dev")  # a stage whose file names no region
     assert config.load().region == region
+
+
+@pytest.mark.parametrize("argv", [["staff-token", "create", "an"], ["staff-token", "revoke", "an"], ["send-due"]])
+def test_a_missing_table_is_one_error_line_not_a_traceback(cli_env, capsys, caplog, argv):
+    cli_env.setenv("TABLE_NAME", "no-such-table")  # before bootstrap, or a wrong TABLE_NAME
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: storage: ResourceNotFoundException"), err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    # Nor a stack trace logged before it (logging without a handler writes to stderr).
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []

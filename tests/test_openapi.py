@@ -79,7 +79,9 @@ def test_recorded_public_answers_conform(client, staff_headers):
     assert record(client, "POST", "/subscriptions", headers=json_post,
                   body=json.dumps({**subscription, "consent": False})).status_code == 400
     assert record(client, "POST", "/subscriptions", headers=form_post,
-                  body=b"email=an%40example.be&name=An&event_ids=smart-region-dag-2027&consent=on").status_code == 202
+                  body=b"email=an%40example.be&name=An&event_ids=smart-region-dag-2027&consent=on").status_code == 303
+    assert record(client, "GET", "/subscriptions/sent").status_code == 200
+    assert record(client, "GET", "/manage/" + "x" * 43 + "/stop").status_code == 303
     assert record(client, "POST", "/subscriptions", headers=form_post, body=b"email=nope").status_code == 400
     assert record(client, "GET", "/").status_code == 200
     assert record(client, "HEAD", "/privacy").status_code == 200
@@ -110,7 +112,7 @@ def test_recorded_staff_answers_conform(client, staff_headers):
     assert record(client, "GET", "/staff/subscribers?email=nobody@example.be", headers=staff_headers).status_code == 404
     assert record(client, "GET", "/staff/subscribers", headers=staff_headers).status_code == 400
     assert record(client, "POST", "/staff/events/webinar-2027-01-14/cancel", headers=staff_headers).status_code == 200
-    assert record(client, "POST", "/staff/events/webinar-2027-01-14/publish", headers=staff_headers).status_code == 400
+    assert record(client, "POST", "/staff/events/webinar-2027-01-14/publish", headers=staff_headers).status_code == 409
     assert record(client, "GET", "/staff/audit?limit=2", headers=staff_headers).status_code == 200
     assert record(client, "GET", "/staff/audit?limit=0", headers=staff_headers).status_code == 400
     assert record(client, "GET", "/staff/events", headers={"Authorization": "Bearer nope"}).status_code == 401

@@ -11,8 +11,8 @@ def subscribe(live_server, address: str) -> None:
                       "consent": "on"}).encode()
     request = urllib.request.Request(f"{live_server.url}/subscriptions", data=body, method="POST",
                                      headers={"Content-Type": "application/x-www-form-urlencoded"})
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        assert answer.status == 202
+    with urllib.request.urlopen(request, timeout=10) as answer:  # 303 to /subscriptions/sent, followed
+        assert answer.status == 200 and answer.url.endswith("/subscriptions/sent?lang=nl")
 
 
 def test_outbox_page_and_command_show_the_mail_with_its_links(live_server):

@@ -185,12 +185,15 @@ def test_api_gateways_own_error_answers_carry_the_security_headers(packaged, sta
     resources = template(packaged, stage)["Resources"]
     responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in resources.values()
                  if r["Type"] == "AWS::ApiGateway::GatewayResponse"}
-    assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX", "UNAUTHORIZED"}
+    assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX", "UNAUTHORIZED", "MISSING_AUTHENTICATION_TOKEN"}
     # A missing or refused token is answered by API Gateway itself: in the API's error shape (API.md), as locally.
     unauthorized = responses["UNAUTHORIZED"]
     assert unauthorized["StatusCode"] == "401"
     body = json.loads(unauthorized["ResponseTemplates"]["application/json"])
     assert body["Code"] == "UnauthorizedError" and body["Message"].startswith("Authorization: ")
+    # An unknown address is a 404 page, in Dutch and English, not API Gateway's 403 "Missing Authentication Token".
+    missing = responses["MISSING_AUTHENTICATION_TOKEN"]
+    assert missing["StatusCode"] == "404" and "Pagina niet gevonden" in missing["ResponseTemplates"]["text/html"]
     for properties in responses.values():
         assert properties["RestApiId"] == {"Ref": "RestAPI"}
         assert properties["ResponseParameters"]["gatewayresponse.header.X-Content-Type-Options"] == "'nosniff'"

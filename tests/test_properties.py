@@ -56,6 +56,24 @@ def test_event_validation_survives_any_body(body):
         pass
 
 
+# Every character there is, lone UTF-16 surrogates and control characters included.
+any_character_text = st.text(st.characters(exclude_categories=()), max_size=40)
+
+
+@FAST
+@given(any_character_text, any_character_text, any_character_text, st.sampled_from(["nl", "en"]))
+def test_event_texts_kept_are_utf8_without_control_characters_but_tab_and_newline(title, description, place, lang):
+    data = webinar_data(kind="in_person", title={"nl": "Titel", lang: title}, description={lang: description},
+                        location={"name": place or "x", "address": place})
+    try:
+        event = build_event(data, existing=None, now=PINNED_NOW)
+    except DomainError:
+        return
+    for text in (*event.title.values(), *event.description.values(), event.location.name, event.location.address):
+        text.encode("utf-8")
+        assert not any((ord(c) < 32 and c not in "\t\n") or 0x7f <= ord(c) <= 0x9f for c in text), repr(text)
+
+
 @FAST
 @given(st.dictionaries(st.sampled_from(["email", "name", "organisation", "event_ids", "question", "language",
                                         "consent", "website"]), json_values, max_size=8))

@@ -635,7 +635,7 @@ def test_cancellation_mails_registered_waiting_and_interested_once_and_drops_rem
     # The join link is for confirmed registrants only; a cancellation goes to the waiting and interested too.
     assert not any("meet.example.org" in _ics(raw) or "meet.example.org" in m.text + m.html for m, raw in mailer.sent)
     # Only some had it in their calendar: the mail does not say they all did.
-    assert all("Staat het evenement in je agenda" in m.text for m, _ in mailer.sent)
+    assert all("Heb je het evenement zelf in je agenda gezet?" in m.text for m, _ in mailer.sent)
     assert [s for s in memory_repo.list_sends(DAY) + memory_repo.list_sends(WEBINAR) if s.state == "pending"] == []
     assert tick(memory_repo, mailer, datetime(2027, 6, 2, 7, 0, tzinfo=timezone.utc)).due == 0
 

@@ -52,7 +52,8 @@ def test_registrations_as_csv_neutralise_formulas(client, registered, staff_head
     response = client.http.get("/staff/events/webinar-2027-01-14/registrations" + how.get("query", ""), headers=headers)
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(response.body.decode())))
+    assert response.body.startswith("\ufeff".encode())  # Excel reads UTF-8 only after a byte order mark
+    rows = list(csv.DictReader(io.StringIO(response.body.decode("utf-8-sig")), delimiter=";"))
     assert rows[0]["organisation"] == "'=cmd|' /C calc'!A0"
     assert rows[0]["name"] == "An <b>Peeters</b>"
     assert set(rows[0]) == {"name", "email", "organisation", "status", "question", "registered_at"}
@@ -154,3 +155,16 @@ def test_reading_the_addresses_of_an_event_or_a_person_leaves_a_trace_without_th
         ("registrations.read", "event:webinar-2027-01-14", {"format": "csv", "rows": 2}),
     ]
     assert "example.be" not in json.dumps(entries)
+
+
+def test_registrations_csv_opens_in_columns_in_belgian_excel():
+    # Excel in Belgium splits on ";" (its list separator); a ";" inside a cell is quoted, accents survive.
+    from chalicelib.subscriptions import REGISTRATION_COLUMNS, registrations_csv
+
+    row = {"name": "Zoë Ée", "email": "zoe@example.be", "organisation": "Ville de Liège; Namur", "status": "confirmed",
+           "question": 'Twee "lijnen"\nhier', "registered_at": "2026-11-26T08:00:00+01:00"}
+    text = registrations_csv([row])
+    header, first = text.lstrip("\ufeff").split("\r\n")[:2]
+    assert header == ";".join(REGISTRATION_COLUMNS)
+    assert first.startswith('Zoë Ée;zoe@example.be;"Ville de Liège; Namur";confirmed;')
+    assert list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))[1] == [row[c] for c in REGISTRATION_COLUMNS]

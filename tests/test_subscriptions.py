@@ -588,7 +588,7 @@ def test_csv_neutralises_formulas_and_keeps_questions(repo, mailer):
     text = subscriptions.registrations_csv(rows)
     assert "'=HYPERLINK" in text
     assert "'+1 of -1? @all" in text
-    assert text.splitlines()[0] == "name,email,organisation,status,question,registered_at"
+    assert text.splitlines()[0] == "\ufeffname;email;organisation;status;question;registered_at"
 
 
 def test_counts_by_status(repo, mailer, clock):
@@ -698,3 +698,20 @@ def test_unsubscribing_after_a_bounce_or_complaint_keeps_the_stronger_stop(repo,
     mailer.sent.clear()
     subscribe(repo, mailer, event_ids=["smart-region-dag-2027"])  # anyone can type the address in
     assert mailer.sent == []
+
+
+@pytest.mark.parametrize("field,value", [("name", "An \ud800"), ("organisation", "Stad \udfff"), ("question", "Waarom \ud800?"),
+                                         ("name", "An\x85Peeters"), ("organisation", "Stad\x9bGent")])
+def test_a_name_organisation_or_question_that_no_store_can_hold_is_refused_by_field(repo, mailer, field, value):
+    # A lone surrogate (JSON allows "\ud800") cannot be written as UTF-8; a C1 control has no place on one line.
+    with pytest.raises(InvalidInputs) as caught:
+        subscribe(repo, mailer, **{field: value})
+    assert field in caught.value.by_field
+    assert not mailer.sent
+
+
+def test_a_question_keeps_its_line_breaks_and_loses_other_control_characters(repo, mailer):
+    subscribe(repo, mailer, question="Eerste lijn\x0bTweede\r\nDerde\x07 lijn\tmet tab")
+    confirm_last(repo, mailer)
+    rows = subscriptions.registrations_for_staff(repo, repo.get_event("webinar-2027-01-14"))
+    assert rows[0]["question"] == "Eerste lijn\nTweede\nDerde lijn\tmet tab"

@@ -1,0 +1,211 @@
+"""What single-event files and mail attachments hold, and what the mails that carry them promise."""
+
+from __future__ import annotations
+
+import email
+import math
+import re
+import time
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from chalicelib import events, feed_snapshots, reminders, subscriptions, times
+from chalicelib.feeds import build_calendar
+from chalicelib.mail import RecordingMailer
+from chalicelib.models import Person, Send, build_event
+from chalicelib.storage import InMemoryRepository
+from tests.conftest import PINNED_NOW, day_data, webinar_data
+from tests.feed_support import parse_both
+
+BASE = "https://events.example.be"
+WEBINAR = "webinar-2027-01-14"
+DAY = "smart-region-dag-2027"
+# Calendar-level properties that make a file a calendar to subscribe to (MS-OXCICAL: omitted for one appointment).
+FEED_PROPERTIES = ("NAME", "X-WR-CALNAME", "X-WR-CALDESC", "REFRESH-INTERVAL", "X-PUBLISHED-TTL")
+
+
+def calendar_lines(body: bytes) -> list[str]:
+    """The unfolded lines of the VCALENDAR itself, outside its components."""
+    lines, depth = [], 0
+    for line in body.decode().replace("\r\n ", "").split("\r\n"):
+        if line.startswith("BEGIN:"):
+            depth += 1
+        elif line.startswith("END:"):
+            depth -= 1
+        elif depth == 1:
+            lines.append(line)
+    return lines
+
+
+def feed_properties(body: bytes) -> set[str]:
+    return {line.split(":")[0].split(";")[0] for line in calendar_lines(body)} & set(FEED_PROPERTIES)
+
+
+@pytest.fixture
+def repo():
+    store = InMemoryRepository()
+    events.create_event(store, webinar_data(), actor="test")
+    events.create_event(store, day_data(), actor="test")
+    return store
+
+
+def register(repo, mailer, address, event_ids, language="nl"):
+    subscriptions.subscribe(repo, mailer, {"email": address, "name": "An Peeters", "event_ids": list(event_ids),
+                                           "language": language, "consent": True}, base_url=BASE)
+    token = re.search(r"/confirm/([\w-]+)", mailer.to(address)[-1].text).group(1)
+    return subscriptions.confirm(repo, mailer, token, base_url=BASE)
+
+
+# ------------------------------------------------ calendar-level properties
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_only_subscription_feeds_are_named_calendars(repo, lang):
+    mailer = RecordingMailer()
+    register(repo, mailer, "an@example.be", [WEBINAR], language=lang)
+    feed_token = re.search(r"/feeds/([\w-]+)\.ics", mailer.to("an@example.be")[-1].text).group(1)
+    personal = subscriptions.read_personal_feed(repo, feed_token, base_url=BASE).body
+    public = feed_snapshots.render_public_feed(repo.list_events(), lang, PINNED_NOW, BASE)
+    assert feed_properties(public) == feed_properties(personal) == set(FEED_PROPERTIES)
+
+    download = feed_snapshots.read_event_calendar(repo, WEBINAR, lang, base_url=BASE).body
+    event = repo.get_event(WEBINAR)
+    invite = subscriptions.calendar_attachment([event], lang, BASE, "PUBLISH").data
+    cancelled = subscriptions.calendar_attachment([event], lang, BASE, "CANCEL").data
+    for single in (download, invite, cancelled):
+        assert feed_properties(single) == set()
+        assert not any(line.startswith("DESCRIPTION") for line in calendar_lines(single))
+        assert "VERSION:2.0" in calendar_lines(single) and "BEGIN:VEVENT" in single.decode()
+    assert "METHOD:PUBLISH" in calendar_lines(invite) and "METHOD:CANCEL" in calendar_lines(cancelled)
+
+
+def test_a_calendar_with_a_method_is_never_a_feed():
+    event = build_event(webinar_data(), existing=None, now=PINNED_NOW)
+    with pytest.raises(ValueError):
+        build_calendar([event], lang="nl", base_url=BASE, include_join_link=True, method="PUBLISH", feed=True)
+
+
+def test_a_confirmation_of_several_events_attaches_one_file_per_event(repo):
+    mailer = RecordingMailer()
+    register(repo, mailer, "an@example.be", [WEBINAR, DAY])
+    mail, raw = mailer.sent[-1]
+    assert mail.kind == "confirmed"
+    names = [a.filename for a in mail.attachments]
+    assert len(names) == len(set(names)) == 2
+    parts = [p for p in email.message_from_bytes(raw).walk() if p.get_content_type() == "text/calendar"]
+    assert [p.get_filename() for p in parts] == names
+    uids = []
+    for part, attachment in zip(parts, mail.attachments):
+        assert part.get_param("method") == "PUBLISH"
+        body = part.get_payload(decode=True)
+        assert body == attachment.data
+        py, js = parse_both(body)
+        assert py["method"] == "PUBLISH" and len(js["events"]) == 1 and feed_properties(body) == set()
+        uids.append(js["events"][0]["uid"])
+        if js["events"][0]["uid"].startswith(WEBINAR):
+            assert js["events"][0]["conference"] == "https://meet.example.org/sro"  # the join link, as before
+    assert sorted(uids) == sorted(f"{e}@events.smartregion.vlaanderen.be" for e in (WEBINAR, DAY))
+    assert all(name.endswith(".ics") and any(e in name for e in (WEBINAR, DAY)) for name in names)
+    assert "invite.ics" not in mail.text + mail.html  # the mail does not name a file it does not carry
+
+
+def test_a_confirmation_of_one_event_keeps_its_one_invite(repo):
+    mailer = RecordingMailer()
+    register(repo, mailer, "an@example.be", [WEBINAR])
+    mail, _ = mailer.sent[-1]
+    assert [a.filename for a in mail.attachments] == ["invite.ics"]
+    assert "invite.ics" in mail.text and "invite.ics" in mail.html
+
+
+# ------------------------------------------------------- the October fold
+
+
+def brussels(start: str, end: str):
+    return build_event(webinar_data(timezone="Europe/Brussels", starts_at=start, ends_at=end),
+                       existing=None, now=PINNED_NOW)
+
+
+def read_back(body: bytes) -> list[tuple[datetime, datetime]]:
+    from icalendar import Calendar
+
+    return [(v.decoded("DTSTART").astimezone(timezone.utc), v.decoded("DTEND").astimezone(timezone.utc))
+            for v in Calendar.from_ical(body).walk("VEVENT")]
+
+
+@pytest.mark.parametrize("start, end", [
+    ("2027-10-31T00:30:00Z", "2027-10-31T01:45:00Z"),  # 02:30 CEST - 02:45 CET: both in the repeated hour
+    ("2027-10-31T00:30:00Z", "2027-10-31T01:30:00Z"),  # 02:30 CEST - 02:30 CET: the same wall time
+    ("2027-10-31T00:15:00Z", "2027-10-31T03:00:00Z"),  # only the start is in the repeated hour
+    ("2027-10-30T23:00:00Z", "2027-10-31T01:15:00Z"),  # only the end is
+])
+@pytest.mark.parametrize("method", [None, "PUBLISH", "CANCEL"])
+def test_times_in_the_repeated_hour_come_back_as_the_exact_instants(start, end, method):
+    event = brussels(start, end)
+    body = build_calendar([event], lang="nl", base_url=BASE, include_join_link=False, method=method)
+    expected = (datetime.fromisoformat(start.replace("Z", "+00:00")), datetime.fromisoformat(end.replace("Z", "+00:00")))
+    assert read_back(body) == [expected]
+    py, js = parse_both(body)  # and ical.js agrees
+    assert (js["events"][0]["start"], js["events"][0]["end"]) == tuple(
+        t.strftime("%Y-%m-%dT%H:%M:%S.000Z") for t in expected)
+    lines = body.decode().split("\r\n")
+    for name, instant in zip(("DTSTART", "DTEND"), expected):
+        wall = instant.astimezone(ZoneInfo("Europe/Brussels"))
+        if wall.date() == date(2027, 10, 31) and wall.hour == 2:  # 02:00-02:59 happens twice that night
+            assert f"{name}:{instant.strftime('%Y%m%dT%H%M%SZ')}" in lines
+        else:
+            assert f"{name};TZID=Europe/Brussels:{wall.strftime('%Y%m%dT%H%M%S')}" in lines
+
+
+def test_times_next_to_the_repeated_hour_keep_their_zone():
+    event = brussels("2027-10-30T23:59:00Z", "2027-10-31T02:00:00Z")  # 01:59 CEST - 03:00 CET
+    lines = build_calendar([event], lang="nl", base_url=BASE, include_join_link=False).decode().split("\r\n")
+    assert "DTSTART;TZID=Europe/Brussels:20271031T015900" in lines
+    assert "DTEND;TZID=Europe/Brussels:20271031T030000" in lines
+
+
+# ------------------------------------------- what change and cancel mails say
+
+
+def a_tick() -> reminders._Tick:
+    store = InMemoryRepository()
+    return reminders._Tick(repo=store, mailer=RecordingMailer(), base_url=BASE, now=PINNED_NOW,
+                           slots=reminders.SendSlots(store.reserve_send_slots, 1000.0, wall=time.time),
+                           clock=time.monotonic, sleep=time.sleep,
+                           deadline=math.inf, started=time.monotonic(), me="test", result=reminders.TickResult())
+
+
+def notice(kind: str, lang: str):
+    store = InMemoryRepository()
+    event = events.create_event(store, webinar_data(), actor="test", now=PINNED_NOW)
+    if kind == "cancel":
+        event = events.cancel_event(store, event.id, actor="test", now=PINNED_NOW).after
+    before = {"starts_at": times.to_utc_iso(event.starts_at - timedelta(days=7)),
+              "ends_at": times.to_utc_iso(event.ends_at - timedelta(days=7)),
+              "timezone": event.timezone, "location": "", "online_url": ""}
+    person = Person(id="a" * 64, email="an@example.be", name="An", organisation="", language=lang,
+                    created_at=PINNED_NOW, updated_at=PINNED_NOW)
+    send = Send(event_id=event.id, person_id=person.id, kind=kind, detail="2" if kind == "change" else "",
+                due=PINNED_NOW, cutoff=event.starts_at,
+                details={"material": ["starts_at"], "before": before} if kind == "change" else {})
+    links = subscriptions.person_links(person.id, BASE)
+    return a_tick().render(send, event, lang, person.email, person.name, links), links
+
+
+# Each a claim that the attachment changes or removes the entry in the calendar by itself.
+CLAIMS = [r"updates the event", r"removes it", r"do nothing else", r"need do nothing",
+          r"wordt (het evenement )?.*bijgewerkt", r"haalt het .*eruit", r"hoeft (verder )?niets"]
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+@pytest.mark.parametrize("kind, attachment", [("change", "invite.ics"), ("cancel", "cancelled.ics")])
+def test_change_and_cancel_mails_promise_no_calendar_update_by_itself(kind, attachment, lang):
+    mail, links = notice(kind, lang)
+    assert [a.filename for a in mail.attachments] == [attachment]  # the attachment stays
+    for body in (mail.text, mail.html):
+        for claim in CLAIMS:
+            assert not re.search(claim, body), (claim, body)
+        assert attachment in body
+        assert links.feed in body  # the personal feed, which does update itself
+        assert ("yourself" if lang == "en" else "zelf") in body
