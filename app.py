@@ -807,7 +807,10 @@ def cancel_registration(token, event_id):
     event = _subscriptions().cancel_registration(get_repo(), token, event_id, now=times.now())
     lang = page_language()
     return page("result.html", switch_path=_manage_path(token), heading=_("Registration cancelled"),
-                paragraphs=[i18n.gettext("Your registration for %(title)s is cancelled.", lang) % {"title": event.title_in(lang)}],
+                paragraphs=[i18n.gettext("Your registration for %(title)s is cancelled.", lang) % {"title": event.title_in(lang)},
+                            # An .ics once imported stays in a calendar app until its owner removes it.
+                            _("Did you put the event in your calendar yourself? Then remove it there. Your personal "
+                              "calendar feed drops it by itself.")],
                 items=[], manage_url=back)
 
 

@@ -246,6 +246,8 @@ def test_cancel_asks_to_be_sure_then_cancels(client, manage_path, dynamodb_repo)
     assert [r.status for r in dynamodb_repo.list_registrations(DAY)] == ["confirmed"]
     done = client.http.post(f"{manage_path}/events/{DAY}/cancel", headers=FORM, body="confirm=yes")
     assert done.status_code == 200 and "Inschrijving geannuleerd" in html(done)
+    # An imported .ics stays in a calendar app: the page says to remove it there (the personal feed drops it).
+    assert "Verwijder het daar dan" in html(done) and "agendafeed laat het vanzelf weg" in html(done)
     assert [r.status for r in dynamodb_repo.list_registrations(DAY)] == ["cancelled"]
 
 
