@@ -15,7 +15,7 @@ from chalice import AuthResponse, Chalice, Rate, Response
 
 from chalicelib import config, events, i18n, staff, web
 from chalicelib.errors import (
-    Conflict, DomainError, Gone, InvalidInput, InvalidInputs, LinkUsed, NotFound, TooManyRequests,
+    AwaitingConfirmation, Conflict, DomainError, Gone, InvalidInput, InvalidInputs, LinkUsed, NotFound, TooManyRequests,
     Unauthorized, Unavailable,
 )
 from chalicelib.models import ID_PATTERN, AuditEntry, event_json
@@ -353,13 +353,14 @@ def staff_registrations(event_id):
     request = app.current_request
     event = events.get_event(get_repo(), event_id)
     rows = subscriptions.registrations_for_staff(get_repo(), event)
-    wants = query_value("format", ("json", "csv"), "") if "format" in (request.query_params or {}) else ""
-    csv_wanted = wants == "csv" or (not wants and web.prefers(request.headers.get("accept"), "text/csv", "application/json"))
+    wants = query_value("format", ("json", "csv", "excel"), "") if "format" in (request.query_params or {}) else ""
+    if not wants:
+        wants = "csv" if web.prefers(request.headers.get("accept"), "text/csv", "application/json") else "json"
     # Who took the list of addresses, of which event, how many: the audit says, never the addresses.
     get_repo().add_audit(AuditEntry(actor=actor(), action="registrations.read", target=f"event:{event.id}",
-                                    at=times.now(), details={"format": "csv" if csv_wanted else "json", "rows": len(rows)}))
-    if csv_wanted:
-        return Response(body=subscriptions.registrations_csv(rows), status_code=200, headers={
+                                    at=times.now(), details={"format": wants, "rows": len(rows)}))
+    if wants in ("csv", "excel"):
+        return Response(body=subscriptions.registrations_csv(rows, excel=wants == "excel"), status_code=200, headers={
             "Content-Type": "text/csv; charset=utf-8",
             "Content-Disposition": f'attachment; filename="registrations-{event.id}.csv"',
             "Cache-Control": "no-store",
@@ -552,6 +553,10 @@ def html_error(exc: DomainError) -> Response:
     if isinstance(exc, NotFound):
         return page("error.html", 404, heading=_("Page not found"),
                     message=_("We could not find what you asked for."), switch_path="/")
+    if isinstance(exc, AwaitingConfirmation):
+        return page("error.html", 409, heading=_("Confirm your registration first"),
+                    message=_("This registration waits for its confirmation: open the link in the email we sent you. "
+                              "If you did not ask for it, do nothing: it lapses by itself."), switch_path="/")
     if isinstance(exc, Conflict):
         return page("error.html", 409, heading=_("That is not possible"),
                     message=_("This cannot be done any more, for example because the event was cancelled or has started."),
@@ -787,7 +792,7 @@ def _registration(token: str, event_id: str):
     """The (event, registration) of this person for ``event_id``; NotFound when there is none."""
     view = _subscriptions().manage_view(get_repo(), token, base_url=settings().base_url)
     for event, registration in view.registrations:
-        if event.id == event_id:
+        if event.id == event_id and registration.status != "pending":  # shown, but acted on by its confirm link only
             return event, registration
     raise NotFound("event_id: you have no registration for this event")
 

@@ -42,6 +42,10 @@ class Gone(DomainError):
     """Raised when a token existed but has expired or was used already."""
 
 
+class AwaitingConfirmation(Conflict):
+    """A registration that waits for its confirm link: nothing else may act on what was typed for it."""
+
+
 class LinkUsed(Gone):
     """A confirm link used already, and done: the person it was for can be pointed to their own page."""
 

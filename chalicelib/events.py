@@ -35,34 +35,43 @@ def create_event(repo: Repository, data: Any, *, actor: str, now: datetime | Non
     event = build_event(data, existing=None, now=now)
     explicit_id = isinstance(data, dict) and data.get("id") is not None  # null, as absent: a slug of the title
     if not explicit_id:
-        _refuse_a_repeat(repo, event)
+        _refuse_a_repeat(repo, event, repo.list_events())
     try:
         repo.create_event(event)
     except Conflict:
         if explicit_id:
             raise
         # The id was made from the title: a second event with the same title
-        # gets its date added rather than a confusing 409.
+        # gets its date added rather than a confusing 409. Two copies of one
+        # request sent at once both pass the check above; the one that finds
+        # the id taken by its twin answers 409 as a repeat, not a second event.
+        _refuse_a_repeat(repo, event, [e for e in [repo.get_event(event.id)] if e is not None])
         stem = slugify(event.title["nl"], 69) or "event"
-        dated = replace(event, id=f"{stem}-{event.starts_at.astimezone(times.zone(event.timezone)):%Y-%m-%d}")
-        repo.create_event(dated)
+        dated = replace(event, id=f"{stem}-{event.starts_at.astimezone(times.stored_zone(event.timezone)):%Y-%m-%d}")
+        try:
+            repo.create_event(dated)
+        except Conflict:
+            _refuse_a_repeat(repo, dated, [e for e in [repo.get_event(dated.id)] if e is not None])
+            raise
         event = dated
     _audit(repo, actor, "event.create", event, now, status=event.status)
     refresh_public_feeds(repo, now)
     return event
 
 
-def _refuse_a_repeat(repo: Repository, event: Event) -> None:
-    """409 when an event with the same Dutch title and start exists: a create without id, sent again
-    after its answer was lost, names the event it made rather than making a second one.
+def _refuse_a_repeat(repo: Repository, event: Event, others: list[Event]) -> None:
+    """409 when one of ``others`` is this event again: a create without id, sent again after its answer was
+    lost, names the event it made rather than making a second one.
 
-    Cancelled events do not count: staff are told to create a new one instead.
-    One Query (the list of events), only for a create without an id.
+    The same kind, Dutch title, start and end make a repeat (an in-person day
+    and its webinar at the same time are two events). Cancelled events do
+    not count: staff are told to create a new one instead. One Query (the
+    list of events), only for a create without an id.
     """
-    for other in repo.list_events():
-        if other.status != "cancelled" and other.starts_at == event.starts_at \
-                and other.title.get("nl") == event.title.get("nl"):
-            raise Conflict(f"id: an event with this title (nl) and start exists already: {other.id!r}; "
+    for other in others:
+        if other.status != "cancelled" and (other.kind, other.starts_at, other.ends_at) == \
+                (event.kind, event.starts_at, event.ends_at) and other.title.get("nl") == event.title.get("nl"):
+            raise Conflict(f"id: an event with this kind, title (nl) and time exists already: {other.id!r}; "
                            "send an id to create another one")
 
 

@@ -125,7 +125,7 @@ def format_when(instant: datetime, tz: str, lang: str, style: str = "long") -> s
     """A date and time as people read it, in the event's zone: "donderdag 3 juni 2027 om 09:00"."""
     from babel.dates import format_datetime
 
-    local = instant.astimezone(times.zone(tz))
+    local = instant.astimezone(times.stored_zone(tz))
     pattern = {"long": "EEEE d MMMM y, HH:mm", "short": "EEE d MMM y, HH:mm"}[style]
     return format_datetime(local, pattern, locale=_babel_locale(lang))
 
@@ -134,17 +134,17 @@ def format_day(instant: datetime, tz: str, lang: str) -> str:
     """A date in words: "donderdag 3 juni 2027"."""
     from babel.dates import format_datetime
 
-    return format_datetime(instant.astimezone(times.zone(tz)), "EEEE d MMMM y", locale=_babel_locale(lang))
+    return format_datetime(instant.astimezone(times.stored_zone(tz)), "EEEE d MMMM y", locale=_babel_locale(lang))
 
 
 def format_hour(instant: datetime, tz: str, lang: str) -> str:
     """A time of day: "09:00"."""
-    return instant.astimezone(times.zone(tz)).strftime("%H:%M")
+    return instant.astimezone(times.stored_zone(tz)).strftime("%H:%M")
 
 
 def format_until(end: datetime, start: datetime, tz: str, lang: str) -> str:
     """An end after ``start``: its time of day on the same day, else its date and time (events last up to 31 days)."""
-    zone = times.zone(tz)
+    zone = times.stored_zone(tz)
     if end.astimezone(zone).date() == start.astimezone(zone).date():
         return format_hour(end, tz, lang)
     return format_when(end, tz, lang)

@@ -352,7 +352,8 @@ def build_event(data: dict[str, Any], *, existing: Event | None, now: datetime) 
     tz_name = pick("timezone", times.DEFAULT_ZONE)
     if not isinstance(tz_name, str):
         raise InvalidInput("timezone", "must be a time zone name like Europe/Brussels")
-    times.zone(tz_name)
+    if existing is None or "timezone" in fields:  # a stored zone was checked when it was sent
+        times.zone(tz_name)
 
     kind = pick("kind")
     if kind not in KINDS:

@@ -513,12 +513,13 @@ def _paths() -> dict[str, Any]:
             "staff", {"200": _json("Event"), **_errors(404, 409, 503)}, params=[EVENT_ID], staff=True,
             operation_id="staffCancelEvent")},
         "/staff/events/{event_id}/registrations": {"get": _op(
-            "Registrations with the questions for the Q&A (JSON, or CSV with ?format=csv or Accept: text/csv)",
+            "Registrations with the questions for the Q&A (JSON, or CSV with ?format=csv or Accept: text/csv; "
+            "?format=excel: CSV for Excel in Belgium, ';' and a UTF-8 byte order mark)",
             "staff", {"200": {"description": "The registrations", "headers": _NOSNIFF, "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/Registrations"}},
                 "text/csv": {"schema": {"type": "string"}}}}, **_errors(400, 404, 503)},
             params=[EVENT_ID, {"name": "format", "in": "query", "required": False,
-                               "schema": {"enum": ["json", "csv"]}}],
+                               "schema": {"enum": ["json", "csv", "excel"]}}],
             staff=True, operation_id="staffRegistrations")},
         "/staff/subscribers": {
             "get": _op("Every piece of data held on an address (right of access)", "staff",

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from . import bounces, i18n, models, reminders, times, tokens
-from .errors import Conflict, Gone, InvalidInput, InvalidInputs, LinkUsed, NotFound, Unavailable
+from .errors import AwaitingConfirmation, Conflict, Gone, InvalidInput, InvalidInputs, LinkUsed, NotFound, Unavailable
 from .mail import Attachment, Mail, MailError, Mailer, render
 from .models import (
     ID_PATTERN, KEPT_STATUSES, LANGUAGES, ConfirmToken, Event, Person, Registration,
@@ -782,6 +782,11 @@ def register_from_link(repo: Repository, mailer: Mailer, token: str, event_id: s
     person, event, reg = _own_registration(repo, token, event_id)
     if reg.status in ("confirmed", "waitlisted"):
         return Outcome(event, "already", reg.status)
+    if reg.status == "pending":
+        # Anyone can type an address in the form: what was typed (name, question) is applied only by the
+        # confirm link mailed for it, never by this link.
+        raise AwaitingConfirmation("event_id: this registration waits for its confirmation: open the link in the "
+                                   "email we sent")
     if not event.is_registration_open(now):
         return Outcome(event, "interested" if event.registration_not_open_yet(now) else "closed")
     status, kept = _place_again(repo, event, reg, now, done=("confirmed", "waitlisted"))
@@ -973,17 +978,19 @@ def _neutralise(cell: Any) -> str:
     return text
 
 
-def registrations_csv(rows: list[dict[str, Any]]) -> str:
-    """CSV of registrations for Excel as staff in Belgium open it, with cells that could run as formulas neutralised.
+def registrations_csv(rows: list[dict[str, Any]], *, excel: bool = False) -> str:
+    """CSV of registrations (RFC 4180: commas, UTF-8), with cells that could run as formulas neutralised.
 
-    Excel with Dutch (Belgium) or French (Belgium) settings splits on ";",
-    its list separator, and reads a file as UTF-8 only after a byte order
-    mark: without them a double-clicked export puts each row in one cell and
-    shows "Zoë" as "ZoÃ«".
+    ``excel``: for Excel as staff in Belgium open it. Excel with Dutch
+    (Belgium) or French (Belgium) settings splits on ";", its list
+    separator, and reads a file as UTF-8 only after a byte order mark:
+    without them a double-clicked export puts each row in one cell and shows
+    "Zoë" as "ZoÃ«". Programs reading CSV expect neither.
     """
     buffer = io.StringIO()
-    buffer.write("\ufeff")
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    if excel:
+        buffer.write("\ufeff")
+    writer = csv.writer(buffer, delimiter=";" if excel else ",", lineterminator="\r\n")
     writer.writerow(REGISTRATION_COLUMNS)
     for row in rows:
         writer.writerow([_neutralise(row[c]) for c in REGISTRATION_COLUMNS])

@@ -39,6 +39,15 @@ def zone(name: str, field: str = "timezone") -> ZoneInfo:
         raise InvalidInput(field, f"unknown time zone {name!r}; use an IANA name like Europe/Brussels") from exc
 
 
+def stored_zone(name: str) -> ZoneInfo:
+    """The zone of a stored event, for showing its times: checked when it was sent (``zone``), not again.
+
+    An event stored before a name was refused keeps working; ZoneInfo caches
+    each zone, and no list of names is read on a page request.
+    """
+    return ZoneInfo(name)
+
+
 _EXCLUDED_ZONES = frozenset({"localtime", "Factory", "posixrules"})
 _known: frozenset[str] | None = None
 

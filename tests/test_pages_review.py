@@ -292,6 +292,22 @@ def test_only_pending_registrations_are_not_called_no_registrations(client, publ
     assert "Waiting for your confirmation" not in html(client.http.get(manage + "?lang=en"))
 
 
+
+def test_a_pending_registration_gets_no_one_click_register_page_or_action(client, manage_path, mailer,
+                                                                         staff_headers):
+    # Someone typed An's address for another event: An's manage link shows it as waiting, and neither its
+    # register page nor its register action applies what was typed (only the confirm link mailed for it may).
+    publish(client, staff_headers, webinar_data(id="webinar-2027-02-11", starts_at="2027-02-11T10:00:00+01:00",
+                                                ends_at="2027-02-11T11:00:00+01:00",
+                                                title={"nl": "Tweede webinar", "en": "Second webinar"}))
+    post_form(client, event_ids=["webinar-2027-02-11"], name="Mallory")
+    assert client.http.get(f"{manage_path}/events/webinar-2027-02-11/register?lang=en").status_code == 404
+    done = client.http.post(f"{manage_path}/events/webinar-2027-02-11/register?lang=en", headers=FORM, body="")
+    assert done.status_code == 409 and "Confirm your registration first" in html(done)
+    page = html(client.http.get(manage_path + "?lang=en"))
+    assert "Waiting for your confirmation" in re.search(r"Second webinar.*?</li>", page, re.S).group(0)
+
+
 # ---------------------------------------------------- 8. the error summary
 
 

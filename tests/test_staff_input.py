@@ -171,6 +171,17 @@ def test_real_zone_names_still_are(name):
                        existing=None, now=PINNED_NOW).timezone == name
 
 
+
+def test_an_event_stored_with_a_zone_refused_since_still_shows_and_changes(client, staff_headers, dynamodb_repo):
+    # Checked when it is sent, not on every page: a stored name refused later keeps the site up.
+    event = replace(build_event(webinar_data(), existing=None, now=PINNED_NOW), timezone="posix/Europe/Brussels")
+    dynamodb_repo.create_event(event)
+    assert client.http.get("/?lang=en").status_code == 200
+    assert client.http.get(f"/events/{event.id}", headers={"Accept": "text/html"}).status_code == 200
+    assert patch_event(client, staff_headers, event.id, {"capacity": 50}).status_code == 200
+    assert_400(patch_event(client, staff_headers, event.id, {"timezone": "posixrules"}), "timezone")
+
+
 # ---------------------------------------------------- 5. conflicts with the event's state
 
 
@@ -236,6 +247,28 @@ def test_a_create_without_id_finds_an_event_made_with_an_explicit_id(memory_repo
     assert raised.value.message.startswith("id:") and "'sro-jan'" in raised.value.message
     # An explicit id still creates, as before.
     assert events.create_event(memory_repo, webinar_data(id="sro-jan-2"), actor="test").id == "sro-jan-2"
+
+
+
+def test_two_copies_of_a_create_without_id_at_once_make_one_event(memory_repo, monkeypatch):
+    # Both copies read the list before either wrote (a client retrying while its first request still runs):
+    # the second finds the id taken by its twin and answers 409, not a second event with a dated id.
+    listed = memory_repo.list_events()
+    monkeypatch.setattr(memory_repo, "list_events", lambda: list(listed))
+    first = events.create_event(memory_repo, webinar_data(id=None), actor="test")
+    with pytest.raises(Conflict) as raised:
+        events.create_event(memory_repo, webinar_data(id=None), actor="test")
+    assert f"'{first.id}'" in raised.value.message
+    assert [e.id for e in memory_repo.events.values()] == [first.id]
+
+
+def test_an_in_person_day_and_its_webinar_at_the_same_time_are_two_events(client, staff_headers):
+    day = day_data(id=None, title={"nl": "Smart Region Dag"})
+    stream = webinar_data(id=None, title={"nl": "Smart Region Dag"}, starts_at=day["starts_at"], ends_at=day["ends_at"])
+    assert post_event(client, staff_headers, day).status_code == 201
+    second = post_event(client, staff_headers, stream)
+    assert second.status_code == 201, second.body
+    assert second.json_body["id"] != "smart-region-dag"
 
 
 # ---------------------------------------------------- 7. the audit of an erasure

@@ -52,8 +52,7 @@ def test_registrations_as_csv_neutralise_formulas(client, registered, staff_head
     response = client.http.get("/staff/events/webinar-2027-01-14/registrations" + how.get("query", ""), headers=headers)
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/csv")
-    assert response.body.startswith("\ufeff".encode())  # Excel reads UTF-8 only after a byte order mark
-    rows = list(csv.DictReader(io.StringIO(response.body.decode("utf-8-sig")), delimiter=";"))
+    rows = list(csv.DictReader(io.StringIO(response.body.decode())))  # RFC 4180, as programs read it
     assert rows[0]["organisation"] == "'=cmd|' /C calc'!A0"
     assert rows[0]["name"] == "An <b>Peeters</b>"
     assert set(rows[0]) == {"name", "email", "organisation", "status", "question", "registered_at"}
@@ -157,14 +156,30 @@ def test_reading_the_addresses_of_an_event_or_a_person_leaves_a_trace_without_th
     assert "example.be" not in json.dumps(entries)
 
 
-def test_registrations_csv_opens_in_columns_in_belgian_excel():
-    # Excel in Belgium splits on ";" (its list separator); a ";" inside a cell is quoted, accents survive.
+def test_registrations_csv_for_excel_opens_in_columns_in_belgian_excel():
+    # Excel in Belgium splits on ";" (its list separator) and reads UTF-8 after a byte order mark;
+    # a ";" inside a cell is quoted, accents survive. Plain CSV stays as programs read it.
     from chalicelib.subscriptions import REGISTRATION_COLUMNS, registrations_csv
 
     row = {"name": "Zoë Ée", "email": "zoe@example.be", "organisation": "Ville de Liège; Namur", "status": "confirmed",
            "question": 'Twee "lijnen"\nhier', "registered_at": "2026-11-26T08:00:00+01:00"}
-    text = registrations_csv([row])
-    header, first = text.lstrip("\ufeff").split("\r\n")[:2]
+    text = registrations_csv([row], excel=True)
+    assert text.startswith("\ufeff")
+    header, first = text[1:].split("\r\n")[:2]
     assert header == ";".join(REGISTRATION_COLUMNS)
     assert first.startswith('Zoë Ée;zoe@example.be;"Ville de Liège; Namur";confirmed;')
-    assert list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))[1] == [row[c] for c in REGISTRATION_COLUMNS]
+    assert list(csv.reader(io.StringIO(text[1:]), delimiter=";"))[1] == [row[c] for c in REGISTRATION_COLUMNS]
+    plain = registrations_csv([row])
+    assert plain.startswith(",".join(REGISTRATION_COLUMNS) + "\r\n")
+    assert list(csv.reader(io.StringIO(plain)))[1] == [row[c] for c in REGISTRATION_COLUMNS]
+
+
+def test_registrations_for_excel_over_http(client, registered, staff_headers):
+    response = client.http.get("/staff/events/webinar-2027-01-14/registrations?format=excel", headers=staff_headers)
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/csv")
+    assert response.body.startswith("\ufeff".encode())
+    rows = list(csv.DictReader(io.StringIO(response.body.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0]["organisation"] == "'=cmd|' /C calc'!A0" and set(rows[0]) == {
+        "name", "email", "organisation", "status", "question", "registered_at"}
+    audit = client.http.get("/staff/audit", headers=staff_headers).json_body
+    assert any(e["action"] == "registrations.read" and e["details"]["format"] == "excel" for e in audit["entries"])

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from chalicelib import events, reminders, subscriptions, tokens
-from chalicelib.errors import Gone, InvalidInputs, LinkUsed, NotFound, Unavailable
+from chalicelib.errors import Conflict, Gone, InvalidInputs, LinkUsed, NotFound, Unavailable
 from chalicelib.mail import RecordingMailer
 from chalicelib.storage import InMemoryRepository
 from tests.conftest import PINNED_NOW, day_data, webinar_data
@@ -588,7 +588,7 @@ def test_csv_neutralises_formulas_and_keeps_questions(repo, mailer):
     text = subscriptions.registrations_csv(rows)
     assert "'=HYPERLINK" in text
     assert "'+1 of -1? @all" in text
-    assert text.splitlines()[0] == "\ufeffname;email;organisation;status;question;registered_at"
+    assert text.splitlines()[0] == "name,email,organisation,status,question,registered_at"
 
 
 def test_counts_by_status(repo, mailer, clock):
@@ -715,3 +715,16 @@ def test_a_question_keeps_its_line_breaks_and_loses_other_control_characters(rep
     confirm_last(repo, mailer)
     rows = subscriptions.registrations_for_staff(repo, repo.get_event("webinar-2027-01-14"))
     assert rows[0]["question"] == "Eerste lijn\nTweede\nDerde lijn\tmet tab"
+
+
+def test_the_one_click_link_never_applies_a_submission_still_waiting_for_its_confirmation(repo, mailer):
+    # An confirms the webinar; a stranger types An's address for the day, with another name and question.
+    # An's manage link must not confirm that: only the confirm link mailed for it may.
+    subscribe(repo, mailer, event_ids=["webinar-2027-01-14"])
+    confirm_last(repo, mailer)
+    manage = link(mailer.to("an@example.be")[-1], "manage")
+    subscribe(repo, mailer, event_ids=["smart-region-dag-2027"], name="Mallory", question="=cmd")
+    with pytest.raises(Conflict):
+        subscriptions.register_from_link(repo, mailer, manage, "smart-region-dag-2027", base_url=BASE)
+    assert status(repo, "smart-region-dag-2027") == "pending"
+    assert mailer.to("an@example.be")[-1].kind == "confirm_request"  # no "you are registered" mail went out
