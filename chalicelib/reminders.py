@@ -146,7 +146,9 @@ def on_event_change(repo: Repository, before: Event, after: Event, material: lis
         # send skipped ("event cancelled"), or sent if SES had it already.
         planned["dropped"] = sum(repo.delete_sends(_pending(existing.values())))
         if before.status == "published" and before.starts_at > now:
-            notices = [_notice(after, r, "cancel", "", now, before.starts_at, {})
+            # Only who had a seat had the event in their calendar (the invite): the others get no .ics.
+            notices = [_notice(after, r, "cancel", "", now, before.starts_at,
+                               {} if r.status == "confirmed" else {"seat": False})
                        for r in regs if r.status in ("confirmed", "waitlisted", "interested")]
             planned["notices"] = repo.put_sends(notices, overwrite=False)
         return planned
@@ -462,7 +464,8 @@ class _Tick:
         context: dict[str, Any] = {"name": name, "event": event, "calendar_links": calendar}
         attachments: tuple = ()
         method = {"change": "PUBLISH", "seat": "PUBLISH", "cancel": "CANCEL"}.get(send.kind)
-        if method:
+        context["seat"] = send.details.get("seat", True)  # a cancellation to someone waiting: no calendar entry
+        if method and context["seat"]:
             attachments = (self.cached(("ics", event.id, event.sequence, lang, method),
                                        lambda: subs.calendar_attachment([event], lang, self.base_url, method)),)
         if send.kind == "reminder":

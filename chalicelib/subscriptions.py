@@ -296,7 +296,7 @@ def subscribe(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, now
     if token is not None:
         _send(mailer, "confirm_request", lang, to_email=request.email, to_name="", links=links,
               name="", confirm_url=f"{base_url}/confirm/{token_value}",
-              events=[events[e] for e in fresh_ids], already=[events[r.event_id] for r in kept],
+              events=[events[e] for e in fresh_ids], already=[(events[r.event_id], r.status) for r in kept],
               valid_hours=int(CONFIRM_VALIDITY.total_seconds() // 3600))
     elif kept:
         known = person.name if person is not None else ""  # the name they confirmed

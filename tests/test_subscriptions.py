@@ -728,3 +728,39 @@ def test_the_one_click_link_never_applies_a_submission_still_waiting_for_its_con
         subscriptions.register_from_link(repo, mailer, manage, "smart-region-dag-2027", base_url=BASE)
     assert status(repo, "smart-region-dag-2027") == "pending"
     assert mailer.to("an@example.be")[-1].kind == "confirm_request"  # no "you are registered" mail went out
+
+
+def _waitlisted_cy(repo, mailer, clock):
+    for i, address in enumerate(["a@x.be", "b@x.be", "cy@x.be"]):  # the day holds 2: Cy waits
+        clock.set(PINNED_NOW + timedelta(minutes=i))
+        sign_up(repo, mailer, address)
+    assert status(repo, "smart-region-dag-2027", "cy@x.be") == "waitlisted"
+
+
+def test_a_confirm_request_says_where_each_earlier_registration_stands(repo, mailer, clock):
+    # Cy waits for the day and asks for the webinar too: the mail must not call her registered for the day.
+    _waitlisted_cy(repo, mailer, clock)
+    subscribe(repo, mailer, email="cy@x.be", event_ids=["smart-region-dag-2027", "webinar-2027-01-14"], language="nl")
+    mail = mailer.to("cy@x.be")[-1]
+    assert mail.kind == "confirm_request"
+    assert "al ingeschreven" not in mail.text + mail.html
+    day = mail.text.index("Smart Region Dag")
+    assert "Status: op de wachtlijst" in mail.text[day:] and "Status: op de wachtlijst" in mail.html
+
+
+def test_subjects_say_confirmed_or_registered_only_when_every_seat_is_taken(repo, mailer, clock):
+    _waitlisted_cy(repo, mailer, clock)
+    subscribe(repo, mailer, email="cy@x.be", event_ids=["smart-region-dag-2027"], language="nl")  # the form again
+    assert mailer.to("cy@x.be")[-1].kind == "already_registered"
+    assert mailer.to("cy@x.be")[-1].subject.startswith("Over je inschrijving")
+    # Dee confirms the webinar (a seat) and the full day (the waiting list) with one link.
+    subscribe(repo, mailer, email="dee@x.be", event_ids=["smart-region-dag-2027", "webinar-2027-01-14"], language="nl")
+    confirm_last(repo, mailer, "dee@x.be")
+    mail = mailer.to("dee@x.be")[-1]
+    assert mail.kind == "confirmed" and mail.subject.startswith("Over je inschrijving")
+    # One seat alone is "confirmed"; the form again with only seats is "already registered".
+    subscribe(repo, mailer, email="eve@x.be", event_ids=["webinar-2027-01-14"], language="nl")
+    confirm_last(repo, mailer, "eve@x.be")
+    assert mailer.to("eve@x.be")[-1].subject.startswith("Je inschrijving is bevestigd")
+    subscribe(repo, mailer, email="eve@x.be", event_ids=["webinar-2027-01-14"], language="nl")
+    assert mailer.to("eve@x.be")[-1].subject.startswith("Je bent al ingeschreven")
