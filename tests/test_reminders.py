@@ -944,3 +944,23 @@ def test_a_postponed_event_keeps_its_registrants_and_their_reminders_until_after
     assert reminders_ and all(s.expires_at == until for s in reminders_)
     subscriptions.after_event_change(repo, change)  # a retried request raises nothing more
     assert subscriptions.keep_until_after(repo, repo.get_event(WEBINAR), PINNED_NOW) == 0
+
+
+def test_a_long_join_link_is_a_labelled_link_not_shown_whole_in_the_html(memory_repo, mailer, clock):
+    # A 300-character Teams link shown as text makes a phone's mail scroll sideways: the HTML labels it.
+    teams = "https://teams.microsoft.com/l/meetup-join/" + "19%3ameeting_" + "A" * 250
+    events.create_event(memory_repo, day_data(online_url=teams), actor="test")
+    register(memory_repo, mailer, "an@example.be", [DAY])
+    [(mail, _)] = [(m, raw) for m, raw in mailer.sent if m.kind == "confirmed"]
+    assert f'href="{teams}"' in mail.html and f">{teams}<" not in mail.html
+    assert teams in mail.text  # the text part has nothing else to offer
+
+
+def test_the_registration_open_mail_promises_no_single_click(memory_repo, mailer, clock):
+    # Its link opens a page with a button (opening a link never registers: mail scanners open links).
+    events.create_event(memory_repo, webinar_data(registration_opens_at="2026-12-01T09:00:00+01:00"), actor="test")
+    register(memory_repo, mailer, "an@example.be", [WEBINAR])
+    tick(memory_repo, mailer, datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc))
+    mail = mailer.sent[-1][0]
+    assert mail.kind == "registration_open"
+    assert "klik" not in mail.text + mail.html and "click" not in mail.text + mail.html
