@@ -162,21 +162,28 @@ def on_event_change(repo: Repository, before: Event, after: Event, material: lis
         # An unsent notice of an earlier change is folded into this one: one
         # mail says everything that changed since the person last heard. Only
         # one that is still there to delete (no tick is sending it) is folded.
-        confirmed_ids = {r.person_id for r in confirmed}
+        # People waiting hear of it too (without the join link or the .ics):
+        # a new date may be one they cannot make, and they can leave the list.
+        told = [r for r in regs if r.status in ("confirmed", "waitlisted")]
+        told_ids = {r.person_id for r in told}
         older = [s for s in existing.values() if s.kind == "change" and s.state == "pending"
-                 and s.detail != str(after.sequence) and s.person_id in confirmed_ids]
+                 and s.detail != str(after.sequence) and s.person_id in told_ids]
         folded = [s for s, gone in zip(older, repo.delete_sends(older)) if gone]
         planned["dropped"] += len(folded)
         notices = []
-        for reg in confirmed:
+        for reg in told:
             fields, was = list(material), _snapshot(before)
             earlier = sorted((s for s in folded if s.person_id == reg.person_id), key=lambda s: int(s.detail or 0))
             for notice in earlier:
                 fields = sorted(set(fields) | set(notice.details.get("material", [])))
             if earlier:  # "was": what the person last heard, before the earliest change not yet sent
                 was = earlier[0].details.get("before", was)
-            notices.append(_notice(after, reg, "change", str(after.sequence), now, after.starts_at,
-                                   {"material": sorted(fields), "before": was}))
+            details: dict[str, Any] = {"material": sorted(fields), "before": was}
+            if reg.status != "confirmed":
+                if not {"time", "place"} & set(_changed(fields)):
+                    continue  # only the join link changed: not theirs to have yet
+                details["seat"] = False
+            notices.append(_notice(after, reg, "change", str(after.sequence), now, after.starts_at, details))
         planned["notices"] = repo.put_sends(notices, overwrite=False)
 
     if before.starts_at != after.starts_at or before.reminders != after.reminders or before.status != "published":

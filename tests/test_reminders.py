@@ -964,3 +964,29 @@ def test_the_registration_open_mail_promises_no_single_click(memory_repo, mailer
     mail = mailer.sent[-1][0]
     assert mail.kind == "registration_open"
     assert "klik" not in mail.text + mail.html and "click" not in mail.text + mail.html
+
+
+def test_people_waiting_hear_of_a_new_time_or_place_without_the_join_link_or_the_invite(memory_repo, mailer, clock):
+    # The day holds one: An has the seat, Bo waits. A new time reaches both; Bo's mail has no join link, no .ics,
+    # and says how to leave the waiting list. A change of the join link alone is An's only.
+    events.create_event(memory_repo, day_data(capacity=1, online_url="https://meet.example.org/day"), actor="test")
+    register(memory_repo, mailer, "an@example.be", [DAY])
+    register(memory_repo, mailer, "bo@example.be", [DAY], name="Bo", language="en")
+    mailer.sent.clear()
+    change = events.change_event(memory_repo, DAY, {"starts_at": "2027-06-03T10:00:00+02:00"}, actor="test")
+    subscriptions.after_event_change(memory_repo, change)
+    tick(memory_repo, mailer, PINNED_NOW + timedelta(minutes=1))
+    sent = {m.to_email: (m, raw) for m, raw in mailer.sent}
+    assert sorted(sent) == ["an@example.be", "bo@example.be"]
+    an, an_raw = sent["an@example.be"]
+    assert an.kind == "event_changed" and "invite.ics" in [a.filename for a in an.attachments]
+    assert "meet.example.org/day" in an.text
+    bo, bo_raw = sent["bo@example.be"]
+    assert bo.kind == "event_changed" and not bo.attachments and b"text/calendar" not in bo_raw
+    assert "waiting list for has changed" in bo.text and "you leave the waiting list" in bo.text
+    assert "meet.example.org" not in bo.text + bo.html and "10:00" in bo.text
+    mailer.sent.clear()
+    change = events.change_event(memory_repo, DAY, {"online_url": "https://meet.example.org/other"}, actor="test")
+    subscriptions.after_event_change(memory_repo, change)
+    tick(memory_repo, mailer, PINNED_NOW + timedelta(minutes=2))
+    assert [m.to_email for m, _ in mailer.sent] == ["an@example.be"]
