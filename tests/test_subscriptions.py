@@ -764,3 +764,15 @@ def test_subjects_say_confirmed_or_registered_only_when_every_seat_is_taken(repo
     assert mailer.to("eve@x.be")[-1].subject.startswith("Je inschrijving is bevestigd")
     subscribe(repo, mailer, email="eve@x.be", event_ids=["webinar-2027-01-14"], language="nl")
     assert mailer.to("eve@x.be")[-1].subject.startswith("Je bent al ingeschreven")
+
+
+def test_the_confirmation_text_keeps_each_outcome_its_own_paragraph(repo, mailer, clock):
+    # In the plain text, what follows an event is indented under it and set apart from the next one.
+    _waitlisted_cy(repo, mailer, clock)
+    subscribe(repo, mailer, email="dee@x.be", event_ids=["webinar-2027-01-14", "smart-region-dag-2027", "later"],
+              language="en")
+    confirm_last(repo, mailer, "dee@x.be")
+    text = mailer.to("dee@x.be")[-1].text
+    assert "\n  When a seat frees up, it is yours and we mail you at once.\n\n" in text
+    assert "\n  We will mail you a link to register as soon as it opens.\n\n" in text
+    assert "The attached invite.ics adds the event to your calendar" in text  # one event, one file
