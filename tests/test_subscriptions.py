@@ -776,3 +776,16 @@ def test_the_confirmation_text_keeps_each_outcome_its_own_paragraph(repo, mailer
     assert "\n  When a seat frees up, it is yours and we mail you at once.\n\n" in text
     assert "\n  We will mail you a link to register as soon as it opens.\n\n" in text
     assert "The attached invite.ics adds the event to your calendar" in text  # one event, one file
+
+
+def test_mail_html_is_laid_out_with_tables_that_outlook_for_windows_keeps(repo, mailer):
+    # Outlook for Windows renders with Word: it ignores a div's max-width, auto margins and padding, and a
+    # link's padding and background. The column is a 600-wide table; buttons are cells with bgcolor.
+    subscribe(repo, mailer)
+    request = mailer.to("an@example.be")[-1]
+    confirm_last(repo, mailer)
+    for mail in (request, mailer.to("an@example.be")[-1]):
+        assert "<div" not in mail.html
+        assert re.search(r'<table role="presentation" width="600"[^>]*style="width:100%;max-width:600px;', mail.html)
+    button = re.search(r'<td bgcolor="#1d1d1b"[^>]*><a href="([^"]+)"[^>]*>([^<]+)</a></td>', request.html)
+    assert button and "/confirm/" in button.group(1) and button.group(2) == "Mijn inschrijving bevestigen"
