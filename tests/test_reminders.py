@@ -871,6 +871,8 @@ def test_a_change_of_end_date_and_a_move_online_read_as_what_they_are(memory_rep
     [(mail, _)] = mailer.sent
     new_time, was = [line for line in mail.text.splitlines() if "New time:" in line or "was:" in line][:2]
     assert "Friday 4 June 2027" in new_time and "Friday" not in was  # the two lines differ
+    # "was" stays indented under the new time, with its zone as the new time has it.
+    assert was.startswith("  was: ") and was.endswith("(Belgian time)")
     assert "New place: Online" in mail.text and "was: Herman Teirlinckgebouw" in mail.text
     assert "New join link: https://meet.example.org/day" in mail.text
 
