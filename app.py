@@ -378,19 +378,30 @@ def _subscriber_email() -> str:
     return values[0]
 
 
+def _audit_subscriber(action: str, found: bool) -> None:
+    # Whether someone was found, never who: an unknown address is audited too, so probing
+    # which addresses are known leaves a trace.
+    get_repo().add_audit(AuditEntry(actor=actor(), action=action, target="subscriber", at=times.now(),
+                                    details={"found": found}))
+
+
+def _subscriber(action: str):
+    """The person of ?email=, for a lookup or an erasure; NotFound (audited as such) when there is none."""
+    from chalicelib import subscriptions
+
+    try:
+        return subscriptions.find_person(get_repo(), _subscriber_email())
+    except NotFound:
+        _audit_subscriber(action, False)
+        raise
+
+
 @staff_route("/staff/subscribers", methods=["GET"])
 def staff_subscriber_data():
     from chalicelib import subscriptions
 
-    try:
-        person = subscriptions.find_person(get_repo(), _subscriber_email())
-    except NotFound:
-        # A lookup of an unknown address is audited too: probing which addresses are known leaves a trace.
-        get_repo().add_audit(AuditEntry(actor=actor(), action="subscriber.access", target="subscriber",
-                                        at=times.now(), details={"found": False}))
-        raise
-    get_repo().add_audit(AuditEntry(actor=actor(), action="subscriber.access", target="subscriber", at=times.now(),
-                                    details={"found": True}))
+    person = _subscriber("subscriber.access")
+    _audit_subscriber("subscriber.access", True)
     return json_response(subscriptions.export_person(get_repo(), person), headers={"Cache-Control": "no-store"})
 
 
@@ -398,17 +409,9 @@ def staff_subscriber_data():
 def staff_erase_subscriber():
     from chalicelib import subscriptions
 
-    try:
-        person = subscriptions.find_person(get_repo(), _subscriber_email())
-    except NotFound:
-        # As for a lookup: an erasure asked for an unknown address leaves a trace too.
-        get_repo().add_audit(AuditEntry(actor=actor(), action="subscriber.erase", target="subscriber",
-                                        at=times.now(), details={"found": False}))
-        raise
+    person = _subscriber("subscriber.erase")
     subscriptions.erase(get_repo(), person)
-    # The audit says that someone was erased, never who.
-    get_repo().add_audit(AuditEntry(actor=actor(), action="subscriber.erase", target="subscriber", at=times.now(),
-                                    details={"found": True}))
+    _audit_subscriber("subscriber.erase", True)
     return json_response({"status": "erased"})
 
 

@@ -35,7 +35,7 @@ def create_event(repo: Repository, data: Any, *, actor: str, now: datetime | Non
     event = build_event(data, existing=None, now=now)
     explicit_id = isinstance(data, dict) and data.get("id") is not None  # null, as absent: a slug of the title
     if not explicit_id:
-        _refuse_a_repeat(repo, event, repo.list_events())
+        _refuse_a_repeat(event, repo.list_events())
     try:
         repo.create_event(event)
     except Conflict:
@@ -45,13 +45,13 @@ def create_event(repo: Repository, data: Any, *, actor: str, now: datetime | Non
         # gets its date added rather than a confusing 409. Two copies of one
         # request sent at once both pass the check above; the one that finds
         # the id taken by its twin answers 409 as a repeat, not a second event.
-        _refuse_a_repeat(repo, event, [e for e in [repo.get_event(event.id)] if e is not None])
+        _refuse_a_repeat(event, _stored(repo, event.id))
         stem = slugify(event.title["nl"], 69) or "event"
         dated = replace(event, id=f"{stem}-{event.starts_at.astimezone(times.stored_zone(event.timezone)):%Y-%m-%d}")
         try:
             repo.create_event(dated)
         except Conflict:
-            _refuse_a_repeat(repo, dated, [e for e in [repo.get_event(dated.id)] if e is not None])
+            _refuse_a_repeat(dated, _stored(repo, dated.id))
             raise
         event = dated
     _audit(repo, actor, "event.create", event, now, status=event.status)
@@ -59,7 +59,13 @@ def create_event(repo: Repository, data: Any, *, actor: str, now: datetime | Non
     return event
 
 
-def _refuse_a_repeat(repo: Repository, event: Event, others: list[Event]) -> None:
+def _stored(repo: Repository, event_id: str) -> list[Event]:
+    """The event stored under ``event_id``, as a list of none or one."""
+    event = repo.get_event(event_id)
+    return [event] if event is not None else []
+
+
+def _refuse_a_repeat(event: Event, others: list[Event]) -> None:
     """409 when one of ``others`` is this event again: a create without id, sent again after its answer was
     lost, names the event it made rather than making a second one.
 

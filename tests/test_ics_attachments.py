@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import email
-import math
 import re
-import time
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib import events, feed_snapshots, reminders, subscriptions, times
+from chalicelib import events, feed_snapshots, subscriptions, times
 from chalicelib.feeds import build_calendar
 from chalicelib.mail import RecordingMailer
 from chalicelib.models import Person, Send, build_event
 from chalicelib.storage import InMemoryRepository
 from tests.conftest import PINNED_NOW, day_data, webinar_data
 from tests.feed_support import parse_both
+from tests.test_mail_shapes import a_tick  # a tick to render mails with, same base URL
 
 BASE = "https://events.example.be"
 WEBINAR = "webinar-2027-01-14"
@@ -166,14 +165,6 @@ def test_times_next_to_the_repeated_hour_keep_their_zone():
 
 
 # ------------------------------------------- what change and cancel mails say
-
-
-def a_tick() -> reminders._Tick:
-    store = InMemoryRepository()
-    return reminders._Tick(repo=store, mailer=RecordingMailer(), base_url=BASE, now=PINNED_NOW,
-                           slots=reminders.SendSlots(store.reserve_send_slots, 1000.0, wall=time.time),
-                           clock=time.monotonic, sleep=time.sleep,
-                           deadline=math.inf, started=time.monotonic(), me="test", result=reminders.TickResult())
 
 
 def notice(kind: str, lang: str):
