@@ -93,3 +93,20 @@ def test_a_template_that_changes_the_name_gets_every_mail_rendered_in_full(monke
     tick = a_tick()
     sent = [tick.build(send_for("reminder", event, f"{i:064x}"), event, person(i, f"Person {i}", "nl")) for i in range(3)]
     assert [("PERSON %d" % i) in m.text for i, m in enumerate(sent)] == [True, True, True]
+
+
+@pytest.mark.parametrize("kind", ["reminder", "change"])
+@pytest.mark.parametrize("language, waiting, otherwise", [
+    ("en", "someone on the waiting list can have your seat", "you will get no more mail about it"),
+    ("nl", "iemand op de wachtlijst je plaats kan krijgen", "dan krijg je er geen mail meer over"),
+])
+@pytest.mark.parametrize("capacity", [None, 400])
+def test_only_an_event_with_seats_speaks_of_a_waiting_list(kind, language, waiting, otherwise, capacity):
+    """A webinar without a seat limit has no waiting list: its reminder and change notice don't mention one."""
+    event = event_for(kind, lambda: webinar_data(capacity=capacity))
+    someone = person(1, "An", language)
+    mail = a_tick().build(send_for(kind, event, someone.id), event, someone)
+    for body in (mail.text, mail.html):
+        flat = " ".join(body.split())
+        assert (waiting in flat) == (capacity is not None)
+        assert (otherwise in flat) == (capacity is None)
