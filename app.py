@@ -808,14 +808,14 @@ def cancel_registration(token, event_id):
         lang = page_language()
         return page("are_you_sure.html", switch_path=_manage_path(token),
                     heading=_("Cancel this registration?"),
-                    message=i18n.gettext("You are about to cancel your registration for %(title)s. If the event is full, your seat goes to the next person on the waiting list.", lang)
-                    % {"title": event.title_in(lang)},
+                    message=web.with_title(i18n.gettext("You are about to cancel your registration for %(title)s. If the event is full, your seat goes to the next person on the waiting list.", lang),
+                                         event, lang),
                     button=_("Yes, cancel my registration"), action=app.current_request.path.format(
                         token=token, event_id=event_id) + _lang_query(), back_url=back)
     event = _subscriptions().cancel_registration(get_repo(), token, event_id, now=times.now())
     lang = page_language()
     return page("result.html", switch_path=_manage_path(token), heading=_("Registration cancelled"),
-                paragraphs=[i18n.gettext("Your registration for %(title)s is cancelled.", lang) % {"title": event.title_in(lang)},
+                paragraphs=[web.with_title(i18n.gettext("Your registration for %(title)s is cancelled.", lang), event, lang),
                             # An .ics once imported stays in a calendar app until its owner removes it.
                             _("Did you put the event in your calendar yourself? Then remove it there. Your personal "
                               "calendar feed drops it by itself.")],
@@ -827,7 +827,7 @@ def register_page(token, event_id):
     event, _registration_ = _registration(token, event_id)
     lang = page_language()
     return page("button_page.html", heading=_("Register"),
-                message=i18n.gettext("Register for %(title)s.", lang) % {"title": event.title_in(lang)},
+                message=web.with_title(i18n.gettext("Register for %(title)s.", lang), event, lang),
                 button=_("Register me"), fields={}, action=_current_path() + _lang_query())
 
 
@@ -852,7 +852,7 @@ def register_from_link(token, event_id):
                                                   base_url=settings().base_url, now=times.now())
     shown = "already_waitlisted" if outcome.status == "already" and outcome.kept == "waitlisted" else outcome.status
     heading, text = REGISTER_OUTCOMES.get(shown, REGISTER_OUTCOMES["closed"])
-    return result_page(_(heading), outcome.event.title_in(page_language()), _(text),
+    return result_page(_(heading), web.with_title("%(title)s", outcome.event, page_language()), _(text),
                        manage_url=_manage_path(token) + _lang_query(), switch_path=_manage_path(token))
 
 

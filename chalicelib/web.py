@@ -77,6 +77,16 @@ def lang_attribute(texts: dict[str, str], lang: str) -> Any:
     return Markup(' lang="nl"')
 
 
+def with_title(text: str, event: Any, lang: str) -> Any:
+    """``text`` (translated, with ``%(title)s``) as markup, the event's title in it marked ``lang="nl"`` where
+    it is the Dutch fallback on a page in another language, as the templates mark it (``lang_attribute``)."""
+    from markupsafe import Markup, escape
+
+    title = escape(event.title_in(lang))
+    mark = lang_attribute(event.title, lang)
+    return Markup(escape(text)) % {"title": Markup(f"<span{mark}>{title}</span>") if mark else title}
+
+
 def parse_form(raw: bytes) -> dict[str, list[str]]:
     """Parse an urlencoded body into lists of values; InvalidInput when it is not one."""
     try:

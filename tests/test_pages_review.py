@@ -352,3 +352,23 @@ def test_a_title_only_in_dutch_is_marked_dutch_on_an_english_page(client, staff_
     assert '<h1 lang="nl">' not in html(client.http.get(f"/events/{WEBINAR}?lang=nl", headers=BROWSER))
     post_form(client)
     assert '<strong lang="nl">Webinar Slimme Regio</strong>' in html(client.http.get(confirm_path(mailer) + "?lang=en"))
+
+
+def test_a_dutch_only_title_inside_a_sentence_is_marked_dutch_and_escaped(client, staff_headers, mailer):
+    title = "Webinar <Slimme> Regio & co"
+    marked = '<span lang="nl">Webinar &lt;Slimme&gt; Regio &amp; co</span>'
+    publish(client, staff_headers, webinar_data(title={"nl": title}), day_data())
+    post_form(client, event_ids=[WEBINAR])
+    client.http.post(confirm_path(mailer), headers=FORM, body="")
+    manage = link(mailer.to("an@example.be")[-1], "/manage/")
+    cancel = f"{manage}/events/{WEBINAR}/cancel?lang=en"
+    sure = html(client.http.post(cancel, headers=FORM, body=""))
+    assert f"cancel your registration for {marked}." in sure
+    done = html(client.http.post(cancel, headers=FORM, body="confirm=yes"))
+    assert f"Your registration for {marked} is cancelled." in done
+    register = f"{manage}/events/{WEBINAR}/register?lang=en"
+    assert f"Register for {marked}." in html(client.http.get(register))
+    assert marked in html(client.http.post(register, headers=FORM, body=""))
+    # In Dutch, or with an English title, nothing is marked; the title is still escaped.
+    dutch = html(client.http.get(f"{manage}/events/{WEBINAR}/register?lang=nl"))
+    assert "Webinar &lt;Slimme&gt; Regio &amp; co" in dutch and '<span lang="nl">Webinar' not in dutch
