@@ -32,6 +32,7 @@ never after the event starts. Past it, the send is skipped with its reason.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -224,6 +225,12 @@ def _moved(current: Send, wanted: Send) -> bool:
     return current.state == "pending" and (current.due, current.cutoff) != (wanted.due, wanted.cutoff)
 
 
+@functools.lru_cache(maxsize=64)
+def _offset(text: str) -> timedelta:
+    """A reminder's offset (``P1D``), parsed once: the tick asks for it per mail."""
+    return times.parse_duration(text, "reminders")
+
+
 # ------------------------------------------------------------------- rate
 
 
@@ -368,7 +375,7 @@ class _Tick:
         if send.kind == "cancel" and event.status != "cancelled":
             return self.settle(send, "skipped", "event not cancelled")
         if send.kind == "reminder":
-            offset = times.parse_duration(send.detail, "reminders")
+            offset = _offset(send.detail)
             due = event.starts_at - offset
             if due > now + timedelta(minutes=1):
                 # The event moved later and this send missed the rescheduling.
@@ -392,7 +399,14 @@ class _Tick:
     def stale(send: Send, event: Event, now: datetime) -> str | None:
         if send.kind in ("reminder", "change", "open", "seat") and now >= event.starts_at:
             return "stale: the event has started"
-        if now > send.cutoff:
+        cutoff = send.cutoff
+        if send.kind == "reminder":
+            # Its grace as of the event's time now, not as planned: an event
+            # moved earlier while a tick held the reminder (put back after
+            # throttling) would otherwise get "starts in 1 day" hours before.
+            offset = _offset(send.detail)
+            cutoff = min(cutoff, event.starts_at - offset + grace(offset))
+        if now > cutoff:
             return "stale: past its grace"
         return None
 
