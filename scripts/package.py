@@ -4,7 +4,10 @@
    infra/template.json``: Chalice's functions, API and roles (with
    ``.chalice/policy-<stage>.json``), merged with our table, SNS topic, SES
    configuration set and log groups.
-2. Slim ``deployment.zip``: Chalice bundles whole wheels; drop what Lambda
+2. Throttle the API (``throttle``): Chalice has no setting for API
+   Gateway's throttling, so the stage's method settings are added to the
+   packaged ``RestAPI``, from its own routes (see ``THROTTLE``).
+3. Slim ``deployment.zip``: Chalice bundles whole wheels; drop what Lambda
    never loads. Babel's locale data is 30 MB for ~1,000 locales and the
    service speaks Dutch and English; icalendar ships its own test suite;
    RECORD files list the wheels' files for pip, which Lambda never runs.
@@ -15,6 +18,7 @@ Usage: python scripts/package.py STAGE [OUTDIR]   (OUTDIR defaults to dist/STAGE
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -28,6 +32,58 @@ MERGE_TEMPLATE = REPO / "infra" / "template.json"
 # The locales chalicelib/i18n.py formats dates in (nl_BE, en_GB) and every
 # locale Babel reads on the way up to root (en_GB -> en_001 -> en -> root).
 KEEP_LOCALES = {"root", "nl", "nl_BE", "en", "en_001", "en_150", "en_GB", "en_BE"}
+
+
+# API Gateway throttling: a token bucket per method (requests a second, and
+# the burst a full bucket lets through at once). A stage's default applies to
+# each method on its own, not to the stage as a whole. 429 past it, before
+# Lambda or DynamoDB see anything.
+#
+# - Every method: 50/s, burst 250. The worst burst measured is
+#   tests/test_load.py's: 220 form posts (then 220 confirms) at the same
+#   instant; a real mail-out of a few hundred people spreads over minutes,
+#   under 10/s on the busiest method even if 500 came within one minute.
+#   Calendar apps poll hourly: 0.14/s at 1,000 subscribers, 14/s at 100,000.
+#   A flood of one method costs at most 50 requests a second (a few Lambdas
+#   at a time) instead of the account's 10,000, which would also take the
+#   region's 1,000 concurrent Lambdas from the tick.
+# - POST /subscriptions: 5/s, burst 250. The one public method that mails an
+#   address the caller chooses (a confirmation request): 250 at once and 300
+#   more a minute still take the load test's rush or a whole mail-out in one
+#   minute, and a steady stream stays well under SES's 14 mails a second
+#   (shared with the tick), so a bot cannot use up the send rate alone.
+# - the staff API (/staff/...): 5/s, burst 20 per method. A handful of people
+#   and their scripts; every request with an unknown token runs the authorizer.
+THROTTLE = {
+    "default": {"ThrottlingRateLimit": 50.0, "ThrottlingBurstLimit": 250},
+    ("POST", "/subscriptions"): {"ThrottlingRateLimit": 5.0, "ThrottlingBurstLimit": 250},
+    "staff": {"ThrottlingRateLimit": 5.0, "ThrottlingBurstLimit": 20},
+}
+STAFF_PREFIX = "/staff/"
+HTTP_METHODS = ("get", "head", "post", "put", "patch", "delete", "options")
+
+
+def method_settings(paths: dict) -> list[dict]:
+    """The stage's MethodSettings for the API whose OpenAPI ``paths`` are given: the default, then each override."""
+    settings = [{"ResourcePath": "/*", "HttpMethod": "*", **THROTTLE["default"]}]
+    for path, operations in sorted(paths.items()):
+        for method in (m.upper() for m in operations if m in HTTP_METHODS):
+            limits = THROTTLE["staff"] if path.startswith(STAFF_PREFIX) else THROTTLE.get((method, path))
+            if limits is not None:  # API Gateway names a resource by its path, each "/" as "~1"
+                settings.append({"ResourcePath": "/" + path.replace("/", "~1"), "HttpMethod": method, **limits})
+    return settings
+
+
+def throttle(template_path: Path) -> None:
+    """Add the throttling of ``THROTTLE`` to the stage of the packaged API (``RestAPI``)."""
+    template = json.loads(template_path.read_text())
+    api = template["Resources"]["RestAPI"]["Properties"]
+    overrides = {key for key in THROTTLE if isinstance(key, tuple)}
+    missing = sorted(f"{m} {p}" for m, p in overrides if m.lower() not in api["DefinitionBody"]["paths"].get(p, {}))
+    if missing:
+        raise SystemExit(f"THROTTLE names methods the API does not have: {missing}")
+    api["MethodSettings"] = method_settings(api["DefinitionBody"]["paths"])
+    template_path.write_text(json.dumps(template, indent=2) + "\n")
 
 
 def keep(name: str) -> bool:
@@ -71,6 +127,7 @@ def package(stage: str, outdir: Path) -> Path:
          "--merge-template", str(MERGE_TEMPLATE.relative_to(REPO)), str(outdir)],
         cwd=REPO, env=env, check=True,
     )
+    throttle(outdir / "sam.json")
     before, after = slim(outdir / "deployment.zip")
     print(f"{outdir}/deployment.zip: {before / 1e6:.2f} MB -> {after / 1e6:.2f} MB")
     return outdir

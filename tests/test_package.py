@@ -99,19 +99,48 @@ def test_every_function_has_a_name_and_a_log_group_the_policy_covers(packaged, s
         assert log_group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
 
 
+ROLES = {"APIHandler": ("ApiHandlerRole", "policy-{stage}.json"), "Tick": ("TickRole", "policy-tick-{stage}.json"),
+         "StaffAuthorizer": ("StaffAuthorizerRole", "policy-authorizer-{stage}.json"),
+         "SesNotifications": ("SesNotificationsRole", "policy-ses-notifications-{stage}.json")}
+
+
+def role_statements(packaged, stage, role: str) -> list[dict]:
+    properties = template(packaged, stage)["Resources"][role]["Properties"]
+    return [s for p in properties["Policies"] for s in p["PolicyDocument"]["Statement"]]
+
+
 @pytest.mark.parametrize("stage", STAGES)
-def test_every_role_carries_the_hand_written_policy(packaged, stage):
-    written = json.loads((REPO / ".chalice" / f"policy-{stage}.json").read_text())
-    own = {"StaffAuthorizerRole": json.loads((REPO / ".chalice" / f"policy-authorizer-{stage}.json").read_text()),
-           "SesNotificationsRole": json.loads((REPO / ".chalice" / f"policy-ses-notifications-{stage}.json").read_text())}
+def test_every_function_has_its_own_role_with_its_own_hand_written_policy(packaged, stage):
     resources = template(packaged, stage)["Resources"]
     roles = {name: r for name, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
-    assert set(roles) == {"ApiHandlerRole", "TickRole", "SesNotificationsRole", "StaffAuthorizerRole"}
-    for name, role in roles.items():
-        wanted = own.get(name, written)
-        assert [p["PolicyDocument"] for p in role["Properties"]["Policies"]] == [wanted], name
-        assert "ManagedPolicyArns" not in role["Properties"]
-    assert resources["StaffAuthorizer"]["Properties"]["Role"] == {"Fn::GetAtt": ["StaffAuthorizerRole", "Arn"]}
+    assert set(roles) == {role for role, _ in ROLES.values()}
+    for function, (role, policy_file) in ROLES.items():
+        wanted = json.loads((REPO / ".chalice" / policy_file.format(stage=stage)).read_text())
+        assert [p["PolicyDocument"] for p in roles[role]["Properties"]["Policies"]] == [wanted], role
+        assert "ManagedPolicyArns" not in roles[role]["Properties"]
+        assert resources[function]["Properties"]["Role"] == {"Fn::GetAtt": [role, "Arn"]}, function
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_tick_touches_only_events_registrations_sends_people_and_the_send_slots(packaged, stage):
+    statements = role_statements(packaged, stage, "TickRole")
+    actions = sorted({a for s in statements for a in s["Action"]})
+    assert actions == ["dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem",
+                       "dynamodb:Query", "dynamodb:UpdateItem", "logs:CreateLogStream", "logs:PutLogEvents",
+                       "ses:SendRawEmail", "ssm:GetParameter"]
+    on_table = [s for s in statements if isinstance(s["Resource"], dict)
+                and s["Resource"]["Fn::Sub"].endswith(f":table/sro-events-{stage}")]
+    assert on_table and all(s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] for s in on_table)
+    keys = {k for s in on_table for k in s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]}
+    assert keys == {"EVENTS", "EVENT#*", "PERSON#*", "RATE"}  # no staff tokens, audit, confirm tokens, feeds, suppressions
+    [index] = [s for s in statements if s["Sid"] == "DueIndex"]
+    assert index["Action"] == ["dynamodb:Query"] and index["Resource"]["Fn::Sub"].endswith(f"sro-events-{stage}/index/due")
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_api_handler_may_not_read_the_due_index_which_only_the_tick_reads(packaged, stage):
+    resources = [json.dumps(s["Resource"]) for s in role_statements(packaged, stage, "ApiHandlerRole")]
+    assert not [r for r in resources if "/index/" in r]
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -185,7 +214,7 @@ def test_api_gateways_own_error_answers_carry_the_security_headers(packaged, sta
     resources = template(packaged, stage)["Resources"]
     responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in resources.values()
                  if r["Type"] == "AWS::ApiGateway::GatewayResponse"}
-    assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX", "UNAUTHORIZED", "MISSING_AUTHENTICATION_TOKEN"}
+    assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX", "UNAUTHORIZED", "MISSING_AUTHENTICATION_TOKEN", "THROTTLED"}
     # A missing or refused token is answered by API Gateway itself: in the API's error shape (API.md), as locally.
     unauthorized = responses["UNAUTHORIZED"]
     assert unauthorized["StatusCode"] == "401"
@@ -194,6 +223,10 @@ def test_api_gateways_own_error_answers_carry_the_security_headers(packaged, sta
     # An unknown address is a 404 page, in Dutch and English, not API Gateway's 403 "Missing Authentication Token".
     missing = responses["MISSING_AUTHENTICATION_TOKEN"]
     assert missing["StatusCode"] == "404" and "Pagina niet gevonden" in missing["ResponseTemplates"]["text/html"]
+    # Past the stage's throttling: a 429 in the API's error shape, saying when to come back, as the app's own 429s do.
+    throttled = responses["THROTTLED"]
+    assert throttled["StatusCode"] == "429" and throttled["ResponseParameters"]["gatewayresponse.header.Retry-After"] == "'5'"
+    assert json.loads(throttled["ResponseTemplates"]["application/json"])["Code"] == "TooManyRequestsError"
     for properties in responses.values():
         assert properties["RestApiId"] == {"Ref": "RestAPI"}
         assert properties["ResponseParameters"]["gatewayresponse.header.X-Content-Type-Options"] == "'nosniff'"
@@ -209,3 +242,77 @@ def test_the_ses_notice_handler_may_not_send_mail_or_touch_registrations(package
                        "ssm:GetParameter"]
     [table] = [s for s in statements if s["Action"] == ["dynamodb:GetItem", "dynamodb:PutItem"]]
     assert table["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["SUPPRESSION#*", "PERSON#*"]}}
+
+
+# ------------------------------------------------------------ throttling
+
+
+def method_settings(packaged, stage) -> dict[tuple[str, str], dict]:
+    api = template(packaged, stage)["Resources"]["RestAPI"]["Properties"]
+    return {(s["HttpMethod"], s["ResourcePath"]): s for s in api["MethodSettings"]}
+
+
+def api_methods(packaged, stage) -> set[tuple[str, str]]:
+    """Every (method, path) of the packaged API, the path as API Gateway's method settings name it."""
+    paths = template(packaged, stage)["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+    return {(m.upper(), "/" + p.replace("/", "~1")) for p, ops in paths.items() for m in ops if not m.startswith("x-")}
+
+
+def limits(setting: dict) -> tuple[float, int]:
+    return setting["ThrottlingRateLimit"], setting["ThrottlingBurstLimit"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_method_of_the_api_is_throttled(packaged, stage):
+    """A flood is answered 429 by API Gateway, before Lambda and DynamoDB: at most 50 a second a method."""
+    settings = method_settings(packaged, stage)
+    default = settings.pop(("*", "/*"))
+    assert limits(default) == (50.0, 250)
+    assert set(settings) <= api_methods(packaged, stage), "an override names a method the API has"
+    for key, setting in settings.items():
+        assert set(setting) == {"HttpMethod", "ResourcePath", "ThrottlingRateLimit", "ThrottlingBurstLimit"}, key
+        assert setting["ThrottlingRateLimit"] <= default["ThrottlingRateLimit"], key
+        assert setting["ThrottlingBurstLimit"] <= default["ThrottlingBurstLimit"], key
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_form_that_mails_any_address_and_the_staff_api_are_throttled_tighter(packaged, stage):
+    settings = method_settings(packaged, stage)
+    assert limits(settings[("POST", "/~1subscriptions")]) == (5.0, 250)
+    staff = {key for key in api_methods(packaged, stage) if key[1].startswith("/~1staff~1")}
+    assert len(staff) >= 10 and staff <= set(settings), "every staff method, including ones added later"
+    assert {limits(settings[key]) for key in staff} == {(5.0, 20)}
+    assert set(settings) == staff | {("*", "/*"), ("POST", "/~1subscriptions")}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_throttling_lets_the_load_tests_rush_through(packaged, stage):
+    """tests/test_load.py: everyone posts the form at the same instant (some twice), then everyone confirms."""
+    from tests import test_load
+
+    at_once = test_load.PEOPLE + max(test_load.REPEATS, test_load.DOUBLE_CLICKS)
+    settings = method_settings(packaged, stage)
+    for key in (("*", "/*"), ("POST", "/~1subscriptions")):  # the confirm button's POST has the default
+        assert settings[key]["ThrottlingBurstLimit"] >= at_once, key
+    # A whole mail-out of 500 people posting the form within one minute: the bucket, then its refill.
+    rate, burst = limits(settings[("POST", "/~1subscriptions")])
+    assert burst + 60 * rate >= 500
+
+
+def test_throttling_refuses_to_name_a_method_the_api_does_not_have(tmp_path):
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import package
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
+    sam = tmp_path / "sam.json"
+    sam.write_text(json.dumps({"Resources": {"RestAPI": {"Properties": {"DefinitionBody": {"paths": {
+        "/subscriptions": {"get": {}}, "/staff/audit": {"get": {}}}}}}}}))
+    with pytest.raises(SystemExit, match="POST /subscriptions"):
+        package.throttle(sam)
+    sam.write_text(json.dumps({"Resources": {"RestAPI": {"Properties": {"DefinitionBody": {"paths": {
+        "/subscriptions": {"post": {}}, "/staff/audit": {"get": {}}}}}}}}))
+    package.throttle(sam)
+    assert [(s["HttpMethod"], s["ResourcePath"]) for s in
+            json.loads(sam.read_text())["Resources"]["RestAPI"]["Properties"]["MethodSettings"]] == [
+        ("*", "/*"), ("GET", "/~1staff~1audit"), ("POST", "/~1subscriptions")]
