@@ -52,6 +52,19 @@ Access patterns, each one request:
   both take the last seat. Freeing one also sets ``seat_freed_at`` on the
   event, which ``promote_waiting`` removes (UpdateItem, conditioned on the
   value it read) once the people waiting have been offered it.
+- never lower an expiry (TTL): a move of a registration is also conditioned on
+  its stored ``expires_at`` being no later than the one written; when it is
+  later (raised by a postponement meanwhile), the transaction's cancellation
+  reason returns the stored item (``ReturnValuesOnConditionCheckFailure``) and
+  the move is written again with that expiry, its sends with it: no extra read.
+  A profile's put is conditioned on the ``updated_at`` read, and keeps the
+  later of the two expiries.
+- a move worked out from the event as read (a confirm, a one-click register,
+  a promotion: their expiry and reminders come from its end and start) is
+  conditioned on the event's ``updated_at`` still being the one read: in the
+  seat update where it takes a seat, else in a no-op update of the event in
+  the same transaction. If staff changed the event meanwhile, nothing is
+  written (``EventChanged``) and the caller reads the event again.
 - use a confirm token: UpdateItem conditioned on not used and not expired.
 - every single conditional write (event, profile, token use) also sets a
   random ``write_id``: when botocore retries a call whose answer was lost,
@@ -122,6 +135,30 @@ AUDIT_RETENTION = timedelta(days=730)
 FEED_VERSION_RETENTION = timedelta(days=400)
 
 
+EXPIRY_TRIES = 4  # a move whose registration's expiry was raised meanwhile is written again with it, this often
+
+
+class EventChanged(Conflict):
+    """A move worked out from the event as read (``event_seen``) met the event changed since: read it again."""
+
+
+def _later_expiry(written: datetime | None, stored: datetime | None) -> datetime | None:
+    """The expiry to write over ``stored``: never an earlier one (compared as TTL compares, in whole seconds)."""
+    if written is None or stored is None or _epoch(stored) <= _epoch(written):
+        return written
+    return stored
+
+
+def _raised(registration: Registration, sends: Sequence[Send],
+            expiry: datetime | None) -> tuple[Registration, list[Send]]:
+    """The registration with ``expiry`` (never lowered), and its sends expiring no sooner than it."""
+    if expiry is None or registration.expires_at == expiry:
+        return registration, list(sends)
+    registration = replace(registration, expires_at=expiry)
+    return registration, [replace(s, expires_at=expiry) if s.expires_at is not None and s.expires_at < expiry else s
+                          for s in sends]
+
+
 class Repository(ABC):
     """What the service needs from storage. Both implementations pass ``tests/test_storage.py``."""
 
@@ -183,7 +220,10 @@ class Repository(ABC):
 
     @abstractmethod
     def save_person(self, person: Person, *, previous: Person | None) -> None:
-        """Write a profile; raise Conflict if it changed since ``previous`` was read (or exists, when None)."""
+        """Write a profile; raise Conflict if it changed since ``previous`` was read (or exists, when None).
+
+        Its expiry is never lowered: the later of ``person``'s and ``previous``'s is written.
+        """
 
     @abstractmethod
     def get_registrations(self, person_id: str, event_ids: list[str]) -> dict[str, Registration]:
@@ -201,7 +241,8 @@ class Repository(ABC):
     @abstractmethod
     def move_registration(self, registration: Registration, *, expect: tuple[str, ...],
                           seat_change: int = 0, capacity: int | None = None,
-                          put_sends: Sequence[Send] = (), drop_sends: Sequence[Send] = ()) -> bool:
+                          put_sends: Sequence[Send] = (), drop_sends: Sequence[Send] = (),
+                          event_seen: Event | None = None) -> bool:
         """Replace a registration whose status is one of ``expect``, moving the event's seat count by ``seat_change``.
 
         ``put_sends`` are written and ``drop_sends`` deleted in the same
@@ -210,6 +251,12 @@ class Repository(ABC):
         left; raise Conflict when the registration is no longer in ``expect``,
         or when a tick holds one of ``drop_sends`` (it is being sent: deleted,
         it would leave no record; a moment later it is settled).
+
+        The registration's expiry is never lowered: when the stored one is
+        later (a postponement raised it meanwhile), it is kept, and
+        ``put_sends`` expire no sooner than it. With ``event_seen`` (the event
+        the move was worked out from), raise EventChanged, writing nothing,
+        if the event has changed since it was read.
         """
 
     @abstractmethod
@@ -289,6 +336,12 @@ class Repository(ABC):
     @abstractmethod
     def put_feed_versions(self, versions: list[FeedVersion]) -> bool:
         """Store a current version and the scheduled ones after it; False if the current one's number is taken."""
+
+
+def _person_kept(person: Person, previous: Person | None) -> Person:
+    """``person`` written over ``previous`` (as stored: the write is conditioned on it), never with an earlier expiry."""
+    expiry = _later_expiry(person.expires_at, previous.expires_at if previous is not None else None)
+    return person if expiry == person.expires_at else replace(person, expires_at=expiry)
 
 
 def _sort_events(events: list[Event]) -> list[Event]:
@@ -377,7 +430,7 @@ class InMemoryRepository(Repository):
     def save_person(self, person: Person, *, previous: Person | None) -> None:
         with self._lock:
             self._check_person(person, previous)
-            self.people[person.id] = person
+            self.people[person.id] = _person_kept(person, previous)
 
     def get_registrations(self, person_id: str, event_ids: list[str]) -> dict[str, Registration]:
         return {e: self.registrations[(e, person_id)] for e in event_ids if (e, person_id) in self.registrations}
@@ -394,7 +447,7 @@ class InMemoryRepository(Repository):
                 current = self.registrations.get((reg.event_id, reg.person_id))
                 if current is not None and current.status not in ("pending", "cancelled"):
                     raise Conflict("registration: changed meanwhile; try again")
-            self.people[person.id] = person
+            self.people[person.id] = _person_kept(person, previous)
             for reg in registrations:
                 self.registrations[(reg.event_id, reg.person_id)] = reg
             if token is not None:
@@ -402,15 +455,21 @@ class InMemoryRepository(Repository):
 
     def move_registration(self, registration: Registration, *, expect: tuple[str, ...],
                           seat_change: int = 0, capacity: int | None = None,
-                          put_sends: Sequence[Send] = (), drop_sends: Sequence[Send] = ()) -> bool:
+                          put_sends: Sequence[Send] = (), drop_sends: Sequence[Send] = (),
+                          event_seen: Event | None = None) -> bool:
         with self._lock:
             key = (registration.event_id, registration.person_id)
             current = self.registrations.get(key)
             if current is None or current.status not in expect:
                 raise Conflict("registration: changed meanwhile; try again")
+            event = self.events.get(registration.event_id)
+            if event_seen is not None and event_seen.updated_at is not None and (
+                    event is None or event.updated_at != event_seen.updated_at):
+                raise EventChanged("event: it was changed meanwhile; read it again")
             if any(self._held_by_a_tick(send) for send in drop_sends):
                 raise Conflict("registration: a mail about it is being sent; try again")
-            event = self.events.get(registration.event_id)
+            registration, put_sends = _raised(registration, put_sends,
+                                              _later_expiry(registration.expires_at, current.expires_at))
             if seat_change:
                 if event is None:
                     raise NotFound(f"event_id: no event {registration.event_id!r}")
@@ -792,7 +851,7 @@ class DynamoDBRepository(Repository):
         return item
 
     def _person_put(self, person: Person, previous: Person | None) -> dict[str, Any]:
-        put: dict[str, Any] = {"TableName": self.table, "Item": self._person_item(person)}
+        put: dict[str, Any] = {"TableName": self.table, "Item": self._person_item(_person_kept(person, previous))}
         if previous is None:
             put["ConditionExpression"] = "attribute_not_exists(PK)"
         else:
@@ -831,9 +890,12 @@ class DynamoDBRepository(Repository):
             raise Unavailable(f"storage: {type(exc).__name__}") from exc
 
     @staticmethod
-    def _cancellation_codes(exc: Exception) -> list[str]:
-        reasons = getattr(exc, "response", {}).get("CancellationReasons") or []
-        return [r.get("Code", "None") for r in reasons]
+    def _cancellation_reasons(exc: Exception) -> list[dict[str, Any]]:
+        return getattr(exc, "response", {}).get("CancellationReasons") or []
+
+    @classmethod
+    def _cancellation_codes(cls, exc: Exception) -> list[str]:
+        return [r.get("Code", "None") for r in cls._cancellation_reasons(exc)]
 
     @staticmethod
     def _suppression_key(digest: str) -> dict[str, Any]:
@@ -919,20 +981,63 @@ class DynamoDBRepository(Repository):
 
     def move_registration(self, registration: Registration, *, expect: tuple[str, ...],
                           seat_change: int = 0, capacity: int | None = None,
-                          put_sends: Sequence[Send] = (), drop_sends: Sequence[Send] = ()) -> bool:
+                          put_sends: Sequence[Send] = (), drop_sends: Sequence[Send] = (),
+                          event_seen: Event | None = None) -> bool:
         from botocore.exceptions import ClientError
 
+        seen = times.to_utc_iso(event_seen.updated_at) if event_seen is not None and event_seen.updated_at else None
+        for _ in range(EXPIRY_TRIES):
+            items = self._move_items(registration, expect, seat_change, capacity, put_sends, drop_sends, seen)
+            try:
+                self._transact(items)
+                return True
+            except ClientError as exc:
+                reasons = self._cancellation_reasons(exc)
+                codes = [r.get("Code", "None") for r in reasons]
+                failed = [code == "ConditionalCheckFailed" for code in codes] + [False] * (2 - len(codes))
+                stored = reasons[0].get("Item") if failed[0] else None
+                if failed[0] and (stored is None or stored.get("status", {}).get("S") not in expect):
+                    raise Conflict("registration: changed meanwhile; try again") from exc
+                event_item = len(items) > 1 and "Update" in items[1]  # sends are only put and deleted
+                if failed[1] and event_item and seen is not None and \
+                        reasons[1].get("Item", {}).get("updated_at", {}).get("S") != seen:
+                    raise EventChanged("event: it was changed meanwhile; read it again") from exc
+                if failed[0]:
+                    # The status holds, the stored expiry is later (a postponement raised it meanwhile):
+                    # write it again with that one.
+                    registration, put_sends = _raised(registration, put_sends, _later_expiry(
+                        registration.expires_at, self._stored_expiry(stored)))
+                    continue
+                if failed[1] and event_item and seat_change > 0:
+                    return False
+                if "TransactionConflict" in codes:
+                    raise Conflict("registration: changed meanwhile; try again") from exc
+                raise Conflict("registration: could not be changed; try again") from exc
+        raise Conflict("registration: its expiry kept moving; try again")
+
+    def _move_items(self, registration: Registration, expect: tuple[str, ...], seat_change: int,
+                    capacity: int | None, put_sends: Sequence[Send], drop_sends: Sequence[Send],
+                    seen: str | None) -> list[dict[str, Any]]:
+        """The transaction of ``move_registration``: the registration, the event (seat count, or only
+        its ``updated_at`` checked), the sends dropped and put."""
         names = {"#s": "status"}
         values = {f":s{i}": S(status) for i, status in enumerate(expect)}
+        condition = f"#s IN ({', '.join(values)})"
+        item = self._registration_item(registration)
+        if TTL_ATTRIBUTE in item:  # never lower the stored expiry: a later one is returned, and written again
+            condition += " AND (attribute_not_exists(#x) OR #x <= :x)"
+            names["#x"], values[":x"] = TTL_ATTRIBUTE, item[TTL_ATTRIBUTE]
         items: list[dict[str, Any]] = [{"Put": {
             "TableName": self.table,
-            "Item": self._registration_item(registration),
-            "ConditionExpression": f"#s IN ({', '.join(values)})",
+            "Item": item,
+            "ConditionExpression": condition,
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }}]
+        update: dict[str, Any] | None = None
         if seat_change:
-            update: dict[str, Any] = {
+            update = {
                 "TableName": self.table,
                 "Key": self._event_key(registration.event_id),
                 "UpdateExpression": "ADD seats_taken :change",
@@ -949,22 +1054,30 @@ class DynamoDBRepository(Repository):
                 update["ExpressionAttributeValues"][":freed"] = S(times.to_utc_iso(registration.updated_at))
             else:
                 update["ConditionExpression"] = "attribute_exists(PK)"
+        elif seen is not None:
+            # No seat moves, but the move was worked out from the event as read: an update that
+            # changes nothing carries the condition (a ConditionCheck would need another IAM action).
+            update = {"TableName": self.table, "Key": self._event_key(registration.event_id),
+                      "UpdateExpression": "SET updated_at = :seen", "ExpressionAttributeValues": {}}
+        if update is not None:
+            if seen is not None:
+                update["ConditionExpression"] = " AND ".join(
+                    c for c in (update.get("ConditionExpression"), "updated_at = :seen") if c)
+                update["ExpressionAttributeValues"][":seen"] = S(seen)
+            update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
             items.append({"Update": update})
         putting = {send.key for send in put_sends}
         items += [self._unclaimed_delete(send) for send in drop_sends if send.key not in putting]
         items += [{"Put": {"TableName": self.table, "Item": self._send_item(send)}} for send in put_sends]
-        try:
-            self._transact(items)
-        except ClientError as exc:
-            codes = self._cancellation_codes(exc)
-            if codes and codes[0] == "ConditionalCheckFailed":
-                raise Conflict("registration: changed meanwhile; try again") from exc
-            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed" and seat_change > 0:
-                return False
-            if codes and "TransactionConflict" in codes:
-                raise Conflict("registration: changed meanwhile; try again") from exc
-            raise Conflict("registration: could not be changed; try again") from exc
-        return True
+        return items
+
+    @staticmethod
+    def _stored_expiry(item: dict[str, Any]) -> datetime | None:
+        """The expiry of a stored registration item: the later of its body's and its TTL attribute's."""
+        found = [DynamoDBRepository._registration_from_item(item).expires_at if "body" in item else None]
+        if TTL_ATTRIBUTE in item:
+            found.append(datetime.fromtimestamp(int(item[TTL_ATTRIBUTE]["N"]), tz=times.UTC))
+        return max((e for e in found if e is not None), default=None)
 
     def _token_item(self, token: ConfirmToken) -> dict[str, Any]:
         return {

@@ -26,7 +26,7 @@ from .mail import Attachment, Mail, MailError, Mailer, render
 from .models import (
     ID_PATTERN, KEPT_STATUSES, LANGUAGES, ConfirmToken, Event, Person, Registration,
 )
-from .storage import Repository
+from .storage import EventChanged, Repository
 
 log = logging.getLogger(__name__)
 
@@ -457,7 +457,7 @@ def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, now:
             kept = reg.status in KEPT_STATUSES
             outcomes.append(Outcome(event, "already", reg.status) if kept else Outcome(event, "closed"))
             continue
-        status, kept = _place_again(repo, event, replace(reg, **submitted), now, details=submitted)
+        status, kept, event = _place_again(repo, event, replace(reg, **submitted), now, details=submitted)
         if status == "already":
             outcomes.append(Outcome(event, status, kept))
             continue
@@ -468,6 +468,9 @@ def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, now:
             if person.id in promoted:
                 status = "confirmed"
         outcomes.append(Outcome(event, status))
+    # An event read again because staff moved it meanwhile (a postponement the
+    # profile was saved before): the profile is kept as long as its registration.
+    person = _keep_person_until(repo, person, [o.event for o in outcomes if o.status in KEPT_STATUSES], now) or person
     links = person_links(person.id, base_url)
     _mail_outcomes(mailer, person, outcomes, links, base_url)
     try:
@@ -480,21 +483,33 @@ def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, now:
 
 
 def _place_again(repo: Repository, event: Event, reg: Registration, now: datetime, *,
-                 done: tuple[str, ...] = KEPT_STATUSES, details: dict[str, str] | None = None) -> tuple[str, str]:
-    """``place``, with a move that meets another transaction tried again: (status, "");
-    ("already", the status found) if another request placed it.
+                 done: tuple[str, ...] = KEPT_STATUSES,
+                 details: dict[str, str] | None = None) -> tuple[str, str, Event]:
+    """``place``, with a move that meets another transaction tried again: (status, "", event);
+    ("already", the status found, event) if another request placed it.
 
     For a confirm link already spent, failing would leave the registration
     pending behind a link that answers 410; for a second click on a
     one-click link, it would show an error where the first click succeeded.
+    An event changed by staff since it was read (``EventChanged``: a
+    postponement, say) is read again, and the place worked out anew from it:
+    its expiry and reminders come from the event's end and start. The event
+    returned is the one placed with.
     """
     for attempt in range(RETRIES):
         try:
-            return place(repo, event, reg, now, expect=(reg.status,)), ""
+            return place(repo, event, reg, now, expect=(reg.status,)), "", event
+        except EventChanged:
+            fresh_event = repo.get_event(event.id)
+            if fresh_event is None:
+                return "closed", "", event
+            if attempt == RETRIES - 1:
+                raise
+            event = fresh_event
         except Conflict:
             fresh = repo.get_registrations(reg.person_id, [event.id]).get(event.id)
             if fresh is not None and fresh.status in done:
-                return "already", fresh.status  # a double click's other request placed it
+                return "already", fresh.status, event  # a double click's other request placed it
             if fresh is None or fresh.status != reg.status or attempt == RETRIES - 1:
                 raise
             reg = replace(fresh, **(details or {}))
@@ -542,8 +557,21 @@ def _confirm_person(repo: Repository, person: Person, submitted: dict[str, str],
     return updated
 
 
+def _keep_person_until(repo: Repository, person: Person, events: list[Event], now: datetime) -> Person | None:
+    """Raise the profile's expiry to the retention of ``events`` (never lower it); no write if it is there already."""
+    until = max((_retention_until(e, now) for e in events), default=None)
+    if until is None:
+        return person
+    return _change_person(repo, person, lambda p: None if (p.expires_at or until) >= until else {"expires_at": until},
+                          now, gone_ok=True)
+
+
 def place(repo: Repository, event: Event, reg: Registration, now: datetime, expect: tuple[str, ...] = ("pending",)) -> str:
-    """Give a registration its place: a seat, the waiting list, or interest until registration opens."""
+    """Give a registration its place: a seat, the waiting list, or interest until registration opens.
+
+    Every move is conditioned on ``event`` being as read (EventChanged otherwise, nothing written):
+    the expiry and the reminders written come from it. The storage never lowers the expiry stored.
+    """
     expiry = _retention_until(event, now)
     if not _can_register(event, now):
         return "closed"
@@ -551,7 +579,8 @@ def place(repo: Repository, event: Event, reg: Registration, now: datetime, expe
     # status itself (reminders.py): nothing is lost between the two.
     if event.registration_not_open_yet(now):
         interested = replace(reg, status="interested", updated_at=now, expires_at=expiry)
-        repo.move_registration(interested, expect=expect, put_sends=[reminders.open_send(event, interested, now)])
+        repo.move_registration(interested, expect=expect, put_sends=[reminders.open_send(event, interested, now)],
+                               event_seen=event)
         return "interested"
     no_longer_interested = [reminders.open_send(event, reg, now)]
     seated = replace(reg, status="confirmed", confirmed_at=now, updated_at=now, expires_at=expiry)
@@ -561,10 +590,10 @@ def place(repo: Repository, event: Event, reg: Registration, now: datetime, expe
     owed = event.capacity is not None and event.seat_freed_at is not None
     if not owed and repo.move_registration(seated, expect=expect, seat_change=1, capacity=event.capacity,
                                            put_sends=reminders.reminder_sends(event, seated, now),
-                                           drop_sends=no_longer_interested):
+                                           drop_sends=no_longer_interested, event_seen=event):
         return "confirmed"
     waiting = replace(reg, status="waitlisted", waitlisted_at=now, updated_at=now, expires_at=expiry)
-    repo.move_registration(waiting, expect=expect, drop_sends=no_longer_interested)
+    repo.move_registration(waiting, expect=expect, drop_sends=no_longer_interested, event_seen=event)
     return "waitlisted"
 
 
@@ -727,12 +756,16 @@ def promote_waiting(repo: Repository, event_id: str, *, now: datetime, quiet_for
     event = repo.get_event(event_id)
     if event is None:
         return promoted
-    if event.status == "published" and now < event.starts_at and (
-            event.capacity is None or event.seats_taken < event.capacity):
+    if _seats_to_give(event, now):
         promoted = _promote(repo, event, now, quiet_for)
     if event.seat_freed_at is not None:  # offered (or no longer to be had): the tick need not take it up
         repo.seat_offered(event.id, event.seat_freed_at)
     return promoted
+
+
+def _seats_to_give(event: Event, now: datetime) -> bool:
+    return event.status == "published" and now < event.starts_at and (
+        event.capacity is None or event.seats_taken < event.capacity)
 
 
 def _promote(repo: Repository, event: Event, now: datetime, quiet_for: str | None) -> list[str]:
@@ -740,7 +773,7 @@ def _promote(repo: Repository, event: Event, now: datetime, quiet_for: str | Non
     waiting = sorted((r for r in repo.list_registrations(event.id) if r.status == "waitlisted"),
                      key=lambda r: (r.waitlisted_at or r.registered_at, r.person_id))
     for reg in waiting:
-        outcome = _seat(repo, event, reg, now, quiet_for)
+        outcome, event = _seat(repo, event, reg, now, quiet_for)
         if outcome is None:
             break  # no seat left
         if outcome:
@@ -748,12 +781,16 @@ def _promote(repo: Repository, event: Event, now: datetime, quiet_for: str | Non
     return promoted
 
 
-def _seat(repo: Repository, event: Event, reg: Registration, now: datetime, quiet_for: str | None) -> bool | None:
-    """Give one waiting person a seat: True if given, False if they are no longer waiting, None if none is left.
+def _seat(repo: Repository, event: Event, reg: Registration, now: datetime,
+          quiet_for: str | None) -> tuple[bool | None, Event]:
+    """Give one waiting person a seat: True if given, False if they are no longer waiting, None if none is left;
+    with the event as last read.
 
     A move that fails while they are still waiting (another transaction on
     the event at that moment) is tried again: the next in line never jumps
-    ahead of them.
+    ahead of them. An event changed by staff since it was read (its times:
+    the reminders) is read again. The registration keeps the expiry it has
+    (a postponement raises it; the storage never lowers it).
     """
     for attempt in range(RETRIES):
         seated = replace(reg, status="confirmed", confirmed_at=now, updated_at=now)
@@ -762,17 +799,24 @@ def _seat(repo: Repository, event: Event, reg: Registration, now: datetime, quie
             sends.append(reminders.seat_send(event, seated, now))
         try:
             if not repo.move_registration(seated, expect=("waitlisted",), seat_change=1, capacity=event.capacity,
-                                          put_sends=sends):
-                return None
-            return True
+                                          put_sends=sends, event_seen=event):
+                return None, event
+            return True, event
+        except EventChanged:
+            fresh_event = repo.get_event(event.id)
+            if fresh_event is None or not _seats_to_give(fresh_event, now):
+                return None, event  # cancelled, started or full meanwhile: no seat to give now
+            if attempt == RETRIES - 1:
+                raise
+            event = fresh_event
         except Conflict:
             fresh = repo.get_registrations(reg.person_id, [event.id]).get(event.id)
             if fresh is None or fresh.status != "waitlisted":
-                return False  # they cancelled (or were seated) meanwhile
+                return False, event  # they cancelled (or were seated) meanwhile
             if attempt == RETRIES - 1:
                 raise
             reg = fresh
-    return False  # pragma: no cover - the loop returns or raises
+    return False, event  # pragma: no cover - the loop returns or raises
 
 
 def register_from_link(repo: Repository, mailer: Mailer, token: str, event_id: str, *,
@@ -789,7 +833,7 @@ def register_from_link(repo: Repository, mailer: Mailer, token: str, event_id: s
                                    "email we sent")
     if not event.is_registration_open(now):
         return Outcome(event, "interested" if event.registration_not_open_yet(now) else "closed")
-    status, kept = _place_again(repo, event, reg, now, done=("confirmed", "waitlisted"))
+    status, kept, event = _place_again(repo, event, reg, now, done=("confirmed", "waitlisted"))
     if status == "already":
         return Outcome(event, "already", kept)  # the first click's request placed it, and mails it
     if status == "waitlisted" and person.id in promote_waiting(repo, event.id, now=now, quiet_for=person.id):
