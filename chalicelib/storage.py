@@ -108,6 +108,7 @@ import logging
 import math
 import secrets
 import threading
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -136,6 +137,8 @@ FEED_VERSION_RETENTION = timedelta(days=400)
 
 
 EXPIRY_TRIES = 4  # a move whose registration's expiry was raised meanwhile is written again with it, this often
+CONFLICT_TRIES = 4      # a plain write meeting a transaction on its item: tries, 25, 50, 100 ms apart
+CONFLICT_PAUSE = 0.025
 
 
 class EventChanged(Conflict):
@@ -654,19 +657,27 @@ class DynamoDBRepository(Repository):
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        try:
-            return getattr(self.client, operation)(TableName=self.table, **kwargs)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in {"ConditionalCheckFailedException", "TransactionCanceledException"}:
+        for attempt in range(CONFLICT_TRIES):
+            try:
+                return getattr(self.client, operation)(TableName=self.table, **kwargs)
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                if code == "TransactionConflictException" and attempt + 1 < CONFLICT_TRIES:
+                    # A write to an item a transaction is writing at that moment
+                    # (staff change an event while a confirm takes a seat): the
+                    # transaction takes milliseconds. botocore does not retry it.
+                    time.sleep(CONFLICT_PAUSE * 2 ** attempt * (1 + secrets.randbelow(100) / 100))
+                    continue
+                if code in {"ConditionalCheckFailedException", "TransactionCanceledException"}:
+                    raise
+                if code in {"ResourceNotFoundException", "ProvisionedThroughputExceededException",
+                            "ThrottlingException", "RequestLimitExceeded", "InternalServerError",
+                            "ServiceUnavailable", "TransactionConflictException"}:
+                    raise Unavailable(f"storage: {code}") from exc
                 raise
-            if code in {"ResourceNotFoundException", "ProvisionedThroughputExceededException",
-                        "ThrottlingException", "RequestLimitExceeded", "InternalServerError",
-                        "ServiceUnavailable"}:
-                raise Unavailable(f"storage: {code}") from exc
-            raise
-        except BotoCoreError as exc:
-            raise Unavailable(f"storage: {type(exc).__name__}") from exc
+            except BotoCoreError as exc:
+                raise Unavailable(f"storage: {type(exc).__name__}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

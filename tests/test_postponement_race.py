@@ -290,3 +290,42 @@ def test_a_profile_save_never_lowers_the_stored_expiry(repo):
                              updated_at=PINNED_NOW + timedelta(seconds=1)), previous=first)
     stored = repo.get_person(first.id)
     assert (stored.name, stored.expires_at) == ("Anna", late)
+
+
+# A placement now writes the event item in its transaction (its updated_at checked), as a seat move
+# always did: a staff change landing on the event at that moment meets a TransactionConflict, which
+# botocore does not retry. It is tried again a moment later, and if it keeps meeting one, the answer
+# is 503 ("try again"), never a 500.
+
+def test_a_staff_change_meeting_a_transaction_on_the_event_is_tried_again(dynamodb_repo, monkeypatch):
+    from chalicelib import storage
+    from tests.conftest import aws_error, table_faults
+
+    monkeypatch.setattr(storage, "CONFLICT_PAUSE", 0.0)
+    events.create_event(dynamodb_repo, webinar_data(), actor="test", now=PINNED_NOW)
+    conflict = lambda operation, n: aws_error(operation, "TransactionConflictException") \
+        if operation == "UpdateItem" and n <= 2 else None  # noqa: E731
+    with table_faults(dynamodb_repo, conflict) as calls:
+        change = events.change_event(dynamodb_repo, "webinar-2027-01-14", {"title": {"nl": "Nieuw", "en": "New"}},
+                                     actor="staff", now=PINNED_NOW)
+    assert calls["UpdateItem"] == 3
+    assert dynamodb_repo.get_event("webinar-2027-01-14").title == {"nl": "Nieuw", "en": "New"} == change.after.title
+
+
+def test_a_staff_change_that_keeps_meeting_transactions_is_a_503_not_a_500(client, staff_headers, monkeypatch):
+    from chalicelib import storage
+    from tests.conftest import aws_error, table_faults
+
+    monkeypatch.setattr(storage, "CONFLICT_PAUSE", 0.0)
+    assert client.http.post("/staff/events", headers=staff_headers, body=__import__("json").dumps(webinar_data())) \
+        .status_code == 201
+    import app
+
+    repo = app.get_repo()
+    always = lambda operation, n: aws_error(operation, "TransactionConflictException") \
+        if operation == "UpdateItem" else None  # noqa: E731
+    with table_faults(repo, always) as calls:
+        answer = client.http.patch("/staff/events/webinar-2027-01-14", headers=staff_headers,
+                                   body='{"title": {"nl": "Nieuw", "en": "New"}}')
+    assert answer.status_code == 503, answer.body
+    assert calls["UpdateItem"] == storage.CONFLICT_TRIES
