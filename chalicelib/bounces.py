@@ -3,7 +3,8 @@
 A permanent bounce or a complaint records a suppression and stops all mail to
 the person with that address (``subscriptions.stop_all_mail``, reason
 "bounce" or "complaint"; their registrations stay). The tick reads the
-person before every send and skips, recorded, anyone whose mail is stopped.
+people of each batch of sends (at most 5 seconds of sending) when it starts
+it, and skips, recorded, anyone whose mail is stopped.
 Transient bounces and delivery notices change nothing.
 
 Both SES formats are read: configuration-set event publishing (``eventType``)

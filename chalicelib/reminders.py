@@ -62,6 +62,7 @@ TRIES_PER_TICK = 3                    # SES throttling: tries within one tick, w
 BACKOFF_FIRST = 0.2                   # seconds; doubles each try
 SETTLE_TRIES = 4                      # recording a batch, when the table fails for a moment
 BATCH = 100                           # one claim or settle transaction
+BATCH_SECONDS = 5.0                   # and at most so many seconds of sending: its recipients are read when it starts
 PAGE = 1000                           # sends read per Query of the due index, claimed BATCH at a time
 TIME_BUDGET = 50.0                    # seconds a tick may run (of a 60 s Lambda)
 REGISTRATION_RETENTION = timedelta(days=180)
@@ -225,6 +226,21 @@ def _moved(current: Send, wanted: Send) -> bool:
     return current.state == "pending" and (current.due, current.cutoff) != (wanted.due, wanted.cutoff)
 
 
+UNREAD = object()  # a registration the tick did not read (see _checks_registration)
+READ_KEYS = 100    # one BatchGetItem: the people, events and registrations a batch needs
+# Who a send is for, by kind: a send put back (throttled, or the tick out of
+# time) was not held from its registration's moves, since cancelling drops
+# only the sends no tick holds; when it is claimed again, the registration is
+# read with the batch and must still be one of these.
+STANDINGS = {"reminder": ("confirmed",), "seat": ("confirmed",), "change": ("confirmed", "waitlisted"),
+             "open": ("interested",)}
+
+
+def _checks_registration(send: Send, *, claimed: bool) -> bool:
+    """Whether the tick reads the send's registration: claimed before (put back), and of a kind that needs one."""
+    return send.attempts > (1 if claimed else 0) and send.kind in STANDINGS
+
+
 @functools.lru_cache(maxsize=64)
 def _offset(text: str) -> timedelta:
     """A reminder's offset (``P1D``), parsed once: the tick asks for it per mail."""
@@ -332,7 +348,6 @@ class _Tick:
     started: float
     me: str
     result: TickResult
-    events: dict[str, Event] = field(default_factory=dict)
     queue: list[Send] = field(default_factory=list)
     drained: bool = False  # the last page held all that was due when it was read
     _cache: dict[tuple[Any, ...], Any] = field(default_factory=dict)
@@ -363,8 +378,14 @@ class _Tick:
         return replace(send, state="pending", due_at=at, reason=reason, due=due or send.due,
                        cutoff=cutoff or send.cutoff)
 
-    def check(self, send: Send, event: Event | None, person: Person | None, was_claimed: bool) -> Send | None:
-        """Return the settled send if it must not go out now, or None if it should."""
+    def check(self, send: Send, event: Event | None, person: Person | None, was_claimed: bool,
+              registration: Any = None) -> Send | None:
+        """Return the settled send if it must not go out now, or None if it should.
+
+        ``registration`` is the person's registration for the event, read with
+        the batch, or ``UNREAD`` (a first claim: planning and cancelling keep
+        such a send in step with its registration).
+        """
         now = self.current()
         if was_claimed:
             return self.settle(send, "skipped", "interrupted: claimed by a tick that stopped; not resent")
@@ -391,6 +412,8 @@ class _Tick:
             return self.settle(send, "skipped", "person erased")
         if not person.receives_mail:
             return self.settle(send, "skipped", f"mail stopped ({person.mail_stopped_reason or 'unknown'})")
+        if registration is not UNREAD and (registration is None or registration.status not in STANDINGS[send.kind]):
+            return self.settle(send, "skipped", f"registration {registration.status if registration else 'gone'}")
         if send.kind == "open" and not event.is_registration_open(now):
             return self.settle(send, "skipped", "registration closed")
         return None
@@ -504,18 +527,28 @@ class _Tick:
     # --- one batch
 
     def next_due(self, limit: int) -> list[Send]:
-        """The next ``limit`` due sends, from a page read once per PAGE: one Query serves ten claims.
+        """The next sends, at most ``limit``, from a page read once per PAGE: one Query serves ten claims.
 
         A send taken by another dispatcher since the page was read fails its
-        claim (the claim is conditioned on what was read) and is dropped.
+        claim (the claim is conditioned on what was read) and is dropped. A
+        batch holds no more sends than the one read of what they need
+        (``read_for_sends``: people, events, registrations to check) can
+        take in one request.
         """
         if not self.queue and not self.drained:
             self.queue, more = self.repo.due_page(self.current(), PAGE)
             self.drained = not more  # what falls due meanwhile is the next tick's
-            # Events are read again for each page: one cancelled or changed
-            # meanwhile must not be mailed about as it was.
-            self.events.clear()
-        due, self.queue = self.queue[:limit], self.queue[limit:]
+        keys: set[tuple[str, ...]] = set()
+        taken = 0
+        for send in self.queue[:limit]:
+            wanted = {("person", send.person_id), ("event", send.event_id)}
+            if _checks_registration(send, claimed=False):
+                wanted.add(("registration", send.event_id, send.person_id))
+            if taken and len(keys | wanted) > READ_KEYS:
+                break
+            keys |= wanted
+            taken += 1
+        due, self.queue = self.queue[:taken], self.queue[taken:]
         return due
 
     def run_batch(self, limit: int) -> int:
@@ -529,13 +562,20 @@ class _Tick:
         was_claimed = {(s.event_id, s.key) for s in due if s.state == "claimed"}
         settled: list[Send] = []
         try:
-            if any(s.event_id not in self.events for s in claimed):
-                self.events.update({e.id: e for e in self.repo.list_events()})
-            people = self.repo.get_people([s.person_id for s in claimed])
+            # Read for each batch, as they are now: an event changed or
+            # cancelled, a person who stopped mail or was erased, a
+            # registration cancelled while a tick held its reminder (put back
+            # after throttling) must not be mailed as they were.
+            reads = self.repo.read_for_sends(
+                [s.person_id for s in claimed], [s.event_id for s in claimed],
+                [(s.event_id, s.person_id) for s in claimed if _checks_registration(s, claimed=True)])
             self.slots.want(len(claimed))
             for send in claimed:
-                event, person = self.events.get(send.event_id), people.get(send.person_id)
-                outcome = self.check(send, event, person, (send.event_id, send.key) in was_claimed)
+                event, person = reads.events.get(send.event_id), reads.people.get(send.person_id)
+                registration: Any = UNREAD
+                if _checks_registration(send, claimed=True):
+                    registration = reads.registrations.get((send.event_id, send.person_id))
+                outcome = self.check(send, event, person, (send.event_id, send.key) in was_claimed, registration)
                 settled.append(outcome if outcome is not None else self.deliver(send, event, person))
         except (_Deadline, Unavailable) as exc:
             # Out of time, or the table failed us (a read, the send slots): what
@@ -593,7 +633,7 @@ def send_due(repo: Repository, mailer: Mailer, *, base_url: str, now: datetime |
             tick.result.stopped_early = tick.result.stopped_early or clock() >= tick.deadline
             break
         before = tick.result.claimed
-        if tick.run_batch(min(batch, room)) == 0:
+        if tick.run_batch(min(batch, room, max(1, int(rate * BATCH_SECONDS)))) == 0:
             break
         idle_rounds = idle_rounds + 1 if tick.result.claimed == before else 0
         if idle_rounds >= 3:

@@ -85,7 +85,9 @@ Access patterns, each one request:
   end, so a second claim of the same read fails, and a settled send has none).
   Settle: TransactWriteItems of up to 100 puts conditioned on ``claimed_by``.
   Replanning (``put_sends`` with overwrite) is conditioned on no ``claimed_by``,
-  so it never overwrites a claim. The recipients: BatchGetItem of profiles.
+  so it never overwrites a claim. What a batch needs: one strongly consistent
+  BatchGetItem of its profiles, its events and the registrations of sends
+  claimed before (``read_for_sends``).
 - keep to SES's rate across ticks: UpdateItem of ``RATE/SES`` per window of
   sends (a batch), moving ``slots_end`` on from the value last seen (or from
   now, when it lies in the past); a tick that lost the race retries from the
@@ -231,6 +233,12 @@ class Repository(ABC):
     @abstractmethod
     def get_registrations(self, person_id: str, event_ids: list[str]) -> dict[str, Registration]:
         """Return the person's registrations for those events, by event id."""
+
+    @abstractmethod
+    def read_for_sends(self, person_ids: Sequence[str], event_ids: Sequence[str],
+                       registrations: Sequence[tuple[str, str]] = ()) -> "SendReads":
+        """What a batch of sends needs, read as it is now (strongly consistent): the people, the events,
+        and the (event id, person id) registrations asked for; those that exist, by id or by key."""
 
     @abstractmethod
     def list_registrations(self, event_id: str) -> list[Registration]:
@@ -517,6 +525,13 @@ class InMemoryRepository(Repository):
     def get_people(self, person_ids: Sequence[str]) -> dict[str, Person]:
         return {p: self.people[p] for p in person_ids if p in self.people}
 
+    def read_for_sends(self, person_ids: Sequence[str], event_ids: Sequence[str],
+                       registrations: Sequence[tuple[str, str]] = ()) -> SendReads:
+        with self._lock:
+            return SendReads(people={p: self.people[p] for p in person_ids if p in self.people},
+                             events={e: self.events[e] for e in event_ids if e in self.events},
+                             registrations={k: self.registrations[k] for k in registrations if k in self.registrations})
+
     def put_sends(self, sends: Sequence[Send], *, overwrite: bool) -> int:
         written = 0
         with self._lock:
@@ -614,6 +629,15 @@ def _epoch(instant: datetime) -> int:
 
 def _epoch_text(seconds: float) -> str:
     return f"{seconds:.6f}"
+
+
+@dataclass(frozen=True)
+class SendReads:
+    """``Repository.read_for_sends``: people by id, events by id, registrations by (event id, person id)."""
+
+    people: dict[str, Person]
+    events: dict[str, Event]
+    registrations: dict[tuple[str, str], Registration]
 
 
 @dataclass(frozen=True)
@@ -1215,6 +1239,27 @@ class DynamoDBRepository(Repository):
             raise
         return True
 
+
+    def read_for_sends(self, person_ids: Sequence[str], event_ids: Sequence[str],
+                       registrations: Sequence[tuple[str, str]] = ()) -> SendReads:
+        """One BatchGetItem (100 keys a request), strongly consistent: the tick reads a batch's recipients,
+        its events and the registrations it must check in the call it made for the recipients alone."""
+        keys = [self._person_key(p) for p in dict.fromkeys(person_ids)]
+        keys += [self._event_key(e) for e in dict.fromkeys(event_ids)]
+        keys += [self._registration_key(e, p) for e, p in dict.fromkeys(registrations)]
+        reads = SendReads(people={}, events={}, registrations={})
+        for item in self._batch_get(keys, ConsistentRead=True):
+            kind = item["PK"]["S"]
+            if kind == "EVENTS":
+                event = self._event_from_item(item)
+                reads.events[event.id] = event
+            elif kind.startswith("PERSON#"):
+                person = codec.from_record(Person, json.loads(item["body"]["S"]))
+                reads.people[person.id] = person
+            else:
+                reg = self._registration_from_item(item)
+                reads.registrations[(reg.event_id, reg.person_id)] = reg
+        return reads
 
     def get_people(self, person_ids: Sequence[str]) -> dict[str, Person]:
         keys = [self._person_key(p) for p in dict.fromkeys(person_ids)]

@@ -51,3 +51,117 @@ def test_a_reminder_held_while_the_event_moved_earlier_is_not_sent_past_its_new_
     assert second.reasons == {"stale: past its grace": 1}
     held = [s for s in repo.list_sends(WEBINAR) if s.kind == "reminder" and s.detail == "P1D"]
     assert [(s.state, s.reason) for s in held] == [("skipped", "stale: past its grace")]
+
+
+def test_a_reminder_put_back_after_throttling_does_not_go_to_someone_who_cancelled_meanwhile(repo, mailer, clock):
+    """Cancelling drops only the sends no tick holds: a held one put back is checked against the registration."""
+    events.create_event(repo, webinar_data(), actor="test")
+    clock.set(WEBINAR_START - timedelta(hours=20))
+    register(repo, mailer, "an@example.be", [WEBINAR])
+    manage = re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
+    mailer.sent.clear()
+    at = WEBINAR_START - timedelta(hours=1)
+    clock.set(at)
+
+    first = tick(repo, ThrottledWhile(lambda: subscriptions.cancel_registration(repo, manage, WEBINAR, now=at)), at)
+    assert first.retry_later == 1
+    second = tick(repo, mailer, at + timedelta(minutes=2))
+    assert kinds(mailer, "an@example.be") == []
+    assert second.reasons == {"registration cancelled": 1}
+    held = [s for s in repo.list_sends(WEBINAR) if s.kind == "reminder" and s.detail == "PT1H"]
+    assert [(s.state, s.reason) for s in held] == [("skipped", "registration cancelled")]
+
+
+def test_a_first_claim_reads_no_registration_and_sends(repo, mailer, clock, monkeypatch):
+    """The common case pays nothing for the check: a send claimed for the first time is not checked."""
+    events.create_event(repo, webinar_data(), actor="test")
+    clock.set(WEBINAR_START - timedelta(hours=20))
+    register(repo, mailer, "an@example.be", [WEBINAR])
+    asked = []
+    read = repo.read_for_sends
+    monkeypatch.setattr(repo, "read_for_sends", lambda people, events_, regs=(): asked.append(list(regs)) or
+                        read(people, events_, regs))
+    at = WEBINAR_START - timedelta(hours=1)
+    assert tick(repo, mailer, at).sent == 1
+    assert asked == [[]]
+
+
+OLD_LINK, NEW_LINK = "https://meet.example.org/sro", "https://meet.example.org/moved-after-a-leak"
+
+
+def test_reminders_claimed_after_a_join_link_change_carry_the_new_link(repo, mailer, clock):
+    """Events are read with each batch: batches claimed after staff replaced the join link carry the new one."""
+    events.create_event(repo, webinar_data(), actor="test")
+    clock.set(WEBINAR_START - timedelta(hours=20))
+    for address in ("an@example.be", "bo@example.be", "cy@example.be"):
+        register(repo, mailer, address, [WEBINAR])
+    at = WEBINAR_START - timedelta(hours=1)
+    clock.set(at)
+
+    class ChangesTheLinkAfterTheFirstMail(RecordingMailer):
+        def send(self, mail):
+            message_id = super().send(mail)
+            if len(self.sent) == 1:
+                change = events.change_event(repo, WEBINAR, {"online_url": NEW_LINK}, actor="staff", now=at)
+                subscriptions.after_event_change(repo, change, now=at)
+            return message_id
+
+    sender = ChangesTheLinkAfterTheFirstMail()
+    tick(repo, sender, at + timedelta(seconds=30), batch=1)  # a batch of one: each mail its own batch
+    sent = [mail for mail, _ in sender.sent if mail.kind == "reminder"]
+    assert len(sent) == 3
+    assert OLD_LINK in sent[0].text  # in flight when the change came
+    assert all(NEW_LINK in mail.text and OLD_LINK not in mail.text for mail in sent[1:])
+
+
+def test_mail_stopped_while_a_slow_tick_sends_takes_effect_within_its_batch_of_five_seconds(repo, mailer, clock):
+    """At 1 mail a second a batch holds 5 sends, not 50: a stop reaches the next batch within 5 s."""
+    events.create_event(repo, webinar_data(), actor="test")
+    clock.set(WEBINAR_START - timedelta(hours=20))
+    people = [f"p{i}@example.be" for i in range(8)]
+    for address in people:
+        register(repo, mailer, address, [WEBINAR])
+    at = WEBINAR_START - timedelta(hours=1)
+    clock.set(at)
+
+    class StopsEveryoneAfterTheFirstMail(RecordingMailer):
+        def send(self, mail):
+            message_id = super().send(mail)
+            if len(self.sent) == 1:
+                for address in people:
+                    subscriptions.stop_all_mail(repo, subscriptions.find_person(repo, address), "complaint")
+            return message_id
+
+    sender = StopsEveryoneAfterTheFirstMail()
+    result = tick(repo, sender, at + timedelta(seconds=30), rate=1.0)
+    assert len(sender.sent) == 5  # the first batch, read before the stop
+    assert result.reasons == {"mail stopped (complaint)": 3}
+
+
+def test_the_tick_reads_recipients_and_events_strongly_consistent_in_one_request(dynamodb_repo, mailer, clock):
+    """Just after a cancellation or a stop, an eventually consistent read could mail as before, or skip for good."""
+    from tests.conftest import table_faults
+
+    events.create_event(dynamodb_repo, webinar_data(), actor="test")
+    clock.set(WEBINAR_START - timedelta(hours=20))
+    for address in ("an@example.be", "bo@example.be"):
+        register(dynamodb_repo, mailer, address, [WEBINAR])
+    asked = []
+    original = dynamodb_repo.client._make_api_call
+
+    def noting(operation, params):
+        if operation == "BatchGetItem":
+            asked.append(params)
+        return original(operation, params)
+
+    dynamodb_repo.client._make_api_call = noting
+    try:
+        with table_faults(dynamodb_repo, lambda operation, n: None) as calls:
+            assert tick(dynamodb_repo, mailer, WEBINAR_START - timedelta(hours=1)).sent == 2
+    finally:
+        dynamodb_repo.client._make_api_call = original
+    assert calls["BatchGetItem"] == 1 and calls["Query"] == 1  # the due page; no list of every event
+    [request] = [r for r in asked]
+    [(table, wanted)] = request["RequestItems"].items()
+    assert wanted["ConsistentRead"] is True
+    assert sorted(key["PK"]["S"].split("#")[0] for key in wanted["Keys"]) == ["EVENTS", "PERSON", "PERSON"]
