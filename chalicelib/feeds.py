@@ -367,23 +367,63 @@ def _utc_iso(instant: datetime) -> str:
 LINK_DESCRIPTION_MAX = 1000  # characters of the description in a link; the page link carries the rest
 
 
-def _link_details(event: Event, lang: str, base_url: str) -> str:
+def _link_details(event: Event, lang: str, base_url: str, join_link: bool = False) -> str:
     more = f"{_TEXTS[lang]['more']}: {event_page_url(event, base_url)}"
     description = event.description_in(lang)
     if len(description) > LINK_DESCRIPTION_MAX:  # a link of many kilobytes is refused by some calendars
         description = description[:LINK_DESCRIPTION_MAX - 1].rstrip() + "…"
-    return f"{description}\n\n{more}" if description else more
+    parts = [description, more]
+    if join_link and event.online_url:
+        # First: what the person looks for on the day, before a description that may be long.
+        parts.insert(0, f"{_TEXTS[lang]['join']}: {event.online_url}")
+    return "\n\n".join(part for part in parts if part)
 
 
-def add_to_calendar_links(event: Event, *, lang: str, base_url: str) -> dict[str, str]:
+class CalendarLinks(dict):
+    """One event's "add to calendar" links (``google``, ``outlook``, ``office365``, ``ics``), and ``page``.
+
+    ``page`` is the event's public page. ``with_join_link`` says whether the
+    links carry the join link; ``for_seat()`` returns them as someone with a
+    seat gets them. The dict itself holds only its links.
+    """
+
+    def __init__(self, links: dict[str, str], *, event: Event, lang: str, base_url: str, seat: bool):
+        super().__init__(links)
+        self.page = event_page_url(event, base_url)
+        self.with_join_link = seat and bool(event.online_url)
+        self._made = (event, lang, base_url)
+        # Without a join link, the public links are the seat's links too.
+        self._for_seat: CalendarLinks | None = self if seat or not event.online_url else None
+
+    def for_seat(self) -> "CalendarLinks":
+        """The links for someone with a seat: the join link in the details, and as the place of an online event.
+
+        Mail templates ask for these where they show the join link (the
+        ``join`` of ``event_block``), so the calendar entry carries what the
+        mail does; the event page and anything public keep the links as made.
+        """
+        if self._for_seat is None:
+            event, lang, base_url = self._made
+            self._for_seat = add_to_calendar_links(event, lang=lang, base_url=base_url, include_join_link=True)
+        return self._for_seat
+
+
+def add_to_calendar_links(event: Event, *, lang: str, base_url: str, include_join_link: bool = False) -> CalendarLinks:
     """Return "add to calendar" links: ``google``, ``outlook`` (Outlook.com), ``office365`` (Microsoft 365) and ``ics``.
 
-    The links are public: they never carry the join link.
+    By default the links are public: they never carry the join link. With
+    ``include_join_link`` (only for someone with a seat: the mails), the
+    Google and Outlook links carry it: first in the details, and as the
+    place of an event that has no address (a webinar), so the calendar entry
+    holds it on the day. The ``ics`` link is the public download either way
+    (the mails' attachments carry the join link).
     """
     _check_lang(lang)
     title = event.title_in(lang)
-    details = _link_details(event, lang, base_url)
+    details = _link_details(event, lang, base_url, include_join_link)
     location = _location_text(event, lang)
+    if include_join_link and event.online_url and event.location is None:
+        location = event.online_url
     google = urlencode({
         "action": "TEMPLATE",
         "text": title,
@@ -402,12 +442,12 @@ def add_to_calendar_links(event: Event, *, lang: str, base_url: str) -> dict[str
         "body": details,
         "location": location,
     }, quote_via=quote)
-    return {
+    return CalendarLinks({
         "google": f"https://calendar.google.com/calendar/render?{google}",
         "outlook": f"https://outlook.live.com/calendar/0/action/compose?{outlook}",
         "office365": f"https://outlook.office.com/calendar/0/action/compose?{outlook}",
         "ics": event_ics_url(event, lang=lang, base_url=base_url),
-    }
+    }, event=event, lang=lang, base_url=base_url, seat=include_join_link)
 
 
 def webcal_url(https_url: str) -> str:

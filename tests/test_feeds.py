@@ -235,6 +235,35 @@ def test_links_never_carry_the_join_link():
     assert not any("meet.example.org" in link for link in links.values())
 
 
+@pytest.mark.parametrize("lang, label", [("nl", "Deelnemen"), ("en", "Join")])
+def test_links_for_a_seat_carry_the_join_link_first_and_as_a_webinars_place(lang, label):
+    public = feeds.add_to_calendar_links(make(), lang=lang, base_url=BASE)
+    seat = feeds.add_to_calendar_links(make(), lang=lang, base_url=BASE, include_join_link=True)
+    assert public.for_seat() == seat and seat.for_seat() is seat
+    assert not any("meet.example.org" in link for link in public.values())  # for_seat() left them as they were
+    for key, text in (("google", "details"), ("outlook", "body"), ("office365", "body")):
+        query = parse_qs(urlsplit(seat[key]).query)
+        assert query[text][0].startswith(f"{label}: https://meet.example.org/sro\n\n")
+        assert f"{BASE}/events/webinar-2027-01-14" in query[text][0]
+        assert query["location"] == ["https://meet.example.org/sro"]
+        assert parse_qs(urlsplit(public[key]).query)["location"] == ["Online"]
+    assert seat["ics"] == public["ics"]  # a public download: the mails' attachments carry the join link
+    assert seat.page == public.page == f"{BASE}/events/webinar-2027-01-14"
+    assert seat.with_join_link and not public.with_join_link
+
+
+def test_links_for_a_seat_keep_the_address_of_an_event_in_person():
+    streamed = build_event(day_data(online_url="https://meet.example.org/day"), existing=None, now=PINNED_NOW)
+    query = parse_qs(urlsplit(feeds.add_to_calendar_links(streamed, lang="nl", base_url=BASE,
+                                                          include_join_link=True)["google"]).query)
+    assert query["location"] == ["Herman Teirlinckgebouw, Havenlaan 88, 1000 Brussel"]
+    assert query["details"][0].startswith("Deelnemen: https://meet.example.org/day\n\n")
+    plain = build_event(day_data(), existing=None, now=PINNED_NOW)  # nothing to join: the public links
+    links = feeds.add_to_calendar_links(plain, lang="nl", base_url=BASE)
+    assert links.for_seat() is links and links.for_seat() == feeds.add_to_calendar_links(
+        plain, lang="nl", base_url=BASE, include_join_link=True)
+
+
 def test_ics_link_and_webcal_form():
     links = feeds.add_to_calendar_links(make(), lang="en", base_url=BASE)
     assert links["ics"] == f"{BASE}/events/webinar-2027-01-14/calendar.ics?lang=en"

@@ -110,3 +110,24 @@ def test_only_an_event_with_seats_speaks_of_a_waiting_list(kind, language, waiti
         flat = " ".join(body.split())
         assert (waiting in flat) == (capacity is not None)
         assert (otherwise in flat) == (capacity is None)
+
+
+@pytest.mark.parametrize("kind", ["change", "cancel"])
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_seats_and_people_waiting_each_get_their_own_shape_and_calendar_links(kind, language):
+    """One tick mails a seat and someone waiting about the same event: the seat's calendar links (with the join
+    link) and its shape stay the seat's, and every mail is still exactly its full render."""
+    from dataclasses import replace as changed
+
+    event = event_for(kind, webinar_data)
+    tick = a_tick()
+    for i in range(6):
+        someone = person(i, f"Person {i}", language)
+        send = send_for(kind, event, someone.id)
+        if i % 2:
+            send = changed(send, details={**send.details, "seat": False})
+        mail = tick.build(send, event, someone)
+        assert mail == tick.render(send, event, language, someone.email, someone.name,
+                                   subscriptions.person_links(someone.id, BASE))
+        joins = "meet.example.org" in mail.text + mail.html
+        assert joins == (kind == "change" and not i % 2), (i, kind)
