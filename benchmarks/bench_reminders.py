@@ -8,7 +8,8 @@ For N due reminders (N = 1,000 and 10,000; ``--sizes`` to choose), in one moto:
 - then N bare ``send_raw_email`` calls of the same messages, prebuilt (taken
   from moto's record of what the tick sent), timed alike;
 - then, the sends put back as due, the tick's DynamoDB requests alone (the
-  due pages, claims, recipients and settles), prebuilt from what they read:
+  due pages, claims, the read of recipients and event, and settles),
+  prebuilt from what they read:
   the floor any tick that claims and records each send pays on moto.
 
 First one round in blocks: the tick, then the bare sends, then the floor,
@@ -266,8 +267,8 @@ def bookkeeping(dynamodb, table: str, now: datetime) -> float:
         page = dynamodb.query(TableName=table, IndexName="due", Limit=1000, ProjectionExpression="body",
                               KeyConditionExpression="due_pk = :pk AND due_at <= :now",
                               ExpressionAttributeValues={":pk": S("DUE"), ":now": S(times.to_utc_iso(now))})
-        for start in range(0, len(page["Items"]), 100):
-            chunk = page["Items"][start:start + 100]
+        for start in range(0, len(page["Items"]), 99):  # 99 recipients and the event: one read
+            chunk = page["Items"][start:start + 99]
             bodies = [json.loads(item["body"]["S"]) for item in chunk]
             keys = [{"PK": S(f"EVENT#{body['event_id']}"),
                      "SK": S(f"SEND#{body['person_id']}#{body['kind']}#{body['detail']}")} for body in bodies]
@@ -275,8 +276,9 @@ def bookkeeping(dynamodb, table: str, now: datetime) -> float:
                 "TableName": table, "Item": {**item, **key, "due_pk": S("DUE"), "due_at": lease, "claimed_by": me},
                 "ConditionExpression": "due_at = :seen", "ExpressionAttributeValues": {":seen": S(body["due_at"])}}}
                 for item, key, body in zip(chunk, keys, bodies)])
-            dynamodb.batch_get_item(RequestItems={table: {"ProjectionExpression": "body", "Keys": [
-                {"PK": S(f"PERSON#{body['person_id']}"), "SK": S("PROFILE")} for body in bodies]}})
+            dynamodb.batch_get_item(RequestItems={table: {"ConsistentRead": True, "Keys": [
+                {"PK": S(f"PERSON#{body['person_id']}"), "SK": S("PROFILE")} for body in bodies]
+                + [{"PK": S("EVENTS"), "SK": S(f"EVENT#{bodies[0]['event_id']}")}]}})
             dynamodb.transact_write_items(TransactItems=[{"Put": {
                 "TableName": table, "Item": {**key, "body": item["body"]},
                 "ConditionExpression": "claimed_by = :me", "ExpressionAttributeValues": {":me": me}}}
