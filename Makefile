@@ -63,23 +63,29 @@ i18n: venv
 	test -f chalicelib/locales/nl/LC_MESSAGES/mail.po || $(VENV)/bin/pybabel init -D mail -i chalicelib/locales/mail.pot -d chalicelib/locales -l nl
 	$(VENV)/bin/pybabel update --no-fuzzy-matching --ignore-obsolete -D mail -i chalicelib/locales/mail.pot -d chalicelib/locales -l nl
 
-# Deployment (docs/deploy.md). STAGE is dev or prod.
+# Deployment (README.md, "Deploying and operating the event service on AWS"). STAGE is dev or prod.
 STAGE ?= dev
 STACK ?= sro-events-$(STAGE)
+# Every aws command names the region: an operator's default (AWS_DEFAULT_REGION,
+# ~/.aws/config) must not put a stage elsewhere. DEPLOY_BUCKET must be in it.
+REGION ?= eu-west-1
 
 # dist/$(STAGE)/sam.json and deployment.zip: chalice package merged with
 # infra/template.json, then slimmed. Needs no AWS credentials.
 package: venv
-	$(PY) scripts/package.py $(STAGE)
+	AWS_DEFAULT_REGION=$(REGION) $(PY) scripts/package.py $(STAGE)
 
 # Upload and deploy with the AWS CLI and the operator's credentials (not run
-# in CI). DEPLOY_BUCKET: an S3 bucket in the same region for the code.
+# in CI). DEPLOY_BUCKET: an S3 bucket in REGION for the code and the template:
+# `cloudformation deploy` refuses a template over 51,200 bytes unless it goes
+# through S3 (the packaged one is larger), so deploy names the bucket too.
 deploy: package
 	@test -n "$(DEPLOY_BUCKET)" || { echo "set DEPLOY_BUCKET=<s3 bucket for the code>"; exit 2; }
-	aws cloudformation package --template-file dist/$(STAGE)/sam.json \
-		--s3-bucket $(DEPLOY_BUCKET) --s3-prefix $(STACK) \
+	aws cloudformation package --region $(REGION) --template-file dist/$(STAGE)/sam.json \
+		--s3-bucket $(DEPLOY_BUCKET) --s3-prefix $(STACK) --use-json \
 		--output-template-file dist/$(STAGE)/packaged.json
-	aws cloudformation deploy --template-file dist/$(STAGE)/packaged.json \
+	aws cloudformation deploy --region $(REGION) --template-file dist/$(STAGE)/packaged.json \
+		--s3-bucket $(DEPLOY_BUCKET) --s3-prefix $(STACK) \
 		--stack-name $(STACK) --parameter-overrides Stage=$(STAGE) \
 		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset
-	aws cloudformation describe-stacks --stack-name $(STACK) --query "Stacks[0].Outputs" --output table
+	aws cloudformation describe-stacks --region $(REGION) --stack-name $(STACK) --query "Stacks[0].Outputs" --output table

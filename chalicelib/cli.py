@@ -15,11 +15,29 @@ def _repo():
     return DynamoDBRepository(aws.client("dynamodb"), config.load().table_name)
 
 
+def bootstrap_refusal(settings: config.Settings) -> str | None:
+    """Why ``bootstrap`` must not run with these settings, or None.
+
+    It is for the local emulator: against a stage's AWS account it would
+    create the table the stack owns, outside the stack, and the next deploy
+    fails on the table's name.
+    """
+    if settings.is_local or settings.endpoint_url:
+        return None
+    return (f"error: bootstrap is for the local emulator (STAGE=local, or AWS_ENDPOINT_URL set), not stage "
+            f"{settings.stage!r}: in AWS the stack creates table {settings.table_name!r}, and one made here "
+            f"would make the next deploy fail on its name")
+
+
 def cmd_bootstrap(args: argparse.Namespace) -> int:
-    """Create the table and the sender identity where missing."""
+    """Create the table and the sender identity where missing (the local emulator only)."""
     from .storage import create_table
 
     settings = config.load()
+    refusal = bootstrap_refusal(settings)
+    if refusal:
+        print(refusal, file=sys.stderr)
+        return 2
     created = create_table(aws.client("dynamodb"), settings.table_name)
     print(f"table {settings.table_name}: {'created' if created else 'exists'}")
     parameter = config.get("TOKEN_KEY_PARAMETER")
@@ -100,7 +118,7 @@ def cmd_send_due(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("bootstrap", help="create the table and sender identity where missing").set_defaults(run=cmd_bootstrap)
+    commands.add_parser("bootstrap", help="local emulator only: create the table and sender identity where missing").set_defaults(run=cmd_bootstrap)
     commands.add_parser("seed", help="add the office's events if absent").set_defaults(run=cmd_seed)
     outbox_cmd = commands.add_parser("outbox", help="local only: print the mail the app has sent, newest first")
     outbox_cmd.add_argument("--limit", type=int, default=0, help="print only the newest N mails")

@@ -3,11 +3,19 @@
 1. ``chalice package --pkg-format cloudformation --merge-template
    infra/template.json``: Chalice's functions, API and roles (with
    ``.chalice/policy-<stage>.json``), merged with our table, SNS topic, SES
-   configuration set and log groups.
+   configuration set, log groups and the queue of the SES notices the
+   handler failed on.
 2. Throttle the API (``throttle``): Chalice has no setting for API
    Gateway's throttling, so the stage's method settings are added to the
    packaged ``RestAPI``, from its own routes (see ``THROTTLE``).
-3. Slim ``deployment.zip``: Chalice bundles whole wheels; drop what Lambda
+3. API Gateway's own answers (``gateway_responses``): the 404 page, the
+   401 and 429 in the API's error shape, the security headers, written in
+   infra/template.json as GatewayResponse resources, are moved into the API
+   definition itself, so that every deployment of the stage carries them.
+4. A custom domain's base path mapping waits for the stage it maps
+   (``map_domain_after_stage``), and the API has that one stage only
+   (``one_stage``).
+5. Slim ``deployment.zip``: Chalice bundles whole wheels; drop what Lambda
    never loads. Babel's locale data is 30 MB for ~1,000 locales and the
    service speaks Dutch and English; icalendar ships its own test suite;
    RECORD files list the wheels' files for pip, which Lambda never runs.
@@ -86,6 +94,87 @@ def throttle(template_path: Path) -> None:
     template_path.write_text(json.dumps(template, indent=2) + "\n")
 
 
+# API Gateway's own answers (the 404 page, the 401 and 429 in the API's error
+# shape, the security headers) are written in infra/template.json as
+# AWS::ApiGateway::GatewayResponse resources, and moved here into the API
+# definition (Chalice's DefinitionBody of ``RestAPI``) as its
+# x-amazon-apigateway-gateway-responses. As separate resources they would
+# never go live: SAM's deployment of the stage does not depend on them, so no
+# deployment carries them to the stage (serverless-application-model #623,
+# #3482). In the definition, a change of them changes SAM's deployment id, and
+# the next deploy puts them on the stage.
+GATEWAY_RESPONSES_KEY = "x-amazon-apigateway-gateway-responses"
+GATEWAY_RESPONSE_FIELDS = {"StatusCode": "statusCode", "ResponseParameters": "responseParameters",
+                           "ResponseTemplates": "responseTemplates"}
+
+
+def gateway_responses(template: dict) -> None:
+    """Move the template's GatewayResponse resources into the API definition of ``RestAPI``."""
+    resources = template["Resources"]
+    found = {}
+    for name in [n for n, r in resources.items() if r.get("Type") == "AWS::ApiGateway::GatewayResponse"]:
+        properties = dict(resources.pop(name)["Properties"])
+        if properties.pop("RestApiId", None) != {"Ref": "RestAPI"}:
+            raise SystemExit(f"{name}: a gateway response of another API than RestAPI")
+        response_type = properties.pop("ResponseType")
+        unknown = sorted(set(properties) - set(GATEWAY_RESPONSE_FIELDS))
+        if unknown or response_type in found:
+            raise SystemExit(f"{name}: {'properties ' + str(unknown) if unknown else 'a second ' + response_type}")
+        found[response_type] = {GATEWAY_RESPONSE_FIELDS[k]: v for k, v in properties.items()}
+    if found:
+        resources["RestAPI"]["Properties"]["DefinitionBody"][GATEWAY_RESPONSES_KEY] = found
+
+
+def stage_resource(template: dict) -> str:
+    """The logical id SAM gives the stage of ``RestAPI``: <api id><stage name>Stage, for a plain stage name."""
+    stage = template["Resources"]["RestAPI"]["Properties"]["StageName"]
+    if not (isinstance(stage, str) and stage.isalnum()):
+        raise SystemExit(f"api_gateway_stage {stage!r}: letters and digits only, or SAM's stage id is a hash")
+    return f"RestAPI{stage}Stage"
+
+
+def map_domain_after_stage(template: dict) -> None:
+    """Make the custom domain's base path mapping (Chalice's, with a custom domain) wait for its stage.
+
+    Chalice names the stage by its name, with no dependency on the stage SAM
+    makes, so CloudFormation may create the mapping first: "Invalid stage
+    identifier specified" (chalice #1735, #2003).
+    """
+    mapping = template["Resources"].get("ApiGatewayCustomDomainMapping")
+    if mapping is None:
+        return
+    depends = mapping.get("DependsOn", [])
+    depends = [depends] if isinstance(depends, str) else list(depends)
+    stage = stage_resource(template)
+    if stage not in depends:
+        mapping["DependsOn"] = depends + [stage]
+
+
+def one_stage(template: dict) -> None:
+    """Only the stage Chalice names (``api``): no second, unthrottled stage "Stage".
+
+    Without ``OpenApiVersion`` SAM gives its deployment ``StageName: Stage``,
+    which makes a second stage of the same API at .../Stage/ without
+    ``MethodSettings``: a way around ``THROTTLE``. Any ``OpenApiVersion`` drops
+    it; Chalice's definition is Swagger 2.0, so that is the version named.
+    """
+    api = template["Resources"]["RestAPI"]["Properties"]
+    version = api["DefinitionBody"].get("swagger")
+    if version != "2.0":
+        raise SystemExit(f"the API definition is not Swagger 2.0 ({version!r}): set OpenApiVersion to match")
+    api["OpenApiVersion"] = version
+
+
+def finish(template_path: Path) -> None:
+    """Steps 2 to 4 on the packaged template."""
+    throttle(template_path)
+    template = json.loads(template_path.read_text())
+    gateway_responses(template)
+    map_domain_after_stage(template)
+    one_stage(template)
+    template_path.write_text(json.dumps(template, indent=2) + "\n")
+
+
 def keep(name: str) -> bool:
     """Whether a file of the deployment package is worth shipping to Lambda."""
     parts = name.split("/")
@@ -127,7 +216,7 @@ def package(stage: str, outdir: Path) -> Path:
          "--merge-template", str(MERGE_TEMPLATE.relative_to(REPO)), str(outdir)],
         cwd=REPO, env=env, check=True,
     )
-    throttle(outdir / "sam.json")
+    finish(outdir / "sam.json")
     before, after = slim(outdir / "deployment.zip")
     print(f"{outdir}/deployment.zip: {before / 1e6:.2f} MB -> {after / 1e6:.2f} MB")
     return outdir

@@ -23,6 +23,39 @@ def test_bootstrap_is_idempotent_and_creates_the_signing_key(cli_env, capsys):
     assert "token-key: created" in out and "token-key: exists" in out
 
 
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_bootstrap_refuses_a_deployed_stage_and_touches_nothing(cli_env, capsys, stage):
+    """In AWS the stack owns the table: one made by bootstrap would make the next deploy fail on its name."""
+    from chalicelib import aws
+
+    cli_env.setenv("STAGE", stage)
+    cli_env.delenv("AWS_ENDPOINT_URL", raising=False)
+    assert cli.main(["bootstrap"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("error: bootstrap is for the local emulator") and f"'{stage}'" in captured.err
+    assert len(captured.err.strip().splitlines()) == 1, captured.err
+    assert aws.client("dynamodb").list_tables()["TableNames"] == []
+    assert aws.client("ssm").describe_parameters()["Parameters"] == []
+
+
+@pytest.mark.parametrize("stage,endpoint,refused", [
+    ("local", None, False),                      # the tests' in-process moto
+    ("local", "http://127.0.0.1:5005", False),   # make run
+    ("dev", "http://127.0.0.1:5005", False),     # a deployed stage's settings against an emulator
+    ("dev", None, True),
+    ("prod", None, True),
+])
+def test_bootstrap_runs_only_against_the_local_stage_or_an_emulator(monkeypatch, stage, endpoint, refused):
+    import dataclasses
+
+    from chalicelib import config
+
+    monkeypatch.setenv("STAGE", stage)
+    settings = dataclasses.replace(config.load(), endpoint_url=endpoint)
+    assert (cli.bootstrap_refusal(settings) is not None) == refused
+
+
 def test_seed_adds_the_offices_events_once(cli_env, capsys):
     cli.main(["bootstrap"])
     cli.main(["seed"])

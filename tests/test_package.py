@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -165,7 +167,10 @@ def test_table_matches_what_the_code_creates_locally(packaged, stage):
     assert props["TimeToLiveSpecification"] == {"AttributeName": storage.TTL_ATTRIBUTE, "Enabled": True}
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["DeletionProtectionEnabled"] == {"Fn::If": ["IsProd", True, False]}
-    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    # Kept when the stack is deleted or the table replaced, but not left behind by a failed first create:
+    # its fixed name would block every retry.
+    assert table["DeletionPolicy"] == "RetainExceptOnCreate"
+    assert table["UpdateReplacePolicy"] == "Retain"
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -211,26 +216,49 @@ def test_the_slimmed_package_still_imports_and_speaks_dutch_and_english(packaged
 @pytest.mark.parametrize("stage", STAGES)
 def test_api_gateways_own_error_answers_carry_the_security_headers(packaged, stage):
     """The 401 of the staff authorizer and the 403 of an unknown path come from API Gateway, not the app."""
-    resources = template(packaged, stage)["Resources"]
-    responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in resources.values()
-                 if r["Type"] == "AWS::ApiGateway::GatewayResponse"}
+    responses = gateway_responses(packaged, stage)
     assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX", "UNAUTHORIZED", "MISSING_AUTHENTICATION_TOKEN", "THROTTLED"}
     # A missing or refused token is answered by API Gateway itself: in the API's error shape (API.md), as locally.
     unauthorized = responses["UNAUTHORIZED"]
-    assert unauthorized["StatusCode"] == "401"
-    body = json.loads(unauthorized["ResponseTemplates"]["application/json"])
+    assert unauthorized["statusCode"] == "401"
+    body = json.loads(unauthorized["responseTemplates"]["application/json"])
     assert body["Code"] == "UnauthorizedError" and body["Message"].startswith("Authorization: ")
     # An unknown address is a 404 page, in Dutch and English, not API Gateway's 403 "Missing Authentication Token".
     missing = responses["MISSING_AUTHENTICATION_TOKEN"]
-    assert missing["StatusCode"] == "404" and "Pagina niet gevonden" in missing["ResponseTemplates"]["text/html"]
+    assert missing["statusCode"] == "404" and "Pagina niet gevonden" in missing["responseTemplates"]["text/html"]
     # Past the stage's throttling: a 429 in the API's error shape, saying when to come back, as the app's own 429s do.
     throttled = responses["THROTTLED"]
-    assert throttled["StatusCode"] == "429" and throttled["ResponseParameters"]["gatewayresponse.header.Retry-After"] == "'5'"
-    assert json.loads(throttled["ResponseTemplates"]["application/json"])["Code"] == "TooManyRequestsError"
+    assert throttled["statusCode"] == "429" and throttled["responseParameters"]["gatewayresponse.header.Retry-After"] == "'5'"
+    assert json.loads(throttled["responseTemplates"]["application/json"])["Code"] == "TooManyRequestsError"
     for properties in responses.values():
+        assert properties["responseParameters"]["gatewayresponse.header.X-Content-Type-Options"] == "'nosniff'"
+        assert properties["responseParameters"]["gatewayresponse.header.Referrer-Policy"] == "'no-referrer'"
+
+
+def gateway_responses(packaged, stage) -> dict[str, dict]:
+    """API Gateway's own answers, as the deployed API definition carries them (in RestAPI's DefinitionBody).
+
+    Not as AWS::ApiGateway::GatewayResponse resources: SAM's deployment does
+    not depend on those, so no deployment would take them to the stage.
+    """
+    resources = template(packaged, stage)["Resources"]
+    separate = [name for name, r in resources.items() if r["Type"] == "AWS::ApiGateway::GatewayResponse"]
+    assert not separate, f"never deployed to the stage: {separate}"
+    return resources["RestAPI"]["Properties"]["DefinitionBody"]["x-amazon-apigateway-gateway-responses"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_gateway_responses_are_those_of_infra_template_json(packaged, stage):
+    """Written once, in infra/template.json (tests/test_pages_review.py reads them there); packaged into the API."""
+    written = {r["Properties"]["ResponseType"]: r["Properties"]
+               for r in json.loads((REPO / "infra" / "template.json").read_text())["Resources"].values()
+               if r.get("Type") == "AWS::ApiGateway::GatewayResponse"}
+    packaged_responses = gateway_responses(packaged, stage)
+    assert set(packaged_responses) == set(written)
+    for response_type, properties in written.items():
         assert properties["RestApiId"] == {"Ref": "RestAPI"}
-        assert properties["ResponseParameters"]["gatewayresponse.header.X-Content-Type-Options"] == "'nosniff'"
-        assert properties["ResponseParameters"]["gatewayresponse.header.Referrer-Policy"] == "'no-referrer'"
+        assert packaged_responses[response_type] == {
+            key[0].lower() + key[1:]: value for key, value in properties.items() if key not in ("RestApiId", "ResponseType")}
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -239,9 +267,47 @@ def test_the_ses_notice_handler_may_not_send_mail_or_touch_registrations(package
     statements = [s for p in role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
     actions = sorted(a for s in statements for a in s["Action"])
     assert actions == ["dynamodb:GetItem", "dynamodb:PutItem", "logs:CreateLogStream", "logs:PutLogEvents",
-                       "ssm:GetParameter"]
+                       "sqs:SendMessage", "ssm:GetParameter"]
     [table] = [s for s in statements if s["Action"] == ["dynamodb:GetItem", "dynamodb:PutItem"]]
     assert table["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["SUPPRESSION#*", "PERSON#*"]}}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_notice_the_ses_handler_fails_on_is_kept_14_days_in_a_queue(packaged, stage):
+    """SNS invokes the handler asynchronously: after Lambda's two retries a bounce would be lost without a trace."""
+    resources = template(packaged, stage)["Resources"]
+    queue = resources["SesNotificationsFailed"]
+    assert queue["Type"] == "AWS::SQS::Queue"
+    assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600  # SQS's longest
+    invoke = resources["SesNotifications"]["Properties"]["EventInvokeConfig"]
+    assert invoke["MaximumRetryAttempts"] == 2
+    assert invoke["DestinationConfig"]["OnFailure"] == {
+        "Type": "SQS", "Destination": {"Fn::GetAtt": ["SesNotificationsFailed", "Arn"]}}
+    # Lambda sends to it with the function's role (SAM adds nothing to a role it is given), and checks that
+    # the role may when the destination is set: the hand-written policy names the queue, and no other role does.
+    name = queue["Properties"]["QueueName"]["Fn::Sub"].replace("${Stage}", stage)
+    assert name == f"sro-events-{stage}-ses-notifications-failed"
+    [send] = [s for s in role_statements(packaged, stage, "SesNotificationsRole") if "sqs:SendMessage" in s["Action"]]
+    assert send["Action"] == ["sqs:SendMessage"] and "Condition" not in send
+    assert send["Resource"] == {"Fn::Sub": f"arn:${{AWS::Partition}}:sqs:${{AWS::Region}}:${{AWS::AccountId}}:{name}"}
+    for role in ("ApiHandlerRole", "TickRole", "StaffAuthorizerRole"):
+        assert not [a for s in role_statements(packaged, stage, role) for a in s["Action"] if a.startswith("sqs:")], role
+
+
+# The memory and time each function gets (.chalice/config.json). Lambda gives CPU in proportion to memory:
+# the API renders pages and the tick renders and sends mail, both importing Babel, Jinja and icalendar
+# on a cold start; the authorizer and the SES notice handler read or write one item.
+MEMORY = {"APIHandler": 1024, "Tick": 1024, "StaffAuthorizer": 256, "SesNotifications": 256}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_each_function_has_its_own_memory_and_timeout(packaged, stage):
+    found = functions(packaged, stage)
+    assert {name: f["Properties"]["MemorySize"] for name, f in found.items()} == MEMORY
+    timeouts = {name: f["Properties"]["Timeout"] for name, f in found.items()}
+    assert timeouts["APIHandler"] == 30  # API Gateway answers 504 at 29 s: no use running much past it
+    assert timeouts["StaffAuthorizer"] == 10  # one GetItem
+    assert timeouts["Tick"] == 75  # its budget is computed from the real context (test above)
 
 
 # ------------------------------------------------------------ throttling
@@ -299,6 +365,14 @@ def test_the_throttling_lets_the_load_tests_rush_through(packaged, stage):
     assert burst + 60 * rate >= 500
 
 
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_api_has_no_second_unthrottled_stage(packaged, stage):
+    """Without OpenApiVersion SAM's deployment also makes a stage "Stage", without the throttling."""
+    api = template(packaged, stage)["Resources"]["RestAPI"]["Properties"]
+    assert api["StageName"] == "api"
+    assert api["OpenApiVersion"] == api["DefinitionBody"]["swagger"] == "2.0"
+
+
 def test_throttling_refuses_to_name_a_method_the_api_does_not_have(tmp_path):
     sys.path.insert(0, str(REPO / "scripts"))
     try:
@@ -316,3 +390,88 @@ def test_throttling_refuses_to_name_a_method_the_api_does_not_have(tmp_path):
     assert [(s["HttpMethod"], s["ResourcePath"]) for s in
             json.loads(sam.read_text())["Resources"]["RestAPI"]["Properties"]["MethodSettings"]] == [
         ("*", "/*"), ("GET", "/~1staff~1audit"), ("POST", "/~1subscriptions")]
+
+
+# ------------------------------------------------------------ custom domain
+
+
+@pytest.fixture(scope="module")
+def packaged_with_custom_domain(packaged, tmp_path_factory) -> Path:
+    """dist/dev of a copy of the project whose dev stage has README's custom domain (step 5)."""
+    project = tmp_path_factory.mktemp("custom-domain")
+    ignore = shutil.ignore_patterns("__pycache__")
+    for name in ("chalicelib", "infra", "scripts", ".chalice"):  # .chalice/deployments: chalice's cached wheels
+        shutil.copytree(REPO / name, project / name, ignore=ignore)
+    for name in ("app.py", "requirements.txt"):
+        shutil.copy2(REPO / name, project / name)
+    config_file = project / ".chalice" / "config.json"
+    settings = json.loads(config_file.read_text())
+    settings["stages"]["dev"].update({
+        "api_gateway_endpoint_type": "REGIONAL",
+        "api_gateway_custom_domain": {
+            "domain_name": "events-dev.smartregion.example",
+            "certificate_arn": "arn:aws:acm:eu-west-1:123456789012:certificate/00000000-0000-0000-0000-000000000000",
+        },
+    })
+    config_file.write_text(json.dumps(settings, indent=2))
+    outdir = project / "dist" / "dev"
+    subprocess.run([sys.executable, "scripts/package.py", "dev", str(outdir)], cwd=project,
+                   env=without_credentials(), check=True, capture_output=True, timeout=600)
+    return outdir
+
+
+def test_the_custom_domains_mapping_waits_for_the_stage_it_maps(packaged_with_custom_domain):
+    """Chalice's mapping names the stage "api" without depending on it: "Invalid stage identifier" (chalice #1735)."""
+    resources = json.loads((packaged_with_custom_domain / "sam.json").read_text())["Resources"]
+    mapping = resources["ApiGatewayCustomDomainMapping"]
+    assert mapping["Properties"]["Stage"] == resources["RestAPI"]["Properties"]["StageName"] == "api"
+    assert mapping["Properties"]["BasePath"] == "(none)"  # at the root: the pages' root-relative links work
+    # The stage SAM makes of RestAPI's StageName: <api logical id><stage name>Stage (SAM's generated resources).
+    assert mapping["DependsOn"] == ["RestAPIapiStage"]
+    assert resources["ApiGatewayCustomDomain"]["Properties"]["DomainName"] == "events-dev.smartregion.example"
+    lint = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), str(packaged_with_custom_domain / "sam.json")],
+                          capture_output=True, text=True, env=without_credentials(), timeout=300)
+    assert lint.returncode == 0 and not lint.stdout.strip(), lint.stdout + lint.stderr
+
+
+# ------------------------------------------------------------ make deploy
+
+
+def make_deploy_dry_run(*variables: str) -> list[list[str]]:
+    """The aws commands ``make -n deploy`` would run (nothing is run), each split into words."""
+    env = {k: v for k, v in without_credentials().items()
+           if k not in ("REGION", "STAGE", "STACK", "DEPLOY_BUCKET", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    env.pop("AWS_DEFAULT_REGION")
+    dry = subprocess.run(["make", "-n", "deploy", "DEPLOY_BUCKET=sro-events-deploy-test", *variables], cwd=REPO,
+                         env=env, capture_output=True, text=True, timeout=120, check=True)
+    lines = dry.stdout.replace("\\\n", " ").splitlines()
+    return [shlex.split(line) for line in lines if line.startswith(("aws ", "AWS_DEFAULT_REGION="))]
+
+
+def option(words: list[str], name: str) -> str:
+    assert words.count(name) == 1, f"{name} once in {words}"
+    return words[words.index(name) + 1]
+
+
+@pytest.mark.parametrize("variables,region", [((), "eu-west-1"), (("REGION=eu-central-1",), "eu-central-1")])
+def test_make_deploy_names_the_region_and_sends_the_template_through_s3(variables, region):
+    commands = make_deploy_dry_run("STAGE=prod", *variables)
+    aws = [c for c in commands if c[0] == "aws"]
+    assert [c[1:3] for c in aws] == [["cloudformation", "package"], ["cloudformation", "deploy"],
+                                     ["cloudformation", "describe-stacks"]]
+    for command in aws:  # never the operator's default region
+        assert option(command, "--region") == region, command
+    package, deploy, _ = aws
+    assert option(package, "--output-template-file") == "dist/prod/packaged.json" and "--use-json" in package
+    assert option(deploy, "--template-file") == "dist/prod/packaged.json"
+    # deploy refuses a template over 51,200 bytes unless it goes through S3; ours is larger.
+    assert option(deploy, "--s3-bucket") == option(package, "--s3-bucket") == "sro-events-deploy-test"
+    assert option(deploy, "--s3-prefix") == option(package, "--s3-prefix") == "sro-events-prod"
+    assert option(deploy, "--stack-name") == "sro-events-prod" and option(deploy, "--parameter-overrides") == "Stage=prod"
+    [build] = [c for c in commands if c[0].startswith("AWS_DEFAULT_REGION=")]  # make package, in the same region
+    assert build[0] == f"AWS_DEFAULT_REGION={region}" and build[2:] == ["scripts/package.py", "prod"]
+
+
+def test_the_packaged_template_is_too_big_to_deploy_without_s3(packaged):
+    """So `make deploy` must pass --s3-bucket to `aws cloudformation deploy` (the test above)."""
+    assert (packaged["prod"] / "sam.json").stat().st_size > 51_200
