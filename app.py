@@ -530,6 +530,8 @@ def html_error(exc: DomainError) -> Response:
     """The page for a domain error raised by an HTML route."""
     params = app.current_request.uri_params or {}
     token = params.get("token")
+    if _is_erased_link(exc):
+        return erased_link_page(404, switch_path=_page_of_token(token))
     if isinstance(exc, Gone) or (isinstance(exc, NotFound) and token):
         status = 410 if isinstance(exc, Gone) else 404
         resend = f"/confirm/{token}/resend?lang={page_language()}" if (
@@ -566,6 +568,28 @@ def html_error(exc: DomainError) -> Response:
                     switch_path="/")
     return page("error.html", 400, heading=_("Something is wrong with the request"),
                 message=_("We could not handle this request. Go back and try again."), switch_path="/")
+
+
+def _is_erased_link(exc: Exception) -> bool:
+    """Whether ``exc`` is a genuine person link (manage, unsubscribe) whose person is erased (or expired)."""
+    import sys
+
+    module = sys.modules.get("chalicelib.subscriptions")  # not loaded: no link was read, and none is erased
+    return module is not None and isinstance(exc, module.ErasedPersonLink)
+
+
+def erased_link_page(status: int, *, switch_path: str) -> Response:
+    """The page of a genuine link whose person is gone: their data is erased, and there is nothing more to do.
+
+    Not "link not found, check that you copied it": the link's signature holds, so it
+    was ours, and what it led to is gone. A forged or mistyped link stays "not found".
+    """
+    return page("result.html", status, switch_path=switch_path, heading=_("Your data is erased"),
+                paragraphs=[_("There is nothing more to do: we no longer keep anything about you, so this link leads "
+                              "nowhere any more and you get no more emails from us."),
+                            _("Your data was erased at your request, or because we keep it only for a limited time "
+                              "after your events.")],
+                items=[], manage_url=None)
 
 
 def page_route(path: str, **kwargs: Any) -> Callable:
@@ -781,14 +805,38 @@ def erase_address(token):
     return _back_to("/manage/", token)
 
 
+@page_route("/manage/{token}/resume", methods=["GET"])
+def resume_address(token):
+    return _back_to("/manage/", token)
+
+
+@page_route("/manage/{token}/language", methods=["GET"])
+def language_address(token):
+    return _back_to("/manage/", token)
+
+
 def _manage_path(token: str) -> str:
     return f"/manage/{token}"
+
+
+# What a button of the manage page did, shown on the page it leads back to
+# (post, redirect, get): ?done=<one of these>. The notice is worded from the
+# state read, so a crafted ?done= cannot make the page claim what is not so.
+MANAGE_DONE = ("mail", "language")
 
 
 @page_route("/manage/{token}", methods=["GET"])
 def manage_page(token):
     view = _subscriptions().manage_view(get_repo(), token, base_url=settings().base_url)
-    return page("manage.html", token=token, view=view, now=times.now())
+    done = (app.current_request.query_params or {}).get("done")
+    return page("manage.html", token=token, view=view, now=times.now(), done=done if done in MANAGE_DONE else None)
+
+
+def _back_to_manage(token: str, done: str) -> Response:
+    """303 to the manage page, saying what the button did (``MANAGE_DONE``)."""
+    from urllib.parse import quote
+
+    return see_other(f"/manage/{quote(token, safe='')}{_lang_query()}&done={done}")
 
 
 def _registration(token: str, event_id: str):
@@ -846,21 +894,58 @@ REGISTER_OUTCOMES = {
 }
 
 
+# The same outcomes for someone who stopped all mail: nothing is mailed, so nothing is promised by mail.
+REGISTER_OUTCOMES_WITHOUT_MAIL = {
+    "confirmed": N_("You get no emails from us: the details are on your page, and your personal calendar feed has "
+                    "the event."),
+    "waitlisted": N_("This event is full. You get no emails from us: check your page to see whether you got a seat."),
+    "interested": N_("You get no emails from us: check your page to register once it opens."),
+    "already_waitlisted": N_("Nothing has changed. You get no emails from us: check your page to see whether you "
+                             "got a seat."),
+}
+
+
 @page_route("/manage/{token}/events/{event_id}/register", methods=["POST"], content_types=FORM_AND_PLAIN)
 def register_from_link(token, event_id):
     outcome = _subscriptions().register_from_link(get_repo(), get_mailer(), token, event_id,
                                                   base_url=settings().base_url, now=times.now())
     shown = "already_waitlisted" if outcome.status == "already" and outcome.kept == "waitlisted" else outcome.status
     heading, text = REGISTER_OUTCOMES.get(shown, REGISTER_OUTCOMES["closed"])
+    if shown in REGISTER_OUTCOMES_WITHOUT_MAIL and \
+            not _subscriptions().person_for_token(get_repo(), "manage", token).receives_mail:
+        text = REGISTER_OUTCOMES_WITHOUT_MAIL[shown]
     return result_page(_(heading), web.with_title("%(title)s", outcome.event, page_language()), _(text),
                        manage_url=_manage_path(token) + _lang_query(), switch_path=_manage_path(token))
 
 
 @page_route("/manage/{token}/stop", methods=["POST"], content_types=FORM_AND_PLAIN)
 def stop_mail(token):
-    _subscriptions().unsubscribe(get_repo(), token, purpose="manage", now=times.now())
+    try:
+        _subscriptions().unsubscribe(get_repo(), token, purpose="manage", now=times.now())
+    except DomainError as exc:
+        if _is_erased_link(exc):  # erased: no mail goes out, which is what was asked
+            return erased_link_page(200, switch_path=_manage_path(token))
+        raise
     return result_page(_("No more emails"), _("You get no more emails from us. Your registrations stay."),
+                       _("Changed your mind? On your page you can receive our emails again."),
                        manage_url=_manage_path(token) + _lang_query(), switch_path=_manage_path(token))
+
+
+@page_route("/manage/{token}/resume", methods=["POST"], content_types=FORM_AND_PLAIN)
+def resume_mail(token):
+    # Harmless, so one button without "are you sure?". A stop by a bounce or
+    # complaint stays; the page it leads to says why.
+    _subscriptions().resume_mail(get_repo(), token, now=times.now())
+    return _back_to_manage(token, "mail")
+
+
+@page_route("/manage/{token}/language", methods=["POST"], content_types=FORM_AND_PLAIN)
+def change_mail_language(token):
+    values = form_fields().get("language", []) if _is_form_post() else []
+    if len(set(values)) != 1:
+        raise InvalidInput("language", "choose nl or en")
+    _subscriptions().set_mail_language(get_repo(), token, values[0], now=times.now())
+    return _back_to_manage(token, "language")
 
 
 @page_route("/manage/{token}/erase", methods=["POST"], content_types=FORM_AND_PLAIN)
@@ -871,7 +956,12 @@ def erase_my_data(token):
                     message=_("We erase your name, address, questions and every registration. Your seats go to the people on the waiting list. This cannot be undone."),
                     button=_("Yes, erase my data"), action=f"/manage/{token}/erase" + _lang_query(),
                     back_url=_manage_path(token) + _lang_query())
-    _subscriptions().erase_by_token(get_repo(), token, now=times.now())
+    try:
+        _subscriptions().erase_by_token(get_repo(), token, now=times.now())
+    except DomainError as exc:
+        if not _is_erased_link(exc):
+            raise
+        # Erased already (a double click, a reload of the post): where the first one led.
     return see_other(f"/erased{_lang_query()}")
 
 
@@ -882,11 +972,24 @@ def erased():
                        switch_path="/erased")
 
 
+def stop_warnings(view) -> list[str]:
+    """What stopping all mail silences for this person (``ManageView.waiting``, ``.interested``), to say before."""
+    notes = []
+    if view.waiting:
+        notes.append(_("You are on a waiting list: without emails you will not hear when a seat is free for you, "
+                       "and you may get a seat without knowing it."))
+    if view.interested:
+        notes.append(_("Without emails you will not hear when registration opens for an event you are waiting for."))
+    return notes
+
+
 @page_route("/unsubscribe/{token}", methods=["GET"])
 def unsubscribe_page(token):
-    _subscriptions().person_for_token(get_repo(), "unsubscribe", token)  # 404 for a bad link; changes nothing
+    # 404 for a bad link; changes nothing
+    view = _subscriptions().unsubscribe_view(get_repo(), token, base_url=settings().base_url, now=times.now())
     return page("button_page.html", heading=_("Stop all emails"),
                 message=_("Press the button to receive no more emails from the Smart Region Office about its events. Your registrations stay."),
+                notes=stop_warnings(view),
                 button=_("Stop all emails"), fields={"List-Unsubscribe": "One-Click"},
                 action=_current_path() + _lang_query())
 
@@ -896,7 +999,12 @@ def unsubscribe(token):
     # RFC 8058: mail providers POST "List-Unsubscribe=One-Click" (urlencoded or
     # multipart). The request itself is the intent; its body is not required.
     raw_form_body()
-    _subscriptions().unsubscribe(get_repo(), token, now=times.now())
+    try:
+        _subscriptions().unsubscribe(get_repo(), token, now=times.now())
+    except DomainError as exc:
+        if _is_erased_link(exc):  # a genuine link, its person erased: nothing is left to unsubscribe, and no mail goes
+            return erased_link_page(200, switch_path=_current_path())
+        raise
     return result_page(_("No more emails"), _("You get no more emails from us. Your registrations stay."),
                        switch_path=_current_path())
 

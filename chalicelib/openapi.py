@@ -174,6 +174,12 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {"confirm": {"type": "string"}, "List-Unsubscribe": {"type": "string"}},
     },
+    "LanguageForm": {
+        "description": "The manage page's \"language of our emails\": nl or en.",
+        "type": "object",
+        "required": ["language"],
+        "properties": {"language": {"enum": ["nl", "en"]}},
+    },
     "Pending": {
         "type": "object",
         "required": ["status"],
@@ -458,8 +464,13 @@ def _paths() -> dict[str, Any]:
                 "Mail a new confirm link for the same events (303 to /subscriptions/sent)", "resendConfirmation",
                 params=[TOKEN, PAGE_LANG], body=_button_body()), "Sent: see /subscriptions/sent")},
         "/manage/{token}": {"get": _page_ops(
-            "The person's registrations with cancel buttons, personal feed link, stop all mail, erase my data",
-            "managePage", params=[TOKEN, PAGE_LANG], errors=(404, 410, 503))},
+            "The person's registrations with cancel buttons, personal feed link, stop or receive again all mail, "
+            "the language of the emails, erase my data. 404 for an unknown link; a genuine link whose person is "
+            "erased says so", "managePage",
+            params=[TOKEN, PAGE_LANG, {"name": "done", "in": "query", "required": False,
+                                       "schema": {"type": "string"},
+                                       "description": "What a button did (mail, language): the page says so"}],
+            errors=(404, 410, 503))},
         "/manage/{token}/events/{event_id}/cancel": {
             "get": _redirect_op("The cancel button's address: 303 to the manage page", "cancelAddress",
                                 [TOKEN, EVENT_ID, PAGE_LANG]),
@@ -476,6 +487,21 @@ def _paths() -> dict[str, Any]:
             "get": _redirect_op("The stop button's address: 303 to the manage page", "stopAddress", [TOKEN, PAGE_LANG]),
             "post": _page_ops("Stop all mail; registrations stay", "stopMail", params=[TOKEN, PAGE_LANG],
                               body=_button_body())},
+        "/manage/{token}/resume": {
+            "get": _redirect_op("The receive-mail-again button's address: 303 to the manage page", "resumeAddress",
+                                [TOKEN, PAGE_LANG]),
+            "post": _or_see_other(_page_ops(
+                "Receive mail again after stopping it oneself (303 to the manage page, ?done=mail); a stop by a "
+                "bounce or complaint stays", "resumeMail", params=[TOKEN, PAGE_LANG], body=_button_body()),
+                "Done: see the manage page")},
+        "/manage/{token}/language": {
+            "get": _redirect_op("The mail language form's address: 303 to the manage page", "languageAddress",
+                                [TOKEN, PAGE_LANG]),
+            "post": _or_see_other(_page_ops(
+                "Change the language of the person's emails (303 to the manage page, ?done=language)",
+                "changeMailLanguage", params=[TOKEN, PAGE_LANG], body={"required": True, "content": {
+                    "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/LanguageForm"}}}}),
+                "Saved: see the manage page")},
         "/manage/{token}/erase": {
             "get": _redirect_op("The erase button's address: 303 to the manage page", "eraseAddress",
                                 [TOKEN, PAGE_LANG]),
@@ -485,7 +511,8 @@ def _paths() -> dict[str, Any]:
         "/unsubscribe/{token}": {
             "get": _page_ops("The stop-all-mail button (a GET changes nothing)", "unsubscribePage",
                              params=[TOKEN, PAGE_LANG], errors=(404, 410, 503)),
-            "post": _page_ops("RFC 8058 one-click unsubscribe: stops all mail to the person", "unsubscribe",
+            "post": _page_ops("RFC 8058 one-click unsubscribe: stops all mail to the person (200 too for a genuine "
+                              "link whose person is erased: nothing is left to unsubscribe)", "unsubscribe",
                               params=[TOKEN, PAGE_LANG], body=_button_body()),
         },
         "/staff/events": {

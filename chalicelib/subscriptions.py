@@ -186,12 +186,23 @@ def _webcal_base(base_url: str) -> str:
     return webcal_url(base_url)
 
 
+class ErasedPersonLink(NotFound):
+    """A genuine person link (its HMAC holds) whose person no longer exists: erased, or expired with their data.
+
+    Told apart from a forged or mistyped link (plain NotFound): its page says the
+    data is erased and there is nothing more to do, not "check the link".
+    """
+
+
 def person_for_token(repo: Repository, purpose: str, token: str) -> Person:
-    """Return the person a link token stands for; NotFound when it is not genuine or the person is gone."""
+    """Return the person a link token stands for; NotFound when it is not genuine, ErasedPersonLink when the
+    person is gone."""
     person_id = tokens.read_person_token(purpose, token, tokens.signing_key())
-    person = repo.get_person(person_id) if person_id else None
-    if person is None:
+    if not person_id:
         raise NotFound("token: this link is not valid (any more)")
+    person = repo.get_person(person_id)
+    if person is None:
+        raise ErasedPersonLink("token: the data of this link's person is erased")
     return person
 
 
@@ -339,7 +350,8 @@ class ConfirmView:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What became of one registration: confirmed, waitlisted, interested, closed or already (kept as it was).
+    """What became of one registration: confirmed, waitlisted, interested, closed, cancelled (the event, by staff,
+    before the confirm) or already (kept as it was).
 
     ``kept`` is the status an "already" one has (confirmed, waitlisted or
     interested): only a confirmed one is shown as registered, with its join link.
@@ -451,7 +463,8 @@ def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, now:
         if event is None or reg is None:
             continue
         if event.status != "published":
-            outcomes.append(Outcome(event, "closed"))  # cancelled meanwhile: no invitation for it
+            # Cancelled meanwhile: no invitation for it, and the person is told it is cancelled, not merely closed.
+            outcomes.append(Outcome(event, "cancelled" if event.status == "cancelled" else "closed"))
             continue
         if reg.status != "pending":
             kept = reg.status in KEPT_STATUSES
@@ -684,11 +697,32 @@ def _mail_outcomes(mailer: Mailer, person: Person, outcomes: list[Outcome], link
 
 @dataclass(frozen=True)
 class ManageView:
-    """What the manage page shows."""
+    """What the manage page shows.
+
+    ``waiting`` and ``interested``: the events (published, not started) where the
+    person waits for a seat, or for registration to open. What they wait for is
+    told by mail only: stopping all mail means not hearing of it.
+    """
 
     person: Person
     registrations: list[tuple[Event, Registration]]
     links: Links
+    waiting: tuple[Event, ...] = ()
+    interested: tuple[Event, ...] = ()
+
+
+def _person_view(repo: Repository, person: Person, *, base_url: str, now: datetime) -> ManageView:
+    events = _events_by_id(repo)
+    regs = repo.get_registrations(person.id, sorted(person.event_ids))
+    rows = sorted(((events[e], r) for e, r in regs.items()
+                   if e in events and (r.status != "pending" or r.updated_at + CONFIRM_VALIDITY > now)),
+                  key=lambda row: row[0].starts_at)
+
+    def awaiting(status: str) -> tuple[Event, ...]:
+        return tuple(e for e, r in rows if r.status == status and e.status == "published" and now < e.starts_at)
+
+    return ManageView(person=person, registrations=rows, links=person_links(person.id, base_url),
+                      waiting=awaiting("waitlisted"), interested=awaiting("interested"))
 
 
 def manage_view(repo: Repository, token: str, *, base_url: str, now: datetime | None = None) -> ManageView:
@@ -698,13 +732,52 @@ def manage_view(repo: Repository, token: str, *, base_url: str, now: datetime | 
     that, until its record expires, it is shown as nothing.
     """
     now = now or times.now()
+    return _person_view(repo, person_for_token(repo, "manage", token), base_url=base_url, now=now)
+
+
+def unsubscribe_view(repo: Repository, token: str, *, base_url: str, now: datetime | None = None) -> ManageView:
+    """The person of an unsubscribe link, with what stopping mail would silence (the button page's warning).
+
+    Only ``waiting`` and ``interested`` are for the page: the view's manage links
+    are not to be shown from an unsubscribe link, which works for that one purpose.
+    """
+    now = now or times.now()
+    return _person_view(repo, person_for_token(repo, "unsubscribe", token), base_url=base_url, now=now)
+
+
+def resume_mail(repo: Repository, token: str, *, now: datetime | None = None) -> Person:
+    """The manage page's "receive our emails again": lift a stop the person made themselves.
+
+    A stop by a bounce or a complaint stays (mail to that address fails or was
+    reported as unwanted; SES keeps the suppression by the address's hash), as
+    does a suppression recorded for the address. Lifting the stop clears
+    ``mail_stopped_at``, so the form's confirmation mails go back to the usual
+    limits (``subscribe``) rather than one a day since the stop.
+    """
+    now = now or times.now()
     person = person_for_token(repo, "manage", token)
-    events = _events_by_id(repo)
-    regs = repo.get_registrations(person.id, sorted(person.event_ids))
-    rows = sorted(((events[e], r) for e, r in regs.items()
-                   if e in events and (r.status != "pending" or r.updated_at + CONFIRM_VALIDITY > now)),
-                  key=lambda row: row[0].starts_at)
-    return ManageView(person=person, registrations=rows, links=person_links(person.id, base_url))
+    if person.mail_stopped_reason != "unsubscribed":
+        return person  # not stopped, or stopped by a bounce or complaint: nothing this button may change
+    if repo.suppression(bounces.address_hash(person.email)) is not None:
+        return person
+
+    def resumed(person: Person) -> dict[str, Any] | None:
+        if person.mail_stopped_reason != "unsubscribed":
+            return None  # a bounce or complaint meanwhile: it stays
+        return {"mail_stopped_at": None, "mail_stopped_reason": None}
+
+    return _change_person(repo, person, resumed, now) or person
+
+
+def set_mail_language(repo: Repository, token: str, language: Any, *, now: datetime | None = None) -> Person:
+    """The manage page's "language of our emails": the profile's language, which every later mail is written in
+    (the tick reads ``Person.language``). Registrations keep the language they were submitted in."""
+    now = now or times.now()
+    if language not in LANGUAGES:
+        raise InvalidInput("language", "must be nl or en")
+    person = person_for_token(repo, "manage", token)
+    return _change_person(repo, person, lambda p: None if p.language == language else {"language": language},
+                          now) or person
 
 
 def _own_registration(repo: Repository, token: str, event_id: str) -> tuple[Person, Event, Registration]:

@@ -58,7 +58,8 @@ def field_anchors(cards: list[dict[str, Any]]) -> dict[str, str]:
 
 def confirm_summary(outcomes: list[Any]) -> str:
     """What a confirm did, for the result page's heading: "confirmed" when it gave (or kept) at least one seat;
-    else "waitlisted", "interested" or "closed" when every outcome is that; else "mixed"."""
+    else "waitlisted", "interested", "closed" or "cancelled" (the event, by staff, before the confirm) when every
+    outcome is that; else "mixed"."""
     standings = {outcome.standing for outcome in outcomes}
     if "confirmed" in standings:
         return "confirmed"
