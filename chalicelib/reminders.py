@@ -152,7 +152,7 @@ def on_event_change(repo: Repository, before: Event, after: Event, material: lis
             notices = [_notice(after, r, "cancel", "", now, before.starts_at,
                                {} if r.status == "confirmed" else {"seat": False})
                        for r in regs if r.status in ("confirmed", "waitlisted", "interested")]
-            planned["notices"] = repo.put_sends(notices, overwrite=False)
+            planned["notices"] = _put_planned(repo, notices, overwrite=False)
         return planned
     if after.status != "published" or after.starts_at <= now:
         return planned
@@ -186,7 +186,7 @@ def on_event_change(repo: Repository, before: Event, after: Event, material: lis
                     continue  # only the join link changed: not theirs to have yet
                 details["seat"] = False
             notices.append(_notice(after, reg, "change", str(after.sequence), now, after.starts_at, details))
-        planned["notices"] = repo.put_sends(notices, overwrite=False)
+        planned["notices"] = _put_planned(repo, notices, overwrite=False)
 
     if before.starts_at != after.starts_at or before.reminders != after.reminders or before.status != "published":
         for reg in confirmed:
@@ -205,8 +205,35 @@ def on_event_change(repo: Repository, before: Event, after: Event, material: lis
             if current is None or _moved(current, send):
                 put.append(send)
     planned["dropped"] += sum(repo.delete_sends(drop))
-    planned["rescheduled"] = repo.put_sends(put, overwrite=True)
+    planned["rescheduled"] = _put_planned(repo, put, overwrite=True)
     return planned
+
+
+def _put_planned(repo: Repository, sends: list[Send], *, overwrite: bool) -> int:
+    """Write sends planned from registrations read a moment ago, then undo those whose registration moved meanwhile.
+
+    A person who cancelled, or was erased, between the read and the write
+    would otherwise get a reminder (a first claim does not read the
+    registration) or leave sends with their id behind. Erasure cancels the
+    registrations before it deletes them and their sends, and the read here
+    comes after the write: whichever order the two take, no planned send
+    outlives its registration. Only sends still pending are undone; a record
+    of one sent stays.
+    """
+    written = repo.put_sends(sends, overwrite=overwrite)
+    if not sends:
+        return written
+    keys = list(dict.fromkeys((s.event_id, s.person_id) for s in sends))
+    regs = repo.read_for_sends([], [], keys).registrations
+    moved = {(s.event_id, s.person_id, s.key) for s in sends
+             if (reg := regs.get((s.event_id, s.person_id))) is None or reg.status not in PLANNED_FOR[s.kind]}
+    if not moved:
+        return written
+    undo = [current for event_id, person_id in dict.fromkeys((e, p) for e, p, _ in moved)
+            for current in repo.list_sends(event_id, person_id)
+            if (event_id, person_id, current.key) in moved and current.state == "pending"]
+    log.info("planned sends undone: their registration moved meanwhile (%d)", len(undo))
+    return max(written - sum(repo.delete_sends(undo)), 0)
 
 
 def _follows(current: Send | None, wanted: Send) -> bool:
@@ -234,6 +261,10 @@ READ_KEYS = 100    # one BatchGetItem: the people, events and registrations a ba
 # read with the batch and must still be one of these.
 STANDINGS = {"reminder": ("confirmed",), "seat": ("confirmed",), "change": ("confirmed", "waitlisted"),
              "open": ("interested",)}
+
+
+# Who a send may be planned for: as STANDINGS, and a cancellation for everyone who was registered.
+PLANNED_FOR = {**STANDINGS, "cancel": ("confirmed", "waitlisted", "interested")}
 
 
 def _checks_registration(send: Send, *, claimed: bool) -> bool:

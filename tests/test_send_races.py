@@ -165,3 +165,58 @@ def test_the_tick_reads_recipients_and_events_strongly_consistent_in_one_request
     [(table, wanted)] = request["RequestItems"].items()
     assert wanted["ConsistentRead"] is True
     assert sorted(key["PK"]["S"].split("#")[0] for key in wanted["Keys"]) == ["EVENTS", "PERSON", "PERSON"]
+
+
+def _act_once_planning_has_read(repo, act):
+    """Run ``act`` right after a staff change's planning read the event's registrations and sends."""
+    original, fired = repo.list_sends, []
+
+    def meanwhile(event_id, person_id=None):
+        found = original(event_id, person_id)
+        if person_id is None and not fired:
+            fired.append(True)
+            act()
+        return found
+
+    repo.list_sends = meanwhile
+    return fired
+
+
+def _move_an_hour_later(repo):
+    change = events.change_event(repo, WEBINAR, {"starts_at": "2027-01-14T11:00:00+01:00",
+                                                 "ends_at": "2027-01-14T12:00:00+01:00"}, actor="staff")
+    subscriptions.after_event_change(repo, change)
+
+
+def test_an_erasure_while_a_staff_change_is_planned_leaves_no_send_behind(repo, mailer, clock):
+    events.create_event(repo, webinar_data(), actor="test")
+    register(repo, mailer, "an@example.be", [WEBINAR])
+    an = subscriptions.find_person(repo, "an@example.be")
+    original = repo.list_sends
+    fired = _act_once_planning_has_read(repo, lambda: subscriptions.erase(repo, repo.get_person(an.id)))
+    _move_an_hour_later(repo)
+    repo.list_sends = original
+    assert fired and repo.get_person(an.id) is None
+    assert repo.list_sends(WEBINAR, an.id) == []  # no notice, no rescheduled reminder with her id
+
+
+def test_a_registration_cancelled_while_a_staff_change_is_planned_gets_no_reminder(repo, mailer, clock):
+    """A first claim reads no registration: a reminder planned for it after it was cancelled would go out."""
+    events.create_event(repo, webinar_data(), actor="test")
+    clock.set(WEBINAR_START - timedelta(days=3))
+    register(repo, mailer, "an@example.be", [WEBINAR])
+    register(repo, mailer, "bo@example.be", [WEBINAR])
+    manage = re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
+    original = repo.list_sends
+    _act_once_planning_has_read(repo, lambda: subscriptions.cancel_registration(repo, manage, WEBINAR))
+    _move_an_hour_later(repo)
+    repo.list_sends = original
+    an = subscriptions.find_person(repo, "an@example.be")
+    assert [s for s in repo.list_sends(WEBINAR, an.id) if s.state == "pending"] == []
+    mailer.sent.clear()
+    new_start = WEBINAR_START + timedelta(hours=1)
+    for hours in (24, 1):  # the P1D and PT1H reminders of the new time
+        clock.set(new_start - timedelta(hours=hours) + timedelta(minutes=1))
+        tick(repo, mailer, new_start - timedelta(hours=hours) + timedelta(minutes=1))
+    assert kinds(mailer, "an@example.be") == []
+    assert kinds(mailer, "bo@example.be") == ["event_changed", "reminder", "reminder"]
