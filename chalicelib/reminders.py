@@ -64,6 +64,7 @@ SETTLE_TRIES = 4                      # recording a batch, when the table fails 
 BATCH = 100                           # one claim or settle transaction
 BATCH_SECONDS = 5.0                   # and at most so many seconds of sending: its recipients are read when it starts
 PAGE = 1000                           # sends read per Query of the due index, claimed BATCH at a time
+REQUEST_SHARE = 0.1                   # of SES_MAX_SEND_RATE, kept for the mails requests send (tick_rate)
 TIME_BUDGET = 50.0                    # seconds a tick may run (of a 60 s Lambda)
 REGISTRATION_RETENTION = timedelta(days=180)
 
@@ -672,6 +673,18 @@ def send_due(repo: Repository, mailer: Mailer, *, base_url: str, now: datetime |
     return tick.result
 
 
+def tick_rate(account_rate: float) -> float:
+    """The share of the SES account's rate the ticks take: the rest is left for the mails requests send at once.
+
+    A confirmation request or a confirmation goes out while the person
+    waits for the page, outside the ticks' send slots; with the whole rate
+    taken by a long run of reminders, SES would throttle it and the person
+    would be asked to try again. A tenth of the rate (at least one mail a
+    second) is kept for them, and never more than half.
+    """
+    return max(account_rate - max(1.0, account_rate * REQUEST_SHARE), account_rate / 2)
+
+
 def send_due_now(now: datetime | None = None, time_budget: float = TIME_BUDGET, *,
                  repo: Repository | None = None, mailer: Mailer | None = None) -> TickResult:
     """One tick with the stage's settings: DynamoDB, SES and SES_MAX_SEND_RATE (or the given repo and mailer)."""
@@ -683,7 +696,7 @@ def send_due_now(now: datetime | None = None, time_budget: float = TIME_BUDGET, 
     repo = repo or DynamoDBRepository(aws.client("dynamodb"), settings.table_name)
     mailer = mailer or SesMailer(aws.client("ses"), settings.sender_email, settings.ses_configuration_set)
     _plan_unplanned(repo, now or times.now())
-    return send_due(repo, mailer, base_url=settings.base_url, now=now, rate=settings.ses_max_send_rate,
+    return send_due(repo, mailer, base_url=settings.base_url, now=now, rate=tick_rate(settings.ses_max_send_rate),
                     time_budget=time_budget)
 
 

@@ -220,3 +220,18 @@ def test_a_registration_cancelled_while_a_staff_change_is_planned_gets_no_remind
         tick(repo, mailer, new_start - timedelta(hours=hours) + timedelta(minutes=1))
     assert kinds(mailer, "an@example.be") == []
     assert kinds(mailer, "bo@example.be") == ["event_changed", "reminder", "reminder"]
+
+
+def test_the_ticks_leave_part_of_the_ses_rate_to_the_mails_requests_send(monkeypatch):
+    """A confirmation mail goes out while the person waits: the ticks never take the whole rate."""
+    from chalicelib import reminders
+
+    assert reminders.tick_rate(14) == 14 - 1.4
+    assert reminders.tick_rate(200) == 180
+    assert reminders.tick_rate(2) == 1 and reminders.tick_rate(1) == 0.5  # the sandbox: half each
+    seen = []
+    monkeypatch.setenv("SES_MAX_SEND_RATE", "14")
+    monkeypatch.setattr(reminders, "send_due", lambda repo, mailer, **options: seen.append(options["rate"]))
+    monkeypatch.setattr(reminders, "_plan_unplanned", lambda repo, now: None)
+    reminders.send_due_now(repo=object(), mailer=object())
+    assert seen == [14 - 1.4]
