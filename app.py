@@ -492,6 +492,7 @@ def page(template: str, status: int = 200, *, switch_path: str | None = None,
         css_url=web.static_url("site.css"),
         switch_url=web.switch_language_url(switch_path or _current_path(), app.current_request.query_params, lang),
         lang_attr=lambda texts: web.lang_attribute(texts, lang),
+        titled=lambda event: web.titled(event, lang),
         **context,
     )
     return html_response(body, status, headers, cache)
@@ -549,6 +550,8 @@ def html_error(exc: DomainError) -> Response:
     if isinstance(exc, BodyTooLarge):
         return page("error.html", 413, heading=_("Too much text"),
                     message=_("What you sent is too long. Shorten your question and try again."), switch_path="/")
+    if _is_mail_limit(exc):
+        return mail_limit_page(exc, token)
     if isinstance(exc, TooManyRequests):
         return page("error.html", 429, headers={"Retry-After": "60"}, heading=_("Please wait a moment"),
                     message=_("We received many requests from you. Try again in a few minutes."), switch_path="/")
@@ -576,6 +579,34 @@ def _is_erased_link(exc: Exception) -> bool:
 
     module = sys.modules.get("chalicelib.subscriptions")  # not loaded: no link was read, and none is erased
     return module is not None and isinstance(exc, module.ErasedPersonLink)
+
+
+def _is_mail_limit(exc: Exception) -> bool:
+    """Whether ``exc`` says a resend button's mail was held back by the confirmation-mail limits."""
+    import sys
+
+    module = sys.modules.get("chalicelib.subscriptions")
+    return module is not None and isinstance(exc, module.MailLimitReached)
+
+
+def mail_limit_page(exc, token: str | None) -> Response:
+    """The page of a resend button (a mailed link's, the manage page's) whose mail the limits held back.
+
+    Its holder proved the address, so it tells the truth: nothing was sent, and when to try
+    again. The form never says this (it answers every address alike).
+    """
+    if exc.period == "day":
+        message = _("We have already sent you emails in the last 24 hours; to protect your mailbox we send no "
+                    "more for now. Try again in a day.")
+    else:
+        message = _("We have sent you several emails in the last hour; to protect your mailbox we send no more "
+                    "for now. Try again in an hour.")
+    manage = _manage_path(token) + _lang_query() if token and app.current_request.path.startswith("/manage/") \
+        else None
+    return page("result.html", 429, headers={"Retry-After": str(exc.retry_after)}, switch_path=_page_of_token(token),
+                heading=_("No new email for now"),
+                paragraphs=[message, _("Did you not find our emails? Look in your spam folder.")],
+                items=[], manage_url=manage)
 
 
 def erased_link_page(status: int, *, switch_path: str) -> Response:
@@ -810,6 +841,11 @@ def resume_address(token):
     return _back_to("/manage/", token)
 
 
+@page_route("/manage/{token}/resend", methods=["GET"])
+def manage_resend_address(token):
+    return _back_to("/manage/", token)
+
+
 @page_route("/manage/{token}/language", methods=["GET"])
 def language_address(token):
     return _back_to("/manage/", token)
@@ -839,11 +875,16 @@ def _back_to_manage(token: str, done: str) -> Response:
     return see_other(f"/manage/{quote(token, safe='')}{_lang_query()}&done={done}")
 
 
-def _registration(token: str, event_id: str):
-    """The (event, registration) of this person for ``event_id``; NotFound when there is none."""
+def _registration(token: str, event_id: str, *, unconfirmed_ok: bool = False):
+    """The (event, registration) of this person for ``event_id``; NotFound when there is none.
+
+    A pending one is acted on by its confirm link only; with ``unconfirmed_ok``
+    (a cancel), also one whose link no longer works (``ManageView.unconfirmed``).
+    """
     view = _subscriptions().manage_view(get_repo(), token, base_url=settings().base_url)
     for event, registration in view.registrations:
-        if event.id == event_id and registration.status != "pending":  # shown, but acted on by its confirm link only
+        if event.id == event_id and (registration.status != "pending" or
+                                     (unconfirmed_ok and event_id in view.unconfirmed_ids)):
             return event, registration
     raise NotFound("event_id: you have no registration for this event")
 
@@ -852,12 +893,14 @@ def _registration(token: str, event_id: str):
 def cancel_registration(token, event_id):
     back = _manage_path(token) + _lang_query()
     if not _confirmed_step():
-        event, _registration_ = _registration(token, event_id)
+        event, registration = _registration(token, event_id, unconfirmed_ok=True)
         lang = page_language()
+        about = (i18n.gettext("You are about to cancel your registration for %(title)s, which is not confirmed.", lang)
+                 if registration.status == "pending" else
+                 i18n.gettext("You are about to cancel your registration for %(title)s. If the event is full, your seat goes to the next person on the waiting list.", lang))
         return page("are_you_sure.html", switch_path=_manage_path(token),
                     heading=_("Cancel this registration?"),
-                    message=web.with_title(i18n.gettext("You are about to cancel your registration for %(title)s. If the event is full, your seat goes to the next person on the waiting list.", lang),
-                                         event, lang),
+                    message=web.with_title(about, event, lang),
                     button=_("Yes, cancel my registration"), action=app.current_request.path.format(
                         token=token, event_id=event_id) + _lang_query(), back_url=back)
     event = _subscriptions().cancel_registration(get_repo(), token, event_id, now=times.now())
@@ -868,6 +911,16 @@ def cancel_registration(token, event_id):
                             _("Did you put the event in your calendar yourself? Then remove it there. Your personal "
                               "calendar feed drops it by itself.")],
                 items=[], manage_url=back)
+
+
+@page_route("/manage/{token}/resend", methods=["POST"], content_types=FORM_AND_PLAIN)
+def resend_from_manage(token):
+    # A fresh confirm link for the registrations whose link no longer works, to the person's own address.
+    # Nothing to send (a reload after a send, whose link now works): back to the page, which says where they stand.
+    if _subscriptions().resend_from_manage(get_repo(), get_mailer(), token, base_url=settings().base_url,
+                                           now=times.now()):
+        return see_other(f"/subscriptions/sent?lang={page_language()}")
+    return _back_to("/manage/", token)
 
 
 @page_route("/manage/{token}/events/{event_id}/register", methods=["GET"])

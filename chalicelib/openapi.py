@@ -461,7 +461,8 @@ def _paths() -> dict[str, Any]:
             "get": _redirect_op("The resend button's address: 303 to the confirm page", "resendAddress",
                                 [TOKEN, PAGE_LANG]),
             "post": _or_see_other(_page_ops(
-                "Mail a new confirm link for the same events (303 to /subscriptions/sent)", "resendConfirmation",
+                "Mail a new confirm link for the same events (303 to /subscriptions/sent); 429 with Retry-After, "
+                "saying so, when the confirmation-mail limits hold it back", "resendConfirmation",
                 params=[TOKEN, PAGE_LANG], body=_button_body()), "Sent: see /subscriptions/sent")},
         "/manage/{token}": {"get": _page_ops(
             "The person's registrations with cancel buttons, personal feed link, stop or receive again all mail, "
@@ -494,6 +495,15 @@ def _paths() -> dict[str, Any]:
                 "Receive mail again after stopping it oneself (303 to the manage page, ?done=mail); a stop by a "
                 "bounce or complaint stays", "resumeMail", params=[TOKEN, PAGE_LANG], body=_button_body()),
                 "Done: see the manage page")},
+        "/manage/{token}/resend": {
+            "get": _redirect_op("The new-confirmation-mail button's address: 303 to the manage page",
+                                "manageResendAddress", [TOKEN, PAGE_LANG]),
+            "post": _or_see_other(_page_ops(
+                "Mail a fresh confirm link, to the person's own address, for the registrations still waiting for a "
+                "confirmation whose link expired or was never sent (303 to /subscriptions/sent; with nothing to send, "
+                "303 to the manage page); 429 with Retry-After when the confirmation-mail limits hold it back",
+                "resendFromManage", params=[TOKEN, PAGE_LANG], body=_button_body()),
+                "Sent: see /subscriptions/sent (nothing to send: the manage page)")},
         "/manage/{token}/language": {
             "get": _redirect_op("The mail language form's address: 303 to the manage page", "languageAddress",
                                 [TOKEN, PAGE_LANG]),

@@ -15,13 +15,16 @@ import csv
 import functools
 import io
 import logging
+import math
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from . import bounces, i18n, models, reminders, times, tokens
-from .errors import AwaitingConfirmation, Conflict, Gone, InvalidInput, InvalidInputs, LinkUsed, NotFound, Unavailable
+from .errors import (
+    AwaitingConfirmation, Conflict, Gone, InvalidInput, InvalidInputs, LinkUsed, NotFound, TooManyRequests, Unavailable,
+)
 from .mail import Attachment, Mail, MailError, Mailer, render
 from .models import (
     ID_PATTERN, KEPT_STATUSES, LANGUAGES, ConfirmToken, Event, Person, Registration,
@@ -229,8 +232,54 @@ def _can_register(event: Event, now: datetime) -> bool:
 # -------------------------------------------------------------- subscribe
 
 
+class MailLimitReached(TooManyRequests):
+    """No confirmation mail went out: the address has had its share of them for the hour or the day.
+
+    ``period``: "hour" or "day", the limit that holds longest; ``retry_after``:
+    whole seconds until a mail would go out again. Only what proves the
+    address (a mailed link held: the resend buttons) may be told this; the
+    form answers every address alike.
+    """
+
+    def __init__(self, period: str, wait: timedelta):
+        super().__init__(f"email: the confirmation mails of this {period} are used up; try again later")
+        self.period = period
+        self.retry_after = max(1, math.ceil(wait.total_seconds()))
+
+
+def _mail_limit(hour: list[datetime], per_hour: int, day: list[datetime], per_day: int,
+                now: datetime) -> MailLimitReached | None:
+    """The limit a confirmation mail now would break (None: within both), with how long it holds.
+
+    ``hour`` and ``day``: the confirmation mails counted against each limit, oldest first.
+    """
+    waits = []
+    if len(day) >= per_day:
+        waits.append((day[len(day) - per_day] + timedelta(days=1) - now, "day"))
+    if len(hour) >= per_hour:
+        waits.append((hour[len(hour) - per_hour] + timedelta(hours=1) - now, "hour"))
+    if not waits:
+        return None
+    wait, period = max(waits)
+    return MailLimitReached(period, wait)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """What a submission mailed (``_submit``): ``mailed``, whether a mail went out (a confirm link, or "already
+    registered"); ``limit``, set when none went only because the address's confirmation mails are used up."""
+
+    mailed: bool
+    limit: MailLimitReached | None = None
+
+
 def subscribe(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, now: datetime | None = None) -> None:
     """Take a submission and mail the address a confirmation link; the answer never depends on the address."""
+    _submit(repo, mailer, data, base_url=base_url, now=now)
+
+
+def _submit(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, now: datetime | None = None) -> Submitted:
+    """``subscribe``, saying what it mailed: for the resend buttons, whose holder proved the address, not the form."""
     from . import config
 
     now = now or times.now()
@@ -243,7 +292,7 @@ def subscribe(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, now
         if not _can_register(event, now):
             raise InvalidInputs([InvalidInput("event_ids", f"registration for {event.title_in(request.language)!r} is closed")])
     if request.honeypot:
-        return  # a bot filled the hidden field: same answer, nothing kept, nothing sent
+        return Submitted(False)  # a bot filled the hidden field: same answer, nothing kept, nothing sent
 
     key = tokens.signing_key()
     person_id = tokens.person_id_for(request.email.lower(), key)
@@ -261,8 +310,9 @@ def subscribe(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, now
             per_day = 1
         else:
             day, per_day = list(recent), settings.confirmation_mails_per_day
-        within = (sum(t > now - timedelta(hours=1) for t in recent) < settings.confirmation_mails_per_hour
-                  and len(day) < per_day)
+        limit = _mail_limit(sorted(t for t in recent if t > now - timedelta(hours=1)),
+                            settings.confirmation_mails_per_hour, sorted(day), per_day, now)
+        within = limit is None
         # An address that bounced or complained is never mailed again, even
         # once its person has expired or been erased: SES keeps the
         # suppression by the address's hash (bounces.py).
@@ -295,10 +345,13 @@ def subscribe(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, now
             if attempt == RETRIES - 1:
                 raise
     else:  # pragma: no cover - the loop breaks or raises
-        return
+        return Submitted(False)
 
     if not may_mail:
-        return
+        # Not mailed because of the limit alone (not a bounce, a complaint or a stop by staff): say which.
+        blocked = suppressed is not None or (person is not None and
+                                             person.mail_stopped_reason not in (None, "unsubscribed"))
+        return Submitted(False, None if blocked else limit)
     lang = request.language
     links = person_links(person_id, base_url)
     # The name typed into the form is not the address owner's word until they
@@ -313,6 +366,9 @@ def subscribe(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, now
         known = person.name if person is not None else ""  # the name they confirmed
         _send(mailer, "already_registered", lang, to_email=request.email, to_name=known, links=links,
               name=known, registrations=[(events[r.event_id], r.status) for r in kept])
+    else:  # pragma: no cover - every event chosen is either fresh or kept
+        return Submitted(False)
+    return Submitted(True)
 
 
 def _person_after_submission(person: Person | None, request: SubscriptionRequest, person_id: str, now: datetime,
@@ -611,7 +667,11 @@ def place(repo: Repository, event: Event, reg: Registration, now: datetime, expe
 
 
 def resend_confirmation(repo: Repository, mailer: Mailer, token: str, *, base_url: str, now: datetime | None = None) -> None:
-    """For an expired or used link: mail a new one for the same events (same limits as the form)."""
+    """For an expired or used link: mail a new one for the same events (same limits as the form).
+
+    MailLimitReached when the limits let no mail go: the link proves its holder
+    was mailed at that address, so the page may say so (the form may not).
+    """
     now = now or times.now()
     if not tokens.looks_like_token(token):
         raise NotFound("token: unknown link")
@@ -621,8 +681,10 @@ def resend_confirmation(repo: Repository, mailer: Mailer, token: str, *, base_ur
         raise NotFound("token: unknown link")
     submitted = _submission(stored, repo.get_registrations(person.id, list(stored.event_ids))) or {
         "name": person.name, "organisation": person.organisation, "language": person.language, "question": ""}
-    subscribe(repo, mailer, {"email": person.email, **submitted, "event_ids": list(stored.event_ids), "consent": True},
-              base_url=base_url, now=now)
+    result = _submit(repo, mailer, {"email": person.email, **submitted, "event_ids": list(stored.event_ids),
+                                    "consent": True}, base_url=base_url, now=now)
+    if result.limit is not None:
+        raise result.limit
 
 
 # ----------------------------------------------------------------- mails
@@ -702,6 +764,11 @@ class ManageView:
     ``waiting`` and ``interested``: the events (published, not started) where the
     person waits for a seat, or for registration to open. What they wait for is
     told by mail only: stopping all mail means not hearing of it.
+
+    ``unconfirmed``: the events whose registration waits for a confirmation no
+    link can give any more (expired, used, or never mailed: the form's limit
+    held it back) and that still take registrations: a new confirmation mail
+    (``resend_from_manage``) or a cancel is the way on.
     """
 
     person: Person
@@ -709,30 +776,105 @@ class ManageView:
     links: Links
     waiting: tuple[Event, ...] = ()
     interested: tuple[Event, ...] = ()
+    unconfirmed: tuple[Event, ...] = ()
+
+    @property
+    def unconfirmed_ids(self) -> frozenset[str]:
+        return frozenset(e.id for e in self.unconfirmed)
 
 
-def _person_view(repo: Repository, person: Person, *, base_url: str, now: datetime) -> ManageView:
+def _linked_events(repo: Repository, person: Person, regs: dict[str, Registration], now: datetime) -> frozenset[str]:
+    """The events that a confirm link mailed to the person, and still working, is for.
+
+    A link for an event is made in the same write as its pending registration,
+    so none outlives that registration's last change by more than
+    ``CONFIRM_VALIDITY``: the person's links (``Person.token_hashes``, one
+    GetItem each, no Scan) are read only while a pending registration is
+    younger than that.
+    """
+    if not any(r.status == "pending" and r.updated_at + CONFIRM_VALIDITY > now for r in regs.values()):
+        return frozenset()
+    linked: set[str] = set()
+    for token_hash in sorted(person.token_hashes):
+        stored = repo.get_confirm_token(token_hash)
+        if stored is None or stored.expires_at <= now or stored.done_at is not None or (
+                stored.used_at is not None and not stored.name):  # as _live_token: expired, or used and done
+            continue
+        linked.update(stored.event_ids)
+    return frozenset(linked)
+
+
+def _person_view(repo: Repository, person: Person, *, base_url: str, now: datetime,
+                 pending: bool = True) -> ManageView:
+    """The person's ``ManageView``; with ``pending`` False (the unsubscribe page, which shows no registrations),
+    their pending registrations are left out and no confirm link is read."""
     events = _events_by_id(repo)
     regs = repo.get_registrations(person.id, sorted(person.event_ids))
-    rows = sorted(((events[e], r) for e, r in regs.items()
-                   if e in events and (r.status != "pending" or r.updated_at + CONFIRM_VALIDITY > now)),
+    if not pending:
+        regs = {e: r for e, r in regs.items() if r.status != "pending"}
+    linked = _linked_events(repo, person, regs, now)
+
+    def shown(event: Event, reg: Registration) -> bool:
+        if reg.status != "pending":
+            return True
+        if reg.expires_at is not None and reg.expires_at <= now:
+            return False  # lapsed unconfirmed; the table's TTL deletes it
+        return event.id in linked or _can_register(event, now)
+
+    rows = sorted(((events[e], r) for e, r in regs.items() if e in events and shown(events[e], r)),
                   key=lambda row: row[0].starts_at)
 
     def awaiting(status: str) -> tuple[Event, ...]:
         return tuple(e for e, r in rows if r.status == status and e.status == "published" and now < e.starts_at)
 
+    unconfirmed = tuple(e for e, r in rows if r.status == "pending" and e.id not in linked and _can_register(e, now))
     return ManageView(person=person, registrations=rows, links=person_links(person.id, base_url),
-                      waiting=awaiting("waitlisted"), interested=awaiting("interested"))
+                      waiting=awaiting("waitlisted"), interested=awaiting("interested"), unconfirmed=unconfirmed)
 
 
 def manage_view(repo: Repository, token: str, *, base_url: str, now: datetime | None = None) -> ManageView:
     """Return the person's registrations, soonest first, with their links.
 
-    A pending one is shown (waiting for its confirmation) while the link mailed for it still works; after
-    that, until its record expires, it is shown as nothing.
+    A pending one is shown waiting for its confirmation while a link mailed for
+    it still works; after that, while its record lasts and the event takes
+    registrations, as ``unconfirmed`` (a new mail or a cancel is the way on);
+    otherwise as nothing.
     """
     now = now or times.now()
     return _person_view(repo, person_for_token(repo, "manage", token), base_url=base_url, now=now)
+
+
+def resend_from_manage(repo: Repository, mailer: Mailer, token: str, *, base_url: str,
+                       now: datetime | None = None) -> bool:
+    """The manage page's "send me a new confirmation email": a fresh confirm link for the ``unconfirmed`` events.
+
+    The manage link proves the address, so the mail goes to the person's
+    stored address, through the form's own path (``_submit``) and its limits;
+    each link carries what was typed for its registrations (one mail per
+    submission, as the form mailed them), and the confirm page shows the name
+    before anything is applied. Return whether a mail went out (False: nothing
+    waits for a new link, or mail to the address is stopped by a bounce, a
+    complaint or staff); MailLimitReached when the limits held it back.
+    """
+    now = now or times.now()
+    person = person_for_token(repo, "manage", token)
+    if person.mail_stopped_reason not in (None, "unsubscribed"):
+        return False
+    view = _person_view(repo, person, base_url=base_url, now=now)
+    submissions: dict[tuple[str, str, str, str], list[str]] = {}
+    for event, reg in sorted(view.registrations, key=lambda row: row[1].updated_at):
+        if event.id in view.unconfirmed_ids:
+            key = (reg.name or person.name, reg.organisation, reg.language or person.language, reg.question)
+            submissions.setdefault(key, []).append(event.id)
+    mailed = False
+    for (name, organisation, language, question), event_ids in submissions.items():
+        result = _submit(repo, mailer, {"email": person.email, "name": name, "organisation": organisation,
+                                        "language": language, "question": question, "event_ids": event_ids,
+                                        "consent": True}, base_url=base_url, now=now)
+        if result.limit is not None:
+            raise result.limit
+        mailed = mailed or result.mailed
+    return mailed
 
 
 def unsubscribe_view(repo: Repository, token: str, *, base_url: str, now: datetime | None = None) -> ManageView:
@@ -742,7 +884,8 @@ def unsubscribe_view(repo: Repository, token: str, *, base_url: str, now: dateti
     are not to be shown from an unsubscribe link, which works for that one purpose.
     """
     now = now or times.now()
-    return _person_view(repo, person_for_token(repo, "unsubscribe", token), base_url=base_url, now=now)
+    return _person_view(repo, person_for_token(repo, "unsubscribe", token), base_url=base_url, now=now,
+                        pending=False)
 
 
 def resume_mail(repo: Repository, token: str, *, now: datetime | None = None) -> Person:

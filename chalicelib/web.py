@@ -78,14 +78,25 @@ def lang_attribute(texts: dict[str, str], lang: str) -> Any:
     return Markup(' lang="nl"')
 
 
-def with_title(text: str, event: Any, lang: str) -> Any:
-    """``text`` (translated, with ``%(title)s``) as markup, the event's title in it marked ``lang="nl"`` where
-    it is the Dutch fallback on a page in another language, as the templates mark it (``lang_attribute``)."""
+def titled(event: Any, lang: str) -> Any:
+    """The event named in a sentence, as markup: its title and its day in the event's zone, as the event's facts
+    write it (``i18n.format_day``): "Webinar X (donderdag 14 januari 2027)". Two events with the same title
+    are told apart. The title is marked ``lang="nl"`` where it is the Dutch fallback on a page in another
+    language, as the templates mark it (``lang_attribute``); the day is in the page's language."""
     from markupsafe import Markup, escape
 
     title = escape(event.title_in(lang))
     mark = lang_attribute(event.title, lang)
-    return Markup(escape(text)) % {"title": Markup(f"<span{mark}>{title}</span>") if mark else title}
+    named = Markup(f"<span{mark}>{title}</span>") if mark else title
+    return Markup("{} ({})").format(named, i18n.format_day(event.starts_at, event.timezone, lang))
+
+
+def with_title(text: str, event: Any, lang: str) -> Any:
+    """``text`` (translated, with ``%(title)s``) as markup, the event named in it by ``titled``: its title
+    (marked ``lang="nl"`` where it is the Dutch fallback) and its day."""
+    from markupsafe import Markup, escape
+
+    return Markup(escape(text)) % {"title": titled(event, lang)}
 
 
 def parse_form(raw: bytes) -> dict[str, list[str]]:

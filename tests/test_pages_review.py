@@ -356,7 +356,7 @@ def test_a_title_only_in_dutch_is_marked_dutch_on_an_english_page(client, staff_
 
 def test_a_dutch_only_title_inside_a_sentence_is_marked_dutch_and_escaped(client, staff_headers, mailer):
     title = "Webinar <Slimme> Regio & co"
-    marked = '<span lang="nl">Webinar &lt;Slimme&gt; Regio &amp; co</span>'
+    marked = '<span lang="nl">Webinar &lt;Slimme&gt; Regio &amp; co</span> (Thursday 14 January 2027)'
     publish(client, staff_headers, webinar_data(title={"nl": title}), day_data())
     post_form(client, event_ids=[WEBINAR])
     client.http.post(confirm_path(mailer), headers=FORM, body="")
