@@ -264,7 +264,7 @@ def bookkeeping(dynamodb, table: str, now: datetime) -> float:
     lease, me = S(times.to_utc_iso(now + timedelta(minutes=5))), S("bench")
     started = time.perf_counter()
     while True:
-        page = dynamodb.query(TableName=table, IndexName="due", Limit=1000, ProjectionExpression="body",
+        page = dynamodb.query(TableName=table, IndexName="due", Limit=990, ProjectionExpression="body",
                               KeyConditionExpression="due_pk = :pk AND due_at <= :now",
                               ExpressionAttributeValues={":pk": S("DUE"), ":now": S(times.to_utc_iso(now))})
         for start in range(0, len(page["Items"]), 99):  # 99 recipients and the event: one read
@@ -276,7 +276,8 @@ def bookkeeping(dynamodb, table: str, now: datetime) -> float:
                 "TableName": table, "Item": {**item, **key, "due_pk": S("DUE"), "due_at": lease, "claimed_by": me},
                 "ConditionExpression": "due_at = :seen", "ExpressionAttributeValues": {":seen": S(body["due_at"])}}}
                 for item, key, body in zip(chunk, keys, bodies)])
-            dynamodb.batch_get_item(RequestItems={table: {"ConsistentRead": True, "Keys": [
+            dynamodb.batch_get_item(RequestItems={table: {
+                "ConsistentRead": True, "ProjectionExpression": "PK, body, seats_taken, seat_freed_at", "Keys": [
                 {"PK": S(f"PERSON#{body['person_id']}"), "SK": S("PROFILE")} for body in bodies]
                 + [{"PK": S("EVENTS"), "SK": S(f"EVENT#{bodies[0]['event_id']}")}]}})
             dynamodb.transact_write_items(TransactItems=[{"Put": {

@@ -63,7 +63,7 @@ BACKOFF_FIRST = 0.2                   # seconds; doubles each try
 SETTLE_TRIES = 4                      # recording a batch, when the table fails for a moment
 BATCH = 100                           # one claim or settle transaction
 BATCH_SECONDS = 5.0                   # and at most so many seconds of sending: its recipients are read when it starts
-PAGE = 1000                           # sends read per Query of the due index, claimed BATCH at a time
+PAGE = 990                            # sends read per Query of the due index: ten whole batches of 99 (READ_KEYS)
 REQUEST_SHARE = 0.1                   # of SES_MAX_SEND_RATE, kept for the mails requests send (tick_rate)
 TIME_BUDGET = 50.0                    # seconds a tick may run (of a 60 s Lambda)
 REGISTRATION_RETENTION = timedelta(days=180)
@@ -519,7 +519,7 @@ class _Tick:
         from . import subscriptions as subs
 
         links = subs.person_links(person.id, self.base_url, self.cached(("key",), tokens.signing_key))
-        key = ("shape", send.kind, send.detail, person.language, event.id, event.sequence,
+        key = ("shape", send.kind, send.detail, person.language, event.id, event.sequence, event.updated_at,
                json.dumps(send.details, sort_keys=True, default=str) if send.details else "")
         shape = self._cache.get(key)
         if shape is None:
@@ -535,14 +535,14 @@ class _Tick:
     def render(self, send: Send, event: Event, lang: str, email: str, name: str, links: Any) -> Mail:
         from . import subscriptions as subs
 
-        calendar = self.cached(("links", event.id, event.sequence, lang),
+        calendar = self.cached(("links", event.id, event.sequence, event.updated_at, lang),
                                lambda: subs.add_links(event, lang, self.base_url))
         context: dict[str, Any] = {"name": name, "event": event, "calendar_links": calendar}
         attachments: tuple = ()
         method = {"change": "PUBLISH", "seat": "PUBLISH", "cancel": "CANCEL"}.get(send.kind)
         context["seat"] = send.details.get("seat", True)  # a cancellation to someone waiting: no calendar entry
         if method and context["seat"]:
-            attachments = (self.cached(("ics", event.id, event.sequence, lang, method),
+            attachments = (self.cached(("ics", event.id, event.sequence, event.updated_at, lang, method),
                                        lambda: subs.calendar_attachment([event], lang, self.base_url, method)),)
         if send.kind == "reminder":
             context["starts_in"] = _interval(times.parse_duration(send.detail, "reminders"), lang)

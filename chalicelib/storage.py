@@ -1248,7 +1248,10 @@ class DynamoDBRepository(Repository):
         keys += [self._event_key(e) for e in dict.fromkeys(event_ids)]
         keys += [self._registration_key(e, p) for e, p in dict.fromkeys(registrations)]
         reads = SendReads(people={}, events={}, registrations={})
-        for item in self._batch_get(keys, ConsistentRead=True):
+        # Only what the three records are made of: every other attribute
+        # returned would be parsed by botocore, 100 items a batch.
+        projection = "PK, body, seats_taken, seat_freed_at"
+        for item in self._batch_get(keys, ConsistentRead=True, ProjectionExpression=projection):
             kind = item["PK"]["S"]
             if kind == "EVENTS":
                 event = self._event_from_item(item)

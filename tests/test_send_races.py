@@ -235,3 +235,27 @@ def test_the_ticks_leave_part_of_the_ses_rate_to_the_mails_requests_send(monkeyp
     monkeypatch.setattr(reminders, "_plan_unplanned", lambda repo, now: None)
     reminders.send_due_now(repo=object(), mailer=object())
     assert seen == [14 - 1.4]
+
+
+def test_reminders_claimed_after_a_title_change_carry_the_new_title(repo, mailer, clock):
+    """The tick's rendered mails are kept per event version (updated_at), not only per sequence."""
+    events.create_event(repo, webinar_data(), actor="test")
+    clock.set(WEBINAR_START - timedelta(hours=20))
+    for address in ("an@example.be", "bo@example.be", "cy@example.be"):
+        register(repo, mailer, address, [WEBINAR], language="en")
+    at = WEBINAR_START - timedelta(hours=1)
+    clock.set(at)
+
+    class RenamesAfterTheFirstMail(RecordingMailer):
+        def send(self, mail):
+            message_id = super().send(mail)
+            if len(self.sent) == 1:
+                events.change_event(repo, WEBINAR, {"title": {"nl": "Webinar Slimme Regio", "en": "Smart Region talk"}},
+                                    actor="staff", now=at)
+            return message_id
+
+    sender = RenamesAfterTheFirstMail()
+    tick(repo, sender, at + timedelta(seconds=30), batch=1)
+    sent = [mail for mail, _ in sender.sent if mail.kind == "reminder"]
+    assert len(sent) == 3 and "Smart Region webinar" in sent[0].text
+    assert all("Smart Region talk" in mail.text and "Smart Region webinar" not in mail.text for mail in sent[1:])
