@@ -663,10 +663,11 @@ def static(name):
 def _index(status: int = 200, values: dict | None = None, errors: dict | None = None, switch_path: str = "/",
            notice: dict | None = None, headers: dict[str, str] | None = None) -> Response:
     now = times.now()
-    cards = web.event_cards(events.list_upcoming(get_repo(), now), now)
+    upcoming, cancelled = events.front_page_events(get_repo(), now)
+    cards = web.event_cards(upcoming, now)
     # The form shown again after a post holds what was typed (name, address, question): not to be stored.
     return page("index.html", status, switch_path=switch_path, cache="no-cache" if status == 200 else "no-store",
-                headers=headers, cards=cards, values=values or {}, errors=errors or {},
+                headers=headers, cards=cards, cancelled=cancelled, values=values or {}, errors=errors or {},
                 anchors=web.field_anchors(cards), notice=notice)
 
 

@@ -154,6 +154,15 @@ def list_upcoming(repo: Repository, now: datetime | None = None) -> list[Event]:
     return [e for e in repo.list_events() if e.is_upcoming(now)]
 
 
+def front_page_events(repo: Repository, now: datetime | None = None) -> tuple[list[Event], list[Event]]:
+    """The front page's events, from one read: the upcoming ones, and those cancelled that had not yet taken
+    place (someone looking for one finds it marked cancelled, not gone)."""
+    now = now or times.now()
+    every = repo.list_events()
+    return ([e for e in every if e.is_upcoming(now)],
+            [e for e in every if e.status == "cancelled" and e.starts_at > now])
+
+
 def get_public_event(repo: Repository, event_id: str) -> Event:
     """Return a published or cancelled event; drafts and unknown ids are NotFound alike."""
     event = get_event(repo, event_id)

@@ -372,3 +372,18 @@ def test_a_dutch_only_title_inside_a_sentence_is_marked_dutch_and_escaped(client
     # In Dutch, or with an English title, nothing is marked; the title is still escaped.
     dutch = html(client.http.get(f"{manage}/events/{WEBINAR}/register?lang=nl"))
     assert "Webinar &lt;Slimme&gt; Regio &amp; co" in dutch and '<span lang="nl">Webinar' not in dutch
+
+
+def test_a_cancelled_event_stays_on_the_front_page_marked_cancelled_until_its_day(client, staff_headers, clock):
+    """Someone who looks for the Smart Region Day after it was cancelled finds it cancelled, not gone."""
+    publish(client, staff_headers, webinar_data(), day_data())
+    assert client.http.post(f"/staff/events/{DAY}/cancel", headers=staff_headers, body="").status_code == 200
+    front = html(client.http.get("/?lang=en"))
+    cancelled = front.split('<h2 id="cancelled">', 1)[1].split("</ul>", 1)[0]
+    assert f'href="/events/{DAY}?lang=en"' in cancelled and "Smart Region Day" in cancelled
+    assert "This event is cancelled." in cancelled and "2027" in cancelled
+    assert f'value="{DAY}"' not in front  # nothing to tick in the form
+    assert WEBINAR not in cancelled
+    assert "Geannuleerd" in html(client.http.get("/?lang=nl"))
+    clock.set(clock() + timedelta(days=400))  # after its day it is gone
+    assert 'id="cancelled"' not in html(client.http.get("/?lang=en"))
