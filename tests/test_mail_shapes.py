@@ -131,3 +131,13 @@ def test_seats_and_people_waiting_each_get_their_own_shape_and_calendar_links(ki
                                    subscriptions.person_links(someone.id, BASE))
         joins = "meet.example.org" in mail.text + mail.html
         assert joins == (kind == "change" and not i % 2), (i, kind)
+
+
+@pytest.mark.parametrize("language, words", [("en", "Subscribe from web"), ("nl", "Abonneren vanaf het web")])
+def test_the_seat_given_mail_offers_the_personal_feed_as_the_confirmation_does(language, words):
+    event = event_for("seat", webinar_data)
+    someone = person(1, "An", language)
+    links = subscriptions.person_links(someone.id, BASE)
+    mail = a_tick().build(send_for("seat", event, someone.id), event, someone)
+    assert f'href="{links.webcal}"' in mail.html and links.feed in mail.html
+    assert links.webcal in mail.text and links.feed in mail.text and words in mail.text
