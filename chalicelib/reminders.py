@@ -269,8 +269,9 @@ PLANNED_FOR = {**STANDINGS, "cancel": ("confirmed", "waitlisted", "interested")}
 
 
 def _checks_registration(send: Send, *, claimed: bool) -> bool:
-    """Whether the tick reads the send's registration: claimed before (put back), and of a kind that needs one."""
-    return send.attempts > (1 if claimed else 0) and send.kind in STANDINGS
+    """Whether the tick reads the send's registration: a notice always (due the moment it is planned, a tick
+    may claim it before the planning checked the registration), a reminder when claimed before (put back)."""
+    return send.kind in STANDINGS and (send.kind != "reminder" or send.attempts > (1 if claimed else 0))
 
 
 @functools.lru_cache(maxsize=64)

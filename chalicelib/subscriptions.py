@@ -864,7 +864,8 @@ def resend_from_manage(repo: Repository, mailer: Mailer, token: str, *, base_url
     submissions: dict[tuple[str, str, str, str], list[str]] = {}
     for event, reg in sorted(view.registrations, key=lambda row: row[1].updated_at):
         if event.id in view.unconfirmed_ids:
-            key = (reg.name or person.name, reg.organisation, reg.language or person.language, reg.question)
+            # The profile's language: the person may have chosen it on this page since the form.
+            key = (reg.name or person.name, reg.organisation, person.language, reg.question)
             submissions.setdefault(key, []).append(event.id)
     mailed = False
     for (name, organisation, language, question), event_ids in submissions.items():
@@ -872,6 +873,8 @@ def resend_from_manage(repo: Repository, mailer: Mailer, token: str, *, base_url
                                         "language": language, "question": question, "event_ids": event_ids,
                                         "consent": True}, base_url=base_url, now=now)
         if result.limit is not None:
+            if mailed:
+                break  # one mail went out: the page says so; the rest waits for the next press
             raise result.limit
         mailed = mailed or result.mailed
     return mailed
@@ -956,9 +959,17 @@ def _cancel(repo: Repository, event: Event, reg: Registration, now: datetime) ->
     unsent = reminders.sends_to_drop(repo, event.id, reg.person_id)
     if reg.status == "confirmed":
         repo.move_registration(cancelled, expect=("confirmed",), seat_change=-1, drop_sends=unsent)
-        promote_waiting(repo, event.id, now=now)
     else:
         repo.move_registration(cancelled, expect=(reg.status,), drop_sends=unsent)
+    # A staff change may have planned a send for this registration between the
+    # read above and the move (it checks the registration after its write and
+    # found it still standing): written first, read after, on both sides.
+    late = [s for s in reminders.sends_to_drop(repo, event.id, reg.person_id)
+            if (s.event_id, s.key) not in {(u.event_id, u.key) for u in unsent}]
+    if late:
+        repo.delete_sends(late)
+    if reg.status == "confirmed":
+        promote_waiting(repo, event.id, now=now)
 
 
 def promote_waiting(repo: Repository, event_id: str, *, now: datetime, quiet_for: str | None = None) -> list[str]:

@@ -381,3 +381,37 @@ def test_subscribe_still_returns_nothing_and_the_limit_names_its_period(dynamodb
     held = subscriptions._submit(dynamodb_repo, mailer, data, base_url="https://x.example")
     assert not held.mailed and held.limit.period == "hour" and held.limit.retry_after == 3600
     assert len(mailer.sent) == 3
+
+
+def test_a_resend_that_mailed_one_link_before_the_limit_says_sent_not_429(client, staff_headers, mailer, clock):
+    """Two submissions waiting (two questions) and one mail a day left: the one mailed is not hidden by a 429."""
+    publish(client, staff_headers, webinar_data(), second_webinar(), day_data())
+    post_form(client, event_ids=[DAY])
+    client.http.post(confirm_path(mailer), headers=FORM, body="")
+    manage = manage_of(mailer)
+    assert client.http.post(manage + "/stop", headers=FORM, body="").status_code == 200  # then one mail a day
+    clock.set(PINNED_NOW + timedelta(days=2))
+    post_form(client, event_ids=[WEBINAR], question="vraag een")
+    post_form(client, event_ids=[SECOND], question="vraag twee")  # held back: the day's one mail went
+    clock.set(PINNED_NOW + timedelta(days=4, hours=1))  # the first link expired
+    before = len(mailer.to("an@example.be"))
+    answer = client.http.post(manage + "/resend?lang=en", headers=FORM, body="")
+    assert len(mailer.to("an@example.be")) == before + 1
+    assert answer.status_code == 303 and "/subscriptions/sent" in answer.headers["Location"]
+
+
+def test_a_resend_from_the_manage_page_keeps_the_mail_language_chosen_there(client, staff_headers, mailer, clock,
+                                                                            dynamodb_repo):
+    from chalicelib import subscriptions
+
+    publish(client, staff_headers, webinar_data(), second_webinar())
+    post_form(client, event_ids=[WEBINAR], language="nl")
+    client.http.post(confirm_path(mailer), headers=FORM, body="")
+    manage = manage_of(mailer)
+    post_form(client, event_ids=[SECOND], language="nl")  # never confirmed
+    assert client.http.post(manage + "/language?lang=nl", headers=FORM, body="language=en").status_code == 303
+    clock.set(PINNED_NOW + timedelta(days=3))
+    assert client.http.post(manage + "/resend?lang=en", headers=FORM, body="").status_code == 303
+    assert mailer.to("an@example.be")[-1].subject.startswith("Confirm")
+    client.http.post(confirm_path(mailer), headers=FORM, body="")
+    assert subscriptions.find_person(dynamodb_repo, "an@example.be").language == "en"

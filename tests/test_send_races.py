@@ -7,6 +7,7 @@ mailer (SES throttles the send while it happens), on both repositories.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import timedelta
 
 from chalicelib import events, subscriptions
@@ -259,3 +260,49 @@ def test_reminders_claimed_after_a_title_change_carry_the_new_title(repo, mailer
     sent = [mail for mail, _ in sender.sent if mail.kind == "reminder"]
     assert len(sent) == 3 and "Smart Region webinar" in sent[0].text
     assert all("Smart Region talk" in mail.text and "Smart Region webinar" not in mail.text for mail in sent[1:])
+
+
+def test_a_cancel_overlapping_a_staff_change_gets_no_change_notice(repo, mailer, clock, monkeypatch):
+    """The cancel reads the sends it drops, then moves; a notice written in between is dropped after the move."""
+    from chalicelib import reminders
+
+    events.create_event(repo, webinar_data(), actor="test")
+    clock.set(WEBINAR_START - timedelta(days=3))
+    register(repo, mailer, "an@example.be", [WEBINAR])
+    manage = re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
+    original, fired = reminders.sends_to_drop, []
+
+    def read_then_staff_change(repo_, event_id, person_id):
+        found = original(repo_, event_id, person_id)
+        if not fired:
+            fired.append(True)
+            _move_an_hour_later(repo)
+        return found
+
+    monkeypatch.setattr(reminders, "sends_to_drop", read_then_staff_change)
+    subscriptions.cancel_registration(repo, manage, WEBINAR)
+    monkeypatch.setattr(reminders, "sends_to_drop", original)
+    an = subscriptions.find_person(repo, "an@example.be")
+    assert fired and [s for s in repo.list_sends(WEBINAR, an.id) if s.state == "pending"] == []
+    mailer.sent.clear()
+    clock.set(clock() + timedelta(minutes=1))
+    tick(repo, mailer, clock())
+    assert kinds(mailer, "an@example.be") == []
+
+
+def test_a_notice_claimed_before_its_planning_checked_the_registration_is_checked_by_the_tick(repo, mailer, clock):
+    """A notice is due the moment it is written: the tick reads its registration on the first claim."""
+    from chalicelib import reminders
+
+    events.create_event(repo, webinar_data(), actor="test")
+    clock.set(WEBINAR_START - timedelta(days=3))
+    register(repo, mailer, "an@example.be", [WEBINAR])
+    an = subscriptions.find_person(repo, "an@example.be")
+    [reg] = repo.get_registrations(an.id, [WEBINAR]).values()
+    repo.move_registration(replace(reg, status="cancelled"), expect=("confirmed",), seat_change=0)
+    event = repo.get_event(WEBINAR)
+    repo.put_sends([reminders._notice(event, reg, "change", "1", clock(), event.starts_at,
+                                      {"material": ["starts_at"], "before": reminders._snapshot(event)})], overwrite=False)
+    mailer.sent.clear()
+    result = tick(repo, mailer, clock() + timedelta(seconds=30))
+    assert kinds(mailer, "an@example.be") == [] and result.reasons == {"registration cancelled": 1}
