@@ -519,12 +519,12 @@ def _page_of_token(token: str | None) -> str:
     return "/"
 
 
-def _known(person_id: str) -> bool:
-    """Whether the person still exists; a table that fails now answers no (the page still shows its error)."""
+def _known(person_id: str):
+    """The person, if they still exist; a table that fails now answers None (the page still shows its error)."""
     try:
-        return get_repo().get_person(person_id) is not None
+        return get_repo().get_person(person_id)
     except DomainError:
-        return False
+        return None
 
 
 def html_error(exc: DomainError) -> Response:
@@ -538,13 +538,14 @@ def html_error(exc: DomainError) -> Response:
         resend = f"/confirm/{token}/resend?lang={page_language()}" if (
             status == 410 and app.current_request.path.startswith("/confirm/")) else None
         manage = None
-        if isinstance(exc, LinkUsed) and _known(exc.person_id):
+        person = _known(exc.person_id) if isinstance(exc, LinkUsed) else None
+        if person is not None:
             # A second press, or the mail's link opened again: it worked, and
             # their page is where to go (the mail that held this link has the
             # same manage link in its footer).
             from chalicelib.subscriptions import person_links
 
-            manage = person_links(exc.person_id, settings().base_url).manage + _lang_query()
+            manage = person_links(person, settings().base_url).manage + _lang_query()
         return page("token_error.html", status, code=status, resend_url=resend, manage_url=manage,
                     switch_path=_page_of_token(token))
     if isinstance(exc, BodyTooLarge):

@@ -560,12 +560,30 @@ class Person:
     mail_stopped_reason: str | None = None
     confirm_mails: tuple[datetime, ...] = ()
     event_ids: frozenset[str] = frozenset()
+    # Confirm links made before their times were kept (a profile written before ``tokens_made``): time unknown.
+    # A submission moves them into ``tokens_made``, as made then; none is added here any more.
     token_hashes: frozenset[str] = frozenset()
     expires_at: datetime | None = None
+    # (made at, UTC as ``times.to_utc_iso``; hash) of each confirm link whose item may still be stored, oldest
+    # first: a submission drops those past the item's TTL (``subscriptions.TOKEN_LISTED_FOR``).
+    tokens_made: tuple[tuple[str, str], ...] = ()
+    # Random, set when the profile is made: part of the HMAC of the person's links, so links of an erased
+    # profile do not work for a new one of the same address. "" for profiles made before it (their links as before).
+    link_salt: str = ""
 
     @property
     def receives_mail(self) -> bool:
         return self.mail_stopped_at is None
+
+    @property
+    def all_token_hashes(self) -> frozenset[str]:
+        """Every confirm link of this person whose item may still be stored: what an erasure deletes."""
+        return self.token_hashes | {token_hash for _, token_hash in self.tokens_made}
+
+    def token_hashes_since(self, since: datetime) -> list[str]:
+        """The confirm links made after ``since``, and those whose time is unknown (which may be), sorted."""
+        after = times.to_utc_iso(since)
+        return sorted(self.token_hashes | {token_hash for made, token_hash in self.tokens_made if made > after})
 
 
 @dataclass(frozen=True)

@@ -519,7 +519,7 @@ class _Tick:
         """
         from . import subscriptions as subs
 
-        links = subs.person_links(person.id, self.base_url, self.cached(("key",), tokens.signing_key))
+        links = subs.person_links(person, self.base_url, self.cached(("key",), tokens.signing_key))
         key = ("shape", send.kind, send.detail, person.language, event.id, event.sequence, event.updated_at,
                json.dumps(send.details, sort_keys=True, default=str) if send.details else "")
         shape = self._cache.get(key)

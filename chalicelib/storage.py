@@ -66,12 +66,16 @@ Access patterns, each one request:
   the same transaction. If staff changed the event meanwhile, nothing is
   written (``EventChanged``) and the caller reads the event again.
 - use a confirm token: UpdateItem conditioned on not used and not expired.
+- a person's confirm links that may still work (the manage page): one
+  BatchGetItem of ``TOKEN#<sha256>`` for those their profile lists as made
+  within the links' validity (``Person.tokens_made``).
 - every single conditional write (event, profile, token use) also sets a
   random ``write_id``: when botocore retries a call whose answer was lost,
   the retry fails its condition on our own write, and one GetItem tells
   that it landed (transactions need no such help: their retries reuse the
   request token).
-- erase a person: delete the profile, every registration and token it lists,
+- erase a person: delete the profile, every registration and token it lists
+  (a profile lists each token until the token's TTL has passed),
   and their sends (one Query per event they registered for).
 - sends (reminders and notices, reminders.py): planned with the registration's
   status move in the same TransactWriteItems (confirm, promotion, one-click
@@ -133,6 +137,8 @@ SLOTS_AHEAD_MAX = 600.0  # seconds: a reserved end further ahead than this is ta
 SLOTS_WINDOW_MIN = 1.0   # seconds: a window is never shorter, so a fast rate does not cost a write per send
 SLOTS_TRIES = 8          # reservations tried against other ticks' before giving up for this tick
 AUDIT_RETENTION = timedelta(days=730)
+# A confirm token's item is kept this long past the link's expiry (its TTL), so an old link answers 410, not 404.
+TOKEN_KEPT_AFTER_EXPIRY = timedelta(days=30)
 # A feed version is superseded within days; the newest one being cleared after
 # this long unchanged only means the next poll renders it again.
 FEED_VERSION_RETENTION = timedelta(days=400)
@@ -275,6 +281,10 @@ class Repository(ABC):
         """Return the confirm token with that hash, or None."""
 
     @abstractmethod
+    def get_confirm_tokens(self, token_hashes: Sequence[str]) -> dict[str, ConfirmToken]:
+        """Return the confirm tokens with those hashes that exist, by hash (read as ``get_confirm_token`` reads)."""
+
+    @abstractmethod
     def use_confirm_token(self, token_hash: str, now: datetime, *, seen: datetime | None = None) -> None:
         """Mark a token used; raise Gone if it was used already (other than at ``seen``), is done, or has expired.
 
@@ -288,7 +298,7 @@ class Repository(ABC):
 
     @abstractmethod
     def erase_person(self, person: Person) -> None:
-        """Delete the profile and every registration, token and send it lists."""
+        """Delete the profile and every registration, token (``Person.all_token_hashes``) and send it lists."""
 
     @abstractmethod
     def get_people(self, person_ids: Sequence[str]) -> dict[str, Person]:
@@ -499,6 +509,9 @@ class InMemoryRepository(Repository):
     def get_confirm_token(self, token_hash: str) -> ConfirmToken | None:
         return self.tokens.get(token_hash)
 
+    def get_confirm_tokens(self, token_hashes: Sequence[str]) -> dict[str, ConfirmToken]:
+        return {h: self.tokens[h] for h in dict.fromkeys(token_hashes) if h in self.tokens}
+
     def use_confirm_token(self, token_hash: str, now: datetime, *, seen: datetime | None = None) -> None:
         with self._lock:
             token = self.tokens.get(token_hash)
@@ -517,7 +530,7 @@ class InMemoryRepository(Repository):
             self.people.pop(person.id, None)
             for event_id in person.event_ids:
                 self.registrations.pop((event_id, person.id), None)
-            for token_hash in person.token_hashes:
+            for token_hash in person.all_token_hashes:
                 self.tokens.pop(token_hash, None)
             for key in [k for k, send in self.sends.items() if send.person_id == person.id]:
                 del self.sends[key]
@@ -1120,18 +1133,31 @@ class DynamoDBRepository(Repository):
             "body": self._body(token),
             "valid_until": S(times.to_utc_iso(token.expires_at)),
             # Kept a while past expiry so an old link answers 410, not 404.
-            TTL_ATTRIBUTE: N(_epoch(token.expires_at + timedelta(days=30))),
+            TTL_ATTRIBUTE: N(_epoch(token.expires_at + TOKEN_KEPT_AFTER_EXPIRY)),
         }
 
-    def get_confirm_token(self, token_hash: str) -> ConfirmToken | None:
-        reply = self._call("get_item", Key={"PK": S(f"TOKEN#{token_hash}"), "SK": S("TOKEN")}, ConsistentRead=True)
-        item = reply.get("Item")
-        if not item:
-            return None
+    @staticmethod
+    def _token_key(token_hash: str) -> dict[str, Any]:
+        return {"PK": S(f"TOKEN#{token_hash}"), "SK": S("TOKEN")}
+
+    @staticmethod
+    def _token_from_item(item: dict[str, Any]) -> ConfirmToken:
         token = codec.from_record(ConfirmToken, json.loads(item["body"]["S"]))
         used, done = item.get("used_at", {}).get("S"), item.get("done_at", {}).get("S")
         return replace(token, used_at=times.from_utc_iso(used) if used else None,
                        done_at=times.from_utc_iso(done) if done else None)
+
+    def get_confirm_token(self, token_hash: str) -> ConfirmToken | None:
+        reply = self._call("get_item", Key=self._token_key(token_hash), ConsistentRead=True)
+        item = reply.get("Item")
+        return self._token_from_item(item) if item else None
+
+    def get_confirm_tokens(self, token_hashes: Sequence[str]) -> dict[str, ConfirmToken]:
+        """One strongly consistent BatchGetItem (100 keys a request) for a person's links, not a GetItem each."""
+        keys = [self._token_key(h) for h in dict.fromkeys(token_hashes)]
+        found = (self._token_from_item(item) for item in self._batch_get(
+            keys, ConsistentRead=True, ProjectionExpression="body, used_at, done_at"))
+        return {token.token_hash: token for token in found}
 
     def finish_confirm_token(self, token_hash: str, now: datetime) -> None:
         from botocore.exceptions import ClientError
@@ -1173,7 +1199,7 @@ class DynamoDBRepository(Repository):
 
         keys = [self._person_key(person.id)]
         keys += [self._registration_key(e, person.id) for e in sorted(person.event_ids)]
-        keys += [{"PK": S(f"TOKEN#{h}"), "SK": S("TOKEN")} for h in sorted(person.token_hashes)]
+        keys += [self._token_key(h) for h in sorted(person.all_token_hashes)]
         for event_id in sorted(person.event_ids):
             keys += [self._send_key(send) for send in self.list_sends(event_id, person.id)]
         for start in range(0, len(keys), 25):

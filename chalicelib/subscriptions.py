@@ -29,11 +29,16 @@ from .mail import Attachment, Mail, MailError, Mailer, render
 from .models import (
     ID_PATTERN, KEPT_STATUSES, LANGUAGES, ConfirmToken, Event, Person, Registration,
 )
-from .storage import EventChanged, Repository
+from .storage import TOKEN_KEPT_AFTER_EXPIRY, EventChanged, Repository
 
 log = logging.getLogger(__name__)
 
 CONFIRM_VALIDITY = timedelta(hours=48)
+# How long a profile lists a confirm link (``Person.tokens_made``), so that an erasure deletes its item: the
+# link's validity, the item's life after it (its TTL), and a week for DynamoDB's TTL, which deletes an item
+# "within a few days" of its time. At most ``confirmation_mails_per_day`` links a day: some 240 hashes.
+TOKEN_LISTED_FOR = CONFIRM_VALIDITY + TOKEN_KEPT_AFTER_EXPIRY + timedelta(days=7)
+STOPPED_MAILS_PER_DAY = 1  # confirmation mails a day to someone who stopped all mail, since the stop
 UNCONFIRMED_RETENTION = timedelta(days=7)
 NAME_MAX = 200
 ORGANISATION_MAX = 200
@@ -169,13 +174,22 @@ class Links:
     webcal: str
 
 
-def person_links(person_id: str, base_url: str, key: bytes | None = None) -> Links:
-    """Return the manage, unsubscribe and personal feed links of a person (``key``: the signing key, if at hand)."""
+def person_links(person: Person | str, base_url: str, key: bytes | None = None) -> Links:
+    """Return the manage, unsubscribe and personal feed links of a person (``key``: the signing key, if at hand).
+
+    ``person``: the profile, whose link salt the links carry; or a person id alone, for a profile without
+    one (made before salts).
+    """
     key = key or tokens.signing_key()
-    feed_path = f"/feeds/{tokens.person_token('feed', person_id, key)}.ics"
+    person_id, salt = (person, "") if isinstance(person, str) else (person.id, person.link_salt)
+
+    def token(purpose: str) -> str:
+        return tokens.person_token(purpose, person_id, key, salt)
+
+    feed_path = f"/feeds/{token('feed')}.ics"
     return Links(
-        manage=f"{base_url}/manage/{tokens.person_token('manage', person_id, key)}",
-        unsubscribe=f"{base_url}/unsubscribe/{tokens.person_token('unsubscribe', person_id, key)}",
+        manage=f"{base_url}/manage/{token('manage')}",
+        unsubscribe=f"{base_url}/unsubscribe/{token('unsubscribe')}",
         feed=base_url + feed_path,
         webcal=_webcal_base(base_url) + feed_path,
     )
@@ -199,13 +213,21 @@ class ErasedPersonLink(NotFound):
 
 def person_for_token(repo: Repository, purpose: str, token: str) -> Person:
     """Return the person a link token stands for; NotFound when it is not genuine, ErasedPersonLink when the
-    person is gone."""
-    person_id = tokens.read_person_token(purpose, token, tokens.signing_key())
-    if not person_id:
+    person is gone.
+
+    A genuine link whose salt is not the profile's was made for an earlier profile of the address, erased
+    since (the address was subscribed again): NotFound, as a link we do not know; it must not reach the new
+    profile, and saying "erased" would tell its holder the address was subscribed again.
+    """
+    read = tokens.read_person_token(purpose, token, tokens.signing_key())
+    if not read:
         raise NotFound("token: this link is not valid (any more)")
+    person_id, salt = read
     person = repo.get_person(person_id)
     if person is None:
         raise ErasedPersonLink("token: the data of this link's person is erased")
+    if not tokens.same_salt(salt, person.link_salt):
+        raise NotFound("token: this link is not valid (any more)")
     return person
 
 
@@ -247,17 +269,22 @@ class MailLimitReached(TooManyRequests):
         self.retry_after = max(1, math.ceil(wait.total_seconds()))
 
 
-def _mail_limit(hour: list[datetime], per_hour: int, day: list[datetime], per_day: int,
-                now: datetime) -> MailLimitReached | None:
-    """The limit a confirmation mail now would break (None: within both), with how long it holds.
+def _mail_limit(mails: Any, now: datetime, *, per_hour: int, per_day: int,
+                stopped_at: datetime | None = None) -> MailLimitReached | None:
+    """The limit a confirmation mail now would break (None: within all), with how long it holds.
 
-    ``hour`` and ``day``: the confirmation mails counted against each limit, oldest first.
+    ``mails``: the address's confirmation mails (``Person.confirm_mails``). Every one of the last hour and day
+    counts against ``per_hour`` and ``per_day``; with ``stopped_at`` (the person stopped all mail then), those
+    since the stop also count against ``STOPPED_MAILS_PER_DAY``. The stop adds a limit, never lifts one: a
+    stop after the day's mails, or stops and resumes in turn, let no more through. The longest wait wins.
     """
-    waits = []
-    if len(day) >= per_day:
-        waits.append((day[len(day) - per_day] + timedelta(days=1) - now, "day"))
-    if len(hour) >= per_hour:
-        waits.append((hour[len(hour) - per_hour] + timedelta(hours=1) - now, "hour"))
+    day = sorted(t for t in mails if t > now - timedelta(days=1))
+    hour = [t for t in day if t > now - timedelta(hours=1)]
+    limits = [(day, per_day, timedelta(days=1), "day"), (hour, per_hour, timedelta(hours=1), "hour")]
+    if stopped_at is not None:
+        limits.append(([t for t in day if t > stopped_at], STOPPED_MAILS_PER_DAY, timedelta(days=1), "day"))
+    waits = [(counted[len(counted) - allowed] + period - now, name)
+             for counted, allowed, period, name in limits if len(counted) >= allowed]
     if not waits:
         return None
     wait, period = max(waits)
@@ -278,8 +305,14 @@ def subscribe(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, now
     _submit(repo, mailer, data, base_url=base_url, now=now)
 
 
-def _submit(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, now: datetime | None = None) -> Submitted:
-    """``subscribe``, saying what it mailed: for the resend buttons, whose holder proved the address, not the form."""
+def _submit(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, now: datetime | None = None,
+            existing_only: bool = False) -> Submitted:
+    """``subscribe``, saying what it mailed: for the resend buttons, whose holder proved the address, not the form.
+
+    ``existing_only`` (the resend buttons): only for a person who exists. One gone meanwhile (an erasure
+    between the button's read and this one, or this write) raises ErasedPersonLink; no profile is made again,
+    nothing is mailed.
+    """
     from . import config
 
     now = now or times.now()
@@ -299,19 +332,19 @@ def _submit(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, now: 
     settings = config.load()
     for attempt in range(RETRIES):
         person = repo.get_person(person_id)
+        if person is None and existing_only:
+            raise ErasedPersonLink("token: the data of this link's person is erased")
         existing = repo.get_registrations(person_id, list(request.event_ids))
         kept = [existing[e] for e in request.event_ids if e in existing and existing[e].status in KEPT_STATUSES]
         fresh_ids = [e for e in request.event_ids if e not in existing or existing[e].status not in KEPT_STATUSES]
-        # At most so many confirmation mails an hour and a day (one a day to someone who stopped all mail):
-        # the form must not become a way to flood someone's mailbox from the office's address.
+        # At most so many confirmation mails an hour and a day, and to someone who stopped all mail one a day
+        # since the stop besides: the form must not become a way to flood someone's mailbox from the office's
+        # address.
         recent = tuple(t for t in (person.confirm_mails if person else ()) if t > now - timedelta(days=1))
-        if person is not None and person.mail_stopped_reason == "unsubscribed" and person.mail_stopped_at:
-            day = [t for t in recent if t > person.mail_stopped_at]  # since they stopped all mail: one a day
-            per_day = 1
-        else:
-            day, per_day = list(recent), settings.confirmation_mails_per_day
-        limit = _mail_limit(sorted(t for t in recent if t > now - timedelta(hours=1)),
-                            settings.confirmation_mails_per_hour, sorted(day), per_day, now)
+        stopped_at = person.mail_stopped_at if person is not None and \
+            person.mail_stopped_reason == "unsubscribed" else None
+        limit = _mail_limit(recent, now, per_hour=settings.confirmation_mails_per_hour,
+                            per_day=settings.confirmation_mails_per_day, stopped_at=stopped_at)
         within = limit is None
         # An address that bounced or complained is never mailed again, even
         # once its person has expired or been erased: SES keeps the
@@ -353,7 +386,7 @@ def _submit(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, now: 
                                              person.mail_stopped_reason not in (None, "unsubscribed"))
         return Submitted(False, None if blocked else limit)
     lang = request.language
-    links = person_links(person_id, base_url)
+    links = person_links(updated, base_url)
     # The name typed into the form is not the address owner's word until they
     # confirm: it is not put in the greeting or the To: header, which would
     # let anyone send a text of their choice from the office's address.
@@ -376,20 +409,37 @@ def _person_after_submission(person: Person | None, request: SubscriptionRequest
                              may_mail: bool, recent: tuple[datetime, ...]) -> Person:
     mails = recent + ((now,) if may_mail else ())
     new_events = frozenset(r.event_id for r in registrations)
-    new_tokens = frozenset({token.token_hash}) if token else frozenset()
+    made = _tokens_listed(person, token, now)
     if person is None:
         return Person(
             id=person_id, email=request.email, name=request.name, organisation=request.organisation,
             language=request.language, created_at=now, updated_at=now, confirm_mails=mails,
-            event_ids=new_events, token_hashes=new_tokens, expires_at=now + UNCONFIRMED_RETENTION,
+            event_ids=new_events, tokens_made=made, expires_at=now + UNCONFIRMED_RETENTION,
+            link_salt=tokens.new_link_salt(),
         )
     # Name and language of a known person change only when they confirm:
     # anyone can type someone else's address into the form.
     return replace(
         person, updated_at=max(now, person.updated_at + timedelta(microseconds=1)), confirm_mails=mails,
-        event_ids=person.event_ids | new_events, token_hashes=person.token_hashes | new_tokens,
+        event_ids=person.event_ids | new_events, token_hashes=frozenset(), tokens_made=made,
         expires_at=max(person.expires_at or now, now + UNCONFIRMED_RETENTION),
     )
+
+
+def _tokens_listed(person: Person | None, token: ConfirmToken | None, now: datetime) -> tuple[tuple[str, str], ...]:
+    """The profile's ``tokens_made`` after a submission: its links whose item may still be stored, and the new one.
+
+    A link is dropped once its item's TTL has passed (``TOKEN_LISTED_FOR``): the profile stays small whoever
+    keeps typing the address into the form, and an erasure still deletes every link that may be stored. Links
+    listed before their times were kept (``Person.token_hashes``) are taken as made now: they are kept as long.
+    """
+    since = times.to_utc_iso(now - TOKEN_LISTED_FOR)
+    listed = [(made, token_hash) for made, token_hash in (person.tokens_made if person else ()) if made > since]
+    if person is not None:
+        listed += [(times.to_utc_iso(now), token_hash) for token_hash in sorted(person.token_hashes)]
+    if token is not None:
+        listed.append((times.to_utc_iso(token.created_at), token.token_hash))
+    return tuple(sorted(set(listed)))
 
 
 # ---------------------------------------------------------------- confirm
@@ -540,7 +590,7 @@ def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, now:
     # An event read again because staff moved it meanwhile (a postponement the
     # profile was saved before): the profile is kept as long as its registration.
     person = _keep_person_until(repo, person, [o.event for o in outcomes if o.status in KEPT_STATUSES], now) or person
-    links = person_links(person.id, base_url)
+    links = person_links(person, base_url)
     _mail_outcomes(mailer, person, outcomes, links, base_url)
     try:
         repo.finish_confirm_token(stored.token_hash, now)
@@ -589,7 +639,8 @@ def _change_person(repo: Repository, person: Person, change: Callable[[Person], 
                    now: datetime, *, gone_ok: bool = False) -> Person | None:
     """Save the profile with ``change(person)`` (None: nothing to change), read again when it changed meanwhile.
 
-    A profile gone meanwhile (erased) raises the Conflict, or with ``gone_ok`` is left gone (None).
+    A profile gone meanwhile (erased) raises ErasedPersonLink (a manage page's button pressed while an
+    erasure ran shows "your data is erased"), or with ``gone_ok`` is left gone (None).
     """
     for attempt in range(RETRIES):
         changes = change(person)
@@ -601,9 +652,11 @@ def _change_person(repo: Repository, person: Person, change: Callable[[Person], 
             return updated
         except Conflict:
             fresh = repo.get_person(person.id)
-            if fresh is None and gone_ok:
-                return None
-            if fresh is None or attempt == RETRIES - 1:
+            if fresh is None:
+                if gone_ok:
+                    return None
+                raise ErasedPersonLink("token: the data of this link's person is erased") from None
+            if attempt == RETRIES - 1:
                 raise
             person = fresh
     raise AssertionError("unreachable")  # pragma: no cover
@@ -682,7 +735,7 @@ def resend_confirmation(repo: Repository, mailer: Mailer, token: str, *, base_ur
     submitted = _submission(stored, repo.get_registrations(person.id, list(stored.event_ids))) or {
         "name": person.name, "organisation": person.organisation, "language": person.language, "question": ""}
     result = _submit(repo, mailer, {"email": person.email, **submitted, "event_ids": list(stored.event_ids),
-                                    "consent": True}, base_url=base_url, now=now)
+                                    "consent": True}, base_url=base_url, now=now, existing_only=True)
     if result.limit is not None:
         raise result.limit
 
@@ -788,16 +841,17 @@ def _linked_events(repo: Repository, person: Person, regs: dict[str, Registratio
 
     A link for an event is made in the same write as its pending registration,
     so none outlives that registration's last change by more than
-    ``CONFIRM_VALIDITY``: the person's links (``Person.token_hashes``, one
-    GetItem each, no Scan) are read only while a pending registration is
-    younger than that.
+    ``CONFIRM_VALIDITY``: the person's links are read only while a pending
+    registration is younger than that, and only those made within it (at most
+    two days' confirmation mails; ``Person.token_hashes_since``), in one
+    BatchGetItem (no Scan).
     """
     if not any(r.status == "pending" and r.updated_at + CONFIRM_VALIDITY > now for r in regs.values()):
         return frozenset()
     linked: set[str] = set()
-    for token_hash in sorted(person.token_hashes):
-        stored = repo.get_confirm_token(token_hash)
-        if stored is None or stored.expires_at <= now or stored.done_at is not None or (
+    found = repo.get_confirm_tokens(person.token_hashes_since(now - CONFIRM_VALIDITY))
+    for _, stored in sorted(found.items()):
+        if stored.expires_at <= now or stored.done_at is not None or (
                 stored.used_at is not None and not stored.name):  # as _live_token: expired, or used and done
             continue
         linked.update(stored.event_ids)
@@ -828,7 +882,7 @@ def _person_view(repo: Repository, person: Person, *, base_url: str, now: dateti
         return tuple(e for e, r in rows if r.status == status and e.status == "published" and now < e.starts_at)
 
     unconfirmed = tuple(e for e, r in rows if r.status == "pending" and e.id not in linked and _can_register(e, now))
-    return ManageView(person=person, registrations=rows, links=person_links(person.id, base_url),
+    return ManageView(person=person, registrations=rows, links=person_links(person, base_url),
                       waiting=awaiting("waitlisted"), interested=awaiting("interested"), unconfirmed=unconfirmed)
 
 
@@ -871,7 +925,7 @@ def resend_from_manage(repo: Repository, mailer: Mailer, token: str, *, base_url
     for (name, organisation, language, question), event_ids in submissions.items():
         result = _submit(repo, mailer, {"email": person.email, "name": name, "organisation": organisation,
                                         "language": language, "question": question, "event_ids": event_ids,
-                                        "consent": True}, base_url=base_url, now=now)
+                                        "consent": True}, base_url=base_url, now=now, existing_only=True)
         if result.limit is not None:
             if mailed:
                 break  # one mail went out: the page says so; the rest waits for the next press
@@ -897,8 +951,8 @@ def resume_mail(repo: Repository, token: str, *, now: datetime | None = None) ->
     A stop by a bounce or a complaint stays (mail to that address fails or was
     reported as unwanted; SES keeps the suppression by the address's hash), as
     does a suppression recorded for the address. Lifting the stop clears
-    ``mail_stopped_at``, so the form's confirmation mails go back to the usual
-    limits (``subscribe``) rather than one a day since the stop.
+    ``mail_stopped_at``, so the form's confirmation mails keep to the usual
+    limits alone (``_mail_limit``), without the one a day since the stop.
     """
     now = now or times.now()
     person = person_for_token(repo, "manage", token)
@@ -1066,7 +1120,7 @@ def register_from_link(repo: Repository, mailer: Mailer, token: str, event_id: s
     if status == "waitlisted" and person.id in promote_waiting(repo, event.id, now=now, quiet_for=person.id):
         status = "confirmed"  # a seat was free, owed to the people waiting first: they were ahead, and it was theirs
     outcome = Outcome(event, status)
-    _mail_outcomes(mailer, person, [outcome], person_links(person.id, base_url), base_url)
+    _mail_outcomes(mailer, person, [outcome], person_links(person, base_url), base_url)
     return outcome
 
 
@@ -1308,8 +1362,8 @@ def export_person(repo: Repository, person: Person) -> dict[str, Any]:
 
 
 def _confirm_tokens(repo: Repository, person: Person) -> list[ConfirmToken]:
-    found = (repo.get_confirm_token(token_hash) for token_hash in person.token_hashes)
-    return sorted((t for t in found if t is not None), key=lambda t: t.created_at)
+    found = repo.get_confirm_tokens(sorted(person.all_token_hashes))
+    return sorted(found.values(), key=lambda t: (t.created_at, t.token_hash))
 
 
 def read_personal_feed(repo: Repository, token: str, *, base_url: str, if_none_match: str | None = None,

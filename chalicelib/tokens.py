@@ -37,13 +37,20 @@ def same_hash(a: str, b: str) -> bool:
 #
 # Links that must work for as long as the person is known (manage page,
 # personal feed, one-click unsubscribe) are derived, not stored: an HMAC of
-# (purpose, person id) under a key kept outside the table (SSM Parameter
-# Store, SecureString). A copy of the table therefore holds no working link,
-# a reminder mail needs no extra write to carry one, and erasing the person
-# kills every link at once (the lookup finds no profile).
+# (purpose, person id, the profile's link salt) under a key kept outside the
+# table (SSM Parameter Store, SecureString). A copy of the table therefore
+# holds no working link, a reminder mail needs no extra write to carry one,
+# and erasing the person kills every link at once (the lookup finds no
+# profile). The salt is random, made with the profile: the same address
+# subscribed again after an erasure has the same person id, but a new salt,
+# so the erased profile's links do not work for the new one. The link
+# carries the salt, so a genuine link of an erased person is still told from
+# a forged one. Profiles made before salts have none (""): their links are
+# as they were, without it.
 
 PURPOSE_CODES = {"manage": "m", "feed": "f", "unsubscribe": "u"}
 PERSON_ID_LENGTH = 22  # 16 bytes, base64url without padding
+MAC_LENGTH = 43  # 32 bytes, base64url without padding
 _key_cache: dict[str, bytes] = {}
 
 
@@ -76,18 +83,36 @@ def person_id_for(email: str, key: bytes) -> str:
     return _b64(hmac.digest(key, f"person:{email}".encode("utf-8"), "sha256")[:16])
 
 
-def person_token(purpose: str, person_id: str, key: bytes) -> str:
-    """Return the link token of ``purpose`` for a person."""
+def new_link_salt() -> str:
+    """A fresh link salt for a new profile (11 characters of [A-Za-z0-9_-])."""
+    return secrets.token_urlsafe(8)
+
+
+def person_token(purpose: str, person_id: str, key: bytes, salt: str = "") -> str:
+    """Return the link token of ``purpose`` for a person whose profile has this link salt ("" : none)."""
     code = PURPOSE_CODES[purpose]
-    mac = hmac.digest(key, f"{purpose}:{person_id}".encode("utf-8"), "sha256")
-    return f"{person_id}{code}{_b64(mac)}"
+    message = f"{purpose}:{person_id}:{salt}" if salt else f"{purpose}:{person_id}"
+    mac = hmac.digest(key, message.encode("utf-8"), "sha256")
+    return f"{person_id}{code}{salt}{_b64(mac)}"
 
 
-def read_person_token(purpose: str, token: object, key: bytes) -> str | None:
-    """Return the person id a link token of ``purpose`` stands for, or None if it is not genuine."""
+def read_person_token(purpose: str, token: object, key: bytes) -> tuple[str, str] | None:
+    """Return the (person id, link salt) a link token of ``purpose`` stands for, or None if it is not genuine.
+
+    The salt is to be compared with the profile's: a genuine link whose salt is not the profile's is a link
+    of an earlier profile of the same address, since erased.
+    """
     if not looks_like_token(token):
         return None
     assert isinstance(token, str)
+    if len(token) < PERSON_ID_LENGTH + 1 + MAC_LENGTH:
+        return None
     person_id = token[:PERSON_ID_LENGTH]
-    expected = person_token(purpose, person_id, key)
-    return person_id if hmac.compare_digest(expected.encode("ascii"), token.encode("ascii")) else None
+    salt = token[PERSON_ID_LENGTH + 1:len(token) - MAC_LENGTH]
+    expected = person_token(purpose, person_id, key, salt)
+    return (person_id, salt) if hmac.compare_digest(expected.encode("ascii"), token.encode("ascii")) else None
+
+
+def same_salt(a: str, b: str) -> bool:
+    """Whether two link salts are the same (ASCII; compared in constant time, as every link part is)."""
+    return hmac.compare_digest(a.encode("ascii"), b.encode("ascii"))

@@ -70,7 +70,7 @@ def confirmed_mail(lang: str, event_ids=("webinar-2027-01-14",)):
     subscriptions.confirm(repo, mailer, token, base_url=BASE)
     mail = mailer.sent[-1][0]
     assert mail.kind == "confirmed"
-    return mail, subscriptions.person_links(subscriptions.find_person(repo, "an@example.be").id, BASE)
+    return mail, subscriptions.person_links(subscriptions.find_person(repo, "an@example.be"), BASE)
 
 
 def seat_mails(lang: str):
