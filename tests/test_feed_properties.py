@@ -72,14 +72,22 @@ def event_with(title: str, description: str, place: str, address: str):
         assume(False)
 
 
-ANY_TEXT = st.text(max_size=300)
 PROPERTY = settings(max_examples=int(os.environ.get("FEED_EXAMPLES", "300")), deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                           HealthCheck.function_scoped_fixture])
 
 
+# What a one-line field accepts: any character but surrogates and control characters, with tabs and the
+# line breaks staff paste (which become "\n"). Generated as such rather than filtered with assume():
+# refused ones made Hypothesis give up now and then (FailedHealthCheck: filter_too_much), failing the suite.
+# The refusals themselves are tested in tests/test_staff_input.py; descriptions (control characters
+# dropped) still get any text but surrogates.
+ONE_LINE = st.characters(blacklist_categories=("Cs", "Cc")) | st.sampled_from(["\t", "\n", "\r", "\u2028"])
+ANY_BUT_SURROGATES = st.text(st.characters(blacklist_categories=("Cs",)), max_size=300)
+
+
 @PROPERTY
-@given(title=st.text(min_size=1, max_size=200), description=ANY_TEXT, place=st.text(min_size=1, max_size=100),
-       address=st.text(max_size=100))
+@given(title=st.text(ONE_LINE, min_size=1, max_size=200), description=ANY_BUT_SURROGATES,
+       place=st.text(ONE_LINE, min_size=1, max_size=100), address=st.text(ONE_LINE, max_size=100))
 def test_any_text_survives_the_feed_in_icalendar_and_icaljs(icaljs, title, description, place, address):
     event = event_with(title, description, place, address)
     body = build_calendar([event], lang="nl", base_url="https://events.example.be", include_join_link=False)
