@@ -298,7 +298,11 @@ class Repository(ABC):
 
     @abstractmethod
     def erase_person(self, person: Person) -> None:
-        """Delete the profile and every registration, token (``Person.all_token_hashes``) and send it lists."""
+        """Delete the profile and every registration, token (``Person.all_token_hashes``) and send it lists.
+
+        Conflict if the profile changed since ``person`` was read (a submission
+        saved meanwhile lists more): read it again and erase that.
+        """
 
     @abstractmethod
     def get_people(self, person_ids: Sequence[str]) -> dict[str, Person]:
@@ -527,6 +531,9 @@ class InMemoryRepository(Repository):
 
     def erase_person(self, person: Person) -> None:
         with self._lock:
+            current = self.people.get(person.id)
+            if current is not None and current.updated_at != person.updated_at:
+                raise Conflict("person: changed meanwhile; read it again")
             self.people.pop(person.id, None)
             for event_id in person.event_ids:
                 self.registrations.pop((event_id, person.id), None)
@@ -1197,8 +1204,18 @@ class DynamoDBRepository(Repository):
     def erase_person(self, person: Person) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        keys = [self._person_key(person.id)]
-        keys += [self._registration_key(e, person.id) for e in sorted(person.event_ids)]
+        # The profile first, conditioned on the version read: a submission
+        # saved since then lists a registration or a link this erasure would
+        # otherwise leave behind (Conflict: read it again). Gone already is fine.
+        try:
+            self._call("delete_item", Key=self._person_key(person.id),
+                       ConditionExpression="attribute_not_exists(PK) OR updated_at = :seen",
+                       ExpressionAttributeValues={":seen": S(times.to_utc_iso(person.updated_at))})
+        except ClientError as exc:
+            if not self._is_condition_failure(exc):
+                raise
+            raise Conflict("person: changed meanwhile; read it again") from exc
+        keys = [self._registration_key(e, person.id) for e in sorted(person.event_ids)]
         keys += [self._token_key(h) for h in sorted(person.all_token_hashes)]
         for event_id in sorted(person.event_ids):
             keys += [self._send_key(send) for send in self.list_sends(event_id, person.id)]

@@ -1169,8 +1169,14 @@ def erase(repo: Repository, person: Person, *, now: datetime | None = None) -> N
             if reg.status == "confirmed":
                 freed.append(event_id)
             break
-    current = repo.get_person(person.id) or person
-    repo.erase_person(current)
+    for attempt in range(RETRIES):
+        current = repo.get_person(person.id) or person
+        try:
+            repo.erase_person(current)
+            break
+        except Conflict:
+            if attempt == RETRIES - 1:
+                raise
     for event_id in freed:
         promote_waiting(repo, event_id, now=now)
 

@@ -306,3 +306,30 @@ def test_a_notice_claimed_before_its_planning_checked_the_registration_is_checke
     mailer.sent.clear()
     result = tick(repo, mailer, clock() + timedelta(seconds=30))
     assert kinds(mailer, "an@example.be") == [] and result.reasons == {"registration cancelled": 1}
+
+
+def test_a_submission_saved_while_an_erasure_runs_is_erased_too(repo, mailer, clock):
+    """The erasure read the profile, then the form was sent again for another event: nothing of it stays."""
+    from chalicelib import tokens
+
+    events.create_event(repo, webinar_data(), actor="test")
+    events.create_event(repo, webinar_data(id="webinar-2027-02-11", starts_at="2027-02-11T10:00:00+01:00",
+                                           ends_at="2027-02-11T11:00:00+01:00"), actor="test")
+    register(repo, mailer, "an@example.be", [WEBINAR])
+    an = subscriptions.find_person(repo, "an@example.be")
+    original, fired = repo.erase_person, []
+
+    def submit_first(person):
+        if not fired:
+            fired.append(True)
+            subscriptions.subscribe(repo, mailer, {"email": "an@example.be", "name": "An", "event_ids": ["webinar-2027-02-11"],
+                                                   "language": "nl", "consent": True}, base_url="https://events.example.be")
+        return original(person)
+
+    repo.erase_person = submit_first
+    subscriptions.erase(repo, an)
+    repo.erase_person = original
+    token = re.search(r"/confirm/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
+    assert fired and repo.get_person(an.id) is None
+    assert repo.get_registrations(an.id, [WEBINAR, "webinar-2027-02-11"]) == {}
+    assert repo.get_confirm_token(tokens.token_hash(token)) is None
