@@ -173,6 +173,14 @@ def test_the_privacy_notice_names_who_is_responsible_the_basis_and_where_to_comp
         assert 'href="https://www.vlaamsetoezichtcommissie.be"' in page
 
 
+def test_the_privacy_notice_says_what_the_calendar_and_map_links_send_where(client):
+    """The mails' add-to-calendar links carry the join link to Google or Microsoft when pressed: the notice says so."""
+    for lang, words in (("nl", ("Links naar andere diensten", "Google Agenda", "Outlook", "deel te nemen", "OpenStreetMap")),
+                        ("en", ("Links to other services", "Google Calendar", "Outlook", "link to join", "OpenStreetMap"))):
+        page = html(client.http.get(f"/privacy?lang={lang}"))
+        assert all(word in page for word in words), lang
+
+
 def test_an_event_description_keeps_its_paragraphs_and_line_breaks_escaped(client, staff_headers):
     data = webinar_data(description={"nl": "Eerste alinea.\n\nTweede <b>alinea</b>\nnieuwe regel", "en": "One"})
     assert client.http.post("/staff/events", headers=staff_headers, body=json.dumps(data)).status_code == 201
