@@ -17,7 +17,7 @@ import io
 import logging
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
@@ -830,6 +830,7 @@ class ManageView:
     waiting: tuple[Event, ...] = ()
     interested: tuple[Event, ...] = ()
     unconfirmed: tuple[Event, ...] = ()
+    places: dict[str, int] = field(default_factory=dict)  # event id -> the person's place on its waiting list
 
     @property
     def unconfirmed_ids(self) -> frozenset[str]:
@@ -882,8 +883,25 @@ def _person_view(repo: Repository, person: Person, *, base_url: str, now: dateti
         return tuple(e for e, r in rows if r.status == status and e.status == "published" and now < e.starts_at)
 
     unconfirmed = tuple(e for e, r in rows if r.status == "pending" and e.id not in linked and _can_register(e, now))
+    waiting = awaiting("waitlisted")
+    places = {e.id: _place_in_line(repo, e.id, regs[e.id]) for e in waiting} if pending else {}
     return ManageView(person=person, registrations=rows, links=person_links(person, base_url),
-                      waiting=awaiting("waitlisted"), interested=awaiting("interested"), unconfirmed=unconfirmed)
+                      waiting=waiting, interested=awaiting("interested"), unconfirmed=unconfirmed,
+                      places={e: p for e, p in places.items() if p})
+
+
+def _waiting_order(reg: Registration) -> tuple[datetime, str]:
+    """The order in which people waiting get a free seat (``_promote``)."""
+    return (reg.waitlisted_at or reg.registered_at, reg.person_id)
+
+
+def _place_in_line(repo: Repository, event_id: str, reg: Registration) -> int | None:
+    """The person's place on the event's waiting list (1: the next free seat is theirs); one Query of the event."""
+    if reg.status != "waitlisted":
+        return None
+    mine = _waiting_order(reg)
+    return 1 + sum(1 for r in repo.list_registrations(event_id)
+                   if r.status == "waitlisted" and r.person_id != reg.person_id and _waiting_order(r) < mine)
 
 
 def manage_view(repo: Repository, token: str, *, base_url: str, now: datetime | None = None) -> ManageView:
@@ -1051,8 +1069,7 @@ def _seats_to_give(event: Event, now: datetime) -> bool:
 
 def _promote(repo: Repository, event: Event, now: datetime, quiet_for: str | None) -> list[str]:
     promoted: list[str] = []
-    waiting = sorted((r for r in repo.list_registrations(event.id) if r.status == "waitlisted"),
-                     key=lambda r: (r.waitlisted_at or r.registered_at, r.person_id))
+    waiting = sorted((r for r in repo.list_registrations(event.id) if r.status == "waitlisted"), key=_waiting_order)
     for reg in waiting:
         outcome, event = _seat(repo, event, reg, now, quiet_for)
         if outcome is None:

@@ -415,3 +415,23 @@ def test_a_resend_from_the_manage_page_keeps_the_mail_language_chosen_there(clie
     assert mailer.to("an@example.be")[-1].subject.startswith("Confirm")
     client.http.post(confirm_path(mailer), headers=FORM, body="")
     assert subscriptions.find_person(dynamodb_repo, "an@example.be").language == "en"
+
+
+def test_someone_waiting_sees_their_place_in_line_and_it_moves_up(client, staff_headers, mailer, clock):
+    publish(client, staff_headers, day_data(capacity=1))
+    managers = {}
+    for i, who in enumerate(("an", "bo", "cy")):
+        clock.set(PINNED_NOW + timedelta(minutes=i))  # the order they confirm in
+        post_form(client, email=f"{who}@example.be", event_ids=[DAY], language="en")
+        client.http.post(confirm_path(mailer, f"{who}@example.be"), headers=FORM, body="")
+        managers[who] = manage_of(mailer, f"{who}@example.be")
+
+    def place(who):
+        found = re.search(r"You are number (\d+) on the waiting list", html(client.http.get(managers[who] + "?lang=en")))
+        return int(found.group(1)) if found else None
+
+    assert (place("an"), place("bo"), place("cy")) == (None, 1, 2)  # An has the seat
+    assert "Je staat op plaats 2 van de wachtlijst" in html(client.http.get(managers["cy"] + "?lang=nl"))
+    cancel = f"{managers['an']}/events/{DAY}/cancel?lang=en"
+    assert client.http.post(cancel, headers=FORM, body="confirm=yes").status_code == 200
+    assert (place("bo"), place("cy")) == (None, 1)  # Bo got the seat; Cy is next
