@@ -1036,8 +1036,8 @@ def _cancel(repo: Repository, event: Event, reg: Registration, now: datetime) ->
     # A staff change may have planned a send for this registration between the
     # read above and the move (it checks the registration after its write and
     # found it still standing): written first, read after, on both sides.
-    late = [s for s in reminders.sends_to_drop(repo, event.id, reg.person_id)
-            if (s.event_id, s.key) not in {(u.event_id, u.key) for u in unsent}]
+    dropped = {(u.event_id, u.key) for u in unsent}
+    late = [s for s in reminders.sends_to_drop(repo, event.id, reg.person_id) if (s.event_id, s.key) not in dropped]
     if late:
         repo.delete_sends(late)
     if reg.status == "confirmed":

@@ -14,45 +14,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timedelta, timezone
-from urllib.parse import urlencode
 
 import pytest
 
 from tests.conftest import day_data, webinar_data
-
-FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-WEBINAR = "webinar-2027-01-14"
-DAY = "smart-region-dag-2027"
-
-
-def html(response) -> str:
-    return response.body.decode("utf-8")
-
-
-def publish(client, staff_headers, *events) -> None:
-    for data in events:
-        response = client.http.post("/staff/events", headers=staff_headers, body=json.dumps(data))
-        assert response.status_code == 201, response.body
-
-
-def post_form(client, **fields):
-    data = {"name": "An Peeters", "email": "an@example.be", "organisation": "Stad Gent",
-            "event_ids": [WEBINAR], "question": "", "language": "nl", "consent": "on", "website": ""}
-    data.update(fields)
-    return client.http.post("/subscriptions", headers=FORM, body=urlencode(data, doseq=True))
-
-
-def link(mail, path: str) -> str:
-    match = re.search(r"https?://[^/\s]+(" + re.escape(path) + r"[^\s<>\"?]*)", mail.text)
-    assert match, f"no {path} link in {mail.subject!r}"
-    return match.group(1)
-
-
-def confirm_path(mailer, email="an@example.be") -> str:
-    return link(mailer.to(email)[-1], "/confirm/")
+from tests.test_pages_review import FORM, WEBINAR, DAY, html, publish, post_form, link, confirm_path, heading
 
 
 def confirm_as(client, mailer, email: str, event_ids: list[str], **fields) -> str:
@@ -60,10 +28,6 @@ def confirm_as(client, mailer, email: str, event_ids: list[str], **fields) -> st
     post_form(client, email=email, event_ids=event_ids, **fields)
     assert client.http.post(confirm_path(mailer, email), headers=FORM, body="").status_code == 200
     return link(mailer.to(email)[-1], "/manage/")
-
-
-def heading(page: str) -> str:
-    return re.search(r"<h1[^>]*>(.*?)</h1>", page, re.S).group(1).strip()
 
 
 def section(page: str, title: str) -> str:

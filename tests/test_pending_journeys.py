@@ -18,26 +18,13 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
-from urllib.parse import urlencode
 
 import pytest
 
 from tests.conftest import PINNED_NOW, day_data, webinar_data
+from tests.test_pages_review import FORM, WEBINAR, DAY, html, publish, post_form, link, confirm_path, heading
 
-FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-WEBINAR = "webinar-2027-01-14"
 SECOND = "webinar-2027-02-11"
-DAY = "smart-region-dag-2027"
-
-
-def html(response) -> str:
-    return response.body.decode("utf-8")
-
-
-def publish(client, staff_headers, *events) -> None:
-    for data in events:
-        response = client.http.post("/staff/events", headers=staff_headers, body=json.dumps(data))
-        assert response.status_code == 201, response.body
 
 
 def second_webinar(**overrides) -> dict:
@@ -46,29 +33,8 @@ def second_webinar(**overrides) -> dict:
                         **overrides)
 
 
-def post_form(client, path="/subscriptions", **fields):
-    data = {"name": "An Peeters", "email": "an@example.be", "organisation": "Stad Gent",
-            "event_ids": [WEBINAR], "question": "", "language": "nl", "consent": "on", "website": ""}
-    data.update(fields)
-    return client.http.post(path, headers=FORM, body=urlencode(data, doseq=True))
-
-
-def link(mail, path: str) -> str:
-    match = re.search(r"https?://[^/\s]+(" + re.escape(path) + r"[^\s<>\"?]*)", mail.text)
-    assert match, f"no {path} link in {mail.subject!r}"
-    return match.group(1)
-
-
-def confirm_path(mailer, email="an@example.be") -> str:
-    return link(mailer.to(email)[-1], "/confirm/")
-
-
 def manage_of(mailer, email="an@example.be") -> str:
     return link(mailer.to(email)[-1], "/manage/")
-
-
-def heading(page: str) -> str:
-    return re.search(r"<h1[^>]*>(.*?)</h1>", page, re.S).group(1).strip()
 
 
 def item(page: str, event_id: str) -> str:

@@ -14,50 +14,19 @@ the person links, each with the test that shows it (each failed on the code befo
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import replace
 from datetime import timedelta
-from urllib.parse import urlencode
 
 import pytest
 
 from chalicelib import events, subscriptions, tokens
 from chalicelib.errors import NotFound
 from tests.conftest import PINNED_NOW, day_data, webinar_data
+from tests.test_pages_review import FORM, WEBINAR, DAY, html, publish, post_form, link, heading
 
-FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-WEBINAR = "webinar-2027-01-14"
-DAY = "smart-region-dag-2027"
 ADDRESS = "an@example.be"
 BASE = "https://events.example.be"
 CONFIRMATION_KINDS = ("confirm_request", "already_registered")
-
-
-def html(response) -> str:
-    return response.body.decode("utf-8")
-
-
-def heading(page: str) -> str:
-    return re.search(r"<h1[^>]*>(.*?)</h1>", page, re.S).group(1).strip()
-
-
-def publish(client, staff_headers, *data) -> None:
-    for item in data:
-        response = client.http.post("/staff/events", headers=staff_headers, body=json.dumps(item))
-        assert response.status_code == 201, response.body
-
-
-def post_form(client, path="/subscriptions", **fields):
-    data = {"name": "An Peeters", "email": ADDRESS, "organisation": "Stad Gent",
-            "event_ids": [WEBINAR], "question": "", "language": "nl", "consent": "on", "website": ""}
-    data.update(fields)
-    return client.http.post(path, headers=FORM, body=urlencode(data, doseq=True))
-
-
-def link(mail, path: str) -> str:
-    match = re.search(r"https?://[^/\s]+(" + re.escape(path) + r"[^\s<>\"?]*)", mail.text)
-    assert match, f"no {path} link in {mail.subject!r}"
-    return match.group(1)
 
 
 def confirmation_mails(mailer, address=ADDRESS) -> list:
@@ -335,10 +304,8 @@ def test_both_repositories_read_links_in_one_go(repo):
 # ----------------------------------- 4. a manage button racing an erasure
 
 
-@pytest.mark.parametrize("path, body", [("/language?lang=en", "language=en"), ("/resume?lang=en", "")])
-def test_a_manage_button_racing_an_erasure_shows_the_erased_page(client, confirmed, dynamodb_repo, monkeypatch,
-                                                                 path, body):
-    client.http.post(f"{confirmed}/stop", headers=FORM, body="")  # so that resuming changes something
+def erase_right_after_the_link_is_read(monkeypatch) -> None:
+    """The person is erased between a button's reading of its link and what the button then does."""
     original = subscriptions.person_for_token
 
     def erased_after_the_read(repo, purpose, token):
@@ -347,19 +314,19 @@ def test_a_manage_button_racing_an_erasure_shows_the_erased_page(client, confirm
         return person
 
     monkeypatch.setattr(subscriptions, "person_for_token", erased_after_the_read)
+
+
+@pytest.mark.parametrize("path, body", [("/language?lang=en", "language=en"), ("/resume?lang=en", "")])
+def test_a_manage_button_racing_an_erasure_shows_the_erased_page(client, confirmed, dynamodb_repo, monkeypatch,
+                                                                 path, body):
+    client.http.post(f"{confirmed}/stop", headers=FORM, body="")  # so that resuming changes something
+    erase_right_after_the_link_is_read(monkeypatch)
     assert_erased_page(client.http.post(confirmed + path, headers=FORM, body=body))
     assert gone(dynamodb_repo)
 
 
 def test_a_stop_racing_an_erasure_says_erased_as_a_stop_of_an_erased_link_does(client, confirmed, monkeypatch):
-    original = subscriptions.person_for_token
-
-    def erased_after_the_read(repo, purpose, token):
-        person = original(repo, purpose, token)
-        subscriptions.erase(repo, person)
-        return person
-
-    monkeypatch.setattr(subscriptions, "person_for_token", erased_after_the_read)
+    erase_right_after_the_link_is_read(monkeypatch)
     response = client.http.post(f"{confirmed}/stop?lang=en", headers=FORM, body="")
     assert response.status_code == 200 and heading(html(response)) == "Your data is erased"
 
