@@ -594,6 +594,7 @@ class _Tick:
         self.result.taken += len(due) - len(claimed)
         was_claimed = {(s.event_id, s.key) for s in due if s.state == "claimed"}
         settled: list[Send] = []
+        found: Iterable[str] = ()  # people read after the claim: their settles need no condition each
         try:
             # Read for each batch, as they are now: an event changed or
             # cancelled, a person who stopped mail or was erased, a
@@ -602,6 +603,7 @@ class _Tick:
             reads = self.repo.read_for_sends(
                 [s.person_id for s in claimed], [s.event_id for s in claimed],
                 [(s.event_id, s.person_id) for s in claimed if _checks_registration(s, claimed=True)])
+            found = reads.people.keys()
             self.slots.want(len(claimed))
             for send in claimed:
                 event, person = reads.events.get(send.event_id), reads.people.get(send.person_id)
@@ -621,18 +623,18 @@ class _Tick:
             settled += [replace(s, state="pending", due_at=s.due if s.due > self.now else self.now)
                         for s in claimed if (s.event_id, s.key) not in done]
         finally:
-            self.record(settled)
+            self.record(settled, found)
         return len(due)
 
-    def record(self, settled: list[Send]) -> None:
-        """Settle the batch, trying again a moment later if the table fails (the settles are conditional: no harm).
+    def record(self, settled: list[Send], found: Iterable[str] = ()) -> None:
+        """Settle the batch, trying again a moment later if the table fails (writing a settle twice does no harm).
 
         Left claimed, its mails would be recorded "interrupted" once their
         lease ran out: the sent as not sent, and the put back never sent.
         """
         for attempt in range(SETTLE_TRIES):
             try:
-                self.repo.settle_sends(settled, by=self.me)
+                self.repo.settle_sends(settled, by=self.me, found=found)
                 return
             except Unavailable:
                 if attempt + 1 == SETTLE_TRIES:

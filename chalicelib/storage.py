@@ -14,6 +14,8 @@ registration        ``EVENT#<event_id>``       ``REG#<person_id>``          body
 confirm token       ``TOKEN#<sha256>``         ``TOKEN``                    body (JSON), used_at, done_at, valid_until; TTL
 feed version        ``FEED``                   ``CALENDAR#<lang>#V#<n>``    body (B, gzip), etag, built_at; TTL
 send slots          ``RATE``                   ``SES``                      slots_end (N, epoch seconds)
+erasure mark        ``TICK#<tick id>``         ``ERASED``                   (set for a tick holding an erased person's
+                                                                            sends; TTL)
 send                ``EVENT#<event_id>``       ``SEND#<person_id>#<kind>``  body (JSON: state, due, cutoff, attempts,
                                                ``[#<detail>]``              message_id, reason, details, due_at); ``due_pk``
                                                                             and ``due_at`` while pending or claimed;
@@ -76,7 +78,8 @@ Access patterns, each one request:
   request token).
 - erase a person: delete the profile, every registration and token it lists
   (a profile lists each token until the token's TTL has passed),
-  and their sends (one Query per event they registered for).
+  and their sends (one Query per event they registered for); before the
+  sends, one PutItem of the erasure mark of each tick holding one of them.
 - sends (reminders and notices, reminders.py): planned with the registration's
   status move in the same TransactWriteItems (confirm, promotion, one-click
   register; dropped on cancellation), or in transactions of up to 100 puts
@@ -87,7 +90,11 @@ Access patterns, each one request:
   TransactWriteItems of up to 100 conditional puts, each conditioned on the
   ``due_at`` the dispatcher read (a claim moves ``due_at`` to the claim's lease
   end, so a second claim of the same read fails, and a settled send has none).
-  Settle: TransactWriteItems of up to 100 puts conditioned on ``claimed_by``.
+  Settle: TransactWriteItems of up to 100 puts. A send whose recipient the
+  tick read after claiming it is put with no condition of its own; each such
+  transaction carries one ConditionCheck that the tick's erasure mark
+  (``TICK#<tick id>``) does not exist. The rest, and every send of a
+  transaction that fails, are put conditioned on ``claimed_by``.
   Replanning (``put_sends`` with overwrite) is conditioned on no ``claimed_by``,
   so it never overwrites a claim. What a batch needs: one strongly consistent
   BatchGetItem of its profiles, its events and the registrations of sends
@@ -118,7 +125,7 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 from . import times
 from . import codec
@@ -133,6 +140,7 @@ DUE_PARTITION = "DUE"
 TRANSACTION_MAX = 100
 TRANSACTION_ROUNDS = 3  # a cancelled transaction's survivors are tried together this often, then alone
 TTL_ATTRIBUTE = "expires_at"
+ERASURE_MARK_KEEP = timedelta(days=1)  # far longer than any tick lives (its lease, 5 minutes)
 SLOTS_AHEAD_MAX = 600.0  # seconds: a reserved end further ahead than this is taken as broken, not waited for
 SLOTS_WINDOW_MIN = 1.0   # seconds: a window is never shorter, so a fast rate does not cost a write per send
 SLOTS_TRIES = 8          # reservations tried against other ticks' before giving up for this tick
@@ -339,8 +347,15 @@ class Repository(ABC):
         """Claim sends as read from ``due_sends``; return those this claim won (others were taken meanwhile)."""
 
     @abstractmethod
-    def settle_sends(self, sends: Sequence[Send], *, by: str) -> int:
-        """Record the outcome of claimed sends (their new state); return how many were still held by ``by``."""
+    def settle_sends(self, sends: Sequence[Send], *, by: str, found: Collection[str] = ()) -> int:
+        """Record the outcome of sends claimed by ``by`` (their new state); return how many were recorded.
+
+        A send that is no longer held by ``by`` (erased meanwhile) is not
+        written back. ``found``: the people whose profiles the tick read after
+        claiming their sends and found there; an erasure of one of them comes
+        after the claim, so it sees the claim (``erase_person`` marks the
+        tick), and their sends can be written without a condition each.
+        """
 
     @abstractmethod
     def reserve_send_slots(self, count: int, rate: float, now: float, *, last: "SlotWindow | None" = None,
@@ -596,7 +611,7 @@ class InMemoryRepository(Repository):
                 won.append(claimed)
         return won
 
-    def settle_sends(self, sends: Sequence[Send], *, by: str) -> int:
+    def settle_sends(self, sends: Sequence[Send], *, by: str, found: Collection[str] = ()) -> int:
         settled = 0
         with self._lock:
             for send in sends:
@@ -1217,8 +1232,14 @@ class DynamoDBRepository(Repository):
             raise Conflict("person: changed meanwhile; read it again") from exc
         keys = [self._registration_key(e, person.id) for e in sorted(person.event_ids)]
         keys += [self._token_key(h) for h in sorted(person.all_token_hashes)]
-        for event_id in sorted(person.event_ids):
-            keys += [self._send_key(send) for send in self.list_sends(event_id, person.id)]
+        sends = [send for event_id in sorted(person.event_ids) for send in self.list_sends(event_id, person.id)]
+        keys += [self._send_key(send) for send in sends]
+        # A tick holding one of these sends may write it back as settled
+        # without a condition (settle_sends): marked first, it writes each as
+        # the holder instead, and finds it gone.
+        expires = N(_epoch(times.now() + ERASURE_MARK_KEEP))
+        for tick in sorted({send.claimed_by for send in sends if send.claimed_by}):
+            self._call("put_item", Item={**self._erasure_mark_key(tick), TTL_ATTRIBUTE: expires})
         for start in range(0, len(keys), 25):
             request = {self.table: [{"DeleteRequest": {"Key": k}} for k in keys[start:start + 25]]}
             while request:
@@ -1495,13 +1516,42 @@ class DynamoDBRepository(Repository):
             won = [held is True for held in exc.held]
         return [claim for claim, ok in zip(claimed, won) if ok]
 
-    def settle_sends(self, sends: Sequence[Send], *, by: str) -> int:
-        operations = [{"Put": {
-            "TableName": self.table, "Item": self._send_item(replace(send, claimed_by=None)),
-            "ConditionExpression": "claimed_by = :me",
-            "ExpressionAttributeValues": {":me": S(by)},
-        }} for send in sends]
-        return sum(self._write_each(operations))
+    def settle_sends(self, sends: Sequence[Send], *, by: str, found: Collection[str] = ()) -> int:
+        """Each send that is still ours written as settled: without a condition of its own where it may be.
+
+        A send whose recipient the tick found after claiming it cannot have
+        been erased unseen: the erasure deletes the profile before it lists
+        the sends, so it finds the claim, and marks this tick before it
+        deletes them (``erase_person``). Those puts go without a condition,
+        with one ConditionCheck a transaction that the mark is absent. Any
+        other send (its recipient was not read, or was gone) is put
+        conditioned on ``claimed_by``; and if a transaction fails (the mark is
+        there, or such a send was erased), every send in it is written again
+        that way, so nothing deleted comes back.
+        """
+        if not any(send.person_id in found for send in sends):
+            return sum(self._write_each([self._settle(send, by, held=True) for send in sends]))
+        mark = {"ConditionCheck": {"TableName": self.table, "Key": self._erasure_mark_key(by),
+                                   "ConditionExpression": "attribute_not_exists(PK)"}}
+        settled = 0
+        for start in range(0, len(sends), TRANSACTION_MAX - 1):
+            chunk = sends[start:start + TRANSACTION_MAX - 1]
+            if self._try_transaction([mark, *(self._settle(s, by, held=s.person_id not in found) for s in chunk)]) is None:
+                settled += len(chunk)
+            else:
+                settled += sum(self._write_each([self._settle(send, by, held=True) for send in chunk]))
+        return settled
+
+    def _settle(self, send: Send, by: str, *, held: bool) -> dict[str, Any]:
+        put: dict[str, Any] = {"TableName": self.table, "Item": self._send_item(replace(send, claimed_by=None))}
+        if held:
+            put["ConditionExpression"] = "claimed_by = :me"
+            put["ExpressionAttributeValues"] = {":me": S(by)}
+        return {"Put": put}
+
+    @staticmethod
+    def _erasure_mark_key(tick: str) -> dict[str, Any]:
+        return {"PK": S(f"TICK#{tick}"), "SK": S("ERASED")}
 
     def reserve_send_slots(self, count: int, rate: float, now: float, *, last: SlotWindow | None = None,
                            resume: float | None = None) -> SlotWindow:

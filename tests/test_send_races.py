@@ -333,3 +333,134 @@ def test_a_submission_saved_while_an_erasure_runs_is_erased_too(repo, mailer, cl
     assert fired and repo.get_person(an.id) is None
     assert repo.get_registrations(an.id, [WEBINAR, "webinar-2027-02-11"]) == {}
     assert repo.get_confirm_token(tokens.token_hash(token)) is None
+
+
+# ---------------------------------------------- an erasure while a tick holds the person's mail
+
+
+class ErasesWhenSending(RecordingMailer):
+    """Sends; the mail to ``address`` first erases that person, as if they pressed "erase" at that moment."""
+
+    def __init__(self, repo, address):
+        super().__init__()
+        self.repo, self.address = repo, address
+
+    def send(self, mail):
+        if mail.to_email == self.address:
+            subscriptions.erase(self.repo, subscriptions.find_person(self.repo, self.address))
+        return super().send(mail)
+
+
+def _items_of(repo, person_id):
+    """Every send left with the person's id: none may outlive an erasure."""
+    return [s for s in repo.list_sends(WEBINAR) if s.person_id == person_id]
+
+
+def test_an_erasure_while_a_tick_sends_the_persons_mail_leaves_nothing_of_them(repo, mailer, clock):
+    """The tick found the profile, so its settle of the others goes without a condition each; not this one's."""
+    events.create_event(repo, webinar_data(), actor="test")
+    clock.set(WEBINAR_START - timedelta(hours=20))
+    for address in ("an@example.be", "bo@example.be", "cy@example.be"):
+        register(repo, mailer, address, [WEBINAR])
+    bo = subscriptions.find_person(repo, "bo@example.be").id
+    at = WEBINAR_START - timedelta(hours=1)
+    clock.set(at)
+    sender = ErasesWhenSending(repo, "bo@example.be")
+    result = tick(repo, sender, at + timedelta(seconds=30))
+    assert result.sent == 3  # bo's mail was on its way when bo pressed "erase"
+    assert _items_of(repo, bo) == []
+    recorded = {s.person_id: (s.state, bool(s.message_id)) for s in repo.list_sends(WEBINAR) if s.detail == "PT1H"}
+    assert recorded == {subscriptions.find_person(repo, a).id: ("sent", True) for a in ("an@example.be", "cy@example.be")}
+    assert tick(repo, mailer, at + timedelta(minutes=10)).due == 0  # nothing put back to go again
+
+
+def test_an_erasure_between_the_claim_and_the_read_leaves_nothing_of_them(repo, mailer, clock, monkeypatch):
+    """The tick does not find the profile: it records that send as its holder, and finds it gone."""
+    events.create_event(repo, webinar_data(), actor="test")
+    clock.set(WEBINAR_START - timedelta(hours=20))
+    for address in ("an@example.be", "bo@example.be"):
+        register(repo, mailer, address, [WEBINAR])
+    bo = subscriptions.find_person(repo, "bo@example.be")
+    read = repo.read_for_sends
+
+    def erased_first(*args):
+        subscriptions.erase(repo, repo.get_person(bo.id))
+        return read(*args)
+
+    monkeypatch.setattr(repo, "read_for_sends", erased_first)
+    at = WEBINAR_START - timedelta(hours=1)
+    clock.set(at)
+    mailer.sent.clear()
+    result = tick(repo, mailer, at + timedelta(seconds=30))
+    assert kinds(mailer, "bo@example.be") == [] and kinds(mailer, "an@example.be") == ["reminder"]
+    assert result.reasons == {"person erased": 1}
+    assert _items_of(repo, bo.id) == []
+
+
+def test_a_tick_settles_the_people_it_found_with_one_condition_a_transaction(dynamodb_repo, mailer, clock):
+    """What keeps a settle cheap: no condition per send, one check that no erasure marked the tick."""
+    repo = dynamodb_repo
+    events.create_event(repo, webinar_data(), actor="test")
+    clock.set(WEBINAR_START - timedelta(hours=20))
+    for address in ("an@example.be", "bo@example.be"):
+        register(repo, mailer, address, [WEBINAR])
+    writes = []
+    repo.client.meta.events.register("provide-client-params.dynamodb.TransactWriteItems",
+                                     lambda params, **_: writes.append(params["TransactItems"]))
+    at = WEBINAR_START - timedelta(hours=1)
+    assert tick(repo, mailer, at + timedelta(seconds=30)).sent == 2
+    claim, settle = writes
+    assert all("ConditionExpression" in item["Put"] for item in claim)
+    [check] = [item["ConditionCheck"] for item in settle if "ConditionCheck" in item]
+    assert check["Key"]["PK"]["S"].startswith("TICK#") and check["ConditionExpression"] == "attribute_not_exists(PK)"
+    puts = [item["Put"] for item in settle if "Put" in item]
+    assert len(puts) == 2 and not any("ConditionExpression" in put for put in puts)
+
+
+def test_an_erasure_marks_the_tick_that_holds_the_persons_send_and_the_mark_goes_by_ttl(dynamodb_repo, mailer, clock):
+    repo = dynamodb_repo
+    events.create_event(repo, webinar_data(), actor="test")
+    clock.set(WEBINAR_START - timedelta(hours=20))
+    register(repo, mailer, "an@example.be", [WEBINAR])
+    at = WEBINAR_START - timedelta(hours=1)
+    [held] = repo.claim_sends([s for s in repo.due_sends(at, 10) if s.detail == "PT1H"], by="t1",
+                              lease_until=at + timedelta(minutes=5))
+    clock.set(at)
+    subscriptions.erase(repo, subscriptions.find_person(repo, "an@example.be"))
+    mark = repo.client.get_item(TableName=repo.table, Key={"PK": {"S": "TICK#t1"}, "SK": {"S": "ERASED"}})["Item"]
+    assert int(mark["expires_at"]["N"]) == int((at + timedelta(days=1)).timestamp())
+    # The holder writes its outcome as the person's record would be: marked, it writes as the holder, and finds it gone.
+    assert repo.settle_sends([replace(held, state="sent", message_id="m-1")], by="t1", found={held.person_id}) == 0
+    assert repo.list_sends(WEBINAR) == []
+    # The mark is what keeps it out: a tick not marked writes the people it found without asking.
+    assert repo.settle_sends([replace(held, state="sent", message_id="m-1")], by="t2", found={held.person_id}) == 1
+
+
+def test_a_send_claimed_after_the_erasure_listed_it_is_not_written_back(dynamodb_repo, mailer, clock, monkeypatch):
+    """The erasure saw it pending, so marked no tick; the tick reads no profile, so settles it as its holder."""
+    repo = dynamodb_repo
+    events.create_event(repo, webinar_data(), actor="test")
+    clock.set(WEBINAR_START - timedelta(hours=20))
+    for address in ("an@example.be", "bo@example.be"):
+        register(repo, mailer, address, [WEBINAR])
+    an, bo = (subscriptions.find_person(repo, a) for a in ("an@example.be", "bo@example.be"))
+    at = WEBINAR_START - timedelta(hours=1)
+    held = []
+    deletes = repo.client.batch_write_item
+
+    def claimed_first(**request):  # the erasure's deletes, after it listed the sends
+        if not held:
+            held.extend(repo.claim_sends([s for s in repo.due_sends(at, 10) if s.detail == "PT1H"], by="t1",
+                                         lease_until=at + timedelta(minutes=5)))
+        return deletes(**request)
+
+    monkeypatch.setattr(repo.client, "batch_write_item", claimed_first)
+    subscriptions.erase(repo, bo)
+    assert {s.person_id for s in held} == {an.id, bo.id}
+    found = repo.read_for_sends([s.person_id for s in held], [WEBINAR]).people
+    assert set(found) == {an.id}
+    outcomes = [replace(s, state="sent", message_id="m-1") if s.person_id == an.id
+                else replace(s, state="skipped", reason="person erased") for s in held]
+    assert repo.settle_sends(outcomes, by="t1", found=found) == 1
+    assert [(s.person_id, s.state) for s in repo.list_sends(WEBINAR) if s.detail == "PT1H"] == [(an.id, "sent")]
+    assert _items_of(repo, bo.id) == []
