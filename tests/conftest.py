@@ -24,6 +24,8 @@ os.environ.update({
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "eu-west-1",
     "TOKEN_KEY": "test-signing-key-not-secret",
+    # botocore checks every request against the service's model, DynamoDB's too (chalicelib/aws.py).
+    "AWS_VALIDATE_REQUESTS": "1",
 })
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)

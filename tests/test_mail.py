@@ -97,3 +97,35 @@ def test_botocore_never_resends_a_mail_whose_answer_timed_out(monkeypatch, servi
         call()
     aws.reset()
     assert len(tries) == attempts
+
+
+def test_dynamodb_requests_are_checked_against_the_model_in_tests_and_not_on_lambda(monkeypatch):
+    """Lambda's DynamoDB client skips botocore's check (CPU a tick spends on 99-item transactions); the suite's
+    checks every request, so none the app makes can be malformed there and sent unchecked on Lambda."""
+    from botocore.exceptions import ParamValidationError
+
+    class Sent(Exception):
+        pass
+
+    def stop(**_):
+        raise Sent  # the request was built and is about to go: nothing reaches the network
+
+    def outcome(service, call):
+        client = aws.client(service)
+        client.meta.events.register("before-send", stop)
+        try:
+            call(client)
+        except ParamValidationError:
+            return "refused"
+        except Sent:
+            return "sent"
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    bad_get = lambda c: c.get_item(TableName="t", Key={"PK": {"S": 1}})  # noqa: E731 - a number for a string
+    bad_mail = lambda c: c.send_raw_email(RawMessage={"Data": 1})  # noqa: E731 - a number for bytes
+    aws.reset()
+    assert (outcome("dynamodb", bad_get), outcome("ses", bad_mail)) == ("refused", "refused")
+    monkeypatch.delenv("AWS_VALIDATE_REQUESTS")
+    aws.reset()
+    assert (outcome("dynamodb", bad_get), outcome("ses", bad_mail)) == ("sent", "refused")  # SES: one call a mail
+    aws.reset()
