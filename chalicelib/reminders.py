@@ -41,7 +41,7 @@ import secrets
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Collection, Iterable
 
 from . import times, tokens
 from .errors import Unavailable
@@ -54,7 +54,9 @@ log = logging.getLogger(__name__)
 GRACE_SHARE = 0.25
 GRACE_MIN = timedelta(minutes=5)
 GRACE_MAX = timedelta(hours=6)
-LEASE = timedelta(minutes=5)          # longer than any tick (Lambda stops at 60 s)
+LEASE = timedelta(minutes=5)          # longer than any tick (Lambda stops it at 75 s)
+CLOCK_MARGIN = timedelta(minutes=1)   # far more than two Lambdas' clocks differ, and than a settle takes
+INTERRUPTED = "interrupted: claimed by a tick that stopped; not resent"
 RETRY_FIRST = timedelta(minutes=1)    # then 2, 4, 8 ... minutes, until the cut-off
 RETRY_MAX = timedelta(minutes=30)
 MAX_ATTEMPTS = 8                      # claims of one send before it is recorded as failed
@@ -65,7 +67,7 @@ BATCH = 100                           # one claim or settle transaction
 BATCH_SECONDS = 5.0                   # and at most so many seconds of sending: its recipients are read when it starts
 PAGE = 990                            # sends read per Query of the due index: ten whole batches of 99 (READ_KEYS)
 REQUEST_SHARE = 0.1                   # of SES_MAX_SEND_RATE, kept for the mails requests send (tick_rate)
-TIME_BUDGET = 50.0                    # seconds a tick may run (of a 60 s Lambda)
+TIME_BUDGET = 50.0                    # seconds a tick may run (of a 75 s Lambda)
 REGISTRATION_RETENTION = timedelta(days=180)
 
 
@@ -421,7 +423,7 @@ class _Tick:
         """
         now = self.current()
         if was_claimed:
-            return self.settle(send, "skipped", "interrupted: claimed by a tick that stopped; not resent")
+            return self.settle(send, "skipped", INTERRUPTED)
         if event is None:
             return self.settle(send, "skipped", "event gone")
         if send.kind != "cancel" and event.status != "published":
@@ -589,12 +591,14 @@ class _Tick:
         if not due:
             return 0
         self.result.due += len(due)
-        claimed = self.repo.claim_sends(due, by=self.me, lease_until=self.current() + LEASE)
+        lease_until = self.current() + LEASE
+        claiming_at = times.now()  # by the clock profiles are stamped with: one made after the claim is younger
+        claimed = self.repo.claim_sends(due, by=self.me, lease_until=lease_until)
         self.result.claimed += len(claimed)
         self.result.taken += len(due) - len(claimed)
         was_claimed = {(s.event_id, s.key) for s in due if s.state == "claimed"}
         settled: list[Send] = []
-        found: Iterable[str] = ()  # people read after the claim: their settles need no condition each
+        found: set[str] = set()  # people there since before the claim: their settles need no condition each
         try:
             # Read for each batch, as they are now: an event changed or
             # cancelled, a person who stopped mail or was erased, a
@@ -603,7 +607,10 @@ class _Tick:
             reads = self.repo.read_for_sends(
                 [s.person_id for s in claimed], [s.event_id for s in claimed],
                 [(s.event_id, s.person_id) for s in claimed if _checks_registration(s, claimed=True)])
-            found = reads.people.keys()
+            # A profile made after the claim may be the person's again, filled
+            # in anew after an erasure that deleted the send unclaimed: not found.
+            found = {person_id for person_id, person in reads.people.items()
+                     if person.created_at <= claiming_at - CLOCK_MARGIN}
             self.slots.want(len(claimed))
             for send in claimed:
                 event, person = reads.events.get(send.event_id), reads.people.get(send.person_id)
@@ -620,21 +627,33 @@ class _Tick:
                 log.warning("tick stopped: %s", exc)
             self.result.stopped_early = True
             done = {(s.event_id, s.key) for s in settled}
-            settled += [replace(s, state="pending", due_at=s.due if s.due > self.now else self.now)
-                        for s in claimed if (s.event_id, s.key) not in done]
+            for send in (s for s in claimed if (s.event_id, s.key) not in done):
+                if (send.event_id, send.key) in was_claimed:
+                    # Its last holder may have handed it to SES: put back, it
+                    # would look new to the next tick, and go out again.
+                    settled.append(self.settle(send, "skipped", INTERRUPTED))
+                else:
+                    settled.append(replace(send, state="pending", due_at=send.due if send.due > self.now else self.now))
         finally:
-            self.record(settled, found)
+            self.record(settled, found, lease_until)
         return len(due)
 
-    def record(self, settled: list[Send], found: Iterable[str] = ()) -> None:
-        """Settle the batch, trying again a moment later if the table fails (writing a settle twice does no harm).
+    def record(self, settled: list[Send], found: Collection[str] = (), lease_until: datetime | None = None) -> None:
+        """Settle the batch, trying again a moment later if the table fails.
 
         Left claimed, its mails would be recorded "interrupted" once their
         lease ran out: the sent as not sent, and the put back never sent.
+        The sends of ``found`` people are written without a condition each
+        (``settle_sends``) on a first try only, and only while the lease
+        holds: a try after a failure may come after the first one landed
+        unanswered, and the sends were taken by another tick or erased
+        unmarked since; nor may a claim whose lease ran out (a tick acting as
+        of an earlier moment, ``send-due --now``) overwrite another's.
         """
         for attempt in range(SETTLE_TRIES):
+            holds = lease_until is not None and lease_until - times.now() > CLOCK_MARGIN
             try:
-                self.repo.settle_sends(settled, by=self.me, found=found)
+                self.repo.settle_sends(settled, by=self.me, found=found if attempt == 0 and holds else ())
                 return
             except Unavailable:
                 if attempt + 1 == SETTLE_TRIES:

@@ -350,11 +350,13 @@ class Repository(ABC):
     def settle_sends(self, sends: Sequence[Send], *, by: str, found: Collection[str] = ()) -> int:
         """Record the outcome of sends claimed by ``by`` (their new state); return how many were recorded.
 
-        A send that is no longer held by ``by`` (erased meanwhile) is not
-        written back. ``found``: the people whose profiles the tick read after
-        claiming their sends and found there; an erasure of one of them comes
-        after the claim, so it sees the claim (``erase_person`` marks the
-        tick), and their sends can be written without a condition each.
+        A send erased meanwhile is not written back. ``found``: people whose
+        profiles the tick read after claiming their sends, made before the
+        claim, while its lease holds; an erasure of one of them comes after
+        the claim, so it sees the claim and marks the tick (``erase_person``),
+        and their sends are written without asking whether ``by`` still holds
+        them unless the tick is marked. Every other send is written only if
+        ``by`` still holds it.
         """
 
     @abstractmethod
@@ -403,6 +405,7 @@ class InMemoryRepository(Repository):
         self.sends: dict[tuple[str, str], Send] = {}
         self.feed_versions: dict[tuple[str, int], FeedVersion] = {}
         self.suppressions: dict[str, str] = {}
+        self.erasure_marks: set[str] = set()  # ticks that held an erased person's sends (TICK#<id> in DynamoDB)
 
     def create_event(self, event: Event) -> None:
         with self._lock:
@@ -555,6 +558,8 @@ class InMemoryRepository(Repository):
             for token_hash in person.all_token_hashes:
                 self.tokens.pop(token_hash, None)
             for key in [k for k, send in self.sends.items() if send.person_id == person.id]:
+                if self.sends[key].claimed_by:
+                    self.erasure_marks.add(self.sends[key].claimed_by)
                 del self.sends[key]
 
     def get_people(self, person_ids: Sequence[str]) -> dict[str, Person]:
@@ -586,6 +591,10 @@ class InMemoryRepository(Repository):
                     self.sends.pop((send.event_id, send.key), None)
             return gone
 
+    def _held_by(self, send: Send, tick: str) -> bool:
+        current = self.sends.get((send.event_id, send.key))
+        return current is not None and current.claimed_by == tick
+
     def _held_by_a_tick(self, send: Send) -> bool:
         current = self.sends.get((send.event_id, send.key))
         return current is not None and current.state == "claimed"
@@ -612,6 +621,14 @@ class InMemoryRepository(Repository):
         return won
 
     def settle_sends(self, sends: Sequence[Send], *, by: str, found: Collection[str] = ()) -> int:
+        with self._lock:
+            # As DynamoDB does it: all at once, unless the tick is marked or a send not found was erased.
+            held = [self._held_by(send, by) for send in sends]
+            if any(s.person_id in found for s in sends) and by not in self.erasure_marks \
+                    and all(h for s, h in zip(sends, held) if s.person_id not in found):
+                for send in sends:
+                    self.sends[(send.event_id, send.key)] = replace(send, claimed_by=None)
+                return len(sends)
         settled = 0
         with self._lock:
             for send in sends:

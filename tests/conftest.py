@@ -55,6 +55,41 @@ def clock(monkeypatch) -> Clock:
     return pinned
 
 
+# Requests botocore refused as malformed (AWS_VALIDATE_REQUESTS above). The app
+# turns a BotoCoreError into Unavailable, which some paths take as "try again
+# later" (a tick puts its sends back): the refusal is noted here, and the test
+# that made it fails, whatever the code did with the error.
+MALFORMED_REQUESTS: list[str] = []
+
+
+def _noting_refusals():
+    from botocore.exceptions import ParamValidationError
+    from botocore.validate import ParamValidationDecorator
+
+    serialize = ParamValidationDecorator.serialize_to_request
+
+    def serialize_to_request(self, parameters, operation_model):
+        try:
+            return serialize(self, parameters, operation_model)
+        except ParamValidationError as exc:
+            MALFORMED_REQUESTS.append(f"{operation_model.name}: {exc}")
+            raise
+
+    ParamValidationDecorator.serialize_to_request = serialize_to_request
+
+
+_noting_refusals()
+
+
+@pytest.fixture(autouse=True)
+def no_malformed_request():
+    """Fail a test in which the app made a request botocore refused as malformed, even if the app went on."""
+    del MALFORMED_REQUESTS[:]
+    yield
+    refused, MALFORMED_REQUESTS[:] = list(MALFORMED_REQUESTS), []
+    assert not refused, f"malformed AWS requests: {refused}"
+
+
 @pytest.fixture
 def aws_mock():
     """Run the test against moto's in-process AWS."""
