@@ -124,17 +124,21 @@ def test_every_function_has_its_own_role_with_its_own_hand_written_policy(packag
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_the_tick_touches_only_events_registrations_sends_people_and_the_send_slots(packaged, stage):
+def test_the_tick_touches_only_events_registrations_sends_people_the_send_slots_and_its_erasure_mark(packaged, stage):
     statements = role_statements(packaged, stage, "TickRole")
     actions = sorted({a for s in statements for a in s["Action"]})
-    assert actions == ["dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem",
-                       "dynamodb:Query", "dynamodb:UpdateItem", "logs:CreateLogStream", "logs:PutLogEvents",
-                       "ses:SendRawEmail", "ssm:GetParameter"]
+    assert actions == ["dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem",
+                       "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
+                       "logs:CreateLogStream", "logs:PutLogEvents", "ses:SendRawEmail", "ssm:GetParameter"]
+    [mark] = [s for s in statements if "dynamodb:ConditionCheckItem" in s["Action"]]
+    assert mark["Action"] == ["dynamodb:ConditionCheckItem"]  # checked, never written, by the tick
+    assert mark["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["TICK#*"]
     on_table = [s for s in statements if isinstance(s["Resource"], dict)
                 and s["Resource"]["Fn::Sub"].endswith(f":table/sro-events-{stage}")]
     assert on_table and all(s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] for s in on_table)
     keys = {k for s in on_table for k in s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]}
-    assert keys == {"EVENTS", "EVENT#*", "PERSON#*", "RATE"}  # no staff tokens, audit, confirm tokens, feeds, suppressions
+    assert keys == {"EVENTS", "EVENT#*", "PERSON#*", "RATE", "TICK#*"}  # no staff tokens, audit, confirm tokens, feeds,
+    # suppressions
     [index] = [s for s in statements if s["Sid"] == "DueIndex"]
     assert index["Action"] == ["dynamodb:Query"] and index["Resource"]["Fn::Sub"].endswith(f"sro-events-{stage}/index/due")
 
