@@ -91,10 +91,12 @@ Access patterns, each one request:
   ``due_at`` the dispatcher read (a claim moves ``due_at`` to the claim's lease
   end, so a second claim of the same read fails, and a settled send has none).
   Settle: TransactWriteItems of up to 100 puts. A send whose recipient the
-  tick read after claiming it is put with no condition of its own; each such
-  transaction carries one ConditionCheck that the tick's erasure mark
-  (``TICK#<tick id>``) does not exist. The rest, and every send of a
-  transaction that fails, are put conditioned on ``claimed_by``.
+  tick found after claiming it (a profile made before the claim; on a first
+  try, while the lease holds: ``reminders._Tick.record``) is put with no
+  condition of its own; each such transaction carries one ConditionCheck
+  that the tick's erasure mark (``TICK#<tick id>``) does not exist. The rest,
+  and every send of a transaction that fails, are put conditioned on
+  ``claimed_by``.
   Replanning (``put_sends`` with overwrite) is conditioned on no ``claimed_by``,
   so it never overwrites a claim. What a batch needs: one strongly consistent
   BatchGetItem of its profiles, its events and the registrations of sends
