@@ -626,20 +626,12 @@ class InMemoryRepository(Repository):
         with self._lock:
             # As DynamoDB does it: all at once, unless the tick is marked or a send not found was erased.
             held = [self._held_by(send, by) for send in sends]
-            if any(s.person_id in found for s in sends) and by not in self.erasure_marks \
-                    and all(h for s, h in zip(sends, held) if s.person_id not in found):
-                for send in sends:
-                    self.sends[(send.event_id, send.key)] = replace(send, claimed_by=None)
-                return len(sends)
-        settled = 0
-        with self._lock:
-            for send in sends:
-                current = self.sends.get((send.event_id, send.key))
-                if current is None or current.claimed_by != by:
-                    continue
+            free = any(s.person_id in found for s in sends) and by not in self.erasure_marks \
+                and all(h for s, h in zip(sends, held) if s.person_id not in found)
+            written = [send for send, holds in zip(sends, held) if free or holds]
+            for send in written:
                 self.sends[(send.event_id, send.key)] = replace(send, claimed_by=None)
-                settled += 1
-        return settled
+            return len(written)
 
     def reserve_send_slots(self, count: int, rate: float, now: float, *, last: SlotWindow | None = None,
                            resume: float | None = None) -> SlotWindow:

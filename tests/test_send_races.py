@@ -351,6 +351,14 @@ class ErasesWhenSending(RecordingMailer):
         return super().send(mail)
 
 
+def _registered(repo, mailer, clock, *addresses):
+    """The webinar, and these people registered for it the day before the reminders fall due."""
+    events.create_event(repo, webinar_data(), actor="test")
+    clock.set(WEBINAR_START - timedelta(hours=20))
+    for address in addresses:
+        register(repo, mailer, address, [WEBINAR])
+
+
 def _items_of(repo, person_id):
     """Every send left with the person's id: none may outlive an erasure."""
     return [s for s in repo.list_sends(WEBINAR) if s.person_id == person_id]
@@ -358,10 +366,7 @@ def _items_of(repo, person_id):
 
 def test_an_erasure_while_a_tick_sends_the_persons_mail_leaves_nothing_of_them(repo, mailer, clock):
     """The tick found the profile, so its settle of the others goes without a condition each; not this one's."""
-    events.create_event(repo, webinar_data(), actor="test")
-    clock.set(WEBINAR_START - timedelta(hours=20))
-    for address in ("an@example.be", "bo@example.be", "cy@example.be"):
-        register(repo, mailer, address, [WEBINAR])
+    _registered(repo, mailer, clock, "an@example.be", "bo@example.be", "cy@example.be")
     bo = subscriptions.find_person(repo, "bo@example.be").id
     at = WEBINAR_START - timedelta(hours=1)
     clock.set(at)
@@ -376,10 +381,7 @@ def test_an_erasure_while_a_tick_sends_the_persons_mail_leaves_nothing_of_them(r
 
 def test_an_erasure_between_the_claim_and_the_read_leaves_nothing_of_them(repo, mailer, clock, monkeypatch):
     """The tick does not find the profile: it records that send as its holder, and finds it gone."""
-    events.create_event(repo, webinar_data(), actor="test")
-    clock.set(WEBINAR_START - timedelta(hours=20))
-    for address in ("an@example.be", "bo@example.be"):
-        register(repo, mailer, address, [WEBINAR])
+    _registered(repo, mailer, clock, "an@example.be", "bo@example.be")
     bo = subscriptions.find_person(repo, "bo@example.be")
     read = repo.read_for_sends
 
@@ -400,10 +402,7 @@ def test_an_erasure_between_the_claim_and_the_read_leaves_nothing_of_them(repo, 
 def test_a_tick_settles_the_people_it_found_with_one_condition_a_transaction(dynamodb_repo, mailer, clock):
     """What keeps a settle cheap: no condition per send, one check that no erasure marked the tick."""
     repo = dynamodb_repo
-    events.create_event(repo, webinar_data(), actor="test")
-    clock.set(WEBINAR_START - timedelta(hours=20))
-    for address in ("an@example.be", "bo@example.be"):
-        register(repo, mailer, address, [WEBINAR])
+    _registered(repo, mailer, clock, "an@example.be", "bo@example.be")
     writes = []
     repo.client.meta.events.register("provide-client-params.dynamodb.TransactWriteItems",
                                      lambda params, **_: writes.append(params["TransactItems"]))
@@ -420,9 +419,7 @@ def test_a_tick_settles_the_people_it_found_with_one_condition_a_transaction(dyn
 
 def test_an_erasure_marks_the_tick_that_holds_the_persons_send_and_the_mark_goes_by_ttl(dynamodb_repo, mailer, clock):
     repo = dynamodb_repo
-    events.create_event(repo, webinar_data(), actor="test")
-    clock.set(WEBINAR_START - timedelta(hours=20))
-    register(repo, mailer, "an@example.be", [WEBINAR])
+    _registered(repo, mailer, clock, "an@example.be")
     at = WEBINAR_START - timedelta(hours=1)
     [held] = repo.claim_sends([s for s in repo.due_sends(at, 10) if s.detail == "PT1H"], by="t1",
                               lease_until=at + timedelta(minutes=5))
@@ -438,10 +435,7 @@ def test_an_erasure_marks_the_tick_that_holds_the_persons_send_and_the_mark_goes
 def test_a_send_claimed_after_the_erasure_listed_it_is_not_written_back(dynamodb_repo, mailer, clock, monkeypatch):
     """The erasure saw it pending, so marked no tick; the tick reads no profile, so settles it as its holder."""
     repo = dynamodb_repo
-    events.create_event(repo, webinar_data(), actor="test")
-    clock.set(WEBINAR_START - timedelta(hours=20))
-    for address in ("an@example.be", "bo@example.be"):
-        register(repo, mailer, address, [WEBINAR])
+    _registered(repo, mailer, clock, "an@example.be", "bo@example.be")
     an, bo = (subscriptions.find_person(repo, a) for a in ("an@example.be", "bo@example.be"))
     at = WEBINAR_START - timedelta(hours=1)
     held = []
@@ -470,10 +464,7 @@ def test_a_settle_tried_again_after_a_lost_answer_writes_as_the_holder(dynamodb_
     from botocore.exceptions import ReadTimeoutError
 
     repo = dynamodb_repo
-    events.create_event(repo, webinar_data(), actor="test")
-    clock.set(WEBINAR_START - timedelta(hours=20))
-    for address in ("an@example.be", "bo@example.be"):
-        register(repo, mailer, address, [WEBINAR])
+    _registered(repo, mailer, clock, "an@example.be", "bo@example.be")
     bo = subscriptions.find_person(repo, "bo@example.be").id
     at = WEBINAR_START - timedelta(hours=1)
     clock.set(at)
@@ -505,9 +496,7 @@ def test_an_interrupted_send_is_not_put_back_when_the_table_fails_before_its_che
     """Found still claimed by a tick that died (after handing it to SES, maybe): once or not at all."""
     from chalicelib.errors import Unavailable
 
-    events.create_event(repo, webinar_data(), actor="test")
-    clock.set(WEBINAR_START - timedelta(hours=20))
-    register(repo, mailer, "an@example.be", [WEBINAR])
+    _registered(repo, mailer, clock, "an@example.be")
     at = WEBINAR_START - timedelta(hours=1)
     clock.set(at)
     repo.claim_sends([s for s in repo.due_sends(at, 10) if s.detail == "PT1H"], by="died",
@@ -534,10 +523,7 @@ def test_an_interrupted_send_is_not_put_back_when_the_table_fails_before_its_che
 def test_a_profile_made_again_after_the_claim_is_not_taken_as_found(dynamodb_repo, mailer, clock, monkeypatch):
     """bo fills in the form again the moment the erasure runs: same address, same id, a new profile."""
     repo = dynamodb_repo
-    events.create_event(repo, webinar_data(), actor="test")
-    clock.set(WEBINAR_START - timedelta(hours=20))
-    for address in ("an@example.be", "bo@example.be"):
-        register(repo, mailer, address, [WEBINAR])
+    _registered(repo, mailer, clock, "an@example.be", "bo@example.be")
     bo = subscriptions.find_person(repo, "bo@example.be")
     at = WEBINAR_START - timedelta(hours=1)
     clock.set(at)
@@ -568,9 +554,7 @@ def test_a_tick_acting_as_of_an_earlier_moment_settles_as_the_holder(dynamodb_re
     """``send-due --now`` an hour back: its lease has ended by the clock other ticks go by, so its claims may
     be theirs by now; every settle asks."""
     repo = dynamodb_repo
-    events.create_event(repo, webinar_data(), actor="test")
-    clock.set(WEBINAR_START - timedelta(hours=20))
-    register(repo, mailer, "an@example.be", [WEBINAR])
+    _registered(repo, mailer, clock, "an@example.be")
     at = WEBINAR_START - timedelta(hours=1)
     clock.set(at + timedelta(hours=1))
     writes = []
