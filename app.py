@@ -13,13 +13,25 @@ from typing import Any, Callable
 
 from chalice import AuthResponse, Chalice, Rate, Response
 
-from chalicelib import config, events, i18n, staff, web
+from chalicelib import config, times
 from chalicelib.errors import (
-    AwaitingConfirmation, Conflict, DomainError, Gone, InvalidInput, InvalidInputs, LinkUsed, NotFound, TooManyRequests,
-    Unauthorized, Unavailable,
+    AwaitingConfirmation,
+    Conflict,
+    DomainError,
+    Gone,
+    InvalidInput,
+    InvalidInputs,
+    LinkUsed,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+    Unavailable,
 )
-from chalicelib.models import ID_PATTERN, AuditEntry, event_json
-from chalicelib import times
+from chalicelib.model.event import ID_PATTERN
+from chalicelib.model.person import AuditEntry
+from chalicelib.render import i18n, pages
+from chalicelib.render.event_json import event_json
+from chalicelib.services import events, staff
 
 app = Chalice(app_name="sro-events")
 
@@ -32,8 +44,8 @@ def get_repo():
     """Return the repository, built once per process on first use."""
     global _repo
     if _repo is None:
-        from chalicelib import aws
-        from chalicelib.storage import DynamoDBRepository
+        from chalicelib.adapters import aws
+        from chalicelib.adapters.dynamodb import DynamoDBRepository
 
         _repo = DynamoDBRepository(aws.client("dynamodb"), config.load().table_name)
     return _repo
@@ -52,8 +64,8 @@ def get_mailer():
     """Return the mailer (SES), built once per process on first use."""
     global _mailer
     if _mailer is None:
-        from chalicelib import aws
-        from chalicelib.mail import SesMailer
+        from chalicelib.adapters import aws
+        from chalicelib.adapters.ses import SesMailer
 
         current = config.load()
         _mailer = SesMailer(aws.client("ses"), current.sender_email, current.ses_configuration_set)
@@ -219,7 +231,7 @@ def get_event(event_id):
     # The same URL is the event's page in calendars (the .ics URL, "More
     # information" in add-to-calendar links): a browser, which asks for
     # HTML first, gets a page; anything else the JSON.
-    html = web.prefers(app.current_request.headers.get("accept"), "text/html", "application/json")
+    html = pages.prefers(app.current_request.headers.get("accept"), "text/html", "application/json")
     vary = {"Vary": "Accept, Accept-Language"}  # the page's language comes from Accept-Language without ?lang
     try:
         event = events.get_public_event(get_repo(), event_id)
@@ -232,13 +244,13 @@ def get_event(event_id):
     now = times.now()
     if html:
         return page("event.html", headers=vary, cache="no-cache", event=event,
-                    state=web.registration_state(event, now))
+                    state=pages.registration_state(event, now))
     return json_response(event_json(event, base_url=settings().base_url, now=now), headers=vary)
 
 
 @api("/openapi.json", methods=["GET"])
 def openapi_document():
-    from chalicelib import openapi
+    from chalicelib.render import openapi
 
     return json_response(openapi.document(settings().base_url), headers={"Cache-Control": "public, max-age=300"})
 
@@ -266,7 +278,7 @@ def feed_lang() -> str:
 
 def calendar_response(reply, extra_headers: dict[str, str] | None = None) -> Response:
     """Shape a feed reply: 200 or 304, validators and caching headers; no body for 304 or HEAD."""
-    from chalicelib.feed_snapshots import CACHE_CONTROL
+    from chalicelib.services.public_feed import CACHE_CONTROL
 
     headers = {"Content-Type": "text/calendar; charset=utf-8", "Cache-Control": CACHE_CONTROL, **(extra_headers or {})}
     if reply.etag:
@@ -279,7 +291,7 @@ def calendar_response(reply, extra_headers: dict[str, str] | None = None) -> Res
 
 @api("/calendar.ics", methods=["GET", "HEAD"])
 def public_calendar():
-    from chalicelib.feed_snapshots import read_public_feed
+    from chalicelib.services.public_feed import read_public_feed
 
     headers = app.current_request.headers
     return calendar_response(read_public_feed(
@@ -289,10 +301,10 @@ def public_calendar():
 
 @api("/events/{event_id}/calendar.ics", methods=["GET", "HEAD"])
 def event_calendar(event_id):
-    from chalicelib.feed_snapshots import read_event_calendar
+    from chalicelib.services.public_feed import read_event_calendar
 
     headers = app.current_request.headers
-    reply = read_event_calendar(get_repo(), event_id, feed_lang(), base_url=settings().base_url,
+    reply = read_event_calendar(events.get_public_event(get_repo(), event_id), feed_lang(), base_url=settings().base_url,
                                 if_none_match=headers.get("if-none-match"),
                                 if_modified_since=headers.get("if-modified-since"))
     return calendar_response(reply, {"Content-Disposition": f'attachment; filename="{event_id}.ics"'})
@@ -302,14 +314,14 @@ def event_calendar(event_id):
 # /feeds/{filename} and the ".ics" is checked here.
 @api("/feeds/{filename}", methods=["GET", "HEAD"])
 def personal_calendar(filename):
-    from chalicelib import subscriptions
     from chalicelib.errors import NotFound
+    from chalicelib.services import manage
 
     if not filename.endswith(".ics"):
         raise NotFound("token: this link is not valid (any more)")
     token = filename[:-4]
     headers = app.current_request.headers
-    reply = subscriptions.read_personal_feed(
+    reply = manage.read_personal_feed(
         get_repo(), token, base_url=settings().base_url,
         if_none_match=headers.get("if-none-match"), if_modified_since=headers.get("if-modified-since"))
     # Private: it holds join links; the token in the URL must not leak.
@@ -338,29 +350,29 @@ def staff_list_events():
 
 @staff_route("/staff/events/{event_id}", methods=["GET"])
 def staff_get_event(event_id):
-    from chalicelib import subscriptions
+    from chalicelib.services import staff
 
     event = events.get_event(get_repo(), event_id)
     body = event_json(event, base_url=settings().base_url, now=times.now(), staff=True)
-    body["counts"] = subscriptions.counts(get_repo(), event)
+    body["counts"] = staff.counts(get_repo(), event)
     return json_response(body)
 
 
 @staff_route("/staff/events/{event_id}/registrations", methods=["GET"])
 def staff_registrations(event_id):
-    from chalicelib import subscriptions
+    from chalicelib.services import staff
 
     request = app.current_request
     event = events.get_event(get_repo(), event_id)
-    rows = subscriptions.registrations_for_staff(get_repo(), event)
+    rows = staff.registrations_for_staff(get_repo(), event)
     wants = query_value("format", ("json", "csv", "excel"), "") if "format" in (request.query_params or {}) else ""
     if not wants:
-        wants = "csv" if web.prefers(request.headers.get("accept"), "text/csv", "application/json") else "json"
+        wants = "csv" if pages.prefers(request.headers.get("accept"), "text/csv", "application/json") else "json"
     # Who took the list of addresses, of which event, how many: the audit says, never the addresses.
     get_repo().add_audit(AuditEntry(actor=actor(), action="registrations.read", target=f"event:{event.id}",
                                     at=times.now(), details={"format": wants, "rows": len(rows)}))
     if wants in ("csv", "excel"):
-        return Response(body=subscriptions.registrations_csv(rows, excel=wants == "excel"), status_code=200, headers={
+        return Response(body=staff.registrations_csv(rows, excel=wants == "excel"), status_code=200, headers={
             "Content-Type": "text/csv; charset=utf-8",
             "Content-Disposition": f'attachment; filename="registrations-{event.id}.csv"',
             "Cache-Control": "no-store",
@@ -387,10 +399,10 @@ def _audit_subscriber(action: str, found: bool) -> None:
 
 def _subscriber(action: str):
     """The person of ?email=, for a lookup or an erasure; NotFound (audited as such) when there is none."""
-    from chalicelib import subscriptions
+    from chalicelib.services import privacy
 
     try:
-        return subscriptions.find_person(get_repo(), _subscriber_email())
+        return privacy.find_person(get_repo(), _subscriber_email())
     except NotFound:
         _audit_subscriber(action, False)
         raise
@@ -398,47 +410,47 @@ def _subscriber(action: str):
 
 @staff_route("/staff/subscribers", methods=["GET"])
 def staff_subscriber_data():
-    from chalicelib import subscriptions
+    from chalicelib.services import privacy
 
     person = _subscriber("subscriber.access")
     _audit_subscriber("subscriber.access", True)
-    return json_response(subscriptions.export_person(get_repo(), person), headers={"Cache-Control": "no-store"})
+    return json_response(privacy.export_person(get_repo(), person), headers={"Cache-Control": "no-store"})
 
 
 @staff_route("/staff/subscribers", methods=["DELETE"])
 def staff_erase_subscriber():
-    from chalicelib import subscriptions
+    from chalicelib.services import privacy
 
     person = _subscriber("subscriber.erase")
-    subscriptions.erase(get_repo(), person)
+    privacy.erase(get_repo(), person)
     _audit_subscriber("subscriber.erase", True)
     return json_response({"status": "erased"})
 
 
 @staff_route("/staff/events/{event_id}", methods=["PATCH"])
 def staff_change_event(event_id):
-    from chalicelib import subscriptions
+    from chalicelib.services import planning
 
     change = events.change_event(get_repo(), event_id, json_body(), actor=actor())
-    subscriptions.after_event_change(get_repo(), change)
+    planning.after_event_change(get_repo(), change)
     return _staff_event(change.after)
 
 
 @staff_route("/staff/events/{event_id}/publish", methods=["POST"])
 def staff_publish_event(event_id):
-    from chalicelib import subscriptions
+    from chalicelib.services import planning
 
     change = events.publish_event(get_repo(), event_id, actor=actor())
-    subscriptions.after_event_change(get_repo(), change)
+    planning.after_event_change(get_repo(), change)
     return _staff_event(change.after)
 
 
 @staff_route("/staff/events/{event_id}/cancel", methods=["POST"])
 def staff_cancel_event(event_id):
-    from chalicelib import subscriptions
+    from chalicelib.services import planning
 
     change = events.cancel_event(get_repo(), event_id, actor=actor())
-    subscriptions.after_event_change(get_repo(), change)
+    planning.after_event_change(get_repo(), change)
     return _staff_event(change.after)
 
 
@@ -489,10 +501,10 @@ def page(template: str, status: int = 200, *, switch_path: str | None = None,
     lang = context.pop("lang", None) or page_language()
     body = i18n.render(
         f"web/{template}", lang,
-        css_url=web.static_url("site.css"),
-        switch_url=web.switch_language_url(switch_path or _current_path(), app.current_request.query_params, lang),
-        lang_attr=lambda texts: web.lang_attribute(texts, lang),
-        titled=lambda event: web.titled(event, lang),
+        css_url=pages.static_url("site.css"),
+        switch_url=pages.switch_language_url(switch_path or _current_path(), app.current_request.query_params, lang),
+        lang_attr=lambda texts: pages.lang_attribute(texts, lang),
+        titled=lambda event: pages.titled(event, lang),
         **context,
     )
     return html_response(body, status, headers, cache)
@@ -543,7 +555,7 @@ def html_error(exc: DomainError) -> Response:
             # A second press, or the mail's link opened again: it worked, and
             # their page is where to go (the mail that held this link has the
             # same manage link in its footer).
-            from chalicelib.subscriptions import person_links
+            from chalicelib.render.mails import person_links
 
             manage = person_links(person, settings().base_url).manage + _lang_query()
         return page("token_error.html", status, code=status, resend_url=resend, manage_url=manage,
@@ -576,18 +588,16 @@ def html_error(exc: DomainError) -> Response:
 
 def _is_erased_link(exc: Exception) -> bool:
     """Whether ``exc`` is a genuine person link (manage, unsubscribe) whose person is erased (or expired)."""
-    import sys
+    from chalicelib.errors import ErasedPersonLink
 
-    module = sys.modules.get("chalicelib.subscriptions")  # not loaded: no link was read, and none is erased
-    return module is not None and isinstance(exc, module.ErasedPersonLink)
+    return isinstance(exc, ErasedPersonLink)
 
 
 def _is_mail_limit(exc: Exception) -> bool:
     """Whether ``exc`` says a resend button's mail was held back by the confirmation-mail limits."""
-    import sys
+    from chalicelib.errors import MailLimitReached
 
-    module = sys.modules.get("chalicelib.subscriptions")
-    return module is not None and isinstance(exc, module.MailLimitReached)
+    return isinstance(exc, MailLimitReached)
 
 
 def mail_limit_page(exc, token: str | None) -> Response:
@@ -639,18 +649,18 @@ def raw_form_body() -> bytes:
 
 def form_fields() -> dict[str, list[str]]:
     """The fields of a posted form (urlencoded); empty when there is no body."""
-    return web.parse_form(raw_form_body())
+    return pages.parse_form(raw_form_body())
 
 
 def _is_form_post() -> bool:
     content_type = (app.current_request.headers.get("content-type") or "").lower()
-    return content_type.split(";")[0].strip() == web.FORM_CONTENT_TYPE
+    return content_type.split(";")[0].strip() == pages.FORM_CONTENT_TYPE
 
 
 @app.route("/static/{name}", methods=["GET", "HEAD"])
 def static(name):
     try:
-        body, content_type, etag = web.static_file(name)
+        body, content_type, etag = pages.static_file(name)
     except KeyError:
         return Response(body="Not found", status_code=404,
                         headers={"Content-Type": "text/plain; charset=utf-8"})
@@ -665,11 +675,11 @@ def _index(status: int = 200, values: dict | None = None, errors: dict | None = 
            notice: dict | None = None, headers: dict[str, str] | None = None) -> Response:
     now = times.now()
     upcoming, cancelled = events.front_page_events(get_repo(), now)
-    cards = web.event_cards(upcoming, now)
+    cards = pages.event_cards(upcoming, now)
     # The form shown again after a post holds what was typed (name, address, question): not to be stored.
     return page("index.html", status, switch_path=switch_path, cache="no-cache" if status == 200 else "no-store",
                 headers=headers, cards=cards, cancelled=cancelled, values=values or {}, errors=errors or {},
-                anchors=web.field_anchors(cards), notice=notice)
+                anchors=pages.field_anchors(cards), notice=notice)
 
 
 @page_route("/", methods=["GET", "HEAD"])
@@ -685,7 +695,7 @@ def privacy():
     return page("privacy.html", cache="no-cache")
 
 
-@app.route("/subscriptions", methods=["POST"], content_types=[web.FORM_CONTENT_TYPE, "application/json"])
+@app.route("/subscriptions", methods=["POST"], content_types=[pages.FORM_CONTENT_TYPE, "application/json"])
 def create_subscription():
     if _is_form_post():
         return _subscribe_form()
@@ -716,20 +726,20 @@ def _subscribe_json():
 
 def _subscribe_form():
     try:
-        data = web.subscription_from_form(raw_form_body())
+        data = pages.subscription_from_form(raw_form_body())
     except (InvalidInput, InvalidInputs) as exc:  # not UTF-8, too many fields: the form again, empty, with why
-        return _index(400, {}, web.form_errors(exc, page_language()))
+        return _index(400, {}, pages.form_errors(exc, page_language()))
     except DomainError as exc:
         return html_error(exc)
     try:
         _subscribe(data)
     except (InvalidInput, InvalidInputs) as exc:
-        return _index(400, web.form_values(data), web.form_errors(exc, page_language()))
+        return _index(400, pages.form_values(data), pages.form_errors(exc, page_language()))
     except Unavailable:
         # Our fault, for a moment (the table, SES): the form again, as it was
         # filled in, so that trying again is one press.
         try:
-            return _index(503, web.form_values(data), headers={"Retry-After": "60"}, notice={
+            return _index(503, pages.form_values(data), headers={"Retry-After": "60"}, notice={
                 "heading": _("Temporarily unavailable"),
                 "message": _("We could not handle your registration just now. What you filled in is still here: press the button again in a few minutes.")})
         except DomainError:  # the events cannot be read either: the plain 503 page
@@ -750,7 +760,7 @@ def outbox_page():
     settings = config.load()
     if not settings.is_local or not settings.endpoint_url:
         raise NotFound("path: the outbox exists only in the local stage")
-    from chalicelib import outbox
+    from chalicelib.ops import outbox
 
     try:
         mails = outbox.read(settings.endpoint_url)
@@ -765,13 +775,21 @@ def outbox_page():
 # acts has a button that POSTs. Where a POST destroys data (cancel, erase),
 # a first POST without ``confirm=yes`` shows a page asking to be sure.
 
-FORM_AND_PLAIN = [web.FORM_CONTENT_TYPE, "multipart/form-data", "text/plain", "application/json"]
+FORM_AND_PLAIN = [pages.FORM_CONTENT_TYPE, "multipart/form-data", "text/plain", "application/json"]
 
 
 def _subscriptions():
-    from chalicelib import subscriptions
+    from types import SimpleNamespace
 
-    return subscriptions
+    from chalicelib.services import manage, people, privacy, subscribe
+
+    return SimpleNamespace(
+        subscribe=subscribe.subscribe, inspect_confirm_token=subscribe.inspect_confirm_token, confirm=subscribe.confirm,
+        resend_confirmation=subscribe.resend_confirmation, resend_from_manage=subscribe.resend_from_manage,
+        manage_view=manage.manage_view, cancel_registration=manage.cancel_registration,
+        register_from_link=manage.register_from_link, person_for_token=people.person_for_token,
+        unsubscribe=manage.unsubscribe, resume_mail=manage.resume_mail, set_mail_language=manage.set_mail_language,
+        erase_by_token=privacy.erase_by_token, unsubscribe_view=manage.unsubscribe_view)
 
 
 def _confirmed_step() -> bool:
@@ -800,7 +818,7 @@ def confirm_page(token):
 @page_route("/confirm/{token}", methods=["POST"], content_types=FORM_AND_PLAIN)
 def confirm_registration(token):
     result = _subscriptions().confirm(get_repo(), get_mailer(), token, base_url=settings().base_url, now=times.now())
-    return page("confirmed.html", switch_path="/", result=result, summary=web.confirm_summary(result.outcomes))
+    return page("confirmed.html", switch_path="/", result=result, summary=pages.confirm_summary(result.outcomes))
 
 
 @page_route("/confirm/{token}/resend", methods=["POST"], content_types=FORM_AND_PLAIN)
@@ -902,13 +920,13 @@ def cancel_registration(token, event_id):
                  i18n.gettext("You are about to cancel your registration for %(title)s. If the event is full, your seat goes to the next person on the waiting list.", lang))
         return page("are_you_sure.html", switch_path=_manage_path(token),
                     heading=_("Cancel this registration?"),
-                    message=web.with_title(about, event, lang),
+                    message=pages.with_title(about, event, lang),
                     button=_("Yes, cancel my registration"), action=app.current_request.path.format(
                         token=token, event_id=event_id) + _lang_query(), back_url=back)
     event = _subscriptions().cancel_registration(get_repo(), token, event_id, now=times.now())
     lang = page_language()
     return page("result.html", switch_path=_manage_path(token), heading=_("Registration cancelled"),
-                paragraphs=[web.with_title(i18n.gettext("Your registration for %(title)s is cancelled.", lang), event, lang),
+                paragraphs=[pages.with_title(i18n.gettext("Your registration for %(title)s is cancelled.", lang), event, lang),
                             # An .ics once imported stays in a calendar app until its owner removes it.
                             _("Did you put the event in your calendar yourself? Then remove it there. Your personal "
                               "calendar feed drops it by itself.")],
@@ -930,7 +948,7 @@ def register_page(token, event_id):
     event, _registration_ = _registration(token, event_id)
     lang = page_language()
     return page("button_page.html", heading=_("Register"),
-                message=web.with_title(i18n.gettext("Register for %(title)s.", lang), event, lang),
+                message=pages.with_title(i18n.gettext("Register for %(title)s.", lang), event, lang),
                 button=_("Register me"), fields={}, action=_current_path() + _lang_query())
 
 
@@ -969,7 +987,7 @@ def register_from_link(token, event_id):
     if shown in REGISTER_OUTCOMES_WITHOUT_MAIL and \
             not _subscriptions().person_for_token(get_repo(), "manage", token).receives_mail:
         text = REGISTER_OUTCOMES_WITHOUT_MAIL[shown]
-    return result_page(_(heading), web.with_title("%(title)s", outcome.event, page_language()), _(text),
+    return result_page(_(heading), pages.with_title("%(title)s", outcome.event, page_language()), _(text),
                        manage_url=_manage_path(token) + _lang_query(), switch_path=_manage_path(token))
 
 
@@ -1080,7 +1098,7 @@ def security_headers(event, get_response):
     content_type = next((value for name, value in headers.items() if name.lower() == "content-type"), None)
     if content_type is None and not isinstance(response.body, str):
         content_type = headers["Content-Type"] = "application/json"
-    wanted = dict(web.SECURITY_HEADERS) if (content_type or "").startswith("text/html") else {
+    wanted = dict(pages.SECURITY_HEADERS) if (content_type or "").startswith("text/html") else {
         "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
     for name, value in wanted.items():
         headers.setdefault(name, value)
@@ -1115,7 +1133,7 @@ def log_request(event, get_response):
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def tick(event):
     """Send what is due (EventBridge, every minute)."""
-    from chalicelib import tick as ticks
+    from chalicelib import wiring
 
     # Stop TICK_MARGIN s before Lambda would (50 s of the tick's 75): a send
     # begun just before the deadline (an SES call may take 13 s: 3 to
@@ -1123,7 +1141,7 @@ def tick(event):
     # goes to the next tick.
     context = getattr(event, "context", None)
     remaining = context.get_remaining_time_in_millis() / 1000 if hasattr(context, "get_remaining_time_in_millis") else 75.0
-    ticks.run_tick(time_budget=max(remaining - TICK_MARGIN, 1.0), repo=get_repo(), mailer=get_mailer())
+    wiring.run_tick(time_budget=max(remaining - TICK_MARGIN, 1.0), repo=get_repo(), mailer=get_mailer())
 
 
 TICK_MARGIN = 25.0  # seconds; .chalice/config.json gives the tick 75
@@ -1134,7 +1152,7 @@ TICK_MARGIN = 25.0  # seconds; .chalice/config.json gives the tick 75
 @app.on_sns_message(topic="sro-events-ses-notifications")
 def ses_notifications(event):
     """Record the suppressions that SES bounces and complaints call for."""
-    from chalicelib import bounces
+    from chalicelib.services import bounces
 
     try:
         message = json.loads(event.message)

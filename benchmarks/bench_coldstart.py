@@ -59,8 +59,8 @@ import json, sys, time
 sys.path.insert(0, sys.argv[1])
 import app
 from chalice.test import Client
-from chalicelib.seed import seed
-from chalicelib.storage import InMemoryRepository
+from chalicelib.ops.seed import seed
+from tests.fakes import InMemoryRepository
 
 repo = InMemoryRepository()
 seed(repo)

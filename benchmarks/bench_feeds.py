@@ -40,7 +40,7 @@ BASE_URL = "https://events.smartregion.example"
 
 
 def make_events(count: int):
-    from chalicelib.models import build_event
+    from chalicelib.input.event import build_event
 
     events = []
     start = datetime(2027, 1, 4, 9, 0, tzinfo=ZoneInfo("Europe/Brussels"))
@@ -111,8 +111,12 @@ def measure(count: int) -> dict:
     from moto import mock_aws
 
     import app as app_module
-    from chalicelib import aws, feed_snapshots, feeds, times
-    from chalicelib.storage import DynamoDBRepository, create_table
+    from chalicelib.adapters import aws
+    from chalicelib.render import ical
+    from chalicelib.services import public_feed
+    from chalicelib import times
+    from chalicelib.adapters.dynamodb import DynamoDBRepository
+    from chalicelib.adapters.dynamodb.table import create_table
 
     events = make_events(count)
     times.now = lambda: NOW  # the same instant throughout, as in the tests
@@ -123,7 +127,7 @@ def measure(count: int) -> dict:
         repo = DynamoDBRepository(client, os.environ["TABLE_NAME"])
         for event in events:
             repo.create_event(event)  # straight in: one feed render below, not one per event
-        feed_snapshots.refresh_public_feeds(repo, NOW)
+        public_feed.refresh_public_feeds(repo, NOW)
         app_module.set_repo(repo)
         calls: list[str] = []
         scanned: list[int] = []
@@ -160,7 +164,7 @@ def measure(count: int) -> dict:
         app_module.set_repo(None)
         stored = gzip.compress(first.body, mtime=0)
 
-    public = feed_snapshots.public_events(events, NOW)
+    public = public_feed.public_events(events, NOW)
     build_repeat = 31 if count < 1000 else 7
     # Interleave the two builders so that both see the same machine state,
     # each run after a full collection: otherwise where the collector's
@@ -169,7 +173,7 @@ def measure(count: int) -> dict:
     ours, bare = [], []
     for _ in range(build_repeat):
         gc.collect()
-        ours.append(timed(lambda: feeds.build_calendar(public, lang="nl", base_url=BASE_URL, include_join_link=False), 1))
+        ours.append(timed(lambda: ical.build_calendar(public, lang="nl", base_url=BASE_URL, include_join_link=False), 1))
         gc.collect()
         bare.append(timed(lambda: bare_icalendar(public), 1))
     # The fastest run of each: the least disturbed by whatever else the machine does.

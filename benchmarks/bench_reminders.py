@@ -107,10 +107,17 @@ def run_over_http(size: int) -> dict[str, float]:
 
 
 def measure(size: int, sent_messages) -> dict[str, float]:
-    from chalicelib import aws, events, reminders, times, tokens
-    from chalicelib.mail import SesMailer
-    from chalicelib.models import Person, Send
-    from chalicelib.storage import DynamoDBRepository, create_table
+    from chalicelib.adapters import aws
+    from chalicelib.adapters import keys as link_keys
+    from chalicelib.services import events
+    from chalicelib.services import tick
+    from chalicelib import times
+    from chalicelib import tokens
+    from chalicelib.adapters.ses import SesMailer
+    from chalicelib.model.person import Person
+    from chalicelib.model.send import Send
+    from chalicelib.adapters.dynamodb import DynamoDBRepository
+    from chalicelib.adapters.dynamodb.table import create_table
 
     aws.reset()
     dynamodb, ses = aws.client("dynamodb"), aws.client("ses")
@@ -122,7 +129,7 @@ def measure(size: int, sent_messages) -> dict[str, float]:
         "starts_at": "2027-01-14T10:00:00+01:00", "ends_at": "2027-01-14T11:00:00+01:00",
         "online_url": "https://meet.example.org/sro"}, actor="bench", now=NOW)
     due = event.starts_at - timedelta(hours=1)
-    key = tokens.signing_key()
+    key = link_keys.signing_key()
 
     def plan(count: int, prefix: str, offset: str) -> list[Send]:
         at = event.starts_at - times.parse_duration(offset, "reminders")
@@ -142,7 +149,7 @@ def measure(size: int, sent_messages) -> dict[str, float]:
     # and takes moto's and botocore's first-call costs, which the bare sends
     # below, coming second, would not pay either. Cold starts: bench_coldstart.py.
     plan(WARM_UP, "warm", "P1D")
-    warm = reminders.send_due(repo, SesMailer(ses, SENDER), base_url=BASE, now=event.starts_at - timedelta(days=1),
+    warm = tick.send_due(repo, SesMailer(ses, SENDER), base_url=BASE, now=event.starts_at - timedelta(days=1),
                               rate=1e9, time_budget=600)
     assert warm.sent == WARM_UP, warm
     sends = plan(size, "p", "PT1H")
@@ -171,8 +178,13 @@ def one_round(size: int, repo, dynamodb, ses, sends, sent_messages, due: datetim
     """The tick, then the bare SES sends of its messages, then the floor, each timed after a full collection (blocks)."""
     import gc
 
-    from chalicelib import reminders
-    from chalicelib.mail import SesMailer
+    from chalicelib.adapters import aws
+    from chalicelib.adapters import keys as link_keys
+    from chalicelib.services import events
+    from chalicelib.services import tick
+    from chalicelib import times
+    from chalicelib import tokens
+    from chalicelib.adapters.ses import SesMailer
 
     calls: Counter[str] = Counter()
 
@@ -184,7 +196,7 @@ def one_round(size: int, repo, dynamodb, ses, sends, sent_messages, due: datetim
     mailer = SesMailer(ses, SENDER)
     gc.collect()
     started = time.perf_counter()
-    result = reminders.send_due(repo, mailer, base_url=BASE, now=due + timedelta(seconds=30), rate=1e9,
+    result = tick.send_due(repo, mailer, base_url=BASE, now=due + timedelta(seconds=30), rate=1e9,
                                 time_budget=3600)
     tick_seconds = time.perf_counter() - started
     for client in (dynamodb, ses):
@@ -217,9 +229,14 @@ def interleaved_round(size: int, repo, dynamodb, ses, sends, messages, due: date
     """The tick with the bare sends of ``messages`` made between its own, SLICE at a time, timed apart; then the floor."""
     import gc
 
-    from chalicelib import reminders
-    from chalicelib.mail import SesMailer
-    from chalicelib.storage import SLOTS_WINDOW_MIN
+    from chalicelib.adapters import aws
+    from chalicelib.adapters import keys as link_keys
+    from chalicelib.services import events
+    from chalicelib.services import tick
+    from chalicelib import times
+    from chalicelib import tokens
+    from chalicelib.adapters.ses import SesMailer
+    from chalicelib.adapters.dynamodb.keys import SLOTS_WINDOW_MIN
 
     class Interleaved(SesMailer):
         def __init__(self):
@@ -243,7 +260,7 @@ def interleaved_round(size: int, repo, dynamodb, ses, sends, messages, due: date
     time.sleep(SLOTS_WINDOW_MIN)  # the last tick's last window of send slots has ended: this one does not wait for it
     gc.collect()
     started = time.perf_counter()
-    result = reminders.send_due(repo, mailer, base_url=BASE, now=due + timedelta(seconds=30), rate=1e9,
+    result = tick.send_due(repo, mailer, base_url=BASE, now=due + timedelta(seconds=30), rate=1e9,
                                 time_budget=3600)
     tick_seconds = time.perf_counter() - started - mailer.bare_seconds
     assert result.sent == size and mailer.bare == size, (result, mailer.bare)
@@ -262,7 +279,12 @@ def bookkeeping(dynamodb, table: str, now: datetime) -> float:
     """
     import json
 
+    from chalicelib.adapters import aws
+    from chalicelib.adapters import keys as link_keys
+    from chalicelib.services import events
+    from chalicelib.services import tick
     from chalicelib import times
+    from chalicelib import tokens
 
     S = lambda value: {"S": value}  # noqa: E731
     lease, me = S(times.to_utc_iso(now + timedelta(minutes=5))), S("bench")

@@ -1,4 +1,4 @@
-"""Domain errors. Only ``app.py`` turns them into HTTP answers."""
+
 
 
 class DomainError(Exception):
@@ -7,6 +7,9 @@ class DomainError(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
+
+import math
+from datetime import timedelta
 
 
 class InvalidInput(DomainError):
@@ -75,3 +78,49 @@ class PartialWrite(Unavailable):
     def __init__(self, message: str, held: list[bool | None]):
         super().__init__(message)
         self.held = held
+
+
+class EventChanged(Conflict):
+    """A move worked out from the event as read (``event_seen``) met the event changed since: read it again."""
+
+
+class MailError(Exception):
+    """Raised when a mail could not be handed to SES."""
+
+
+class MailThrottled(MailError):
+    """Raised when SES refuses for now (rate exceeded, throttled, unavailable): retry later."""
+
+
+class MailRejected(MailError):
+    """Raised when SES refuses this message for good (bad address, unverified sender): do not retry."""
+
+
+class MailUncertain(MailError):
+    """Raised when SES may have taken the message but its answer was lost (a read timeout): never resend."""
+
+
+class ErasedPersonLink(NotFound):
+    """A genuine person link (its HMAC holds) whose person no longer exists: erased, or expired with their data.
+
+    Told apart from a forged or mistyped link (plain NotFound): its page says the
+    data is erased and there is nothing more to do, not "check the link".
+    """
+
+
+# -------------------------------------------------------------- subscribe
+
+
+class MailLimitReached(TooManyRequests):
+    """No confirmation mail went out: the address has had its share of them for the hour or the day.
+
+    ``period``: "hour" or "day", the limit that holds longest; ``retry_after``:
+    whole seconds until a mail would go out again. Only what proves the
+    address (a mailed link held: the resend buttons) may be told this; the
+    form answers every address alike.
+    """
+
+    def __init__(self, period: str, wait: timedelta):
+        super().__init__(f"email: the confirmation mails of this {period} are used up; try again later")
+        self.period = period
+        self.retry_after = max(1, math.ceil(wait.total_seconds()))

@@ -16,6 +16,8 @@ import sys
 import time
 from typing import Any, Mapping
 
+from chalicelib import config
+
 NAMESPACE = "SroEvents"
 
 # The tick's counts, in the order they are logged; each becomes a metric.
@@ -33,7 +35,6 @@ def emit(record: Mapping[str, Any]) -> None:
 
 
 def _stage() -> str:
-    from . import config
 
     return config.get("STAGE")
 

@@ -10,7 +10,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import InvalidInput
+from chalicelib.errors import InvalidInput
 
 UTC = timezone.utc
 DEFAULT_ZONE = "Europe/Brussels"

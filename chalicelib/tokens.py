@@ -7,6 +7,8 @@ import hmac
 import re
 import secrets
 
+from chalicelib.adapters import keys as link_keys
+
 # token_urlsafe(32) gives 43 characters of [A-Za-z0-9_-]; accept a little
 # slack so a future longer token still parses, refuse anything else unread.
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
@@ -51,31 +53,12 @@ def same_hash(a: str, b: str) -> bool:
 PURPOSE_CODES = {"manage": "m", "feed": "f", "unsubscribe": "u"}
 PERSON_ID_LENGTH = 22  # 16 bytes, base64url without padding
 MAC_LENGTH = 43  # 32 bytes, base64url without padding
-_key_cache: dict[str, bytes] = {}
 
 
 def _b64(data: bytes) -> str:
     import base64
 
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def signing_key() -> bytes:
-    """Return the key for person ids and person links, read once per process.
-
-    ``TOKEN_KEY`` (tests, local runs) wins; otherwise the SecureString
-    parameter named by ``TOKEN_KEY_PARAMETER`` (created by ``cli bootstrap``).
-    """
-    from . import aws, config
-
-    direct = config.get("TOKEN_KEY")
-    if direct:
-        return hashlib.sha256(direct.encode("utf-8")).digest()
-    name = config.get("TOKEN_KEY_PARAMETER")
-    if name not in _key_cache:
-        reply = aws.client("ssm").get_parameter(Name=name, WithDecryption=True)
-        _key_cache[name] = hashlib.sha256(reply["Parameter"]["Value"].encode("utf-8")).digest()
-    return _key_cache[name]
 
 
 def person_id_for(email: str, key: bytes) -> str:
@@ -116,3 +99,14 @@ def read_person_token(purpose: str, token: object, key: bytes) -> tuple[str, str
 def same_salt(a: str, b: str) -> bool:
     """Whether two link salts are the same (ASCII; compared in constant time, as every link part is)."""
     return hmac.compare_digest(a.encode("ascii"), b.encode("ascii"))
+
+
+def address_hash(address: str) -> str:
+    """Return the keyed hash of an address, trimmed and lower-cased: HMAC-SHA-256 under the link signing key.
+
+    Keyed, so that a copy of the table cannot be tested against a list of
+    known addresses (a plain hash could be).
+    """
+
+    text = f"suppression:{address.strip().lower()}".encode("utf-8")
+    return hmac.digest(link_keys.signing_key(), text, "sha256").hex()

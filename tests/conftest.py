@@ -10,8 +10,12 @@ from typing import Callable, Iterator
 
 import pytest
 
-from chalicelib import aws, times
-from chalicelib.storage import DynamoDBRepository, InMemoryRepository, create_table
+from chalicelib.adapters import aws
+from chalicelib.services import staff
+from chalicelib import times
+from chalicelib.adapters.dynamodb import DynamoDBRepository
+from chalicelib.adapters.dynamodb.table import create_table
+from tests.fakes import InMemoryRepository
 
 # The live server (moto's server + chalice local) for browser, fuzzing and load tests.
 pytest_plugins = ["tests.live_server"]
@@ -126,7 +130,7 @@ def repo(request):
 @pytest.fixture
 def mailer():
     """A mailer that keeps what it would send (MIME built, nothing sent)."""
-    from chalicelib.mail import RecordingMailer
+    from tests.fakes import RecordingMailer
 
     return RecordingMailer()
 
@@ -155,7 +159,8 @@ def client(app_module, monkeypatch):
 
 @pytest.fixture
 def staff_token(dynamodb_repo) -> str:
-    from chalicelib import staff
+    from chalicelib.adapters import aws
+    from chalicelib import times
 
     return staff.issue_token(dynamodb_repo, "tester")
 

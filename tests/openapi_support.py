@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 from jsonschema import Draft202012Validator, FormatChecker
 
-from chalicelib import openapi
+from chalicelib.render import openapi
 
 
 def route_of(doc: dict[str, Any], path: str) -> str:

@@ -7,8 +7,10 @@ from collections import Counter
 
 import pytest
 
-from chalicelib import events, subscriptions
-from chalicelib.mail import SesMailer
+from chalicelib.adapters import aws
+from chalicelib.services import events
+from chalicelib.services import subscribe
+from chalicelib.adapters.ses import SesMailer
 from tests.conftest import day_data, webinar_data
 
 BASE = "https://events.example.be"
@@ -17,7 +19,7 @@ IDS = ["webinar-2027-01-14", "webinar-b", "webinar-c"]
 
 @pytest.fixture
 def counted(dynamodb_repo):
-    from chalicelib import aws
+    from chalicelib.services import subscribe
 
     ses = aws.client("ses")
     ses.verify_email_identity(EmailAddress="smartregionoffice@vlaanderen.be")
@@ -32,7 +34,7 @@ def counted(dynamodb_repo):
 
 def subscribe_and_confirm(repo, mailer, calls, address, event_ids):
     calls.clear()
-    subscriptions.subscribe(repo, mailer, {"email": address, "name": "An", "consent": True,
+    subscribe.subscribe(repo, mailer, {"email": address, "name": "An", "consent": True,
                                            "event_ids": event_ids}, base_url=BASE)
     subscribe_calls = Counter(calls)
     from moto.core import DEFAULT_ACCOUNT_ID
@@ -41,7 +43,7 @@ def subscribe_and_confirm(repo, mailer, calls, address, event_ids):
     raw = ses_backends[DEFAULT_ACCOUNT_ID]["eu-west-1"].sent_messages[-1].raw_data
     token = re.search(r"/confirm/([\w-]+)", raw.replace("=\r\n", "").replace("=\n", "")).group(1)
     calls.clear()
-    subscriptions.confirm(repo, mailer, token, base_url=BASE)
+    subscribe.confirm(repo, mailer, token, base_url=BASE)
     return subscribe_calls, Counter(calls)
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib import cli, staff
+from chalicelib.adapters import aws
+from chalicelib import config
+from chalicelib.ops import cli
+from chalicelib.services import staff
 from tests.conftest import TABLE
 
 
@@ -26,7 +29,8 @@ def test_bootstrap_is_idempotent_and_creates_the_signing_key(cli_env, capsys):
 @pytest.mark.parametrize("stage", ["dev", "prod"])
 def test_bootstrap_refuses_a_deployed_stage_and_touches_nothing(cli_env, capsys, stage):
     """In AWS the stack owns the table: one made by bootstrap would make the next deploy fail on its name."""
-    from chalicelib import aws
+    from chalicelib.ops import cli
+    from chalicelib.services import staff
 
     cli_env.setenv("STAGE", stage)
     cli_env.delenv("AWS_ENDPOINT_URL", raising=False)
@@ -49,7 +53,8 @@ def test_bootstrap_refuses_a_deployed_stage_and_touches_nothing(cli_env, capsys,
 def test_bootstrap_runs_only_against_the_local_stage_or_an_emulator(monkeypatch, stage, endpoint, refused):
     import dataclasses
 
-    from chalicelib import config
+    from chalicelib.ops import cli
+    from chalicelib.services import staff
 
     monkeypatch.setenv("STAGE", stage)
     settings = dataclasses.replace(config.load(), endpoint_url=endpoint)
@@ -92,7 +97,8 @@ def test_bad_staff_name_is_refused(cli_env, capsys):
     ({}, "eu-west-1"),
 ])
 def test_the_region_is_the_environments_by_either_name_before_the_default(monkeypatch, env, region):
-    from chalicelib import config
+    from chalicelib.ops import cli
+    from chalicelib.services import staff
 
     for name in ("AWS_DEFAULT_REGION", "AWS_REGION"):
         monkeypatch.delenv(name, raising=False)

@@ -7,7 +7,9 @@ import re
 import pytest
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
-from chalicelib import events, subscriptions
+from chalicelib.services import events
+from chalicelib.services import subscribe
+from chalicelib import errors
 from chalicelib.errors import Unavailable
 from tests.conftest import day_data
 
@@ -16,7 +18,7 @@ BASE = "http://127.0.0.1:8000"
 
 def pending_confirm_token(repo, mailer) -> str:
     events.create_event(repo, day_data(capacity=10), actor="test")
-    subscriptions.subscribe(repo, mailer, {"email": "an@example.be", "name": "An", "consent": True,
+    subscribe.subscribe(repo, mailer, {"email": "an@example.be", "name": "An", "consent": True,
                                            "event_ids": ["smart-region-dag-2027"]}, base_url=BASE)
     [mail] = [m for m, _ in mailer.sent if m.kind == "confirm_request"]
     return re.search(r"/confirm/([\w-]+)", mail.text).group(1)
@@ -36,7 +38,7 @@ def test_a_transaction_that_times_out_is_unavailable_not_a_crash(dynamodb_repo, 
 
     monkeypatch.setattr(dynamodb_repo.client, "transact_write_items", times_out)
     with pytest.raises(Unavailable):
-        subscriptions.confirm(dynamodb_repo, mailer, token, base_url=BASE)
+        subscribe.confirm(dynamodb_repo, mailer, token, base_url=BASE)
 
 
 def test_confirm_button_answers_503_with_retry_after_when_a_transaction_times_out(client, dynamodb_repo, mailer,
@@ -68,11 +70,12 @@ class SesDown:
 @pytest.mark.parametrize("error", ["MailThrottled", "MailUncertain", "MailRejected"])
 def test_mail_that_cannot_go_out_at_subscribe_is_a_503_and_the_subscription_is_kept(client, app_module, dynamodb_repo,
                                                                                    mailer, error):
-    from chalicelib import mail as mail_module
+    from chalicelib.services import events
+    from chalicelib.services import subscribe
     from tests.test_web_forms import post_form
 
     events.create_event(dynamodb_repo, day_data(capacity=10), actor="test")
-    app_module.set_mailer(down := SesDown(getattr(mail_module, error)("Throttling")))
+    app_module.set_mailer(down := SesDown(getattr(errors, error)("Throttling")))
     response = post_form(client, event_ids=["smart-region-dag-2027"])
     assert response.status_code == 503 and response.headers["Retry-After"] == "60" and down.tries == 1
     app_module.set_mailer(mailer)  # SES is back: the same form again gets the mail
@@ -81,7 +84,7 @@ def test_mail_that_cannot_go_out_at_subscribe_is_a_503_and_the_subscription_is_k
 
 
 def test_a_confirmation_stands_when_only_its_mail_fails(client, app_module, dynamodb_repo, mailer):
-    from chalicelib.mail import MailThrottled
+    from chalicelib.errors import MailThrottled
 
     token = pending_confirm_token(dynamodb_repo, mailer)
     app_module.set_mailer(SesDown(MailThrottled("Throttling")))

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.errors import DomainError
-from chalicelib.feeds import build_calendar
-from chalicelib.models import build_event
+from chalicelib.render.ical import build_calendar
+from chalicelib.input.event import build_event
 from tests.conftest import PINNED_NOW, day_data
 from tests.feed_support import ROOT
 

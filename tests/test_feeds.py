@@ -8,8 +8,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from chalicelib import feeds
-from chalicelib.models import build_event
+from chalicelib.adapters import keys as link_keys
+from chalicelib.render import ical
+from chalicelib.render import mails
+from chalicelib.input.event import build_event
 from tests.conftest import PINNED_NOW, day_data, webinar_data
 from tests.feed_support import parse_both
 
@@ -23,7 +25,7 @@ def make(**overrides):
 
 def build(events, **kwargs):
     options = {"lang": "nl", "base_url": BASE, "include_join_link": False, **kwargs}
-    return feeds.build_calendar(events, **options)
+    return ical.build_calendar(events, **options)
 
 
 def utc(text):
@@ -105,7 +107,7 @@ def test_calendar_properties_of_a_subscription_feed():
     text = build([make()]).decode()
     lines = text.split("\r\n")
     assert "VERSION:2.0" in lines
-    assert "PRODID:" + feeds.PRODID in lines
+    assert "PRODID:" + ical.PRODID in lines
     assert "NAME:Smart Region Office – evenementen" in lines
     assert "X-WR-CALNAME:Smart Region Office – evenementen" in lines
     assert "REFRESH-INTERVAL;VALUE=DURATION:PT1H" in lines
@@ -131,7 +133,7 @@ def test_event_properties():
 def test_uid_does_not_depend_on_base_url():
     a = parse_both(build([make()], base_url="https://a.example"))[1]
     b = parse_both(build([make()], base_url="https://b.example"))[1]
-    assert a["events"][0]["uid"] == b["events"][0]["uid"] == feeds.event_uid("webinar-2027-01-14")
+    assert a["events"][0]["uid"] == b["events"][0]["uid"] == ical.event_uid("webinar-2027-01-14")
 
 
 def test_same_events_give_the_same_bytes_whatever_the_clock(clock):
@@ -139,13 +141,13 @@ def test_same_events_give_the_same_bytes_whatever_the_clock(clock):
     first = build(events)
     clock.set(PINNED_NOW + timedelta(days=3))
     assert build(list(reversed(events))) == first
-    assert feeds.feed_etag(first) == feeds.feed_etag(build(events))
+    assert ical.feed_etag(first) == ical.feed_etag(build(events))
 
 
 def test_a_change_changes_the_etag():
     event = make()
     changed = build_event({"title": "Nieuw"}, existing=event, now=PINNED_NOW + timedelta(minutes=1))
-    assert feeds.feed_etag(build([event])) != feeds.feed_etag(build([changed]))
+    assert ical.feed_etag(build([event])) != ical.feed_etag(build([changed]))
 
 
 def test_join_link_only_with_include_join_link():
@@ -195,9 +197,9 @@ def test_unknown_language_or_method_is_refused():
 
 def test_public_feed_keeps_cancelled_events_for_30_days():
     event = replace(make(), status="cancelled", cancelled_at=PINNED_NOW)
-    assert feeds.in_public_feed(event, PINNED_NOW + timedelta(days=30) - timedelta(seconds=1))
-    assert not feeds.in_public_feed(event, PINNED_NOW + timedelta(days=30))
-    assert not feeds.in_public_feed(replace(make(), status="draft"), PINNED_NOW)
+    assert ical.in_public_feed(event, PINNED_NOW + timedelta(days=30) - timedelta(seconds=1))
+    assert not ical.in_public_feed(event, PINNED_NOW + timedelta(days=30))
+    assert not ical.in_public_feed(replace(make(), status="draft"), PINNED_NOW)
 
 
 # ------------------------------------------------------- add to calendar
@@ -205,7 +207,7 @@ def test_public_feed_keeps_cancelled_events_for_30_days():
 
 def test_google_link_has_utc_times_and_texts():
     event = build_event(day_data(), existing=None, now=PINNED_NOW)
-    link = feeds.add_to_calendar_links(event, lang="en", base_url=BASE)["google"]
+    link = ical.add_to_calendar_links(event, lang="en", base_url=BASE)["google"]
     parts = urlsplit(link)
     assert (parts.scheme, parts.netloc, parts.path) == ("https", "calendar.google.com", "/calendar/render")
     query = parse_qs(parts.query)
@@ -220,7 +222,7 @@ def test_google_link_has_utc_times_and_texts():
 @pytest.mark.parametrize("key, host", [("outlook", "outlook.live.com"), ("office365", "outlook.office.com")])
 def test_outlook_links(key, host):
     event = make(title={"nl": TRICKY[:40]})
-    link = feeds.add_to_calendar_links(event, lang="nl", base_url=BASE)[key]
+    link = ical.add_to_calendar_links(event, lang="nl", base_url=BASE)[key]
     parts = urlsplit(link)
     assert parts.netloc == host and parts.path == "/calendar/0/action/compose"
     query = parse_qs(parts.query)
@@ -231,14 +233,14 @@ def test_outlook_links(key, host):
 
 
 def test_links_never_carry_the_join_link():
-    links = feeds.add_to_calendar_links(make(), lang="nl", base_url=BASE)
+    links = ical.add_to_calendar_links(make(), lang="nl", base_url=BASE)
     assert not any("meet.example.org" in link for link in links.values())
 
 
 @pytest.mark.parametrize("lang, label", [("nl", "Deelnemen"), ("en", "Join")])
 def test_links_for_a_seat_carry_the_join_link_first_and_as_a_webinars_place(lang, label):
-    public = feeds.add_to_calendar_links(make(), lang=lang, base_url=BASE)
-    seat = feeds.add_to_calendar_links(make(), lang=lang, base_url=BASE, include_join_link=True)
+    public = ical.add_to_calendar_links(make(), lang=lang, base_url=BASE)
+    seat = ical.add_to_calendar_links(make(), lang=lang, base_url=BASE, include_join_link=True)
     assert public.for_seat() == seat and seat.for_seat() is seat
     assert not any("meet.example.org" in link for link in public.values())  # for_seat() left them as they were
     for key, text in (("google", "details"), ("outlook", "body"), ("office365", "body")):
@@ -254,41 +256,41 @@ def test_links_for_a_seat_carry_the_join_link_first_and_as_a_webinars_place(lang
 
 def test_links_for_a_seat_keep_the_address_of_an_event_in_person():
     streamed = build_event(day_data(online_url="https://meet.example.org/day"), existing=None, now=PINNED_NOW)
-    query = parse_qs(urlsplit(feeds.add_to_calendar_links(streamed, lang="nl", base_url=BASE,
+    query = parse_qs(urlsplit(ical.add_to_calendar_links(streamed, lang="nl", base_url=BASE,
                                                           include_join_link=True)["google"]).query)
     assert query["location"] == ["Herman Teirlinckgebouw, Havenlaan 88, 1000 Brussel"]
     assert query["details"][0].startswith("Deelnemen: https://meet.example.org/day\n\n")
     plain = build_event(day_data(), existing=None, now=PINNED_NOW)  # nothing to join: the public links
-    links = feeds.add_to_calendar_links(plain, lang="nl", base_url=BASE)
-    assert links.for_seat() is links and links.for_seat() == feeds.add_to_calendar_links(
+    links = ical.add_to_calendar_links(plain, lang="nl", base_url=BASE)
+    assert links.for_seat() is links and links.for_seat() == ical.add_to_calendar_links(
         plain, lang="nl", base_url=BASE, include_join_link=True)
 
 
 def test_ics_link_and_webcal_form():
-    links = feeds.add_to_calendar_links(make(), lang="en", base_url=BASE)
+    links = ical.add_to_calendar_links(make(), lang="en", base_url=BASE)
     assert links["ics"] == f"{BASE}/events/webinar-2027-01-14/calendar.ics?lang=en"
-    assert feeds.webcal_url(f"{BASE}/calendar.ics?lang=en") == "webcal://events.example.be/calendar.ics?lang=en"
-    assert feeds.webcal_url(feeds.public_feed_url(BASE)) == "webcal://events.example.be/calendar.ics"
+    assert ical.webcal_url(f"{BASE}/calendar.ics?lang=en") == "webcal://events.example.be/calendar.ics?lang=en"
+    assert ical.webcal_url(ical.public_feed_url(BASE)) == "webcal://events.example.be/calendar.ics"
     with pytest.raises(ValueError):
-        feeds.webcal_url("ftp://example.be/x.ics")
+        ical.webcal_url("ftp://example.be/x.ics")
 
 
 @pytest.mark.parametrize("base", [BASE, "https://abc.execute-api.eu-west-1.amazonaws.com/api", "http://127.0.0.1:8000"])
 def test_a_persons_webcal_link_is_their_feed_link_in_webcal_form(base, monkeypatch):
-    from chalicelib import subscriptions, tokens
+    from chalicelib.render import ical
 
     monkeypatch.setenv("TOKEN_KEY", "feeds-test-key")
-    links = subscriptions.person_links("A" * 22, base)
+    links = mails.person_links("A" * 22, base)
     assert links.feed.startswith(f"{base}/feeds/") and links.feed.endswith(".ics")
-    assert links.webcal == feeds.webcal_url(links.feed)
-    assert subscriptions.person_links("A" * 22, base, tokens.signing_key()) == links  # the key given or read: the same
+    assert links.webcal == ical.webcal_url(links.feed)
+    assert mails.person_links("A" * 22, base, link_keys.signing_key()) == links  # the key given or read: the same
 
 
 def test_add_to_calendar_links_carry_at_most_a_thousand_characters_of_description():
-    from chalicelib import feeds
-    from chalicelib.models import build_event
+    from chalicelib.render import ical
+    from chalicelib.input.event import build_event
 
     event = build_event(webinar_data(description={"nl": "woord " * 1600}), existing=None, now=PINNED_NOW)
-    links = feeds.add_to_calendar_links(event, lang="nl", base_url="https://events.example.be")
+    links = ical.add_to_calendar_links(event, lang="nl", base_url="https://events.example.be")
     assert all(len(links[k]) < 4000 for k in ("google", "outlook", "office365"))
     assert "events.example.be%2Fevents%2Fwebinar-2027-01-14" in links["google"]  # the page has the rest

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from chalicelib import events, feed_snapshots
-from chalicelib.feed_snapshots import FeedVersion, read_public_feed, refresh_public_feeds
+from chalicelib.services import events
+from chalicelib.services import public_feed
+from chalicelib import times
+from chalicelib.model.feed import FeedVersion
+from chalicelib.services.public_feed import read_public_feed, refresh_public_feeds
 from tests.conftest import PINNED_NOW, day_data, webinar_data
 
 T = int(PINNED_NOW.timestamp())
@@ -92,7 +95,8 @@ def test_changes_within_one_second_still_give_new_versions(repo):
 
 
 def test_if_modified_since_alone(repo, clock):
-    from chalicelib import times
+    from chalicelib.services import events
+    from chalicelib.services import public_feed
 
     publish(repo, webinar_data())
     first = read_public_feed(repo, "nl", now=PINNED_NOW)
@@ -123,7 +127,7 @@ def test_first_poll_on_an_empty_store_renders_the_feed(repo):
     if repo_versions is not None:
         repo_versions.clear()
     else:
-        from chalicelib.storage import S
+        from chalicelib.adapters.dynamodb.keys import S
 
         for item in repo.client.query(TableName=repo.table, KeyConditionExpression="PK = :pk",
                                       ExpressionAttributeValues={":pk": S("FEED")})["Items"]:
@@ -155,8 +159,8 @@ def test_refresh_with_no_change_writes_nothing(memory_repo):
 
 
 def test_versioned_etag_changes_with_the_bytes():
-    assert feed_snapshots.versioned_etag(5, b"a", "nl") != feed_snapshots.versioned_etag(5, b"b", "nl")
-    assert feed_snapshots.versioned_etag(5, b"a", "nl").startswith('"5-nl-')
+    assert public_feed.versioned_etag(5, b"a", "nl") != public_feed.versioned_etag(5, b"b", "nl")
+    assert public_feed.versioned_etag(5, b"a", "nl").startswith('"5-nl-')
 
 
 def test_the_other_languages_etag_gets_the_full_feed(repo):

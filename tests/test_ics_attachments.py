@@ -9,11 +9,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib import events, feed_snapshots, subscriptions, times
-from chalicelib.feeds import build_calendar
-from chalicelib.mail import RecordingMailer
-from chalicelib.models import Person, Send, build_event
-from chalicelib.storage import InMemoryRepository
+from chalicelib.render import mails
+from chalicelib.services import events
+from chalicelib.services import manage
+from chalicelib.services import public_feed
+from chalicelib.services import subscribe
+from chalicelib import times
+from chalicelib.render.ical import build_calendar
+from tests.fakes import RecordingMailer
+from chalicelib.input.event import build_event
+from chalicelib.model.person import Person
+from chalicelib.model.send import Send
+from tests.fakes import InMemoryRepository
 from tests.conftest import PINNED_NOW, day_data, webinar_data
 from tests.feed_support import parse_both
 from tests.test_mail_shapes import a_tick  # a tick to render mails with, same base URL
@@ -51,10 +58,10 @@ def repo():
 
 
 def register(repo, mailer, address, event_ids, language="nl"):
-    subscriptions.subscribe(repo, mailer, {"email": address, "name": "An Peeters", "event_ids": list(event_ids),
+    subscribe.subscribe(repo, mailer, {"email": address, "name": "An Peeters", "event_ids": list(event_ids),
                                            "language": language, "consent": True}, base_url=BASE)
     token = re.search(r"/confirm/([\w-]+)", mailer.to(address)[-1].text).group(1)
-    return subscriptions.confirm(repo, mailer, token, base_url=BASE)
+    return subscribe.confirm(repo, mailer, token, base_url=BASE)
 
 
 # ------------------------------------------------ calendar-level properties
@@ -65,14 +72,14 @@ def test_only_subscription_feeds_are_named_calendars(repo, lang):
     mailer = RecordingMailer()
     register(repo, mailer, "an@example.be", [WEBINAR], language=lang)
     feed_token = re.search(r"/feeds/([\w-]+)\.ics", mailer.to("an@example.be")[-1].text).group(1)
-    personal = subscriptions.read_personal_feed(repo, feed_token, base_url=BASE).body
-    public = feed_snapshots.render_public_feed(repo.list_events(), lang, PINNED_NOW, BASE)
+    personal = manage.read_personal_feed(repo, feed_token, base_url=BASE).body
+    public = public_feed.render_public_feed(repo.list_events(), lang, PINNED_NOW, BASE)
     assert feed_properties(public) == feed_properties(personal) == set(FEED_PROPERTIES)
 
-    download = feed_snapshots.read_event_calendar(repo, WEBINAR, lang, base_url=BASE).body
+    download = public_feed.read_event_calendar(events.get_public_event(repo, WEBINAR), lang, base_url=BASE).body
     event = repo.get_event(WEBINAR)
-    invite = subscriptions.calendar_attachment([event], lang, BASE, "PUBLISH").data
-    cancelled = subscriptions.calendar_attachment([event], lang, BASE, "CANCEL").data
+    invite = mails.calendar_attachment([event], lang, BASE, "PUBLISH").data
+    cancelled = mails.calendar_attachment([event], lang, BASE, "CANCEL").data
     for single in (download, invite, cancelled):
         assert feed_properties(single) == set()
         assert not any(line.startswith("DESCRIPTION") for line in calendar_lines(single))
@@ -180,7 +187,7 @@ def notice(kind: str, lang: str):
     send = Send(event_id=event.id, person_id=person.id, kind=kind, detail="2" if kind == "change" else "",
                 due=PINNED_NOW, cutoff=event.starts_at,
                 details={"material": ["starts_at"], "before": before} if kind == "change" else {})
-    links = subscriptions.person_links(person.id, BASE)
+    links = mails.person_links(person.id, BASE)
     return a_tick().render(send, event, lang, person.email, person.name, links), links
 
 

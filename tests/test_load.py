@@ -160,7 +160,7 @@ def stored_registrations(service) -> dict:
     """The event's registrations as stored (times to the microsecond), read from moto directly."""
     import boto3
 
-    from chalicelib.storage import DynamoDBRepository
+    from chalicelib.adapters.dynamodb import DynamoDBRepository
 
     client = boto3.client("dynamodb", endpoint_url=service.moto_url, region_name="eu-west-1",
                           aws_access_key_id="testing", aws_secret_access_key="testing")

@@ -7,8 +7,10 @@ from email.policy import default as default_policy
 
 import pytest
 
-from chalicelib import aws
-from chalicelib.mail import Attachment, Mail, MailRejected, SesMailer
+from chalicelib.adapters import aws
+from chalicelib.adapters.ses import SesMailer
+from chalicelib.errors import MailRejected
+from chalicelib.model.mail import Attachment, Mail
 from tests.conftest import MALFORMED_REQUESTS
 
 SENDER = "smartregionoffice@vlaanderen.be"
@@ -68,7 +70,7 @@ class Failing:
 def test_a_lost_answer_is_uncertain_and_no_connection_is_worth_retrying():
     from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 
-    from chalicelib.mail import MailThrottled, MailUncertain
+    from chalicelib.errors import MailThrottled, MailUncertain
 
     for error in (ReadTimeoutError(endpoint_url="https://email"), ConnectionClosedError(endpoint_url="https://email")):
         with pytest.raises(MailUncertain):

@@ -20,10 +20,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from chalicelib import events, feed_snapshots, feeds, subscriptions
-from chalicelib.mail import RecordingMailer
-from chalicelib.models import build_event
-from chalicelib.storage import InMemoryRepository
+from chalicelib.render import ical
+from chalicelib.render import mails as mails_module
+from chalicelib.services import events
+from chalicelib.services import mailing
+from chalicelib.services import privacy
+from chalicelib.services import public_feed
+from chalicelib.services import subscribe
+from tests.fakes import RecordingMailer
+from chalicelib.input.event import build_event
+from tests.fakes import InMemoryRepository
 from tests.conftest import PINNED_NOW, day_data, webinar_data
 from tests.test_mail_shapes import a_tick, event_for, person, send_for
 
@@ -55,7 +61,7 @@ def tick_mail(kind: str, lang: str, data=webinar_data, tick=None, **details_extr
     send = send_for(kind, event, someone.id)
     if details_extra:
         send = replace(send, details={**send.details, **details_extra})
-    return (tick or a_tick()).build(send, event, someone), subscriptions.person_links(someone.id, BASE)
+    return (tick or a_tick()).build(send, event, someone), mails_module.person_links(someone.id, BASE)
 
 
 def confirmed_mail(lang: str, event_ids=("webinar-2027-01-14",)):
@@ -64,13 +70,13 @@ def confirmed_mail(lang: str, event_ids=("webinar-2027-01-14",)):
     events.create_event(repo, webinar_data(), actor="test")
     events.create_event(repo, day_data(), actor="test")
     mailer = RecordingMailer()
-    subscriptions.subscribe(repo, mailer, {"email": "an@example.be", "name": "An Peeters", "event_ids": list(event_ids),
+    subscribe.subscribe(repo, mailer, {"email": "an@example.be", "name": "An Peeters", "event_ids": list(event_ids),
                                            "language": lang, "consent": True}, base_url=BASE)
     token = re.search(r"/confirm/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
-    subscriptions.confirm(repo, mailer, token, base_url=BASE)
+    subscribe.confirm(repo, mailer, token, base_url=BASE)
     mail = mailer.sent[-1][0]
     assert mail.kind == "confirmed"
-    return mail, subscriptions.person_links(subscriptions.find_person(repo, "an@example.be"), BASE)
+    return mail, mails_module.person_links(privacy.find_person(repo, "an@example.be"), BASE)
 
 
 def seat_mails(lang: str):
@@ -96,7 +102,7 @@ def test_the_calendar_links_of_a_seat_carry_the_join_link(lang):
 @pytest.mark.parametrize("lang", ["nl", "en"])
 def test_the_public_calendar_links_and_the_event_page_never_carry_the_join_link(lang):
     event = build_event(webinar_data(), existing=None, now=PINNED_NOW)
-    public = feeds.add_to_calendar_links(event, lang=lang, base_url=BASE)
+    public = ical.add_to_calendar_links(event, lang=lang, base_url=BASE)
     seat = public.for_seat()
     # Asked for a seat's links, the public ones stay as they were.
     assert not any("meet.example.org" in link for link in public.values())
@@ -107,7 +113,7 @@ def test_the_public_calendar_links_and_the_event_page_never_carry_the_join_link(
 
     store = InMemoryRepository()
     events.create_event(store, webinar_data(), actor="test")
-    download = feed_snapshots.read_event_calendar(store, "webinar-2027-01-14", lang, base_url=BASE).body
+    download = public_feed.read_event_calendar(events.get_public_event(store, "webinar-2027-01-14"), lang, base_url=BASE).body
     assert JOIN.encode() not in download
 
 
@@ -216,9 +222,9 @@ def test_the_confirmation_says_its_links_are_personal(lang):
     assert_personal_note(several, lang, [WEBINAR_PAGE, DAY_PAGE])
     # Only on the waiting list: no calendar links, so no page at hand; the note still says it.
     event = build_event(day_data(), existing=None, now=PINNED_NOW)
-    waiting = subscriptions.build_mail("confirmed", lang, to_email="an@example.be", to_name="An",
-                                       links=subscriptions.person_links("a" * 64, BASE), name="An",
-                                       outcomes=[subscriptions.Outcome(event, "waitlisted")], calendar_links={})
+    waiting = mails_module.build_mail("confirmed", lang, to_email="an@example.be", to_name="An",
+                                       links=mails_module.person_links("a" * 64, BASE), name="An",
+                                       outcomes=[mailing.Outcome(event, "waitlisted")], calendar_links={})
     assert_personal_note(waiting, lang, [])
 
 

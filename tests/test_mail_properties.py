@@ -16,7 +16,8 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.mail import Mail, build_mime, one_line
+from chalicelib.model.mail import Mail
+from chalicelib.render.mime import build_mime, one_line
 
 STRICT = settings(max_examples=300, deadline=None)
 
@@ -77,7 +78,7 @@ def test_any_name_reads_back_exactly_with_a_strict_rfc2047_reader(name):
 
 
 def test_a_long_line_gets_soft_breaks_and_a_lone_dot_and_trailing_space_are_encoded():
-    from chalicelib.mail import _text_part
+    from chalicelib.render.mime import _text_part
 
     body = _text_part("x" * 200 + "\n.\nend \n", "plain").split(b"\r\n\r\n", 1)[1]
     lines = body.split(b"\r\n")

@@ -10,10 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib import events, reminders, subscriptions, times
-from chalicelib.mail import RecordingMailer
-from chalicelib.models import Person, Send
-from chalicelib.storage import InMemoryRepository
+from chalicelib.render import mails
+from chalicelib.services import events
+from chalicelib.services import tick as tick_module
+from chalicelib import times
+from tests.fakes import RecordingMailer
+from chalicelib.model.person import Person
+from chalicelib.model.send import Send
+from tests.fakes import InMemoryRepository
 from tests.conftest import PINNED_NOW, day_data, webinar_data
 
 BASE = "https://events.example.be"
@@ -23,12 +27,12 @@ names = st.text(max_size=40) | st.sampled_from(["", "An & Bo <b>", '"Quoted" O\'
                                                  "Zoë Müller-Ünal", "李小龍", "a\r\nBcc: x@example.org"])
 
 
-def a_tick() -> reminders._Tick:
+def a_tick() -> tick_module._Tick:
     repo = InMemoryRepository()
-    return reminders._Tick(repo=repo, mailer=RecordingMailer(), base_url=BASE, now=PINNED_NOW,
-                           slots=reminders.SendSlots(repo.reserve_send_slots, 1000.0, wall=time.time),
+    return tick_module._Tick(repo=repo, mailer=RecordingMailer(), base_url=BASE, now=PINNED_NOW,
+                           slots=tick_module.SendSlots(repo.reserve_send_slots, 1000.0, wall=time.time),
                            clock=time.monotonic, sleep=time.sleep,
-                           deadline=math.inf, started=time.monotonic(), me="test", result=reminders.TickResult())
+                           deadline=math.inf, started=time.monotonic(), me="test", result=tick_module.TickResult())
 
 
 def event_for(kind: str, data):
@@ -63,15 +67,15 @@ def test_every_filled_in_mail_is_exactly_the_full_render(kind, language, in_pers
         send = send_for(kind, event, someone.id)
         mail = tick.build(send, event, someone)
         assert mail == tick.render(send, event, language, someone.email, someone.name,
-                                   subscriptions.person_links(someone.id, BASE))
+                                   mails.person_links(someone.id, BASE))
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_templates_are_rendered_twice_per_kind_of_mail_not_once_per_person(kind, monkeypatch):
     event = event_for(kind, webinar_data)
     renders = []
-    real = subscriptions.build_mail
-    monkeypatch.setattr(subscriptions, "build_mail", lambda *a, **k: renders.append(a[0]) or real(*a, **k))
+    real = mails.build_mail
+    monkeypatch.setattr(mails, "build_mail", lambda *a, **k: renders.append(a[0]) or real(*a, **k))
     tick = a_tick()
     for i in range(20):
         tick.build(send_for(kind, event, f"{i:064x}"), event, person(i, f"Person {i}", "nl"))
@@ -83,13 +87,13 @@ def test_templates_are_rendered_twice_per_kind_of_mail_not_once_per_person(kind,
 def test_a_template_that_changes_the_name_gets_every_mail_rendered_in_full(monkeypatch):
     """Filling in would be wrong if a template transformed the name: the first mail shows it, and the shape is dropped."""
     event = event_for("reminder", webinar_data)
-    real = reminders._Tick.render
+    real = tick_module._Tick.render
 
     def shouting(self, send, event, lang, email, name, links):
         mail = real(self, send, event, lang, email, name, links)
         return mail.__class__(**{**mail.__dict__, "text": mail.text.replace(name, name.upper()) if name else mail.text})
 
-    monkeypatch.setattr(reminders._Tick, "render", shouting)
+    monkeypatch.setattr(tick_module._Tick, "render", shouting)
     tick = a_tick()
     sent = [tick.build(send_for("reminder", event, f"{i:064x}"), event, person(i, f"Person {i}", "nl")) for i in range(3)]
     assert [("PERSON %d" % i) in m.text for i, m in enumerate(sent)] == [True, True, True]
@@ -128,7 +132,7 @@ def test_seats_and_people_waiting_each_get_their_own_shape_and_calendar_links(ki
             send = changed(send, details={**send.details, "seat": False})
         mail = tick.build(send, event, someone)
         assert mail == tick.render(send, event, language, someone.email, someone.name,
-                                   subscriptions.person_links(someone.id, BASE))
+                                   mails.person_links(someone.id, BASE))
         joins = "meet.example.org" in mail.text + mail.html
         assert joins == (kind == "change" and not i % 2), (i, kind)
 
@@ -137,7 +141,7 @@ def test_seats_and_people_waiting_each_get_their_own_shape_and_calendar_links(ki
 def test_the_seat_given_mail_offers_the_personal_feed_as_the_confirmation_does(language, words):
     event = event_for("seat", webinar_data)
     someone = person(1, "An", language)
-    links = subscriptions.person_links(someone.id, BASE)
+    links = mails.person_links(someone.id, BASE)
     mail = a_tick().build(send_for("seat", event, someone.id), event, someone)
     assert f'href="{links.webcal}"' in mail.html and links.feed in mail.html
     assert links.webcal in mail.text and links.feed in mail.text and words in mail.text

@@ -38,9 +38,12 @@ def section(page: str, title: str) -> str:
 
 
 def person(repo, email="an@example.be"):
-    from chalicelib import subscriptions
+    from chalicelib import config
+    from chalicelib.services import manage as manage_module
+    from chalicelib.services import privacy
+    from chalicelib.services import tick
 
-    return subscriptions.find_person(repo, email)
+    return privacy.find_person(repo, email)
 
 
 @pytest.fixture
@@ -116,9 +119,12 @@ def test_after_receiving_mail_again_the_form_mails_as_usual(client, manage_path,
 ])
 def test_a_stop_by_a_bounce_or_complaint_says_why_and_has_no_button(client, manage_path, dynamodb_repo, reason,
                                                                      why):
-    from chalicelib import subscriptions
+    from chalicelib import config
+    from chalicelib.services import manage as manage_module
+    from chalicelib.services import privacy
+    from chalicelib.services import tick
 
-    subscriptions.stop_all_mail(dynamodb_repo, person(dynamodb_repo), reason)
+    manage_module.stop_all_mail(dynamodb_repo, person(dynamodb_repo), reason)
     emails = section(html(client.http.get(manage_path + "?lang=en")), "Emails")
     assert why in emails and "smartregionoffice@vlaanderen.be" in emails
     assert "/resume" not in emails and "/stop" not in emails
@@ -185,7 +191,10 @@ def test_the_register_link_promises_no_mail_with_mail_stopped(client, waiting_an
 
 
 def test_the_manage_page_changes_the_language_of_our_emails(client, manage_path, dynamodb_repo, mailer):
-    from chalicelib import config, reminders
+    from chalicelib import config
+    from chalicelib.services import manage as manage_module
+    from chalicelib.services import privacy
+    from chalicelib.services import tick
 
     page = html(client.http.get(manage_path + "?lang=en"))
     form = section(page, "Language of our emails")
@@ -201,7 +210,7 @@ def test_the_manage_page_changes_the_language_of_our_emails(client, manage_path,
     assert re.search(r'<input type="radio"[^>]*value="en"[^>]*checked', section(shown, "Taal van onze e-mails"))
     # The reminders (the tick reads the profile's language) now come in English.
     sent = len(mailer.sent)
-    reminders.send_due(dynamodb_repo, mailer, base_url=config.load().base_url,
+    tick.send_due(dynamodb_repo, mailer, base_url=config.load().base_url,
                        now=datetime(2027, 1, 13, 9, 30, tzinfo=timezone.utc), rate=1e6)
     reminder = [m for m, _ in mailer.sent[sent:] if m.to_email == "an@example.be"]
     assert reminder and reminder[0].subject.startswith("Reminder:")

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib import aws
-from chalicelib.storage import create_table
+from chalicelib.adapters import aws
+from chalicelib.adapters.dynamodb.table import create_table
 from tests.moto_scaling import patched
 
 TABLE = "sro-events-scaling"

@@ -8,7 +8,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_spec
 
-from chalicelib import openapi
+from chalicelib.render import openapi
 from tests.conftest import day_data, webinar_data
 from tests.openapi_support import check_response
 

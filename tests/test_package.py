@@ -17,7 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import storage
+from chalicelib.adapters import aws
+from chalicelib.adapters.dynamodb import keys as table_keys
+from chalicelib.adapters.dynamodb import table as table_module
+from chalicelib import config
+from chalicelib.services import tick as tick_module
 
 REPO = Path(__file__).resolve().parent.parent
 STAGES = ("dev", "prod")
@@ -81,12 +85,13 @@ def test_every_function_gets_the_same_settings(packaged, stage):
 @pytest.mark.parametrize("stage", STAGES)
 def test_the_tick_stops_early_enough_for_its_slowest_send_and_record(packaged, stage):
     import app
-    from chalicelib import aws, config, reminders
+    from chalicelib.adapters.dynamodb import keys as table_keys
+    from chalicelib.adapters.dynamodb import table as table_module
 
     tick = functions(packaged, stage)["Tick"]["Properties"]
     slowest_send = 3 + float(config.DEFAULTS["AWS_READ_TIMEOUT"])  # connect, then read; SES is tried once
     assert aws.RETRIES["ses"]["total_max_attempts"] == 1
-    assert tick["Timeout"] - app.TICK_MARGIN == reminders.TIME_BUDGET  # 50 s of sending, as the README says
+    assert tick["Timeout"] - app.TICK_MARGIN == tick_module.TIME_BUDGET  # 50 s of sending, as the README says
     assert app.TICK_MARGIN >= slowest_send + 5  # the send begun last, then its batch's record
 
 
@@ -163,12 +168,12 @@ def test_the_authorizer_which_any_bearer_string_runs_may_only_read_staff_tokens(
 @pytest.mark.parametrize("stage", STAGES)
 def test_table_matches_what_the_code_creates_locally(packaged, stage):
     table = template(packaged, stage)["Resources"]["EventsTable"]
-    local = storage.table_definition("x")
+    local = table_module.table_definition("x")
     props = table["Properties"]
     for key in ("BillingMode", "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes"):
         assert props[key] == local[key], key
     assert props["TableName"] == {"Fn::Sub": "sro-events-${Stage}"}
-    assert props["TimeToLiveSpecification"] == {"AttributeName": storage.TTL_ATTRIBUTE, "Enabled": True}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": table_keys.TTL_ATTRIBUTE, "Enabled": True}
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["DeletionProtectionEnabled"] == {"Fn::If": ["IsProd", True, False]}
     # Kept when the stack is deleted or the table replaced, but not left behind by a failed first create:

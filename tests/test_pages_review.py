@@ -116,11 +116,12 @@ def test_one_seat_among_other_outcomes_still_says_confirmed(client, staff_header
 
 
 def test_the_confirm_summary_reads_the_outcomes():
-    from chalicelib import web
-    from chalicelib.subscriptions import Outcome
+    from chalicelib.render import i18n
+    from chalicelib.render import pages
+    from chalicelib.services.mailing import Outcome
 
     def summary(*pairs):
-        return web.confirm_summary([Outcome(None, status, kept) for status, kept in pairs])
+        return pages.confirm_summary([Outcome(None, status, kept) for status, kept in pairs])
 
     assert summary(("confirmed", ""), ("waitlisted", "")) == "confirmed"
     assert summary(("already", "confirmed")) == "confirmed"
@@ -240,7 +241,7 @@ def test_an_erase_redirects_to_a_page_a_reload_still_shows(client, manage_path):
 def test_a_form_shown_again_with_what_was_typed_is_not_stored(client, published, mailer, monkeypatch):
     bad = post_form(client, email="not an address", question="Is er parking?")
     assert bad.status_code == 400 and bad.headers["Cache-Control"] == "no-store"
-    from chalicelib.mail import MailThrottled
+    from chalicelib.errors import MailThrottled
 
     def throttled(mail):
         raise MailThrottled("Throttling")
@@ -321,18 +322,20 @@ def test_the_error_summary_takes_focus_and_links_to_inputs(client, published):
 
 
 def test_the_events_link_skips_a_closed_event_whose_box_cannot_take_focus(client, staff_headers):
-    from chalicelib import web
+    from chalicelib.render import i18n
+    from chalicelib.render import pages
 
     cards = [{"event": None, "state": "closed"}, {"event": None, "state": "open"}]
-    assert web.field_anchors(cards)["event_ids"] == "field-event_ids-2"
-    assert web.field_anchors([])["event_ids"] == "field-event_ids"
+    assert pages.field_anchors(cards)["event_ids"] == "field-event_ids-2"
+    assert pages.field_anchors([])["event_ids"] == "field-event_ids"
 
 
 # ------------------------------------------------------------ 9. Dutch
 
 
 def test_the_dutch_reads_well():
-    from chalicelib import i18n
+    from chalicelib.render import i18n
+    from chalicelib.render import pages
 
     assert i18n.gettext("Full: you can join the waiting list", "nl") == "Volzet: je kunt op de wachtlijst komen"
     complaint = i18n.gettext("If you think we handle your data wrongly, you can complain to the Flemish supervisory "

@@ -115,13 +115,17 @@ def test_a_dutch_only_title_keeps_its_mark_and_escaping_and_the_day_is_in_the_pa
 
 
 def test_with_title_names_the_event_with_its_day():
-    from chalicelib import events, web
-    from chalicelib.storage import InMemoryRepository
+    from chalicelib.render import pages
+    from chalicelib.services import events
+    from chalicelib.services import manage as manage_module
+    from chalicelib.services import privacy
+    from chalicelib.services import subscribe
+    from tests.fakes import InMemoryRepository
 
     event = events.create_event(InMemoryRepository(), webinar_data(title={"nl": "A & B"}), actor="test")
-    assert str(web.with_title("Register for %(title)s.", event, "en")) == \
+    assert str(pages.with_title("Register for %(title)s.", event, "en")) == \
         'Register for <span lang="nl">A &amp; B</span> (Thursday 14 January 2027).'
-    assert str(web.with_title("Schrijf je in voor %(title)s.", event, "nl")) == \
+    assert str(pages.with_title("Schrijf je in voor %(title)s.", event, "nl")) == \
         "Schrijf je in voor A &amp; B (donderdag 14 januari 2027)."
 
 
@@ -250,11 +254,15 @@ def test_the_resend_buttons_address_opened_as_a_get_leads_to_the_manage_page(cli
 
 
 def test_no_new_mail_is_offered_or_sent_where_mail_bounced(client, published, mailer, clock, dynamodb_repo):
-    from chalicelib import subscriptions
+    from chalicelib.render import pages
+    from chalicelib.services import events
+    from chalicelib.services import manage as manage_module
+    from chalicelib.services import privacy
+    from chalicelib.services import subscribe
 
     post_form(client)
     manage = manage_of(mailer)
-    subscriptions.stop_all_mail(dynamodb_repo, subscriptions.find_person(dynamodb_repo, "an@example.be"), "bounce")
+    manage_module.stop_all_mail(dynamodb_repo, privacy.find_person(dynamodb_repo, "an@example.be"), "bounce")
     clock.set(PINNED_NOW + timedelta(hours=49))
     page = html(client.http.get(manage + "?lang=en"))
     assert "Not confirmed" in page and "/resend" not in page
@@ -338,13 +346,17 @@ def test_the_form_still_answers_every_address_alike_at_the_limit(client, publish
 
 
 def test_subscribe_still_returns_nothing_and_the_limit_names_its_period(dynamodb_repo, mailer, clock):
-    from chalicelib import events, subscriptions
+    from chalicelib.render import pages
+    from chalicelib.services import events
+    from chalicelib.services import manage as manage_module
+    from chalicelib.services import privacy
+    from chalicelib.services import subscribe
 
     events.create_event(dynamodb_repo, webinar_data(), actor="test")
     data = {"email": "an@example.be", "name": "An", "event_ids": [WEBINAR], "consent": True}
     for _ in range(3):
-        assert subscriptions.subscribe(dynamodb_repo, mailer, data, base_url="https://x.example") is None
-    held = subscriptions._submit(dynamodb_repo, mailer, data, base_url="https://x.example")
+        assert subscribe.subscribe(dynamodb_repo, mailer, data, base_url="https://x.example") is None
+    held = subscribe._submit(dynamodb_repo, mailer, data, base_url="https://x.example")
     assert not held.mailed and held.limit.period == "hour" and held.limit.retry_after == 3600
     assert len(mailer.sent) == 3
 
@@ -368,7 +380,11 @@ def test_a_resend_that_mailed_one_link_before_the_limit_says_sent_not_429(client
 
 def test_a_resend_from_the_manage_page_keeps_the_mail_language_chosen_there(client, staff_headers, mailer, clock,
                                                                             dynamodb_repo):
-    from chalicelib import subscriptions
+    from chalicelib.render import pages
+    from chalicelib.services import events
+    from chalicelib.services import manage as manage_module
+    from chalicelib.services import privacy
+    from chalicelib.services import subscribe
 
     publish(client, staff_headers, webinar_data(), second_webinar())
     post_form(client, event_ids=[WEBINAR], language="nl")
@@ -380,7 +396,7 @@ def test_a_resend_from_the_manage_page_keeps_the_mail_language_chosen_there(clie
     assert client.http.post(manage + "/resend?lang=en", headers=FORM, body="").status_code == 303
     assert mailer.to("an@example.be")[-1].subject.startswith("Confirm")
     client.http.post(confirm_path(mailer), headers=FORM, body="")
-    assert subscriptions.find_person(dynamodb_repo, "an@example.be").language == "en"
+    assert privacy.find_person(dynamodb_repo, "an@example.be").language == "en"
 
 
 def test_someone_waiting_sees_their_place_in_line_and_it_moves_up(client, staff_headers, mailer, clock):

@@ -21,8 +21,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib import events, subscriptions
-from chalicelib.models import Send
+from chalicelib.adapters.dynamodb import keys as table_keys
+from chalicelib.services import events
+from chalicelib.services import manage as manage_module
+from chalicelib.services import planning
+from chalicelib.services import privacy
+from chalicelib.services import subscribe as subscribe_module
+from chalicelib.model.send import Send
 from tests.conftest import PINNED_NOW, day_data, webinar_data
 
 BASE = "https://events.example.be"
@@ -38,14 +43,14 @@ STAFF_LATER = timedelta(hours=1)  # the staff change comes an hour after the eve
 
 def subscribe(repo, mailer, address, event_id, name="An"):
     """Submit the form; return the confirm link's token."""
-    subscriptions.subscribe(repo, mailer, {"email": address, "name": name, "event_ids": [event_id], "language": "nl",
+    subscribe_module.subscribe(repo, mailer, {"email": address, "name": name, "event_ids": [event_id], "language": "nl",
                                            "consent": True}, base_url=BASE)
     return re.search(r"/confirm/([\w-]+)", mailer.to(address)[-1].text).group(1)
 
 
 def register(repo, mailer, address, event_id, name="An"):
     """Subscribe and confirm; return the person's manage token."""
-    subscriptions.confirm(repo, mailer, subscribe(repo, mailer, address, event_id, name), base_url=BASE)
+    subscribe_module.confirm(repo, mailer, subscribe(repo, mailer, address, event_id, name), base_url=BASE)
     return re.search(r"/manage/([\w-]+)", mailer.to(address)[-1].text).group(1)
 
 
@@ -54,7 +59,7 @@ def postpone(repo, event_id):
     event = repo.get_event(event_id)
     change = events.change_event(repo, event_id, {"starts_at": (event.starts_at + LATER).isoformat(),
                                                   "ends_at": (event.ends_at + LATER).isoformat()}, actor="test")
-    subscriptions.after_event_change(repo, change)
+    planning.after_event_change(repo, change)
 
 
 def meanwhile(monkeypatch, repo, method, when, action):
@@ -121,10 +126,10 @@ def test_a_confirm_that_read_the_event_before_a_postponement_keeps_the_registrat
         state = meanwhile(monkeypatch, repo, "save_person", lambda person, **_: True, lambda: postpone(repo, WEBINAR))
     else:
         state = meanwhile(monkeypatch, repo, "move_registration", moving("pending"), lambda: postpone(repo, WEBINAR))
-    result = subscriptions.confirm(repo, mailer, token, base_url=BASE)
+    result = subscribe_module.confirm(repo, mailer, token, base_url=BASE)
     assert state["done"]
     [outcome] = result.outcomes
-    an = subscriptions.find_person(repo, "an@example.be")
+    an = privacy.find_person(repo, "an@example.be")
     assert_kept_until_after_the_new_end(repo, WEBINAR, an.id, outcome.status)
     assert outcome.status == "confirmed"
     assert outcome.event.starts_at == repo.get_event(WEBINAR).starts_at  # the mail and its .ics: the new time
@@ -138,11 +143,11 @@ def test_a_confirm_onto_the_waiting_list_that_read_the_event_before_a_postponeme
     clock.set(PINNED_NOW + STAFF_LATER)
     state = meanwhile(monkeypatch, repo, "move_registration", lambda reg, **kw: reg.status == "waitlisted",
                       lambda: postpone(repo, DAY))
-    result = subscriptions.confirm(repo, mailer, token, base_url=BASE)
+    result = subscribe_module.confirm(repo, mailer, token, base_url=BASE)
     assert state["done"] and [o.status for o in result.outcomes] == ["waitlisted"]
-    bo = subscriptions.find_person(repo, "bo@example.be")
+    bo = privacy.find_person(repo, "bo@example.be")
     assert_kept_until_after_the_new_end(repo, DAY, bo.id, "waitlisted")
-    an = subscriptions.find_person(repo, "an@example.be")
+    an = privacy.find_person(repo, "an@example.be")
     assert_kept_until_after_the_new_end(repo, DAY, an.id, "confirmed")  # raised by the postponement itself
 
 
@@ -154,13 +159,13 @@ def test_a_promotion_that_read_the_waiting_list_before_a_postponement_does_not_w
     events.create_event(repo, day_data(capacity=1), actor="test")
     an_manage = register(repo, mailer, "an@example.be", DAY)
     register(repo, mailer, "bo@example.be", DAY, name="Bo")
-    bo = subscriptions.find_person(repo, "bo@example.be")
+    bo = privacy.find_person(repo, "bo@example.be")
     old = registration(repo, DAY, bo.id).expires_at
     clock.set(PINNED_NOW + STAFF_LATER)
     # An cancels; the promotion has read Bo waiting (with the old expiry). The postponement raises Bo's
     # registration and profile, then the promotion gives Bo the seat.
     state = meanwhile(monkeypatch, repo, "move_registration", moving("waitlisted"), lambda: postpone(repo, DAY))
-    subscriptions.cancel_registration(repo, an_manage, DAY)
+    manage_module.cancel_registration(repo, an_manage, DAY)
     assert state["done"]
     assert kept_until(repo, DAY) > old
     assert_kept_until_after_the_new_end(repo, DAY, bo.id, "confirmed")
@@ -174,7 +179,7 @@ def test_a_promotion_with_a_registration_read_before_it_was_raised_keeps_the_rai
     events.create_event(repo, day_data(capacity=1), actor="test")
     an_manage = register(repo, mailer, "an@example.be", DAY)
     register(repo, mailer, "bo@example.be", DAY, name="Bo")
-    bo = subscriptions.find_person(repo, "bo@example.be")
+    bo = privacy.find_person(repo, "bo@example.be")
     waiting = registration(repo, DAY, bo.id)
     raised = waiting.expires_at + timedelta(days=400)
 
@@ -182,7 +187,7 @@ def test_a_promotion_with_a_registration_read_before_it_was_raised_keeps_the_rai
         repo.move_registration(replace(waiting, expires_at=raised), expect=("waitlisted",))
 
     state = meanwhile(monkeypatch, repo, "move_registration", moving("waitlisted"), raise_bo)
-    subscriptions.cancel_registration(repo, an_manage, DAY)
+    manage_module.cancel_registration(repo, an_manage, DAY)
     assert state["done"]
     reg = registration(repo, DAY, bo.id)
     assert (reg.status, reg.expires_at) == ("confirmed", raised)
@@ -196,12 +201,12 @@ def test_a_one_click_register_that_read_the_event_before_a_postponement_keeps_th
         repo, mailer, clock, monkeypatch):
     events.create_event(repo, webinar_data(registration_opens_at="2026-12-01T09:00:00+01:00"), actor="test")
     manage = register(repo, mailer, "an@example.be", WEBINAR)
-    an = subscriptions.find_person(repo, "an@example.be")
+    an = privacy.find_person(repo, "an@example.be")
     assert registration(repo, WEBINAR, an.id).status == "interested"
     clock.set(datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc))  # registration is open
     # The click has read the event and An's interest; the postponement raises the interest, then the click lands.
     state = meanwhile(monkeypatch, repo, "move_registration", moving("interested"), lambda: postpone(repo, WEBINAR))
-    outcome = subscriptions.register_from_link(repo, mailer, manage, WEBINAR, base_url=BASE)
+    outcome = manage_module.register_from_link(repo, mailer, manage, WEBINAR, base_url=BASE)
     assert state["done"] and outcome.status == "confirmed"
     assert_kept_until_after_the_new_end(repo, WEBINAR, an.id, "confirmed")
     assert outcome.event.starts_at == repo.get_event(WEBINAR).starts_at
@@ -250,8 +255,8 @@ def test_a_move_never_lowers_the_stored_expiry_and_its_sends_expire_with_it(repo
 
 @pytest.mark.parametrize("seat", [True, False])
 def test_a_move_worked_out_from_an_event_changed_since_writes_nothing(repo, seat):
-    from chalicelib.models import build_event
-    from chalicelib.storage import EventChanged
+    from chalicelib.input.event import build_event
+    from chalicelib.errors import EventChanged
 
     event, reg = _stored_registration(repo)
     changed = build_event({"ends_at": "2028-01-13T11:00:00+01:00", "starts_at": "2028-01-13T10:00:00+01:00"},
@@ -298,10 +303,14 @@ def test_a_profile_save_never_lowers_the_stored_expiry(repo):
 # is 503 ("try again"), never a 500.
 
 def test_a_staff_change_meeting_a_transaction_on_the_event_is_tried_again(dynamodb_repo, monkeypatch):
-    from chalicelib import storage
+    from chalicelib.services import events
+    from chalicelib.services import manage as manage_module
+    from chalicelib.services import planning
+    from chalicelib.services import privacy
+    from chalicelib.services import subscribe as subscribe_module
     from tests.conftest import aws_error, table_faults
 
-    monkeypatch.setattr(storage, "CONFLICT_PAUSE", 0.0)
+    monkeypatch.setattr(table_keys, "CONFLICT_PAUSE", 0.0)
     events.create_event(dynamodb_repo, webinar_data(), actor="test", now=PINNED_NOW)
     conflict = lambda operation, n: aws_error(operation, "TransactionConflictException") \
         if operation == "UpdateItem" and n <= 2 else None  # noqa: E731
@@ -313,10 +322,14 @@ def test_a_staff_change_meeting_a_transaction_on_the_event_is_tried_again(dynamo
 
 
 def test_a_staff_change_that_keeps_meeting_transactions_is_a_503_not_a_500(client, staff_headers, monkeypatch):
-    from chalicelib import storage
+    from chalicelib.services import events
+    from chalicelib.services import manage as manage_module
+    from chalicelib.services import planning
+    from chalicelib.services import privacy
+    from chalicelib.services import subscribe as subscribe_module
     from tests.conftest import aws_error, table_faults
 
-    monkeypatch.setattr(storage, "CONFLICT_PAUSE", 0.0)
+    monkeypatch.setattr(table_keys, "CONFLICT_PAUSE", 0.0)
     assert client.http.post("/staff/events", headers=staff_headers, body=__import__("json").dumps(webinar_data())) \
         .status_code == 201
     import app
@@ -328,4 +341,4 @@ def test_a_staff_change_that_keeps_meeting_transactions_is_a_503_not_a_500(clien
         answer = client.http.patch("/staff/events/webinar-2027-01-14", headers=staff_headers,
                                    body='{"title": {"nl": "Nieuw", "en": "New"}}')
     assert answer.status_code == 503, answer.body
-    assert calls["UpdateItem"] == storage.CONFLICT_TRIES
+    assert calls["UpdateItem"] == table_keys.CONFLICT_TRIES

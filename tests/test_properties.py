@@ -12,11 +12,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib import codec, times
+from chalicelib.model import codec
+from chalicelib import times
 from chalicelib.errors import DomainError
-from chalicelib.mail import Mail, build_mime, one_line
-from chalicelib.models import ConfirmToken, Person, Registration, build_event
-from chalicelib.subscriptions import parse_subscription
+from chalicelib.model.mail import Mail
+from chalicelib.render.mime import build_mime, one_line
+from chalicelib.input.event import build_event
+from chalicelib.model.person import ConfirmToken, Person, Registration
+from chalicelib.input.subscription import parse_subscription
 from tests.conftest import PINNED_NOW, webinar_data
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=40)

@@ -10,9 +10,18 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib import events, reminders, subscriptions
+from chalicelib.model import send as send_model
+from chalicelib.services import bounces
+from chalicelib.services import events
+from chalicelib.services import manage as manage_module
+from chalicelib.services import planning
+from chalicelib.services import privacy
+from chalicelib.services import subscribe
+from chalicelib.services import tick as tick_module
+from chalicelib import wiring
 from chalicelib.errors import NotFound, Unavailable
-from chalicelib.mail import MailRejected, MailThrottled, RecordingMailer
+from chalicelib.errors import MailRejected, MailThrottled
+from tests.fakes import RecordingMailer
 from tests.conftest import PINNED_NOW, day_data, webinar_data
 
 BASE = "https://events.example.be"
@@ -37,16 +46,16 @@ class FakeTime:
 
 
 def register(repo, mailer, address, event_ids, *, language="nl", name="An Peeters"):
-    subscriptions.subscribe(repo, mailer, {"email": address, "name": name, "event_ids": list(event_ids),
+    subscribe.subscribe(repo, mailer, {"email": address, "name": name, "event_ids": list(event_ids),
                                            "language": language, "consent": True}, base_url=BASE)
     token = re.search(r"/confirm/([\w-]+)", mailer.to(address)[-1].text).group(1)
-    return subscriptions.confirm(repo, mailer, token, base_url=BASE)
+    return subscribe.confirm(repo, mailer, token, base_url=BASE)
 
 
 def tick(repo, mailer, at, **options):
     fake = options.pop("fake", None) or FakeTime()
     options.setdefault("rate", 1000.0)
-    return reminders.send_due(repo, mailer, base_url=BASE, now=at, clock=fake.clock, sleep=fake.sleep, **options)
+    return tick_module.send_due(repo, mailer, base_url=BASE, now=at, clock=fake.clock, sleep=fake.sleep, **options)
 
 
 def kinds(mailer, address=None):
@@ -107,20 +116,20 @@ def test_no_reminder_for_an_offset_already_past_at_confirmation(webinar, mailer,
 
 
 def test_reminder_grace_is_a_quarter_of_the_offset_within_bounds():
-    assert reminders.grace(timedelta(hours=1)) == timedelta(minutes=15)
-    assert reminders.grace(timedelta(minutes=5)) == timedelta(minutes=5)
-    assert reminders.grace(timedelta(days=7)) == timedelta(hours=6)
+    assert send_model.grace(timedelta(hours=1)) == timedelta(minutes=15)
+    assert send_model.grace(timedelta(minutes=5)) == timedelta(minutes=5)
+    assert send_model.grace(timedelta(days=7)) == timedelta(hours=6)
 
 
 def test_promotion_from_the_waiting_list_plans_reminders(memory_repo, mailer, clock):
     events.create_event(memory_repo, day_data(capacity=1), actor="test")
     register(memory_repo, mailer, "an@example.be", [DAY])
     register(memory_repo, mailer, "bo@example.be", [DAY], name="Bo")
-    bo = subscriptions.find_person(memory_repo, "bo@example.be")
+    bo = privacy.find_person(memory_repo, "bo@example.be")
     assert memory_repo.list_sends(DAY, bo.id) == []
     manage = re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
-    subscriptions.cancel_registration(memory_repo, manage, DAY)
-    an = subscriptions.find_person(memory_repo, "an@example.be")
+    manage_module.cancel_registration(memory_repo, manage, DAY)
+    an = privacy.find_person(memory_repo, "an@example.be")
     assert memory_repo.list_sends(DAY, an.id) == []  # dropped with the cancellation
     assert sorted((s.kind, s.detail) for s in memory_repo.list_sends(DAY, bo.id)) == [
         ("reminder", "P1D"), ("reminder", "PT1H"), ("seat", "")]
@@ -128,7 +137,7 @@ def test_promotion_from_the_waiting_list_plans_reminders(memory_repo, mailer, cl
 
 def test_the_seat_given_mail_goes_out_once_from_the_tick_with_the_calendar(memory_repo, mailer, clock):
     manage = _an_seated_bo_waiting(memory_repo, mailer, bo_language="en")
-    subscriptions.cancel_registration(memory_repo, manage, DAY)
+    manage_module.cancel_registration(memory_repo, manage, DAY)
     assert kinds(mailer, "bo@example.be") == ["confirm_request", "confirmed"]  # nothing yet: the tick mails it
     assert tick(memory_repo, mailer, PINNED_NOW).sent == 1
     assert tick(memory_repo, mailer, PINNED_NOW + timedelta(minutes=1)).sent == 0
@@ -143,7 +152,7 @@ def test_a_seat_given_and_given_back_before_the_tick_is_not_mailed(memory_repo, 
     register(memory_repo, mailer, "bo@example.be", [DAY], name="Bo")
     for address in ("an@example.be", "bo@example.be"):
         manage = re.search(r"/manage/([\w-]+)", mailer.to(address)[-1].text).group(1)
-        subscriptions.cancel_registration(memory_repo, manage, DAY)
+        manage_module.cancel_registration(memory_repo, manage, DAY)
     assert tick(memory_repo, mailer, PINNED_NOW).sent == 0
     assert "seat_given" not in kinds(mailer)
 
@@ -221,8 +230,8 @@ def test_nothing_stale_goes_out_and_the_skip_is_recorded(webinar, mailer, clock,
 def test_unsubscribed_person_gets_no_reminder(webinar, mailer, clock):
     clock.set(WEBINAR_START - timedelta(hours=20))
     register(webinar, mailer, "an@example.be", [WEBINAR])
-    person = subscriptions.find_person(webinar, "an@example.be")
-    subscriptions.stop_all_mail(webinar, person, "unsubscribed")
+    person = privacy.find_person(webinar, "an@example.be")
+    manage_module.stop_all_mail(webinar, person, "unsubscribed")
     mailer.sent.clear()
     result = tick(webinar, mailer, WEBINAR_START - timedelta(hours=1))
     assert mailer.sent == [] and result.skipped == 1
@@ -231,7 +240,7 @@ def test_unsubscribed_person_gets_no_reminder(webinar, mailer, clock):
 
 def test_erased_person_leaves_no_sends(webinar, mailer):
     register(webinar, mailer, "an@example.be", [WEBINAR])
-    subscriptions.erase(webinar, subscriptions.find_person(webinar, "an@example.be"))
+    privacy.erase(webinar, privacy.find_person(webinar, "an@example.be"))
     assert webinar.list_sends(WEBINAR) == []
 
 
@@ -266,8 +275,8 @@ def test_throttled_send_is_retried_with_backoff_then_left_to_the_next_tick(webin
     at = WEBINAR_START - timedelta(hours=1)
     fake = FakeTime()
     result = tick(webinar, Throttled(), at, fake=fake)
-    assert result.throttled == reminders.TRIES_PER_TICK and result.retry_later == 1
-    assert fake.slept[-2:] == [reminders.BACKOFF_FIRST, reminders.BACKOFF_FIRST * 2]
+    assert result.throttled == tick_module.TRIES_PER_TICK and result.retry_later == 1
+    assert fake.slept[-2:] == [tick_module.BACKOFF_FIRST, tick_module.BACKOFF_FIRST * 2]
     assert tick(webinar, mailer, at + timedelta(seconds=30)).due == 0  # backing off
     assert tick(webinar, mailer, at + timedelta(minutes=2)).sent == 1
     assert kinds(mailer) == ["reminder"]
@@ -278,17 +287,17 @@ def test_a_claim_whose_tick_died_is_not_resent(webinar, mailer, clock):
     register(webinar, mailer, "an@example.be", [WEBINAR])
     at = WEBINAR_START - timedelta(hours=1)
     due = webinar.due_sends(at, 10)
-    webinar.claim_sends(due, by="a-tick-that-died", lease_until=at + reminders.LEASE)
+    webinar.claim_sends(due, by="a-tick-that-died", lease_until=at + tick_module.LEASE)
     mailer.sent.clear()
     assert tick(webinar, mailer, at + timedelta(minutes=1)).due == 0  # held by its lease
-    result = tick(webinar, mailer, at + reminders.LEASE + timedelta(seconds=1))
+    result = tick(webinar, mailer, at + tick_module.LEASE + timedelta(seconds=1))
     assert result.sent == 0 and result.skipped == 1 and mailer.sent == []
     [send] = [s for s in webinar.list_sends(WEBINAR) if s.detail == "PT1H"]
     assert send.reason.startswith("interrupted")
 
 
 def test_a_send_whose_answer_was_lost_is_recorded_and_never_resent(webinar, mailer, clock):
-    from chalicelib.mail import MailUncertain
+    from chalicelib.errors import MailUncertain
 
     clock.set(WEBINAR_START - timedelta(hours=20))
     register(webinar, mailer, "an@example.be", [WEBINAR])
@@ -333,7 +342,7 @@ def test_a_batch_whose_record_fails_for_a_moment_is_recorded_on_the_next_try(rep
     result = tick(repo, mailer, WEBINAR_START - timedelta(hours=1), fake=fake)
     assert result.sent == 3 and len(mailer.sent) == 3
     assert [s.state for s in repo.list_sends(WEBINAR) if s.detail == "PT1H"] == ["sent"] * 3  # not left claimed
-    assert reminders.BACKOFF_FIRST in fake.slept
+    assert tick_module.BACKOFF_FIRST in fake.slept
 
 
 def test_a_batch_whose_record_keeps_failing_stops_the_tick_and_is_never_resent(webinar, mailer, clock, monkeypatch):
@@ -346,7 +355,7 @@ def test_a_batch_whose_record_keeps_failing_stops_the_tick_and_is_never_resent(w
     with pytest.raises(Unavailable):
         tick(webinar, mailer, at)
     monkeypatch.setattr(webinar, "settle_sends", real)
-    later = tick(webinar, mailer, at + reminders.LEASE + timedelta(seconds=1))
+    later = tick(webinar, mailer, at + tick_module.LEASE + timedelta(seconds=1))
     assert len(mailer.sent) == 1 and later.reasons == {"interrupted: claimed by a tick that stopped; not resent": 1}
 
 
@@ -354,7 +363,7 @@ def test_a_batch_whose_record_keeps_failing_stops_the_tick_and_is_never_resent(w
 
 
 def slots(repo, fake, rate):
-    return reminders.SendSlots(repo.reserve_send_slots, rate, wall=fake.clock, clock=fake.clock, sleep=fake.sleep)
+    return tick_module.SendSlots(repo.reserve_send_slots, rate, wall=fake.clock, clock=fake.clock, sleep=fake.sleep)
 
 
 def at_most_per_second(stamps, rate):
@@ -456,7 +465,7 @@ def test_four_ticks_at_once_share_one_rate(memory_repo):
     stamping = Stamping(time.monotonic)
     at = WEBINAR_START - timedelta(hours=1)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda _: reminders.send_due(memory_repo, stamping, base_url=BASE, now=at, rate=40,
+        results = list(pool.map(lambda _: tick_module.send_due(memory_repo, stamping, base_url=BASE, now=at, rate=40,
                                                              batch=5), range(4)))
     assert sum(r.sent for r in results) == 60 == len({m.to_email for m, _ in stamping.sent}) == len(stamping.sent)
     assert sum(1 for r in results if r.sent) >= 2  # they did share the work
@@ -506,8 +515,8 @@ def test_change_of_time_mails_each_confirmed_registrant_once_and_moves_reminders
     mailer.sent.clear()
     change = events.change_event(webinar, WEBINAR, {"starts_at": "2027-01-21T10:00:00+01:00",
                                                     "ends_at": "2027-01-21T11:00:00+01:00"}, actor="test")
-    subscriptions.after_event_change(webinar, change)
-    subscriptions.after_event_change(webinar, change)  # a retried request
+    planning.after_event_change(webinar, change)
+    planning.after_event_change(webinar, change)  # a retried request
     assert mailer.sent == []  # the tick sends
     tick(webinar, mailer, PINNED_NOW + timedelta(minutes=1))
     tick(webinar, mailer, PINNED_NOW + timedelta(minutes=2))
@@ -527,7 +536,7 @@ def test_two_quick_changes_make_one_notice(webinar, mailer):
     for body in ({"online_url": "https://meet.example.org/new"},
                  {"starts_at": "2027-01-14T11:00:00+01:00", "ends_at": "2027-01-14T12:00:00+01:00"}):
         change = events.change_event(webinar, WEBINAR, body, actor="test")
-        subscriptions.after_event_change(webinar, change)
+        planning.after_event_change(webinar, change)
     tick(webinar, mailer, PINNED_NOW + timedelta(minutes=1))
     [(mail, raw)] = mailer.sent
     assert "https://meet.example.org/new" in mail.text and "11:00" in mail.text
@@ -546,7 +555,7 @@ def test_a_reminder_that_went_out_is_not_sent_again_when_the_event_moves(repo, m
     clock.set(WEBINAR_START - timedelta(days=1, minutes=-30))
     change = events.change_event(repo, WEBINAR, {"starts_at": "2027-01-14T11:00:00+01:00",
                                                  "ends_at": "2027-01-14T12:00:00+01:00"}, actor="test")
-    subscriptions.after_event_change(repo, change)
+    planning.after_event_change(repo, change)
     for minutes in (31, 61, 91):
         tick(repo, mailer, WEBINAR_START - timedelta(days=1, minutes=-minutes))
     assert kinds(mailer) == ["reminder", "event_changed"]  # the notice carries the new time; no second "in 1 day"
@@ -561,7 +570,7 @@ def test_a_notice_a_tick_takes_while_a_later_change_is_planned_is_not_folded_int
     register(repo, mailer, "an@example.be", [WEBINAR])
     mailer.sent.clear()
     first = events.change_event(repo, WEBINAR, {"online_url": "https://meet.example.org/new"}, actor="test")
-    subscriptions.after_event_change(repo, first)
+    planning.after_event_change(repo, first)
     held = []
     delete_sends = repo.delete_sends
 
@@ -569,13 +578,13 @@ def test_a_notice_a_tick_takes_while_a_later_change_is_planned_is_not_folded_int
         # The planning read the earlier notice as pending; a tick claims it just before the fold deletes it.
         if not held:
             held.extend(repo.claim_sends([s for s in repo.due_sends(PINNED_NOW, 10) if s.kind == "change"],
-                                         by="a tick", lease_until=PINNED_NOW + reminders.LEASE))
+                                         by="a tick", lease_until=PINNED_NOW + tick_module.LEASE))
         return delete_sends(sends)
 
     monkeypatch.setattr(repo, "delete_sends", a_tick_claims_it_first)
     second = events.change_event(repo, WEBINAR, {"starts_at": "2027-01-14T11:00:00+01:00",
                                                  "ends_at": "2027-01-14T12:00:00+01:00"}, actor="test")
-    subscriptions.after_event_change(repo, second)
+    planning.after_event_change(repo, second)
     # The held notice stays, to be sent and recorded by its tick; the new one says only what it adds.
     changes = {s.detail: s for s in repo.list_sends(WEBINAR) if s.kind == "change"}
     assert len(held) == 1 and changes["1"].state == "claimed"
@@ -589,13 +598,13 @@ def test_a_tick_reads_the_events_again_for_each_page_of_due_sends(memory_repo, m
     for address in ("an@example.be", "bo@example.be"):
         register(memory_repo, mailer, address, [WEBINAR])
     mailer.sent.clear()
-    monkeypatch.setattr(reminders, "PAGE", 1)
+    monkeypatch.setattr(tick_module, "PAGE", 1)
 
     class CancelsAfterTheFirstMail(RecordingMailer):
         def send(self, mail):
             message_id = super().send(mail)
             if len(self.sent) == 1:
-                subscriptions.after_event_change(memory_repo, events.cancel_event(memory_repo, WEBINAR, actor="staff"))
+                planning.after_event_change(memory_repo, events.cancel_event(memory_repo, WEBINAR, actor="staff"))
             return message_id
 
     cancelling = CancelsAfterTheFirstMail()
@@ -611,8 +620,8 @@ def test_cancelling_an_event_leaves_the_reminder_a_tick_holds_to_be_recorded(rep
     register(repo, mailer, "an@example.be", [WEBINAR])
     at = WEBINAR_START - timedelta(hours=1)
     [reminder] = [s for s in repo.due_sends(at, 10) if s.detail == "PT1H"]
-    repo.claim_sends([reminder], by="a tick", lease_until=at + reminders.LEASE)
-    subscriptions.after_event_change(repo, events.cancel_event(repo, WEBINAR, actor="staff"))
+    repo.claim_sends([reminder], by="a tick", lease_until=at + tick_module.LEASE)
+    planning.after_event_change(repo, events.cancel_event(repo, WEBINAR, actor="staff"))
     [kept] = [s for s in repo.list_sends(WEBINAR) if s.kind == "reminder" and s.detail == "PT1H"]
     assert kept.state == "claimed"  # its tick records it (sent, or skipped as the event is cancelled)
     assert [s.detail for s in repo.list_sends(WEBINAR) if s.kind == "reminder"] == ["PT1H"]
@@ -627,7 +636,7 @@ def test_cancellation_mails_registered_waiting_and_interested_once_and_drops_rem
     mailer.sent.clear()
     for event_id in (DAY, WEBINAR):
         change = events.cancel_event(memory_repo, event_id, actor="test")
-        subscriptions.after_event_change(memory_repo, change)
+        planning.after_event_change(memory_repo, change)
     tick(memory_repo, mailer, PINNED_NOW + timedelta(minutes=1))
     tick(memory_repo, mailer, PINNED_NOW + timedelta(minutes=2))
     assert sorted((m.to_email, m.kind) for m, _ in mailer.sent) == [
@@ -660,7 +669,7 @@ def test_interested_people_are_mailed_a_one_click_link_when_registration_opens(m
     link = re.search(rf"{BASE}/manage/([\w-]+)/events/{WEBINAR}/register", mail.text)
     assert link
     clock.set(opens + timedelta(minutes=5))
-    outcome = subscriptions.register_from_link(memory_repo, mailer, link.group(1), WEBINAR, base_url=BASE)
+    outcome = manage_module.register_from_link(memory_repo, mailer, link.group(1), WEBINAR, base_url=BASE)
     assert outcome.status == "confirmed"
     assert {s.kind for s in memory_repo.list_sends(WEBINAR) if s.state == "pending"} == {"reminder"}
 
@@ -670,7 +679,7 @@ def test_staff_opening_registration_early_mails_interested_people_now(memory_rep
     register(memory_repo, mailer, "an@example.be", [WEBINAR])
     mailer.sent.clear()
     change = events.change_event(memory_repo, WEBINAR, {"registration_opens_at": None}, actor="test")
-    subscriptions.after_event_change(memory_repo, change)
+    planning.after_event_change(memory_repo, change)
     tick(memory_repo, mailer, PINNED_NOW + timedelta(minutes=1))
     assert kinds(mailer) == ["registration_open"]
 
@@ -692,13 +701,20 @@ def _ses_notice(kind, address, bounce_type="Permanent"):
     ("Bounce", "Transient", None), ("Delivery", None, None),
 ])
 def test_permanent_bounce_or_complaint_stops_every_reminder(webinar, mailer, clock, kind, bounce_type, stopped):
-    from chalicelib import bounces
+    from chalicelib.model import send as send_model
+    from chalicelib.services import events
+    from chalicelib.services import manage as manage_module
+    from chalicelib.services import planning
+    from chalicelib.services import privacy
+    from chalicelib.services import subscribe
+    from chalicelib.services import tick as tick_module
+    from chalicelib import wiring
 
     clock.set(WEBINAR_START - timedelta(hours=20))
     register(webinar, mailer, "an@example.be", [WEBINAR])
     mailer.sent.clear()
     bounces.handle_ses_notification(_ses_notice(kind, "AN@example.be", bounce_type), webinar)
-    person = subscriptions.find_person(webinar, "an@example.be")
+    person = privacy.find_person(webinar, "an@example.be")
     assert person.mail_stopped_reason == stopped
     result = tick(webinar, mailer, WEBINAR_START - timedelta(hours=1))
     assert result.sent == (0 if stopped else 1)
@@ -708,16 +724,23 @@ def test_permanent_bounce_or_complaint_stops_every_reminder(webinar, mailer, clo
 
 
 def test_the_schedule_runs_the_same_tick_and_logs_its_counts(monkeypatch, capsys):
-    from chalicelib import tick as ticks
+    from chalicelib.model import send as send_model
+    from chalicelib.services import events
+    from chalicelib.services import manage as manage_module
+    from chalicelib.services import planning
+    from chalicelib.services import privacy
+    from chalicelib.services import subscribe
+    from chalicelib.services import tick as tick_module
+    from chalicelib import wiring
 
     seen = {}
 
     def fake_send_due_now(now, time_budget):
         seen.update(now=now, time_budget=time_budget)  # no repo given: the stage's
-        return reminders.TickResult(due=3, sent=2, stale=1)
+        return tick_module.TickResult(due=3, sent=2, stale=1)
 
-    monkeypatch.setattr(reminders, "send_due_now", fake_send_due_now)
-    counts = ticks.run_tick(PINNED_NOW, time_budget=40.0)
+    monkeypatch.setattr(wiring, "send_due_now", fake_send_due_now)
+    counts = wiring.run_tick(PINNED_NOW, time_budget=40.0)
     assert (counts.due, counts.sent, counts.stale) == (3, 2, 1)
     assert seen == {"now": PINNED_NOW, "time_budget": 40.0}
     assert '"MailsSent":2' in capsys.readouterr().out
@@ -743,7 +766,7 @@ def _planning_fails_once(monkeypatch, repo, method, change):
     """Staff make ``change()``; planning its mails meets a failing ``repo.method``: a 503, the change itself saved."""
     _fails_once(monkeypatch, repo, method)
     with pytest.raises(Unavailable):
-        subscriptions.after_event_change(repo, change())
+        planning.after_event_change(repo, change())
 
 
 MOVE = {"starts_at": "2027-01-21T10:00:00+01:00", "ends_at": "2027-01-21T11:00:00+01:00"}
@@ -756,7 +779,7 @@ def test_a_change_whose_planning_failed_is_planned_when_staff_repeat_the_request
     assert repo.get_event(WEBINAR).unplanned is not None
     again = events.change_event(repo, WEBINAR, MOVE, actor="staff")  # the same request, repeated
     assert sorted(again.material) == ["ends_at", "starts_at"] and again.before.starts_at == WEBINAR_START
-    subscriptions.after_event_change(repo, again)
+    planning.after_event_change(repo, again)
     assert repo.get_event(WEBINAR).unplanned is None
     tick(repo, mailer, PINNED_NOW + timedelta(minutes=1))
     assert kinds(mailer) == ["event_changed"]
@@ -768,21 +791,21 @@ def test_a_change_whose_planning_failed_is_planned_by_the_tick_when_nobody_repea
     webinar_with_registrants(repo, 1)
     _planning_fails_once(monkeypatch, repo, "list_sends", lambda: events.change_event(repo, WEBINAR, MOVE, actor="staff"))
     # A tick within the minute leaves it to the request; the next one plans it, and the one after sends.
-    assert subscriptions.plan_unplanned(repo, PINNED_NOW + timedelta(seconds=20)) == 0
+    assert planning.plan_unplanned(repo, PINNED_NOW + timedelta(seconds=20)) == 0
     clock.set(PINNED_NOW + timedelta(minutes=2))
     monkeypatch.setenv("TABLE_NAME", "unused: the repository is given")
-    reminders.send_due_now(PINNED_NOW + timedelta(minutes=2), repo=repo, mailer=mailer)
-    reminders.send_due_now(PINNED_NOW + timedelta(minutes=3), repo=repo, mailer=mailer)
+    wiring.send_due_now(PINNED_NOW + timedelta(minutes=2), repo=repo, mailer=mailer)
+    wiring.send_due_now(PINNED_NOW + timedelta(minutes=3), repo=repo, mailer=mailer)
     assert kinds(mailer) == ["event_changed"] and repo.get_event(WEBINAR).unplanned is None
-    assert subscriptions.plan_unplanned(repo, PINNED_NOW + timedelta(minutes=4)) == 0
+    assert planning.plan_unplanned(repo, PINNED_NOW + timedelta(minutes=4)) == 0
 
 
 def test_a_cancellation_whose_notices_failed_is_planned_when_staff_cancel_again(repo, mailer, clock, monkeypatch):
     webinar_with_registrants(repo, 1)
     _planning_fails_once(monkeypatch, repo, "list_registrations",
                          lambda: events.cancel_event(repo, WEBINAR, actor="staff"))
-    subscriptions.after_event_change(repo, events.cancel_event(repo, WEBINAR, actor="staff"))
-    subscriptions.after_event_change(repo, events.cancel_event(repo, WEBINAR, actor="staff"))  # and once more
+    planning.after_event_change(repo, events.cancel_event(repo, WEBINAR, actor="staff"))
+    planning.after_event_change(repo, events.cancel_event(repo, WEBINAR, actor="staff"))  # and once more
     tick(repo, mailer, PINNED_NOW + timedelta(minutes=1))
     assert kinds(mailer) == ["event_cancelled"]
     assert [s.kind for s in repo.list_sends(WEBINAR) if s.state == "pending"] == []
@@ -793,7 +816,7 @@ def test_a_later_change_plans_the_mails_of_an_earlier_one_whose_planning_failed(
     _planning_fails_once(monkeypatch, repo, "list_registrations",
                          lambda: events.change_event(repo, WEBINAR, MOVE, actor="staff"))
     later = events.change_event(repo, WEBINAR, {"online_url": "https://meet.example.org/new"}, actor="staff")
-    subscriptions.after_event_change(repo, later)
+    planning.after_event_change(repo, later)
     tick(repo, mailer, PINNED_NOW + timedelta(minutes=1))
     [(mail, _)] = mailer.sent  # one notice: the new time and the new link, against what the person last heard
     [notice] = [s for s in repo.list_sends(WEBINAR) if s.kind == "change"]
@@ -806,29 +829,29 @@ def test_a_freed_seat_whose_promotion_failed_is_given_by_the_tick(repo, mailer, 
     manage = _an_seated_bo_waiting(repo, mailer)
     _fails_once(monkeypatch, repo, "list_registrations")
     with pytest.raises(Unavailable):  # the seat is freed, then the table fails: a 503
-        subscriptions.cancel_registration(repo, manage, DAY)
-    assert subscriptions.cancel_registration(repo, manage, DAY).id == DAY  # repeating it: cancelled already
+        manage_module.cancel_registration(repo, manage, DAY)
+    assert manage_module.cancel_registration(repo, manage, DAY).id == DAY  # repeating it: cancelled already
     event = repo.get_event(DAY)
     assert event.seats_taken == 0 and event.seat_freed_at == PINNED_NOW
     clock.set(PINNED_NOW + timedelta(minutes=2))
-    reminders.send_due_now(PINNED_NOW + timedelta(minutes=2), repo=repo, mailer=mailer)
-    reminders.send_due_now(PINNED_NOW + timedelta(minutes=3), repo=repo, mailer=mailer)
+    wiring.send_due_now(PINNED_NOW + timedelta(minutes=2), repo=repo, mailer=mailer)
+    wiring.send_due_now(PINNED_NOW + timedelta(minutes=3), repo=repo, mailer=mailer)
     assert kinds(mailer, "bo@example.be") == ["confirm_request", "confirmed", "seat_given"]
     assert (repo.get_event(DAY).seats_taken, repo.get_event(DAY).seat_freed_at) == (1, None)
 
 
 def test_a_seat_freed_and_given_at_once_leaves_nothing_for_the_tick(repo, mailer, clock):
     manage = _an_seated_bo_waiting(repo, mailer)
-    subscriptions.cancel_registration(repo, manage, DAY)
+    manage_module.cancel_registration(repo, manage, DAY)
     assert repo.get_event(DAY).seat_freed_at is None
-    assert subscriptions.plan_unplanned(repo, PINNED_NOW + timedelta(minutes=5)) == 0
+    assert planning.plan_unplanned(repo, PINNED_NOW + timedelta(minutes=5)) == 0
 
 
 def test_a_seat_freed_while_the_last_one_is_offered_keeps_its_mark(repo, mailer, clock):
     events.create_event(repo, day_data(capacity=2), actor="test")
     for address in ("an@example.be", "bo@example.be"):
         register(repo, mailer, address, [DAY])
-    an, bo = (repo.get_registrations(subscriptions.find_person(repo, a).id, [DAY])[DAY]
+    an, bo = (repo.get_registrations(privacy.find_person(repo, a).id, [DAY])[DAY]
               for a in ("an@example.be", "bo@example.be"))
     first, second = PINNED_NOW + timedelta(minutes=1), PINNED_NOW + timedelta(minutes=2)
     repo.move_registration(replace(an, status="cancelled", updated_at=first), expect=("confirmed",), seat_change=-1)
@@ -866,7 +889,7 @@ def test_a_change_of_end_date_and_a_move_online_read_as_what_they_are(memory_rep
     change = events.change_event(memory_repo, DAY, {"ends_at": "2027-06-04T17:00:00+02:00", "kind": "webinar",
                                                     "location": None, "online_url": "https://meet.example.org/day"},
                                  actor="test")
-    subscriptions.after_event_change(memory_repo, change)
+    planning.after_event_change(memory_repo, change)
     tick(memory_repo, mailer, PINNED_NOW + timedelta(minutes=1))
     [(mail, _)] = mailer.sent
     new_time, was = [line for line in mail.text.splitlines() if "New time:" in line or "was:" in line][:2]
@@ -883,7 +906,7 @@ def test_a_move_from_online_to_a_venue_shows_no_empty_link(memory_repo, mailer, 
     mailer.sent.clear()
     change = events.change_event(memory_repo, WEBINAR, {"kind": "in_person", "online_url": None,
                                                         "location": {"name": "Herman Teirlinckgebouw"}}, actor="test")
-    subscriptions.after_event_change(memory_repo, change)
+    planning.after_event_change(memory_repo, change)
     tick(memory_repo, mailer, PINNED_NOW + timedelta(minutes=1))
     [(mail, _)] = mailer.sent
     assert "was: Online" in mail.text and "New join link" not in mail.text and 'href=""' not in mail.html
@@ -891,7 +914,7 @@ def test_a_move_from_online_to_a_venue_shows_no_empty_link(memory_repo, mailer, 
 
 def test_the_seat_mail_names_its_event_in_the_subject(memory_repo, mailer, clock):
     manage = _an_seated_bo_waiting(memory_repo, mailer)
-    subscriptions.cancel_registration(memory_repo, manage, DAY)
+    manage_module.cancel_registration(memory_repo, manage, DAY)
     tick(memory_repo, mailer, PINNED_NOW)
     seat, _ = mailer.sent[-1]
     assert seat.subject.startswith("Er is een plaats vrij: je bent ingeschreven voor Smart Region Dag")
@@ -901,7 +924,7 @@ def test_a_newcomer_queues_behind_the_waiting_list_for_a_seat_freed_but_not_yet_
     manage = _an_seated_bo_waiting(repo, mailer)  # Bo waits
     _fails_once(monkeypatch, repo, "list_registrations")
     with pytest.raises(Unavailable):  # An's seat is freed, its promotion fails
-        subscriptions.cancel_registration(repo, manage, DAY)
+        manage_module.cancel_registration(repo, manage, DAY)
     register(repo, mailer, "cy@example.be", [DAY], name="Cy")  # confirms within that minute
     statuses = {r.email: r.status for r in repo.list_registrations(DAY)}
     assert statuses == {"an@example.be": "cancelled", "bo@example.be": "confirmed", "cy@example.be": "waitlisted"}
@@ -913,7 +936,7 @@ def test_a_postponed_event_keeps_its_registrants_and_their_reminders_until_after
     events.create_event(repo, webinar_data(), actor="test")
     register(repo, mailer, "an@example.be", [WEBINAR])
     register(repo, mailer, "bo@example.be", [WEBINAR])
-    subscriptions.subscribe(repo, mailer, {"email": "cas@example.be", "name": "Cas", "event_ids": [WEBINAR],
+    subscribe.subscribe(repo, mailer, {"email": "cas@example.be", "name": "Cas", "event_ids": [WEBINAR],
                                            "language": "nl", "consent": True}, base_url=BASE)  # never confirmed
     before = {r.person_id: r for r in repo.list_registrations(WEBINAR)}
     [pending] = [r for r in before.values() if r.status == "pending"]
@@ -934,7 +957,7 @@ def test_a_postponed_event_keeps_its_registrants_and_their_reminders_until_after
     # The webinar moves to January 2028: 180 days after its old end is July 2027.
     change = events.change_event(repo, WEBINAR, {"starts_at": "2028-01-13T10:00:00+01:00",
                                                  "ends_at": "2028-01-13T11:00:00+01:00"}, actor="test")
-    subscriptions.after_event_change(repo, change)
+    planning.after_event_change(repo, change)
     until = datetime(2028, 1, 13, 10, 0, tzinfo=timezone.utc) + timedelta(days=180)
     after = {r.person_id: r for r in repo.list_registrations(WEBINAR)}
     assert {p: (r.status, r.expires_at) for p, r in after.items() if p != pending.person_id} == {
@@ -944,8 +967,8 @@ def test_a_postponed_event_keeps_its_registrants_and_their_reminders_until_after
     assert [p.expires_at for p in repo.get_people([r.person_id for r in kept]).values()] == [until, until]
     reminders_ = [s for s in repo.list_sends(WEBINAR) if s.kind == "reminder"]
     assert reminders_ and all(s.expires_at == until for s in reminders_)
-    subscriptions.after_event_change(repo, change)  # a retried request raises nothing more
-    assert subscriptions.keep_until_after(repo, repo.get_event(WEBINAR), PINNED_NOW) == 0
+    planning.after_event_change(repo, change)  # a retried request raises nothing more
+    assert planning.keep_until_after(repo, repo.get_event(WEBINAR), PINNED_NOW) == 0
 
 
 def test_a_long_join_link_is_a_labelled_link_not_shown_whole_in_the_html(memory_repo, mailer, clock):
@@ -976,7 +999,7 @@ def test_people_waiting_hear_of_a_new_time_or_place_without_the_join_link_or_the
     register(memory_repo, mailer, "bo@example.be", [DAY], name="Bo", language="en")
     mailer.sent.clear()
     change = events.change_event(memory_repo, DAY, {"starts_at": "2027-06-03T10:00:00+02:00"}, actor="test")
-    subscriptions.after_event_change(memory_repo, change)
+    planning.after_event_change(memory_repo, change)
     tick(memory_repo, mailer, PINNED_NOW + timedelta(minutes=1))
     sent = {m.to_email: (m, raw) for m, raw in mailer.sent}
     assert sorted(sent) == ["an@example.be", "bo@example.be"]
@@ -989,6 +1012,6 @@ def test_people_waiting_hear_of_a_new_time_or_place_without_the_join_link_or_the
     assert "meet.example.org" not in bo.text + bo.html and "10:00" in bo.text
     mailer.sent.clear()
     change = events.change_event(memory_repo, DAY, {"online_url": "https://meet.example.org/other"}, actor="test")
-    subscriptions.after_event_change(memory_repo, change)
+    planning.after_event_change(memory_repo, change)
     tick(memory_repo, mailer, PINNED_NOW + timedelta(minutes=2))
     assert [m.to_email for m, _ in mailer.sent] == ["an@example.be"]

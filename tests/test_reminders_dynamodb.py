@@ -10,9 +10,16 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import events, reminders, subscriptions, tokens
-from chalicelib.mail import RecordingMailer, SesMailer
-from chalicelib.models import Person, Registration, Send
+from chalicelib.adapters import aws
+from chalicelib.adapters import keys as link_keys
+from chalicelib.ops import cli
+from chalicelib.services import events
+from chalicelib.services import tick
+from chalicelib import tokens
+from chalicelib.adapters.ses import SesMailer
+from tests.fakes import RecordingMailer
+from chalicelib.model.person import Person, Registration
+from chalicelib.model.send import Send
 from tests.conftest import PINNED_NOW, aws_error, table_faults, webinar_data
 from tests.test_reminders import BASE, WEBINAR, WEBINAR_START, register
 from tests.moto_scaling import patched
@@ -57,8 +64,8 @@ def test_of_two_claims_on_the_same_read_only_one_holds(repo):
     at = WEBINAR_START - timedelta(hours=1)
     seen = repo.due_sends(at, 10)
     assert [s.person_id for s in seen] == ["p1", "p2"]
-    first = repo.claim_sends(seen, by="a", lease_until=at + reminders.LEASE)
-    second = repo.claim_sends(seen, by="b", lease_until=at + reminders.LEASE)
+    first = repo.claim_sends(seen, by="a", lease_until=at + tick.LEASE)
+    second = repo.claim_sends(seen, by="b", lease_until=at + tick.LEASE)
     assert [s.person_id for s in first] == ["p1", "p2"] and second == []
     assert repo.due_sends(at, 10) == []  # leased
     assert repo.settle_sends([*first], by="b") == 0  # only the holder settles
@@ -73,11 +80,11 @@ def test_a_claim_of_which_some_were_taken_meanwhile_takes_the_rest_in_one_more_t
     repo.put_sends([_send(f"p{i}") for i in range(10)], overwrite=True)
     at = WEBINAR_START - timedelta(hours=1)
     seen = repo.due_sends(at, 10)
-    taken = repo.claim_sends(seen[2:5], by="other", lease_until=at + reminders.LEASE)
+    taken = repo.claim_sends(seen[2:5], by="other", lease_until=at + tick.LEASE)
     assert len(taken) == 3
     calls = Counter()
     repo.client.meta.events.register("before-call.*.*", lambda model, **_: calls.update([model.name]))
-    mine = repo.claim_sends(seen, by="me", lease_until=at + reminders.LEASE)
+    mine = repo.claim_sends(seen, by="me", lease_until=at + tick.LEASE)
     assert sorted(s.person_id for s in mine) == ["p0", "p1", "p5", "p6", "p7", "p8", "p9"]
     assert calls == {"TransactWriteItems": 2}  # not one write per send
     assert {s.person_id: s.claimed_by for s in repo.list_sends(WEBINAR)} == {
@@ -103,7 +110,7 @@ def test_a_cancelled_claim_goes_again_together_when_its_reasons_allow_and_alone_
         return None
 
     with table_faults(repo, cancel_the_first_transaction) as calls:
-        mine = repo.claim_sends(seen, by="me", lease_until=at + reminders.LEASE)
+        mine = repo.claim_sends(seen, by="me", lease_until=at + tick.LEASE)
     assert len(mine) == 10 and calls == expected_calls
     assert {s.claimed_by for s in repo.list_sends(WEBINAR)} == {"me"}
 
@@ -128,7 +135,7 @@ def test_a_notice_written_twice_exists_once_and_neither_overwrite_nor_delete_tou
     assert repo.put_sends([notice], overwrite=False) == 1
     assert repo.put_sends([notice, _send("p2")], overwrite=False) == 1
     [claimed] = repo.claim_sends([s for s in repo.due_sends(PINNED_NOW, 10) if s.person_id == "p1"],
-                                 by="a", lease_until=PINNED_NOW + reminders.LEASE)
+                                 by="a", lease_until=PINNED_NOW + tick.LEASE)
     assert repo.put_sends([notice], overwrite=True) == 0
     # A tick is sending it: deleted now, the mail would go out with no record.
     assert repo.delete_sends([claimed, _send("p2")]) == [False, True]
@@ -145,7 +152,7 @@ def test_reminder_through_ses_records_its_message_id(dynamodb_repo, mailer, cloc
     events.create_event(dynamodb_repo, webinar_data(), actor="test")
     clock.set(WEBINAR_START - timedelta(hours=20))
     register(dynamodb_repo, mailer, "an@example.be", [WEBINAR])
-    result = reminders.send_due(dynamodb_repo, SesMailer(ses, SENDER), base_url=BASE,
+    result = tick.send_due(dynamodb_repo, SesMailer(ses, SENDER), base_url=BASE,
                                 now=WEBINAR_START - timedelta(minutes=59))
     assert result.sent == 1
     [send] = dynamodb_repo.list_sends(WEBINAR)
@@ -162,7 +169,7 @@ def fast_transactions():
 def test_four_dispatchers_over_a_thousand_registrations_mail_each_person_once(atomic_requests, fast_transactions):  # noqa: F811
     repo = atomic_requests
     events.create_event(repo, webinar_data(), actor="test")
-    key = tokens.signing_key()
+    key = link_keys.signing_key()
     sends = []
     for i in range(1000):
         address = f"p{i}@example.be"
@@ -178,12 +185,12 @@ def test_four_dispatchers_over_a_thousand_registrations_mail_each_person_once(at
 
     def dispatcher(_):
         start.wait()
-        return reminders.send_due(repo, mailer, base_url=BASE, now=at, rate=1e6, batch=50)
+        return tick.send_due(repo, mailer, base_url=BASE, now=at, rate=1e6, batch=50)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(dispatcher, range(4)))
     # What a dispatcher gave up to the others, a later tick finds.
-    results.append(reminders.send_due(repo, mailer, base_url=BASE, now=at + timedelta(minutes=1), rate=1e6))
+    results.append(tick.send_due(repo, mailer, base_url=BASE, now=at + timedelta(minutes=1), rate=1e6))
     per_person = Counter(m.to_email for m, _ in mailer.sent)
     assert len(per_person) == 1000 and set(per_person.values()) == {1}
     assert sum(r.sent for r in results) == 1000
@@ -194,8 +201,11 @@ def test_four_dispatchers_over_a_thousand_registrations_mail_each_person_once(at
 def test_send_due_command_runs_one_tick_as_of_the_given_moment(aws_mock, monkeypatch, capsys, clock):
     import json
 
-    from chalicelib import aws, cli
-    from chalicelib.storage import DynamoDBRepository
+    from chalicelib.adapters import keys as link_keys
+    from chalicelib.services import events
+    from chalicelib.services import tick
+    from chalicelib import tokens
+    from chalicelib.adapters.dynamodb import DynamoDBRepository
     from tests.conftest import TABLE
 
     monkeypatch.setenv("TABLE_NAME", TABLE)
@@ -228,7 +238,7 @@ def test_claims_that_the_table_stops_partway_keep_what_landed_and_leave_the_rest
         return None
 
     with table_faults(repo, the_table_fails_at_the_third_put):
-        mine = repo.claim_sends(seen, by="me", lease_until=at + reminders.LEASE)
+        mine = repo.claim_sends(seen, by="me", lease_until=at + tick.LEASE)
     assert [s.person_id for s in mine] == [s.person_id for s in seen[:2]]  # these go out and are settled
     assert sorted(s.person_id for s in repo.due_sends(at, 10)) == sorted(s.person_id for s in seen[2:])
 
@@ -244,7 +254,7 @@ def test_a_move_refused_for_a_send_being_sent_changes_no_seat_count(repo, clock)
                                   created_at=PINNED_NOW, updated_at=PINNED_NOW, event_ids=frozenset({WEBINAR})),
                            previous=None, registrations=[replace(interested, status="pending")], token=None)
     repo.move_registration(interested, expect=("pending",), put_sends=[open_send])
-    repo.claim_sends(repo.due_sends(PINNED_NOW, 10), by="a tick", lease_until=PINNED_NOW + reminders.LEASE)
+    repo.claim_sends(repo.due_sends(PINNED_NOW, 10), by="a tick", lease_until=PINNED_NOW + tick.LEASE)
     seated = replace(interested, status="confirmed", confirmed_at=PINNED_NOW)
     with pytest.raises(Conflict):  # the "registration is open" mail is being sent: try again in a moment
         repo.move_registration(seated, expect=("interested",), seat_change=1, capacity=5, drop_sends=[open_send])
@@ -271,7 +281,7 @@ def test_the_ses_notice_handler_touches_only_suppressions_and_profiles(dynamodb_
         message = json.dumps(_ses_notice("Complaint", "an@example.be"))
 
     app_module.ses_notifications.func(Notice())
-    assert dynamodb_repo.get_person(tokens.person_id_for("an@example.be", tokens.signing_key())).mail_stopped_reason \
+    assert dynamodb_repo.get_person(tokens.person_id_for("an@example.be", link_keys.signing_key())).mail_stopped_reason \
         == "complaint"
     assert {name for name, _ in calls} == {"GetItem", "PutItem"}
     assert all(pk.startswith(("SUPPRESSION#", "PERSON#")) for _, pk in calls)

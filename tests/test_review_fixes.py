@@ -19,7 +19,17 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import events, subscriptions, tokens
+from chalicelib.adapters import keys as link_keys
+from chalicelib import errors
+from chalicelib.model import codec
+from chalicelib.render import mails
+from chalicelib.services import events
+from chalicelib.services import manage as manage_service
+from chalicelib.services import people
+from chalicelib.services import privacy
+from chalicelib.services import subscribe
+from chalicelib.services import views
+from chalicelib import tokens
 from chalicelib.errors import NotFound
 from tests.conftest import PINNED_NOW, day_data, webinar_data
 from tests.test_pages_review import FORM, WEBINAR, DAY, html, publish, post_form, link, heading
@@ -35,7 +45,7 @@ def confirmation_mails(mailer, address=ADDRESS) -> list:
 
 def gone(repo, address=ADDRESS) -> bool:
     try:
-        subscriptions.find_person(repo, address)
+        privacy.find_person(repo, address)
     except NotFound:
         return True
     return False
@@ -64,14 +74,14 @@ def confirmed(client, published, mailer) -> str:
 
 def erase_before_submit(monkeypatch, repo) -> None:
     """The erasure completes between the resend's own read of the person and its ``_submit``."""
-    original = subscriptions._submit
+    original = subscribe._submit
 
     def racing(r, mailer, data, **kwargs):
-        subscriptions.erase(repo, subscriptions.find_person(repo, data["email"]))
-        monkeypatch.setattr(subscriptions, "_submit", original)
+        privacy.erase(repo, privacy.find_person(repo, data["email"]))
+        monkeypatch.setattr(subscribe, "_submit", original)
         return original(r, mailer, data, **kwargs)
 
-    monkeypatch.setattr(subscriptions, "_submit", racing)
+    monkeypatch.setattr(subscribe, "_submit", racing)
 
 
 def test_a_manage_resend_racing_an_erasure_makes_no_profile_and_mails_nothing(client, published, mailer, clock,
@@ -105,7 +115,7 @@ def test_a_confirm_links_resend_racing_an_erasure_makes_no_profile_and_mails_not
 def test_a_resend_whose_write_meets_an_erasure_reads_again_and_stops(repo, mailer, clock):
     """The erasure lands between ``_submit``'s read and its write: the write fails, the read again finds no one."""
     events.create_event(repo, webinar_data(), actor="test")
-    subscriptions.subscribe(repo, mailer, {"email": ADDRESS, "name": "An", "event_ids": [WEBINAR], "consent": True},
+    subscribe.subscribe(repo, mailer, {"email": ADDRESS, "name": "An", "event_ids": [WEBINAR], "consent": True},
                             base_url=BASE)
     manage = link(mailer.sent[-1][0], "/manage/").rsplit("/", 1)[1]
     clock.set(PINNED_NOW + timedelta(hours=49))
@@ -114,18 +124,18 @@ def test_a_resend_whose_write_meets_an_erasure_reads_again_and_stops(repo, maile
     def erase_first(person, **kwargs):
         if not erased:
             erased.append(True)
-            subscriptions.erase(repo, repo.get_person(person.id))
+            privacy.erase(repo, repo.get_person(person.id))
         return original(person, **kwargs)
 
     repo.save_subscription = erase_first
-    with pytest.raises(subscriptions.ErasedPersonLink):
-        subscriptions.resend_from_manage(repo, mailer, manage, base_url=BASE)
+    with pytest.raises(errors.ErasedPersonLink):
+        subscribe.resend_from_manage(repo, mailer, manage, base_url=BASE)
     assert erased and gone(repo) and len(mailer.sent) == 1
 
 
 def test_the_form_still_makes_a_profile_for_a_new_address(repo, mailer):
     events.create_event(repo, webinar_data(), actor="test")
-    subscriptions.subscribe(repo, mailer, {"email": ADDRESS, "name": "An", "event_ids": [WEBINAR], "consent": True},
+    subscribe.subscribe(repo, mailer, {"email": ADDRESS, "name": "An", "event_ids": [WEBINAR], "consent": True},
                             base_url=BASE)
     assert not gone(repo) and len(mailer.sent) == 1
 
@@ -180,20 +190,20 @@ def test_a_resend_after_a_stop_waits_for_the_days_limit_and_says_how_long(client
 def test_the_longest_wait_wins():
     now = PINNED_NOW
     three_this_hour = [now - timedelta(minutes=50), now - timedelta(minutes=40), now - timedelta(minutes=30)]
-    hour = subscriptions._mail_limit(three_this_hour, now, per_hour=3, per_day=6)
+    hour = subscribe._mail_limit(three_this_hour, now, per_hour=3, per_day=6)
     assert (hour.period, hour.retry_after) == ("hour", 600)
     # Stopped before the last of them: one since the stop, which holds for a day from it.
-    stopped = subscriptions._mail_limit(three_this_hour, now, per_hour=3, per_day=6,
+    stopped = subscribe._mail_limit(three_this_hour, now, per_hour=3, per_day=6,
                                         stopped_at=now - timedelta(minutes=35))
     assert (stopped.period, stopped.retry_after) == ("day", 23 * 3600 + 30 * 60)
     # Stopped after them: nothing since the stop, and the hour's limit still holds.
-    after = subscriptions._mail_limit(three_this_hour, now, per_hour=3, per_day=6, stopped_at=now)
+    after = subscribe._mail_limit(three_this_hour, now, per_hour=3, per_day=6, stopped_at=now)
     assert (after.period, after.retry_after) == ("hour", 600)
     six = [now - timedelta(hours=h) for h in (20, 18, 14, 9, 5, 3)]
-    day = subscriptions._mail_limit(six, now, per_hour=3, per_day=6, stopped_at=now - timedelta(hours=1))
+    day = subscribe._mail_limit(six, now, per_hour=3, per_day=6, stopped_at=now - timedelta(hours=1))
     assert (day.period, day.retry_after) == ("day", 4 * 3600)
-    assert subscriptions._mail_limit(six[:5], now, per_hour=3, per_day=6) is None
-    assert subscriptions._mail_limit([now - timedelta(days=1)] * 9, now, per_hour=3, per_day=6) is None
+    assert subscribe._mail_limit(six[:5], now, per_hour=3, per_day=6) is None
+    assert subscribe._mail_limit([now - timedelta(days=1)] * 9, now, per_hour=3, per_day=6) is None
 
 
 # ------------------------------------------- 3. the profile's confirm links, pruned
@@ -206,16 +216,24 @@ def flood(repo, mailer, clock, days: int, every_hours: int = 4) -> list[str]:
     for day in range(days):
         for h in range(0, 24, every_hours):
             clock.set(PINNED_NOW + timedelta(days=day, hours=h))
-            subscriptions.subscribe(repo, mailer, data, base_url=BASE)
+            subscribe.subscribe(repo, mailer, data, base_url=BASE)
     return [tokens.token_hash(link(m, "/confirm/").rsplit("/", 1)[1]) for m in mailer.to(ADDRESS)]
 
 
 def test_a_profile_lists_only_the_links_whose_item_may_be_stored(memory_repo, mailer, clock):
     made = flood(memory_repo, mailer, clock, days=45, every_hours=4)  # the webinar starts after day 49
     assert len(made) == 270
-    from chalicelib import codec
+    from chalicelib.adapters import keys as link_keys
+    from chalicelib import errors
+    from chalicelib.render import mails
+    from chalicelib.services import events
+    from chalicelib.services import people
+    from chalicelib.services import privacy
+    from chalicelib.services import subscribe
+    from chalicelib.services import views
+    from chalicelib import tokens
 
-    record = json.dumps(codec.to_record(subscriptions.find_person(memory_repo, ADDRESS)))
+    record = json.dumps(codec.to_record(privacy.find_person(memory_repo, ADDRESS)))
     listed = [h for h in made if h in record]
     # Those of the last 39 days (the validity, 30 days of TTL after it, a week for DynamoDB's TTL) are listed.
     assert len(listed) == 6 * 39 and listed == made[-6 * 39:]
@@ -224,7 +242,7 @@ def test_a_profile_lists_only_the_links_whose_item_may_be_stored(memory_repo, ma
 
 def test_the_manage_page_reads_only_the_links_that_may_still_work_in_one_batch(dynamodb_repo, mailer, clock):
     flood(dynamodb_repo, mailer, clock, days=4, every_hours=4)
-    person = subscriptions.find_person(dynamodb_repo, ADDRESS)
+    person = privacy.find_person(dynamodb_repo, ADDRESS)
     calls, links_read = [], []
 
     def count(model, params, **_):  # the call's parameters, before they are serialised
@@ -235,7 +253,7 @@ def test_the_manage_page_reads_only_the_links_that_may_still_work_in_one_batch(d
             links_read.append(params["Key"])
 
     dynamodb_repo.client.meta.events.register("before-parameter-build.dynamodb.*", count)
-    view = subscriptions._person_view(dynamodb_repo, person, base_url=BASE, now=clock())
+    view = views._person_view(dynamodb_repo, person, base_url=BASE, now=clock())
     assert "GetItem" not in calls and calls.count("BatchGetItem") == 2  # the registrations, and the links
     assert len(links_read) == 12  # two days of six: those that may still work, of 24
     assert [e.id for e, _ in view.registrations] == [WEBINAR] and view.unconfirmed == ()
@@ -251,10 +269,10 @@ def test_an_erasure_deletes_every_link_that_may_still_be_stored(repo, mailer, cl
     # No TTL runs here: the items past theirs are left for DynamoDB to delete; every other one is listed.
     may_be_stored = {t.token_hash for t in stored if t.expires_at + timedelta(days=30) > clock()}
     assert len(may_be_stored) == min(len(made), 3 * 32)
-    person = subscriptions.find_person(repo, ADDRESS)
-    exported = subscriptions.export_person(repo, person)["confirm_links"]
+    person = privacy.find_person(repo, ADDRESS)
+    exported = privacy.export_person(repo, person)["confirm_links"]
     assert len(exported) >= len(may_be_stored)
-    subscriptions.erase(repo, person)
+    privacy.erase(repo, person)
     assert [h for h in may_be_stored if repo.get_confirm_token(h) is not None] == []
 
 
@@ -264,24 +282,24 @@ def test_links_listed_before_their_times_were_kept_are_read_and_erased(repo, mai
     events.create_event(repo, webinar_data(), actor="test")
     events.create_event(repo, day_data(), actor="test")
     data = {"email": ADDRESS, "name": "An", "event_ids": [WEBINAR], "consent": True}
-    subscriptions.subscribe(repo, mailer, data, base_url=BASE)
-    person = subscriptions.find_person(repo, ADDRESS)
+    subscribe.subscribe(repo, mailer, data, base_url=BASE)
+    person = privacy.find_person(repo, ADDRESS)
     old = replace(person, token_hashes=person.all_token_hashes, tokens_made=(),
                   updated_at=person.updated_at + timedelta(seconds=1))
     repo.save_person(old, previous=person)
-    view = subscriptions._person_view(repo, old, base_url=BASE, now=clock())
+    view = views._person_view(repo, old, base_url=BASE, now=clock())
     assert view.unconfirmed == ()  # the link is read: it still works
     clock.set(PINNED_NOW + timedelta(minutes=5))
-    subscriptions.subscribe(repo, mailer, {**data, "event_ids": [DAY]}, base_url=BASE)
-    person = subscriptions.find_person(repo, ADDRESS)
+    subscribe.subscribe(repo, mailer, {**data, "event_ids": [DAY]}, base_url=BASE)
+    person = privacy.find_person(repo, ADDRESS)
     assert not person.token_hashes and len(person.tokens_made) == 2 and old.token_hashes < person.all_token_hashes
     first = next(iter(old.token_hashes))
-    subscriptions.erase(repo, person)
+    privacy.erase(repo, person)
     assert repo.get_confirm_token(first) is None
 
 
 def test_both_repositories_read_links_in_one_go(repo):
-    from chalicelib.models import ConfirmToken, Person
+    from chalicelib.model.person import ConfirmToken, Person
 
     person = Person(id="p" * 22, email=ADDRESS, name="An", organisation="", language="nl", created_at=PINNED_NOW,
                     updated_at=PINNED_NOW)
@@ -306,14 +324,14 @@ def test_both_repositories_read_links_in_one_go(repo):
 
 def erase_right_after_the_link_is_read(monkeypatch) -> None:
     """The person is erased between a button's reading of its link and what the button then does."""
-    original = subscriptions.person_for_token
+    original = people.person_for_token
 
     def erased_after_the_read(repo, purpose, token):
         person = original(repo, purpose, token)
-        subscriptions.erase(repo, person)
+        privacy.erase(repo, person)
         return person
 
-    monkeypatch.setattr(subscriptions, "person_for_token", erased_after_the_read)
+    monkeypatch.setattr(manage_service, "person_for_token", erased_after_the_read)
 
 
 @pytest.mark.parametrize("path, body", [("/language?lang=en", "language=en"), ("/resume?lang=en", "")])
@@ -347,7 +365,7 @@ def test_old_links_stay_dead_when_the_erased_address_is_subscribed_again(client,
         assert response.status_code == 404 and heading(html(response)) == "Link not found", response.body[:200]
     assert client.http.get(feed).status_code == 404
     assert client.http.post(unsubscribe, headers=FORM, body="List-Unsubscribe=One-Click").status_code == 404
-    person = subscriptions.find_person(dynamodb_repo, ADDRESS)
+    person = privacy.find_person(dynamodb_repo, ADDRESS)
     assert person.receives_mail and person.language == "nl"
     # The new profile's own links work.
     new_manage = link(mailer.to(ADDRESS)[-1], "/manage/")
@@ -358,16 +376,16 @@ def test_a_profile_without_a_salt_keeps_the_links_it_was_mailed(client, publishe
     """Links mailed before salts, and calendar feeds subscribed then, keep working; a salted profile's links
     without the salt do not."""
     post_form(client)
-    person = subscriptions.find_person(dynamodb_repo, ADDRESS)
+    person = privacy.find_person(dynamodb_repo, ADDRESS)
     assert person.link_salt
-    unsalted = subscriptions.person_links(person.id, "https://h")
+    unsalted = mails.person_links(person.id, "https://h")
     manage, feed = unsalted.manage.removeprefix("https://h"), unsalted.feed.removeprefix("https://h")
     assert client.http.get(manage).status_code == 404
     old = replace(person, link_salt="", updated_at=person.updated_at + timedelta(seconds=1))
     dynamodb_repo.save_person(old, previous=person)
     assert client.http.get(manage).status_code == 200
     assert client.http.get(feed).status_code == 200
-    assert subscriptions.person_links(old, "https://h") == unsalted
+    assert mails.person_links(old, "https://h") == unsalted
     # Later mails carry the same links: a submission keeps the profile's (empty) salt.
     post_form(client, event_ids=[DAY])
     assert link(mailer.to(ADDRESS)[-1], "/manage/") == manage
@@ -375,18 +393,18 @@ def test_a_profile_without_a_salt_keeps_the_links_it_was_mailed(client, publishe
 
 def test_a_salted_link_is_told_from_a_forged_one(dynamodb_repo, mailer):
     events.create_event(dynamodb_repo, webinar_data(), actor="test")
-    subscriptions.subscribe(dynamodb_repo, mailer, {"email": ADDRESS, "name": "An", "event_ids": [WEBINAR],
+    subscribe.subscribe(dynamodb_repo, mailer, {"email": ADDRESS, "name": "An", "event_ids": [WEBINAR],
                                                     "consent": True}, base_url=BASE)
     token = link(mailer.sent[-1][0], "/manage/").rsplit("/", 1)[1]
-    person = subscriptions.person_for_token(dynamodb_repo, "manage", token)
-    assert tokens.read_person_token("manage", token, tokens.signing_key()) == (person.id, person.link_salt)
-    assert tokens.read_person_token("feed", token, tokens.signing_key()) is None  # one purpose each
+    person = people.person_for_token(dynamodb_repo, "manage", token)
+    assert tokens.read_person_token("manage", token, link_keys.signing_key()) == (person.id, person.link_salt)
+    assert tokens.read_person_token("feed", token, link_keys.signing_key()) is None  # one purpose each
     salt_at = tokens.PERSON_ID_LENGTH + 1
     other_salt = token[:salt_at] + ("A" if token[salt_at] != "A" else "B") + token[salt_at + 1:]
-    assert tokens.read_person_token("manage", other_salt, tokens.signing_key()) is None
+    assert tokens.read_person_token("manage", other_salt, link_keys.signing_key()) is None
     with pytest.raises(NotFound) as raised:
-        subscriptions.person_for_token(dynamodb_repo, "manage", other_salt)
-    assert not isinstance(raised.value, subscriptions.ErasedPersonLink)
-    subscriptions.erase(dynamodb_repo, person)
-    with pytest.raises(subscriptions.ErasedPersonLink):
-        subscriptions.person_for_token(dynamodb_repo, "manage", token)
+        people.person_for_token(dynamodb_repo, "manage", other_salt)
+    assert not isinstance(raised.value, errors.ErasedPersonLink)
+    privacy.erase(dynamodb_repo, person)
+    with pytest.raises(errors.ErasedPersonLink):
+        people.person_for_token(dynamodb_repo, "manage", token)

@@ -18,9 +18,12 @@ from functools import partial
 
 import pytest
 
-from chalicelib import events, subscriptions
+from chalicelib.services import events
+from chalicelib.services import manage as manage_module
+from chalicelib.services import privacy
+from chalicelib.services import subscribe
 from chalicelib.errors import Gone
-from chalicelib.mail import RecordingMailer
+from tests.fakes import RecordingMailer
 from tests.conftest import PINNED_NOW, aws_error, day_data, table_faults
 
 BASE = "https://events.example.be"
@@ -48,12 +51,12 @@ def test_sixty_people_racing_for_ten_seats(atomic_requests, clock):
     repo, mailer = atomic_requests, RecordingMailer()
     events.create_event(repo, day_data(capacity=10), actor="test")
     for i in range(60):
-        subscriptions.subscribe(repo, mailer, {"email": f"p{i}@example.be", "name": f"P {i}", "consent": True,
+        subscribe.subscribe(repo, mailer, {"email": f"p{i}@example.be", "name": f"P {i}", "consent": True,
                                                "event_ids": ["smart-region-dag-2027"]}, base_url=BASE)
     links = confirm_links(mailer)
     assert len(links) == 60
     with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(lambda t: subscriptions.confirm(repo, mailer, t, base_url=BASE), links))
+        results = list(pool.map(lambda t: subscribe.confirm(repo, mailer, t, base_url=BASE), links))
     statuses = Counter(r.status for r in repo.list_registrations("smart-region-dag-2027"))
     assert statuses == {"confirmed": 10, "waitlisted": 50}
     assert repo.get_event("smart-region-dag-2027").seats_taken == 10
@@ -63,14 +66,14 @@ def test_sixty_people_racing_for_ten_seats(atomic_requests, clock):
 def test_double_clicked_confirm_button_confirms_once(atomic_requests):
     repo, mailer = atomic_requests, RecordingMailer()
     events.create_event(repo, day_data(capacity=10), actor="test")
-    subscriptions.subscribe(repo, mailer, {"email": "an@example.be", "name": "An", "consent": True,
+    subscribe.subscribe(repo, mailer, {"email": "an@example.be", "name": "An", "consent": True,
                                            "event_ids": ["smart-region-dag-2027"]}, base_url=BASE)
     [link] = confirm_links(mailer)
     outcomes = []
 
     def click():
         try:
-            outcomes.append(subscriptions.confirm(repo, mailer, link, base_url=BASE).outcomes[0].status)
+            outcomes.append(subscribe.confirm(repo, mailer, link, base_url=BASE).outcomes[0].status)
         except Gone:
             outcomes.append("gone")
 
@@ -88,20 +91,20 @@ def test_cancellations_racing_with_confirmations_keep_the_count_true(atomic_requ
     repo, mailer = atomic_requests, RecordingMailer()
     events.create_event(repo, day_data(capacity=5), actor="test")
     for i in range(20):
-        subscriptions.subscribe(repo, mailer, {"email": f"p{i}@example.be", "name": f"P {i}", "consent": True,
+        subscribe.subscribe(repo, mailer, {"email": f"p{i}@example.be", "name": f"P {i}", "consent": True,
                                                "event_ids": ["smart-region-dag-2027"], "language": "en"}, base_url=BASE)
     links = confirm_links(mailer)
     for link in links[:5]:
-        subscriptions.confirm(repo, mailer, link, base_url=BASE)
+        subscribe.confirm(repo, mailer, link, base_url=BASE)
     manage = [re.search(r"/manage/([\w-]+)", m.text).group(1) for m, _ in mailer.sent if m.kind == "confirmed"]
     clock.set(PINNED_NOW + timedelta(minutes=1))
 
     def work(item):
         kind, token = item
         if kind == "confirm":
-            subscriptions.confirm(repo, mailer, token, base_url=BASE)
+            subscribe.confirm(repo, mailer, token, base_url=BASE)
         else:
-            subscriptions.cancel_registration(repo, token, "smart-region-dag-2027")
+            manage_module.cancel_registration(repo, token, "smart-region-dag-2027")
 
     jobs = [("confirm", t) for t in links[5:]] + [("cancel", t) for t in manage[:3]]
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -117,10 +120,10 @@ def _three_for_one_seat(repo, mailer) -> str:
     """An confirmed for the one seat, Bo and Cy waiting, in that order; return An's manage token."""
     events.create_event(repo, day_data(capacity=1), actor="test")
     for address in ("an@example.be", "bo@example.be", "cy@example.be"):
-        subscriptions.subscribe(repo, mailer, {"email": address, "name": address[:2], "consent": True,
+        subscribe.subscribe(repo, mailer, {"email": address, "name": address[:2], "consent": True,
                                                "event_ids": ["smart-region-dag-2027"]}, base_url=BASE)
         token = re.search(r"/confirm/([\w-]+)", mailer.to(address)[-1].text).group(1)
-        subscriptions.confirm(repo, mailer, token, base_url=BASE)
+        subscribe.confirm(repo, mailer, token, base_url=BASE)
     return re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
 
 
@@ -137,7 +140,7 @@ def test_a_promotion_that_meets_another_transaction_tries_the_same_person_again(
     repo = dynamodb_repo
     manage = _three_for_one_seat(repo, RecordingMailer())
     with table_faults(repo, partial(_a_transaction_conflict, at=2)):  # 1: the cancel; 2: Bo's seat
-        subscriptions.cancel_registration(repo, manage, "smart-region-dag-2027")
+        manage_module.cancel_registration(repo, manage, "smart-region-dag-2027")
     statuses = {r.email: r.status for r in repo.list_registrations("smart-region-dag-2027")}
     assert statuses == {"an@example.be": "cancelled", "bo@example.be": "confirmed", "cy@example.be": "waitlisted"}
 
@@ -146,18 +149,18 @@ def test_an_erasure_that_meets_a_promotion_gives_the_seat_back(dynamodb_repo, cl
     """Bo waits; Bo's erasure reads that, then An cancels and Bo is promoted: the seat must not stay counted."""
     repo = dynamodb_repo
     an_manage = _three_for_one_seat(repo, RecordingMailer())
-    bo = subscriptions.find_person(repo, "bo@example.be")
+    bo = privacy.find_person(repo, "bo@example.be")
     read = repo.get_registrations
 
     def then_an_cancels(person_id, event_ids):
         found = read(person_id, event_ids)
         if person_id == bo.id and found.get("smart-region-dag-2027").status == "waitlisted":
-            subscriptions.cancel_registration(repo, an_manage, "smart-region-dag-2027")  # Bo gets An's seat
+            manage_module.cancel_registration(repo, an_manage, "smart-region-dag-2027")  # Bo gets An's seat
         return found
 
     repo.get_registrations = then_an_cancels
     try:
-        subscriptions.erase(repo, bo)
+        privacy.erase(repo, bo)
     finally:
         del repo.get_registrations
     confirmed = [r.email for r in repo.list_registrations("smart-region-dag-2027") if r.status == "confirmed"]
@@ -169,10 +172,10 @@ def test_a_confirm_whose_seat_meets_another_transaction_still_takes_it(dynamodb_
     """The link is spent before the seat is taken: a TransactionConflict there must not leave it pending behind a 410."""
     repo, mailer = dynamodb_repo, RecordingMailer()
     events.create_event(repo, day_data(capacity=10), actor="test")
-    subscriptions.subscribe(repo, mailer, {"email": "an@example.be", "name": "An", "consent": True,
+    subscribe.subscribe(repo, mailer, {"email": "an@example.be", "name": "An", "consent": True,
                                            "event_ids": ["smart-region-dag-2027"]}, base_url=BASE)
     token = re.search(r"/confirm/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
     with table_faults(repo, partial(_a_transaction_conflict, at=1)):
-        result = subscriptions.confirm(repo, mailer, token, base_url=BASE)
+        result = subscribe.confirm(repo, mailer, token, base_url=BASE)
     assert [o.status for o in result.outcomes] == ["confirmed"]
     assert [r.status for r in repo.list_registrations("smart-region-dag-2027")] == ["confirmed"]

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib.storage import DynamoDBRepository
+from chalicelib.adapters.dynamodb import DynamoDBRepository
 from tests.conftest import day_data, webinar_data
 
 EVIL = "https://evil.example/phish"
@@ -242,7 +242,8 @@ def test_every_page_of_the_flow_sends_the_security_headers_and_no_redirect_off_s
 def test_token_comparisons_are_constant_time():
     import inspect
 
-    from chalicelib import staff, tokens
+    from chalicelib.services import staff
+    from chalicelib import tokens
 
     assert "hmac.compare_digest" in inspect.getsource(tokens.same_hash)
     assert "hmac.compare_digest" in inspect.getsource(tokens.read_person_token)

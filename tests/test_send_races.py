@@ -10,8 +10,18 @@ import re
 from dataclasses import replace
 from datetime import timedelta
 
-from chalicelib import events, reminders, subscriptions
-from chalicelib.mail import MailThrottled, RecordingMailer
+from chalicelib.model import send as send_model
+from chalicelib.services import events
+from chalicelib.services import manage as manage_module
+from chalicelib.services import planning
+from chalicelib.services import privacy
+from chalicelib.services import seats
+from chalicelib.services import subscribe
+from chalicelib.services import tick as tick_module
+from chalicelib import tokens
+from chalicelib import wiring
+from chalicelib.errors import MailThrottled
+from tests.fakes import RecordingMailer
 from tests.conftest import webinar_data
 from tests.test_reminders import BASE, WEBINAR, WEBINAR_START, FakeTime, kinds, register, tick
 
@@ -41,7 +51,7 @@ def test_a_reminder_held_while_the_event_moved_earlier_is_not_sent_past_its_new_
     def move_20_hours_earlier():
         change = events.change_event(repo, WEBINAR, {"starts_at": "2027-01-13T14:00:00+01:00",
                                                      "ends_at": "2027-01-13T15:00:00+01:00"}, actor="staff", now=at)
-        subscriptions.after_event_change(repo, change, now=at)
+        planning.after_event_change(repo, change, now=at)
 
     first = tick(repo, ThrottledWhile(move_20_hours_earlier), at)
     assert first.throttled and first.retry_later == 1
@@ -64,7 +74,7 @@ def test_a_reminder_put_back_after_throttling_does_not_go_to_someone_who_cancell
     at = WEBINAR_START - timedelta(hours=1)
     clock.set(at)
 
-    first = tick(repo, ThrottledWhile(lambda: subscriptions.cancel_registration(repo, manage, WEBINAR, now=at)), at)
+    first = tick(repo, ThrottledWhile(lambda: manage_module.cancel_registration(repo, manage, WEBINAR, now=at)), at)
     assert first.retry_later == 1
     second = tick(repo, mailer, at + timedelta(minutes=2))
     assert kinds(mailer, "an@example.be") == []
@@ -104,7 +114,7 @@ def test_reminders_claimed_after_a_join_link_change_carry_the_new_link(repo, mai
             message_id = super().send(mail)
             if len(self.sent) == 1:
                 change = events.change_event(repo, WEBINAR, {"online_url": NEW_LINK}, actor="staff", now=at)
-                subscriptions.after_event_change(repo, change, now=at)
+                planning.after_event_change(repo, change, now=at)
             return message_id
 
     sender = ChangesTheLinkAfterTheFirstMail()
@@ -130,7 +140,7 @@ def test_mail_stopped_while_a_slow_tick_sends_takes_effect_within_its_batch_of_f
             message_id = super().send(mail)
             if len(self.sent) == 1:
                 for address in people:
-                    subscriptions.stop_all_mail(repo, subscriptions.find_person(repo, address), "complaint")
+                    manage_module.stop_all_mail(repo, privacy.find_person(repo, address), "complaint")
             return message_id
 
     sender = StopsEveryoneAfterTheFirstMail()
@@ -186,15 +196,15 @@ def _act_once_planning_has_read(repo, act):
 def _move_an_hour_later(repo):
     change = events.change_event(repo, WEBINAR, {"starts_at": "2027-01-14T11:00:00+01:00",
                                                  "ends_at": "2027-01-14T12:00:00+01:00"}, actor="staff")
-    subscriptions.after_event_change(repo, change)
+    planning.after_event_change(repo, change)
 
 
 def test_an_erasure_while_a_staff_change_is_planned_leaves_no_send_behind(repo, mailer, clock):
     events.create_event(repo, webinar_data(), actor="test")
     register(repo, mailer, "an@example.be", [WEBINAR])
-    an = subscriptions.find_person(repo, "an@example.be")
+    an = privacy.find_person(repo, "an@example.be")
     original = repo.list_sends
-    fired = _act_once_planning_has_read(repo, lambda: subscriptions.erase(repo, repo.get_person(an.id)))
+    fired = _act_once_planning_has_read(repo, lambda: privacy.erase(repo, repo.get_person(an.id)))
     _move_an_hour_later(repo)
     repo.list_sends = original
     assert fired and repo.get_person(an.id) is None
@@ -209,10 +219,10 @@ def test_a_registration_cancelled_while_a_staff_change_is_planned_gets_no_remind
     register(repo, mailer, "bo@example.be", [WEBINAR])
     manage = re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
     original = repo.list_sends
-    _act_once_planning_has_read(repo, lambda: subscriptions.cancel_registration(repo, manage, WEBINAR))
+    _act_once_planning_has_read(repo, lambda: manage_module.cancel_registration(repo, manage, WEBINAR))
     _move_an_hour_later(repo)
     repo.list_sends = original
-    an = subscriptions.find_person(repo, "an@example.be")
+    an = privacy.find_person(repo, "an@example.be")
     assert [s for s in repo.list_sends(WEBINAR, an.id) if s.state == "pending"] == []
     mailer.sent.clear()
     new_start = WEBINAR_START + timedelta(hours=1)
@@ -225,16 +235,21 @@ def test_a_registration_cancelled_while_a_staff_change_is_planned_gets_no_remind
 
 def test_the_ticks_leave_part_of_the_ses_rate_to_the_mails_requests_send(monkeypatch):
     """A confirmation mail goes out while the person waits: the ticks never take the whole rate."""
-    from chalicelib import reminders
+    from chalicelib.services import events
+    from chalicelib.services import manage as manage_module
+    from chalicelib.services import planning
+    from chalicelib.services import privacy
+    from chalicelib.services import subscribe
+    from chalicelib.services import tick as tick_module
 
-    assert reminders.tick_rate(14) == 14 - 1.4
-    assert reminders.tick_rate(200) == 180
-    assert reminders.tick_rate(2) == 1 and reminders.tick_rate(1) == 0.5  # the sandbox: half each
+    assert tick_module.tick_rate(14) == 14 - 1.4
+    assert tick_module.tick_rate(200) == 180
+    assert tick_module.tick_rate(2) == 1 and tick_module.tick_rate(1) == 0.5  # the sandbox: half each
     seen = []
     monkeypatch.setenv("SES_MAX_SEND_RATE", "14")
-    monkeypatch.setattr(reminders, "send_due", lambda repo, mailer, **options: seen.append(options["rate"]))
-    monkeypatch.setattr(reminders, "_plan_unplanned", lambda repo, now: None)
-    reminders.send_due_now(repo=object(), mailer=object())
+    monkeypatch.setattr(wiring, "send_due", lambda repo, mailer, **options: seen.append(options["rate"]))
+    monkeypatch.setattr(wiring, "_plan_unplanned", lambda repo, now: None)
+    wiring.send_due_now(repo=object(), mailer=object())
     assert seen == [14 - 1.4]
 
 
@@ -264,13 +279,18 @@ def test_reminders_claimed_after_a_title_change_carry_the_new_title(repo, mailer
 
 def test_a_cancel_overlapping_a_staff_change_gets_no_change_notice(repo, mailer, clock, monkeypatch):
     """The cancel reads the sends it drops, then moves; a notice written in between is dropped after the move."""
-    from chalicelib import reminders
+    from chalicelib.services import events
+    from chalicelib.services import manage as manage_module
+    from chalicelib.services import planning
+    from chalicelib.services import privacy
+    from chalicelib.services import subscribe
+    from chalicelib.services import tick as tick_module
 
     events.create_event(repo, webinar_data(), actor="test")
     clock.set(WEBINAR_START - timedelta(days=3))
     register(repo, mailer, "an@example.be", [WEBINAR])
     manage = re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
-    original, fired = reminders.sends_to_drop, []
+    original, fired = seats.sends_to_drop, []
 
     def read_then_staff_change(repo_, event_id, person_id):
         found = original(repo_, event_id, person_id)
@@ -279,10 +299,10 @@ def test_a_cancel_overlapping_a_staff_change_gets_no_change_notice(repo, mailer,
             _move_an_hour_later(repo)
         return found
 
-    monkeypatch.setattr(reminders, "sends_to_drop", read_then_staff_change)
-    subscriptions.cancel_registration(repo, manage, WEBINAR)
-    monkeypatch.setattr(reminders, "sends_to_drop", original)
-    an = subscriptions.find_person(repo, "an@example.be")
+    monkeypatch.setattr(seats, "sends_to_drop", read_then_staff_change)
+    manage_module.cancel_registration(repo, manage, WEBINAR)
+    monkeypatch.setattr(seats, "sends_to_drop", original)
+    an = privacy.find_person(repo, "an@example.be")
     assert fired and [s for s in repo.list_sends(WEBINAR, an.id) if s.state == "pending"] == []
     mailer.sent.clear()
     clock.set(clock() + timedelta(minutes=1))
@@ -292,17 +312,22 @@ def test_a_cancel_overlapping_a_staff_change_gets_no_change_notice(repo, mailer,
 
 def test_a_notice_claimed_before_its_planning_checked_the_registration_is_checked_by_the_tick(repo, mailer, clock):
     """A notice is due the moment it is written: the tick reads its registration on the first claim."""
-    from chalicelib import reminders
+    from chalicelib.services import events
+    from chalicelib.services import manage as manage_module
+    from chalicelib.services import planning
+    from chalicelib.services import privacy
+    from chalicelib.services import subscribe
+    from chalicelib.services import tick as tick_module
 
     events.create_event(repo, webinar_data(), actor="test")
     clock.set(WEBINAR_START - timedelta(days=3))
     register(repo, mailer, "an@example.be", [WEBINAR])
-    an = subscriptions.find_person(repo, "an@example.be")
+    an = privacy.find_person(repo, "an@example.be")
     [reg] = repo.get_registrations(an.id, [WEBINAR]).values()
     repo.move_registration(replace(reg, status="cancelled"), expect=("confirmed",), seat_change=0)
     event = repo.get_event(WEBINAR)
-    repo.put_sends([reminders._notice(event, reg, "change", "1", clock(), event.starts_at,
-                                      {"material": ["starts_at"], "before": reminders._snapshot(event)})], overwrite=False)
+    repo.put_sends([send_model._notice(event, reg, "change", "1", clock(), event.starts_at,
+                                      {"material": ["starts_at"], "before": send_model._snapshot(event)})], overwrite=False)
     mailer.sent.clear()
     result = tick(repo, mailer, clock() + timedelta(seconds=30))
     assert kinds(mailer, "an@example.be") == [] and result.reasons == {"registration cancelled": 1}
@@ -310,24 +335,29 @@ def test_a_notice_claimed_before_its_planning_checked_the_registration_is_checke
 
 def test_a_submission_saved_while_an_erasure_runs_is_erased_too(repo, mailer, clock):
     """The erasure read the profile, then the form was sent again for another event: nothing of it stays."""
-    from chalicelib import tokens
+    from chalicelib.services import events
+    from chalicelib.services import manage as manage_module
+    from chalicelib.services import planning
+    from chalicelib.services import privacy
+    from chalicelib.services import subscribe
+    from chalicelib.services import tick as tick_module
 
     events.create_event(repo, webinar_data(), actor="test")
     events.create_event(repo, webinar_data(id="webinar-2027-02-11", starts_at="2027-02-11T10:00:00+01:00",
                                            ends_at="2027-02-11T11:00:00+01:00"), actor="test")
     register(repo, mailer, "an@example.be", [WEBINAR])
-    an = subscriptions.find_person(repo, "an@example.be")
+    an = privacy.find_person(repo, "an@example.be")
     original, fired = repo.erase_person, []
 
     def submit_first(person):
         if not fired:
             fired.append(True)
-            subscriptions.subscribe(repo, mailer, {"email": "an@example.be", "name": "An", "event_ids": ["webinar-2027-02-11"],
+            subscribe.subscribe(repo, mailer, {"email": "an@example.be", "name": "An", "event_ids": ["webinar-2027-02-11"],
                                                    "language": "nl", "consent": True}, base_url="https://events.example.be")
         return original(person)
 
     repo.erase_person = submit_first
-    subscriptions.erase(repo, an)
+    privacy.erase(repo, an)
     repo.erase_person = original
     token = re.search(r"/confirm/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
     assert fired and repo.get_person(an.id) is None
@@ -347,7 +377,7 @@ class ErasesWhenSending(RecordingMailer):
 
     def send(self, mail):
         if mail.to_email == self.address:
-            subscriptions.erase(self.repo, subscriptions.find_person(self.repo, self.address))
+            privacy.erase(self.repo, privacy.find_person(self.repo, self.address))
         return super().send(mail)
 
 
@@ -367,7 +397,7 @@ def _items_of(repo, person_id):
 def test_an_erasure_while_a_tick_sends_the_persons_mail_leaves_nothing_of_them(repo, mailer, clock):
     """The tick found the profile, so its settle of the others goes without a condition each; not this one's."""
     _registered(repo, mailer, clock, "an@example.be", "bo@example.be", "cy@example.be")
-    bo = subscriptions.find_person(repo, "bo@example.be").id
+    bo = privacy.find_person(repo, "bo@example.be").id
     at = WEBINAR_START - timedelta(hours=1)
     clock.set(at)
     sender = ErasesWhenSending(repo, "bo@example.be")
@@ -375,18 +405,18 @@ def test_an_erasure_while_a_tick_sends_the_persons_mail_leaves_nothing_of_them(r
     assert result.sent == 3  # bo's mail was on its way when bo pressed "erase"
     assert _items_of(repo, bo) == []
     recorded = {s.person_id: (s.state, bool(s.message_id)) for s in repo.list_sends(WEBINAR) if s.detail == "PT1H"}
-    assert recorded == {subscriptions.find_person(repo, a).id: ("sent", True) for a in ("an@example.be", "cy@example.be")}
+    assert recorded == {privacy.find_person(repo, a).id: ("sent", True) for a in ("an@example.be", "cy@example.be")}
     assert tick(repo, mailer, at + timedelta(minutes=10)).due == 0  # nothing put back to go again
 
 
 def test_an_erasure_between_the_claim_and_the_read_leaves_nothing_of_them(repo, mailer, clock, monkeypatch):
     """The tick does not find the profile: it records that send as its holder, and finds it gone."""
     _registered(repo, mailer, clock, "an@example.be", "bo@example.be")
-    bo = subscriptions.find_person(repo, "bo@example.be")
+    bo = privacy.find_person(repo, "bo@example.be")
     read = repo.read_for_sends
 
     def erased_first(*args):
-        subscriptions.erase(repo, repo.get_person(bo.id))
+        privacy.erase(repo, repo.get_person(bo.id))
         return read(*args)
 
     monkeypatch.setattr(repo, "read_for_sends", erased_first)
@@ -424,7 +454,7 @@ def test_an_erasure_marks_the_tick_that_holds_the_persons_send_and_the_mark_goes
     [held] = repo.claim_sends([s for s in repo.due_sends(at, 10) if s.detail == "PT1H"], by="t1",
                               lease_until=at + timedelta(minutes=5))
     clock.set(at)
-    subscriptions.erase(repo, subscriptions.find_person(repo, "an@example.be"))
+    privacy.erase(repo, privacy.find_person(repo, "an@example.be"))
     mark = repo.client.get_item(TableName=repo.table, Key={"PK": {"S": "TICK#t1"}, "SK": {"S": "ERASED"}})["Item"]
     assert int(mark["expires_at"]["N"]) == int((at + timedelta(days=1)).timestamp())
     # The holder writes its outcome as the person's record would be: marked, it writes as the holder, and finds it gone.
@@ -436,7 +466,7 @@ def test_a_send_claimed_after_the_erasure_listed_it_is_not_written_back(dynamodb
     """The erasure saw it pending, so marked no tick; the tick reads no profile, so settles it as its holder."""
     repo = dynamodb_repo
     _registered(repo, mailer, clock, "an@example.be", "bo@example.be")
-    an, bo = (subscriptions.find_person(repo, a) for a in ("an@example.be", "bo@example.be"))
+    an, bo = (privacy.find_person(repo, a) for a in ("an@example.be", "bo@example.be"))
     at = WEBINAR_START - timedelta(hours=1)
     held = []
     deletes = repo.client.batch_write_item
@@ -448,7 +478,7 @@ def test_a_send_claimed_after_the_erasure_listed_it_is_not_written_back(dynamodb
         return deletes(**request)
 
     monkeypatch.setattr(repo.client, "batch_write_item", claimed_first)
-    subscriptions.erase(repo, bo)
+    privacy.erase(repo, bo)
     assert {s.person_id for s in held} == {an.id, bo.id}
     found = repo.read_for_sends([s.person_id for s in held], [WEBINAR]).people
     assert set(found) == {an.id}
@@ -465,7 +495,7 @@ def test_a_settle_tried_again_after_a_lost_answer_writes_as_the_holder(dynamodb_
 
     repo = dynamodb_repo
     _registered(repo, mailer, clock, "an@example.be", "bo@example.be")
-    bo = subscriptions.find_person(repo, "bo@example.be").id
+    bo = privacy.find_person(repo, "bo@example.be").id
     at = WEBINAR_START - timedelta(hours=1)
     clock.set(at)
     real, lost = repo.client.transact_write_items, []
@@ -482,10 +512,10 @@ def test_a_settle_tried_again_after_a_lost_answer_writes_as_the_holder(dynamodb_
 
     def pause(seconds):  # record()'s pause before it tries again: bo presses "erase" now
         fake.sleep(seconds)
-        if lost and subscriptions.find_person(repo, "bo@example.be"):
-            subscriptions.erase(repo, subscriptions.find_person(repo, "bo@example.be"))
+        if lost and privacy.find_person(repo, "bo@example.be"):
+            privacy.erase(repo, privacy.find_person(repo, "bo@example.be"))
 
-    result = reminders.send_due(repo, RecordingMailer(), base_url=BASE, now=at + timedelta(seconds=30), rate=1000.0,
+    result = tick_module.send_due(repo, RecordingMailer(), base_url=BASE, now=at + timedelta(seconds=30), rate=1000.0,
                                 clock=fake.clock, sleep=pause)
     assert lost and result.sent == 2
     assert _items_of(repo, bo) == []
@@ -524,7 +554,7 @@ def test_a_profile_made_again_after_the_claim_is_not_taken_as_found(dynamodb_rep
     """bo fills in the form again the moment the erasure runs: same address, same id, a new profile."""
     repo = dynamodb_repo
     _registered(repo, mailer, clock, "an@example.be", "bo@example.be")
-    bo = subscriptions.find_person(repo, "bo@example.be")
+    bo = privacy.find_person(repo, "bo@example.be")
     at = WEBINAR_START - timedelta(hours=1)
     clock.set(at)
     claim = repo.claim_sends
@@ -535,18 +565,18 @@ def test_a_profile_made_again_after_the_claim_is_not_taken_as_found(dynamodb_rep
         def claim_then_delete(**request):  # the erasure listed bo's sends unclaimed; now its deletes
             if not won:
                 won.extend(claim(due, by=by, lease_until=lease_until))
-                subscriptions.subscribe(repo, mailer, {"email": "bo@example.be", "name": "Bo", "language": "nl",
+                subscribe.subscribe(repo, mailer, {"email": "bo@example.be", "name": "Bo", "language": "nl",
                                                        "event_ids": [WEBINAR], "consent": True}, base_url=BASE)
             return deletes(**request)
 
         monkeypatch.setattr(repo.client, "batch_write_item", claim_then_delete)
-        subscriptions.erase(repo, bo)
+        privacy.erase(repo, bo)
         monkeypatch.setattr(repo.client, "batch_write_item", deletes)
         return won
 
     monkeypatch.setattr(repo, "claim_sends", claimed_while_bo_is_erased)
     tick(repo, RecordingMailer(), at + timedelta(seconds=30))
-    assert subscriptions.find_person(repo, "bo@example.be") is not None  # bo is back, as someone new
+    assert privacy.find_person(repo, "bo@example.be") is not None  # bo is back, as someone new
     assert _items_of(repo, bo.id) == []
 
 

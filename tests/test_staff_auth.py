@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import staff
+from chalicelib.services import staff
 from tests.conftest import webinar_data
 
 

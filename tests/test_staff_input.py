@@ -9,9 +9,11 @@ from dataclasses import replace
 
 import pytest
 
-from chalicelib import events, times
+from chalicelib.services import events
+from chalicelib.services import subscribe
+from chalicelib import times
 from chalicelib.errors import Conflict, InvalidInput
-from chalicelib.models import build_event
+from chalicelib.input.event import build_event
 from tests.conftest import PINNED_NOW, day_data, webinar_data
 
 LONE = "\ud800"  # a lone UTF-16 surrogate: valid in a JSON string, not in UTF-8
@@ -284,10 +286,11 @@ def test_an_erasure_of_an_unknown_address_is_audited_as_not_found(client, staff_
 
 
 def test_an_erasure_of_a_known_address_is_audited_as_found(client, staff_headers, dynamodb_repo, mailer):
-    from chalicelib import subscriptions
+    from chalicelib.services import events
+    from chalicelib import times
 
     events.create_event(dynamodb_repo, webinar_data(), actor="test")
-    subscriptions.subscribe(dynamodb_repo, mailer, {"email": "an@example.be", "name": "An",
+    subscribe.subscribe(dynamodb_repo, mailer, {"email": "an@example.be", "name": "An",
                                                     "event_ids": ["webinar-2027-01-14"], "consent": True},
                             base_url="http://127.0.0.1:8000")
     assert client.http.delete("/staff/subscribers?email=an@example.be", headers=staff_headers).status_code == 200

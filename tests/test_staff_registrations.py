@@ -11,7 +11,9 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import events, subscriptions
+from chalicelib.services import events
+from chalicelib.services import privacy
+from chalicelib.services import subscribe
 from tests.conftest import day_data, webinar_data
 
 BASE = "http://127.0.0.1:8000"
@@ -22,14 +24,14 @@ def registered(client, dynamodb_repo, mailer, staff_headers, clock):
     """An confirmed for both events, with a question; Bo pending."""
     events.create_event(dynamodb_repo, webinar_data(), actor="test")
     events.create_event(dynamodb_repo, day_data(), actor="test")
-    subscriptions.subscribe(dynamodb_repo, mailer, {
+    subscribe.subscribe(dynamodb_repo, mailer, {
         "email": "an@example.be", "name": "An <b>Peeters</b>", "organisation": "=cmd|' /C calc'!A0",
         "event_ids": ["webinar-2027-01-14", "smart-region-dag-2027"], "question": "Hoe sluit onze stad aan?",
         "consent": True}, base_url=BASE)
     token = re.search(r"/confirm/([\w-]+)", mailer.sent[-1][0].text).group(1)
-    subscriptions.confirm(dynamodb_repo, mailer, token, base_url=BASE)
+    subscribe.confirm(dynamodb_repo, mailer, token, base_url=BASE)
     clock.set(clock() + timedelta(minutes=1))
-    subscriptions.subscribe(dynamodb_repo, mailer, {
+    subscribe.subscribe(dynamodb_repo, mailer, {
         "email": "bo@example.be", "name": "Bo", "event_ids": ["webinar-2027-01-14"], "consent": True}, base_url=BASE)
     clock.set(clock() + timedelta(minutes=1))
     return dynamodb_repo
@@ -93,7 +95,7 @@ def test_right_of_access_lists_everything_held(client, registered, staff_headers
 
 
 def test_erasure_leaves_no_item_with_the_persons_data(client, registered, staff_headers, dynamodb_repo):
-    an_id = subscriptions.find_person(dynamodb_repo, "an@example.be").id
+    an_id = privacy.find_person(dynamodb_repo, "an@example.be").id
     assert dynamodb_repo.list_sends("webinar-2027-01-14", an_id)  # reminders planned at confirmation
     response = client.http.delete("/staff/subscribers?email=an@example.be", headers=staff_headers)
     assert response.status_code == 200
@@ -159,7 +161,7 @@ def test_reading_the_addresses_of_an_event_or_a_person_leaves_a_trace_without_th
 def test_registrations_csv_for_excel_opens_in_columns_in_belgian_excel():
     # Excel in Belgium splits on ";" (its list separator) and reads UTF-8 after a byte order mark;
     # a ";" inside a cell is quoted, accents survive. Plain CSV stays as programs read it.
-    from chalicelib.subscriptions import REGISTRATION_COLUMNS, registrations_csv
+    from chalicelib.services.staff import REGISTRATION_COLUMNS, registrations_csv
 
     row = {"name": "Zoë Ée", "email": "zoe@example.be", "organisation": "Ville de Liège; Namur", "status": "confirmed",
            "question": 'Twee "lijnen"\nhier', "registered_at": "2026-11-26T08:00:00+01:00"}

@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 
 from chalicelib.errors import Conflict
-from chalicelib.models import AuditEntry, StaffToken, build_event
+from chalicelib.input.event import build_event
+from chalicelib.model.person import AuditEntry, StaffToken
 from tests.conftest import PINNED_NOW, day_data, webinar_data
 
 
@@ -102,8 +103,8 @@ def test_seat_count_survives_an_event_change(repo):
 
 # ------------------------------------------------- people and registrations
 
-from chalicelib.errors import Gone  # noqa: E402
-from chalicelib.models import ConfirmToken, Person, Registration  # noqa: E402
+from chalicelib.errors import Gone
+from chalicelib.model.person import ConfirmToken, Person, Registration
 
 
 def person(**overrides):

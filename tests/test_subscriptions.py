@@ -8,10 +8,20 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import events, reminders, subscriptions, tokens
+from chalicelib.adapters import keys as link_keys
+from chalicelib.services import bounces
+from chalicelib.services import events
+from chalicelib.services import manage as manage_module
+from chalicelib.services import planning
+from chalicelib.services import privacy
+from chalicelib.services import seats
+from chalicelib.services import staff
+from chalicelib.services import subscribe as subscribe_module
+from chalicelib.services import tick
+from chalicelib import tokens
 from chalicelib.errors import Conflict, Gone, InvalidInputs, LinkUsed, NotFound, Unavailable
-from chalicelib.mail import RecordingMailer
-from chalicelib.storage import InMemoryRepository
+from tests.fakes import RecordingMailer
+from tests.fakes import InMemoryRepository
 from tests.conftest import PINNED_NOW, day_data, webinar_data
 
 BASE = "https://events.example.be"
@@ -41,7 +51,7 @@ def form(**overrides):
 
 
 def subscribe(repo, mailer, **overrides):
-    subscriptions.subscribe(repo, mailer, form(**overrides), base_url=BASE)
+    subscribe_module.subscribe(repo, mailer, form(**overrides), base_url=BASE)
 
 
 def link(mail, kind):
@@ -52,11 +62,11 @@ def link(mail, kind):
 
 def confirm_last(repo, mailer, address="an@example.be"):
     token = link(mailer.to(address)[-1], "confirm")
-    return subscriptions.confirm(repo, mailer, token, base_url=BASE)
+    return subscribe_module.confirm(repo, mailer, token, base_url=BASE)
 
 
 def status(repo, event_id, address="an@example.be"):
-    pid = tokens.person_id_for(address, tokens.signing_key())
+    pid = tokens.person_id_for(address, link_keys.signing_key())
     reg = repo.get_registrations(pid, [event_id]).get(event_id)
     return reg.status if reg else None
 
@@ -95,7 +105,7 @@ def test_confirming_a_second_link_for_an_interest_shows_no_join_link_and_promise
     subscribe(repo, mailer, event_ids=["later"])  # "no mail came": the form again, a second link
     confirm_last(repo, mailer)
     assert status(repo, "later") == "interested"  # registration opens in January
-    result = subscriptions.confirm(repo, mailer, first, base_url=BASE)
+    result = subscribe_module.confirm(repo, mailer, first, base_url=BASE)
     assert [(o.status, o.standing) for o in result.outcomes] == [("already", "interested")]
     for mail in mailer.to("an@example.be")[-2:]:
         assert "meet.example.org" not in mail.text + mail.html  # the join link is for confirmed registrants
@@ -109,7 +119,7 @@ def test_confirming_twice_into_a_seat_mails_the_join_link_and_the_calendar_both_
     first = link(mailer.sent[-1][0], "confirm")
     subscribe(repo, mailer)
     confirm_last(repo, mailer)
-    result = subscriptions.confirm(repo, mailer, first, base_url=BASE)
+    result = subscribe_module.confirm(repo, mailer, first, base_url=BASE)
     assert [(o.status, o.kept) for o in result.outcomes] == [("already", "confirmed")]
     mail = mailer.to("an@example.be")[-1]
     assert "meet.example.org" in mail.text and [a.filename for a in mail.attachments] == ["invite.ics"]
@@ -128,9 +138,9 @@ def test_a_confirm_onto_the_waiting_list_is_not_called_confirmed(repo, mailer):
 def test_confirm_link_works_once(repo, mailer):
     subscribe(repo, mailer)
     token = link(mailer.sent[-1][0], "confirm")
-    subscriptions.confirm(repo, mailer, token, base_url=BASE)
+    subscribe_module.confirm(repo, mailer, token, base_url=BASE)
     with pytest.raises(Gone):
-        subscriptions.confirm(repo, mailer, token, base_url=BASE)
+        subscribe_module.confirm(repo, mailer, token, base_url=BASE)
 
 
 def test_confirm_link_expires_after_48_hours(repo, mailer, clock):
@@ -138,9 +148,9 @@ def test_confirm_link_expires_after_48_hours(repo, mailer, clock):
     token = link(mailer.sent[-1][0], "confirm")
     clock.set(PINNED_NOW + timedelta(hours=48, seconds=1))
     with pytest.raises(Gone):
-        subscriptions.inspect_confirm_token(repo, token)
+        subscribe_module.inspect_confirm_token(repo, token)
     with pytest.raises(Gone):
-        subscriptions.confirm(repo, mailer, token, base_url=BASE)
+        subscribe_module.confirm(repo, mailer, token, base_url=BASE)
 
 
 def test_a_confirm_that_failed_after_spending_its_link_can_be_tried_again_a_few_minutes_later(repo, mailer, clock,
@@ -154,23 +164,23 @@ def test_a_confirm_that_failed_after_spending_its_link_can_be_tried_again_a_few_
 
     monkeypatch.setattr(repo, "move_registration", unavailable)
     with pytest.raises(Unavailable):  # the 503 page: "try again in a few minutes"
-        subscriptions.confirm(repo, mailer, token, base_url=BASE)
+        subscribe_module.confirm(repo, mailer, token, base_url=BASE)
     monkeypatch.setattr(repo, "move_registration", real)
     assert status(repo, "webinar-2027-01-14") == status(repo, "smart-region-dag-2027") == "pending"
-    monkeypatch.setattr(subscriptions, "_sleep", lambda seconds: None)
+    monkeypatch.setattr(subscribe_module, "_sleep", lambda seconds: None)
     clock.set(PINNED_NOW + timedelta(seconds=30))
     with pytest.raises(Unavailable):  # the first request might still be running: not "used", not done
-        subscriptions.confirm(repo, mailer, token, base_url=BASE)
+        subscribe_module.confirm(repo, mailer, token, base_url=BASE)
     clock.set(PINNED_NOW + timedelta(minutes=3))
-    assert [e.id for e in subscriptions.inspect_confirm_token(repo, token).events] == [
+    assert [e.id for e in subscribe_module.inspect_confirm_token(repo, token).events] == [
         "webinar-2027-01-14", "smart-region-dag-2027"]  # the page with the button shows again
-    result = subscriptions.confirm(repo, mailer, token, base_url=BASE)
+    result = subscribe_module.confirm(repo, mailer, token, base_url=BASE)
     assert [o.status for o in result.outcomes] == ["confirmed", "confirmed"]
     assert status(repo, "webinar-2027-01-14") == status(repo, "smart-region-dag-2027") == "confirmed"
     assert [m.kind for m, _ in mailer.sent] == ["confirm_request", "confirmed"]
     clock.set(PINNED_NOW + timedelta(minutes=10))
     with pytest.raises(LinkUsed):  # done now: used, as any link once its confirm went through
-        subscriptions.confirm(repo, mailer, token, base_url=BASE)
+        subscribe_module.confirm(repo, mailer, token, base_url=BASE)
     assert len(mailer.sent) == 2
 
 
@@ -181,9 +191,9 @@ def test_a_link_confirms_what_was_submitted_with_it_not_what_someone_typed_for_t
     subscribe(repo, mailer, name="Mallory", organisation="Evil", question="=HYPERLINK(1)", language="en",
               event_ids=["webinar-2027-01-14", "smart-region-dag-2027"])
     theirs = link(mailer.sent[-1][0], "confirm")
-    result = subscriptions.confirm(repo, mailer, own, base_url=BASE)
+    result = subscribe_module.confirm(repo, mailer, own, base_url=BASE)
     assert result.name == "An Peeters" and result.language == "nl"
-    pid = tokens.person_id_for("an@example.be", tokens.signing_key())
+    pid = tokens.person_id_for("an@example.be", link_keys.signing_key())
     regs = repo.get_registrations(pid, ["webinar-2027-01-14", "smart-region-dag-2027"])
     assert {(r.status, r.name, r.organisation, r.question, r.language) for r in regs.values()} == {
         ("confirmed", "An Peeters", "Stad Gent", "Hoe sluit onze stad aan?", "nl")}
@@ -191,7 +201,7 @@ def test_a_link_confirms_what_was_submitted_with_it_not_what_someone_typed_for_t
     assert (person.name, person.organisation, person.language) == ("An Peeters", "Stad Gent", "nl")
     assert mailer.sent[-1][0].subject.startswith("Je inschrijving is bevestigd")
     # The other link, pressed later, changes nothing that is kept.
-    later = subscriptions.confirm(repo, mailer, theirs, base_url=BASE)
+    later = subscribe_module.confirm(repo, mailer, theirs, base_url=BASE)
     assert [o.status for o in later.outcomes] == ["already", "already"]
     assert {r.name for r in repo.get_registrations(pid, ["webinar-2027-01-14"]).values()} == {"An Peeters"}
 
@@ -203,12 +213,12 @@ def test_a_link_with_an_event_that_closed_is_done_once_confirmed(repo, mailer, c
                                  actor="test")
     assert not change.after.is_registration_open(PINNED_NOW + timedelta(minutes=1))
     clock.set(PINNED_NOW + timedelta(minutes=1))
-    result = subscriptions.confirm(repo, mailer, token, base_url=BASE)
+    result = subscribe_module.confirm(repo, mailer, token, base_url=BASE)
     assert [o.status for o in result.outcomes] == ["confirmed", "closed"]
     for minutes in (10, 60, 600):
         clock.set(PINNED_NOW + timedelta(minutes=minutes))
         with pytest.raises(LinkUsed):
-            subscriptions.confirm(repo, mailer, token, base_url=BASE)
+            subscribe_module.confirm(repo, mailer, token, base_url=BASE)
     assert [m.kind for m, _ in mailer.sent] == ["confirm_request", "confirmed"]
 
 
@@ -223,18 +233,18 @@ def test_a_second_press_while_the_first_is_under_way_waits_for_it(repo, mailer, 
         if len(waits) == 3:
             repo.finish_confirm_token(tokens.token_hash(token), PINNED_NOW)
 
-    monkeypatch.setattr(subscriptions, "_sleep", first_finishes)
+    monkeypatch.setattr(subscribe_module, "_sleep", first_finishes)
     with pytest.raises(LinkUsed):  # it went through: the page says so, and leads to the person's page
-        subscriptions.confirm(repo, mailer, token, base_url=BASE)
+        subscribe_module.confirm(repo, mailer, token, base_url=BASE)
     assert len(waits) == 3
     subscribe(repo, mailer, email="bo@example.be")
     other = link(mailer.sent[-1][0], "confirm")
     repo.use_confirm_token(tokens.token_hash(other), PINNED_NOW)
     waits.clear()
-    monkeypatch.setattr(subscriptions, "_sleep", waits.append)
+    monkeypatch.setattr(subscribe_module, "_sleep", waits.append)
     with pytest.raises(Unavailable):  # still not done after a few seconds: "try again in a few minutes"
-        subscriptions.confirm(repo, mailer, other, base_url=BASE)
-    assert sum(waits) == subscriptions.IN_PROGRESS_WAIT
+        subscribe_module.confirm(repo, mailer, other, base_url=BASE)
+    assert sum(waits) == subscribe_module.IN_PROGRESS_WAIT
 
 
 def test_two_presses_that_both_read_the_link_unused_confirm_once_and_both_say_so(repo, mailer, monkeypatch):
@@ -242,17 +252,17 @@ def test_two_presses_that_both_read_the_link_unused_confirm_once_and_both_say_so
     token = link(mailer.sent[-1][0], "confirm")
     token_hash = tokens.token_hash(token)
     unused = repo.get_confirm_token(token_hash)
-    real_get, real_sleep, reads = repo.get_confirm_token, subscriptions._sleep, []
+    real_get, real_sleep, reads = repo.get_confirm_token, subscribe_module._sleep, []
 
     def first_read_is_stale(h):
         reads.append(h)
         return unused if len(reads) == 1 else real_get(h)  # read before the other press wrote
 
-    subscriptions.confirm(repo, mailer, token, base_url=BASE)  # the other press, first to write
+    subscribe_module.confirm(repo, mailer, token, base_url=BASE)  # the other press, first to write
     monkeypatch.setattr(repo, "get_confirm_token", first_read_is_stale)
-    monkeypatch.setattr(subscriptions, "_sleep", lambda seconds: None)
+    monkeypatch.setattr(subscribe_module, "_sleep", lambda seconds: None)
     with pytest.raises(LinkUsed):  # "it went through", not "this link has expired"
-        subscriptions.confirm(repo, mailer, token, base_url=BASE)
+        subscribe_module.confirm(repo, mailer, token, base_url=BASE)
     assert [m.kind for m, _ in mailer.sent] == ["confirm_request", "confirmed"]
 
 
@@ -265,10 +275,10 @@ def test_two_presses_taking_up_a_failed_confirm_at_once_run_it_once(repo, mailer
     stale = repo.get_confirm_token(token_hash)
     real_get, reads = repo.get_confirm_token, []
     monkeypatch.setattr(repo, "get_confirm_token", lambda h: (reads.append(h), stale if len(reads) == 1 else real_get(h))[1])
-    monkeypatch.setattr(subscriptions, "_sleep", lambda seconds: repo.finish_confirm_token(token_hash, PINNED_NOW))
+    monkeypatch.setattr(subscribe_module, "_sleep", lambda seconds: repo.finish_confirm_token(token_hash, PINNED_NOW))
     repo.use_confirm_token(token_hash, PINNED_NOW + timedelta(minutes=3), seen=PINNED_NOW)  # the other press took it up
     with pytest.raises(LinkUsed):  # this one read it free, met the other's write, waited for it to finish
-        subscriptions.confirm(repo, mailer, token, base_url=BASE)
+        subscribe_module.confirm(repo, mailer, token, base_url=BASE)
     assert [m.kind for m, _ in mailer.sent] == ["confirm_request"]
 
 
@@ -289,14 +299,14 @@ def test_a_link_used_before_links_carried_their_submission_counts_as_done(repo, 
     subscribe(repo, mailer)
     token = link(mailer.sent[-1][0], "confirm")
     token_hash = tokens.token_hash(token)
-    subscriptions.confirm(repo, mailer, token, base_url=BASE)
+    subscribe_module.confirm(repo, mailer, token, base_url=BASE)
     old = _replace(repo.get_confirm_token(token_hash), name="", organisation="", language="", question="", done_at=None)
     repo.tokens[token_hash] = old  # as stored by the code before: used, never marked done
     clock.set(PINNED_NOW + timedelta(hours=1))
     with pytest.raises(LinkUsed):
-        subscriptions.confirm(repo, mailer, token, base_url=BASE)
+        subscribe_module.confirm(repo, mailer, token, base_url=BASE)
     with pytest.raises(LinkUsed):
-        subscriptions.inspect_confirm_token(repo, token)
+        subscribe_module.inspect_confirm_token(repo, token)
 
 
 def test_the_one_a_day_after_a_stop_counts_mails_since_the_stop(repo, mailer, clock):
@@ -304,7 +314,7 @@ def test_the_one_a_day_after_a_stop_counts_mails_since_the_stop(repo, mailer, cl
     confirm_last(repo, mailer)
     manage = link(mailer.sent[-1][0], "manage")
     clock.set(PINNED_NOW + timedelta(minutes=10))
-    subscriptions.unsubscribe(repo, manage, purpose="manage")  # by mistake
+    manage_module.unsubscribe(repo, manage, purpose="manage")  # by mistake
     clock.set(PINNED_NOW + timedelta(minutes=20))
     subscribe(repo, mailer, event_ids=["smart-region-dag-2027"])  # to come back: mailed, the earlier mail was before
     assert [m.kind for m, _ in mailer.sent] == ["confirm_request", "confirmed", "confirm_request"]
@@ -315,25 +325,25 @@ def test_the_one_a_day_after_a_stop_counts_mails_since_the_stop(repo, mailer, cl
 
 def test_unknown_confirm_link_is_not_found(repo, mailer):
     with pytest.raises(NotFound):
-        subscriptions.confirm(repo, mailer, "A" * 43, base_url=BASE)
+        subscribe_module.confirm(repo, mailer, "A" * 43, base_url=BASE)
     with pytest.raises(NotFound):
-        subscriptions.inspect_confirm_token(repo, "../../etc/passwd")
+        subscribe_module.inspect_confirm_token(repo, "../../etc/passwd")
 
 
 def test_inspecting_a_confirm_link_changes_nothing(repo, mailer):
     subscribe(repo, mailer)
     token = link(mailer.sent[-1][0], "confirm")
-    view = subscriptions.inspect_confirm_token(repo, token)
+    view = subscribe_module.inspect_confirm_token(repo, token)
     assert [e.id for e in view.events] == ["webinar-2027-01-14"]
     assert status(repo, "webinar-2027-01-14") == "pending"
-    subscriptions.confirm(repo, mailer, token, base_url=BASE)  # still usable
+    subscribe_module.confirm(repo, mailer, token, base_url=BASE)  # still usable
 
 
 def test_expired_link_can_ask_for_a_new_mail(repo, mailer, clock):
     subscribe(repo, mailer)
     token = link(mailer.sent[-1][0], "confirm")
     clock.set(PINNED_NOW + timedelta(days=3))
-    subscriptions.resend_confirmation(repo, mailer, token, base_url=BASE)
+    subscribe_module.resend_confirmation(repo, mailer, token, base_url=BASE)
     assert len(mailer.sent) == 2
     confirm_last(repo, mailer)
     assert status(repo, "webinar-2027-01-14") == "confirmed"
@@ -353,15 +363,15 @@ def test_known_and_unknown_addresses_get_the_same_answer(repo, mailer):
     subscribe(repo, mailer)
     confirm_last(repo, mailer)
     # Both return None without raising: the caller learns nothing.
-    assert subscriptions.subscribe(repo, mailer, form(), base_url=BASE) is None
-    assert subscriptions.subscribe(repo, mailer, form(email="new@example.be"), base_url=BASE) is None
+    assert subscribe_module.subscribe(repo, mailer, form(), base_url=BASE) is None
+    assert subscribe_module.subscribe(repo, mailer, form(email="new@example.be"), base_url=BASE) is None
 
 
 def test_a_stranger_cannot_rename_a_known_person(repo, mailer):
     subscribe(repo, mailer)
     confirm_last(repo, mailer)
     subscribe(repo, mailer, name="Mallory", event_ids=["smart-region-dag-2027"])
-    pid = tokens.person_id_for("an@example.be", tokens.signing_key())
+    pid = tokens.person_id_for("an@example.be", link_keys.signing_key())
     assert repo.get_person(pid).name == "An Peeters"
 
 
@@ -383,7 +393,7 @@ def test_at_most_six_confirmation_mails_a_day_and_one_after_stopping_all_mail(re
     subscribe(repo, mailer)
     assert len(mailer.sent) == 7  # a day after the first, one more
     manage = link(mailer.sent[-1][0], "manage")
-    subscriptions.unsubscribe(repo, manage, purpose="manage")
+    manage_module.unsubscribe(repo, manage, purpose="manage")
     clock.set(PINNED_NOW + timedelta(days=3))
     for minutes in range(0, 300, 61):
         clock.set(PINNED_NOW + timedelta(days=3, minutes=minutes))
@@ -398,7 +408,7 @@ def test_honeypot_submissions_keep_and_send_nothing(repo, mailer):
 
 
 def test_an_address_whose_domain_is_in_other_letters_is_mailed_at_its_punycode_form(repo, mailer):
-    from chalicelib.mail import build_mime
+    from chalicelib.render.mime import build_mime
 
     subscribe(repo, mailer, email="An@Exämple.be")
     [(mail, raw)] = mailer.sent
@@ -436,7 +446,7 @@ def test_bad_submissions_name_the_field(repo, mailer, overrides, field):
 
 def test_every_problem_is_reported_at_once(repo, mailer):
     with pytest.raises(InvalidInputs) as caught:
-        subscriptions.subscribe(repo, mailer, {"email": "x", "consent": False}, base_url=BASE)
+        subscribe_module.subscribe(repo, mailer, {"email": "x", "consent": False}, base_url=BASE)
     assert {"email", "name", "event_ids", "consent"} <= set(caught.value.by_field)
 
 
@@ -472,12 +482,12 @@ def test_a_cancellation_gives_the_seat_to_the_first_waiting(repo, mailer, clock)
         clock.set(PINNED_NOW + timedelta(minutes=i))
         sign_up(repo, mailer, address)
     manage = link(mailer.to("a@x.be")[-1], "manage")
-    subscriptions.cancel_registration(repo, manage, "smart-region-dag-2027")
+    manage_module.cancel_registration(repo, manage, "smart-region-dag-2027")
     assert status(repo, "smart-region-dag-2027", "a@x.be") == "cancelled"
     assert status(repo, "smart-region-dag-2027", "c@x.be") == "confirmed"
     assert status(repo, "smart-region-dag-2027", "d@x.be") == "waitlisted"
     assert repo.get_event("smart-region-dag-2027").seats_left == 0
-    reminders.send_due(repo, mailer, base_url=BASE, rate=1000.0)  # the tick mails the seat
+    tick.send_due(repo, mailer, base_url=BASE, rate=1000.0)  # the tick mails the seat
     assert mailer.to("c@x.be")[-1].kind == "seat_given"
 
 
@@ -487,7 +497,7 @@ def test_registering_before_registration_opens_records_interest(repo, mailer, cl
     assert result.outcomes[0].status == "interested"
     clock.set(datetime_brussels(2027, 1, 2))
     manage = link(mailer.sent[-1][0], "manage")
-    outcome = subscriptions.register_from_link(repo, mailer, manage, "later", base_url=BASE)
+    outcome = manage_module.register_from_link(repo, mailer, manage, "later", base_url=BASE)
     assert outcome.status == "confirmed"
     assert status(repo, "later") == "confirmed"
 
@@ -498,17 +508,17 @@ def test_a_double_click_on_the_one_click_link_registers_once_and_says_already(re
     clock.set(datetime_brussels(2027, 1, 2))
     manage = link(mailer.sent[-1][0], "manage")
     mailer.sent.clear()
-    real, clicks = subscriptions.place, []
+    real, clicks = seats.place, []
 
     def second_click_first(*args, **kwargs):
         # Both requests read "interested"; the other one places it first.
         if not clicks:
             clicks.append(None)
-            clicks[0] = subscriptions.register_from_link(repo, mailer, manage, "later", base_url=BASE)
+            clicks[0] = manage_module.register_from_link(repo, mailer, manage, "later", base_url=BASE)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(subscriptions, "place", second_click_first)
-    outcome = subscriptions.register_from_link(repo, mailer, manage, "later", base_url=BASE)
+    monkeypatch.setattr(seats, "place", second_click_first)
+    outcome = manage_module.register_from_link(repo, mailer, manage, "later", base_url=BASE)
     assert (clicks[0].status, outcome.status) == ("confirmed", "already")  # not a 409 page
     assert status(repo, "later") == "confirmed"
     assert [m.kind for m, _ in mailer.sent] == ["confirmed"]  # one mail, from the request that placed it
@@ -519,17 +529,17 @@ def test_cancelling_twice_or_with_a_double_click_cancels_once_and_says_cancelled
         subscribe(repo, mailer, email=address, event_ids=["smart-region-dag-2027"])
         confirm_last(repo, mailer, address)
     manage = link(mailer.to("a@x.be")[-1], "manage")
-    real, clicks = subscriptions._cancel, []
+    real, clicks = seats._cancel, []
 
     def other_click_first(*args, **kwargs):
         if not clicks:
             clicks.append(None)
-            clicks[0] = subscriptions.cancel_registration(repo, manage, "smart-region-dag-2027")
+            clicks[0] = manage_module.cancel_registration(repo, manage, "smart-region-dag-2027")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(subscriptions, "_cancel", other_click_first)
-    assert subscriptions.cancel_registration(repo, manage, "smart-region-dag-2027").id == "smart-region-dag-2027"
-    assert subscriptions.cancel_registration(repo, manage, "smart-region-dag-2027").id == "smart-region-dag-2027"
+    monkeypatch.setattr(seats, "_cancel", other_click_first)
+    assert manage_module.cancel_registration(repo, manage, "smart-region-dag-2027").id == "smart-region-dag-2027"
+    assert manage_module.cancel_registration(repo, manage, "smart-region-dag-2027").id == "smart-region-dag-2027"
     assert [status(repo, "smart-region-dag-2027", a) for a in ("a@x.be", "b@x.be", "c@x.be")] == [
         "cancelled", "confirmed", "confirmed"]
     assert repo.get_event("smart-region-dag-2027").seats_taken == 2  # one seat freed, once, and given to c
@@ -549,11 +559,11 @@ def test_manage_page_lists_registrations_and_stop_all_mail(repo, mailer):
     subscribe(repo, mailer, event_ids=["webinar-2027-01-14", "smart-region-dag-2027"])
     confirm_last(repo, mailer)
     manage = link(mailer.sent[-1][0], "manage")
-    view = subscriptions.manage_view(repo, manage, base_url=BASE)
+    view = manage_module.manage_view(repo, manage, base_url=BASE)
     assert [e.id for e, _ in view.registrations] == ["webinar-2027-01-14", "smart-region-dag-2027"]
     unsubscribe = link(mailer.sent[-1][0], "unsubscribe")
-    subscriptions.unsubscribe(repo, unsubscribe)
-    assert not subscriptions.manage_view(repo, manage, base_url=BASE).person.receives_mail
+    manage_module.unsubscribe(repo, unsubscribe)
+    assert not manage_module.manage_view(repo, manage, base_url=BASE).person.receives_mail
 
 
 def test_a_link_of_one_purpose_does_not_work_for_another(repo, mailer):
@@ -561,10 +571,10 @@ def test_a_link_of_one_purpose_does_not_work_for_another(repo, mailer):
     confirm_last(repo, mailer)
     manage = link(mailer.sent[-1][0], "manage")
     with pytest.raises(NotFound):
-        subscriptions.unsubscribe(repo, manage)
+        manage_module.unsubscribe(repo, manage)
     forged = manage[:22] + "u" + manage[23:]
     with pytest.raises(NotFound):
-        subscriptions.unsubscribe(repo, forged)
+        manage_module.unsubscribe(repo, forged)
 
 
 def test_erasing_frees_the_seat_and_leaves_nothing(repo, mailer, clock):
@@ -572,20 +582,20 @@ def test_erasing_frees_the_seat_and_leaves_nothing(repo, mailer, clock):
         clock.set(PINNED_NOW + timedelta(minutes=i))
         sign_up(repo, mailer, address)
     manage = link(mailer.to("a@x.be")[-1], "manage")
-    subscriptions.erase_by_token(repo, manage)
-    pid = tokens.person_id_for("a@x.be", tokens.signing_key())
+    privacy.erase_by_token(repo, manage)
+    pid = tokens.person_id_for("a@x.be", link_keys.signing_key())
     assert repo.get_person(pid) is None
     assert status(repo, "smart-region-dag-2027", "a@x.be") is None
     assert status(repo, "smart-region-dag-2027", "c@x.be") == "confirmed"
     with pytest.raises(NotFound):
-        subscriptions.manage_view(repo, manage, base_url=BASE)
+        manage_module.manage_view(repo, manage, base_url=BASE)
 
 
 def test_csv_neutralises_formulas_and_keeps_questions(repo, mailer):
     subscribe(repo, mailer, name="=HYPERLINK(\"http://evil\")", question="+1 of -1? @all")
     confirm_last(repo, mailer)
-    rows = subscriptions.registrations_for_staff(repo, repo.get_event("webinar-2027-01-14"))
-    text = subscriptions.registrations_csv(rows)
+    rows = staff.registrations_for_staff(repo, repo.get_event("webinar-2027-01-14"))
+    text = staff.registrations_csv(rows)
     assert "'=HYPERLINK" in text
     assert "'+1 of -1? @all" in text
     assert text.splitlines()[0] == "name,email,organisation,status,question,registered_at"
@@ -596,7 +606,7 @@ def test_counts_by_status(repo, mailer, clock):
         clock.set(PINNED_NOW + timedelta(minutes=i))
         sign_up(repo, mailer, address)
     subscribe(repo, mailer, email="p@x.be", event_ids=["smart-region-dag-2027"])
-    counted = subscriptions.counts(repo, repo.get_event("smart-region-dag-2027"))
+    counted = staff.counts(repo, repo.get_event("smart-region-dag-2027"))
     assert counted == {"confirmed": 2, "pending": 1, "waitlisted": 1, "interested": 0, "cancelled": 0}
 
 
@@ -605,7 +615,7 @@ def test_raising_capacity_gives_seats_to_the_waiting(repo, mailer, clock):
         clock.set(PINNED_NOW + timedelta(minutes=i))
         sign_up(repo, mailer, address)
     change = events.change_event(repo, "smart-region-dag-2027", {"capacity": 3}, actor="test")
-    subscriptions.after_event_change(repo, change)
+    planning.after_event_change(repo, change)
     assert status(repo, "smart-region-dag-2027", "c@x.be") == "confirmed"
     assert status(repo, "smart-region-dag-2027", "d@x.be") == "waitlisted"
 
@@ -671,30 +681,48 @@ def _ses_notice(kind, address):
 
 @pytest.mark.parametrize("kind", ["Bounce", "Complaint"])
 def test_an_address_that_bounced_or_complained_is_not_mailed_again_after_its_person_is_gone(repo, mailer, kind):
-    from chalicelib import bounces
+    from chalicelib.adapters import keys as link_keys
+    from chalicelib.services import events
+    from chalicelib.services import manage as manage_module
+    from chalicelib.services import planning
+    from chalicelib.services import privacy
+    from chalicelib.services import seats
+    from chalicelib.services import staff
+    from chalicelib.services import subscribe as subscribe_module
+    from chalicelib.services import tick
+    from chalicelib import tokens
 
     subscribe(repo, mailer, email="typo@example.be")  # a mistyped address: the confirmation bounces
     bounces.handle_ses_notification(_ses_notice(kind, "Typo@Example.be"), repo)
-    person = subscriptions.find_person(repo, "typo@example.be")
+    person = privacy.find_person(repo, "typo@example.be")
     repo.erase_person(person)  # or its unconfirmed week runs out
     mailer.sent.clear()
     subscribe(repo, mailer, email="typo@example.be")
     subscribe(repo, mailer, email="TYPO@example.be", event_ids=["smart-region-dag-2027"])
     assert mailer.sent == []  # the same answer on the page, no mail
-    again = subscriptions.find_person(repo, "typo@example.be")
+    again = privacy.find_person(repo, "typo@example.be")
     assert (again.receives_mail, again.mail_stopped_reason) == (False, kind.lower())
 
 
 @pytest.mark.parametrize("kind", ["Bounce", "Complaint"])
 def test_unsubscribing_after_a_bounce_or_complaint_keeps_the_stronger_stop(repo, mailer, kind):
-    from chalicelib import bounces
+    from chalicelib.adapters import keys as link_keys
+    from chalicelib.services import events
+    from chalicelib.services import manage as manage_module
+    from chalicelib.services import planning
+    from chalicelib.services import privacy
+    from chalicelib.services import seats
+    from chalicelib.services import staff
+    from chalicelib.services import subscribe as subscribe_module
+    from chalicelib.services import tick
+    from chalicelib import tokens
 
     subscribe(repo, mailer)
     confirm_last(repo, mailer)
     unsubscribe = link(mailer.sent[-1][0], "unsubscribe")
     bounces.handle_ses_notification(_ses_notice(kind, "an@example.be"), repo)
-    subscriptions.unsubscribe(repo, unsubscribe)  # "report spam and unsubscribe" does both
-    assert subscriptions.find_person(repo, "an@example.be").mail_stopped_reason == kind.lower()
+    manage_module.unsubscribe(repo, unsubscribe)  # "report spam and unsubscribe" does both
+    assert privacy.find_person(repo, "an@example.be").mail_stopped_reason == kind.lower()
     mailer.sent.clear()
     subscribe(repo, mailer, event_ids=["smart-region-dag-2027"])  # anyone can type the address in
     assert mailer.sent == []
@@ -713,7 +741,7 @@ def test_a_name_organisation_or_question_that_no_store_can_hold_is_refused_by_fi
 def test_a_question_keeps_its_line_breaks_and_loses_other_control_characters(repo, mailer):
     subscribe(repo, mailer, question="Eerste lijn\x0bTweede\r\nDerde\x07 lijn\tmet tab")
     confirm_last(repo, mailer)
-    rows = subscriptions.registrations_for_staff(repo, repo.get_event("webinar-2027-01-14"))
+    rows = staff.registrations_for_staff(repo, repo.get_event("webinar-2027-01-14"))
     assert rows[0]["question"] == "Eerste lijn\nTweede\nDerde lijn\tmet tab"
 
 
@@ -725,7 +753,7 @@ def test_the_one_click_link_never_applies_a_submission_still_waiting_for_its_con
     manage = link(mailer.to("an@example.be")[-1], "manage")
     subscribe(repo, mailer, event_ids=["smart-region-dag-2027"], name="Mallory", question="=cmd")
     with pytest.raises(Conflict):
-        subscriptions.register_from_link(repo, mailer, manage, "smart-region-dag-2027", base_url=BASE)
+        manage_module.register_from_link(repo, mailer, manage, "smart-region-dag-2027", base_url=BASE)
     assert status(repo, "smart-region-dag-2027") == "pending"
     assert mailer.to("an@example.be")[-1].kind == "confirm_request"  # no "you are registered" mail went out
 

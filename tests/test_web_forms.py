@@ -291,7 +291,7 @@ def test_get_on_register_link_shows_a_button(client, published, mailer, manage_p
 
 def test_a_moment_of_failure_on_our_side_shows_the_form_again_as_it_was_filled_in(client, published, mailer,
                                                                                     monkeypatch):
-    from chalicelib.mail import MailThrottled
+    from chalicelib.errors import MailThrottled
 
     def throttled(mail):
         raise MailThrottled("Throttling: Maximum sending rate exceeded")
@@ -338,9 +338,11 @@ def test_a_confirm_link_pressed_again_after_it_worked_leads_to_the_persons_page(
         manage = re.search(r'href="([^"]*/manage/[^"]+)"', page).group(1)
         assert manage.endswith("?lang=en") and f"{path}/resend" in page  # and still a way to a new mail
         assert client.http.get(manage[manage.index("/manage/"):]).status_code == 200
-    from chalicelib import subscriptions, tokens
+    from chalicelib.adapters import keys as link_keys
+    from chalicelib.services import privacy
+    from chalicelib import tokens
 
-    subscriptions.erase(dynamodb_repo, dynamodb_repo.get_person(tokens.person_id_for("an@example.be", tokens.signing_key())))
+    privacy.erase(dynamodb_repo, dynamodb_repo.get_person(tokens.person_id_for("an@example.be", link_keys.signing_key())))
     assert "You have used this link already" not in html(client.http.post(path, headers=FORM, body=""))
 
 

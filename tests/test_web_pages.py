@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from chalicelib import outbox, web
+from chalicelib.ops import outbox
+from chalicelib.render import pages
 from tests.conftest import day_data, webinar_data
 
 PAGES = ["/", "/privacy"]
@@ -64,15 +65,15 @@ def test_full_event_offers_the_waiting_list(published, dynamodb_repo, clock):
 
     event = dynamodb_repo.get_event("smart-region-dag-2027")
     full = replace(event, registration_opens_at=None, seats_taken=event.capacity)
-    assert web.registration_state(full, clock()) == "full"
-    assert web.registration_state(replace(full, seats_taken=0), clock()) == "open"
-    assert web.registration_state(event, clock()) == "soon"
+    assert pages.registration_state(full, clock()) == "full"
+    assert pages.registration_state(replace(full, seats_taken=0), clock()) == "open"
+    assert pages.registration_state(event, clock()) == "soon"
 
 
 @pytest.mark.parametrize("path", PAGES)
 def test_html_pages_carry_the_security_headers(client, published, path):
     response = client.http.get(path)
-    for name, value in web.SECURITY_HEADERS.items():
+    for name, value in pages.SECURITY_HEADERS.items():
         assert response.headers[name] == value
     assert "default-src 'none'" in response.headers["Content-Security-Policy"]
 

@@ -12,7 +12,7 @@ stack:
 
 - ``app``: ``app.py`` or ``chalicelib/`` - what the Lambda functions run,
   and so what ``.chalice/policy-<stage>.json`` must allow;
-- ``operator``: ``chalicelib/cli.py`` and the functions in
+- ``operator``: ``chalicelib/ops/`` and the functions in
   ``OPERATOR_FUNCTIONS`` (table creation), run with an operator's
   credentials, never by Lambda;
 - ``test``: ``tests/`` and ``scripts/`` (fixtures, direct checks).
@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-OPERATOR_FUNCTIONS = {("chalicelib/storage.py", "create_table")}
+OPERATOR_FUNCTIONS = {("chalicelib/adapters/dynamodb/table.py", "create_table")}
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def _where() -> tuple[str, str]:
         where = f"{rel}:{frame.f_code.co_name}"
         if rel.startswith(("tests/", "scripts/", "benchmarks/")):
             return "test", where
-        if rel == "chalicelib/cli.py" or (rel, frame.f_code.co_name) in OPERATOR_FUNCTIONS:
+        if rel.startswith("chalicelib/ops/") or (rel, frame.f_code.co_name) in OPERATOR_FUNCTIONS:
             return "operator", where
         if rel == "app.py" or rel.startswith("chalicelib/"):
             return "app", where

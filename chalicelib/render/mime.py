@@ -11,13 +11,11 @@ import base64
 import binascii
 import re
 import secrets
-import threading
-from dataclasses import dataclass, field
 from email.header import Header
 from email.utils import format_datetime, make_msgid
-from typing import Any
 
-from . import i18n, times
+from chalicelib import times
+from chalicelib.model.mail import Attachment, Mail
 
 SENDER_NAME = "Smart Region Office"
 REPLY_TO = "smartregionoffice@vlaanderen.be"
@@ -26,53 +24,9 @@ REPLY_TO = "smartregionoffice@vlaanderen.be"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
-class MailError(Exception):
-    """Raised when a mail could not be handed to SES."""
-
-
-class MailThrottled(MailError):
-    """Raised when SES refuses for now (rate exceeded, throttled, unavailable): retry later."""
-
-
-class MailRejected(MailError):
-    """Raised when SES refuses this message for good (bad address, unverified sender): do not retry."""
-
-
-class MailUncertain(MailError):
-    """Raised when SES may have taken the message but its answer was lost (a read timeout): never resend."""
-
-
-@dataclass(frozen=True)
-class Attachment:
-    filename: str
-    content_type: str  # e.g. "text/calendar; method=PUBLISH"
-    data: bytes
-
-
-@dataclass(frozen=True)
-class Mail:
-    """One message to one person."""
-
-    to_email: str
-    to_name: str
-    subject: str
-    text: str
-    html: str
-    unsubscribe_url: str
-    kind: str = "mail"
-    attachments: tuple[Attachment, ...] = field(default_factory=tuple)
-
-
 def one_line(value: str, limit: int = 200) -> str:
     """Flatten text for a header: no CR, LF or other control character can add a header."""
     return _CONTROL.sub(" ", value or "").strip()[:limit]
-
-
-def render(template: str, lang: str, **context: Any) -> tuple[str, str]:
-    """Render ``mail/<template>.txt`` and ``.html`` in ``lang``."""
-    text = i18n.render(f"mail/{template}.txt", lang, **context)
-    html = i18n.render(f"mail/{template}.html", lang, **context)
-    return text, html
 
 
 _ADDRESS = re.compile(r"[^\s\x00-\x1f\x7f@<>()\[\]\\,;:\"]+@[^\s\x00-\x1f\x7f@<>()\[\]\\,;:\"]+")
@@ -172,61 +126,3 @@ def build_mime(mail: Mail, sender: str) -> bytes:
         f"Content-Type: {content_type}",
     )
     return "\r\n".join(headers).encode("ascii") + b"\r\n\r\n" + body
-
-
-class Mailer:
-    """Sends one Mail; returns the provider's message id."""
-
-    def send(self, mail: Mail) -> str:  # pragma: no cover - interface
-        raise NotImplementedError
-
-
-class SesMailer(Mailer):
-    """Sends raw MIME through SES (v1 SendRawEmail)."""
-
-    THROTTLE_CODES = {"Throttling", "ThrottlingException", "ServiceUnavailable", "InternalFailure",
-                      "RequestTimeout", "TooManyRequestsException"}
-
-    def __init__(self, client: Any, sender: str, configuration_set: str = ""):
-        self.client = client
-        self.sender = sender
-        self.configuration_set = configuration_set
-
-    def send(self, mail: Mail) -> str:
-        from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
-
-        raw = build_mime(mail, self.sender)
-        kwargs: dict[str, Any] = {"Source": self.sender, "Destinations": [mail.to_email], "RawMessage": {"Data": raw}}
-        if self.configuration_set:
-            kwargs["ConfigurationSetName"] = self.configuration_set
-        try:
-            reply = self.client.send_raw_email(**kwargs)
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            code, message = error.get("Code", ""), error.get("Message", "")
-            if code in self.THROTTLE_CODES or "rate exceeded" in message.lower():
-                raise MailThrottled(code) from exc
-            raise MailRejected(code) from exc
-        except HTTPClientError as exc:  # the request went out; the answer did not come back
-            raise MailUncertain(type(exc).__name__) from exc
-        except BotoCoreError as exc:  # never reached SES: no connection, no credentials
-            raise MailThrottled(type(exc).__name__) from exc
-        return reply["MessageId"]
-
-
-class RecordingMailer(Mailer):
-    """Keeps what would be sent, for tests; built MIME included, so header rules are exercised."""
-
-    def __init__(self, sender: str = "smartregionoffice@vlaanderen.be"):
-        self.sender = sender
-        self.sent: list[tuple[Mail, bytes]] = []
-        self._lock = threading.Lock()
-
-    def send(self, mail: Mail) -> str:
-        raw = build_mime(mail, self.sender)
-        with self._lock:
-            self.sent.append((mail, raw))
-            return f"recorded-{len(self.sent)}"
-
-    def to(self, email: str) -> list[Mail]:
-        return [m for m, _ in self.sent if m.to_email == email]

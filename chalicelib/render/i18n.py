@@ -15,11 +15,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from . import times
+from chalicelib import times
 
 LANGUAGES = ("nl", "en")
 DEFAULT_LANGUAGE = "nl"
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent.parent  # chalicelib/
 LOCALES = HERE / "locales"
 TEMPLATES = HERE / "templates"
 _lock = threading.Lock()

@@ -5,24 +5,17 @@ Every staff change is recorded in the audit log with the staff member's name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from . import times
-from .errors import Conflict, InvalidInput, NotFound
-from .models import AuditEntry, Event, build_event, material_changes, slugify
-from .storage import Repository
-from .feed_snapshots import refresh_public_feeds
-
-
-@dataclass(frozen=True)
-class EventChange:
-    """The outcome of a staff change: the event before and after, and what registrants must hear of."""
-
-    before: Event
-    after: Event
-    material: list[str]
+from chalicelib import times
+from chalicelib.errors import Conflict, InvalidInput, NotFound
+from chalicelib.input.event import build_event
+from chalicelib.model.event import Event, EventChange, _marked, material_changes, slugify, unplanned_change
+from chalicelib.model.person import AuditEntry
+from chalicelib.ports import Repository
+from chalicelib.services.public_feed import refresh_public_feeds
 
 
 def _audit(repo: Repository, actor: str, action: str, event: Event, now: datetime, **details: Any) -> None:
@@ -110,19 +103,6 @@ def change_event(repo: Repository, event_id: str, data: Any, *, actor: str, now:
     # non-empty (time, place or join link), confirmed registrants are mailed
     # by the notices of reminders.py (issue #5) from this EventChange.
     return unplanned_change(after)
-
-
-def _marked(before: Event, after: Event) -> Event:
-    """``after``, noting the event as it was when its mails were last planned (kept if an earlier change's are not)."""
-    return replace(after, unplanned=before.unplanned or {"before": replace(before, unplanned=None).to_record()})
-
-
-def unplanned_change(event: Event) -> EventChange:
-    """The change whose mails are still to plan: from the event as it was when they last were, to now."""
-    if event.unplanned is None:
-        return EventChange(before=event, after=event, material=[])
-    before = Event.from_record(event.unplanned["before"], seats_taken=event.seats_taken)
-    return EventChange(before=before, after=event, material=material_changes(before, event))
 
 
 def publish_event(repo: Repository, event_id: str, *, actor: str, now: datetime | None = None) -> EventChange:

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from . import times
-from .errors import Conflict
-from .events import create_event
-from .storage import Repository
+from chalicelib import times
+from chalicelib.errors import Conflict
+from chalicelib.ports import Repository
+from chalicelib.services.events import create_event
 
 CONTACT = "smartregionoffice@vlaanderen.be"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from . import config
+from chalicelib import config
 
 _clients: dict[tuple[str, str, str | None, bool], Any] = {}
 _lock = threading.Lock()

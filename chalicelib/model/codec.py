@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, Callable, TypeVar
 
-from . import times
+from chalicelib import times
 
 T = TypeVar("T")
 

@@ -25,20 +25,14 @@ Access patterns: record (PutItem), check (GetItem), both on the repository
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
-
-def address_hash(address: str) -> str:
-    """Return the keyed hash of an address, trimmed and lower-cased: HMAC-SHA-256 under the link signing key.
-
-    Keyed, so that a copy of the table cannot be tested against a list of
-    known addresses (a plain hash could be).
-    """
-    from . import tokens
-
-    text = f"suppression:{address.strip().lower()}".encode("utf-8")
-    return hmac.digest(tokens.signing_key(), text, "sha256").hex()
+from chalicelib import tokens
+from chalicelib.adapters import keys as link_keys
+from chalicelib.errors import DomainError
+from chalicelib.input import subscription
+from chalicelib.services import manage
+from chalicelib.tokens import address_hash
 
 
 def _recipients(entries: Any) -> list[str]:
@@ -83,13 +77,11 @@ def handle_ses_notification(message: dict[str, Any], repo: Any) -> int:
 
 
 def _stop_person(repo: Any, address: str, reason: str) -> None:
-    from . import subscriptions, tokens
-    from .errors import DomainError
 
     try:
-        person_id = tokens.person_id_for(subscriptions.normalise_email(address).lower(), tokens.signing_key())
+        person_id = tokens.person_id_for(subscription.normalise_email(address).lower(), link_keys.signing_key())
     except DomainError:
         return  # not an address we could have mailed
     person = repo.get_person(person_id)
     if person is not None:
-        subscriptions.stop_all_mail(repo, person, reason)
+        manage.stop_all_mail(repo, person, reason)

@@ -24,16 +24,16 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import datetime
 
-from . import config, times
-from .feeds import LANGUAGES, build_calendar, feed_etag, in_public_feed, public_feed_leaves_at
-from .models import Event
+from chalicelib import config, times
 
-if TYPE_CHECKING:
-    from .storage import Repository
+pass
+from chalicelib.errors import DomainError
+from chalicelib.model.event import Event
+from chalicelib.model.feed import FeedReply, FeedVersion
+from chalicelib.ports import Repository
+from chalicelib.render.ical import LANGUAGES, build_calendar, feed_etag, in_public_feed, public_feed_leaves_at
 
 log = logging.getLogger(__name__)
 
@@ -41,31 +41,6 @@ log = logging.getLogger(__name__)
 # writes within one second may number ahead of the clock.
 SCHEDULE_SLACK = 60
 CACHE_CONTROL = "public, max-age=300"
-
-
-@dataclass(frozen=True)
-class FeedVersion:
-    """One rendering of a stored feed: its bytes, number (epoch seconds) and ETag."""
-
-    feed: str
-    version: int
-    body: bytes
-    etag: str
-    built_at: datetime
-
-    @property
-    def last_modified(self) -> datetime:
-        return datetime.fromtimestamp(self.version, times.UTC)
-
-
-@dataclass(frozen=True)
-class FeedReply:
-    """What a poll gets: 200 with a body, or 304 with none."""
-
-    status: int
-    body: bytes | None
-    etag: str | None
-    last_modified: datetime | None
 
 
 def feed_name(lang: str) -> str:
@@ -101,7 +76,6 @@ def refresh_public_feeds(repo: Repository, now: datetime | None = None) -> None:
     invite a retry that finds nothing to change. The next event write, or a
     repeat of this one, renders the feed again.
     """
-    from .errors import DomainError
 
     try:
         # The feed is as of the moment the events are read, not the request's
@@ -207,12 +181,12 @@ def not_modified(etag: str, last_modified: datetime | None, if_none_match: str |
     return last_modified.replace(microsecond=0) <= since
 
 
-def read_event_calendar(repo: Repository, event_id: str, lang: str, *, base_url: str,
+def read_event_calendar(event: Event, lang: str, *, base_url: str,
                         if_none_match: str | None = None, if_modified_since: str | None = None) -> FeedReply:
-    """Answer a download of one published or cancelled event (same UID as in the feed), with one read."""
-    from .events import get_public_event
+    """Answer a download of one published or cancelled event (same UID as in the feed).
 
-    event = get_public_event(repo, event_id)
+    The caller reads the event (``events.get_public_event``: one read) and hands it over.
+    """
     # One event to add, not a calendar to subscribe to: no calendar name (feeds.build_calendar).
     body = build_calendar([event], lang=lang, base_url=base_url, include_join_link=False, feed=False)
     etag = feed_etag(body)

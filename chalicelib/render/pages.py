@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from . import i18n
-from .errors import InvalidInput, InvalidInputs
-from .models import Event
+from chalicelib.errors import InvalidInput, InvalidInputs
+from chalicelib.model.event import Event
+from chalicelib.render import i18n
 
-STATIC = Path(__file__).resolve().parent / "static"
+STATIC = Path(__file__).resolve().parent.parent / "static"
 STATIC_FILES = {"site.css": "text/css; charset=utf-8"}
 
 # Every HTML answer carries these. No inline style or script anywhere: the

@@ -1,11 +1,4 @@
-"""The every-minute tick: send what is due, then log one line with its counts.
-
-EventBridge invokes ``app.tick`` once a minute in AWS. The line it logs is
-also the CloudWatch metrics MailsDue, MailsSent, MailsStale, MailsFailed and
-MailsThrottled (see ``logs.tick``).
-
-``_send_due`` is ``reminders.send_due`` with the stage's settings (the same
-code as ``cli send-due``); the logging and its shape stay here.
+"""The composition root: the only place the adapters (DynamoDB, SES, the link key) and settings are built.
 """
 
 from __future__ import annotations
@@ -14,16 +7,22 @@ import time
 from datetime import datetime
 from typing import Any
 
-from . import logs, times
+from chalicelib import config, logs, times
+from chalicelib.adapters import aws
 
+pass
+pass
+from chalicelib.adapters.dynamodb import DynamoDBRepository
+from chalicelib.adapters.ses import SesMailer
+from chalicelib.ports import Mailer, Repository
+from chalicelib.services.tick import TIME_BUDGET, TickResult, _plan_unplanned, send_due, tick_rate
 
 LOGGED = ("due", "sent", "stale", "failed", "throttled")
 
 
 def _send_due(now: datetime, **options: Any):
-    from . import reminders
 
-    return reminders.send_due_now(now, **options)
+    return send_due_now(now, **options)
 
 
 def run_tick(now: datetime | None = None, *, time_budget: float | None = None, repo: Any = None,
@@ -45,3 +44,15 @@ def run_tick(now: datetime | None = None, *, time_budget: float | None = None, r
         raise
     logs.tick({name: getattr(counts, name) for name in LOGGED}, duration_ms=(time.perf_counter() - started) * 1000)
     return counts
+
+
+def send_due_now(now: datetime | None = None, time_budget: float = TIME_BUDGET, *,
+                 repo: Repository | None = None, mailer: Mailer | None = None) -> TickResult:
+    """One tick with the stage's settings: DynamoDB, SES and SES_MAX_SEND_RATE (or the given repo and mailer)."""
+
+    settings = config.load()
+    repo = repo or DynamoDBRepository(aws.client("dynamodb"), settings.table_name)
+    mailer = mailer or SesMailer(aws.client("ses"), settings.sender_email, settings.ses_configuration_set)
+    _plan_unplanned(repo, now or times.now())
+    return send_due(repo, mailer, base_url=settings.base_url, now=now, rate=tick_rate(settings.ses_max_send_rate),
+                    time_budget=time_budget)

@@ -36,24 +36,25 @@ import functools
 import json
 import logging
 import math
-import re
 import secrets
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Callable, Collection, Iterable
+from typing import Any, Callable, Collection
 
-from . import times, tokens
-from .errors import Unavailable
-from .mail import Mail, MailRejected, MailThrottled, MailUncertain, Mailer
-from .models import Event, Person, Registration, Send
-from .storage import Repository
+from chalicelib import times
+from chalicelib.adapters import keys as link_keys
+from chalicelib.errors import MailRejected, MailThrottled, MailUncertain, Unavailable
+from chalicelib.model.event import Event
+from chalicelib.model.mail import Mail
+from chalicelib.model.person import Person
+from chalicelib.model.send import STANDINGS, Send, grace
+from chalicelib.ports import Mailer, Repository
+from chalicelib.render import mails
+from chalicelib.render.mails import _before, _changed, _interval, _Shape
+from chalicelib.services import planning
 
 log = logging.getLogger(__name__)
-
-GRACE_SHARE = 0.25
-GRACE_MIN = timedelta(minutes=5)
-GRACE_MAX = timedelta(hours=6)
 LEASE = timedelta(minutes=5)          # longer than any tick (Lambda stops it at 75 s)
 CLOCK_MARGIN = timedelta(minutes=1)   # far more than two Lambdas' clocks differ, and than a settle takes
 INTERRUPTED = "interrupted: claimed by a tick that stopped; not resent"
@@ -68,206 +69,10 @@ BATCH_SECONDS = 5.0                   # and at most so many seconds of sending: 
 PAGE = 990                            # sends read per Query of the due index: ten whole batches of 99 (READ_KEYS)
 REQUEST_SHARE = 0.1                   # of SES_MAX_SEND_RATE, kept for the mails requests send (tick_rate)
 TIME_BUDGET = 50.0                    # seconds a tick may run (of a 75 s Lambda)
-REGISTRATION_RETENTION = timedelta(days=180)
-
-
-# ---------------------------------------------------------------- planning
-
-
-def grace(offset: timedelta) -> timedelta:
-    """How late a reminder sent ``offset`` before the start may still go out."""
-    return min(max(offset * GRACE_SHARE, GRACE_MIN), GRACE_MAX)
-
-
-def _expiry(event: Event, reg: Registration | None) -> datetime:
-    return (reg.expires_at if reg is not None and reg.expires_at else None) or event.ends_at + REGISTRATION_RETENTION
-
-
-def reminder_sends(event: Event, reg: Registration, now: datetime) -> list[Send]:
-    """The reminders a confirmed registration calls for: one per offset whose time has not passed."""
-    sends = []
-    for text, offset in zip(event.reminders, event.reminder_offsets()):
-        due = event.starts_at - offset
-        if due <= now:
-            continue
-        sends.append(Send(event_id=event.id, person_id=reg.person_id, kind="reminder", detail=text, due=due,
-                          cutoff=min(due + grace(offset), event.starts_at), expires_at=_expiry(event, reg)))
-    return sends
-
-
-def open_send(event: Event, reg: Registration, now: datetime) -> Send:
-    """The "registration is open" mail for an interested person, due when registration opens."""
-    due = max(event.registration_opens_at or now, now)
-    ends = min(event.registration_closes_at or event.starts_at, event.starts_at)
-    return Send(event_id=event.id, person_id=reg.person_id, kind="open", detail="", due=due, cutoff=ends,
-                expires_at=_expiry(event, reg))
-
-
-def seat_send(event: Event, reg: Registration, now: datetime) -> Send:
-    """The "a seat is yours" mail for someone promoted from the waiting list: due now, until the start."""
-    return Send(event_id=event.id, person_id=reg.person_id, kind="seat", detail="", due=now, cutoff=event.starts_at,
-                expires_at=_expiry(event, reg))
-
-
-def _notice(event: Event, reg: Registration, kind: str, detail: str, now: datetime, cutoff: datetime,
-            details: dict[str, Any]) -> Send:
-    return Send(event_id=event.id, person_id=reg.person_id, kind=kind, detail=detail, due=now, cutoff=cutoff,
-                details=details, expires_at=_expiry(event, reg))
-
-
-def _pending(sends: Iterable[Send]) -> list[Send]:
-    """The sends waiting for their time; a claimed one is being sent, and its tick records it."""
-    return [s for s in sends if s.state == "pending"]
-
-
-def sends_to_drop(repo: Repository, event_id: str, person_id: str) -> list[Send]:
-    """The unsent mails of one registration, to delete when it is cancelled."""
-    return _pending(repo.list_sends(event_id, person_id))
-
-
-def _snapshot(event: Event) -> dict[str, Any]:
-    """What a change notice shows as "was": time, place and join link before the change."""
-    return {"starts_at": times.to_utc_iso(event.starts_at), "ends_at": times.to_utc_iso(event.ends_at),
-            "timezone": event.timezone, "location": event.location.one_line() if event.location else "",
-            "online_url": event.online_url or ""}
-
-
-def on_event_change(repo: Repository, before: Event, after: Event, material: list[str], now: datetime) -> dict[str, int]:
-    """Plan what a staff change calls for: notices, rescheduled reminders, registration-open mails.
-
-    Safe to run twice for the same change: notices are keyed by what they
-    announce and written only where absent.
-    """
-    planned = {"notices": 0, "rescheduled": 0, "dropped": 0}
-    if before.status == after.status and not material and before.reminders == after.reminders \
-            and before.registration_opens_at == after.registration_opens_at \
-            and before.registration_closes_at == after.registration_closes_at:
-        return planned
-    regs = repo.list_registrations(after.id)
-    existing = {(s.person_id, s.key): s for s in repo.list_sends(after.id)}
-
-    if after.status == "cancelled":
-        # What a tick holds is not deleted: it checks the event, records the
-        # send skipped ("event cancelled"), or sent if SES had it already.
-        planned["dropped"] = sum(repo.delete_sends(_pending(existing.values())))
-        if before.status == "published" and before.starts_at > now:
-            # Only who had a seat had the event in their calendar (the invite): the others get no .ics.
-            notices = [_notice(after, r, "cancel", "", now, before.starts_at,
-                               {} if r.status == "confirmed" else {"seat": False})
-                       for r in regs if r.status in ("confirmed", "waitlisted", "interested")]
-            planned["notices"] = _put_planned(repo, notices, overwrite=False)
-        return planned
-    if after.status != "published" or after.starts_at <= now:
-        return planned
-
-    confirmed = [r for r in regs if r.status == "confirmed"]
-    put: list[Send] = []
-    drop: list[Send] = []
-    if material and before.status == "published":
-        # An unsent notice of an earlier change is folded into this one: one
-        # mail says everything that changed since the person last heard. Only
-        # one that is still there to delete (no tick is sending it) is folded.
-        # People waiting hear of it too (without the join link or the .ics):
-        # a new date may be one they cannot make, and they can leave the list.
-        told = [r for r in regs if r.status in ("confirmed", "waitlisted")]
-        told_ids = {r.person_id for r in told}
-        older = [s for s in existing.values() if s.kind == "change" and s.state == "pending"
-                 and s.detail != str(after.sequence) and s.person_id in told_ids]
-        folded = [s for s, gone in zip(older, repo.delete_sends(older)) if gone]
-        planned["dropped"] += len(folded)
-        notices = []
-        for reg in told:
-            fields, was = list(material), _snapshot(before)
-            earlier = sorted((s for s in folded if s.person_id == reg.person_id), key=lambda s: int(s.detail or 0))
-            for notice in earlier:
-                fields = sorted(set(fields) | set(notice.details.get("material", [])))
-            if earlier:  # "was": what the person last heard, before the earliest change not yet sent
-                was = earlier[0].details.get("before", was)
-            details: dict[str, Any] = {"material": sorted(fields), "before": was}
-            if reg.status != "confirmed":
-                if not {"time", "place"} & set(_changed(fields)):
-                    continue  # only the join link changed: not theirs to have yet
-                details["seat"] = False
-            notices.append(_notice(after, reg, "change", str(after.sequence), now, after.starts_at, details))
-        planned["notices"] = _put_planned(repo, notices, overwrite=False)
-
-    if before.starts_at != after.starts_at or before.reminders != after.reminders or before.status != "published":
-        for reg in confirmed:
-            wanted = {s.key: s for s in reminder_sends(after, reg, now)}
-            for key, send in wanted.items():
-                if _follows(existing.get((reg.person_id, key)), send):
-                    put.append(send)
-            drop += [s for s in existing.values() if s.person_id == reg.person_id and s.kind == "reminder"
-                     and s.state == "pending" and s.key not in wanted]
-
-    if (before.registration_opens_at != after.registration_opens_at
-            or before.registration_closes_at != after.registration_closes_at or before.status != "published"):
-        for reg in (r for r in regs if r.status == "interested"):
-            send = open_send(after, reg, now)
-            current = existing.get((reg.person_id, send.key))
-            if current is None or _moved(current, send):
-                put.append(send)
-    planned["dropped"] += sum(repo.delete_sends(drop))
-    planned["rescheduled"] = _put_planned(repo, put, overwrite=True)
-    return planned
-
-
-def _put_planned(repo: Repository, sends: list[Send], *, overwrite: bool) -> int:
-    """Write sends planned from registrations read a moment ago, then undo those whose registration moved meanwhile.
-
-    A person who cancelled, or was erased, between the read and the write
-    would otherwise get a reminder (a first claim does not read the
-    registration) or leave sends with their id behind. Erasure cancels the
-    registrations before it deletes them and their sends, and the read here
-    comes after the write: whichever order the two take, no planned send
-    outlives its registration. Only sends still pending are undone; a record
-    of one sent stays.
-    """
-    written = repo.put_sends(sends, overwrite=overwrite)
-    if not sends:
-        return written
-    keys = list(dict.fromkeys((s.event_id, s.person_id) for s in sends))
-    regs = repo.read_for_sends([], [], keys).registrations
-    moved = {(s.event_id, s.person_id, s.key) for s in sends
-             if (reg := regs.get((s.event_id, s.person_id))) is None or reg.status not in PLANNED_FOR[s.kind]}
-    if not moved:
-        return written
-    undo = [current for event_id, person_id in dict.fromkeys((e, p) for e, p, _ in moved)
-            for current in repo.list_sends(event_id, person_id)
-            if (event_id, person_id, current.key) in moved and current.state == "pending"]
-    log.info("planned sends undone: their registration moved meanwhile (%d)", len(undo))
-    return max(written - sum(repo.delete_sends(undo)), 0)
-
-
-def _follows(current: Send | None, wanted: Send) -> bool:
-    """Whether a reminder is (re)planned as ``wanted``: unsent ones follow the event; sent ones keep their record."""
-    if current is None:
-        return True
-    if current.state == "pending":
-        return _moved(current, wanted)
-    # Skipped (the event was a draft, say) never reached the person; but one
-    # "interrupted" may have, and "sent" and "failed" (rejected, or maybe
-    # taken by SES) are never sent again.
-    return current.state == "skipped" and not (current.reason or "").startswith("interrupted")
-
-
-def _moved(current: Send, wanted: Send) -> bool:
-    """A send still waiting whose time or cut-off is no longer the one wanted."""
-    return current.state == "pending" and (current.due, current.cutoff) != (wanted.due, wanted.cutoff)
 
 
 UNREAD = object()  # a registration the tick did not read (see _checks_registration)
 READ_KEYS = 100    # one BatchGetItem: the people, events and registrations a batch needs
-# Who a send is for, by kind: a send put back (throttled, or the tick out of
-# time) was not held from its registration's moves, since cancelling drops
-# only the sends no tick holds; when it is claimed again, the registration is
-# read with the batch and must still be one of these.
-STANDINGS = {"reminder": ("confirmed",), "seat": ("confirmed",), "change": ("confirmed", "waitlisted"),
-             "open": ("interested",)}
-
-
-# Who a send may be planned for: as STANDINGS, and a cancellation for everyone who was registered.
-PLANNED_FOR = {**STANDINGS, "cancel": ("confirmed", "waitlisted", "interested")}
 
 
 def _checks_registration(send: Send, *, claimed: bool) -> bool:
@@ -519,9 +324,8 @@ class _Tick:
         also as a ``_Shape`` (rendered with placeholders); the shape is used
         for the rest only if filling it in reproduced that first mail exactly.
         """
-        from . import subscriptions as subs
 
-        links = subs.person_links(person, self.base_url, self.cached(("key",), tokens.signing_key))
+        links = mails.person_links(person, self.base_url, self.cached(("key",), link_keys.signing_key))
         key = ("shape", send.kind, send.detail, person.language, event.id, event.sequence, event.updated_at,
                json.dumps(send.details, sort_keys=True, default=str) if send.details else "")
         shape = self._cache.get(key)
@@ -536,17 +340,16 @@ class _Tick:
         return shape.fill(person.email, person.name, links)
 
     def render(self, send: Send, event: Event, lang: str, email: str, name: str, links: Any) -> Mail:
-        from . import subscriptions as subs
 
         calendar = self.cached(("links", event.id, event.sequence, event.updated_at, lang),
-                               lambda: subs.add_links(event, lang, self.base_url))
+                               lambda: mails.add_links(event, lang, self.base_url))
         context: dict[str, Any] = {"name": name, "event": event, "calendar_links": calendar}
         attachments: tuple = ()
         method = {"change": "PUBLISH", "seat": "PUBLISH", "cancel": "CANCEL"}.get(send.kind)
         context["seat"] = send.details.get("seat", True)  # a cancellation to someone waiting: no calendar entry
         if method and context["seat"]:
             attachments = (self.cached(("ics", event.id, event.sequence, event.updated_at, lang, method),
-                                       lambda: subs.calendar_attachment([event], lang, self.base_url, method)),)
+                                       lambda: mails.calendar_attachment([event], lang, self.base_url, method)),)
         if send.kind == "reminder":
             context["starts_in"] = _interval(times.parse_duration(send.detail, "reminders"), lang)
         elif send.kind == "change":
@@ -556,7 +359,7 @@ class _Tick:
             context["register_url"] = f"{links.manage}/events/{event.id}/register"
         template = {"reminder": "reminder", "change": "event_changed", "cancel": "event_cancelled",
                     "open": "registration_open", "seat": "seat_given"}[send.kind]
-        return subs.build_mail(template, lang, to_email=email, to_name=name, links=links,
+        return mails.build_mail(template, lang, to_email=email, to_name=name, links=links,
                                attachments=attachments, **context)
 
     # --- one batch
@@ -707,109 +510,10 @@ def tick_rate(account_rate: float) -> float:
     return max(account_rate - max(1.0, account_rate * REQUEST_SHARE), account_rate / 2)
 
 
-def send_due_now(now: datetime | None = None, time_budget: float = TIME_BUDGET, *,
-                 repo: Repository | None = None, mailer: Mailer | None = None) -> TickResult:
-    """One tick with the stage's settings: DynamoDB, SES and SES_MAX_SEND_RATE (or the given repo and mailer)."""
-    from . import aws, config
-    from .mail import SesMailer
-    from .storage import DynamoDBRepository
-
-    settings = config.load()
-    repo = repo or DynamoDBRepository(aws.client("dynamodb"), settings.table_name)
-    mailer = mailer or SesMailer(aws.client("ses"), settings.sender_email, settings.ses_configuration_set)
-    _plan_unplanned(repo, now or times.now())
-    return send_due(repo, mailer, base_url=settings.base_url, now=now, rate=tick_rate(settings.ses_max_send_rate),
-                    time_budget=time_budget)
-
-
 def _plan_unplanned(repo: Repository, now: datetime) -> None:
     """First, the mails of any staff change whose planning failed in its request (subscriptions.plan_unplanned)."""
-    from . import subscriptions
 
     try:
-        subscriptions.plan_unplanned(repo, now)
+        planning.plan_unplanned(repo, now)
     except Exception:  # noqa: BLE001 - whatever went wrong there, what is due still goes out
         log.exception("planning the mails of unplanned changes failed")
-
-
-# ---------------------------------------------------------------- shapes
-
-
-class _Shape:
-    """A mail rendered with placeholders for the person's name and links, to fill in per recipient.
-
-    Placeholders are random letters and digits, which neither HTML escaping
-    nor any filter changes; they are replaced in one pass, so a name can never
-    bring in another placeholder. Values go into the HTML escaped exactly as
-    the templates' autoescaping does.
-    """
-
-    def __init__(self, mail: Mail, name_mark: str, link_marks: dict[str, str]):
-        self.mail, self.name_mark, self.link_marks = mail, name_mark, link_marks
-        # Each text split once at its placeholders: text, mark, text, mark, ..., text.
-        pattern = re.compile("(" + "|".join([name_mark, *link_marks.values()]) + ")")
-        self.pieces = {part: pattern.split(getattr(mail, part)) for part in ("subject", "text", "html", "unsubscribe_url")}
-
-    @classmethod
-    def make(cls, render: Callable[[str, Any], Mail]) -> "_Shape":
-        from dataclasses import fields
-
-        from . import subscriptions as subs
-
-        stem = "z" + secrets.token_hex(10)
-        link_marks = {f.name: f"{stem}{f.name}" for f in fields(subs.Links)}
-        mail = render(f"{stem}name", subs.Links(**link_marks))
-        return cls(mail, f"{stem}name", link_marks)
-
-    def fill(self, email: str, name: str, links: Any) -> Mail:
-        from markupsafe import escape
-
-        values = {self.name_mark: name, **{mark: getattr(links, f) for f, mark in self.link_marks.items()}}
-        html_values = {mark: str(escape(value)) for mark, value in values.items()}
-
-        def filled(part: str, chosen: dict[str, str]) -> str:
-            pieces = list(self.pieces[part])
-            pieces[1::2] = [chosen[mark] for mark in pieces[1::2]]
-            return "".join(pieces)
-
-        return replace(self.mail, to_email=email, to_name=name, subject=filled("subject", values),
-                       text=filled("text", values), html=filled("html", html_values),
-                       unsubscribe_url=filled("unsubscribe_url", values))
-
-
-# ---------------------------------------------------------------- wording
-
-
-def _interval(offset: timedelta, lang: str) -> str:
-    """The offset in words, exactly: in the largest of days, hours and minutes that divides it (90 minutes, not 2 hours)."""
-    from babel.dates import format_timedelta
-
-    from .i18n import _babel_locale
-
-    seconds = int(offset.total_seconds())
-    count = next(seconds // unit for unit in (86400, 3600, 60, 1) if seconds % unit == 0)
-    # Babel takes the first unit, from years down, that reaches ``threshold``
-    # times one: at ``count`` only the exact unit (or a larger one, never
-    # reached below it) does, and it is then a whole number, not rounded.
-    return format_timedelta(offset, threshold=count, locale=_babel_locale(lang))
-
-
-_LABELS = {"starts_at": "time", "ends_at": "time", "timezone": "time", "location": "place", "online_url": "join link"}
-
-
-def _changed(material: list[str]) -> list[str]:
-    """What changed, in words the mail translates: time, place, join link."""
-    found = []
-    for name in material:
-        label = _LABELS.get(name)
-        if label and label not in found:
-            found.append(label)
-    return found
-
-
-def _before(snapshot: dict[str, Any]) -> dict[str, Any]:
-    out = dict(snapshot)
-    for name in ("starts_at", "ends_at"):
-        if snapshot.get(name):
-            out[name] = times.from_utc_iso(snapshot[name])
-    return out

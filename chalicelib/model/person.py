@@ -1,0 +1,138 @@
+"""People, registrations, confirm links, staff tokens and audit entries (plain data and their pure rules).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from chalicelib import times
+
+
+@dataclass(frozen=True)
+class StaffToken:
+    """A staff member's token as stored: only its hash, never the token itself."""
+
+    name: str
+    token_hash: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One staff action: who, what, when."""
+
+    actor: str
+    action: str
+    target: str
+    at: datetime
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "actor": self.actor,
+            "action": self.action,
+            "target": self.target,
+            "at": times.format_instant(self.at, times.DEFAULT_ZONE),
+            "details": self.details,
+        }
+
+
+# ------------------------------------------------------------ subscribers
+
+REGISTRATION_STATUSES = ("pending", "confirmed", "waitlisted", "interested", "cancelled")
+# A registration in one of these states is never put back to pending by a
+# new submission of the form.
+KEPT_STATUSES = ("confirmed", "waitlisted", "interested")
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone who subscribed: the profile kept under a keyed hash of their address."""
+
+    id: str
+    email: str
+    name: str
+    organisation: str
+    language: str
+    created_at: datetime
+    updated_at: datetime
+    confirmed_at: datetime | None = None
+    mail_stopped_at: datetime | None = None
+    mail_stopped_reason: str | None = None
+    confirm_mails: tuple[datetime, ...] = ()
+    event_ids: frozenset[str] = frozenset()
+    # Confirm links made before their times were kept (a profile written before ``tokens_made``): time unknown.
+    # A submission moves them into ``tokens_made``, as made then; none is added here any more.
+    token_hashes: frozenset[str] = frozenset()
+    expires_at: datetime | None = None
+    # (made at, UTC as ``times.to_utc_iso``; hash) of each confirm link whose item may still be stored, oldest
+    # first: a submission drops those past the item's TTL (``subscriptions.TOKEN_LISTED_FOR``).
+    tokens_made: tuple[tuple[str, str], ...] = ()
+    # Random, set when the profile is made: part of the HMAC of the person's links, so links of an erased
+    # profile do not work for a new one of the same address. "" for profiles made before it (their links as before).
+    link_salt: str = ""
+
+    @property
+    def receives_mail(self) -> bool:
+        return self.mail_stopped_at is None
+
+    @property
+    def all_token_hashes(self) -> frozenset[str]:
+        """Every confirm link of this person whose item may still be stored: what an erasure deletes."""
+        return self.token_hashes | {token_hash for _, token_hash in self.tokens_made}
+
+    def token_hashes_since(self, since: datetime) -> list[str]:
+        """The confirm links made after ``since``, and those whose time is unknown (which may be), sorted."""
+        after = times.to_utc_iso(since)
+        return sorted(self.token_hashes | {token_hash for made, token_hash in self.tokens_made if made > after})
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One person's place (or wish) for one event."""
+
+    event_id: str
+    person_id: str
+    email: str
+    name: str
+    organisation: str
+    language: str
+    status: str
+    registered_at: datetime
+    updated_at: datetime
+    question: str = ""
+    confirmed_at: datetime | None = None
+    waitlisted_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ConfirmToken:
+    """A double opt-in token as stored: its hash, whose it is, for which events, until when.
+
+    It carries the submission it was mailed for (name, organisation, language,
+    question): confirming applies those, whatever was submitted for the same
+    address since (anyone can type someone's address into the form).
+    ``used_at``: when a confirm began with it; ``done_at``: when one finished.
+    """
+
+    token_hash: str
+    person_id: str
+    event_ids: tuple[str, ...]
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+    name: str = ""
+    organisation: str = ""
+    language: str = ""
+    question: str = ""
+    done_at: datetime | None = None
+
+
+def _waiting_order(reg: Registration) -> tuple[datetime, str]:
+    """The order in which people waiting get a free seat (``_promote``)."""
+    return (reg.waitlisted_at or reg.registered_at, reg.person_id)

@@ -1,0 +1,158 @@
+"""The operators' commands (API.md): ``python -m chalicelib.cli --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from chalicelib import config, times
+from chalicelib.adapters import aws
+from chalicelib.ops import outbox
+from chalicelib.services import staff
+
+pass
+from chalicelib import wiring
+from chalicelib.adapters.dynamodb import DynamoDBRepository
+from chalicelib.adapters.dynamodb.table import create_table
+from chalicelib.errors import DomainError
+from chalicelib.ops.seed import seed
+
+
+def _repo():
+
+    return DynamoDBRepository(aws.client("dynamodb"), config.load().table_name)
+
+
+def bootstrap_refusal(settings: config.Settings) -> str | None:
+    """Why ``bootstrap`` must not run with these settings, or None.
+
+    It is for the local emulator: against a stage's AWS account it would
+    create the table the stack owns, outside the stack, and the next deploy
+    fails on the table's name.
+    """
+    if settings.is_local or settings.endpoint_url:
+        return None
+    return (f"error: bootstrap is for the local emulator (STAGE=local, or AWS_ENDPOINT_URL set), not stage "
+            f"{settings.stage!r}: in AWS the stack creates table {settings.table_name!r}, and one made here "
+            f"would make the next deploy fail on its name")
+
+
+def cmd_bootstrap(args: argparse.Namespace) -> int:
+    """Create the table and the sender identity where missing (the local emulator only)."""
+
+    settings = config.load()
+    refusal = bootstrap_refusal(settings)
+    if refusal:
+        print(refusal, file=sys.stderr)
+        return 2
+    created = create_table(aws.client("dynamodb"), settings.table_name)
+    print(f"table {settings.table_name}: {'created' if created else 'exists'}")
+    parameter = config.get("TOKEN_KEY_PARAMETER")
+    ssm = aws.client("ssm")
+    try:
+        ssm.get_parameter(Name=parameter)
+        print(f"link signing key {parameter}: exists")
+    except ssm.exceptions.ParameterNotFound:
+        import secrets
+
+        ssm.put_parameter(Name=parameter, Type="SecureString", Value=secrets.token_urlsafe(48),
+                          Description="Signs person ids and manage/feed/unsubscribe links. Changing it breaks every link sent.")
+        print(f"link signing key {parameter}: created")
+    ses = aws.client("ses")
+    ses.verify_email_identity(EmailAddress=settings.sender_email)
+    print(f"sender identity {settings.sender_email}: verification requested (moto verifies at once)")
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    """Add the Smart Region Office's events if absent."""
+
+    added = seed(_repo())
+    print(f"seeded: {', '.join(added) if added else 'nothing new'}")
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    token = staff.issue_token(_repo(), args.name)
+    print(f"staff token for {args.name} (shown once; keep it secret):", file=sys.stderr)
+    print(token)
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    count = staff.revoke_tokens(_repo(), args.name)
+    print(f"revoked {count} token(s) of {args.name}")
+    return 0 if count else 1
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    """Print the mail the app has sent (moto's server; local stage only)."""
+
+    settings = config.load()
+    if not settings.is_local or not settings.endpoint_url:
+        print("error: the outbox exists only in the local stage, with AWS_ENDPOINT_URL set to moto's server",
+              file=sys.stderr)
+        return 2
+    try:
+        mails = outbox.read(settings.endpoint_url)
+    except OSError as exc:
+        print(f"error: cannot read moto's server at {settings.endpoint_url}: {exc}", file=sys.stderr)
+        return 1
+    sys.stdout.write(outbox.format_text(mails[: args.limit] if args.limit else mails))
+    return 0
+
+
+def cmd_send_due(args: argparse.Namespace) -> int:
+    """One tick of reminders and notices, as of now or of ``--now`` (the same code as the schedule)."""
+    import json
+    from dataclasses import asdict
+
+
+    now = times.parse_instant(args.now, "--now") if args.now else None
+    repo = _repo()
+    # The table first, so that a missing one (before bootstrap, a wrong
+    # TABLE_NAME) is one error line, not the tick's logged stack trace of
+    # its planning step followed by it.
+    repo.get_event("-")
+    result = wiring.send_due_now(now, time_budget=args.time_budget, repo=repo)
+    print(json.dumps(asdict(result), sort_keys=True))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("bootstrap", help="local emulator only: create the table and sender identity where missing").set_defaults(run=cmd_bootstrap)
+    commands.add_parser("seed", help="add the office's events if absent").set_defaults(run=cmd_seed)
+    outbox_cmd = commands.add_parser("outbox", help="local only: print the mail the app has sent, newest first")
+    outbox_cmd.add_argument("--limit", type=int, default=0, help="print only the newest N mails")
+    outbox_cmd.set_defaults(run=cmd_outbox)
+    tokens = commands.add_parser("staff-token", help="issue or revoke staff tokens").add_subparsers(dest="action", required=True)
+    create = tokens.add_parser("create", help="print a new token, once, alone on the last line")
+    create.add_argument("name")
+    create.set_defaults(run=cmd_token_create)
+    revoke = tokens.add_parser("revoke", help="revoke every token of NAME")
+    revoke.add_argument("name")
+    revoke.set_defaults(run=cmd_token_revoke)
+    due = commands.add_parser("send-due", help="one tick of reminders and notifications, as of now or --now ISO")
+    due.add_argument("--now", help="the moment to run as, ISO 8601 (a time without offset is Brussels time)")
+    due.add_argument("--time-budget", type=float, default=50.0, help="seconds the tick may run (default 50)")
+    due.set_defaults(run=cmd_send_due)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except DomainError as exc:
+        hint = ""
+        if "ResourceNotFoundException" in exc.message:
+            hint = f" (table {config.load().table_name!r}: has bootstrap run, and is TABLE_NAME right?)"
+        print(f"error: {exc.message}{hint}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""The rights of access and erasure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from chalicelib import times, tokens
+from chalicelib.adapters import keys as link_keys
+
+pass
+from chalicelib.errors import Conflict, NotFound
+from chalicelib.input.subscription import normalise_email
+from chalicelib.model.person import ConfirmToken, Person
+from chalicelib.ports import Repository
+from chalicelib.services.people import RETRIES, _events_by_id, person_for_token
+from chalicelib.services.seats import promote_waiting
+
+
+def erase(repo: Repository, person: Person, *, now: datetime | None = None) -> None:
+    """Erase a person everywhere; their seats go to the people waiting."""
+    now = now or times.now()
+    regs = repo.get_registrations(person.id, sorted(person.event_ids))
+    freed = []
+    for event_id, reg in regs.items():
+        # Each registration is cancelled first, conditioned on the status
+        # read (a seat given back if it held one): one promoted or confirmed
+        # meanwhile is read again, so its seat is never deleted still counted.
+        for attempt in range(RETRIES):
+            if reg.status == "cancelled":
+                break
+            try:
+                repo.move_registration(replace(reg, status="cancelled", cancelled_at=now, updated_at=now),
+                                       expect=(reg.status,), seat_change=-1 if reg.status == "confirmed" else 0)
+            except Conflict:
+                fresh = repo.get_registrations(person.id, [event_id]).get(event_id)
+                if fresh is None:
+                    break
+                if attempt == RETRIES - 1:
+                    raise
+                reg = fresh
+                continue
+            if reg.status == "confirmed":
+                freed.append(event_id)
+            break
+    for attempt in range(RETRIES):
+        current = repo.get_person(person.id) or person
+        try:
+            repo.erase_person(current)
+            break
+        except Conflict:
+            if attempt == RETRIES - 1:
+                raise
+    for event_id in freed:
+        promote_waiting(repo, event_id, now=now)
+
+
+def erase_by_token(repo: Repository, token: str, *, now: datetime | None = None) -> None:
+    """The manage page's "erase my data"."""
+    erase(repo, person_for_token(repo, "manage", token), now=now)
+
+
+def find_person(repo: Repository, email: Any) -> Person:
+    """Return the person with this address, for staff; NotFound otherwise."""
+    address = normalise_email(email)
+    person = repo.get_person(tokens.person_id_for(address.lower(), link_keys.signing_key()))
+    if person is None:
+        raise NotFound("email: no data is held on this address")
+    return person
+
+
+def export_person(repo: Repository, person: Person) -> dict[str, Any]:
+    """Every piece of data held on a person (right of access)."""
+    events = _events_by_id(repo)
+    regs = repo.get_registrations(person.id, sorted(person.event_ids))
+    return {
+        "email": person.email, "name": person.name, "organisation": person.organisation,
+        "language": person.language,
+        "created_at": times.format_instant(person.created_at),
+        "confirmed_at": times.format_instant(person.confirmed_at),
+        "mail_stopped_at": times.format_instant(person.mail_stopped_at),
+        "mail_stopped_reason": person.mail_stopped_reason,
+        "confirmation_mails_last_day": len(person.confirm_mails),
+        "kept_until": times.format_instant(person.expires_at),
+        "registrations": [
+            {"event_id": r.event_id,
+             "event_title": events[r.event_id].title_in(person.language) if r.event_id in events else None,
+             "status": r.status, "name": r.name, "organisation": r.organisation, "question": r.question,
+             "language": r.language, "registered_at": times.format_instant(r.registered_at),
+             "confirmed_at": times.format_instant(r.confirmed_at),
+             "waitlisted_at": times.format_instant(r.waitlisted_at),
+             "cancelled_at": times.format_instant(r.cancelled_at),
+             "kept_until": times.format_instant(r.expires_at)}
+            for r in sorted(regs.values(), key=lambda r: r.registered_at)
+        ],
+        # The mails the service sends on its own, planned or sent, and the confirm links made.
+        "mails": [
+            {"event_id": m.event_id, "kind": m.kind, "detail": m.detail, "state": m.state,
+             "due": times.format_instant(m.due), "settled_at": times.format_instant(m.settled_at),
+             "reason": m.reason, "ses_message_id": m.message_id}
+            for event_id in sorted(person.event_ids) for m in repo.list_sends(event_id, person.id)
+        ],
+        "confirm_links": [
+            {"event_ids": list(t.event_ids), "created_at": times.format_instant(t.created_at),
+             "valid_until": times.format_instant(t.expires_at), "used_at": times.format_instant(t.used_at)}
+            for t in _confirm_tokens(repo, person)
+        ],
+    }
+
+
+def _confirm_tokens(repo: Repository, person: Person) -> list[ConfirmToken]:
+    found = repo.get_confirm_tokens(sorted(person.all_token_hashes))
+    return sorted(found.values(), key=lambda t: (t.created_at, t.token_hash))
