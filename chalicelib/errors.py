@@ -1,15 +1,13 @@
+"""Every domain error of the service, each saying when it is raised. Only ``chalicelib/http`` turns them into HTTP answers."""
 
-
-
+import math
+from datetime import timedelta
 class DomainError(Exception):
     """Base of every error the service raises on purpose."""
 
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
-
-import math
-from datetime import timedelta
 
 
 class InvalidInput(DomainError):
