@@ -64,7 +64,8 @@ from tests.fakes import InMemoryRepository
 
 repo = InMemoryRepository()
 seed(repo)
-app.set_repo(repo)
+from chalicelib import wiring
+wiring.set_repo(repo)
 result = {}
 with Client(app.app, stage_name="local") as client:
     for path in sys.argv[2:]:

@@ -114,7 +114,7 @@ def measure(count: int) -> dict:
     from chalicelib.adapters import aws
     from chalicelib.render import ical
     from chalicelib.services import public_feed
-    from chalicelib import times
+    from chalicelib import times, wiring
     from chalicelib.adapters.dynamodb import DynamoDBRepository
     from chalicelib.adapters.dynamodb.table import create_table
 
@@ -128,7 +128,7 @@ def measure(count: int) -> dict:
         for event in events:
             repo.create_event(event)  # straight in: one feed render below, not one per event
         public_feed.refresh_public_feeds(repo, NOW)
-        app_module.set_repo(repo)
+        wiring.set_repo(repo)
         calls: list[str] = []
         scanned: list[int] = []
         client.meta.events.register("before-call.dynamodb.*", lambda event_name, **_: calls.append(event_name))
@@ -161,7 +161,7 @@ def measure(count: int) -> dict:
             not_modified_calls = len(calls) / repeat
             not_modified_items = sum(scanned) / repeat  # the floor's empty Query reads nothing either
             assert http.http.get("/calendar.ics", headers={"If-None-Match": etag}).status_code == 304
-        app_module.set_repo(None)
+        wiring.set_repo(None)
         stored = gzip.compress(first.body, mtime=0)
 
     public = public_feed.public_events(events, NOW)

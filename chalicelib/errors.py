@@ -2,6 +2,8 @@
 
 import math
 from datetime import timedelta
+
+
 class DomainError(Exception):
     """Base of every error the service raises on purpose."""
 
@@ -17,6 +19,10 @@ class InvalidInput(DomainError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.problem = message
+
+
+class BodyTooLarge(DomainError):
+    """Raised when a request body is over 64 KiB (``http/request.raw_form_body``): a 413."""
 
 
 class InvalidInputs(DomainError):

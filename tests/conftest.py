@@ -139,12 +139,13 @@ def mailer():
 def app_module(dynamodb_repo, mailer):
     """The Chalice app wired to the moto-backed repository and the recording mailer."""
     import app as app_module
+    from chalicelib import wiring
 
-    app_module.set_repo(dynamodb_repo)
-    app_module.set_mailer(mailer)
+    wiring.set_repo(dynamodb_repo)
+    wiring.set_mailer(mailer)
     yield app_module
-    app_module.set_repo(None)
-    app_module.set_mailer(None)
+    wiring.set_repo(None)
+    wiring.set_mailer(None)
 
 
 @pytest.fixture

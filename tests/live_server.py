@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.ops import outbox as outbox_module
+from chalicelib.adapters import outbox as outbox_module
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from local_service import Service, running_service  # noqa: E402

@@ -9,7 +9,7 @@ from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
 from chalicelib.services import events
 from chalicelib.services import subscribe
-from chalicelib import errors
+from chalicelib import errors, wiring
 from chalicelib.errors import Unavailable
 from tests.conftest import day_data
 
@@ -75,10 +75,10 @@ def test_mail_that_cannot_go_out_at_subscribe_is_a_503_and_the_subscription_is_k
     from tests.test_web_forms import post_form
 
     events.create_event(dynamodb_repo, day_data(capacity=10), actor="test")
-    app_module.set_mailer(down := SesDown(getattr(errors, error)("Throttling")))
+    wiring.set_mailer(down := SesDown(getattr(errors, error)("Throttling")))
     response = post_form(client, event_ids=["smart-region-dag-2027"])
     assert response.status_code == 503 and response.headers["Retry-After"] == "60" and down.tries == 1
-    app_module.set_mailer(mailer)  # SES is back: the same form again gets the mail
+    wiring.set_mailer(mailer)  # SES is back: the same form again gets the mail
     assert post_form(client, event_ids=["smart-region-dag-2027"]).status_code == 303  # to the check-your-mail page
     assert [m.kind for m in mailer.to("an@example.be")] == ["confirm_request"]
 
@@ -87,7 +87,7 @@ def test_a_confirmation_stands_when_only_its_mail_fails(client, app_module, dyna
     from chalicelib.errors import MailThrottled
 
     token = pending_confirm_token(dynamodb_repo, mailer)
-    app_module.set_mailer(SesDown(MailThrottled("Throttling")))
+    wiring.set_mailer(SesDown(MailThrottled("Throttling")))
     response = client.http.post(f"/confirm/{token}", headers={"Content-Type": "application/x-www-form-urlencoded"},
                                 body=b"")
     assert response.status_code == 200

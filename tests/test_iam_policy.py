@@ -50,7 +50,8 @@ import pytest
 from chalicelib.adapters import aws
 from chalicelib.adapters.dynamodb import keys as table_keys
 from chalicelib.adapters import keys as link_keys
-from chalicelib import config
+from chalicelib import config, wiring
+from chalicelib.http import handlers
 from chalicelib.services import events
 from chalicelib.services import manage as manage_module
 from chalicelib.services import seats
@@ -226,7 +227,7 @@ def test_each_function_runs_with_its_own_policy(stage):
     assert stage_settings["iam_policy_file"] == POLICY_FILES["api"].format(stage=stage)
     own = {name: f["iam_policy_file"] for name, f in stage_settings["lambda_functions"].items() if "iam_policy_file" in f}
     assert own == {f: POLICY_FILES[f].format(stage=stage) for f in FUNCTIONS if f != "api"}
-    assert {name for name in own if callable(getattr(app, name, None))} == set(own), "names of app.py's functions"
+    assert set(own) <= set(app.app.handler_map), "names of the app's handlers (chalicelib/http)"
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -274,15 +275,17 @@ def test_only_the_tick_reads_the_due_index():
     import app
 
     readers = re.compile(r"\b(?:due_page|due_sends|send_due\w*|run_tick)\(|\bDUE_INDEX\b")  # calls, not mentions
-    tick_side = {"ports.py", "adapters/dynamodb/keys.py", "adapters/dynamodb/sends.py", "adapters/dynamodb/table.py",
+    tick_side = {"http/handlers.py", "ports.py", "adapters/dynamodb/keys.py", "adapters/dynamodb/sends.py", "adapters/dynamodb/table.py",
                  "services/tick.py", "wiring.py", "ops/cli.py"}
     found = [f"chalicelib/{path.relative_to(REPO / 'chalicelib')}" for path in sorted((REPO / "chalicelib").rglob("*.py"))
              if str(path.relative_to(REPO / "chalicelib")) not in tick_side
              and readers.search(path.read_text(encoding="utf-8"))]
     assert not found, f"these reach the due index, which the API's policy does not grant: {found}"
-    source = (REPO / "app.py").read_text(encoding="utf-8")
-    assert len(readers.findall(source)) == 1 and readers.search(inspect.getsource(app.tick.func)), \
-        "app.py reaches the due index only from the scheduled tick"
+    from chalicelib.http import handlers
+
+    source = "".join(path.read_text(encoding="utf-8") for path in [REPO / "app.py", *(REPO / "chalicelib" / "http").glob("*.py")])
+    assert len(readers.findall(source)) == 1 and readers.search(inspect.getsource(handlers.tick.func)), \
+        "the HTTP edge reaches the due index only from the scheduled tick"
 
 
 # ------------------------------------------------------ the recorder itself
@@ -499,12 +502,12 @@ def _run_the_tick(stage: str) -> TickRun:
 
                 clock["now"] = PINNED_NOW + timedelta(minutes=2)
                 link_keys._key_cache.clear()  # a cold start: the tick reads the key itself
-                app.set_repo(None)
-                app.set_mailer(None)  # the tick makes its own, from the stage's settings
+                wiring.set_repo(None)
+                wiring.set_mailer(None)  # the tick makes its own, from the stage's settings
                 for client in (dynamodb, ses, ssm):
                     recorded(client)
                 try:
-                    app.tick(_scheduled_event(stage), _Context())
+                    handlers.tick(_scheduled_event(stage), _Context())
                 finally:
                     for client in (dynamodb, ses, ssm):
                         del client._make_api_call  # the class's own again
@@ -515,8 +518,8 @@ def _run_the_tick(stage: str) -> TickRun:
                         "seat_freed": [e.id for e in repo.list_events() if e.seat_freed_at is not None],
                         "seats_taken": repo.get_event(DAY).seats_taken}
         finally:
-            app.set_repo(None)
-            app.set_mailer(None)
+            wiring.set_repo(None)
+            wiring.set_mailer(None)
             link_keys._key_cache.clear()
             aws.reset()
     return TickRun(stage, requests, mailed, races, left)

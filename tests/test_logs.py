@@ -44,10 +44,10 @@ def test_a_staff_token_never_reaches_the_log(client, staff_headers, capsys):
 @pytest.fixture
 def token_routes_client():
     """An app with the token-bearing routes of API.md, logged by the app's own middleware."""
-    import app as app_module
+    from chalicelib.http import middleware
 
     demo = Chalice(app_name="token-routes")
-    demo.register_middleware(app_module.log_request, "http")
+    demo.register_middleware(middleware.log_request, "http")
     # API Gateway takes a path parameter only as a whole segment, so the feed
     # route is /feeds/{file} and the view strips ".ics" from the token.
     for path in ("/confirm/{token}", "/manage/{token}", "/feeds/{file}", "/unsubscribe/{token}"):

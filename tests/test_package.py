@@ -84,15 +84,14 @@ def test_every_function_gets_the_same_settings(packaged, stage):
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_the_tick_stops_early_enough_for_its_slowest_send_and_record(packaged, stage):
-    import app
-    from chalicelib.adapters.dynamodb import keys as table_keys
+    from chalicelib.http import handlers
     from chalicelib.adapters.dynamodb import table as table_module
 
     tick = functions(packaged, stage)["Tick"]["Properties"]
     slowest_send = 3 + float(config.DEFAULTS["AWS_READ_TIMEOUT"])  # connect, then read; SES is tried once
     assert aws.RETRIES["ses"]["total_max_attempts"] == 1
-    assert tick["Timeout"] - app.TICK_MARGIN == tick_module.TIME_BUDGET  # 50 s of sending, as the README says
-    assert app.TICK_MARGIN >= slowest_send + 5  # the send begun last, then its batch's record
+    assert tick["Timeout"] - handlers.TICK_MARGIN == tick_module.TIME_BUDGET  # 50 s of sending, as the README says
+    assert handlers.TICK_MARGIN >= slowest_send + 5  # the send begun last, then its batch's record
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -192,7 +191,7 @@ def test_bounces_and_complaints_reach_the_sns_handler(packaged, stage):
     events = resources["SesNotifications"]["Properties"]["Events"]
     (subscription,) = events.values()
     assert subscription == {"Type": "SNS", "Properties": {"Topic": {"Fn::Sub": "${SesNotificationsTopic}"}}}
-    assert resources["SesNotifications"]["Properties"]["Handler"] == "app.ses_notifications"
+    assert resources["SesNotifications"]["Properties"]["Handler"] == "chalicelib.http.handlers.ses_notifications"
     assert resources["Tick"]["Properties"]["Events"]["TickEvent"]["Properties"]["Schedule"] == "rate(1 minute)"
 
 

@@ -332,9 +332,9 @@ def test_a_staff_change_that_keeps_meeting_transactions_is_a_503_not_a_500(clien
     monkeypatch.setattr(table_keys, "CONFLICT_PAUSE", 0.0)
     assert client.http.post("/staff/events", headers=staff_headers, body=__import__("json").dumps(webinar_data())) \
         .status_code == 201
-    import app
+    from chalicelib import wiring
 
-    repo = app.get_repo()
+    repo = wiring.get_repo()
     always = lambda operation, n: aws_error(operation, "TransactionConflictException") \
         if operation == "UpdateItem" else None  # noqa: E731
     with table_faults(repo, always) as calls:

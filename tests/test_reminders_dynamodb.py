@@ -266,12 +266,13 @@ def test_the_ses_notice_handler_touches_only_suppressions_and_profiles(dynamodb_
     # Its role (.chalice/policy-ses-notifications-*.json): GetItem and PutItem on SUPPRESSION# and PERSON# keys.
     import json
 
-    import app as app_module
+    from chalicelib import wiring
+    from chalicelib.http import handlers
     from tests.test_reminders import _ses_notice
 
     events.create_event(dynamodb_repo, webinar_data(), actor="test")
     register(dynamodb_repo, RecordingMailer(), "an@example.be", [WEBINAR])
-    monkeypatch.setattr(app_module, "get_repo", lambda: dynamodb_repo)
+    monkeypatch.setattr(wiring, "_repo", dynamodb_repo)
     calls = []
     dynamodb_repo.client.meta.events.register(
         "before-parameter-build.dynamodb.*",
@@ -280,7 +281,7 @@ def test_the_ses_notice_handler_touches_only_suppressions_and_profiles(dynamodb_
     class Notice:
         message = json.dumps(_ses_notice("Complaint", "an@example.be"))
 
-    app_module.ses_notifications.func(Notice())
+    handlers.ses_notifications.func(Notice())
     assert dynamodb_repo.get_person(tokens.person_id_for("an@example.be", link_keys.signing_key())).mail_stopped_reason \
         == "complaint"
     assert {name for name, _ in calls} == {"GetItem", "PutItem"}

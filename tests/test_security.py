@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from chalicelib import wiring
 from chalicelib.adapters.dynamodb import DynamoDBRepository
 from tests.conftest import day_data, webinar_data
 
@@ -38,7 +39,7 @@ def unreachable_table(app_module):
     client = boto3.client("dynamodb", region_name="eu-west-1", endpoint_url="http://127.0.0.1:9",
                           config=Config(retries={"max_attempts": 1, "mode": "standard"},
                                         connect_timeout=1, read_timeout=1))
-    app_module.set_repo(DynamoDBRepository(client, "sro-events-test"))
+    wiring.set_repo(DynamoDBRepository(client, "sro-events-test"))
     return client
 
 

@@ -8,6 +8,8 @@ from datetime import timedelta
 
 import pytest
 
+from chalicelib import wiring
+from chalicelib.http import staff_api
 from chalicelib.services import staff
 from tests.conftest import webinar_data
 
@@ -63,7 +65,7 @@ def test_revoked_token_gets_401(client, dynamodb_repo):
 def test_authorizer_cache_lasts_less_than_a_minute():
     import app as app_module
 
-    assert app_module.staff_authorizer.config.ttl_seconds < 60
+    assert staff_api.staff_authorizer.config.ttl_seconds < 60
 
 
 def test_only_the_hash_of_a_token_is_stored(dynamodb_repo):
@@ -92,7 +94,7 @@ def test_table_unreachable_fails_closed(client, staff_token, monkeypatch):
     def broken(*args, **kwargs):
         raise Unavailable("storage: down")
 
-    monkeypatch.setattr(app_module.get_repo(), "get_staff_token", broken)
+    monkeypatch.setattr(wiring.get_repo(), "get_staff_token", broken)
     response = client.http.get("/staff/events", headers={"Authorization": f"Bearer {staff_token}"})
     assert response.status_code == 401
 
@@ -102,14 +104,14 @@ def test_the_authorizer_reads_one_staff_token_item_and_nothing_else(dynamodb_rep
     import app as app_module
     from chalice.app import AuthRequest
 
-    monkeypatch.setattr(app_module, "get_repo", lambda: dynamodb_repo)
+    monkeypatch.setattr(wiring, "_repo", dynamodb_repo)
     calls = []
     dynamodb_repo.client.meta.events.register(
         "before-parameter-build.dynamodb.*", lambda model, params, **_: calls.append((model.name, params.get("Key"))))
     for token in (staff_token, "not-a-token", "A" * 43):
         request = AuthRequest("TOKEN", f"Bearer {token}", "arn:aws:execute-api:eu-west-1:1:api/api/GET/staff/events")
         try:
-            app_module.staff_authorizer.func(request)
+            staff_api.staff_authorizer.func(request)
         except Exception:  # noqa: BLE001 - a denied token raises Unauthorized: the calls are what count here
             pass
     assert calls and {name for name, _ in calls} == {"GetItem"}

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from chalicelib.ops import outbox
+from chalicelib.adapters import outbox
 from chalicelib.render import pages
 from tests.conftest import day_data, webinar_data
 

@@ -7,7 +7,6 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Sequence
 
-from chalicelib.adapters.dynamodb.keys import _epoch
 from chalicelib.model.person import Person, Registration
 from chalicelib.model.send import Send
 
@@ -24,7 +23,7 @@ EXPIRY_TRIES = 4  # a move whose registration's expiry was raised meanwhile is w
 
 def _later_expiry(written: datetime | None, stored: datetime | None) -> datetime | None:
     """The expiry to write over ``stored``: never an earlier one (compared as TTL compares, in whole seconds)."""
-    if written is None or stored is None or _epoch(stored) <= _epoch(written):
+    if written is None or stored is None or int(stored.timestamp()) <= int(written.timestamp()):
         return written
     return stored
 

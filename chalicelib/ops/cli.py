@@ -6,17 +6,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from chalicelib import config, times
+from chalicelib import config, times, wiring
 from chalicelib.adapters import aws
-from chalicelib.ops import outbox
-from chalicelib.services import staff
-
-pass
-from chalicelib import wiring
 from chalicelib.adapters.dynamodb import DynamoDBRepository
 from chalicelib.adapters.dynamodb.table import create_table
 from chalicelib.errors import DomainError
+from chalicelib.adapters import outbox
 from chalicelib.ops.seed import seed
+from chalicelib.services import staff
 
 
 def _repo():

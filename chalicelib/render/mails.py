@@ -13,12 +13,10 @@ from typing import Any, Callable
 from chalicelib import times, tokens
 from chalicelib.adapters import keys as link_keys
 from chalicelib.model import mail as mail_model
-from chalicelib.render import i18n
-
-pass
 from chalicelib.model.event import Event
 from chalicelib.model.mail import Attachment, Links, Mail
 from chalicelib.model.person import Person
+from chalicelib.render import i18n
 from chalicelib.render.i18n import _babel_locale
 from chalicelib.render.ical import add_to_calendar_links, build_calendar, webcal_url
 

@@ -7,8 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib import times, tokens
-
-pass
 from chalicelib.errors import AwaitingConfirmation, Conflict, InvalidInput, NotFound
 from chalicelib.model.event import LANGUAGES, Event
 from chalicelib.model.feed import FeedReply

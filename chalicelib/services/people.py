@@ -9,8 +9,6 @@ from typing import Any, Callable
 
 from chalicelib import config, tokens
 from chalicelib.adapters import keys as link_keys
-
-pass
 from chalicelib.errors import Conflict, ErasedPersonLink, NotFound
 from chalicelib.model.event import Event
 from chalicelib.model.person import Person

@@ -9,11 +9,9 @@ from typing import Any
 
 from chalicelib import times, tokens
 from chalicelib.adapters import keys as link_keys
-
-pass
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.input.subscription import normalise_email
-from chalicelib.model.person import ConfirmToken, Person
+from chalicelib.model.person import AuditEntry, ConfirmToken, Person
 from chalicelib.ports import Repository
 from chalicelib.services.people import RETRIES, _events_by_id, person_for_token
 from chalicelib.services.seats import promote_waiting
@@ -113,3 +111,37 @@ def export_person(repo: Repository, person: Person) -> dict[str, Any]:
 def _confirm_tokens(repo: Repository, person: Person) -> list[ConfirmToken]:
     found = repo.get_confirm_tokens(sorted(person.all_token_hashes))
     return sorted(found.values(), key=lambda t: (t.created_at, t.token_hash))
+
+
+# ----------------------------------------------------- staff, on a person's behalf
+
+
+def _audit_subscriber(repo: Repository, action: str, found: bool, *, actor: str, now: datetime) -> None:
+    # Whether someone was found, never who: an unknown address is audited too, so probing
+    # which addresses are known leaves a trace.
+    repo.add_audit(AuditEntry(actor=actor, action=action, target="subscriber", at=now, details={"found": found}))
+
+
+def _subscriber(repo: Repository, email: Any, action: str, *, actor: str, now: datetime) -> Person:
+    """The person of ``email``, for a lookup or an erasure; NotFound (audited as such) when there is none."""
+    try:
+        return find_person(repo, email)
+    except NotFound:
+        _audit_subscriber(repo, action, False, actor=actor, now=now)
+        raise
+
+
+def access_for_staff(repo: Repository, email: Any, *, actor: str, now: datetime | None = None) -> dict[str, Any]:
+    """The right of access, asked of staff: everything held about ``email``, audited (found or not, never who)."""
+    now = now or times.now()
+    person = _subscriber(repo, email, "subscriber.access", actor=actor, now=now)
+    _audit_subscriber(repo, "subscriber.access", True, actor=actor, now=now)
+    return export_person(repo, person)
+
+
+def erase_for_staff(repo: Repository, email: Any, *, actor: str, now: datetime | None = None) -> None:
+    """The right to erasure, asked of staff: ``email`` erased, audited (found or not, never who)."""
+    now = now or times.now()
+    person = _subscriber(repo, email, "subscriber.erase", actor=actor, now=now)
+    erase(repo, person)
+    _audit_subscriber(repo, "subscriber.erase", True, actor=actor, now=now)

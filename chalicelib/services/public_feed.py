@@ -27,8 +27,6 @@ import math
 from datetime import datetime
 
 from chalicelib import config, times
-
-pass
 from chalicelib.errors import DomainError
 from chalicelib.model.event import Event
 from chalicelib.model.feed import FeedReply, FeedVersion

@@ -12,7 +12,7 @@ from chalicelib import times
 from chalicelib.errors import Unauthorized
 from chalicelib.input.staff import check_name
 from chalicelib.model.event import Event
-from chalicelib.model.person import StaffToken
+from chalicelib.model.person import AuditEntry, StaffToken
 from chalicelib.ports import Repository
 from chalicelib.tokens import looks_like_token, new_token, same_hash, token_hash
 
@@ -100,3 +100,16 @@ def registrations_csv(rows: list[dict[str, Any]], *, excel: bool = False) -> str
     for row in rows:
         writer.writerow([_neutralise(row[c]) for c in REGISTRATION_COLUMNS])
     return buffer.getvalue()
+
+
+def read_registrations(repo: Repository, event: Event, *, actor: str, format: str,
+                       now: datetime | None = None) -> list[dict[str, Any]]:
+    """The registrations of ``event`` for staff, the read audited.
+
+    Who took the list of addresses, of which event, how many, in which format:
+    the audit says, never the addresses.
+    """
+    rows = registrations_for_staff(repo, event)
+    repo.add_audit(AuditEntry(actor=actor, action="registrations.read", target=f"event:{event.id}",
+                              at=now or times.now(), details={"format": format, "rows": len(rows)}))
+    return rows

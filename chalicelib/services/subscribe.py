@@ -19,9 +19,6 @@ from typing import Any
 
 from chalicelib import config, times, tokens
 from chalicelib.adapters import keys as link_keys
-
-pass
-pass
 from chalicelib.errors import (
     Conflict,
     ErasedPersonLink,

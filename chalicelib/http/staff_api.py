@@ -1,0 +1,156 @@
+"""Blueprint: the staff JSON API under /staff, behind a Bearer-token authorizer (for scripts).
+
+Every route here carries ``staff_authorizer``; ``tests`` walk the app's route
+table to check that none is left open.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+from chalice import AuthResponse, Blueprint, Response
+
+from chalicelib import times
+from chalicelib.errors import InvalidInput
+from chalicelib.http.request import actor, current, json_body, query_value, subscriber_email
+from chalicelib.http.responses import json_response
+from chalicelib.http.routing import api
+from chalicelib.render import pages
+from chalicelib.render.event_json import event_json
+from chalicelib.services import events, staff
+from chalicelib.wiring import get_repo, get_settings
+
+staff_api = Blueprint(__name__)
+
+
+def _deny() -> None:
+    """Refuse a staff request with 401.
+
+    API Gateway answers 401 when a token authorizer fails with exactly the
+    message "Unauthorized". Chalice's local gateway (``chalice local`` and the
+    test client) lets such an exception escape as a 500, so there we raise
+    its own 401 instead.
+    """
+    if "AWS_LAMBDA_FUNCTION_NAME" in os.environ:
+        raise Exception("Unauthorized")  # noqa: TRY002 - the message is API Gateway's contract
+    from chalice.local import NotAuthorizedError
+
+    raise NotAuthorizedError(
+        {"x-amzn-ErrorType": "UnauthorizedException"},
+        b'{"Code": "UnauthorizedError", "Message": "Authorization: a valid staff token is required (Bearer <token>)"}',
+    )
+
+
+# API Gateway caches an authorizer's answer per token; 30 seconds keeps a
+# revoked token working for at most that long.
+@staff_api.authorizer(ttl_seconds=30)
+def staff_authorizer(auth_request):
+    try:
+        name = staff.verify_authorization(get_repo(), auth_request.token)
+    except Exception:  # noqa: BLE001 - fail closed: a bad token or any fault in checking one denies
+        _deny()
+    return AuthResponse(routes=["/staff/*", "/staff"], principal_id=name)
+
+
+def staff_route(path: str, **kwargs: Any) -> Callable:
+    """Register a route only a valid staff token can reach."""
+    return api(staff_api, path, authorizer=staff_authorizer, **kwargs)
+
+
+def _staff_event(event, status: int = 200) -> Response:
+    return json_response(event_json(event, base_url=get_settings().base_url, now=times.now(), staff=True), status)
+
+
+@staff_route("/staff/events", methods=["POST"])
+def staff_create_event():
+    event = events.create_event(get_repo(), json_body(), actor=actor())
+    return _staff_event(event, 201)
+
+
+@staff_route("/staff/events", methods=["GET"])
+def staff_list_events():
+    now = times.now()
+    base = get_settings().base_url
+    return json_response({"events": [event_json(e, base_url=base, now=now, staff=True) for e in get_repo().list_events()]})
+
+
+@staff_route("/staff/events/{event_id}", methods=["GET"])
+def staff_get_event(event_id):
+    event = events.get_event(get_repo(), event_id)
+    body = event_json(event, base_url=get_settings().base_url, now=times.now(), staff=True)
+    body["counts"] = staff.counts(get_repo(), event)
+    return json_response(body)
+
+
+@staff_route("/staff/events/{event_id}/registrations", methods=["GET"])
+def staff_registrations(event_id):
+    request = current()
+    event = events.get_event(get_repo(), event_id)
+    wants = query_value("format", ("json", "csv", "excel"), "") if "format" in (request.query_params or {}) else ""
+    if not wants:
+        wants = "csv" if pages.prefers(request.headers.get("accept"), "text/csv", "application/json") else "json"
+    rows = staff.read_registrations(get_repo(), event, actor=actor(), format=wants)
+    if wants in ("csv", "excel"):
+        return Response(body=staff.registrations_csv(rows, excel=wants == "excel"), status_code=200, headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="registrations-{event.id}.csv"',
+            "Cache-Control": "no-store",
+        })
+    return json_response({"event_id": event.id, "registrations": rows}, headers={"Cache-Control": "no-store"})
+
+
+@staff_route("/staff/subscribers", methods=["GET"])
+def staff_subscriber_data():
+    from chalicelib.services import privacy
+
+    data = privacy.access_for_staff(get_repo(), subscriber_email(), actor=actor())
+    return json_response(data, headers={"Cache-Control": "no-store"})
+
+
+@staff_route("/staff/subscribers", methods=["DELETE"])
+def staff_erase_subscriber():
+    from chalicelib.services import privacy
+
+    privacy.erase_for_staff(get_repo(), subscriber_email(), actor=actor())
+    return json_response({"status": "erased"})
+
+
+@staff_route("/staff/events/{event_id}", methods=["PATCH"])
+def staff_change_event(event_id):
+    from chalicelib.services import planning
+
+    change = events.change_event(get_repo(), event_id, json_body(), actor=actor())
+    planning.after_event_change(get_repo(), change)
+    return _staff_event(change.after)
+
+
+@staff_route("/staff/events/{event_id}/publish", methods=["POST"])
+def staff_publish_event(event_id):
+    from chalicelib.services import planning
+
+    change = events.publish_event(get_repo(), event_id, actor=actor())
+    planning.after_event_change(get_repo(), change)
+    return _staff_event(change.after)
+
+
+@staff_route("/staff/events/{event_id}/cancel", methods=["POST"])
+def staff_cancel_event(event_id):
+    from chalicelib.services import planning
+
+    change = events.cancel_event(get_repo(), event_id, actor=actor())
+    planning.after_event_change(get_repo(), change)
+    return _staff_event(change.after)
+
+
+@staff_route("/staff/audit", methods=["GET"])
+def staff_audit():
+    params = current().query_params
+    values = params.getlist("limit") if params and "limit" in params else ["100"]
+    try:
+        limit = int(values[0])
+    except ValueError:
+        raise InvalidInput("limit", "must be a whole number from 1 to 1000")
+    if len(set(values)) != 1 or not 1 <= limit <= 1000:
+        raise InvalidInput("limit", "must be a whole number from 1 to 1000")
+    return json_response({"entries": [e.to_json() for e in get_repo().list_audit(limit)]})
