@@ -90,7 +90,7 @@ class NotFound(DomainError):
 
 
 class ErasedPersonLink(NotFound):
-    """Raised for a genuine person link (its HMAC holds) whose person no longer exists: erased, or expired with their data.
+    """Raised for a genuine person link (its HMAC holds) whose person no longer exists: erased, or expired with it.
 
     Told apart from a forged or mistyped link (plain NotFound): its page says the
     data is erased and there is nothing more to do, not "check the link".

@@ -36,7 +36,8 @@ def zone(name: str, field: str = "timezone") -> ZoneInfo:
             raise ValueError(name)
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
-        raise InvalidInput(field, "invalid_time_zone", f"unknown time zone {name!r}; use an IANA name like Europe/Brussels") from exc
+        raise InvalidInput(field, "invalid_time_zone",
+                           f"unknown time zone {name!r}; use an IANA name like Europe/Brussels") from exc
 
 
 def stored_zone(name: str) -> ZoneInfo:
@@ -78,9 +79,11 @@ def parse_instant(value: object, field: str, tz: str = DEFAULT_ZONE) -> datetime
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise InvalidInput(field, "invalid_time", f"{value!r} is not a date and time that exists (ISO 8601, like 2027-06-03T09:00:00+02:00)") from exc
+        raise InvalidInput(field, "invalid_time",
+                           f"{value!r} is not a date and time that exists (ISO 8601, like 2027-06-03T09:00:00+02:00)") from exc
     if "T" not in text.upper() and " " not in text:
-        raise InvalidInput(field, "invalid_time", "needs a time of day as well as a date, like 2027-06-03T09:00:00+02:00")
+        raise InvalidInput(field, "invalid_time",
+                           "needs a time of day as well as a date, like 2027-06-03T09:00:00+02:00")
     if not YEARS[0] <= parsed.year <= YEARS[1]:
         raise InvalidInput(field, "out_of_range", f"must be in the years {YEARS[0]} to {YEARS[1]}",
                            minimum=YEARS[0], maximum=YEARS[1])
@@ -91,7 +94,8 @@ def parse_instant(value: object, field: str, tz: str = DEFAULT_ZONE) -> datetime
         # repeated in autumn is taken at its first occurrence (fold=0).
         round_trip = localized.astimezone(UTC).astimezone(local_zone)
         if round_trip.replace(tzinfo=None) != parsed:
-            raise InvalidInput(field, "invalid_time", f"{value} does not exist in {tz} (the clocks skip that hour)", zone=tz)
+            raise InvalidInput(field, "invalid_time", f"{value} does not exist in {tz} (the clocks skip that hour)",
+                               zone=tz)
         parsed = localized
     try:
         return parsed.astimezone(UTC)

@@ -1,6 +1,7 @@
 """Validation of event fields sent by staff: texts, translations, times, place, capacity, reminders.
 
-Raises ``InvalidInput`` naming the field and the code of the problem (``errors.INPUT_CODES``); ``build_event`` merges a change into an existing event.
+Raises ``InvalidInput`` naming the field and the code of the problem (``errors.INPUT_CODES``); ``build_event``
+merges a change into an existing event.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def text_as_unicode(value: str, field_name: str) -> None:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise InvalidInput(field_name, "not_unicode", "is not valid Unicode text (it holds a lone UTF-16 surrogate such as \\ud800)") from exc
+        raise InvalidInput(field_name, "not_unicode",
+                           "is not valid Unicode text (it holds a lone UTF-16 surrogate such as \\ud800)") from exc
 
 
 def checked_text(value: Any, field_name: str, max_length: int, required: bool, *, multiline: bool = False) -> str:
@@ -69,7 +71,8 @@ def checked_text(value: Any, field_name: str, max_length: int, required: bool, *
     value = _LINE_BREAKS.sub("\n", value)
     if _CONTROLS.search(value):
         if not multiline:
-            raise InvalidInput(field_name, "control_characters", "must not contain control characters (only tabs and line breaks)")
+            raise InvalidInput(field_name, "control_characters",
+                               "must not contain control characters (only tabs and line breaks)")
         value = _CONTROLS.sub("", value)  # a description pasted from a word processor keeps its words
     value = value.strip()
     if required and not value:
@@ -87,7 +90,8 @@ def _translated(value: Any, field_name: str, max_length: int, required: bool, *,
     if value is None or isinstance(value, str):
         value = {"nl": value}
     if not isinstance(value, dict):
-        raise InvalidInput(field_name, "wrong_type", "must be text or an object with nl and en texts", expected="text or object")
+        raise InvalidInput(field_name, "wrong_type", "must be text or an object with nl and en texts",
+                           expected="text or object")
     unknown = set(value) - set(LANGUAGES)
     if unknown:
         raise InvalidInput(field_name, "not_one_of", f"languages must be nl or en, not {sorted(map(str, unknown))[0]!r}",

@@ -76,7 +76,8 @@ def _question(value: Any) -> str:
 
 def _event_ids(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
-        raise InvalidInput("event_ids", "wrong_type", "must be a list of event ids, like [\"webinar-2027-01-14\"]", expected="list")
+        raise InvalidInput("event_ids", "wrong_type", "must be a list of event ids, like [\"webinar-2027-01-14\"]",
+                           expected="list")
     if not isinstance(value, list) or not value:
         raise InvalidInput("event_ids", "required", "choose at least one event")
     if len(value) > EVENT_IDS_MAX:

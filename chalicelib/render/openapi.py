@@ -47,7 +47,8 @@ _SUBSCRIBER = {
 
 def _translated(max_length: int) -> dict[str, Any]:
     """A Translated text whose every language holds at most ``max_length`` characters (as stored: checked on input)."""
-    return {"$ref": "#/components/schemas/Translated", "additionalProperties": {"type": "string", "maxLength": max_length}}
+    return {"$ref": "#/components/schemas/Translated",
+            "additionalProperties": {"type": "string", "maxLength": max_length}}
 
 
 SCHEMAS: dict[str, Any] = {

@@ -109,7 +109,8 @@ def parse_form(raw: bytes) -> dict[str, list[str]]:
     try:
         return parse_qs(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
     except ValueError as exc:
-        raise InvalidInput("body", "too_many", f"has too many fields; at most {MAX_FORM_FIELDS}", limit=MAX_FORM_FIELDS) from exc
+        raise InvalidInput("body", "too_many", f"has too many fields; at most {MAX_FORM_FIELDS}",
+                           limit=MAX_FORM_FIELDS) from exc
 
 
 def subscription_from_form(raw: bytes) -> dict[str, Any]:
