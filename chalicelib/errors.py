@@ -6,8 +6,8 @@ import math
 from datetime import timedelta
 from typing import Any
 
-# The codes an InvalidInput carries: what was wrong, for a machine (pages and
-# mails choose their sentence by it). The English message is for developers,
+# The codes an InvalidInput carries: what was wrong, for a machine (the form
+# chooses its sentence by it). The English message is for developers,
 # and is what the JSON API answers; it may be reworded, the codes may not.
 INPUT_CODES = {
     "required": "missing or empty; nothing to check",
