@@ -36,7 +36,8 @@ def zone(name: str, field: str = "timezone") -> ZoneInfo:
             raise ValueError(name)
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
-        raise InvalidInput(field, f"unknown time zone {name!r}; use an IANA name like Europe/Brussels") from exc
+        raise InvalidInput(field, "invalid_time_zone",
+                           f"unknown time zone {name!r}; use an IANA name like Europe/Brussels") from exc
 
 
 def stored_zone(name: str) -> ZoneInfo:
@@ -69,20 +70,23 @@ YEARS = (2000, 2100)  # instants outside these are typing errors, and near year 
 def parse_instant(value: object, field: str, tz: str = DEFAULT_ZONE) -> datetime:
     """Parse ISO 8601 into a UTC instant; a time without offset is read in ``tz``."""
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(field, "must be a date and time in ISO 8601, like 2027-06-03T09:00:00+02:00")
+        raise InvalidInput(field, "invalid_time", "must be a date and time in ISO 8601, like 2027-06-03T09:00:00+02:00")
     text = value.strip()
     if len(text) > 40:
-        raise InvalidInput(field, "must be a date and time in ISO 8601, like 2027-06-03T09:00:00+02:00")
+        raise InvalidInput(field, "invalid_time", "must be a date and time in ISO 8601, like 2027-06-03T09:00:00+02:00")
     if text.endswith(("z", "Z")):
         text = text[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise InvalidInput(field, f"{value!r} is not a date and time that exists (ISO 8601, like 2027-06-03T09:00:00+02:00)") from exc
+        raise InvalidInput(field, "invalid_time",
+                           f"{value!r} is not a date and time that exists (ISO 8601, like 2027-06-03T09:00:00+02:00)") from exc
     if "T" not in text.upper() and " " not in text:
-        raise InvalidInput(field, "needs a time of day as well as a date, like 2027-06-03T09:00:00+02:00")
+        raise InvalidInput(field, "invalid_time",
+                           "needs a time of day as well as a date, like 2027-06-03T09:00:00+02:00")
     if not YEARS[0] <= parsed.year <= YEARS[1]:
-        raise InvalidInput(field, f"must be in the years {YEARS[0]} to {YEARS[1]}")
+        raise InvalidInput(field, "out_of_range", f"must be in the years {YEARS[0]} to {YEARS[1]}",
+                           minimum=YEARS[0], maximum=YEARS[1])
     if parsed.tzinfo is None:
         local_zone = zone(tz)
         localized = parsed.replace(tzinfo=local_zone)
@@ -90,12 +94,13 @@ def parse_instant(value: object, field: str, tz: str = DEFAULT_ZONE) -> datetime
         # repeated in autumn is taken at its first occurrence (fold=0).
         round_trip = localized.astimezone(UTC).astimezone(local_zone)
         if round_trip.replace(tzinfo=None) != parsed:
-            raise InvalidInput(field, f"{value} does not exist in {tz} (the clocks skip that hour)")
+            raise InvalidInput(field, "invalid_time", f"{value} does not exist in {tz} (the clocks skip that hour)",
+                               zone=tz)
         parsed = localized
     try:
         return parsed.astimezone(UTC)
     except (OverflowError, ValueError) as exc:
-        raise InvalidInput(field, f"{value!r} is out of range") from exc
+        raise InvalidInput(field, "out_of_range", f"{value!r} is out of range") from exc
 
 
 def format_instant(instant: datetime | None, tz: str = DEFAULT_ZONE) -> str | None:
@@ -126,15 +131,15 @@ _DURATION = re.compile(
 def parse_duration(value: object, field: str) -> timedelta:
     """Parse an ISO 8601 duration of weeks, days, hours, minutes and seconds (``P1D``, ``PT1H``)."""
     if not isinstance(value, str) or len(value) > 32:
-        raise InvalidInput(field, "must be an ISO 8601 duration like P1D or PT1H")
+        raise InvalidInput(field, "invalid_duration", "must be an ISO 8601 duration like P1D or PT1H")
     match = _DURATION.match(value.strip().upper())
     if not match:
-        raise InvalidInput(field, f"{value!r} is not an ISO 8601 duration like P1D or PT1H")
+        raise InvalidInput(field, "invalid_duration", f"{value!r} is not an ISO 8601 duration like P1D or PT1H")
     parts = {k: int(v) for k, v in match.groupdict().items() if v}
     try:
         return timedelta(**parts)
     except OverflowError as exc:
-        raise InvalidInput(field, f"{value!r} is too long a duration") from exc
+        raise InvalidInput(field, "out_of_range", f"{value!r} is too long a duration") from exc
 
 
 def format_duration(delta: timedelta) -> str:

@@ -129,3 +129,33 @@ def test_every_answer_says_nosniff_and_no_referrer(client, path, method):
     assert response.headers.get("Referrer-Policy") == "no-referrer", (method, path, response.status_code)
     if response.headers.get("Content-Type", "").startswith("text/html"):
         assert "default-src 'none'" in response.headers["Content-Security-Policy"], (method, path)
+
+
+def test_the_openapi_limits_are_the_models_limits():
+    from chalicelib.input import subscription
+    from chalicelib.model import event
+    from chalicelib.model.person import REGISTRATION_STATUSES
+    from chalicelib.render.pages import TRUE_VALUES
+
+    schemas = openapi.document()["components"]["schemas"]
+    request, form, out, change = (schemas[name]["properties"] for name in
+                                  ("SubscriptionRequest", "SubscriptionForm", "Event", "EventInput"))
+    for props in (request, form):
+        assert props["name"]["maxLength"] == subscription.NAME_MAX
+        assert props["organisation"]["maxLength"] == subscription.ORGANISATION_MAX
+        assert props["question"]["maxLength"] == subscription.QUESTION_MAX
+        assert props["email"]["maxLength"] == subscription.EMAIL_MAX
+        assert props["event_ids"]["maxItems"] == subscription.EVENT_IDS_MAX
+        assert props["language"]["enum"] == list(event.LANGUAGES)
+    assert form["consent"]["enum"] == list(TRUE_VALUES)
+    assert out["title"]["additionalProperties"]["maxLength"] == event.TITLE_MAX
+    assert out["description"]["additionalProperties"]["maxLength"] == event.DESCRIPTION_MAX
+    assert out["reminders"]["maxItems"] == event.MAX_REMINDERS
+    assert out["capacity"]["maximum"] == event.CAPACITY_MAX
+    assert out["id"]["pattern"] == event.ID_PATTERN.pattern
+    assert out["kind"]["enum"] == change["kind"]["enum"] == list(event.KINDS)
+    assert out["status"]["enum"] == list(event.STATUSES)
+    assert change["status"]["enum"] == list(event.SETTABLE_STATUSES)
+    assert schemas["Registration"]["properties"]["status"]["enum"] == list(REGISTRATION_STATUSES)
+    assert set(schemas["Counts"]["properties"]) == set(REGISTRATION_STATUSES)
+    assert schemas["LanguageForm"]["properties"]["language"]["enum"] == list(event.LANGUAGES)

@@ -22,6 +22,7 @@ from chalicelib.http.request import (
 )
 from chalicelib.http.responses import N_, _, page, result_page, see_other
 from chalicelib.http.routing import page_route
+from chalicelib.model.event import LANGUAGES
 from chalicelib.render import i18n, pages
 from chalicelib.wiring import get_mailer, get_repo, get_settings
 
@@ -251,7 +252,7 @@ def change_mail_language(token):
 
     values = form_fields().get("language", []) if is_form_post() else []
     if len(set(values)) != 1:
-        raise InvalidInput("language", "choose nl or en")
+        raise InvalidInput("language", "not_one_of", "choose nl or en", allowed=LANGUAGES)
     manage.set_mail_language(get_repo(), token, values[0], now=times.now())
     return _back_to_manage(token, "language")
 

@@ -36,11 +36,11 @@ def json_body() -> Any:
     """Return the request's JSON body, or raise a domain error naming the problem."""
     raw = raw_form_body()
     if not raw.strip():
-        raise InvalidInput("body", "is empty; send a JSON object")
+        raise InvalidInput("body", "required", "is empty; send a JSON object")
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise InvalidInput("body", f"is not valid JSON ({type(exc).__name__})") from exc
+        raise InvalidInput("body", "invalid_json", f"is not valid JSON ({type(exc).__name__})") from exc
     _refuse_lone_surrogates(data)
     return data
 
@@ -59,7 +59,7 @@ def _refuse_lone_surrogates(data: Any) -> None:
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError:
-                raise InvalidInput(path[:100] or "body", "is not valid Unicode text (it holds a lone UTF-16 "
+                raise InvalidInput(path[:100] or "body", "not_unicode", "is not valid Unicode text (it holds a lone UTF-16 "
                                    "surrogate such as \\ud800)") from None
         elif isinstance(value, dict):
             for key, item in value.items():
@@ -95,7 +95,7 @@ def query_value(name: str, allowed: tuple[str, ...], default: str) -> str:
     params = current().query_params
     values = params.getlist(name) if params and name in params else [default]
     if len(set(values)) != 1 or values[0] not in allowed:
-        raise InvalidInput(name, f"must be {' or '.join(allowed)}")
+        raise InvalidInput(name, "not_one_of", f"must be {' or '.join(allowed)}", allowed=allowed)
     return values[0]
 
 
@@ -129,7 +129,7 @@ def subscriber_email() -> str:
     params = current().query_params
     values = params.getlist("email") if params and "email" in params else []
     if len(values) > 1:
-        raise InvalidInput("email", "give one address: ?email=an@example.be")
+        raise InvalidInput("email", "not_unique", "give one address: ?email=an@example.be")
     if not values or not values[0]:
-        raise InvalidInput("email", "is required: ?email=an@example.be")
+        raise InvalidInput("email", "required", "is required: ?email=an@example.be")
     return values[0]

@@ -150,7 +150,7 @@ def staff_audit():
     try:
         limit = int(values[0])
     except ValueError:
-        raise InvalidInput("limit", "must be a whole number from 1 to 1000")
+        raise InvalidInput("limit", "wrong_type", "must be a whole number from 1 to 1000", expected="whole number")
     if len(set(values)) != 1 or not 1 <= limit <= 1000:
-        raise InvalidInput("limit", "must be a whole number from 1 to 1000")
+        raise InvalidInput("limit", "out_of_range", "must be a whole number from 1 to 1000", minimum=1, maximum=1000)
     return json_response({"entries": [e.to_json() for e in get_repo().list_audit(limit)]})

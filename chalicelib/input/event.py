@@ -1,6 +1,7 @@
 """Validation of event fields sent by staff: texts, translations, times, place, capacity, reminders.
 
-Raises ``InvalidInput`` naming the field; ``build_event`` merges a change into an existing event.
+Raises ``InvalidInput`` naming the field and the code of the problem (``errors.INPUT_CODES``); ``build_event``
+merges a change into an existing event.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from urllib.parse import urlsplit
 from chalicelib import times
 from chalicelib.errors import Conflict, InvalidInput
 from chalicelib.model.event import (
+    CAPACITY_MAX,
     DEFAULT_REMINDERS,
     DESCRIPTION_MAX,
+    EVENT_LENGTH_MAX,
     ID_PATTERN,
     KINDS,
     LANGUAGES,
@@ -24,6 +27,7 @@ from chalicelib.model.event import (
     MAX_REMINDERS,
     MIN_REMINDER,
     READ_ONLY_FIELDS,
+    SETTABLE_STATUSES,
     STATUSES,
     TITLE_MAX,
     URL_MAX,
@@ -46,7 +50,8 @@ def text_as_unicode(value: str, field_name: str) -> None:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise InvalidInput(field_name, "is not valid Unicode text (it holds a lone UTF-16 surrogate such as \\ud800)") from exc
+        raise InvalidInput(field_name, "not_unicode",
+                           "is not valid Unicode text (it holds a lone UTF-16 surrogate such as \\ud800)") from exc
 
 
 def checked_text(value: Any, field_name: str, max_length: int, required: bool, *, multiline: bool = False) -> str:
@@ -59,34 +64,38 @@ def checked_text(value: Any, field_name: str, max_length: int, required: bool, *
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise InvalidInput(field_name, "must be text")
+        raise InvalidInput(field_name, "wrong_type", "must be text", expected="text")
     text_as_unicode(value, field_name)
     if "\x00" in value:
-        raise InvalidInput(field_name, "must not contain a NUL character")
+        raise InvalidInput(field_name, "control_characters", "must not contain a NUL character")
     value = _LINE_BREAKS.sub("\n", value)
     if _CONTROLS.search(value):
         if not multiline:
-            raise InvalidInput(field_name, "must not contain control characters (only tabs and line breaks)")
+            raise InvalidInput(field_name, "control_characters",
+                               "must not contain control characters (only tabs and line breaks)")
         value = _CONTROLS.sub("", value)  # a description pasted from a word processor keeps its words
     value = value.strip()
     if required and not value:
-        raise InvalidInput(field_name, "is required")
+        raise InvalidInput(field_name, "required", "is required")
     if len(value) > max_length:
-        raise InvalidInput(field_name, f"must be at most {max_length} characters (got {len(value)})")
+        raise InvalidInput(field_name, "too_long", f"must be at most {max_length} characters (got {len(value)})",
+                           limit=max_length)
     return value
 
 
 def _translated(value: Any, field_name: str, max_length: int, required: bool, *,
                 multiline: bool = False) -> dict[str, str]:
     if value is None and required:
-        raise InvalidInput(field_name, "is required (at least the Dutch text, nl)")
+        raise InvalidInput(field_name, "required", "is required (at least the Dutch text, nl)")
     if value is None or isinstance(value, str):
         value = {"nl": value}
     if not isinstance(value, dict):
-        raise InvalidInput(field_name, "must be text or an object with nl and en texts")
+        raise InvalidInput(field_name, "wrong_type", "must be text or an object with nl and en texts",
+                           expected="text or object")
     unknown = set(value) - set(LANGUAGES)
     if unknown:
-        raise InvalidInput(field_name, f"languages must be nl or en, not {sorted(map(str, unknown))[0]!r}")
+        raise InvalidInput(field_name, "not_one_of", f"languages must be nl or en, not {sorted(map(str, unknown))[0]!r}",
+                           allowed=LANGUAGES)
     result = {"nl": checked_text(value.get("nl"), f"{field_name}.nl", max_length, required, multiline=multiline)}
     english = checked_text(value.get("en"), f"{field_name}.en", max_length, False, multiline=multiline)
     if english:
@@ -100,16 +109,16 @@ def _https_url(value: Any, field_name: str) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or len(value) > URL_MAX or any(c.isspace() for c in value):
-        raise InvalidInput(field_name, "must be an https:// address without spaces")
+        raise InvalidInput(field_name, "invalid_url", "must be an https:// address without spaces")
     text_as_unicode(value, field_name)
     if _CONTROLS.search(value):
-        raise InvalidInput(field_name, "must be an https:// address without control characters")
+        raise InvalidInput(field_name, "invalid_url", "must be an https:// address without control characters")
     try:
         parts = urlsplit(value)
     except ValueError as exc:
-        raise InvalidInput(field_name, "must be an https:// address") from exc
+        raise InvalidInput(field_name, "invalid_url", "must be an https:// address") from exc
     if parts.scheme != "https" or not parts.hostname:
-        raise InvalidInput(field_name, "must be an https:// address (a plain http link is not accepted)")
+        raise InvalidInput(field_name, "invalid_url", "must be an https:// address (a plain http link is not accepted)")
     return value
 
 
@@ -119,10 +128,12 @@ def _location(value: Any) -> Location | None:
     if isinstance(value, str):
         value = {"name": value}
     if not isinstance(value, dict):
-        raise InvalidInput("location", "must be an object with a name and an address")
+        raise InvalidInput("location", "wrong_type", "must be an object with a name and an address", expected="object")
     unknown = set(value) - {"name", "address"}
     if unknown:
-        raise InvalidInput("location", f"unknown field {sorted(map(str, unknown))[0]!r}; use name and address")
+        unknown_name = sorted(map(str, unknown))[0]
+        raise InvalidInput("location", "unknown_field", f"unknown field {unknown_name!r}; use name and address",
+                           name=unknown_name)
     name = checked_text(value.get("name"), "location.name", LOCATION_FIELD_MAX, True)
     address = checked_text(value.get("address"), "location.address", LOCATION_FIELD_MAX, False)
     return Location(name=name, address=address)
@@ -132,9 +143,11 @@ def _capacity(value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput("capacity", "must be a whole number of seats, or null for no limit")
-    if value < 1 or value > 1_000_000:
-        raise InvalidInput("capacity", "must be between 1 and 1000000, or null for no limit")
+        raise InvalidInput("capacity", "wrong_type", "must be a whole number of seats, or null for no limit",
+                           expected="whole number")
+    if value < 1 or value > CAPACITY_MAX:
+        raise InvalidInput("capacity", "out_of_range", f"must be between 1 and {CAPACITY_MAX}, or null for no limit",
+                           minimum=1, maximum=CAPACITY_MAX)
     return value
 
 
@@ -142,17 +155,20 @@ def _reminders(value: Any) -> tuple[str, ...]:
     if value is None:
         return DEFAULT_REMINDERS
     if not isinstance(value, list):
-        raise InvalidInput("reminders", "must be a list of ISO 8601 durations like [\"P1D\", \"PT1H\"]")
+        raise InvalidInput("reminders", "wrong_type", "must be a list of ISO 8601 durations like [\"P1D\", \"PT1H\"]",
+                           expected="list")
     if len(value) > MAX_REMINDERS:
-        raise InvalidInput("reminders", f"at most {MAX_REMINDERS} reminders")
+        raise InvalidInput("reminders", "too_many", f"at most {MAX_REMINDERS} reminders", limit=MAX_REMINDERS)
     normalized: list[str] = []
     seen: set[timedelta] = set()
     for item in value:
         delta = times.parse_duration(item, "reminders")
         if not MIN_REMINDER <= delta <= MAX_REMINDER:
-            raise InvalidInput("reminders", f"{item} is out of range: from 5 minutes (PT5M) to 60 days (P60D) before the start")
+            raise InvalidInput("reminders", "out_of_range",
+                               f"{item} is out of range: from 5 minutes (PT5M) to 60 days (P60D) before the start",
+                               minimum=times.format_duration(MIN_REMINDER), maximum=times.format_duration(MAX_REMINDER))
         if delta in seen:
-            raise InvalidInput("reminders", f"{item} is listed twice")
+            raise InvalidInput("reminders", "not_unique", f"{item} is listed twice", value=item)
         seen.add(delta)
         normalized.append(times.format_duration(delta))
     return tuple(sorted(normalized, key=lambda r: times.parse_duration(r, "reminders"), reverse=True))
@@ -167,10 +183,10 @@ def _optional_instant(value: Any, field_name: str, tz: str) -> datetime | None:
 def validate_event_fields(data: Any) -> dict[str, Any]:
     """Check a create or PATCH body's shape; return the fields it sets, still raw where times are involved."""
     if not isinstance(data, dict):
-        raise InvalidInput("body", "must be a JSON object")
+        raise InvalidInput("body", "wrong_type", "must be a JSON object", expected="object")
     for key in data:
         if not isinstance(key, str) or (key not in WRITABLE_FIELDS and key not in READ_ONLY_FIELDS):
-            raise InvalidInput(str(key)[:50], "is not a field of an event")
+            raise InvalidInput(str(key)[:50], "unknown_field", "is not a field of an event", name=str(key)[:50])
     return {k: v for k, v in data.items() if k in WRITABLE_FIELDS}
 
 
@@ -178,7 +194,7 @@ def build_event(data: dict[str, Any], *, existing: Event | None, now: datetime) 
     """Validate ``data`` (a whole new event, or changes to ``existing``) and return the resulting Event."""
     fields = validate_event_fields(data)
     if existing is not None and "id" in fields and fields["id"] != existing.id:
-        raise InvalidInput("id", "cannot be changed; create a new event instead")
+        raise InvalidInput("id", "read_only", "cannot be changed; create a new event instead")
 
     def pick(name: str, default: Any = None) -> Any:
         if name in fields:
@@ -189,18 +205,19 @@ def build_event(data: dict[str, Any], *, existing: Event | None, now: datetime) 
 
     tz_name = pick("timezone", times.DEFAULT_ZONE)
     if not isinstance(tz_name, str):
-        raise InvalidInput("timezone", "must be a time zone name like Europe/Brussels")
+        raise InvalidInput("timezone", "invalid_time_zone", "must be a time zone name like Europe/Brussels")
     if existing is None or "timezone" in fields:  # a stored zone was checked when it was sent
         times.zone(tz_name)
 
     kind = pick("kind")
     if kind not in KINDS:
-        raise InvalidInput("kind", "must be webinar or in_person")
+        raise InvalidInput("kind", "not_one_of", "must be webinar or in_person", allowed=KINDS)
     status = pick("status", "draft")
     if status not in STATUSES:
-        raise InvalidInput("status", "must be draft or published")
+        raise InvalidInput("status", "not_one_of", "must be draft or published", allowed=SETTABLE_STATUSES)
     if status == "cancelled" and (existing is None or existing.status != "cancelled"):
-        raise InvalidInput("status", "use POST /staff/events/{event_id}/cancel to cancel an event")
+        raise InvalidInput("status", "not_one_of", "use POST /staff/events/{event_id}/cancel to cancel an event",
+                           allowed=SETTABLE_STATUSES)
     if existing is not None and existing.status == "cancelled" and status != "cancelled":
         raise Conflict("status: the event is cancelled, so it cannot be published (or made a draft) again; "
                        "create a new event instead")
@@ -214,14 +231,15 @@ def build_event(data: dict[str, Any], *, existing: Event | None, now: datetime) 
     starts_at = _instant_field(fields, existing, "starts_at", tz_name, required=True)
     ends_at = _instant_field(fields, existing, "ends_at", tz_name, required=True)
     if ends_at <= starts_at:
-        raise InvalidInput("ends_at", "must be after starts_at")
-    if ends_at - starts_at > timedelta(days=31):
-        raise InvalidInput("ends_at", "an event lasts at most 31 days")
+        raise InvalidInput("ends_at", "not_after", "must be after starts_at", other="starts_at")
+    if ends_at - starts_at > EVENT_LENGTH_MAX:
+        raise InvalidInput("ends_at", "too_long", f"an event lasts at most {EVENT_LENGTH_MAX.days} days",
+                           limit=EVENT_LENGTH_MAX.days, unit="days")
 
     location = _location(pick("location"))
     online_url = _https_url(pick("online_url"), "online_url")
     if kind == "in_person" and location is None:
-        raise InvalidInput("location", "is required for an in_person event")
+        raise InvalidInput("location", "required", "is required for an in_person event")
     capacity = _capacity(pick("capacity"))
     if existing is not None and capacity is not None and capacity < existing.seats_taken:
         raise Conflict(f"capacity: {existing.seats_taken} seats are taken already; capacity cannot be lower")
@@ -229,9 +247,10 @@ def build_event(data: dict[str, Any], *, existing: Event | None, now: datetime) 
     opens = _instant_field(fields, existing, "registration_opens_at", tz_name, required=False)
     closes = _instant_field(fields, existing, "registration_closes_at", tz_name, required=False)
     if opens is not None and closes is not None and closes <= opens:
-        raise InvalidInput("registration_closes_at", "must be after registration_opens_at")
+        raise InvalidInput("registration_closes_at", "not_after", "must be after registration_opens_at",
+                           other="registration_opens_at")
     if opens is not None and opens >= starts_at:
-        raise InvalidInput("registration_opens_at", "must be before starts_at")
+        raise InvalidInput("registration_opens_at", "not_before", "must be before starts_at", other="starts_at")
 
     reminders = _reminders(fields["reminders"]) if "reminders" in fields else (
         existing.reminders if existing is not None else DEFAULT_REMINDERS)
@@ -241,7 +260,8 @@ def build_event(data: dict[str, Any], *, existing: Event | None, now: datetime) 
         if event_id is None:
             event_id = slugify(title["nl"]) or "event"
         elif not isinstance(event_id, str) or not ID_PATTERN.match(event_id):
-            raise InvalidInput("id", "must be 1 to 80 lower-case letters, digits and hyphens, not starting or ending with a hyphen")
+            raise InvalidInput("id", "invalid_id",
+                               "must be 1 to 80 lower-case letters, digits and hyphens, not starting or ending with a hyphen")
         return Event(
             id=event_id, kind=kind, status=status, title=title, description=description,
             starts_at=starts_at, ends_at=ends_at, timezone=tz_name, location=location,
@@ -295,11 +315,11 @@ def _instant_field(fields: dict[str, Any], existing: Event | None, name: str, tz
         value = fields[name]
         if value is None or value == "":
             if required:
-                raise InvalidInput(name, "is required")
+                raise InvalidInput(name, "required", "is required")
             return None
         return times.parse_instant(value, name, tz)
     if existing is not None:
         return getattr(existing, name)
     if required:
-        raise InvalidInput(name, "is required")
+        raise InvalidInput(name, "required", "is required")
     return None

@@ -39,15 +39,15 @@ def normalise_email(value: Any) -> str:
     from email_validator import EmailNotValidError, validate_email
 
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInput("email", "is required")
+        raise InvalidInput("email", "required", "is required")
     if len(value) > EMAIL_MAX:
-        raise InvalidInput("email", f"must be at most {EMAIL_MAX} characters")
+        raise InvalidInput("email", "too_long", f"must be at most {EMAIL_MAX} characters", limit=EMAIL_MAX)
     try:
         # SES takes ASCII addresses only: a domain in other letters is sent
         # as its punycode (xn--) form, a name part in them is refused.
         result = validate_email(value.strip(), check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
-        raise InvalidInput("email", f"is not a valid address ({exc})") from exc
+        raise InvalidInput("email", "invalid_email", f"is not a valid address ({exc})", reason=str(exc)) from exc
     return result.ascii_email or result.normalized
 
 
@@ -55,15 +55,15 @@ def _one_line_text(value: Any, field: str, limit: int, required: bool) -> str:
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise InvalidInput(field, "must be text")
+        raise InvalidInput(field, "wrong_type", "must be text", expected="text")
     event.text_as_unicode(value, field)
     value = value.strip()
     if required and not value:
-        raise InvalidInput(field, "is required")
+        raise InvalidInput(field, "required", "is required")
     if any(ord(c) < 32 or "\x7f" <= c <= "\x9f" or c in "\u2028\u2029" for c in value):
-        raise InvalidInput(field, "must be on one line, without control characters")
+        raise InvalidInput(field, "not_one_line", "must be on one line, without control characters")
     if len(value) > limit:
-        raise InvalidInput(field, f"must be at most {limit} characters (got {len(value)})")
+        raise InvalidInput(field, "too_long", f"must be at most {limit} characters (got {len(value)})", limit=limit)
     return value
 
 
@@ -76,15 +76,16 @@ def _question(value: Any) -> str:
 
 def _event_ids(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
-        raise InvalidInput("event_ids", "must be a list of event ids, like [\"webinar-2027-01-14\"]")
+        raise InvalidInput("event_ids", "wrong_type", "must be a list of event ids, like [\"webinar-2027-01-14\"]",
+                           expected="list")
     if not isinstance(value, list) or not value:
-        raise InvalidInput("event_ids", "choose at least one event")
+        raise InvalidInput("event_ids", "required", "choose at least one event")
     if len(value) > EVENT_IDS_MAX:
-        raise InvalidInput("event_ids", f"at most {EVENT_IDS_MAX} events at once")
+        raise InvalidInput("event_ids", "too_many", f"at most {EVENT_IDS_MAX} events at once", limit=EVENT_IDS_MAX)
     ids: list[str] = []
     for item in value:
         if not isinstance(item, str) or not ID_PATTERN.match(item):
-            raise InvalidInput("event_ids", f"{str(item)[:80]!r} is not an event id")
+            raise InvalidInput("event_ids", "invalid_id", f"{str(item)[:80]!r} is not an event id")
         if item not in ids:
             ids.append(item)
     return tuple(ids)
@@ -99,7 +100,7 @@ def _consent(value: Any) -> bool:
 def parse_subscription(data: Any) -> SubscriptionRequest:
     """Validate a submission; raise InvalidInputs listing every problem with its field."""
     if not isinstance(data, dict):
-        raise InvalidInputs([InvalidInput("body", "must be a JSON object")])
+        raise InvalidInputs([InvalidInput("body", "wrong_type", "must be a JSON object", expected="object")])
     problems: list[InvalidInput] = []
     values: dict[str, Any] = {}
     checks = {
@@ -116,9 +117,9 @@ def parse_subscription(data: Any) -> SubscriptionRequest:
             problems.append(problem)
     language = data.get("language") or "nl"
     if language not in LANGUAGES:
-        problems.append(InvalidInput("language", "must be nl or en"))
+        problems.append(InvalidInput("language", "not_one_of", "must be nl or en", allowed=LANGUAGES))
     if not _consent(data.get("consent")):
-        problems.append(InvalidInput("consent", "is required: agree to the privacy notice to subscribe"))
+        problems.append(InvalidInput("consent", "required", "is required: agree to the privacy notice to subscribe"))
     if problems:
         raise InvalidInputs(problems)
     honeypot = data.get("website")

@@ -1,6 +1,6 @@
 """The service's dataclasses and the validation of what people send in.
 
-Validation raises ``InvalidInput(field, message)`` and nothing else, whatever
+Validation (``chalicelib.input``) raises ``InvalidInput(field, code, message)`` and nothing else, whatever
 the input: routes rely on that to answer 400 rather than 500. A change that
 the event's state forbids (publishing a cancelled event, fewer seats than are
 taken) raises ``Conflict`` (409) instead.
@@ -18,6 +18,7 @@ from chalicelib import times
 
 KINDS = ("webinar", "in_person")
 STATUSES = ("draft", "published", "cancelled")
+SETTABLE_STATUSES = ("draft", "published")  # cancelled only through the cancel action
 LANGUAGES = ("nl", "en")
 DEFAULT_REMINDERS = ("P1D", "PT1H")
 MIN_REMINDER = timedelta(minutes=5)
@@ -27,6 +28,8 @@ TITLE_MAX = 200
 DESCRIPTION_MAX = 10_000
 LOCATION_FIELD_MAX = 500
 URL_MAX = 2_000
+CAPACITY_MAX = 1_000_000
+EVENT_LENGTH_MAX = timedelta(days=31)
 ID_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 
 # Fields whose change alters what a calendar shows of when or where: they

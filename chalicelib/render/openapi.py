@@ -16,18 +16,40 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from chalicelib.input.subscription import EMAIL_MAX, EVENT_IDS_MAX, NAME_MAX, ORGANISATION_MAX, QUESTION_MAX
+from chalicelib.model.event import (
+    CAPACITY_MAX,
+    DESCRIPTION_MAX,
+    ID_PATTERN,
+    KINDS,
+    LANGUAGES,
+    MAX_REMINDERS,
+    SETTABLE_STATUSES,
+    STATUSES,
+    TITLE_MAX,
+)
+from chalicelib.model.person import REGISTRATION_STATUSES
+from chalicelib.render.pages import TRUE_VALUES
+
 VERSION = "1.0.0"
 
 _NULLABLE_INSTANT = {"type": ["string", "null"], "format": "date-time"}
 _INSTANT = {"type": "string", "format": "date-time"}
 # What a subscription says of the person, in the JSON request and the form alike.
 _SUBSCRIBER = {
-    "email": {"type": "string", "format": "email", "maxLength": 254},
-    "name": {"type": "string", "minLength": 1, "maxLength": 200},
-    "organisation": {"type": "string", "maxLength": 200},
-    "question": {"type": "string", "maxLength": 2000},
-    "language": {"enum": ["nl", "en"]},
+    "email": {"type": "string", "format": "email", "maxLength": EMAIL_MAX},
+    "name": {"type": "string", "minLength": 1, "maxLength": NAME_MAX},
+    "organisation": {"type": "string", "maxLength": ORGANISATION_MAX},
+    "question": {"type": "string", "maxLength": QUESTION_MAX},
+    "language": {"enum": list(LANGUAGES)},
 }
+
+
+def _translated(max_length: int) -> dict[str, Any]:
+    """A Translated text whose every language holds at most ``max_length`` characters (as stored: checked on input)."""
+    return {"$ref": "#/components/schemas/Translated",
+            "additionalProperties": {"type": "string", "maxLength": max_length}}
+
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -72,20 +94,20 @@ SCHEMAS: dict[str, Any] = {
                      "reminders", "sequence", "created_at", "updated_at", "seats_left", "registration_open",
                      "url", "ics_url"],
         "properties": {
-            "id": {"type": "string", "pattern": "^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$"},
-            "kind": {"enum": ["webinar", "in_person"]},
-            "status": {"enum": ["draft", "published", "cancelled"]},
-            "title": {"$ref": "#/components/schemas/Translated"},
-            "description": {"$ref": "#/components/schemas/Translated"},
+            "id": {"type": "string", "pattern": ID_PATTERN.pattern},
+            "kind": {"enum": list(KINDS)},
+            "status": {"enum": list(STATUSES)},
+            "title": _translated(TITLE_MAX),
+            "description": _translated(DESCRIPTION_MAX),
             "starts_at": _INSTANT,
             "ends_at": _INSTANT,
             "timezone": {"type": "string"},
             "location": {"oneOf": [{"$ref": "#/components/schemas/Location"}, {"type": "null"}]},
             "online_url": {"type": ["string", "null"]},
-            "capacity": {"type": ["integer", "null"], "minimum": 0},
+            "capacity": {"type": ["integer", "null"], "minimum": 0, "maximum": CAPACITY_MAX},
             "registration_opens_at": _NULLABLE_INSTANT,
             "registration_closes_at": _NULLABLE_INSTANT,
-            "reminders": {"type": "array", "items": {"type": "string"}},
+            "reminders": {"type": "array", "maxItems": MAX_REMINDERS, "items": {"type": "string"}},
             "sequence": {"type": "integer", "minimum": 0},
             "created_at": _NULLABLE_INSTANT,
             "updated_at": _NULLABLE_INSTANT,
@@ -107,7 +129,7 @@ SCHEMAS: dict[str, Any] = {
     "Counts": {
         "type": "object",
         "properties": {name: {"type": "integer", "minimum": 0}
-                       for name in ("confirmed", "pending", "waitlisted", "interested", "cancelled")},
+                       for name in REGISTRATION_STATUSES},
         "additionalProperties": {"type": "integer"},
     },
     "EventInput": {
@@ -117,8 +139,8 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "id": {"type": ["string", "null"], "description": "Null or absent: a slug of the Dutch title"},
-            "kind": {"enum": ["webinar", "in_person"]},
-            "status": {"enum": ["draft", "published"]},
+            "kind": {"enum": list(KINDS)},
+            "status": {"enum": list(SETTABLE_STATUSES)},
             "title": {"oneOf": [{"type": "string"}, {"$ref": "#/components/schemas/TranslatedInput"}]},
             "description": {"oneOf": [{"type": "string"}, {"$ref": "#/components/schemas/TranslatedInput"}]},
             "starts_at": {"type": "string"},
@@ -144,7 +166,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["email", "name", "event_ids", "consent"],
         "properties": {
             **_SUBSCRIBER,
-            "event_ids": {"type": "array", "minItems": 1, "maxItems": 20, "items": {"type": "string"}},
+            "event_ids": {"type": "array", "minItems": 1, "maxItems": EVENT_IDS_MAX, "items": {"type": "string"}},
             "consent": {"const": True},
             "website": {"type": "string", "description": "Left empty by people (a honeypot for bots)."},
         },
@@ -160,8 +182,9 @@ SCHEMAS: dict[str, Any] = {
         "required": ["email", "name", "event_ids", "consent"],
         "properties": {
             **_SUBSCRIBER,
-            "event_ids": {"type": "array", "minItems": 1, "maxItems": 20, "items": {"type": "string", "minLength": 1}},
-            "consent": {"enum": ["on", "true", "1", "yes"]},
+            "event_ids": {"type": "array", "minItems": 1, "maxItems": EVENT_IDS_MAX,
+                          "items": {"type": "string", "minLength": 1}},
+            "consent": {"enum": list(TRUE_VALUES)},
             "website": {"type": "string", "maxLength": 0, "description": "The honeypot: left empty by people."},
         },
         "examples": [{"email": "an@example.be", "name": "An Peeters", "event_ids": ["webinar-2027-01-14"],
@@ -178,7 +201,7 @@ SCHEMAS: dict[str, Any] = {
         "description": "The manage page's \"language of our emails\": nl or en.",
         "type": "object",
         "required": ["language"],
-        "properties": {"language": {"enum": ["nl", "en"]}},
+        "properties": {"language": {"enum": list(LANGUAGES)}},
     },
     "Pending": {
         "type": "object",
@@ -191,7 +214,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["name", "email", "organisation", "status", "question", "registered_at"],
         "properties": {
             "name": {"type": "string"}, "email": {"type": "string"}, "organisation": {"type": ["string", "null"]},
-            "status": {"enum": ["pending", "confirmed", "waitlisted", "interested", "cancelled"]},
+            "status": {"enum": list(REGISTRATION_STATUSES)},
             "question": {"type": ["string", "null"]}, "language": {"type": ["string", "null"]},
             "registered_at": _NULLABLE_INSTANT, "confirmed_at": _NULLABLE_INSTANT,
             "waitlisted_at": _NULLABLE_INSTANT,
@@ -348,7 +371,7 @@ def _path_param(name: str, description: str, examples: list[str] | None = None) 
 EVENT_ID = _path_param("event_id", "The event's id (a slug)",
                        ["smart-region-dag-2027", "webinar-2027-01-14", "no-such-event"])
 TOKEN = _path_param("token", "A link token from a mail")
-LANG = {"name": "lang", "in": "query", "required": False, "schema": {"enum": ["nl", "en"]},
+LANG = {"name": "lang", "in": "query", "required": False, "schema": {"enum": list(LANGUAGES)},
         "description": "The language (Dutch by default)"}
 PAGE_LANG = {"name": "lang", "in": "query", "required": False, "schema": {"type": "string"},
              "description": "nl or en; anything else falls back to Accept-Language, then Dutch"}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -104,11 +105,12 @@ def parse_form(raw: bytes) -> dict[str, list[str]]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InvalidInput("body", "is not UTF-8 text") from exc
+        raise InvalidInput("body", "not_unicode", "is not UTF-8 text") from exc
     try:
         return parse_qs(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
     except ValueError as exc:
-        raise InvalidInput("body", f"has too many fields; at most {MAX_FORM_FIELDS}") from exc
+        raise InvalidInput("body", "too_many", f"has too many fields; at most {MAX_FORM_FIELDS}",
+                           limit=MAX_FORM_FIELDS) from exc
 
 
 def subscription_from_form(raw: bytes) -> dict[str, Any]:
@@ -179,42 +181,38 @@ def base_field(field: str) -> str:
     return re.split(r"[\[.]", field, maxsplit=1)[0]
 
 
-_LIMIT = re.compile(r"at most (\d[\d,]*)")
-
-
-def describe_problem(field: str, problem: str, lang: str) -> str:
+def describe_problem(field: str, code: str, params: Mapping[str, Any], lang: str) -> str:
     """A sentence for the person filling in the form, in their language, about one problem.
 
-    The service's messages are English sentences for developers
-    (``InvalidInput(field, message)``); the form shows a translated sentence
-    chosen by field and kind of problem.
+    Chosen by the field, the problem's code and its parameters
+    (``InvalidInput(field, code, message, **params)``, codes in
+    ``errors.INPUT_CODES``), never by the English message, which is for
+    developers and may be reworded.
     """
     _ = lambda text: i18n.gettext(text, lang)  # noqa: E731 - short alias the extractor knows
     field = base_field(field)
-    lowered = problem.lower()
-    limit = _LIMIT.search(lowered)
     if field == "consent":
         return _("Tick the box to agree with the privacy notice.")
     if field == "event_ids":
-        if limit:
-            return _("Choose at most %(n)s events.") % {"n": limit.group(1)}
-        if "closed" in lowered:
+        if code == "too_many":
+            return _("Choose at most %(n)s events.") % {"n": params["limit"]}
+        if code == "not_open":
             return _("Registration for one of the chosen events is closed. Choose another event.")
-        if "at least" in lowered or "required" in lowered:
+        if code == "required":
             return _("Choose at least one event.")
         return _("Choose one of the events in the list.")
-    if "required" in lowered or "empty" in lowered:
+    if code == "required":
         return {
             "name": _("Enter your name."),
             "email": _("Enter your email address."),
         }.get(field, _("Fill in this field."))
-    if limit:
-        return _("Use at most %(n)s characters.") % {"n": limit.group(1)}
+    if code == "too_long":
+        return _("Use at most %(n)s characters.") % {"n": params["limit"]}
     if field == "email":
         return _("Enter a valid email address, like name@example.be.")
     if field == "language":
         return _("Choose Dutch or English.")
-    if "one line" in lowered or "control" in lowered or "nul" in lowered:
+    if code in ("not_one_line", "control_characters"):
         return _("Write this on one line, without special characters.")
     return _("Check this field.")
 
@@ -229,7 +227,7 @@ def form_errors(exc: InvalidInput | InvalidInputs, lang: str) -> dict[str, str]:
         if key == "form":
             found.setdefault(key, i18n.gettext("The form could not be read. Please fill it in again.", lang))
         else:
-            found.setdefault(key, describe_problem(problem.field, problem.problem, lang))
+            found.setdefault(key, describe_problem(problem.field, problem.code, problem.params, lang))
     ordered = {f: found[f] for f in FIELD_ORDER if f in found}
     if "form" in found:
         ordered["form"] = found["form"]

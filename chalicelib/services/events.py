@@ -87,7 +87,7 @@ def change_event(repo: Repository, event_id: str, data: Any, *, actor: str, now:
     now = now or times.now()
     before = get_event(repo, event_id)
     if not isinstance(data, dict):
-        raise InvalidInput("body", "must be a JSON object")
+        raise InvalidInput("body", "wrong_type", "must be a JSON object", expected="object")
     after = build_event(data, existing=before, now=now)
     material = material_changes(before, after)
     if after != before:

@@ -73,7 +73,7 @@ def set_mail_language(repo: Repository, token: str, language: Any, *, now: datet
     (the tick reads ``Person.language``). Registrations keep the language they were submitted in."""
     now = now or times.now()
     if language not in LANGUAGES:
-        raise InvalidInput("language", "must be nl or en")
+        raise InvalidInput("language", "not_one_of", "must be nl or en", allowed=LANGUAGES)
     person = person_for_token(repo, "manage", token)
     return _change_person(repo, person, lambda p: None if p.language == language else {"language": language},
                           now) or person

@@ -107,9 +107,12 @@ def _submit(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, now: 
     for event_id in request.event_ids:
         event = events.get(event_id)
         if event is None or event.status not in ("published", "cancelled"):
-            raise InvalidInputs([InvalidInput("event_ids", f"there is no event {event_id!r}")])
+            raise InvalidInputs([InvalidInput("event_ids", "unknown_event", f"there is no event {event_id!r}",
+                                               event_id=event_id)])
         if not _can_register(event, now):
-            raise InvalidInputs([InvalidInput("event_ids", f"registration for {event.title_in(request.language)!r} is closed")])
+            title = event.title_in(request.language)
+            raise InvalidInputs([InvalidInput("event_ids", "not_open", f"registration for {title!r} is closed",
+                                               event_id=event_id)])
     if request.honeypot:
         return Submitted(False)  # a bot filled the hidden field: same answer, nothing kept, nothing sent
 
