@@ -6,11 +6,11 @@ VENV       := .venv
 PY         := $(VENV)/bin/python
 PYTEST_ARGS ?= -q
 
-.PHONY: venv node_modules test run bench clean package deploy i18n fuzz load
+.PHONY: venv catalogs node_modules test test-fast run bench clean package deploy i18n fuzz load
 
-# The virtualenv with requirements-dev.txt. Reinstalls only when a
-# requirements file is newer than the stamp.
-venv: $(VENV)/.installed
+# The virtualenv with requirements-dev.txt, and the compiled catalogs.
+# Reinstalls only when a requirements file is newer than the stamp.
+venv: $(VENV)/.installed catalogs
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON_SYS) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -18,6 +18,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -c 'import sys, pip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || $(PYTHON_SYS) -m venv --clear $(VENV)
 	$(PY) -m pip install -r requirements-dev.txt
 	touch $@
+
+# The Dutch catalogs compiled (.po -> .mo), which chalicelib/i18n.py reads with
+# the standard library's gettext. Not in git; rebuilt when a .po is newer.
+# (scripts/package.py compiles them into deployment.zip by itself.)
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard chalicelib/locales/*/LC_MESSAGES/*.po))
+catalogs: $(CATALOGS)
+
+chalicelib/locales/%.mo: chalicelib/locales/%.po | $(VENV)/.installed
+	$(VENV)/bin/pybabel compile -l $(word 3,$(subst /, ,$@)) -i $< -o $@.tmp && mv $@.tmp $@
 
 # JavaScript used by the tests (ical.js, axe-core), exactly as locked.
 node_modules: node_modules/.installed
@@ -55,8 +64,8 @@ clean:
 
 # Texts: extract every translatable string, merge into the Dutch catalog.
 # Translate the new entries in chalicelib/locales/nl/LC_MESSAGES/messages.po;
-# the app reads the .po files directly (no .mo to compile).
-i18n: venv
+# `make catalogs` (a part of venv, test and run) compiles them.
+i18n: $(VENV)/.installed
 	$(VENV)/bin/pybabel extract -F babel.cfg --no-location --sort-output -o chalicelib/locales/messages.pot .
 	$(VENV)/bin/pybabel update --no-fuzzy-matching --ignore-obsolete -D messages -i chalicelib/locales/messages.pot -d chalicelib/locales -l nl
 	$(VENV)/bin/pybabel extract -F babel-mail.cfg --no-location --sort-output -o chalicelib/locales/mail.pot .
