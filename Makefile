@@ -35,8 +35,19 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
+# Every test, on JOBS pytest-xdist workers (CI: 2 cores). --dist loadgroup: the
+# tests sharing the live server or the package build stay on one worker
+# (tests/plugins/tiers.py). JOBS=0: in one process.
+JOBS ?= 2
+XDIST = $(if $(filter 0,$(JOBS)),,-n $(JOBS) --dist loadgroup)
+
 test: venv node_modules
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
+
+# The quick tiers only, in parallel: no browser, fuzzing, load, moto scaling,
+# live servers or package build (marker live, tests/plugins/tiers.py).
+test-fast: venv node_modules
+	$(PY) -m pytest $(XDIST) -m "not live" $(PYTEST_ARGS)
 
 # The whole service on this machine: moto server, chalice local, reminder loop.
 run: venv
