@@ -6,11 +6,11 @@ VENV       := .venv
 PY         := $(VENV)/bin/python
 PYTEST_ARGS ?= -q
 
-.PHONY: venv node_modules test run bench clean package deploy i18n fuzz load
+.PHONY: venv catalogs node_modules test test-fast run bench clean package deploy i18n fuzz load
 
-# The virtualenv with requirements-dev.txt. Reinstalls only when a
-# requirements file is newer than the stamp.
-venv: $(VENV)/.installed
+# The virtualenv with requirements-dev.txt, and the compiled catalogs.
+# Reinstalls only when a requirements file is newer than the stamp.
+venv: $(VENV)/.installed catalogs
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON_SYS) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -19,6 +19,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install -r requirements-dev.txt
 	touch $@
 
+# The Dutch catalogs compiled (.po -> .mo), which chalicelib/i18n.py reads with
+# the standard library's gettext. Not in git; rebuilt when a .po is newer.
+# (scripts/package.py compiles them into deployment.zip by itself.)
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard chalicelib/locales/*/LC_MESSAGES/*.po))
+catalogs: $(CATALOGS)
+
+chalicelib/locales/%.mo: chalicelib/locales/%.po | $(VENV)/.installed
+	$(VENV)/bin/pybabel compile -l $(word 3,$(subst /, ,$@)) -i $< -o $@.tmp && mv $@.tmp $@
+
 # JavaScript used by the tests (ical.js, axe-core), exactly as locked.
 node_modules: node_modules/.installed
 
@@ -26,8 +35,19 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
+# Every test, on JOBS pytest-xdist workers (CI: 2 cores). --dist loadgroup: the
+# tests sharing the live server or the package build stay on one worker
+# (tests/plugins/tiers.py). JOBS=0: in one process.
+JOBS ?= 2
+XDIST = $(if $(filter 0,$(JOBS)),,-n $(JOBS) --dist loadgroup)
+
 test: venv node_modules
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
+
+# The quick tiers only, in parallel: no browser, fuzzing, load, moto scaling,
+# live servers or package build (marker live, tests/plugins/tiers.py).
+test-fast: venv node_modules
+	$(PY) -m pytest $(XDIST) -m "not live" $(PYTEST_ARGS)
 
 # The whole service on this machine: moto server, chalice local, reminder loop.
 run: venv
@@ -55,8 +75,8 @@ clean:
 
 # Texts: extract every translatable string, merge into the Dutch catalog.
 # Translate the new entries in chalicelib/locales/nl/LC_MESSAGES/messages.po;
-# the app reads the .po files directly (no .mo to compile).
-i18n: venv
+# `make catalogs` (a part of venv, test and run) compiles them.
+i18n: $(VENV)/.installed
 	$(VENV)/bin/pybabel extract -F babel.cfg --no-location --sort-output -o chalicelib/locales/messages.pot .
 	$(VENV)/bin/pybabel update --no-fuzzy-matching --ignore-obsolete -D messages -i chalicelib/locales/messages.pot -d chalicelib/locales -l nl
 	$(VENV)/bin/pybabel extract -F babel-mail.cfg --no-location --sort-output -o chalicelib/locales/mail.pot .

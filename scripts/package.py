@@ -18,7 +18,16 @@
 5. Slim ``deployment.zip``: Chalice bundles whole wheels; drop what Lambda
    never loads. Babel's locale data is 30 MB for ~1,000 locales and the
    service speaks Dutch and English; icalendar ships its own test suite;
-   RECORD files list the wheels' files for pip, which Lambda never runs.
+   RECORD files list the wheels' files for pip, which Lambda never runs;
+   dnspython (``dns/``) is email-validator's dependency for its
+   deliverability check, which the app never asks for
+   (``check_deliverability=False``), so it is never imported; Babel's
+   ``babel/messages`` reads and writes catalogs, which only the build does.
+6. Compile the Dutch catalogs (``chalicelib/locales/*/LC_MESSAGES/*.po``)
+   into ``.mo`` files in the zip, in place of the ``.po`` files and of any
+   ``.mo`` copied from the working tree (``make`` compiles those for local
+   runs; they are not in git and may be stale). At run time
+   ``chalicelib/i18n.py`` reads them with the standard library's gettext.
 
 Needs AWS_DEFAULT_REGION (set to eu-west-1 when missing) and no credentials.
 Usage: python scripts/package.py STAGE [OUTDIR]   (OUTDIR defaults to dist/STAGE)
@@ -40,6 +49,9 @@ MERGE_TEMPLATE = REPO / "infra" / "template.json"
 # The locales chalicelib/i18n.py formats dates in (nl_BE, en_GB) and every
 # locale Babel reads on the way up to root (en_GB -> en_001 -> en -> root).
 KEEP_LOCALES = {"root", "nl", "nl_BE", "en", "en_001", "en_150", "en_GB", "en_BE"}
+# Top-level packages of the zip that nothing imports at run time (see step 5),
+# with their wheels' metadata.
+NEVER_IMPORTED = {"dns": "dnspython-"}
 
 
 # API Gateway throttling: a token bucket per method (requests a second, and
@@ -182,6 +194,13 @@ def keep(name: str) -> bool:
         return parts[2].removesuffix(".dat") in KEEP_LOCALES or not parts[2].endswith(".dat")
     if parts[0] == "icalendar" and len(parts) > 1 and parts[1] == "tests":
         return False
+    if parts[0] in NEVER_IMPORTED or (
+            parts[0].endswith(".dist-info") and parts[0].startswith(tuple(NEVER_IMPORTED.values()))):
+        return False
+    if parts[:2] == ["babel", "messages"]:
+        return False
+    if catalog(name) is not None or (parts[0] == "chalicelib" and name.endswith(".pot")):  # see step 6
+        return False
     if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == "RECORD":
         return False
     if "__pycache__" in parts:
@@ -189,8 +208,29 @@ def keep(name: str) -> bool:
     return True
 
 
+def catalog(name: str) -> tuple[str, str] | None:
+    """(locale, domain) for a catalog of the app, compiled (.mo) or not (.po), else None."""
+    parts = name.split("/")
+    if len(parts) == 5 and parts[:2] == ["chalicelib", "locales"] and parts[3] == "LC_MESSAGES" \
+            and parts[4].endswith((".po", ".mo")):
+        return parts[2], parts[4][:-3]
+    return None
+
+
+def compile_catalog(po: bytes, locale: str) -> bytes:
+    """The .mo of a .po file, as ``pybabel compile`` writes it (fuzzy entries left out). Build time only."""
+    import io
+
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    mo = io.BytesIO()
+    write_mo(mo, read_po(io.BytesIO(po), locale=locale))
+    return mo.getvalue()
+
+
 def slim(zip_path: Path) -> tuple[int, int]:
-    """Rewrite ``zip_path`` without the files Lambda never loads; return sizes before and after."""
+    """Rewrite ``zip_path`` without the files Lambda never loads, catalogs compiled; return sizes before and after."""
     before = zip_path.stat().st_size
     slimmed = zip_path.with_suffix(".slim.zip")
     with zipfile.ZipFile(zip_path) as source, \
@@ -198,6 +238,12 @@ def slim(zip_path: Path) -> tuple[int, int]:
         for info in source.infolist():
             if keep(info.filename):
                 target.writestr(info, source.read(info), compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+            elif info.filename.endswith(".po") and catalog(info.filename) is not None:
+                locale, _ = catalog(info.filename)
+                mo = zipfile.ZipInfo(info.filename[:-3] + ".mo", date_time=info.date_time)
+                mo.external_attr = info.external_attr
+                target.writestr(mo, compile_catalog(source.read(info), locale),
+                                compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
     slimmed.replace(zip_path)
     return before, zip_path.stat().st_size
 

@@ -18,8 +18,10 @@ and the ``dynamodb:LeadingKeys`` of the items it touches), and every action
 and every key prefix that policy grants must be used by one of them.
 
 **The API handler**: ``tests/plugins/aws_calls.py`` records every AWS
-operation the whole suite makes. The operations made by app code
-(``app.py``, ``chalicelib/`` except the operators' command line) must each
+operation the whole suite makes (under pytest-xdist, every worker's, merged
+once every other test has finished: the fixture ``aws_calls_of_the_run``).
+The operations made by app code (``app.py``, ``chalicelib/`` except the
+operators' command line) must each
 be allowed by ``.chalice/policy-dev.json`` and ``policy-prod.json``, except
 the due index, which only the tick reads (``test_only_the_tick_reads_the_due_index``)
 and the tick's policy must allow; and every action the API's policy allows
@@ -161,8 +163,8 @@ def granting(stage: str, action: str, resource: str | None, function: str = "api
             and ("Condition" not in s or _condition_holds(s["Condition"], context))]
 
 
-def app_calls() -> list[aws_calls.Call]:
-    return [c for c in aws_calls.CALLS if c.origin in ("app", "unknown")]
+def app_calls(calls: list[aws_calls.Call]) -> list[aws_calls.Call]:
+    return [c for c in calls if c.origin in ("app", "unknown")]
 
 
 def call_context(call: aws_calls.Call) -> dict[str, Any] | None:
@@ -575,9 +577,9 @@ def test_the_ticks_policy_allows_nothing_the_tick_does_not_do(tick_run):
 
 @pytest.mark.after_all_aws_calls
 @pytest.mark.parametrize("stage", STAGES)
-def test_every_aws_operation_of_the_app_is_allowed(stage):
+def test_every_aws_operation_of_the_app_is_allowed(stage, aws_calls_of_the_run):
     refused = sorted({f"{action} on {resource or 'any'} (from {call.where})"
-                      for call in app_calls() if as_the_office(call, stage) for action, resource in needs(call, stage)
+                      for call in app_calls(aws_calls_of_the_run) if as_the_office(call, stage) for action, resource in needs(call, stage)
                       if not granting(stage, action, resource, "tick" if only_the_tick(call) else "api",
                                       call_context(call))})
     assert not refused, f".chalice/policy-{stage}.json (or -tick-) must allow:\n" + "\n".join(refused)
@@ -585,10 +587,10 @@ def test_every_aws_operation_of_the_app_is_allowed(stage):
 
 @pytest.mark.after_all_aws_calls
 @pytest.mark.parametrize("stage", STAGES)
-def test_the_policy_allows_nothing_the_app_never_does(stage):
+def test_the_policy_allows_nothing_the_app_never_does(stage, aws_calls_of_the_run):
     if not aws_calls.STATE["full_run"]:
         pytest.skip(f"needs the whole suite: {aws_calls.STATE['reason']}")
-    exercised = {f"{sid}:{action}" for call in app_calls() if not only_the_tick(call)
+    exercised = {f"{sid}:{action}" for call in app_calls(aws_calls_of_the_run) if not only_the_tick(call)
                  for action, resource in needs(call, stage)
                  for sid in granting(stage, action, resource, "api", call_context(call))}
     granted = {f"{s['Sid']}:{a}" for s in statements(stage) for a in s["Action"]}

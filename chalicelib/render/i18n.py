@@ -2,13 +2,20 @@
 
 Texts are written in English in the templates and code, and translated to
 Dutch in ``locales/nl/LC_MESSAGES/``: ``messages.po`` for pages, ``mail.po``
-for mails (Babel and jinja2's i18n extension; ``make i18n`` extracts both). Dutch is the default. The catalogs are read from the ``.po``
-files on first use, so there is no compiled ``.mo`` to forget to rebuild.
+for mails (Babel and jinja2's i18n extension; ``make i18n`` extracts both). Dutch is the default.
+
+The catalogs are read compiled (``.mo``), with the standard library's
+gettext: Babel's catalog reader (``babel.messages``) is a build tool and is
+not in the Lambda zip. ``make`` compiles the ``.mo`` files next to the
+``.po`` files for local runs and tests (they are not in git), and
+``scripts/package.py`` compiles them into deployment.zip. A ``.po`` without
+its ``.mo`` is an error, not a silent English page; tests/test_package.py
+fails on a ``.mo`` older than its ``.po``'s entries.
 """
 
 from __future__ import annotations
 
-import io
+import gettext as _gettext
 import threading
 from datetime import datetime
 from functools import lru_cache
@@ -54,19 +61,22 @@ def translations(lang: str):
 
 @lru_cache(maxsize=None)
 def _translations(lang: str):
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-    from babel.support import NullTranslations, Translations
-
-    merged = NullTranslations()
-    for po in sorted((LOCALES / lang / "LC_MESSAGES").glob("*.po")):
-        with po.open("rb") as handle:
-            catalog = read_po(handle, locale=lang)
-        buffer = io.BytesIO()
-        write_mo(buffer, catalog)
-        buffer.seek(0)
-        domain = Translations(buffer)
-        merged = domain if isinstance(merged, NullTranslations) and not isinstance(merged, Translations) else merged.merge(domain)
+    folder = LOCALES / lang / "LC_MESSAGES"
+    domains = sorted({path.stem for pattern in ("*.po", "*.mo") for path in folder.glob(pattern)})
+    merged: _gettext.NullTranslations = _gettext.NullTranslations()
+    # Later domains win over earlier ones for a text both translate (as Babel's merge did): the last
+    # is asked first, the others are its fallbacks in reverse order.
+    for domain in reversed(domains):
+        mo = folder / f"{domain}.mo"
+        try:
+            with mo.open("rb") as handle:
+                catalog = _gettext.GNUTranslations(handle)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{mo} is missing: compile the catalogs with `make catalogs`") from None
+        if isinstance(merged, _gettext.GNUTranslations):
+            merged.add_fallback(catalog)
+        else:
+            merged = catalog
     return merged
 
 

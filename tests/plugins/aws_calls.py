@@ -17,13 +17,30 @@ stack:
   credentials, never by Lambda;
 - ``test``: ``tests/`` and ``scripts/`` (fixtures, direct checks).
 
-``tests/test_iam_policy.py`` reads ``CALLS`` after every other test has run
-(the marker ``after_all_aws_calls`` moves a test to the end).
+``tests/test_iam_policy.py`` reads the calls of the whole run after every
+other test has run (the marker ``after_all_aws_calls`` moves a test to the
+end), through the fixture ``aws_calls_of_the_run``:
+
+- in one process, that is ``CALLS``;
+- under pytest-xdist (``-n``), each worker appends the calls of each test,
+  once it is torn down, to its own file in a directory the controller makes
+  for the run and passes to the workers (``pytest_configure_node``). The
+  fixture waits until every other test of the run (each selected item, on
+  whichever worker) has a record there, then merges them: the check sees
+  every AWS call of the run, as in one process. A test that never finishes
+  (a crashed worker, ``-x``) makes it fail after ``WAIT_SECONDS`` without a
+  test finishing anywhere, naming the tests it waited for.
 """
 
 from __future__ import annotations
 
+import os
+import pickle
+import shutil
+import struct
 import sys
+import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +49,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 OPERATOR_FUNCTIONS = {("chalicelib/adapters/dynamodb/table.py", "create_table")}
+# Under xdist: how long the whole-run fixture waits with no test finishing on any worker before it fails.
+WAIT_SECONDS = float(os.environ.get("AWS_CALLS_WAIT_SECONDS", "900"))
+WORKERINPUT_KEY = "aws_calls_dir"
 
 
 @dataclass(frozen=True)
@@ -47,6 +67,9 @@ class Call:
 
 CALLS: list[Call] = []
 STATE = {"full_run": False, "reason": ""}
+# Under xdist. dir: the run's records (one file per worker); file: this worker's; flushed: how many of CALLS it holds.
+RUN: dict[str, Any] = {}
+_FRAME = struct.Struct(">Q")  # each record: its length, then (nodeid, calls) pickled
 
 _RESOURCE_PARAMS = ("TableName", "IndexName", "TransactItems", "RequestItems",
                     "Source", "ConfigurationSetName", "FromEmailAddress")
@@ -102,11 +125,94 @@ def _install() -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "after_all_aws_calls: run after every other test (reads the recorded AWS calls)")
     _install()
+    if hasattr(config, "workerinput") and WORKERINPUT_KEY in config.workerinput:
+        RUN["dir"] = config.workerinput[WORKERINPUT_KEY]
+        RUN["file"] = os.path.join(RUN["dir"], f"{config.workerinput['workerid']}.{os.getpid()}.calls")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist, in the controller, for each worker it starts: where the run's records go (made for the first)."""
+    if "dir" not in RUN:
+        RUN["dir"] = tempfile.mkdtemp(prefix="aws-calls-")
+        RUN["owner"] = True
+    node.workerinput[WORKERINPUT_KEY] = RUN["dir"]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if RUN.pop("owner", False):
+        shutil.rmtree(RUN.pop("dir"), ignore_errors=True)
+
+
+# ------------------------------------------------ under xdist: one file per worker
+
+
+
+def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
+    """A worker: append the calls made since the last record, with the test that made them (once torn down)."""
+    if "file" not in RUN:
+        return
+    start = RUN.get("flushed", 0)
+    payload = pickle.dumps((nodeid, CALLS[start:]), protocol=pickle.HIGHEST_PROTOCOL)
+    frame = memoryview(_FRAME.pack(len(payload)) + payload)
+    fd = os.open(RUN["file"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        while frame:
+            frame = frame[os.write(fd, frame):]
+    finally:
+        os.close(fd)
+    RUN["flushed"] = len(CALLS)
+
+
+def _read_records(directory: str) -> tuple[set[str], list[Call]]:
+    """The tests recorded so far by every worker, and their calls (a record still being written is left for later)."""
+    finished: set[str] = set()
+    calls: list[Call] = []
+    for name in sorted(os.listdir(directory)):
+        with open(os.path.join(directory, name), "rb") as handle:
+            data = handle.read()
+        at = 0
+        while at + _FRAME.size <= len(data):
+            (size,) = _FRAME.unpack_from(data, at)
+            if at + _FRAME.size + size > len(data):
+                break
+            nodeid, recorded = pickle.loads(data[at + _FRAME.size:at + _FRAME.size + size])
+            finished.add(nodeid)
+            calls.extend(recorded)
+            at += _FRAME.size + size
+    return finished, calls
+
+
+def _whole_run(session: pytest.Session) -> list[Call]:
+    if "file" not in RUN:
+        if hasattr(session.config, "workerinput"):  # never the calls of one worker as if they were the run's
+            pytest.fail("an xdist worker without the run's record directory (tests/plugins/aws_calls.py "
+                        "not loaded in the controller?)", pytrace=False)
+        return CALLS
+    others = {item.nodeid for item in session.items if not item.get_closest_marker("after_all_aws_calls")}
+    seen, last_change = -1, time.monotonic()
+    while True:
+        finished, calls = _read_records(RUN["dir"])
+        waiting = others - finished
+        if not waiting:
+            return calls + CALLS[RUN.get("flushed", 0):]
+        if len(finished) != seen:
+            seen, last_change = len(finished), time.monotonic()
+        elif time.monotonic() - last_change > WAIT_SECONDS:
+            pytest.fail(f"the AWS calls of the whole run are not all recorded: no test finished on any worker for "
+                        f"{WAIT_SECONDS:.0f} s, and {len(waiting)} never did (a worker crashed or stopped early?): "
+                        f"{sorted(waiting)[:20]}", pytrace=False)
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def aws_calls_of_the_run(request: pytest.FixtureRequest) -> list[Call]:
+    """Every AWS call the run's tests made, each other test finished; for tests marked ``after_all_aws_calls``."""
+    assert request.node.get_closest_marker("after_all_aws_calls"), "only a test that runs after all others sees them all"
+    return _whole_run(request.session)
 
 
 def _partial_run_reason(config: pytest.Config, deselected: int) -> str:
-    if hasattr(config, "workerinput"):
-        return "running under pytest-xdist: each worker sees only its share of the calls"
     if config.option.keyword or config.option.markexpr:
         return "-k or -m selects a subset of the tests"
     if deselected:
