@@ -60,14 +60,14 @@ bench: venv
 	done
 
 # schemathesis against a throwaway chalice local + moto: every operation of
-# /openapi.json, FUZZ_EXAMPLES per operation (the suite runs 4). docs/reliability.md.
+# /openapi.json, FUZZ_EXAMPLES per operation (the suite runs 4). docs/testing.md.
 FUZZ_EXAMPLES ?= 100
 fuzz: venv
 	$(PY) scripts/fuzz.py --max-examples $(FUZZ_EXAMPLES)
 
 # The load test alone, with its figures printed (it also runs in make test).
 load: venv
-	$(PY) -m pytest -q -s tests/test_load.py
+	$(PY) -m pytest -q -s tests/live/test_load.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis
@@ -83,7 +83,7 @@ i18n: $(VENV)/.installed
 	test -f chalicelib/locales/nl/LC_MESSAGES/mail.po || $(VENV)/bin/pybabel init -D mail -i chalicelib/locales/mail.pot -d chalicelib/locales -l nl
 	$(VENV)/bin/pybabel update --no-fuzzy-matching --ignore-obsolete -D mail -i chalicelib/locales/mail.pot -d chalicelib/locales -l nl
 
-# Deployment (README.md, "Deploying and operating the event service on AWS"). STAGE is dev or prod.
+# Deployment (docs/operations.md, "Deploying from scratch"). STAGE is dev or prod.
 STAGE ?= dev
 STACK ?= sro-events-$(STAGE)
 # Every aws command names the region: an operator's default (AWS_DEFAULT_REGION,

@@ -18,7 +18,7 @@ from chalicelib.model.send import Send, SendReads, SlotWindow
 
 
 class Repository(ABC):
-    """What the service needs from storage. Both implementations pass ``tests/test_storage.py``."""
+    """What the service needs from storage. Both implementations pass ``tests/contract/test_repository_contract.py``."""
 
     # events
     @abstractmethod
@@ -155,7 +155,7 @@ class Repository(ABC):
     def get_people(self, person_ids: Sequence[str]) -> dict[str, Person]:
         """Return the people with those ids that exist, by id."""
 
-    # sends (reminders.py)
+    # sends (services/tick.py)
     @abstractmethod
     def put_sends(self, sends: Sequence[Send], *, overwrite: bool) -> int:
         """Write sends; return how many were written.

@@ -27,7 +27,7 @@
    into ``.mo`` files in the zip, in place of the ``.po`` files and of any
    ``.mo`` copied from the working tree (``make`` compiles those for local
    runs; they are not in git and may be stale). At run time
-   ``chalicelib/i18n.py`` reads them with the standard library's gettext.
+   ``chalicelib/render/i18n.py`` reads them with the standard library's gettext.
 
 Needs AWS_DEFAULT_REGION (set to eu-west-1 when missing) and no credentials.
 Usage: python scripts/package.py STAGE [OUTDIR]   (OUTDIR defaults to dist/STAGE)
@@ -46,7 +46,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 MERGE_TEMPLATE = REPO / "infra" / "template.json"
 
-# The locales chalicelib/i18n.py formats dates in (nl_BE, en_GB) and every
+# The locales chalicelib/render/i18n.py formats dates in (nl_BE, en_GB) and every
 # locale Babel reads on the way up to root (en_GB -> en_001 -> en -> root).
 KEEP_LOCALES = {"root", "nl", "nl_BE", "en", "en_001", "en_150", "en_GB", "en_BE"}
 # Top-level packages of the zip that nothing imports at run time (see step 5),
@@ -60,7 +60,7 @@ NEVER_IMPORTED = {"dns": "dnspython-"}
 # Lambda or DynamoDB see anything.
 #
 # - Every method: 50/s, burst 250. The worst burst measured is
-#   tests/test_load.py's: 220 form posts (then 220 confirms) at the same
+#   tests/live/test_load.py's: 220 form posts (then 220 confirms) at the same
 #   instant; a real mail-out of a few hundred people spreads over minutes,
 #   under 10/s on the busiest method even if 500 came within one minute.
 #   Calendar apps poll hourly: 0.14/s at 1,000 subscribers, 14/s at 100,000.

@@ -3,7 +3,7 @@
 chalice local serves each request in its own thread (chalice.local's
 ThreadedHTTPServer), but keeps socketserver's listen backlog of 5: when 200
 browsers connect at the same moment, the kernel resets most of them before
-chalice ever sees them (157 of 220 in tests/test_load.py). API Gateway has
+chalice ever sees them (157 of 220 in tests/live/test_load.py). API Gateway has
 no such queue, so for the load test the backlog is raised to 1024 and
 everything else is ``chalice local`` as it is.
 """

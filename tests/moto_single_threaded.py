@@ -2,7 +2,7 @@
 
 ``python -m moto.server`` answers each request in its own thread, and moto's
 DynamoDB does not make a conditional write or a transaction atomic against
-another thread's; DynamoDB does. The load test (tests/test_load.py) races
+another thread's; DynamoDB does. The load test (tests/live/test_load.py) races
 200 people for 10 seats through ``chalice local``, so what it tests must be
 our conditions and transactions, not moto's locking: here every DynamoDB
 request is handled under one lock, which makes each atomic, as in AWS.

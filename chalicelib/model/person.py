@@ -69,7 +69,7 @@ class Person:
     token_hashes: frozenset[str] = frozenset()
     expires_at: datetime | None = None
     # (made at, UTC as ``times.to_utc_iso``; hash) of each confirm link whose item may still be stored, oldest
-    # first: a submission drops those past the item's TTL (``subscriptions.TOKEN_LISTED_FOR``).
+    # first: a submission drops those past the item's TTL (``model/expiry.TOKEN_LISTED_FOR``).
     tokens_made: tuple[tuple[str, str], ...] = ()
     # Random, set when the profile is made: part of the HMAC of the person's links, so links of an erased
     # profile do not work for a new one of the same address. "" for profiles made before it (their links as before).

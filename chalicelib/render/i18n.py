@@ -9,7 +9,7 @@ gettext: Babel's catalog reader (``babel.messages``) is a build tool and is
 not in the Lambda zip. ``make`` compiles the ``.mo`` files next to the
 ``.po`` files for local runs and tests (they are not in git), and
 ``scripts/package.py`` compiles them into deployment.zip. A ``.po`` without
-its ``.mo`` is an error, not a silent English page; tests/test_package.py
+its ``.mo`` is an error, not a silent English page; tests/deploy/test_package.py
 fails on a ``.mo`` older than its ``.po``'s entries.
 """
 

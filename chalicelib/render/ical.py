@@ -5,7 +5,7 @@ download, the personal feed and the mails' attachments. Its output depends
 only on its arguments, so the bytes, and an ETag taken from them, change
 only when an event does.
 
-icalendar costs tens of milliseconds to import: app.py imports this module
+icalendar costs tens of milliseconds to import: the HTTP edge imports this module
 at load time, so icalendar is imported inside the functions that need it.
 """
 

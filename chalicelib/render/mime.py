@@ -101,7 +101,7 @@ def build_mime(mail: Mail, sender: str) -> bytes:
     cost four times the SES call itself. Every header value passes
     ``one_line`` (no CR or LF can start a header); non-ASCII text becomes RFC
     2047 encoded words; bodies are quoted-printable UTF-8, attachments
-    base64. tests/test_mail_properties.py reads it back with a strict reader.
+    base64. tests/unit/test_mail_properties.py reads it back with a strict reader.
     """
     content_type, body = _multipart("alternative", [_text_part(mail.text, "plain"), _text_part(mail.html, "html")])
     if mail.attachments:

@@ -1,9 +1,9 @@
 """The OpenAPI 3.1 document of the whole HTTP interface, served at ``GET /openapi.json``.
 
-Kept by hand, next to the routes it describes: ``tests/test_openapi.py``
-fails when a route is added to ``app.py`` without being described here (or
+Kept by hand, next to the routes it describes: ``tests/http/test_openapi.py``
+fails when a route is added to ``chalicelib/http`` without being described here (or
 described here without existing), and the fuzz tests
-(``tests/test_fuzz.py``, ``make fuzz``) fail when an answer is not one this
+(``tests/live/test_fuzz.py``, ``make fuzz``) fail when an answer is not one this
 document allows: a status it does not list, a body outside its schema, a
 missing security header.
 

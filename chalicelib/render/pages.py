@@ -1,6 +1,6 @@
 """What the HTML pages need besides templates: form parsing, error texts, security headers.
 
-Pure functions, no chalice: ``app.py`` calls them and shapes the answers.
+Pure functions, no chalice: ``chalicelib/http`` calls them and shapes the answers.
 """
 
 from __future__ import annotations

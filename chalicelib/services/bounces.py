@@ -1,7 +1,7 @@
 """SES bounces and complaints, as SNS brings them: addresses that must get no more mail.
 
 A permanent bounce or a complaint records a suppression and stops all mail to
-the person with that address (``subscriptions.stop_all_mail``, reason
+the person with that address (``manage.stop_all_mail``, reason
 "bounce" or "complaint"; their registrations stay). The tick reads the
 people of each batch of sends (at most 5 seconds of sending) when it starts
 it, and skips, recorded, anyone whose mail is stopped.
@@ -65,7 +65,7 @@ def handle_ses_notification(message: dict[str, Any], repo: Any) -> int:
     The person with that address (if any) is marked ``mail_stopped_reason``
     "bounce" or "complaint": the tick then skips every reminder and notice to
     them, recorded. The suppression outlives the person: a form sent later
-    for that address mails it nothing (``subscriptions.subscribe``).
+    for that address mails it nothing (``subscribe.subscribe``).
     Transient bounces and deliveries change nothing. Return how many
     recipients were stopped.
     """

@@ -101,7 +101,7 @@ def change_event(repo: Repository, event_id: str, data: Any, *, actor: str, now:
     refresh_public_feeds(repo, now)
     # The one place where registrants hear of a change: with ``material``
     # non-empty (time, place or join link), confirmed registrants are mailed
-    # by the notices of reminders.py (issue #5) from this EventChange.
+    # by the notices of services/tick.py (issue #5) from this EventChange.
     return unplanned_change(after)
 
 

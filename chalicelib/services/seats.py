@@ -64,7 +64,7 @@ def place(repo: Repository, event: Event, reg: Registration, now: datetime, expe
     if not _can_register(event, now):
         return "closed"
     # The mails a status calls for are planned in the same transaction as the
-    # status itself (reminders.py): nothing is lost between the two.
+    # status itself (services/tick.py): nothing is lost between the two.
     if event.registration_not_open_yet(now):
         interested = replace(reg, status="interested", updated_at=now, expires_at=expiry)
         repo.move_registration(interested, expect=expect, put_sends=[send_model.open_send(event, interested, now)],

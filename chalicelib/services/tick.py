@@ -1,6 +1,6 @@
 """Mail the service sends on its own: reminders and notices, each exactly once, on time, within SES's rate.
 
-Every such mail is a *send* item (``models.Send``, key layout in storage.py)
+Every such mail is a *send* item (``model/send.Send``, key layout in adapters/dynamodb/)
 that waits in the sparse ``due`` index until its time:
 
 - a **reminder** per offset of the event (``P1D``, ``PT1H``) for each confirmed

@@ -17,7 +17,7 @@ stack:
   credentials, never by Lambda;
 - ``test``: ``tests/`` and ``scripts/`` (fixtures, direct checks).
 
-``tests/test_iam_policy.py`` reads the calls of the whole run after every
+``tests/deploy/test_iam_policy.py`` reads the calls of the whole run after every
 other test has run (the marker ``after_all_aws_calls`` moves a test to the
 end), through the fixture ``aws_calls_of_the_run``:
 

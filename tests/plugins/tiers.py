@@ -34,7 +34,8 @@ SHARED_FIXTURES = {"live_server": "live-server", "packaged": "package-build"}
 
 
 def is_live(item: pytest.Item) -> bool:
-    return Path(str(item.path)).name in LIVE_MODULES or bool(LIVE_FIXTURES & set(getattr(item, "fixturenames", ())))
+    path = Path(str(item.path))
+    return path.parent.name == "live" or path.name in LIVE_MODULES or bool(LIVE_FIXTURES & set(getattr(item, "fixturenames", ())))
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -22,12 +22,12 @@ send                ``EVENT#<event_id>``       ``SEND#<person_id>#<kind>``  body
                                                                             ``claimed_by`` while claimed; TTL
 ==================  =========================  ===========================  ==========================================
 
-``person_id`` is a keyed hash of the normalised address (subscriptions.py),
+``person_id`` is a keyed hash of the normalised address (services/subscribe.py),
 so finding a person by address is one GetItem, and a key never shows the
 address itself.
 
 ``<n>`` is the version number: epoch seconds, zero-padded to 12 digits so
-that the sort key orders versions (see ``feed_snapshots.py``).
+that the sort key orders versions (see ``services/public_feed.py``).
 
 Access patterns, each one request:
 
@@ -80,7 +80,7 @@ Access patterns, each one request:
   (a profile lists each token until the token's TTL has passed),
   and their sends (one Query per event they registered for); before the
   sends, one PutItem of the erasure mark of each tick holding one of them.
-- sends (reminders and notices, reminders.py): planned with the registration's
+- sends (reminders and notices, services/tick.py): planned with the registration's
   status move in the same TransactWriteItems (confirm, promotion, one-click
   register; dropped on cancellation), or in transactions of up to 100 puts
   (fan-out of a notice, rescheduling). An event's or a person's sends: Query
@@ -92,7 +92,7 @@ Access patterns, each one request:
   end, so a second claim of the same read fails, and a settled send has none).
   Settle: TransactWriteItems of up to 100 puts. A send whose recipient the
   tick found after claiming it (a profile made before the claim; on a first
-  try, while the lease holds: ``reminders._Tick.record``) is put with no
+  try, while the lease holds: ``services/tick._Tick.record``) is put with no
   condition of its own; each such transaction carries one ConditionCheck
   that the tick's erasure mark (``TICK#<tick id>``) does not exist. The rest,
   and every send of a transaction that fails, are put conditioned on

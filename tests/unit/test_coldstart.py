@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 HEAVY = ("boto3", "botocore", "icalendar", "jinja2", "email_validator", "babel", "dateutil", "dns")
 
 

@@ -23,7 +23,7 @@ from chalicelib.adapters.dynamodb import table as table_module
 from chalicelib import config
 from chalicelib.services import tick as tick_module
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 STAGES = ("dev", "prod")
 MAX_ZIP_BYTES = 1_750_000
 CATALOGS = REPO / "chalicelib" / "locales"
@@ -323,7 +323,7 @@ def gateway_responses(packaged, stage) -> dict[str, dict]:
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_the_gateway_responses_are_those_of_infra_template_json(packaged, stage):
-    """Written once, in infra/template.json (tests/test_pages_review.py reads them there); packaged into the API."""
+    """Written once, in infra/template.json (tests/http/test_page_outcomes_and_redirects.py reads them there); packaged into the API."""
     written = {r["Properties"]["ResponseType"]: r["Properties"]
                for r in json.loads((REPO / "infra" / "template.json").read_text())["Resources"].values()
                if r.get("Type") == "AWS::ApiGateway::GatewayResponse"}
@@ -427,7 +427,7 @@ def test_the_form_that_mails_any_address_and_the_staff_api_are_throttled_tighter
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_the_throttling_lets_the_load_tests_rush_through(packaged, stage):
-    """tests/test_load.py: everyone posts the form at the same instant (some twice), then everyone confirms."""
+    """tests/live/test_load.py: everyone posts the form at the same instant (some twice), then everyone confirms."""
     from tests import test_load
 
     at_once = test_load.PEOPLE + max(test_load.REPEATS, test_load.DOUBLE_CLICKS)

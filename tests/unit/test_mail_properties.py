@@ -1,6 +1,6 @@
 """Name and subject survive the mail builder exactly (hypothesis), read by a strict RFC 2047 decoder.
 
-tests/test_properties.py checks that no name or subject adds a header and
+tests/unit/test_properties.py checks that no name or subject adds a header and
 compares the text without white space, because Python's own parser keeps a
 space between adjacent encoded words where RFC 2047 (and mail clients) drop
 it. Here the raw headers are decoded as RFC 2047 says, and what comes back is

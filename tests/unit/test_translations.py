@@ -8,7 +8,7 @@ import pytest
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 NL = REPO / "chalicelib" / "locales" / "nl" / "LC_MESSAGES"
 
 # (babel configuration, catalog) as `make i18n` extracts them.

@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import day_data, webinar_data
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 WEBINAR = "webinar-2027-01-14"
 DAY = "smart-region-dag-2027"

@@ -23,7 +23,7 @@ from chalicelib.services import subscribe as subscribe_module
 from tests.conftest import PINNED_NOW, webinar_data
 from tests.fakes import InMemoryRepository, RecordingMailer
 
-CHALICELIB = Path(__file__).resolve().parent.parent / "chalicelib"
+CHALICELIB = Path(__file__).resolve().parents[2] / "chalicelib"
 
 
 def form(**overrides):

@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 README_MAX_LINES = 200
 
 _FENCE = re.compile(r"^(`{3,}|~{3,})")

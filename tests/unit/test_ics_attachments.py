@@ -23,7 +23,7 @@ from chalicelib.model.send import Send
 from tests.fakes import InMemoryRepository
 from tests.conftest import PINNED_NOW, day_data, webinar_data
 from tests.feed_support import parse_both
-from tests.test_mail_shapes import a_tick  # a tick to render mails with, same base URL
+from tests.unit.test_mail_shapes import a_tick  # a tick to render mails with, same base URL
 
 BASE = "https://events.example.be"
 WEBINAR = "webinar-2027-01-14"
@@ -216,7 +216,7 @@ def test_change_and_cancel_mails_promise_no_calendar_update_by_itself(kind, atta
 def test_the_personal_feed_is_offered_to_subscribe_to_never_as_a_file_to_click(kind, lang):
     # A click on the https .ics imports a copy that never updates (Outlook, iPhone): the link subscribes
     # (webcal), and the https address is given as text for Outlook's "Subscribe from web".
-    # The cancellation offers no feed at all (tests/test_mail_links.py).
+    # The cancellation offers no feed at all (tests/unit/test_mail_links.py).
     mail, links = notice(kind, lang)
     assert f'href="{links.webcal}"' in mail.html and f'href="{links.feed}"' not in mail.html
     assert links.feed in mail.html and links.webcal in mail.text and links.feed in mail.text

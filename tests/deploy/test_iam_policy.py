@@ -5,9 +5,9 @@ Each Lambda function has its own role and policy (``.chalice/config.json``):
 - the API handler: ``policy-<stage>.json``;
 - the tick (every minute): ``policy-tick-<stage>.json``;
 - the staff authorizer: ``policy-authorizer-<stage>.json``
-  (``tests/test_staff_auth.py``, ``tests/test_package.py``);
+  (``tests/http/test_staff_auth.py``, ``tests/deploy/test_package.py``);
 - the SES notice handler: ``policy-ses-notifications-<stage>.json``
-  (``tests/test_reminders_dynamodb.py``, ``tests/test_package.py``).
+  (``tests/contract/test_tick_on_dynamodb.py``, ``tests/deploy/test_package.py``).
 
 **The tick** is checked here against what it really does: a test runs it as
 Lambda does (``app.tick`` with the stage's settings, the table, SES and the
@@ -61,7 +61,7 @@ from chalicelib import times
 from tests.conftest import PINNED_NOW
 from tests.plugins import aws_calls
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 STAGES = ("dev", "prod")
 PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012"}
 # Each function's policy file, as .chalice/config.json gives it to the function's role.
@@ -433,7 +433,7 @@ def _run_the_tick(stage: str) -> TickRun:
     from chalicelib.adapters.dynamodb import DynamoDBRepository
     from chalicelib.adapters.dynamodb.table import create_table
     from tests.conftest import aws_error, day_data, webinar_data
-    from tests.test_reminders import register
+    from tests.unit.test_reminders import register
 
     clock = {"now": PINNED_NOW}
     requests: list[Request] = []
@@ -597,4 +597,4 @@ def test_the_policy_allows_nothing_the_app_never_does(stage, aws_calls_of_the_ru
     unused = granted - exercised - set(RUNTIME_ONLY) - set(PENDING)
     assert not unused, f"policy-{stage}.json grants what no test sees the app do: {sorted(unused)}"
     done = exercised & set(PENDING)
-    assert not done, f"now exercised, remove from PENDING in tests/test_iam_policy.py: {sorted(done)}"
+    assert not done, f"now exercised, remove from PENDING in tests/deploy/test_iam_policy.py: {sorted(done)}"

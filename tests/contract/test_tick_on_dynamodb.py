@@ -21,9 +21,9 @@ from tests.fakes import RecordingMailer
 from chalicelib.model.person import Person, Registration
 from chalicelib.model.send import Send
 from tests.conftest import PINNED_NOW, aws_error, table_faults, webinar_data
-from tests.test_reminders import BASE, WEBINAR, WEBINAR_START, register
+from tests.unit.test_reminders import BASE, WEBINAR, WEBINAR_START, register
 from tests.moto_scaling import patched
-from tests.test_seat_race import atomic_requests  # noqa: F401 - a fixture
+from tests.races.test_seat_race import atomic_requests  # noqa: F401 - a fixture
 
 SENDER = "smartregionoffice@vlaanderen.be"
 
@@ -268,7 +268,7 @@ def test_the_ses_notice_handler_touches_only_suppressions_and_profiles(dynamodb_
 
     from chalicelib import wiring
     from chalicelib.http import handlers
-    from tests.test_reminders import _ses_notice
+    from tests.unit.test_reminders import _ses_notice
 
     events.create_event(dynamodb_repo, webinar_data(), actor="test")
     register(dynamodb_repo, RecordingMailer(), "an@example.be", [WEBINAR])
