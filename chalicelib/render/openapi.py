@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document of the whole HTTP interface, served at ``GET /openapi.json``.
 
-Kept by hand, next to the routes it describes: ``tests/http/test_openapi.py``
+Kept by hand, next to the routes it describes: ``tests/edge/test_openapi.py``
 fails when a route is added to ``chalicelib/http`` without being described here (or
 described here without existing), and the fuzz tests
 (``tests/live/test_fuzz.py``, ``make fuzz``) fail when an answer is not one this

@@ -5,7 +5,7 @@ Each Lambda function has its own role and policy (``.chalice/config.json``):
 - the API handler: ``policy-<stage>.json``;
 - the tick (every minute): ``policy-tick-<stage>.json``;
 - the staff authorizer: ``policy-authorizer-<stage>.json``
-  (``tests/http/test_staff_auth.py``, ``tests/deploy/test_package.py``);
+  (``tests/edge/test_staff_auth.py``, ``tests/deploy/test_package.py``);
 - the SES notice handler: ``policy-ses-notifications-<stage>.json``
   (``tests/contract/test_tick_on_dynamodb.py``, ``tests/deploy/test_package.py``).
 

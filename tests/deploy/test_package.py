@@ -42,12 +42,24 @@ def without_credentials() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def packaged(tmp_path_factory) -> dict[str, Path]:
-    """dist/<stage> for each stage, built into a temporary directory."""
+    """dist/<stage> for each stage, built into a temporary directory from a copy of the project.
+
+    A copy: tests running on another xdist worker meanwhile write __pycache__
+    files into chalicelib/, and a file that appears or goes while chalice
+    copies the tree fails the build now and then.
+    """
+    project = tmp_path_factory.mktemp("project")
+    ignore = shutil.ignore_patterns("__pycache__")
+    for name in ("chalicelib", "infra", "scripts", ".chalice"):  # .chalice/deployments: chalice's cached wheels
+        shutil.copytree(REPO / name, project / name, ignore=ignore)
+    for name in ("app.py", "requirements.txt"):
+        shutil.copy2(REPO / name, project / name)
     built = {}
     for stage in STAGES:
         outdir = tmp_path_factory.mktemp("dist") / stage
-        subprocess.run([sys.executable, "scripts/package.py", stage, str(outdir)], cwd=REPO,
-                       env=without_credentials(), check=True, capture_output=True, timeout=600)
+        result = subprocess.run([sys.executable, "scripts/package.py", stage, str(outdir)], cwd=project,
+                                env=without_credentials(), capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, f"scripts/package.py {stage} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
         built[stage] = outdir
     return built
 
@@ -323,7 +335,7 @@ def gateway_responses(packaged, stage) -> dict[str, dict]:
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_the_gateway_responses_are_those_of_infra_template_json(packaged, stage):
-    """Written once, in infra/template.json (tests/http/test_page_outcomes_and_redirects.py reads them there); packaged into the API."""
+    """Written once, in infra/template.json (tests/edge/test_page_outcomes_and_redirects.py reads them there); packaged into the API."""
     written = {r["Properties"]["ResponseType"]: r["Properties"]
                for r in json.loads((REPO / "infra" / "template.json").read_text())["Resources"].values()
                if r.get("Type") == "AWS::ApiGateway::GatewayResponse"}
@@ -428,7 +440,7 @@ def test_the_form_that_mails_any_address_and_the_staff_api_are_throttled_tighter
 @pytest.mark.parametrize("stage", STAGES)
 def test_the_throttling_lets_the_load_tests_rush_through(packaged, stage):
     """tests/live/test_load.py: everyone posts the form at the same instant (some twice), then everyone confirms."""
-    from tests import test_load
+    from tests.live import test_load
 
     at_once = test_load.PEOPLE + max(test_load.REPEATS, test_load.DOUBLE_CLICKS)
     settings = method_settings(packaged, stage)

@@ -79,7 +79,7 @@ PROPERTY = settings(max_examples=int(os.environ.get("FEED_EXAMPLES", "300")), de
 # What a one-line field accepts: any character but surrogates and control characters, with tabs and the
 # line breaks staff paste (which become "\n"). Generated as such rather than filtered with assume():
 # refused ones made Hypothesis give up now and then (FailedHealthCheck: filter_too_much), failing the suite.
-# The refusals themselves are tested in tests/http/test_staff_input.py; descriptions (control characters
+# The refusals themselves are tested in tests/edge/test_staff_input.py; descriptions (control characters
 # dropped) still get any text but surrogates.
 ONE_LINE = st.characters(blacklist_categories=("Cs", "Cc")) | st.sampled_from(["\t", "\n", "\r", "\u2028"])
 ANY_BUT_SURROGATES = st.text(st.characters(blacklist_categories=("Cs",)), max_size=300)

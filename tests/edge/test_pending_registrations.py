@@ -22,7 +22,7 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import PINNED_NOW, day_data, webinar_data
-from tests.http.test_page_outcomes_and_redirects import FORM, WEBINAR, DAY, html, publish, post_form, link, confirm_path, heading
+from tests.edge.test_page_outcomes_and_redirects import FORM, WEBINAR, DAY, html, publish, post_form, link, confirm_path, heading
 
 SECOND = "webinar-2027-02-11"
 

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests.conftest import day_data, webinar_data
-from tests.http.test_page_outcomes_and_redirects import FORM, WEBINAR, DAY, html, publish, post_form, link, confirm_path, heading
+from tests.edge.test_page_outcomes_and_redirects import FORM, WEBINAR, DAY, html, publish, post_form, link, confirm_path, heading
 
 
 def confirm_as(client, mailer, email: str, event_ids: list[str], **fields) -> str:

@@ -32,7 +32,7 @@ from chalicelib.services import views
 from chalicelib import tokens
 from chalicelib.errors import NotFound
 from tests.conftest import PINNED_NOW, day_data, webinar_data
-from tests.http.test_page_outcomes_and_redirects import FORM, WEBINAR, DAY, html, publish, post_form, link, heading
+from tests.edge.test_page_outcomes_and_redirects import FORM, WEBINAR, DAY, html, publish, post_form, link, heading
 
 ADDRESS = "an@example.be"
 BASE = "https://events.example.be"
