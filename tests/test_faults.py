@@ -19,7 +19,8 @@ BASE = "http://127.0.0.1:8000"
 def pending_confirm_token(repo, mailer) -> str:
     events.create_event(repo, day_data(capacity=10), actor="test", base_url=SETTINGS.base_url)
     subscribe.subscribe(repo, mailer, {"email": "an@example.be", "name": "An", "consent": True,
-                                           "event_ids": ["smart-region-dag-2027"]}, base_url=BASE, key=KEY, settings=SETTINGS)
+                                           "event_ids": ["smart-region-dag-2027"]}, base_url=BASE,
+                        key=KEY, settings=SETTINGS)
     [mail] = [m for m, _ in mailer.sent if m.kind == "confirm_request"]
     return re.search(r"/confirm/([\w-]+)", mail.text).group(1)
 

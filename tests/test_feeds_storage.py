@@ -63,7 +63,8 @@ def test_event_write_stores_both_languages(repo):
 def test_poll_with_current_etag_is_not_modified(repo):
     publish(repo, webinar_data())
     first = read_public_feed(repo, "nl", now=PINNED_NOW, base_url=SETTINGS.base_url)
-    again = read_public_feed(repo, "nl", if_none_match=first.etag, now=PINNED_NOW + timedelta(hours=1), base_url=SETTINGS.base_url)
+    again = read_public_feed(repo, "nl", if_none_match=first.etag, now=PINNED_NOW + timedelta(hours=1),
+                             base_url=SETTINGS.base_url)
     assert (again.status, again.body, again.etag) == (304, None, first.etag)
 
 
@@ -79,7 +80,8 @@ def test_published_change_gives_new_etag_and_newer_last_modified(repo, clock):
     publish(repo, webinar_data())
     first = read_public_feed(repo, "nl", now=PINNED_NOW, base_url=SETTINGS.base_url)
     clock.set(PINNED_NOW + timedelta(minutes=5))
-    events.change_event(repo, "webinar-2027-01-14", {"title": "Nieuwe titel"}, actor="tester", now=clock(), base_url=SETTINGS.base_url)
+    events.change_event(repo, "webinar-2027-01-14", {"title": "Nieuwe titel"}, actor="tester", now=clock(),
+                        base_url=SETTINGS.base_url)
     second = read_public_feed(repo, "nl", if_none_match=first.etag, now=clock(), base_url=SETTINGS.base_url)
     assert second.status == 200 and b"Nieuwe titel" in second.body
     assert second.etag != first.etag and second.last_modified > first.last_modified
@@ -88,8 +90,10 @@ def test_published_change_gives_new_etag_and_newer_last_modified(repo, clock):
 def test_changes_within_one_second_still_give_new_versions(repo):
     publish(repo, webinar_data())
     first = read_public_feed(repo, "nl", now=PINNED_NOW, base_url=SETTINGS.base_url)
-    events.change_event(repo, "webinar-2027-01-14", {"title": "Een"}, actor="t", now=PINNED_NOW, base_url=SETTINGS.base_url)
-    events.change_event(repo, "webinar-2027-01-14", {"title": "Twee"}, actor="t", now=PINNED_NOW, base_url=SETTINGS.base_url)
+    events.change_event(repo, "webinar-2027-01-14", {"title": "Een"}, actor="t", now=PINNED_NOW,
+                        base_url=SETTINGS.base_url)
+    events.change_event(repo, "webinar-2027-01-14", {"title": "Twee"}, actor="t", now=PINNED_NOW,
+                        base_url=SETTINGS.base_url)
     latest = read_public_feed(repo, "nl", if_none_match=first.etag, now=PINNED_NOW, base_url=SETTINGS.base_url)
     assert latest.status == 200 and b"Twee" in latest.body
 
@@ -101,9 +105,11 @@ def test_if_modified_since_alone(repo, clock):
     publish(repo, webinar_data())
     first = read_public_feed(repo, "nl", now=PINNED_NOW, base_url=SETTINGS.base_url)
     since = times.format_http_date(first.last_modified)
-    assert read_public_feed(repo, "nl", if_modified_since=since, now=PINNED_NOW, base_url=SETTINGS.base_url).status == 304
+    assert read_public_feed(repo, "nl", if_modified_since=since, now=PINNED_NOW,
+                            base_url=SETTINGS.base_url).status == 304
     clock.set(PINNED_NOW + timedelta(seconds=1))
-    events.change_event(repo, "webinar-2027-01-14", {"title": "Nieuw"}, actor="t", now=clock(), base_url=SETTINGS.base_url)
+    events.change_event(repo, "webinar-2027-01-14", {"title": "Nieuw"}, actor="t", now=clock(),
+                        base_url=SETTINGS.base_url)
     assert read_public_feed(repo, "nl", if_modified_since=since, now=clock(), base_url=SETTINGS.base_url).status == 200
 
 
@@ -114,11 +120,13 @@ def test_cancelled_event_leaves_the_feed_after_30_days_without_a_write(repo, clo
     during = read_public_feed(repo, "nl", now=PINNED_NOW + timedelta(days=29), base_url=SETTINGS.base_url)
     assert b"STATUS:CANCELLED" in during.body and b"webinar-2027-01-14@" in during.body
     late = PINNED_NOW + timedelta(days=30)
-    assert read_public_feed(repo, "nl", if_none_match=during.etag, now=late - timedelta(seconds=1), base_url=SETTINGS.base_url).status == 304
+    assert read_public_feed(repo, "nl", if_none_match=during.etag, now=late - timedelta(seconds=1),
+                            base_url=SETTINGS.base_url).status == 304
     after = read_public_feed(repo, "nl", if_none_match=during.etag, now=late, base_url=SETTINGS.base_url)
     assert after.status == 200 and b"webinar-2027-01-14@" not in after.body
     assert b"smart-region-dag-2027@" in after.body
-    assert read_public_feed(repo, "nl", if_none_match=after.etag, now=late + timedelta(days=1), base_url=SETTINGS.base_url).status == 304
+    assert read_public_feed(repo, "nl", if_none_match=after.etag, now=late + timedelta(days=1),
+                            base_url=SETTINGS.base_url).status == 304
 
 
 def test_first_poll_on_an_empty_store_renders_the_feed(repo):
@@ -166,7 +174,8 @@ def test_versioned_etag_changes_with_the_bytes():
 def test_the_other_languages_etag_gets_the_full_feed(repo):
     publish(repo, webinar_data())
     nl = read_public_feed(repo, "nl", now=PINNED_NOW, base_url=SETTINGS.base_url)
-    en = read_public_feed(repo, "en", if_none_match=nl.etag, now=PINNED_NOW, base_url=SETTINGS.base_url)  # both numbered in the same second
+    en = read_public_feed(repo, "en", if_none_match=nl.etag, now=PINNED_NOW,
+                          base_url=SETTINGS.base_url)  # both numbered in the same second
     assert en.status == 200 and b"Smart Region webinar" in en.body
     assert read_public_feed(repo, "nl", if_none_match=nl.etag, now=PINNED_NOW, base_url=SETTINGS.base_url).status == 304
 
@@ -176,7 +185,8 @@ def test_a_slow_writer_whose_read_came_last_still_stores_its_change(repo, clock)
     publish(repo, webinar_data())
     slow_started = PINNED_NOW + timedelta(minutes=1)
     clock.set(PINNED_NOW + timedelta(minutes=2))
-    events.change_event(repo, "webinar-2027-01-14", {"title": "Tweede titel"}, actor="fast", now=clock(), base_url=SETTINGS.base_url)
+    events.change_event(repo, "webinar-2027-01-14", {"title": "Tweede titel"}, actor="fast", now=clock(),
+                        base_url=SETTINGS.base_url)
     # The slow request's change lands now, and its feed is read now, but its clock says it started earlier.
     event = repo.get_event("webinar-2027-01-14")
     repo.update_event(replace(event, title={"nl": "Derde titel", "en": "Third title"}), previous=event)
@@ -187,5 +197,6 @@ def test_a_slow_writer_whose_read_came_last_still_stores_its_change(repo, clock)
 
 def test_a_client_date_in_the_future_is_not_sent_back_as_last_modified(repo):
     publish(repo, webinar_data())
-    reply = read_public_feed(repo, "nl", if_modified_since="Fri, 01 Jan 2100 00:00:00 GMT", now=PINNED_NOW, base_url=SETTINGS.base_url)
+    reply = read_public_feed(repo, "nl", if_modified_since="Fri, 01 Jan 2100 00:00:00 GMT", now=PINNED_NOW,
+                             base_url=SETTINGS.base_url)
     assert reply.status == 304 and reply.last_modified <= PINNED_NOW

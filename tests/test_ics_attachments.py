@@ -59,7 +59,8 @@ def repo():
 
 def register(repo, mailer, address, event_ids, language="nl"):
     subscribe.subscribe(repo, mailer, {"email": address, "name": "An Peeters", "event_ids": list(event_ids),
-                                           "language": language, "consent": True}, base_url=BASE, key=KEY, settings=SETTINGS)
+                                           "language": language, "consent": True}, base_url=BASE,
+                        key=KEY, settings=SETTINGS)
     token = re.search(r"/confirm/([\w-]+)", mailer.to(address)[-1].text).group(1)
     return subscribe.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
 

@@ -71,7 +71,8 @@ def confirmed_mail(lang: str, event_ids=("webinar-2027-01-14",)):
     events.create_event(repo, day_data(), actor="test", base_url=SETTINGS.base_url)
     mailer = RecordingMailer()
     subscribe.subscribe(repo, mailer, {"email": "an@example.be", "name": "An Peeters", "event_ids": list(event_ids),
-                                           "language": lang, "consent": True}, base_url=BASE, key=KEY, settings=SETTINGS)
+                                           "language": lang, "consent": True}, base_url=BASE,
+                        key=KEY, settings=SETTINGS)
     token = re.search(r"/confirm/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
     subscribe.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
     mail = mailer.sent[-1][0]

@@ -32,7 +32,8 @@ def a_tick() -> tick_module._Tick:
     return tick_module._Tick(repo=repo, mailer=RecordingMailer(), base_url=BASE, now=PINNED_NOW,
                            slots=tick_module.SendSlots(repo.reserve_send_slots, 1000.0, wall=time.time),
                            clock=time.monotonic, sleep=time.sleep,
-                           deadline=math.inf, started=time.monotonic(), me="test", result=tick_module.TickResult(), key=KEY)
+                           deadline=math.inf, started=time.monotonic(), me="test", result=tick_module.TickResult(),
+                             key=KEY)
 
 
 def event_for(kind: str, data):

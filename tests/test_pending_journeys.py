@@ -122,7 +122,8 @@ def test_with_title_names_the_event_with_its_day():
     from chalicelib.services import subscribe
     from tests.fakes import InMemoryRepository
 
-    event = events.create_event(InMemoryRepository(), webinar_data(title={"nl": "A & B"}), actor="test", base_url=SETTINGS.base_url)
+    event = events.create_event(InMemoryRepository(), webinar_data(title={"nl": "A & B"}), actor="test",
+                                base_url=SETTINGS.base_url)
     assert str(pages.with_title("Register for %(title)s.", event, "en")) == \
         'Register for <span lang="nl">A &amp; B</span> (Thursday 14 January 2027).'
     assert str(pages.with_title("Schrijf je in voor %(title)s.", event, "nl")) == \
@@ -355,7 +356,8 @@ def test_subscribe_still_returns_nothing_and_the_limit_names_its_period(dynamodb
     events.create_event(dynamodb_repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     data = {"email": "an@example.be", "name": "An", "event_ids": [WEBINAR], "consent": True}
     for _ in range(3):
-        assert subscribe.subscribe(dynamodb_repo, mailer, data, base_url="https://x.example", key=KEY, settings=SETTINGS) is None
+        assert subscribe.subscribe(dynamodb_repo, mailer, data, base_url="https://x.example",
+                                   key=KEY, settings=SETTINGS) is None
     held = subscribe._submit(dynamodb_repo, mailer, data, base_url="https://x.example", key=KEY, settings=SETTINGS)
     assert not held.mailed and held.limit.period == "hour" and held.limit.retry_after == 3600
     assert len(mailer.sent) == 3

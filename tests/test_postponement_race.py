@@ -50,7 +50,8 @@ def subscribe(repo, mailer, address, event_id, name="An"):
 
 def register(repo, mailer, address, event_id, name="An"):
     """Subscribe and confirm; return the person's manage token."""
-    subscribe_module.confirm(repo, mailer, subscribe(repo, mailer, address, event_id, name), base_url=BASE, key=KEY, settings=SETTINGS)
+    subscribe_module.confirm(repo, mailer, subscribe(repo, mailer, address, event_id, name), base_url=BASE,
+                             key=KEY, settings=SETTINGS)
     return re.search(r"/manage/([\w-]+)", mailer.to(address)[-1].text).group(1)
 
 
@@ -58,7 +59,8 @@ def postpone(repo, event_id):
     """Staff move the event a year on, and its mails, seats and expiries are planned (as the PATCH route does)."""
     event = repo.get_event(event_id)
     change = events.change_event(repo, event_id, {"starts_at": (event.starts_at + LATER).isoformat(),
-                                                  "ends_at": (event.ends_at + LATER).isoformat()}, actor="test", base_url=SETTINGS.base_url)
+                                                  "ends_at": (event.ends_at + LATER).isoformat()}, actor="test",
+                                 base_url=SETTINGS.base_url)
     planning.after_event_change(repo, change, settings=SETTINGS)
 
 
@@ -199,7 +201,8 @@ def test_a_promotion_with_a_registration_read_before_it_was_raised_keeps_the_rai
 
 def test_a_one_click_register_that_read_the_event_before_a_postponement_keeps_the_raised_expiry(
         repo, mailer, clock, monkeypatch):
-    events.create_event(repo, webinar_data(registration_opens_at="2026-12-01T09:00:00+01:00"), actor="test", base_url=SETTINGS.base_url)
+    events.create_event(repo, webinar_data(registration_opens_at="2026-12-01T09:00:00+01:00"), actor="test",
+                        base_url=SETTINGS.base_url)
     manage = register(repo, mailer, "an@example.be", WEBINAR)
     an = privacy.find_person(repo, "an@example.be", key=KEY)
     assert registration(repo, WEBINAR, an.id).status == "interested"

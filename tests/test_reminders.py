@@ -47,7 +47,8 @@ class FakeTime:
 
 def register(repo, mailer, address, event_ids, *, language="nl", name="An Peeters"):
     subscribe.subscribe(repo, mailer, {"email": address, "name": name, "event_ids": list(event_ids),
-                                           "language": language, "consent": True}, base_url=BASE, key=KEY, settings=SETTINGS)
+                                           "language": language, "consent": True}, base_url=BASE,
+                        key=KEY, settings=SETTINGS)
     token = re.search(r"/confirm/([\w-]+)", mailer.to(address)[-1].text).group(1)
     return subscribe.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
 
@@ -515,7 +516,8 @@ def test_change_of_time_mails_each_confirmed_registrant_once_and_moves_reminders
     register(webinar, mailer, "bo@example.be", [WEBINAR], language="en", name="Bo")
     mailer.sent.clear()
     change = events.change_event(webinar, WEBINAR, {"starts_at": "2027-01-21T10:00:00+01:00",
-                                                    "ends_at": "2027-01-21T11:00:00+01:00"}, actor="test", base_url=SETTINGS.base_url)
+                                                    "ends_at": "2027-01-21T11:00:00+01:00"}, actor="test",
+                                 base_url=SETTINGS.base_url)
     planning.after_event_change(webinar, change, settings=SETTINGS)
     planning.after_event_change(webinar, change, settings=SETTINGS)  # a retried request
     assert mailer.sent == []  # the tick sends
@@ -555,7 +557,8 @@ def test_a_reminder_that_went_out_is_not_sent_again_when_the_event_moves(repo, m
     # Half an hour later the start moves one hour: the new "in 1 day" time is still ahead.
     clock.set(WEBINAR_START - timedelta(days=1, minutes=-30))
     change = events.change_event(repo, WEBINAR, {"starts_at": "2027-01-14T11:00:00+01:00",
-                                                 "ends_at": "2027-01-14T12:00:00+01:00"}, actor="test", base_url=SETTINGS.base_url)
+                                                 "ends_at": "2027-01-14T12:00:00+01:00"}, actor="test",
+                                 base_url=SETTINGS.base_url)
     planning.after_event_change(repo, change, settings=SETTINGS)
     for minutes in (31, 61, 91):
         tick(repo, mailer, WEBINAR_START - timedelta(days=1, minutes=-minutes))
@@ -570,7 +573,8 @@ def test_a_notice_a_tick_takes_while_a_later_change_is_planned_is_not_folded_int
     events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     register(repo, mailer, "an@example.be", [WEBINAR])
     mailer.sent.clear()
-    first = events.change_event(repo, WEBINAR, {"online_url": "https://meet.example.org/new"}, actor="test", base_url=SETTINGS.base_url)
+    first = events.change_event(repo, WEBINAR, {"online_url": "https://meet.example.org/new"}, actor="test",
+                                base_url=SETTINGS.base_url)
     planning.after_event_change(repo, first, settings=SETTINGS)
     held = []
     delete_sends = repo.delete_sends
@@ -584,7 +588,8 @@ def test_a_notice_a_tick_takes_while_a_later_change_is_planned_is_not_folded_int
 
     monkeypatch.setattr(repo, "delete_sends", a_tick_claims_it_first)
     second = events.change_event(repo, WEBINAR, {"starts_at": "2027-01-14T11:00:00+01:00",
-                                                 "ends_at": "2027-01-14T12:00:00+01:00"}, actor="test", base_url=SETTINGS.base_url)
+                                                 "ends_at": "2027-01-14T12:00:00+01:00"}, actor="test",
+                                 base_url=SETTINGS.base_url)
     planning.after_event_change(repo, second, settings=SETTINGS)
     # The held notice stays, to be sent and recorded by its tick; the new one says only what it adds.
     changes = {s.detail: s for s in repo.list_sends(WEBINAR) if s.kind == "change"}
@@ -622,7 +627,8 @@ def test_cancelling_an_event_leaves_the_reminder_a_tick_holds_to_be_recorded(rep
     at = WEBINAR_START - timedelta(hours=1)
     [reminder] = [s for s in repo.due_sends(at, 10) if s.detail == "PT1H"]
     repo.claim_sends([reminder], by="a tick", lease_until=at + tick_module.LEASE)
-    planning.after_event_change(repo, events.cancel_event(repo, WEBINAR, actor="staff", base_url=SETTINGS.base_url), settings=SETTINGS)
+    planning.after_event_change(repo, events.cancel_event(repo, WEBINAR, actor="staff", base_url=SETTINGS.base_url),
+                                settings=SETTINGS)
     [kept] = [s for s in repo.list_sends(WEBINAR) if s.kind == "reminder" and s.detail == "PT1H"]
     assert kept.state == "claimed"  # its tick records it (sent, or skipped as the event is cancelled)
     assert [s.detail for s in repo.list_sends(WEBINAR) if s.kind == "reminder"] == ["PT1H"]
@@ -630,7 +636,8 @@ def test_cancelling_an_event_leaves_the_reminder_a_tick_holds_to_be_recorded(rep
 
 def test_cancellation_mails_registered_waiting_and_interested_once_and_drops_reminders(memory_repo, mailer, clock):
     events.create_event(memory_repo, day_data(capacity=1), actor="test", base_url=SETTINGS.base_url)
-    events.create_event(memory_repo, webinar_data(registration_opens_at="2026-12-01T09:00:00+01:00"), actor="test", base_url=SETTINGS.base_url)
+    events.create_event(memory_repo, webinar_data(registration_opens_at="2026-12-01T09:00:00+01:00"), actor="test",
+                        base_url=SETTINGS.base_url)
     register(memory_repo, mailer, "an@example.be", [DAY])
     register(memory_repo, mailer, "bo@example.be", [DAY], name="Bo")
     register(memory_repo, mailer, "cy@example.be", [WEBINAR], name="Cy")
@@ -659,7 +666,8 @@ def test_cancellation_mails_registered_waiting_and_interested_once_and_drops_rem
 
 
 def test_interested_people_are_mailed_a_one_click_link_when_registration_opens(memory_repo, mailer, clock):
-    events.create_event(memory_repo, webinar_data(registration_opens_at="2026-12-01T09:00:00+01:00"), actor="test", base_url=SETTINGS.base_url)
+    events.create_event(memory_repo, webinar_data(registration_opens_at="2026-12-01T09:00:00+01:00"), actor="test",
+                        base_url=SETTINGS.base_url)
     register(memory_repo, mailer, "an@example.be", [WEBINAR])
     mailer.sent.clear()
     opens = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
@@ -670,16 +678,19 @@ def test_interested_people_are_mailed_a_one_click_link_when_registration_opens(m
     link = re.search(rf"{BASE}/manage/([\w-]+)/events/{WEBINAR}/register", mail.text)
     assert link
     clock.set(opens + timedelta(minutes=5))
-    outcome = manage_module.register_from_link(memory_repo, mailer, link.group(1), WEBINAR, base_url=BASE, key=KEY, settings=SETTINGS)
+    outcome = manage_module.register_from_link(memory_repo, mailer, link.group(1), WEBINAR, base_url=BASE,
+                                               key=KEY, settings=SETTINGS)
     assert outcome.status == "confirmed"
     assert {s.kind for s in memory_repo.list_sends(WEBINAR) if s.state == "pending"} == {"reminder"}
 
 
 def test_staff_opening_registration_early_mails_interested_people_now(memory_repo, mailer, clock):
-    events.create_event(memory_repo, webinar_data(registration_opens_at="2026-12-20T09:00:00+01:00"), actor="test", base_url=SETTINGS.base_url)
+    events.create_event(memory_repo, webinar_data(registration_opens_at="2026-12-20T09:00:00+01:00"), actor="test",
+                        base_url=SETTINGS.base_url)
     register(memory_repo, mailer, "an@example.be", [WEBINAR])
     mailer.sent.clear()
-    change = events.change_event(memory_repo, WEBINAR, {"registration_opens_at": None}, actor="test", base_url=SETTINGS.base_url)
+    change = events.change_event(memory_repo, WEBINAR, {"registration_opens_at": None}, actor="test",
+                                 base_url=SETTINGS.base_url)
     planning.after_event_change(memory_repo, change, settings=SETTINGS)
     tick(memory_repo, mailer, PINNED_NOW + timedelta(minutes=1))
     assert kinds(mailer) == ["registration_open"]
@@ -778,7 +789,8 @@ def test_a_change_whose_planning_failed_is_planned_when_staff_repeat_the_request
     _planning_fails_once(monkeypatch, repo, "list_registrations",
                          lambda: events.change_event(repo, WEBINAR, MOVE, actor="staff", base_url=SETTINGS.base_url))
     assert repo.get_event(WEBINAR).unplanned is not None
-    again = events.change_event(repo, WEBINAR, MOVE, actor="staff", base_url=SETTINGS.base_url)  # the same request, repeated
+    again = events.change_event(repo, WEBINAR, MOVE, actor="staff",
+                                base_url=SETTINGS.base_url)  # the same request, repeated
     assert sorted(again.material) == ["ends_at", "starts_at"] and again.before.starts_at == WEBINAR_START
     planning.after_event_change(repo, again, settings=SETTINGS)
     assert repo.get_event(WEBINAR).unplanned is None
@@ -805,8 +817,10 @@ def test_a_cancellation_whose_notices_failed_is_planned_when_staff_cancel_again(
     webinar_with_registrants(repo, 1)
     _planning_fails_once(monkeypatch, repo, "list_registrations",
                          lambda: events.cancel_event(repo, WEBINAR, actor="staff", base_url=SETTINGS.base_url))
-    planning.after_event_change(repo, events.cancel_event(repo, WEBINAR, actor="staff", base_url=SETTINGS.base_url), settings=SETTINGS)
-    planning.after_event_change(repo, events.cancel_event(repo, WEBINAR, actor="staff", base_url=SETTINGS.base_url), settings=SETTINGS)  # and once more
+    planning.after_event_change(repo, events.cancel_event(repo, WEBINAR, actor="staff", base_url=SETTINGS.base_url),
+                                settings=SETTINGS)
+    planning.after_event_change(repo, events.cancel_event(repo, WEBINAR, actor="staff", base_url=SETTINGS.base_url),
+                                settings=SETTINGS)  # and once more
     tick(repo, mailer, PINNED_NOW + timedelta(minutes=1))
     assert kinds(mailer) == ["event_cancelled"]
     assert [s.kind for s in repo.list_sends(WEBINAR) if s.state == "pending"] == []
@@ -816,7 +830,8 @@ def test_a_later_change_plans_the_mails_of_an_earlier_one_whose_planning_failed(
     webinar_with_registrants(repo, 1)
     _planning_fails_once(monkeypatch, repo, "list_registrations",
                          lambda: events.change_event(repo, WEBINAR, MOVE, actor="staff", base_url=SETTINGS.base_url))
-    later = events.change_event(repo, WEBINAR, {"online_url": "https://meet.example.org/new"}, actor="staff", base_url=SETTINGS.base_url)
+    later = events.change_event(repo, WEBINAR, {"online_url": "https://meet.example.org/new"}, actor="staff",
+                                base_url=SETTINGS.base_url)
     planning.after_event_change(repo, later, settings=SETTINGS)
     tick(repo, mailer, PINNED_NOW + timedelta(minutes=1))
     [(mail, _)] = mailer.sent  # one notice: the new time and the new link, against what the person last heard
@@ -869,7 +884,8 @@ def test_a_seat_freed_while_the_last_one_is_offered_keeps_its_mark(repo, mailer,
 
 def test_a_reminder_says_its_offset_exactly_and_a_two_day_event_ends_on_its_own_day(memory_repo, mailer, clock):
     events.create_event(memory_repo, day_data(ends_at="2027-06-04T17:00:00+02:00", reminders=["PT90M"],
-                                              online_url="https://meet.example.org/stream"), actor="test", base_url=SETTINGS.base_url)
+                                              online_url="https://meet.example.org/stream"), actor="test",
+                        base_url=SETTINGS.base_url)
     register(memory_repo, mailer, "an@example.be", [DAY], language="en", name="An")
     mailer.sent.clear()
     start = datetime(2027, 6, 3, 7, 0, tzinfo=timezone.utc)
@@ -906,7 +922,8 @@ def test_a_move_from_online_to_a_venue_shows_no_empty_link(memory_repo, mailer, 
     register(memory_repo, mailer, "an@example.be", [WEBINAR], language="en", name="An")
     mailer.sent.clear()
     change = events.change_event(memory_repo, WEBINAR, {"kind": "in_person", "online_url": None,
-                                                        "location": {"name": "Herman Teirlinckgebouw"}}, actor="test", base_url=SETTINGS.base_url)
+                                                        "location": {"name": "Herman Teirlinckgebouw"}}, actor="test",
+                                 base_url=SETTINGS.base_url)
     planning.after_event_change(memory_repo, change, settings=SETTINGS)
     tick(memory_repo, mailer, PINNED_NOW + timedelta(minutes=1))
     [(mail, _)] = mailer.sent
@@ -938,7 +955,8 @@ def test_a_postponed_event_keeps_its_registrants_and_their_reminders_until_after
     register(repo, mailer, "an@example.be", [WEBINAR])
     register(repo, mailer, "bo@example.be", [WEBINAR])
     subscribe.subscribe(repo, mailer, {"email": "cas@example.be", "name": "Cas", "event_ids": [WEBINAR],
-                                           "language": "nl", "consent": True}, base_url=BASE, key=KEY, settings=SETTINGS)  # never confirmed
+                                           "language": "nl", "consent": True}, base_url=BASE,
+                        key=KEY, settings=SETTINGS)  # never confirmed
     before = {r.person_id: r for r in repo.list_registrations(WEBINAR)}
     [pending] = [r for r in before.values() if r.status == "pending"]
     kept = [r for r in before.values() if r.status == "confirmed"]
@@ -957,7 +975,8 @@ def test_a_postponed_event_keeps_its_registrants_and_their_reminders_until_after
     monkeypatch.setattr(repo, "move_registration", meanwhile)
     # The webinar moves to January 2028: 180 days after its old end is July 2027.
     change = events.change_event(repo, WEBINAR, {"starts_at": "2028-01-13T10:00:00+01:00",
-                                                 "ends_at": "2028-01-13T11:00:00+01:00"}, actor="test", base_url=SETTINGS.base_url)
+                                                 "ends_at": "2028-01-13T11:00:00+01:00"}, actor="test",
+                                 base_url=SETTINGS.base_url)
     planning.after_event_change(repo, change, settings=SETTINGS)
     until = datetime(2028, 1, 13, 10, 0, tzinfo=timezone.utc) + timedelta(days=180)
     after = {r.person_id: r for r in repo.list_registrations(WEBINAR)}
@@ -984,7 +1003,8 @@ def test_a_long_join_link_is_a_labelled_link_not_shown_whole_in_the_html(memory_
 
 def test_the_registration_open_mail_promises_no_single_click(memory_repo, mailer, clock):
     # Its link opens a page with a button (opening a link never registers: mail scanners open links).
-    events.create_event(memory_repo, webinar_data(registration_opens_at="2026-12-01T09:00:00+01:00"), actor="test", base_url=SETTINGS.base_url)
+    events.create_event(memory_repo, webinar_data(registration_opens_at="2026-12-01T09:00:00+01:00"), actor="test",
+                        base_url=SETTINGS.base_url)
     register(memory_repo, mailer, "an@example.be", [WEBINAR])
     tick(memory_repo, mailer, datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc))
     mail = mailer.sent[-1][0]
@@ -995,11 +1015,13 @@ def test_the_registration_open_mail_promises_no_single_click(memory_repo, mailer
 def test_people_waiting_hear_of_a_new_time_or_place_without_the_join_link_or_the_invite(memory_repo, mailer, clock):
     # The day holds one: An has the seat, Bo waits. A new time reaches both; Bo's mail has no join link, no .ics,
     # and says how to leave the waiting list. A change of the join link alone is An's only.
-    events.create_event(memory_repo, day_data(capacity=1, online_url="https://meet.example.org/day"), actor="test", base_url=SETTINGS.base_url)
+    events.create_event(memory_repo, day_data(capacity=1, online_url="https://meet.example.org/day"), actor="test",
+                        base_url=SETTINGS.base_url)
     register(memory_repo, mailer, "an@example.be", [DAY])
     register(memory_repo, mailer, "bo@example.be", [DAY], name="Bo", language="en")
     mailer.sent.clear()
-    change = events.change_event(memory_repo, DAY, {"starts_at": "2027-06-03T10:00:00+02:00"}, actor="test", base_url=SETTINGS.base_url)
+    change = events.change_event(memory_repo, DAY, {"starts_at": "2027-06-03T10:00:00+02:00"}, actor="test",
+                                 base_url=SETTINGS.base_url)
     planning.after_event_change(memory_repo, change, settings=SETTINGS)
     tick(memory_repo, mailer, PINNED_NOW + timedelta(minutes=1))
     sent = {m.to_email: (m, raw) for m, raw in mailer.sent}
@@ -1012,7 +1034,8 @@ def test_people_waiting_hear_of_a_new_time_or_place_without_the_join_link_or_the
     assert "waiting list for has changed" in bo.text and "you leave the waiting list" in bo.text
     assert "meet.example.org" not in bo.text + bo.html and "10:00" in bo.text
     mailer.sent.clear()
-    change = events.change_event(memory_repo, DAY, {"online_url": "https://meet.example.org/other"}, actor="test", base_url=SETTINGS.base_url)
+    change = events.change_event(memory_repo, DAY, {"online_url": "https://meet.example.org/other"}, actor="test",
+                                 base_url=SETTINGS.base_url)
     planning.after_event_change(memory_repo, change, settings=SETTINGS)
     tick(memory_repo, mailer, PINNED_NOW + timedelta(minutes=2))
     assert [m.to_email for m, _ in mailer.sent] == ["an@example.be"]

@@ -52,11 +52,13 @@ def test_sixty_people_racing_for_ten_seats(atomic_requests, clock):
     events.create_event(repo, day_data(capacity=10), actor="test", base_url=SETTINGS.base_url)
     for i in range(60):
         subscribe.subscribe(repo, mailer, {"email": f"p{i}@example.be", "name": f"P {i}", "consent": True,
-                                               "event_ids": ["smart-region-dag-2027"]}, base_url=BASE, key=KEY, settings=SETTINGS)
+                                               "event_ids": ["smart-region-dag-2027"]}, base_url=BASE,
+                            key=KEY, settings=SETTINGS)
     links = confirm_links(mailer)
     assert len(links) == 60
     with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(lambda t: subscribe.confirm(repo, mailer, t, base_url=BASE, key=KEY, settings=SETTINGS), links))
+        results = list(pool.map(lambda t: subscribe.confirm(repo, mailer, t, base_url=BASE,
+                                                            key=KEY, settings=SETTINGS), links))
     statuses = Counter(r.status for r in repo.list_registrations("smart-region-dag-2027"))
     assert statuses == {"confirmed": 10, "waitlisted": 50}
     assert repo.get_event("smart-region-dag-2027").seats_taken == 10
@@ -67,13 +69,15 @@ def test_double_clicked_confirm_button_confirms_once(atomic_requests):
     repo, mailer = atomic_requests, RecordingMailer()
     events.create_event(repo, day_data(capacity=10), actor="test", base_url=SETTINGS.base_url)
     subscribe.subscribe(repo, mailer, {"email": "an@example.be", "name": "An", "consent": True,
-                                           "event_ids": ["smart-region-dag-2027"]}, base_url=BASE, key=KEY, settings=SETTINGS)
+                                           "event_ids": ["smart-region-dag-2027"]}, base_url=BASE,
+                        key=KEY, settings=SETTINGS)
     [link] = confirm_links(mailer)
     outcomes = []
 
     def click():
         try:
-            outcomes.append(subscribe.confirm(repo, mailer, link, base_url=BASE, key=KEY, settings=SETTINGS).outcomes[0].status)
+            outcomes.append(subscribe.confirm(repo, mailer, link, base_url=BASE,
+                                              key=KEY, settings=SETTINGS).outcomes[0].status)
         except Gone:
             outcomes.append("gone")
 
@@ -92,7 +96,8 @@ def test_cancellations_racing_with_confirmations_keep_the_count_true(atomic_requ
     events.create_event(repo, day_data(capacity=5), actor="test", base_url=SETTINGS.base_url)
     for i in range(20):
         subscribe.subscribe(repo, mailer, {"email": f"p{i}@example.be", "name": f"P {i}", "consent": True,
-                                               "event_ids": ["smart-region-dag-2027"], "language": "en"}, base_url=BASE, key=KEY, settings=SETTINGS)
+                                               "event_ids": ["smart-region-dag-2027"], "language": "en"}, base_url=BASE,
+                            key=KEY, settings=SETTINGS)
     links = confirm_links(mailer)
     for link in links[:5]:
         subscribe.confirm(repo, mailer, link, base_url=BASE, key=KEY, settings=SETTINGS)
@@ -121,7 +126,8 @@ def _three_for_one_seat(repo, mailer) -> str:
     events.create_event(repo, day_data(capacity=1), actor="test", base_url=SETTINGS.base_url)
     for address in ("an@example.be", "bo@example.be", "cy@example.be"):
         subscribe.subscribe(repo, mailer, {"email": address, "name": address[:2], "consent": True,
-                                               "event_ids": ["smart-region-dag-2027"]}, base_url=BASE, key=KEY, settings=SETTINGS)
+                                               "event_ids": ["smart-region-dag-2027"]}, base_url=BASE,
+                            key=KEY, settings=SETTINGS)
         token = re.search(r"/confirm/([\w-]+)", mailer.to(address)[-1].text).group(1)
         subscribe.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
     return re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
@@ -173,7 +179,8 @@ def test_a_confirm_whose_seat_meets_another_transaction_still_takes_it(dynamodb_
     repo, mailer = dynamodb_repo, RecordingMailer()
     events.create_event(repo, day_data(capacity=10), actor="test", base_url=SETTINGS.base_url)
     subscribe.subscribe(repo, mailer, {"email": "an@example.be", "name": "An", "consent": True,
-                                           "event_ids": ["smart-region-dag-2027"]}, base_url=BASE, key=KEY, settings=SETTINGS)
+                                           "event_ids": ["smart-region-dag-2027"]}, base_url=BASE,
+                        key=KEY, settings=SETTINGS)
     token = re.search(r"/confirm/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
     with table_faults(repo, partial(_a_transaction_conflict, at=1)):
         result = subscribe.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)

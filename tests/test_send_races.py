@@ -50,7 +50,8 @@ def test_a_reminder_held_while_the_event_moved_earlier_is_not_sent_past_its_new_
 
     def move_20_hours_earlier():
         change = events.change_event(repo, WEBINAR, {"starts_at": "2027-01-13T14:00:00+01:00",
-                                                     "ends_at": "2027-01-13T15:00:00+01:00"}, actor="staff", now=at, base_url=SETTINGS.base_url)
+                                                     "ends_at": "2027-01-13T15:00:00+01:00"}, actor="staff", now=at,
+                                     base_url=SETTINGS.base_url)
         planning.after_event_change(repo, change, now=at, settings=SETTINGS)
 
     first = tick(repo, ThrottledWhile(move_20_hours_earlier), at)
@@ -74,7 +75,8 @@ def test_a_reminder_put_back_after_throttling_does_not_go_to_someone_who_cancell
     at = WEBINAR_START - timedelta(hours=1)
     clock.set(at)
 
-    first = tick(repo, ThrottledWhile(lambda: manage_module.cancel_registration(repo, manage, WEBINAR, now=at, key=KEY)), at)
+    first = tick(repo, ThrottledWhile(lambda: manage_module.cancel_registration(repo, manage, WEBINAR, now=at,
+                                                                                key=KEY)), at)
     assert first.retry_later == 1
     second = tick(repo, mailer, at + timedelta(minutes=2))
     assert kinds(mailer, "an@example.be") == []
@@ -113,7 +115,8 @@ def test_reminders_claimed_after_a_join_link_change_carry_the_new_link(repo, mai
         def send(self, mail):
             message_id = super().send(mail)
             if len(self.sent) == 1:
-                change = events.change_event(repo, WEBINAR, {"online_url": NEW_LINK}, actor="staff", now=at, base_url=SETTINGS.base_url)
+                change = events.change_event(repo, WEBINAR, {"online_url": NEW_LINK}, actor="staff", now=at,
+                                             base_url=SETTINGS.base_url)
                 planning.after_event_change(repo, change, now=at, settings=SETTINGS)
             return message_id
 
@@ -195,7 +198,8 @@ def _act_once_planning_has_read(repo, act):
 
 def _move_an_hour_later(repo):
     change = events.change_event(repo, WEBINAR, {"starts_at": "2027-01-14T11:00:00+01:00",
-                                                 "ends_at": "2027-01-14T12:00:00+01:00"}, actor="staff", base_url=SETTINGS.base_url)
+                                                 "ends_at": "2027-01-14T12:00:00+01:00"}, actor="staff",
+                                 base_url=SETTINGS.base_url)
     planning.after_event_change(repo, change, settings=SETTINGS)
 
 
@@ -344,7 +348,8 @@ def test_a_submission_saved_while_an_erasure_runs_is_erased_too(repo, mailer, cl
 
     events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     events.create_event(repo, webinar_data(id="webinar-2027-02-11", starts_at="2027-02-11T10:00:00+01:00",
-                                           ends_at="2027-02-11T11:00:00+01:00"), actor="test", base_url=SETTINGS.base_url)
+                                           ends_at="2027-02-11T11:00:00+01:00"), actor="test",
+                        base_url=SETTINGS.base_url)
     register(repo, mailer, "an@example.be", [WEBINAR])
     an = privacy.find_person(repo, "an@example.be", key=KEY)
     original, fired = repo.erase_person, []
@@ -405,7 +410,8 @@ def test_an_erasure_while_a_tick_sends_the_persons_mail_leaves_nothing_of_them(r
     assert result.sent == 3  # bo's mail was on its way when bo pressed "erase"
     assert _items_of(repo, bo) == []
     recorded = {s.person_id: (s.state, bool(s.message_id)) for s in repo.list_sends(WEBINAR) if s.detail == "PT1H"}
-    assert recorded == {privacy.find_person(repo, a, key=KEY).id: ("sent", True) for a in ("an@example.be", "cy@example.be")}
+    assert recorded == {privacy.find_person(repo, a,
+                                            key=KEY).id: ("sent", True) for a in ("an@example.be", "cy@example.be")}
     assert tick(repo, mailer, at + timedelta(minutes=10)).due == 0  # nothing put back to go again
 
 
@@ -566,7 +572,8 @@ def test_a_profile_made_again_after_the_claim_is_not_taken_as_found(dynamodb_rep
             if not won:
                 won.extend(claim(due, by=by, lease_until=lease_until))
                 subscribe.subscribe(repo, mailer, {"email": "bo@example.be", "name": "Bo", "language": "nl",
-                                                       "event_ids": [WEBINAR], "consent": True}, base_url=BASE, key=KEY, settings=SETTINGS)
+                                                       "event_ids": [WEBINAR], "consent": True}, base_url=BASE,
+                                    key=KEY, settings=SETTINGS)
             return deletes(**request)
 
         monkeypatch.setattr(repo.client, "batch_write_item", claim_then_delete)

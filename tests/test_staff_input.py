@@ -60,10 +60,12 @@ def test_a_lone_surrogate_gets_400_on_dynamodb_not_500(client, staff_headers, da
 
 def test_a_lone_surrogate_leaves_the_in_memory_repository_listable(memory_repo):
     with pytest.raises(InvalidInput):
-        events.create_event(memory_repo, webinar_data(title={"nl": "x" + LONE}), actor="test", base_url=SETTINGS.base_url)
+        events.create_event(memory_repo, webinar_data(title={"nl": "x" + LONE}), actor="test",
+                            base_url=SETTINGS.base_url)
     events.create_event(memory_repo, day_data(), actor="test", base_url=SETTINGS.base_url)
     with pytest.raises(InvalidInput):
-        events.change_event(memory_repo, "smart-region-dag-2027", {"description": LONE}, actor="test", base_url=SETTINGS.base_url)
+        events.change_event(memory_repo, "smart-region-dag-2027", {"description": LONE}, actor="test",
+                            base_url=SETTINGS.base_url)
     [event] = memory_repo.list_events()
     assert json.dumps(event.to_record(), ensure_ascii=False).encode("utf-8")
 
@@ -151,7 +153,8 @@ def test_a_merged_text_still_follows_the_rules(client, staff_headers):
 
 def test_merging_works_on_the_in_memory_repository_too(memory_repo):
     events.create_event(memory_repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
-    change = events.change_event(memory_repo, "webinar-2027-01-14", {"description": {"en": "Other"}}, actor="test", base_url=SETTINGS.base_url)
+    change = events.change_event(memory_repo, "webinar-2027-01-14", {"description": {"en": "Other"}}, actor="test",
+                                 base_url=SETTINGS.base_url)
     assert change.after.description == {"nl": "Missie en strategie", "en": "Other"}
 
 
@@ -248,7 +251,8 @@ def test_a_create_without_id_finds_an_event_made_with_an_explicit_id(memory_repo
         events.create_event(memory_repo, webinar_data(id=None), actor="test", base_url=SETTINGS.base_url)
     assert raised.value.message.startswith("id:") and "'sro-jan'" in raised.value.message
     # An explicit id still creates, as before.
-    assert events.create_event(memory_repo, webinar_data(id="sro-jan-2"), actor="test", base_url=SETTINGS.base_url).id == "sro-jan-2"
+    assert events.create_event(memory_repo, webinar_data(id="sro-jan-2"), actor="test",
+                               base_url=SETTINGS.base_url).id == "sro-jan-2"
 
 
 

@@ -32,7 +32,8 @@ def registered(client, dynamodb_repo, mailer, staff_headers, clock):
     subscribe.confirm(dynamodb_repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
     clock.set(clock() + timedelta(minutes=1))
     subscribe.subscribe(dynamodb_repo, mailer, {
-        "email": "bo@example.be", "name": "Bo", "event_ids": ["webinar-2027-01-14"], "consent": True}, base_url=BASE, key=KEY, settings=SETTINGS)
+        "email": "bo@example.be", "name": "Bo", "event_ids": ["webinar-2027-01-14"], "consent": True}, base_url=BASE,
+                        key=KEY, settings=SETTINGS)
     clock.set(clock() + timedelta(minutes=1))
     return dynamodb_repo
 

@@ -258,7 +258,8 @@ def test_two_presses_that_both_read_the_link_unused_confirm_once_and_both_say_so
         reads.append(h)
         return unused if len(reads) == 1 else real_get(h)  # read before the other press wrote
 
-    subscribe_module.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)  # the other press, first to write
+    subscribe_module.confirm(repo, mailer, token, base_url=BASE,
+                             key=KEY, settings=SETTINGS)  # the other press, first to write
     monkeypatch.setattr(repo, "get_confirm_token", first_read_is_stale)
     monkeypatch.setattr(subscribe_module, "_sleep", lambda seconds: None)
     with pytest.raises(LinkUsed):  # "it went through", not "this link has expired"
@@ -364,7 +365,8 @@ def test_known_and_unknown_addresses_get_the_same_answer(repo, mailer):
     confirm_last(repo, mailer)
     # Both return None without raising: the caller learns nothing.
     assert subscribe_module.subscribe(repo, mailer, form(), base_url=BASE, key=KEY, settings=SETTINGS) is None
-    assert subscribe_module.subscribe(repo, mailer, form(email="new@example.be"), base_url=BASE, key=KEY, settings=SETTINGS) is None
+    assert subscribe_module.subscribe(repo, mailer, form(email="new@example.be"), base_url=BASE,
+                                      key=KEY, settings=SETTINGS) is None
 
 
 def test_a_stranger_cannot_rename_a_known_person(repo, mailer):
@@ -446,7 +448,8 @@ def test_bad_submissions_name_the_field(repo, mailer, overrides, field):
 
 def test_every_problem_is_reported_at_once(repo, mailer):
     with pytest.raises(InvalidInputs) as caught:
-        subscribe_module.subscribe(repo, mailer, {"email": "x", "consent": False}, base_url=BASE, key=KEY, settings=SETTINGS)
+        subscribe_module.subscribe(repo, mailer, {"email": "x", "consent": False}, base_url=BASE,
+                                   key=KEY, settings=SETTINGS)
     assert {"email", "name", "event_ids", "consent"} <= set(caught.value.by_field)
 
 
@@ -514,7 +517,8 @@ def test_a_double_click_on_the_one_click_link_registers_once_and_says_already(re
         # Both requests read "interested"; the other one places it first.
         if not clicks:
             clicks.append(None)
-            clicks[0] = manage_module.register_from_link(repo, mailer, manage, "later", base_url=BASE, key=KEY, settings=SETTINGS)
+            clicks[0] = manage_module.register_from_link(repo, mailer, manage, "later", base_url=BASE,
+                                                         key=KEY, settings=SETTINGS)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(seats, "place", second_click_first)
@@ -538,8 +542,10 @@ def test_cancelling_twice_or_with_a_double_click_cancels_once_and_says_cancelled
         return real(*args, **kwargs)
 
     monkeypatch.setattr(seats, "_cancel", other_click_first)
-    assert manage_module.cancel_registration(repo, manage, "smart-region-dag-2027", key=KEY).id == "smart-region-dag-2027"
-    assert manage_module.cancel_registration(repo, manage, "smart-region-dag-2027", key=KEY).id == "smart-region-dag-2027"
+    assert manage_module.cancel_registration(repo, manage, "smart-region-dag-2027",
+                                             key=KEY).id == "smart-region-dag-2027"
+    assert manage_module.cancel_registration(repo, manage, "smart-region-dag-2027",
+                                             key=KEY).id == "smart-region-dag-2027"
     assert [status(repo, "smart-region-dag-2027", a) for a in ("a@x.be", "b@x.be", "c@x.be")] == [
         "cancelled", "confirmed", "confirmed"]
     assert repo.get_event("smart-region-dag-2027").seats_taken == 2  # one seat freed, once, and given to c
@@ -614,7 +620,8 @@ def test_raising_capacity_gives_seats_to_the_waiting(repo, mailer, clock):
     for i, address in enumerate(["a@x.be", "b@x.be", "c@x.be", "d@x.be"]):
         clock.set(PINNED_NOW + timedelta(minutes=i))
         sign_up(repo, mailer, address)
-    change = events.change_event(repo, "smart-region-dag-2027", {"capacity": 3}, actor="test", base_url=SETTINGS.base_url)
+    change = events.change_event(repo, "smart-region-dag-2027", {"capacity": 3}, actor="test",
+                                 base_url=SETTINGS.base_url)
     planning.after_event_change(repo, change, settings=SETTINGS)
     assert status(repo, "smart-region-dag-2027", "c@x.be") == "confirmed"
     assert status(repo, "smart-region-dag-2027", "d@x.be") == "waitlisted"
@@ -753,7 +760,8 @@ def test_the_one_click_link_never_applies_a_submission_still_waiting_for_its_con
     manage = link(mailer.to("an@example.be")[-1], "manage")
     subscribe(repo, mailer, event_ids=["smart-region-dag-2027"], name="Mallory", question="=cmd")
     with pytest.raises(Conflict):
-        manage_module.register_from_link(repo, mailer, manage, "smart-region-dag-2027", base_url=BASE, key=KEY, settings=SETTINGS)
+        manage_module.register_from_link(repo, mailer, manage, "smart-region-dag-2027", base_url=BASE,
+                                         key=KEY, settings=SETTINGS)
     assert status(repo, "smart-region-dag-2027") == "pending"
     assert mailer.to("an@example.be")[-1].kind == "confirm_request"  # no "you are registered" mail went out
 
