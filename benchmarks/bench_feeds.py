@@ -127,7 +127,7 @@ def measure(count: int) -> dict:
         repo = DynamoDBRepository(client, os.environ["TABLE_NAME"])
         for event in events:
             repo.create_event(event)  # straight in: one feed render below, not one per event
-        public_feed.refresh_public_feeds(repo, NOW)
+        public_feed.refresh_public_feeds(repo, NOW, base_url=wiring.get_settings().base_url)
         wiring.set_repo(repo)
         calls: list[str] = []
         scanned: list[int] = []

@@ -111,7 +111,7 @@ def measure(size: int, sent_messages) -> dict[str, float]:
     from chalicelib.adapters import keys as link_keys
     from chalicelib.services import events
     from chalicelib.services import tick
-    from chalicelib import times
+    from chalicelib import times, wiring
     from chalicelib import tokens
     from chalicelib.adapters.ses import SesMailer
     from chalicelib.model.person import Person
@@ -127,7 +127,8 @@ def measure(size: int, sent_messages) -> dict[str, float]:
     event = events.create_event(repo, {
         "id": "webinar-bench", "kind": "webinar", "status": "published", "title": {"nl": "Webinar", "en": "Webinar"},
         "starts_at": "2027-01-14T10:00:00+01:00", "ends_at": "2027-01-14T11:00:00+01:00",
-        "online_url": "https://meet.example.org/sro"}, actor="bench", now=NOW)
+        "online_url": "https://meet.example.org/sro"}, actor="bench", base_url=wiring.get_settings().base_url,
+        now=NOW)
     due = event.starts_at - timedelta(hours=1)
     key = link_keys.signing_key()
 
@@ -150,7 +151,7 @@ def measure(size: int, sent_messages) -> dict[str, float]:
     # below, coming second, would not pay either. Cold starts: bench_coldstart.py.
     plan(WARM_UP, "warm", "P1D")
     warm = tick.send_due(repo, SesMailer(ses, SENDER), base_url=BASE, now=event.starts_at - timedelta(days=1),
-                              rate=1e9, time_budget=600)
+                              rate=1e9, time_budget=600, key=link_keys.signing_key())
     assert warm.sent == WARM_UP, warm
     sends = plan(size, "p", "PT1H")
     blocks = one_round(size, repo, dynamodb, ses, sends, sent_messages, due)
@@ -197,7 +198,7 @@ def one_round(size: int, repo, dynamodb, ses, sends, sent_messages, due: datetim
     gc.collect()
     started = time.perf_counter()
     result = tick.send_due(repo, mailer, base_url=BASE, now=due + timedelta(seconds=30), rate=1e9,
-                                time_budget=3600)
+                                time_budget=3600, key=link_keys.signing_key())
     tick_seconds = time.perf_counter() - started
     for client in (dynamodb, ses):
         client.meta.events.unregister("before-call.*.*", count)
@@ -261,7 +262,7 @@ def interleaved_round(size: int, repo, dynamodb, ses, sends, messages, due: date
     gc.collect()
     started = time.perf_counter()
     result = tick.send_due(repo, mailer, base_url=BASE, now=due + timedelta(seconds=30), rate=1e9,
-                                time_budget=3600)
+                                time_budget=3600, key=link_keys.signing_key())
     tick_seconds = time.perf_counter() - started - mailer.bare_seconds
     assert result.sent == size and mailer.bare == size, (result, mailer.bare)
     repo.put_sends(sends, overwrite=True)

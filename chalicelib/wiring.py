@@ -26,6 +26,13 @@ def get_settings() -> config.Settings:
     return config.load()
 
 
+def get_keys() -> bytes:
+    """The link key that signs person links and person ids (TOKEN_KEY, or SSM read once per process)."""
+    from chalicelib.adapters import keys
+
+    return keys.signing_key()
+
+
 def new_repo(settings: config.Settings | None = None) -> Repository:
     """A DynamoDB repository on the stage's table (boto3 is imported here, not at cold start)."""
     from chalicelib.adapters import aws
@@ -110,9 +117,9 @@ def send_due_now(now: datetime | None = None, time_budget: float = TIME_BUDGET, 
 
     The same code runs as ``cli send-due`` and as the scheduled tick.
     """
-    settings = config.load()
+    settings = get_settings()
     repo = repo or new_repo(settings)
     mailer = mailer or new_mailer(settings)
-    _plan_unplanned(repo, now or times.now())
-    return send_due(repo, mailer, base_url=settings.base_url, now=now, rate=tick_rate(settings.ses_max_send_rate),
-                    time_budget=time_budget)
+    _plan_unplanned(repo, now or times.now(), settings)
+    return send_due(repo, mailer, base_url=settings.base_url, key=get_keys(), now=now,
+                    rate=tick_rate(settings.ses_max_send_rate), time_budget=time_budget)

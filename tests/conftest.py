@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections import Counter
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ import pytest
 
 from chalicelib.adapters import aws
 from chalicelib.services import staff
-from chalicelib import times
+from chalicelib import config, times
 from chalicelib.adapters.dynamodb import DynamoDBRepository
 from chalicelib.adapters.dynamodb.table import create_table
 from tests.fakes import InMemoryRepository
@@ -33,6 +34,11 @@ os.environ.update({
 })
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
+
+# What the services are given by the composition root: the link key (as adapters/keys.signing_key makes it of
+# TOKEN_KEY above) and the settings of the local stage.
+KEY = hashlib.sha256(os.environ["TOKEN_KEY"].encode("utf-8")).digest()
+SETTINGS = config.load()
 
 TABLE = "sro-events-test"
 PINNED_NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)

@@ -33,7 +33,7 @@ from chalicelib.errors import (
 )
 from chalicelib.http.request import current, current_path, lang_query, page_language
 from chalicelib.http.responses import N_, _, error_response, page
-from chalicelib.wiring import get_repo, get_settings
+from chalicelib.wiring import get_keys, get_repo, get_settings
 
 
 class ErrorRow(NamedTuple):
@@ -119,7 +119,7 @@ def html_error(exc: DomainError) -> Response:
             # same manage link in its footer).
             from chalicelib.render.mails import person_links
 
-            manage = person_links(person, get_settings().base_url).manage + lang_query()
+            manage = person_links(person, get_settings().base_url, get_keys()).manage + lang_query()
         return page("token_error.html", status, code=status, resend_url=resend, manage_url=manage,
                     switch_path=_page_of_token(token))
     if isinstance(exc, MailLimitReached):

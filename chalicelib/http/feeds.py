@@ -14,7 +14,7 @@ from chalicelib.http.request import current, feed_lang
 from chalicelib.http.responses import calendar_response
 from chalicelib.http.routing import api
 from chalicelib.services import events
-from chalicelib.wiring import get_repo, get_settings
+from chalicelib.wiring import get_keys, get_repo, get_settings
 
 feeds = Blueprint(__name__)
 
@@ -26,7 +26,7 @@ def public_calendar():
     headers = current().headers
     return calendar_response(read_public_feed(
         get_repo(), feed_lang(), if_none_match=headers.get("if-none-match"),
-        if_modified_since=headers.get("if-modified-since"), now=times.now()))
+        if_modified_since=headers.get("if-modified-since"), now=times.now(), base_url=get_settings().base_url))
 
 
 @api(feeds, "/events/{event_id}/calendar.ics", methods=["GET", "HEAD"])
@@ -52,6 +52,6 @@ def personal_calendar(filename):
     headers = current().headers
     reply = manage.read_personal_feed(
         get_repo(), token, base_url=get_settings().base_url,
-        if_none_match=headers.get("if-none-match"), if_modified_since=headers.get("if-modified-since"))
+        if_none_match=headers.get("if-none-match"), if_modified_since=headers.get("if-modified-since"), key=get_keys())
     # Private: it holds join links; the token in the URL must not leak.
     return calendar_response(reply, {"Cache-Control": "private, max-age=300"})

@@ -41,4 +41,4 @@ def ses_notifications(event):
         message = json.loads(event.message)
     except ValueError:
         return  # not an SES notice (SNS's subscription confirmation, say): nothing to do
-    bounces.handle_ses_notification(message, wiring.get_repo())
+    bounces.handle_ses_notification(message, wiring.get_repo(), key=wiring.get_keys())

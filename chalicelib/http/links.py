@@ -24,7 +24,7 @@ from chalicelib.http.responses import N_, _, page, result_page, see_other
 from chalicelib.http.routing import page_route
 from chalicelib.model.event import LANGUAGES
 from chalicelib.render import i18n, pages
-from chalicelib.wiring import get_mailer, get_repo, get_settings
+from chalicelib.wiring import get_keys, get_mailer, get_repo, get_settings
 
 links = Blueprint(__name__)
 
@@ -46,7 +46,9 @@ def confirm_page(token):
 def confirm_registration(token):
     from chalicelib.services import subscribe
 
-    result = subscribe.confirm(get_repo(), get_mailer(), token, base_url=get_settings().base_url, now=times.now())
+    settings = get_settings()
+    result = subscribe.confirm(get_repo(), get_mailer(), token, base_url=settings.base_url, key=get_keys(),
+                               settings=settings, now=times.now())
     return page("confirmed.html", switch_path="/", result=result, summary=pages.confirm_summary(result.outcomes))
 
 
@@ -54,7 +56,9 @@ def confirm_registration(token):
 def resend_confirmation(token):
     from chalicelib.services import subscribe
 
-    subscribe.resend_confirmation(get_repo(), get_mailer(), token, base_url=get_settings().base_url, now=times.now())
+    settings = get_settings()
+    subscribe.resend_confirmation(get_repo(), get_mailer(), token, base_url=settings.base_url, key=get_keys(),
+                                  settings=settings, now=times.now())
     return see_other(f"/subscriptions/sent?lang={page_language()}")
 
 
@@ -114,7 +118,7 @@ MANAGE_DONE = ("mail", "language")
 def manage_page(token):
     from chalicelib.services import manage
 
-    view = manage.manage_view(get_repo(), token, base_url=get_settings().base_url)
+    view = manage.manage_view(get_repo(), token, base_url=get_settings().base_url, key=get_keys())
     done = (current().query_params or {}).get("done")
     return page("manage.html", token=token, view=view, now=times.now(), done=done if done in MANAGE_DONE else None)
 
@@ -132,7 +136,7 @@ def _registration(token: str, event_id: str, *, unconfirmed_ok: bool = False):
     """
     from chalicelib.services import manage
 
-    view = manage.manage_view(get_repo(), token, base_url=get_settings().base_url)
+    view = manage.manage_view(get_repo(), token, base_url=get_settings().base_url, key=get_keys())
     for event, registration in view.registrations:
         if event.id == event_id and (registration.status != "pending" or
                                      (unconfirmed_ok and event_id in view.unconfirmed_ids)):
@@ -156,7 +160,7 @@ def cancel_registration(token, event_id):
                     message=pages.with_title(about, event, lang),
                     button=_("Yes, cancel my registration"), action=current().path.format(
                         token=token, event_id=event_id) + lang_query(), back_url=back)
-    event = manage.cancel_registration(get_repo(), token, event_id, now=times.now())
+    event = manage.cancel_registration(get_repo(), token, event_id, now=times.now(), key=get_keys())
     lang = page_language()
     return page("result.html", switch_path=_manage_path(token), heading=_("Registration cancelled"),
                 paragraphs=[pages.with_title(i18n.gettext("Your registration for %(title)s is cancelled.", lang), event, lang),
@@ -173,7 +177,7 @@ def resend_from_manage(token):
     # A fresh confirm link for the registrations whose link no longer works, to the person's own address.
     # Nothing to send (a reload after a send, whose link now works): back to the page, which says where they stand.
     if subscribe.resend_from_manage(get_repo(), get_mailer(), token, base_url=get_settings().base_url,
-                                    now=times.now()):
+                                    now=times.now(), key=get_keys(), settings=get_settings()):
         return see_other(f"/subscriptions/sent?lang={page_language()}")
     return _back_to("/manage/", token)
 
@@ -213,11 +217,12 @@ def register_from_link(token, event_id):
     from chalicelib.services import manage, people
 
     outcome = manage.register_from_link(get_repo(), get_mailer(), token, event_id,
-                                        base_url=get_settings().base_url, now=times.now())
+                                        base_url=get_settings().base_url, key=get_keys(), settings=get_settings(),
+                                        now=times.now())
     shown = "already_waitlisted" if outcome.status == "already" and outcome.kept == "waitlisted" else outcome.status
     heading, text = REGISTER_OUTCOMES.get(shown, REGISTER_OUTCOMES["closed"])
     if shown in REGISTER_OUTCOMES_WITHOUT_MAIL and \
-            not people.person_for_token(get_repo(), "manage", token).receives_mail:
+            not people.person_for_token(get_repo(), "manage", token, key=get_keys()).receives_mail:
         text = REGISTER_OUTCOMES_WITHOUT_MAIL[shown]
     return result_page(_(heading), pages.with_title("%(title)s", outcome.event, page_language()), _(text),
                        manage_url=_manage_path(token) + lang_query(), switch_path=_manage_path(token))
@@ -228,7 +233,7 @@ def stop_mail(token):
     from chalicelib.services import manage
 
     try:
-        manage.unsubscribe(get_repo(), token, purpose="manage", now=times.now())
+        manage.unsubscribe(get_repo(), token, purpose="manage", now=times.now(), key=get_keys())
     except ErasedPersonLink:  # erased: no mail goes out, which is what was asked
         return erased_link_page(200, switch_path=_manage_path(token))
     return result_page(_("No more emails"), _("You get no more emails from us. Your registrations stay."),
@@ -242,7 +247,7 @@ def resume_mail(token):
 
     # Harmless, so one button without "are you sure?". A stop by a bounce or
     # complaint stays; the page it leads to says why.
-    manage.resume_mail(get_repo(), token, now=times.now())
+    manage.resume_mail(get_repo(), token, now=times.now(), key=get_keys())
     return _back_to_manage(token, "mail")
 
 
@@ -253,7 +258,7 @@ def change_mail_language(token):
     values = form_fields().get("language", []) if is_form_post() else []
     if len(set(values)) != 1:
         raise InvalidInput("language", "not_one_of", "choose nl or en", allowed=LANGUAGES)
-    manage.set_mail_language(get_repo(), token, values[0], now=times.now())
+    manage.set_mail_language(get_repo(), token, values[0], now=times.now(), key=get_keys())
     return _back_to_manage(token, "language")
 
 
@@ -262,13 +267,13 @@ def erase_my_data(token):
     from chalicelib.services import manage, privacy
 
     if not confirmed_step():
-        manage.manage_view(get_repo(), token, base_url=get_settings().base_url)  # 404 for a bad link
+        manage.manage_view(get_repo(), token, base_url=get_settings().base_url, key=get_keys())  # 404 for a bad link
         return page("are_you_sure.html", switch_path=_manage_path(token), heading=_("Erase all your data?"),
                     message=_("We erase your name, address, questions and every registration. Your seats go to the people on the waiting list. This cannot be undone."),
                     button=_("Yes, erase my data"), action=f"/manage/{token}/erase" + lang_query(),
                     back_url=_manage_path(token) + lang_query())
     try:
-        privacy.erase_by_token(get_repo(), token, now=times.now())
+        privacy.erase_by_token(get_repo(), token, now=times.now(), key=get_keys())
     except ErasedPersonLink:
         pass  # erased already (a double click, a reload of the post): where the first one led
     return see_other(f"/erased{lang_query()}")
@@ -300,7 +305,7 @@ def unsubscribe_page(token):
     from chalicelib.services import manage
 
     # 404 for a bad link; changes nothing
-    view = manage.unsubscribe_view(get_repo(), token, base_url=get_settings().base_url, now=times.now())
+    view = manage.unsubscribe_view(get_repo(), token, base_url=get_settings().base_url, now=times.now(), key=get_keys())
     return page("button_page.html", heading=_("Stop all emails"),
                 message=_("Press the button to receive no more emails from the Smart Region Office about its events. Your registrations stay."),
                 notes=stop_warnings(view),
@@ -316,7 +321,7 @@ def unsubscribe(token):
     # multipart). The request itself is the intent; its body is not required.
     raw_form_body()
     try:
-        manage.unsubscribe(get_repo(), token, now=times.now())
+        manage.unsubscribe(get_repo(), token, now=times.now(), key=get_keys())
     except ErasedPersonLink:  # a genuine link, its person erased: nothing is left to unsubscribe, and no mail goes
         return erased_link_page(200, switch_path=current_path())
     return result_page(_("No more emails"), _("You get no more emails from us. Your registrations stay."),

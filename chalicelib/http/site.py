@@ -11,7 +11,7 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib import config, times
+from chalicelib import times
 from chalicelib.errors import DomainError, InvalidInput, InvalidInputs, NotFound, Unavailable
 from chalicelib.http.errors import html_error, json_error
 from chalicelib.http.request import current, is_form_post, json_body, page_language, raw_form_body
@@ -20,7 +20,7 @@ from chalicelib.http.routing import page_route
 from chalicelib.model.event import ID_PATTERN
 from chalicelib.render import pages
 from chalicelib.services import events
-from chalicelib.wiring import get_mailer, get_repo, get_settings
+from chalicelib.wiring import get_keys, get_mailer, get_repo, get_settings
 
 site = Blueprint(__name__)
 
@@ -122,12 +122,14 @@ def _subscribe(data: Any) -> None:
 
     # The service answers a filled-in honeypot (``website``) exactly like a
     # person, and keeps and sends nothing.
-    subscribe.subscribe(get_repo(), get_mailer(), data, base_url=get_settings().base_url, now=times.now())
+    settings = get_settings()
+    subscribe.subscribe(get_repo(), get_mailer(), data, base_url=settings.base_url, key=get_keys(), settings=settings,
+                        now=times.now())
 
 
 @page_route(site, "/outbox", methods=["GET"])
 def outbox_page():
-    settings = config.load()
+    settings = get_settings()
     if not settings.is_local or not settings.endpoint_url:
         raise NotFound("path: the outbox exists only in the local stage")
     from chalicelib.adapters import outbox

@@ -19,7 +19,7 @@ from chalicelib.http.routing import api
 from chalicelib.render import pages
 from chalicelib.render.event_json import event_json
 from chalicelib.services import events, staff
-from chalicelib.wiring import get_repo, get_settings
+from chalicelib.wiring import get_keys, get_repo, get_settings
 
 staff_api = Blueprint(__name__)
 
@@ -64,7 +64,7 @@ def _staff_event(event, status: int = 200) -> Response:
 
 @staff_route("/staff/events", methods=["POST"])
 def staff_create_event():
-    event = events.create_event(get_repo(), json_body(), actor=actor())
+    event = events.create_event(get_repo(), json_body(), actor=actor(), base_url=get_settings().base_url)
     return _staff_event(event, 201)
 
 
@@ -104,7 +104,7 @@ def staff_registrations(event_id):
 def staff_subscriber_data():
     from chalicelib.services import privacy
 
-    data = privacy.access_for_staff(get_repo(), subscriber_email(), actor=actor())
+    data = privacy.access_for_staff(get_repo(), subscriber_email(), actor=actor(), key=get_keys())
     return json_response(data, headers={"Cache-Control": "no-store"})
 
 
@@ -112,7 +112,7 @@ def staff_subscriber_data():
 def staff_erase_subscriber():
     from chalicelib.services import privacy
 
-    privacy.erase_for_staff(get_repo(), subscriber_email(), actor=actor())
+    privacy.erase_for_staff(get_repo(), subscriber_email(), actor=actor(), key=get_keys())
     return json_response({"status": "erased"})
 
 
@@ -120,8 +120,8 @@ def staff_erase_subscriber():
 def staff_change_event(event_id):
     from chalicelib.services import planning
 
-    change = events.change_event(get_repo(), event_id, json_body(), actor=actor())
-    planning.after_event_change(get_repo(), change)
+    change = events.change_event(get_repo(), event_id, json_body(), actor=actor(), base_url=get_settings().base_url)
+    planning.after_event_change(get_repo(), change, settings=get_settings())
     return _staff_event(change.after)
 
 
@@ -129,8 +129,8 @@ def staff_change_event(event_id):
 def staff_publish_event(event_id):
     from chalicelib.services import planning
 
-    change = events.publish_event(get_repo(), event_id, actor=actor())
-    planning.after_event_change(get_repo(), change)
+    change = events.publish_event(get_repo(), event_id, actor=actor(), base_url=get_settings().base_url)
+    planning.after_event_change(get_repo(), change, settings=get_settings())
     return _staff_event(change.after)
 
 
@@ -138,8 +138,8 @@ def staff_publish_event(event_id):
 def staff_cancel_event(event_id):
     from chalicelib.services import planning
 
-    change = events.cancel_event(get_repo(), event_id, actor=actor())
-    planning.after_event_change(get_repo(), change)
+    change = events.cancel_event(get_repo(), event_id, actor=actor(), base_url=get_settings().base_url)
+    planning.after_event_change(get_repo(), change, settings=get_settings())
     return _staff_event(change.after)
 
 

@@ -8,7 +8,6 @@ import sys
 
 from chalicelib import config, times, wiring
 from chalicelib.adapters import aws
-from chalicelib.adapters.dynamodb import DynamoDBRepository
 from chalicelib.adapters.dynamodb.table import create_table
 from chalicelib.errors import DomainError
 from chalicelib.adapters import outbox
@@ -17,8 +16,8 @@ from chalicelib.services import staff
 
 
 def _repo():
-
-    return DynamoDBRepository(aws.client("dynamodb"), config.load().table_name)
+    """The stage's repository, built by the composition root."""
+    return wiring.new_repo()
 
 
 def bootstrap_refusal(settings: config.Settings) -> str | None:
@@ -38,7 +37,7 @@ def bootstrap_refusal(settings: config.Settings) -> str | None:
 def cmd_bootstrap(args: argparse.Namespace) -> int:
     """Create the table and the sender identity where missing (the local emulator only)."""
 
-    settings = config.load()
+    settings = wiring.get_settings()
     refusal = bootstrap_refusal(settings)
     if refusal:
         print(refusal, file=sys.stderr)
@@ -86,7 +85,7 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 def cmd_outbox(args: argparse.Namespace) -> int:
     """Print the mail the app has sent (moto's server; local stage only)."""
 
-    settings = config.load()
+    settings = wiring.get_settings()
     if not settings.is_local or not settings.endpoint_url:
         print("error: the outbox exists only in the local stage, with AWS_ENDPOINT_URL set to moto's server",
               file=sys.stderr)
@@ -146,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     except DomainError as exc:
         hint = ""
         if "ResourceNotFoundException" in exc.message:
-            hint = f" (table {config.load().table_name!r}: has bootstrap run, and is TABLE_NAME right?)"
+            hint = f" (table {wiring.get_settings().table_name!r}: has bootstrap run, and is TABLE_NAME right?)"
         print(f"error: {exc.message}{hint}", file=sys.stderr)
         return 2
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from chalicelib import times
+from chalicelib import times, wiring
 from chalicelib.errors import Conflict
 from chalicelib.ports import Repository
 from chalicelib.services.events import create_event
@@ -86,11 +86,12 @@ def seed_events() -> list[dict]:
 def seed(repo: Repository, now: datetime | None = None) -> list[str]:
     """Add the office's events that are missing; return the ids added."""
     added = []
+    base_url = wiring.get_settings().base_url
     for data in seed_events():
         if repo.get_event(data["id"]) is not None:
             continue
         try:
-            create_event(repo, data, actor="seed", now=now or times.now())
+            create_event(repo, data, actor="seed", base_url=base_url, now=now or times.now())
         except Conflict:
             continue  # another seed run added it meanwhile
         added.append(data["id"])

@@ -11,7 +11,6 @@ from datetime import timedelta
 from typing import Any, Callable
 
 from chalicelib import times, tokens
-from chalicelib.adapters import keys as link_keys
 from chalicelib.model import mail as mail_model
 from chalicelib.model.event import Event
 from chalicelib.model.mail import Attachment, Links, Mail
@@ -109,13 +108,12 @@ def _before(snapshot: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def person_links(person: Person | str, base_url: str, key: bytes | None = None) -> Links:
-    """Return the manage, unsubscribe and personal feed links of a person (``key``: the signing key, if at hand).
+def person_links(person: Person | str, base_url: str, key: bytes) -> Links:
+    """Return the manage, unsubscribe and personal feed links of a person (``key``: the link signing key).
 
     ``person``: the profile, whose link salt the links carry; or a person id alone, for a profile without
     one (made before salts).
     """
-    key = key or link_keys.signing_key()
     person_id, salt = (person, "") if isinstance(person, str) else (person.id, person.link_salt)
 
     def token(purpose: str) -> str:

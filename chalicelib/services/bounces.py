@@ -28,7 +28,6 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib import tokens
-from chalicelib.adapters import keys as link_keys
 from chalicelib.errors import DomainError
 from chalicelib.input import subscription
 from chalicelib.services import manage
@@ -59,7 +58,7 @@ def _object(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def handle_ses_notification(message: dict[str, Any], repo: Any) -> int:
+def handle_ses_notification(message: dict[str, Any], repo: Any, *, key: bytes) -> int:
     """Record a suppression for each permanently bounced or complaining recipient, and stop all mail to them.
 
     The person with that address (if any) is marked ``mail_stopped_reason``
@@ -71,15 +70,15 @@ def handle_ses_notification(message: dict[str, Any], repo: Any) -> int:
     """
     found = suppressions_in(message) if isinstance(message, dict) else []
     for address, reason in found:
-        repo.suppress(address_hash(address), reason)
-        _stop_person(repo, address, reason)
+        repo.suppress(address_hash(address, key), reason)
+        _stop_person(repo, address, reason, key)
     return len(found)
 
 
-def _stop_person(repo: Any, address: str, reason: str) -> None:
+def _stop_person(repo: Any, address: str, reason: str, key: bytes) -> None:
 
     try:
-        person_id = tokens.person_id_for(subscription.normalise_email(address).lower(), link_keys.signing_key())
+        person_id = tokens.person_id_for(subscription.normalise_email(address).lower(), key)
     except DomainError:
         return  # not an address we could have mailed
     person = repo.get_person(person_id)

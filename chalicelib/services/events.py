@@ -22,7 +22,7 @@ def _audit(repo: Repository, actor: str, action: str, event: Event, now: datetim
     repo.add_audit(AuditEntry(actor=actor, action=action, target=f"event:{event.id}", at=now, details=details))
 
 
-def create_event(repo: Repository, data: Any, *, actor: str, now: datetime | None = None) -> Event:
+def create_event(repo: Repository, data: Any, *, actor: str, base_url: str, now: datetime | None = None) -> Event:
     """Validate and store a new event; 409 when its id is taken or, without an id, when it exists already."""
     now = now or times.now()
     event = build_event(data, existing=None, now=now)
@@ -48,7 +48,7 @@ def create_event(repo: Repository, data: Any, *, actor: str, now: datetime | Non
             raise
         event = dated
     _audit(repo, actor, "event.create", event, now, status=event.status)
-    refresh_public_feeds(repo, now)
+    refresh_public_feeds(repo, now, base_url=base_url)
     return event
 
 
@@ -82,7 +82,8 @@ def get_event(repo: Repository, event_id: str) -> Event:
     return event
 
 
-def change_event(repo: Repository, event_id: str, data: Any, *, actor: str, now: datetime | None = None) -> EventChange:
+def change_event(repo: Repository, event_id: str, data: Any, *, actor: str, base_url: str,
+                 now: datetime | None = None) -> EventChange:
     """Apply a PATCH; a change of time, place or join link raises the sequence."""
     now = now or times.now()
     before = get_event(repo, event_id)
@@ -98,24 +99,26 @@ def change_event(repo: Repository, event_id: str, data: Any, *, actor: str, now:
     # Also after a change that changed nothing: repeating a request heals a
     # feed whose refresh failed (refresh_public_feeds stores nothing if the
     # bytes are the same), and the mails of a change whose planning failed.
-    refresh_public_feeds(repo, now)
+    refresh_public_feeds(repo, now, base_url=base_url)
     # The one place where registrants hear of a change: with ``material``
     # non-empty (time, place or join link), confirmed registrants are mailed
     # by the notices of services/tick.py (issue #5) from this EventChange.
     return unplanned_change(after)
 
 
-def publish_event(repo: Repository, event_id: str, *, actor: str, now: datetime | None = None) -> EventChange:
+def publish_event(repo: Repository, event_id: str, *, actor: str, base_url: str,
+                  now: datetime | None = None) -> EventChange:
     """Publish a draft (a no-op when it is published already)."""
-    return change_event(repo, event_id, {"status": "published"}, actor=actor, now=now)
+    return change_event(repo, event_id, {"status": "published"}, actor=actor, base_url=base_url, now=now)
 
 
-def cancel_event(repo: Repository, event_id: str, *, actor: str, now: datetime | None = None) -> EventChange:
+def cancel_event(repo: Repository, event_id: str, *, actor: str, base_url: str,
+                 now: datetime | None = None) -> EventChange:
     """Cancel an event: it stays visible as cancelled, and its sequence rises."""
     now = now or times.now()
     before = get_event(repo, event_id)
     if before.status == "cancelled":
-        refresh_public_feeds(repo, now)
+        refresh_public_feeds(repo, now, base_url=base_url)
         return unplanned_change(before)  # a repeated request: the notices, if their planning failed
     if before.status == "draft":
         # Cancelled events are public for 30 days; a draft never was, and has no one to tell.
@@ -124,7 +127,7 @@ def cancel_event(repo: Repository, event_id: str, *, actor: str, now: datetime |
                                     sequence=before.sequence + 1))
     repo.update_event(after, previous=before)
     _audit(repo, actor, "event.cancel", after, now, previous_status=before.status)
-    refresh_public_feeds(repo, now)
+    refresh_public_feeds(repo, now, base_url=base_url)
     return unplanned_change(after)
 
 

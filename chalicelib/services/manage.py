@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chalicelib import times, tokens
+from chalicelib import config, times, tokens
 from chalicelib.errors import AwaitingConfirmation, Conflict, InvalidInput, NotFound
 from chalicelib.model.event import LANGUAGES, Event
 from chalicelib.model.feed import FeedReply
@@ -21,7 +21,7 @@ from chalicelib.services.seats import _cancel, _place_again, promote_waiting
 from chalicelib.services.views import ManageView, _person_view
 
 
-def manage_view(repo: Repository, token: str, *, base_url: str, now: datetime | None = None) -> ManageView:
+def manage_view(repo: Repository, token: str, *, base_url: str, key: bytes, now: datetime | None = None) -> ManageView:
     """Return the person's registrations, soonest first, with their links.
 
     A pending one is shown waiting for its confirmation while a link mailed for
@@ -30,21 +30,22 @@ def manage_view(repo: Repository, token: str, *, base_url: str, now: datetime | 
     otherwise as nothing.
     """
     now = now or times.now()
-    return _person_view(repo, person_for_token(repo, "manage", token), base_url=base_url, now=now)
+    return _person_view(repo, person_for_token(repo, "manage", token, key=key), base_url=base_url, key=key, now=now)
 
 
-def unsubscribe_view(repo: Repository, token: str, *, base_url: str, now: datetime | None = None) -> ManageView:
+def unsubscribe_view(repo: Repository, token: str, *, base_url: str, key: bytes,
+                     now: datetime | None = None) -> ManageView:
     """The person of an unsubscribe link, with what stopping mail would silence (the button page's warning).
 
     Only ``waiting`` and ``interested`` are for the page: the view's manage links
     are not to be shown from an unsubscribe link, which works for that one purpose.
     """
     now = now or times.now()
-    return _person_view(repo, person_for_token(repo, "unsubscribe", token), base_url=base_url, now=now,
-                        pending=False)
+    return _person_view(repo, person_for_token(repo, "unsubscribe", token, key=key), base_url=base_url, key=key,
+                        now=now, pending=False)
 
 
-def resume_mail(repo: Repository, token: str, *, now: datetime | None = None) -> Person:
+def resume_mail(repo: Repository, token: str, *, key: bytes, now: datetime | None = None) -> Person:
     """The manage page's "receive our emails again": lift a stop the person made themselves.
 
     A stop by a bounce or a complaint stays (mail to that address fails or was
@@ -54,10 +55,10 @@ def resume_mail(repo: Repository, token: str, *, now: datetime | None = None) ->
     limits alone (``_mail_limit``), without the one a day since the stop.
     """
     now = now or times.now()
-    person = person_for_token(repo, "manage", token)
+    person = person_for_token(repo, "manage", token, key=key)
     if person.mail_stopped_reason != "unsubscribed":
         return person  # not stopped, or stopped by a bounce or complaint: nothing this button may change
-    if repo.suppression(tokens.address_hash(person.email)) is not None:
+    if repo.suppression(tokens.address_hash(person.email, key)) is not None:
         return person
 
     def resumed(person: Person) -> dict[str, Any] | None:
@@ -68,20 +69,21 @@ def resume_mail(repo: Repository, token: str, *, now: datetime | None = None) ->
     return _change_person(repo, person, resumed, now) or person
 
 
-def set_mail_language(repo: Repository, token: str, language: Any, *, now: datetime | None = None) -> Person:
+def set_mail_language(repo: Repository, token: str, language: Any, *, key: bytes,
+                      now: datetime | None = None) -> Person:
     """The manage page's "language of our emails": the profile's language, which every later mail is written in
     (the tick reads ``Person.language``). Registrations keep the language they were submitted in."""
     now = now or times.now()
     if language not in LANGUAGES:
         raise InvalidInput("language", "not_one_of", "must be nl or en", allowed=LANGUAGES)
-    person = person_for_token(repo, "manage", token)
+    person = person_for_token(repo, "manage", token, key=key)
     return _change_person(repo, person, lambda p: None if p.language == language else {"language": language},
                           now) or person
 
 
-def _own_registration(repo: Repository, token: str, event_id: str) -> tuple[Person, Event, Registration]:
+def _own_registration(repo: Repository, token: str, event_id: str, key: bytes) -> tuple[Person, Event, Registration]:
     """The person of a manage link, the event and their registration for it; NotFound if they have none."""
-    person = person_for_token(repo, "manage", token)
+    person = person_for_token(repo, "manage", token, key=key)
     event = _events_by_id(repo).get(event_id)
     reg = repo.get_registrations(person.id, [event_id]).get(event_id) if event else None
     if event is None or reg is None:
@@ -89,10 +91,11 @@ def _own_registration(repo: Repository, token: str, event_id: str) -> tuple[Pers
     return person, event, reg
 
 
-def cancel_registration(repo: Repository, token: str, event_id: str, *, now: datetime | None = None) -> Event:
+def cancel_registration(repo: Repository, token: str, event_id: str, *, key: bytes,
+                        now: datetime | None = None) -> Event:
     """Cancel one registration; a freed seat goes to the first person waiting."""
     now = now or times.now()
-    person, event, reg = _own_registration(repo, token, event_id)
+    person, event, reg = _own_registration(repo, token, event_id, key)
     for attempt in range(RETRIES):
         if reg.status == "cancelled":
             return event  # a second click, or a reload: cancelled already, and the page says so
@@ -108,10 +111,10 @@ def cancel_registration(repo: Repository, token: str, event_id: str, *, now: dat
 
 
 def register_from_link(repo: Repository, mailer: Mailer, token: str, event_id: str, *,
-                       base_url: str, now: datetime | None = None) -> Outcome:
+                       base_url: str, key: bytes, settings: config.Settings, now: datetime | None = None) -> Outcome:
     """Register an interested person with one click, now that registration is open."""
     now = now or times.now()
-    person, event, reg = _own_registration(repo, token, event_id)
+    person, event, reg = _own_registration(repo, token, event_id, key)
     if reg.status in ("confirmed", "waitlisted"):
         return Outcome(event, "already", reg.status)
     if reg.status == "pending":
@@ -121,13 +124,13 @@ def register_from_link(repo: Repository, mailer: Mailer, token: str, event_id: s
                                    "email we sent")
     if not event.is_registration_open(now):
         return Outcome(event, "interested" if event.registration_not_open_yet(now) else "closed")
-    status, kept, event = _place_again(repo, event, reg, now, done=("confirmed", "waitlisted"))
+    status, kept, event = _place_again(repo, event, reg, now, settings=settings, done=("confirmed", "waitlisted"))
     if status == "already":
         return Outcome(event, "already", kept)  # the first click's request placed it, and mails it
     if status == "waitlisted" and person.id in promote_waiting(repo, event.id, now=now, quiet_for=person.id):
         status = "confirmed"  # a seat was free, owed to the people waiting first: they were ahead, and it was theirs
     outcome = Outcome(event, status)
-    _mail_outcomes(mailer, person, [outcome], person_links(person, base_url), base_url)
+    _mail_outcomes(mailer, person, [outcome], person_links(person, base_url, key), base_url)
     return outcome
 
 
@@ -145,16 +148,17 @@ def stop_all_mail(repo: Repository, person: Person, reason: str, *, now: datetim
     _change_person(repo, person, stopped, now)
 
 
-def unsubscribe(repo: Repository, token: str, *, purpose: str = "unsubscribe", now: datetime | None = None) -> None:
+def unsubscribe(repo: Repository, token: str, *, key: bytes, purpose: str = "unsubscribe",
+                now: datetime | None = None) -> None:
     """RFC 8058 one-click (or the manage page's button): stop all mail to the person."""
-    stop_all_mail(repo, person_for_token(repo, purpose, token), "unsubscribed", now=now)
+    stop_all_mail(repo, person_for_token(repo, purpose, token, key=key), "unsubscribed", now=now)
 
 
-def read_personal_feed(repo: Repository, token: str, *, base_url: str, if_none_match: str | None = None,
+def read_personal_feed(repo: Repository, token: str, *, base_url: str, key: bytes, if_none_match: str | None = None,
                        if_modified_since: str | None = None):
     """The person's confirmed events as iCalendar, join links included; 304 when unchanged."""
 
-    person = person_for_token(repo, "feed", token)
+    person = person_for_token(repo, "feed", token, key=key)
     events = _events_by_id(repo)
     regs = repo.get_registrations(person.id, sorted(person.event_ids))
     mine = sorted((events[e] for e, r in regs.items() if e in events and r.status == "confirmed"

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from chalicelib import config, tokens
-from chalicelib.adapters import keys as link_keys
 from chalicelib.errors import Conflict, ErasedPersonLink, NotFound
 from chalicelib.model.event import Event
 from chalicelib.model.person import Person
@@ -18,7 +17,7 @@ UNCONFIRMED_RETENTION = timedelta(days=7)
 RETRIES = 3
 
 
-def person_for_token(repo: Repository, purpose: str, token: str) -> Person:
+def person_for_token(repo: Repository, purpose: str, token: str, *, key: bytes) -> Person:
     """Return the person a link token stands for; NotFound when it is not genuine, ErasedPersonLink when the
     person is gone.
 
@@ -26,7 +25,7 @@ def person_for_token(repo: Repository, purpose: str, token: str) -> Person:
     since (the address was subscribed again): NotFound, as a link we do not know; it must not reach the new
     profile, and saying "erased" would tell its holder the address was subscribed again.
     """
-    read = tokens.read_person_token(purpose, token, link_keys.signing_key())
+    read = tokens.read_person_token(purpose, token, key)
     if not read:
         raise NotFound("token: this link is not valid (any more)")
     person_id, salt = read
@@ -38,9 +37,9 @@ def person_for_token(repo: Repository, purpose: str, token: str) -> Person:
     return person
 
 
-def _retention_until(event: Event, now: datetime) -> datetime:
+def _retention_until(event: Event, now: datetime, settings: config.Settings) -> datetime:
 
-    days = config.load().registration_retention_days
+    days = settings.registration_retention_days
     return max(event.ends_at, now) + timedelta(days=days)
 
 
@@ -75,9 +74,10 @@ def _change_person(repo: Repository, person: Person, change: Callable[[Person], 
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _keep_person_until(repo: Repository, person: Person, events: list[Event], now: datetime) -> Person | None:
+def _keep_person_until(repo: Repository, person: Person, events: list[Event], now: datetime, *,
+                       settings: config.Settings) -> Person | None:
     """Raise the profile's expiry to the retention of ``events`` (never lower it); no write if it is there already."""
-    until = max((_retention_until(e, now) for e in events), default=None)
+    until = max((_retention_until(e, now, settings) for e in events), default=None)
     if until is None:
         return person
     return _change_person(repo, person, lambda p: None if (p.expires_at or until) >= until else {"expires_at": until},

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib import times
+from chalicelib import config, times
 from chalicelib.errors import Conflict, Unavailable
 from chalicelib.model import event as event_model
 from chalicelib.model.event import Event
@@ -149,7 +149,8 @@ def _moved(current: Send, wanted: Send) -> bool:
 # ------------------------------------------------------------------ staff
 
 
-def after_event_change(repo: Repository, change: Any, *, now: datetime | None = None) -> None:
+def after_event_change(repo: Repository, change: Any, *, settings: config.Settings,
+                       now: datetime | None = None) -> None:
     """What a staff change means for registrants: notices and rescheduled reminders, more seats for the people waiting.
 
     The mails themselves go out from the next tick (reminders.send_due), each
@@ -158,7 +159,8 @@ def after_event_change(repo: Repository, change: Any, *, now: datetime | None = 
     now = now or times.now()
     before, after = change.before, change.after
     if after.ends_at > before.ends_at and after.status != "cancelled":
-        keep_until_after(repo, after, now)  # first: the reminders planned next take the registrations' expiry
+        # first: the reminders planned next take the registrations' expiry
+        keep_until_after(repo, after, now, settings=settings)
     on_event_change(repo, before, after, list(change.material), now)
     if after.capacity is not None and (before.capacity is None or after.capacity > before.capacity) or \
             (before.capacity is not None and after.capacity is None):
@@ -170,7 +172,7 @@ def after_event_change(repo: Repository, change: Any, *, now: datetime | None = 
             pass  # changed again meanwhile: the later change plans from the same "before", this one included
 
 
-def keep_until_after(repo: Repository, event: Event, now: datetime) -> int:
+def keep_until_after(repo: Repository, event: Event, now: datetime, *, settings: config.Settings) -> int:
     """An event that moved later keeps its registrants as confirming it now would: until its new end plus retention.
 
     Registrations (confirmed, waiting or interested) and their profiles are
@@ -181,7 +183,7 @@ def keep_until_after(repo: Repository, event: Event, now: datetime) -> int:
     read again. Pending registrations keep their own short expiry. Safe to
     run twice; return how many registrations were raised.
     """
-    until = _retention_until(event, now)
+    until = _retention_until(event, now, settings)
     raised, kept = 0, set()
     for reg in repo.list_registrations(event.id):
         for attempt in range(RETRIES):
@@ -204,7 +206,8 @@ def keep_until_after(repo: Repository, event: Event, now: datetime) -> int:
     return raised
 
 
-def plan_unplanned(repo: Repository, now: datetime, *, settle_for: timedelta = timedelta(minutes=1)) -> int:
+def plan_unplanned(repo: Repository, now: datetime, *, settings: config.Settings,
+                   settle_for: timedelta = timedelta(minutes=1)) -> int:
     """Plan what failed to be planned (the tick, each minute); return how many events it took up.
 
     The mails of a staff change (``Event.unplanned``), and a freed seat not
@@ -216,7 +219,7 @@ def plan_unplanned(repo: Repository, now: datetime, *, settle_for: timedelta = t
     for event in repo.list_events():
         try:
             if event.unplanned is not None and not (event.updated_at and event.updated_at > now - settle_for):
-                after_event_change(repo, event_model.unplanned_change(event), now=now)
+                after_event_change(repo, event_model.unplanned_change(event), settings=settings, now=now)
                 done += 1
             elif event.seat_freed_at is not None and event.seat_freed_at <= now - settle_for:
                 promote_waiting(repo, event.id, now=now)  # a seat freed, and its promotion failed

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib import times, tokens
-from chalicelib.adapters import keys as link_keys
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.input.subscription import normalise_email
 from chalicelib.model.person import AuditEntry, ConfirmToken, Person
@@ -55,15 +54,15 @@ def erase(repo: Repository, person: Person, *, now: datetime | None = None) -> N
         promote_waiting(repo, event_id, now=now)
 
 
-def erase_by_token(repo: Repository, token: str, *, now: datetime | None = None) -> None:
+def erase_by_token(repo: Repository, token: str, *, key: bytes, now: datetime | None = None) -> None:
     """The manage page's "erase my data"."""
-    erase(repo, person_for_token(repo, "manage", token), now=now)
+    erase(repo, person_for_token(repo, "manage", token, key=key), now=now)
 
 
-def find_person(repo: Repository, email: Any) -> Person:
+def find_person(repo: Repository, email: Any, *, key: bytes) -> Person:
     """Return the person with this address, for staff; NotFound otherwise."""
     address = normalise_email(email)
-    person = repo.get_person(tokens.person_id_for(address.lower(), link_keys.signing_key()))
+    person = repo.get_person(tokens.person_id_for(address.lower(), key))
     if person is None:
         raise NotFound("email: no data is held on this address")
     return person
@@ -122,26 +121,27 @@ def _audit_subscriber(repo: Repository, action: str, found: bool, *, actor: str,
     repo.add_audit(AuditEntry(actor=actor, action=action, target="subscriber", at=now, details={"found": found}))
 
 
-def _subscriber(repo: Repository, email: Any, action: str, *, actor: str, now: datetime) -> Person:
+def _subscriber(repo: Repository, email: Any, action: str, *, actor: str, now: datetime, key: bytes) -> Person:
     """The person of ``email``, for a lookup or an erasure; NotFound (audited as such) when there is none."""
     try:
-        return find_person(repo, email)
+        return find_person(repo, email, key=key)
     except NotFound:
         _audit_subscriber(repo, action, False, actor=actor, now=now)
         raise
 
 
-def access_for_staff(repo: Repository, email: Any, *, actor: str, now: datetime | None = None) -> dict[str, Any]:
+def access_for_staff(repo: Repository, email: Any, *, actor: str, key: bytes,
+                     now: datetime | None = None) -> dict[str, Any]:
     """The right of access, asked of staff: everything held about ``email``, audited (found or not, never who)."""
     now = now or times.now()
-    person = _subscriber(repo, email, "subscriber.access", actor=actor, now=now)
+    person = _subscriber(repo, email, "subscriber.access", actor=actor, now=now, key=key)
     _audit_subscriber(repo, "subscriber.access", True, actor=actor, now=now)
     return export_person(repo, person)
 
 
-def erase_for_staff(repo: Repository, email: Any, *, actor: str, now: datetime | None = None) -> None:
+def erase_for_staff(repo: Repository, email: Any, *, actor: str, key: bytes, now: datetime | None = None) -> None:
     """The right to erasure, asked of staff: ``email`` erased, audited (found or not, never who)."""
     now = now or times.now()
-    person = _subscriber(repo, email, "subscriber.erase", actor=actor, now=now)
+    person = _subscriber(repo, email, "subscriber.erase", actor=actor, now=now, key=key)
     erase(repo, person)
     _audit_subscriber(repo, "subscriber.erase", True, actor=actor, now=now)

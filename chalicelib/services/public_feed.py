@@ -26,7 +26,7 @@ import logging
 import math
 from datetime import datetime
 
-from chalicelib import config, times
+from chalicelib import times
 from chalicelib.errors import DomainError
 from chalicelib.model.event import Event
 from chalicelib.model.feed import FeedReply, FeedVersion
@@ -67,7 +67,7 @@ def render_public_feed(events: list[Event], lang: str, at: datetime, base_url: s
 # -------------------------------------------------------------- writing
 
 
-def refresh_public_feeds(repo: Repository, now: datetime | None = None) -> None:
+def refresh_public_feeds(repo: Repository, now: datetime | None = None, *, base_url: str) -> None:
     """Re-render the stored public feeds after an event changed; a storage fault is logged, never raised.
 
     The event itself is stored already: failing the staff request would only
@@ -82,15 +82,13 @@ def refresh_public_feeds(repo: Repository, now: datetime | None = None) -> None:
         read_at = times.now() if now is None else max(now, times.now())
         events = repo.list_events()
         for lang in LANGUAGES:
-            store_public_feed(repo, lang, events, read_at)
+            store_public_feed(repo, lang, events, read_at, base_url)
     except DomainError as exc:
         log.warning("public feed not refreshed: %s", exc.message)
 
 
-def store_public_feed(repo: Repository, lang: str, events: list[Event], now: datetime,
-                      base_url: str | None = None) -> FeedVersion:
+def store_public_feed(repo: Repository, lang: str, events: list[Event], now: datetime, base_url: str) -> FeedVersion:
     """Store the public feed in ``lang`` made from ``events`` as read at ``now``, unless it is unchanged; return the newest version."""
-    base_url = base_url if base_url is not None else config.load().base_url
     feed = feed_name(lang)
     body = render_public_feed(events, lang, now, base_url)
     digest = feed_etag(body).strip('"')
@@ -146,7 +144,7 @@ def _client_version(if_none_match: str | None, if_modified_since: str | None, la
     return (_epoch(since), None) if since is not None else (None, None)
 
 
-def read_public_feed(repo: Repository, lang: str, *, if_none_match: str | None = None,
+def read_public_feed(repo: Repository, lang: str, *, base_url: str, if_none_match: str | None = None,
                      if_modified_since: str | None = None, now: datetime | None = None) -> FeedReply:
     """Answer a poll of the public feed with one read: 304 when the client is current, else the newest version."""
     now = now or times.now()
@@ -158,7 +156,7 @@ def read_public_feed(repo: Repository, lang: str, *, if_none_match: str | None =
                          min(datetime.fromtimestamp(known, times.UTC), now) if known_etag is None else None)
     if newest is None:
         # Nothing stored yet (a new table, or versions cleared by TTL).
-        newest = store_public_feed(repo, lang, repo.list_events(), now)
+        newest = store_public_feed(repo, lang, repo.list_events(), now, base_url)
     if if_none_match and not_modified(newest.etag, newest.last_modified, if_none_match, None):
         return FeedReply(304, None, newest.etag, newest.last_modified)
     return FeedReply(200, newest.body, newest.etag, newest.last_modified)

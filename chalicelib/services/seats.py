@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from chalicelib import config
 from chalicelib.errors import Conflict, EventChanged
 from chalicelib.model import send as send_model
 from chalicelib.model.event import Event, _can_register
@@ -20,7 +21,7 @@ def sends_to_drop(repo: Repository, event_id: str, person_id: str) -> list[Send]
     return _pending(repo.list_sends(event_id, person_id))
 
 
-def _place_again(repo: Repository, event: Event, reg: Registration, now: datetime, *,
+def _place_again(repo: Repository, event: Event, reg: Registration, now: datetime, *, settings: config.Settings,
                  done: tuple[str, ...] = KEPT_STATUSES,
                  details: dict[str, str] | None = None) -> tuple[str, str, Event]:
     """``place``, with a move that meets another transaction tried again: (status, "", event);
@@ -36,7 +37,7 @@ def _place_again(repo: Repository, event: Event, reg: Registration, now: datetim
     """
     for attempt in range(RETRIES):
         try:
-            return place(repo, event, reg, now, expect=(reg.status,)), "", event
+            return place(repo, event, reg, now, expect=(reg.status,), settings=settings), "", event
         except EventChanged:
             fresh_event = repo.get_event(event.id)
             if fresh_event is None:
@@ -54,13 +55,14 @@ def _place_again(repo: Repository, event: Event, reg: Registration, now: datetim
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def place(repo: Repository, event: Event, reg: Registration, now: datetime, expect: tuple[str, ...] = ("pending",)) -> str:
+def place(repo: Repository, event: Event, reg: Registration, now: datetime, expect: tuple[str, ...] = ("pending",),
+          *, settings: config.Settings) -> str:
     """Give a registration its place: a seat, the waiting list, or interest until registration opens.
 
     Every move is conditioned on ``event`` being as read (EventChanged otherwise, nothing written):
     the expiry and the reminders written come from it. The storage never lowers the expiry stored.
     """
-    expiry = _retention_until(event, now)
+    expiry = _retention_until(event, now, settings)
     if not _can_register(event, now):
         return "closed"
     # The mails a status calls for are planned in the same transaction as the

@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import config, times, tokens
-from chalicelib.adapters import keys as link_keys
 from chalicelib.errors import (
     Conflict,
     ErasedPersonLink,
@@ -87,13 +86,14 @@ class Submitted:
     limit: MailLimitReached | None = None
 
 
-def subscribe(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, now: datetime | None = None) -> None:
+def subscribe(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, key: bytes, settings: config.Settings,
+              now: datetime | None = None) -> None:
     """Take a submission and mail the address a confirmation link; the answer never depends on the address."""
-    _submit(repo, mailer, data, base_url=base_url, now=now)
+    _submit(repo, mailer, data, base_url=base_url, key=key, settings=settings, now=now)
 
 
-def _submit(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, now: datetime | None = None,
-            existing_only: bool = False) -> Submitted:
+def _submit(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, key: bytes, settings: config.Settings,
+            now: datetime | None = None, existing_only: bool = False) -> Submitted:
     """``subscribe``, saying what it mailed: for the resend buttons, whose holder proved the address, not the form.
 
     ``existing_only`` (the resend buttons): only for a person who exists. One gone meanwhile (an erasure
@@ -116,9 +116,7 @@ def _submit(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, now: 
     if request.honeypot:
         return Submitted(False)  # a bot filled the hidden field: same answer, nothing kept, nothing sent
 
-    key = link_keys.signing_key()
     person_id = tokens.person_id_for(request.email.lower(), key)
-    settings = config.load()
     for attempt in range(RETRIES):
         person = repo.get_person(person_id)
         if person is None and existing_only:
@@ -138,7 +136,7 @@ def _submit(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, now: 
         # An address that bounced or complained is never mailed again, even
         # once its person has expired or been erased: SES keeps the
         # suppression by the address's hash (bounces.py).
-        suppressed = repo.suppression(tokens.address_hash(request.email)) if person is None else None
+        suppressed = repo.suppression(tokens.address_hash(request.email, key)) if person is None else None
         may_mail = within and suppressed is None and (
             person is None or person.mail_stopped_reason in (None, "unsubscribed"))
         token_value, token_hash = tokens.new_token()
@@ -175,7 +173,7 @@ def _submit(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, now: 
                                              person.mail_stopped_reason not in (None, "unsubscribed"))
         return Submitted(False, None if blocked else limit)
     lang = request.language
-    links = person_links(updated, base_url)
+    links = person_links(updated, base_url, key)
     # The name typed into the form is not the address owner's word until they
     # confirm: it is not put in the greeting or the To: header, which would
     # let anyone send a text of their choice from the office's address.
@@ -321,7 +319,8 @@ def inspect_confirm_token(repo: Repository, token: str, *, now: datetime | None 
                        events=[events[e] for e in stored.event_ids if e in events])
 
 
-def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, now: datetime | None = None) -> ConfirmResult:
+def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, key: bytes, settings: config.Settings,
+            now: datetime | None = None) -> ConfirmResult:
     """Use a confirm link: take seats (or waiting-list places), and mail the events with their .ics."""
     now = now or times.now()
     stored = _spend(repo, token, now)
@@ -331,7 +330,7 @@ def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, now:
     events = _events_by_id(repo)
     regs = repo.get_registrations(person.id, list(stored.event_ids))
     submitted = _submission(stored, regs)
-    person = _confirm_person(repo, person, submitted, now, events, regs)
+    person = _confirm_person(repo, person, submitted, now, events, regs, settings)
 
     outcomes = []
     for event_id in stored.event_ids:
@@ -346,7 +345,8 @@ def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, now:
             kept = reg.status in KEPT_STATUSES
             outcomes.append(Outcome(event, "already", reg.status) if kept else Outcome(event, "closed"))
             continue
-        status, kept, event = _place_again(repo, event, replace(reg, **submitted), now, details=submitted)
+        status, kept, event = _place_again(repo, event, replace(reg, **submitted), now, settings=settings,
+                                           details=submitted)
         if status == "already":
             outcomes.append(Outcome(event, status, kept))
             continue
@@ -359,8 +359,9 @@ def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, now:
         outcomes.append(Outcome(event, status))
     # An event read again because staff moved it meanwhile (a postponement the
     # profile was saved before): the profile is kept as long as its registration.
-    person = _keep_person_until(repo, person, [o.event for o in outcomes if o.status in KEPT_STATUSES], now) or person
-    links = person_links(person, base_url)
+    person = _keep_person_until(repo, person, [o.event for o in outcomes if o.status in KEPT_STATUSES], now,
+                                settings=settings) or person
+    links = person_links(person, base_url, key)
     _mail_outcomes(mailer, person, outcomes, links, base_url)
     try:
         repo.finish_confirm_token(stored.token_hash, now)
@@ -372,9 +373,10 @@ def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, now:
 
 
 def _confirm_person(repo: Repository, person: Person, submitted: dict[str, str], now: datetime,
-                    events: dict[str, Event], regs: dict[str, Registration]) -> Person:
+                    events: dict[str, Event], regs: dict[str, Registration], settings: config.Settings) -> Person:
     def confirmed(person: Person) -> dict[str, Any]:
-        expiry = max([person.expires_at or now] + [_retention_until(events[e], now) for e in regs if e in events])
+        expiry = max([person.expires_at or now] +
+                     [_retention_until(events[e], now, settings) for e in regs if e in events])
         changes: dict[str, Any] = {"confirmed_at": person.confirmed_at or now, "expires_at": expiry}
         if submitted:
             changes.update(name=submitted["name"], organisation=submitted["organisation"],
@@ -388,7 +390,8 @@ def _confirm_person(repo: Repository, person: Person, submitted: dict[str, str],
     return updated
 
 
-def resend_confirmation(repo: Repository, mailer: Mailer, token: str, *, base_url: str, now: datetime | None = None) -> None:
+def resend_confirmation(repo: Repository, mailer: Mailer, token: str, *, base_url: str, key: bytes,
+                        settings: config.Settings, now: datetime | None = None) -> None:
     """For an expired or used link: mail a new one for the same events (same limits as the form).
 
     MailLimitReached when the limits let no mail go: the link proves its holder
@@ -404,13 +407,14 @@ def resend_confirmation(repo: Repository, mailer: Mailer, token: str, *, base_ur
     submitted = _submission(stored, repo.get_registrations(person.id, list(stored.event_ids))) or {
         "name": person.name, "organisation": person.organisation, "language": person.language, "question": ""}
     result = _submit(repo, mailer, {"email": person.email, **submitted, "event_ids": list(stored.event_ids),
-                                    "consent": True}, base_url=base_url, now=now, existing_only=True)
+                                    "consent": True}, base_url=base_url, key=key, settings=settings, now=now,
+                     existing_only=True)
     if result.limit is not None:
         raise result.limit
 
 
-def resend_from_manage(repo: Repository, mailer: Mailer, token: str, *, base_url: str,
-                       now: datetime | None = None) -> bool:
+def resend_from_manage(repo: Repository, mailer: Mailer, token: str, *, base_url: str, key: bytes,
+                       settings: config.Settings, now: datetime | None = None) -> bool:
     """The manage page's "send me a new confirmation email": a fresh confirm link for the ``unconfirmed`` events.
 
     The manage link proves the address, so the mail goes to the person's
@@ -422,21 +426,22 @@ def resend_from_manage(repo: Repository, mailer: Mailer, token: str, *, base_url
     complaint or staff); MailLimitReached when the limits held it back.
     """
     now = now or times.now()
-    person = person_for_token(repo, "manage", token)
+    person = person_for_token(repo, "manage", token, key=key)
     if person.mail_stopped_reason not in (None, "unsubscribed"):
         return False
-    view = _person_view(repo, person, base_url=base_url, now=now)
+    view = _person_view(repo, person, base_url=base_url, key=key, now=now)
     submissions: dict[tuple[str, str, str, str], list[str]] = {}
     for event, reg in sorted(view.registrations, key=lambda row: row[1].updated_at):
         if event.id in view.unconfirmed_ids:
             # The profile's language: the person may have chosen it on this page since the form.
-            key = (reg.name or person.name, reg.organisation, person.language, reg.question)
-            submissions.setdefault(key, []).append(event.id)
+            typed = (reg.name or person.name, reg.organisation, person.language, reg.question)
+            submissions.setdefault(typed, []).append(event.id)
     mailed = False
     for (name, organisation, language, question), event_ids in submissions.items():
         result = _submit(repo, mailer, {"email": person.email, "name": name, "organisation": organisation,
                                         "language": language, "question": question, "event_ids": event_ids,
-                                        "consent": True}, base_url=base_url, now=now, existing_only=True)
+                                        "consent": True}, base_url=base_url, key=key, settings=settings, now=now,
+                         existing_only=True)
         if result.limit is not None:
             if mailed:
                 break  # one mail went out: the page says so; the rest waits for the next press

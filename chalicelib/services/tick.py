@@ -42,8 +42,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Collection
 
-from chalicelib import times
-from chalicelib.adapters import keys as link_keys
+from chalicelib import config, times
 from chalicelib.errors import MailRejected, MailThrottled, MailUncertain, Unavailable
 from chalicelib.model.event import Event
 from chalicelib.model.mail import Mail
@@ -180,6 +179,7 @@ class _Tick:
     repo: Repository
     mailer: Mailer
     base_url: str
+    key: bytes
     now: datetime
     slots: SendSlots
     clock: Callable[[], float]
@@ -325,7 +325,7 @@ class _Tick:
         for the rest only if filling it in reproduced that first mail exactly.
         """
 
-        links = mails.person_links(person, self.base_url, self.cached(("key",), link_keys.signing_key))
+        links = mails.person_links(person, self.base_url, self.key)
         key = ("shape", send.kind, send.detail, person.language, event.id, event.sequence, event.updated_at,
                json.dumps(send.details, sort_keys=True, default=str) if send.details else "")
         shape = self._cache.get(key)
@@ -465,7 +465,7 @@ class _Tick:
                 self.sleep(BACKOFF_FIRST * 2 ** attempt)
 
 
-def send_due(repo: Repository, mailer: Mailer, *, base_url: str, now: datetime | None = None,
+def send_due(repo: Repository, mailer: Mailer, *, base_url: str, key: bytes, now: datetime | None = None,
              rate: float = 14.0, time_budget: float = TIME_BUDGET, clock: Callable[[], float] = time.monotonic,
              sleep: Callable[[float], None] = time.sleep, wall: Callable[[], float] | None = None,
              batch: int = BATCH) -> TickResult:
@@ -479,7 +479,7 @@ def send_due(repo: Repository, mailer: Mailer, *, base_url: str, now: datetime |
     if wall is None:
         epoch = time.time()
         wall = lambda: epoch + (clock() - started)  # noqa: E731
-    tick = _Tick(repo=repo, mailer=mailer, base_url=base_url, now=now or times.now(),
+    tick = _Tick(repo=repo, mailer=mailer, base_url=base_url, key=key, now=now or times.now(),
                  slots=SendSlots(repo.reserve_send_slots, rate, wall=wall, clock=clock, sleep=sleep),
                  clock=clock, sleep=sleep,
                  deadline=started + time_budget, started=started, me=secrets.token_hex(8), result=TickResult())
@@ -510,10 +510,10 @@ def tick_rate(account_rate: float) -> float:
     return max(account_rate - max(1.0, account_rate * REQUEST_SHARE), account_rate / 2)
 
 
-def _plan_unplanned(repo: Repository, now: datetime) -> None:
+def _plan_unplanned(repo: Repository, now: datetime, settings: config.Settings) -> None:
     """First, the mails of any staff change whose planning failed in its request (subscriptions.plan_unplanned)."""
 
     try:
-        planning.plan_unplanned(repo, now)
+        planning.plan_unplanned(repo, now, settings=settings)
     except Exception:  # noqa: BLE001 - whatever went wrong there, what is due still goes out
         log.exception("planning the mails of unplanned changes failed")

@@ -66,7 +66,7 @@ def _linked_events(repo: Repository, person: Person, regs: dict[str, Registratio
     return frozenset(linked)
 
 
-def _person_view(repo: Repository, person: Person, *, base_url: str, now: datetime,
+def _person_view(repo: Repository, person: Person, *, base_url: str, key: bytes, now: datetime,
                  pending: bool = True) -> ManageView:
     """The person's ``ManageView``; with ``pending`` False (the unsubscribe page, which shows no registrations),
     their pending registrations are left out and no confirm link is read."""
@@ -92,7 +92,7 @@ def _person_view(repo: Repository, person: Person, *, base_url: str, now: dateti
     unconfirmed = tuple(e for e, r in rows if r.status == "pending" and e.id not in linked and _can_register(e, now))
     waiting = awaiting("waitlisted")
     places = {e.id: _place_in_line(repo, e.id, regs[e.id]) for e in waiting} if pending else {}
-    return ManageView(person=person, registrations=rows, links=person_links(person, base_url),
+    return ManageView(person=person, registrations=rows, links=person_links(person, base_url, key),
                       waiting=waiting, interested=awaiting("interested"), unconfirmed=unconfirmed,
                       places={e: p for e, p in places.items() if p})
 

@@ -11,7 +11,7 @@ from chalicelib.adapters import aws
 from chalicelib.services import events
 from chalicelib.services import subscribe
 from chalicelib.adapters.ses import SesMailer
-from tests.conftest import day_data, webinar_data
+from tests.conftest import KEY, SETTINGS, day_data, webinar_data
 
 BASE = "https://events.example.be"
 IDS = ["webinar-2027-01-14", "webinar-b", "webinar-c"]
@@ -24,8 +24,8 @@ def counted(dynamodb_repo):
     ses = aws.client("ses")
     ses.verify_email_identity(EmailAddress="smartregionoffice@vlaanderen.be")
     for event_id in IDS:
-        events.create_event(dynamodb_repo, webinar_data(id=event_id), actor="test")
-    events.create_event(dynamodb_repo, day_data(capacity=10), actor="test")
+        events.create_event(dynamodb_repo, webinar_data(id=event_id), actor="test", base_url=SETTINGS.base_url)
+    events.create_event(dynamodb_repo, day_data(capacity=10), actor="test", base_url=SETTINGS.base_url)
     calls: Counter = Counter()
     for client in (dynamodb_repo.client, ses):
         client.meta.events.register("before-call.*.*", lambda model, **_: calls.update([model.name]))
@@ -35,7 +35,7 @@ def counted(dynamodb_repo):
 def subscribe_and_confirm(repo, mailer, calls, address, event_ids):
     calls.clear()
     subscribe.subscribe(repo, mailer, {"email": address, "name": "An", "consent": True,
-                                           "event_ids": event_ids}, base_url=BASE)
+                                           "event_ids": event_ids}, base_url=BASE, key=KEY, settings=SETTINGS)
     subscribe_calls = Counter(calls)
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.ses.models import ses_backends
@@ -43,7 +43,7 @@ def subscribe_and_confirm(repo, mailer, calls, address, event_ids):
     raw = ses_backends[DEFAULT_ACCOUNT_ID]["eu-west-1"].sent_messages[-1].raw_data
     token = re.search(r"/confirm/([\w-]+)", raw.replace("=\r\n", "").replace("=\n", "")).group(1)
     calls.clear()
-    subscribe.confirm(repo, mailer, token, base_url=BASE)
+    subscribe.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
     return subscribe_calls, Counter(calls)
 
 

@@ -11,15 +11,16 @@ from chalicelib.services import events
 from chalicelib.services import subscribe
 from chalicelib import errors, wiring
 from chalicelib.errors import Unavailable
-from tests.conftest import day_data
+from tests.conftest import KEY, SETTINGS, day_data
 
 BASE = "http://127.0.0.1:8000"
 
 
 def pending_confirm_token(repo, mailer) -> str:
-    events.create_event(repo, day_data(capacity=10), actor="test")
+    events.create_event(repo, day_data(capacity=10), actor="test", base_url=SETTINGS.base_url)
     subscribe.subscribe(repo, mailer, {"email": "an@example.be", "name": "An", "consent": True,
-                                           "event_ids": ["smart-region-dag-2027"]}, base_url=BASE)
+                                           "event_ids": ["smart-region-dag-2027"]}, base_url=BASE,
+                        key=KEY, settings=SETTINGS)
     [mail] = [m for m, _ in mailer.sent if m.kind == "confirm_request"]
     return re.search(r"/confirm/([\w-]+)", mail.text).group(1)
 
@@ -38,7 +39,7 @@ def test_a_transaction_that_times_out_is_unavailable_not_a_crash(dynamodb_repo, 
 
     monkeypatch.setattr(dynamodb_repo.client, "transact_write_items", times_out)
     with pytest.raises(Unavailable):
-        subscribe.confirm(dynamodb_repo, mailer, token, base_url=BASE)
+        subscribe.confirm(dynamodb_repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
 
 
 def test_confirm_button_answers_503_with_retry_after_when_a_transaction_times_out(client, dynamodb_repo, mailer,
@@ -74,7 +75,7 @@ def test_mail_that_cannot_go_out_at_subscribe_is_a_503_and_the_subscription_is_k
     from chalicelib.services import subscribe
     from tests.edge.test_web_forms import post_form
 
-    events.create_event(dynamodb_repo, day_data(capacity=10), actor="test")
+    events.create_event(dynamodb_repo, day_data(capacity=10), actor="test", base_url=SETTINGS.base_url)
     wiring.set_mailer(down := SesDown(getattr(errors, error)("Throttling")))
     response = post_form(client, event_ids=["smart-region-dag-2027"])
     assert response.status_code == 503 and response.headers["Retry-After"] == "60" and down.tries == 1

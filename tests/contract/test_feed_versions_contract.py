@@ -10,7 +10,7 @@ from chalicelib.services import public_feed
 from chalicelib import times
 from chalicelib.model.feed import FeedVersion
 from chalicelib.services.public_feed import read_public_feed, refresh_public_feeds
-from tests.conftest import PINNED_NOW, day_data, webinar_data
+from tests.conftest import PINNED_NOW, SETTINGS, day_data, webinar_data
 
 T = int(PINNED_NOW.timestamp())
 
@@ -49,48 +49,52 @@ def test_current_version_number_taken_is_refused(repo):
 
 
 def publish(repo, data, now=PINNED_NOW):
-    return events.create_event(repo, data, actor="tester", now=now)
+    return events.create_event(repo, data, actor="tester", now=now, base_url=SETTINGS.base_url)
 
 
 def test_event_write_stores_both_languages(repo):
     publish(repo, webinar_data())
-    nl = read_public_feed(repo, "nl", now=PINNED_NOW)
-    en = read_public_feed(repo, "en", now=PINNED_NOW)
+    nl = read_public_feed(repo, "nl", now=PINNED_NOW, base_url=SETTINGS.base_url)
+    en = read_public_feed(repo, "en", now=PINNED_NOW, base_url=SETTINGS.base_url)
     assert b"Webinar Smart Region" in nl.body and b"Smart Region webinar" in en.body
     assert nl.status == en.status == 200
 
 
 def test_poll_with_current_etag_is_not_modified(repo):
     publish(repo, webinar_data())
-    first = read_public_feed(repo, "nl", now=PINNED_NOW)
-    again = read_public_feed(repo, "nl", if_none_match=first.etag, now=PINNED_NOW + timedelta(hours=1))
+    first = read_public_feed(repo, "nl", now=PINNED_NOW, base_url=SETTINGS.base_url)
+    again = read_public_feed(repo, "nl", if_none_match=first.etag, now=PINNED_NOW + timedelta(hours=1),
+                             base_url=SETTINGS.base_url)
     assert (again.status, again.body, again.etag) == (304, None, first.etag)
 
 
 def test_draft_change_keeps_etag(repo, clock):
     publish(repo, webinar_data())
-    first = read_public_feed(repo, "nl", now=PINNED_NOW)
+    first = read_public_feed(repo, "nl", now=PINNED_NOW, base_url=SETTINGS.base_url)
     clock.set(PINNED_NOW + timedelta(minutes=5))
     publish(repo, webinar_data(id="draft", status="draft"), now=clock())
-    assert read_public_feed(repo, "nl", now=clock()).etag == first.etag
+    assert read_public_feed(repo, "nl", now=clock(), base_url=SETTINGS.base_url).etag == first.etag
 
 
 def test_published_change_gives_new_etag_and_newer_last_modified(repo, clock):
     publish(repo, webinar_data())
-    first = read_public_feed(repo, "nl", now=PINNED_NOW)
+    first = read_public_feed(repo, "nl", now=PINNED_NOW, base_url=SETTINGS.base_url)
     clock.set(PINNED_NOW + timedelta(minutes=5))
-    events.change_event(repo, "webinar-2027-01-14", {"title": "Nieuwe titel"}, actor="tester", now=clock())
-    second = read_public_feed(repo, "nl", if_none_match=first.etag, now=clock())
+    events.change_event(repo, "webinar-2027-01-14", {"title": "Nieuwe titel"}, actor="tester", now=clock(),
+                        base_url=SETTINGS.base_url)
+    second = read_public_feed(repo, "nl", if_none_match=first.etag, now=clock(), base_url=SETTINGS.base_url)
     assert second.status == 200 and b"Nieuwe titel" in second.body
     assert second.etag != first.etag and second.last_modified > first.last_modified
 
 
 def test_changes_within_one_second_still_give_new_versions(repo):
     publish(repo, webinar_data())
-    first = read_public_feed(repo, "nl", now=PINNED_NOW)
-    events.change_event(repo, "webinar-2027-01-14", {"title": "Een"}, actor="t", now=PINNED_NOW)
-    events.change_event(repo, "webinar-2027-01-14", {"title": "Twee"}, actor="t", now=PINNED_NOW)
-    latest = read_public_feed(repo, "nl", if_none_match=first.etag, now=PINNED_NOW)
+    first = read_public_feed(repo, "nl", now=PINNED_NOW, base_url=SETTINGS.base_url)
+    events.change_event(repo, "webinar-2027-01-14", {"title": "Een"}, actor="t", now=PINNED_NOW,
+                        base_url=SETTINGS.base_url)
+    events.change_event(repo, "webinar-2027-01-14", {"title": "Twee"}, actor="t", now=PINNED_NOW,
+                        base_url=SETTINGS.base_url)
+    latest = read_public_feed(repo, "nl", if_none_match=first.etag, now=PINNED_NOW, base_url=SETTINGS.base_url)
     assert latest.status == 200 and b"Twee" in latest.body
 
 
@@ -99,26 +103,30 @@ def test_if_modified_since_alone(repo, clock):
     from chalicelib.services import public_feed
 
     publish(repo, webinar_data())
-    first = read_public_feed(repo, "nl", now=PINNED_NOW)
+    first = read_public_feed(repo, "nl", now=PINNED_NOW, base_url=SETTINGS.base_url)
     since = times.format_http_date(first.last_modified)
-    assert read_public_feed(repo, "nl", if_modified_since=since, now=PINNED_NOW).status == 304
+    assert read_public_feed(repo, "nl", if_modified_since=since, now=PINNED_NOW,
+                            base_url=SETTINGS.base_url).status == 304
     clock.set(PINNED_NOW + timedelta(seconds=1))
-    events.change_event(repo, "webinar-2027-01-14", {"title": "Nieuw"}, actor="t", now=clock())
-    assert read_public_feed(repo, "nl", if_modified_since=since, now=clock()).status == 200
+    events.change_event(repo, "webinar-2027-01-14", {"title": "Nieuw"}, actor="t", now=clock(),
+                        base_url=SETTINGS.base_url)
+    assert read_public_feed(repo, "nl", if_modified_since=since, now=clock(), base_url=SETTINGS.base_url).status == 200
 
 
 def test_cancelled_event_leaves_the_feed_after_30_days_without_a_write(repo, clock):
     publish(repo, webinar_data())
     publish(repo, day_data())
-    events.cancel_event(repo, "webinar-2027-01-14", actor="t", now=PINNED_NOW)
-    during = read_public_feed(repo, "nl", now=PINNED_NOW + timedelta(days=29))
+    events.cancel_event(repo, "webinar-2027-01-14", actor="t", now=PINNED_NOW, base_url=SETTINGS.base_url)
+    during = read_public_feed(repo, "nl", now=PINNED_NOW + timedelta(days=29), base_url=SETTINGS.base_url)
     assert b"STATUS:CANCELLED" in during.body and b"webinar-2027-01-14@" in during.body
     late = PINNED_NOW + timedelta(days=30)
-    assert read_public_feed(repo, "nl", if_none_match=during.etag, now=late - timedelta(seconds=1)).status == 304
-    after = read_public_feed(repo, "nl", if_none_match=during.etag, now=late)
+    assert read_public_feed(repo, "nl", if_none_match=during.etag, now=late - timedelta(seconds=1),
+                            base_url=SETTINGS.base_url).status == 304
+    after = read_public_feed(repo, "nl", if_none_match=during.etag, now=late, base_url=SETTINGS.base_url)
     assert after.status == 200 and b"webinar-2027-01-14@" not in after.body
     assert b"smart-region-dag-2027@" in after.body
-    assert read_public_feed(repo, "nl", if_none_match=after.etag, now=late + timedelta(days=1)).status == 304
+    assert read_public_feed(repo, "nl", if_none_match=after.etag, now=late + timedelta(days=1),
+                            base_url=SETTINGS.base_url).status == 304
 
 
 def test_first_poll_on_an_empty_store_renders_the_feed(repo):
@@ -132,7 +140,7 @@ def test_first_poll_on_an_empty_store_renders_the_feed(repo):
         for item in repo.client.query(TableName=repo.table, KeyConditionExpression="PK = :pk",
                                       ExpressionAttributeValues={":pk": S("FEED")})["Items"]:
             repo.client.delete_item(TableName=repo.table, Key={"PK": item["PK"], "SK": item["SK"]})
-    reply = read_public_feed(repo, "nl", now=PINNED_NOW)
+    reply = read_public_feed(repo, "nl", now=PINNED_NOW, base_url=SETTINGS.base_url)
     assert reply.status == 200 and b"Webinar Smart Region" in reply.body
 
 
@@ -147,14 +155,14 @@ def test_refresh_failure_does_not_fail_the_event_write(memory_repo, monkeypatch)
     assert memory_repo.get_event(event.id) is not None
     monkeypatch.undo()
     # Repeating the change (even a no-op) renders the feed again.
-    events.change_event(memory_repo, event.id, {}, actor="t", now=PINNED_NOW)
+    events.change_event(memory_repo, event.id, {}, actor="t", now=PINNED_NOW, base_url=SETTINGS.base_url)
     assert memory_repo.latest_feed_version("CALENDAR#nl", after=None, upto=2**40) is not None
 
 
 def test_refresh_with_no_change_writes_nothing(memory_repo):
     publish(memory_repo, webinar_data())
     stored = dict(memory_repo.feed_versions)
-    refresh_public_feeds(memory_repo, PINNED_NOW + timedelta(hours=1))
+    refresh_public_feeds(memory_repo, PINNED_NOW + timedelta(hours=1), base_url=SETTINGS.base_url)
     assert memory_repo.feed_versions == stored
 
 
@@ -165,10 +173,11 @@ def test_versioned_etag_changes_with_the_bytes():
 
 def test_the_other_languages_etag_gets_the_full_feed(repo):
     publish(repo, webinar_data())
-    nl = read_public_feed(repo, "nl", now=PINNED_NOW)
-    en = read_public_feed(repo, "en", if_none_match=nl.etag, now=PINNED_NOW)  # both numbered in the same second
+    nl = read_public_feed(repo, "nl", now=PINNED_NOW, base_url=SETTINGS.base_url)
+    en = read_public_feed(repo, "en", if_none_match=nl.etag, now=PINNED_NOW,
+                          base_url=SETTINGS.base_url)  # both numbered in the same second
     assert en.status == 200 and b"Smart Region webinar" in en.body
-    assert read_public_feed(repo, "nl", if_none_match=nl.etag, now=PINNED_NOW).status == 304
+    assert read_public_feed(repo, "nl", if_none_match=nl.etag, now=PINNED_NOW, base_url=SETTINGS.base_url).status == 304
 
 
 def test_a_slow_writer_whose_read_came_last_still_stores_its_change(repo, clock):
@@ -176,16 +185,18 @@ def test_a_slow_writer_whose_read_came_last_still_stores_its_change(repo, clock)
     publish(repo, webinar_data())
     slow_started = PINNED_NOW + timedelta(minutes=1)
     clock.set(PINNED_NOW + timedelta(minutes=2))
-    events.change_event(repo, "webinar-2027-01-14", {"title": "Tweede titel"}, actor="fast", now=clock())
+    events.change_event(repo, "webinar-2027-01-14", {"title": "Tweede titel"}, actor="fast", now=clock(),
+                        base_url=SETTINGS.base_url)
     # The slow request's change lands now, and its feed is read now, but its clock says it started earlier.
     event = repo.get_event("webinar-2027-01-14")
     repo.update_event(replace(event, title={"nl": "Derde titel", "en": "Third title"}), previous=event)
     clock.set(PINNED_NOW + timedelta(minutes=3))
-    refresh_public_feeds(repo, slow_started)
-    assert b"Derde titel" in read_public_feed(repo, "nl", now=clock()).body
+    refresh_public_feeds(repo, slow_started, base_url=SETTINGS.base_url)
+    assert b"Derde titel" in read_public_feed(repo, "nl", now=clock(), base_url=SETTINGS.base_url).body
 
 
 def test_a_client_date_in_the_future_is_not_sent_back_as_last_modified(repo):
     publish(repo, webinar_data())
-    reply = read_public_feed(repo, "nl", if_modified_since="Fri, 01 Jan 2100 00:00:00 GMT", now=PINNED_NOW)
+    reply = read_public_feed(repo, "nl", if_modified_since="Fri, 01 Jan 2100 00:00:00 GMT", now=PINNED_NOW,
+                             base_url=SETTINGS.base_url)
     assert reply.status == 304 and reply.last_modified <= PINNED_NOW

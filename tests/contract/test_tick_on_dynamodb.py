@@ -20,7 +20,7 @@ from chalicelib.adapters.ses import SesMailer
 from tests.fakes import RecordingMailer
 from chalicelib.model.person import Person, Registration
 from chalicelib.model.send import Send
-from tests.conftest import PINNED_NOW, aws_error, table_faults, webinar_data
+from tests.conftest import KEY, PINNED_NOW, SETTINGS, aws_error, table_faults, webinar_data
 from tests.unit.test_reminders import BASE, WEBINAR, WEBINAR_START, register
 from tests.moto_scaling import patched
 from tests.races.test_seat_race import atomic_requests  # noqa: F401 - a fixture
@@ -149,11 +149,11 @@ def test_reminder_through_ses_records_its_message_id(dynamodb_repo, mailer, cloc
 
     ses = boto3.client("ses", region_name="eu-west-1")
     ses.verify_email_identity(EmailAddress=SENDER)
-    events.create_event(dynamodb_repo, webinar_data(), actor="test")
+    events.create_event(dynamodb_repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     clock.set(WEBINAR_START - timedelta(hours=20))
     register(dynamodb_repo, mailer, "an@example.be", [WEBINAR])
     result = tick.send_due(dynamodb_repo, SesMailer(ses, SENDER), base_url=BASE,
-                                now=WEBINAR_START - timedelta(minutes=59))
+                                now=WEBINAR_START - timedelta(minutes=59), key=KEY)
     assert result.sent == 1
     [send] = dynamodb_repo.list_sends(WEBINAR)
     assert send.state == "sent" and send.message_id and send.settled_at is not None
@@ -168,7 +168,7 @@ def fast_transactions():
 
 def test_four_dispatchers_over_a_thousand_registrations_mail_each_person_once(atomic_requests, fast_transactions):  # noqa: F811
     repo = atomic_requests
-    events.create_event(repo, webinar_data(), actor="test")
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     key = link_keys.signing_key()
     sends = []
     for i in range(1000):
@@ -185,12 +185,12 @@ def test_four_dispatchers_over_a_thousand_registrations_mail_each_person_once(at
 
     def dispatcher(_):
         start.wait()
-        return tick.send_due(repo, mailer, base_url=BASE, now=at, rate=1e6, batch=50)
+        return tick.send_due(repo, mailer, base_url=BASE, now=at, rate=1e6, batch=50, key=KEY)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(dispatcher, range(4)))
     # What a dispatcher gave up to the others, a later tick finds.
-    results.append(tick.send_due(repo, mailer, base_url=BASE, now=at + timedelta(minutes=1), rate=1e6))
+    results.append(tick.send_due(repo, mailer, base_url=BASE, now=at + timedelta(minutes=1), rate=1e6, key=KEY))
     per_person = Counter(m.to_email for m, _ in mailer.sent)
     assert len(per_person) == 1000 and set(per_person.values()) == {1}
     assert sum(r.sent for r in results) == 1000
@@ -211,7 +211,7 @@ def test_send_due_command_runs_one_tick_as_of_the_given_moment(aws_mock, monkeyp
     monkeypatch.setenv("TABLE_NAME", TABLE)
     assert cli.main(["bootstrap"]) == 0
     repo = DynamoDBRepository(aws.client("dynamodb"), TABLE)
-    events.create_event(repo, webinar_data(), actor="test")
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     clock.set(WEBINAR_START - timedelta(hours=20))
     register(repo, RecordingMailer(), "an@example.be", [WEBINAR])
     capsys.readouterr()
@@ -246,7 +246,7 @@ def test_claims_that_the_table_stops_partway_keep_what_landed_and_leave_the_rest
 def test_a_move_refused_for_a_send_being_sent_changes_no_seat_count(repo, clock):
     from chalicelib.errors import Conflict
 
-    events.create_event(repo, webinar_data(capacity=5), actor="test")
+    events.create_event(repo, webinar_data(capacity=5), actor="test", base_url=SETTINGS.base_url)
     open_send = Send(event_id=WEBINAR, person_id="p1", kind="open", detail="", due=PINNED_NOW, cutoff=WEBINAR_START)
     interested = Registration(event_id=WEBINAR, person_id="p1", email="p1@example.be", name="P", organisation="",
                               language="nl", status="interested", registered_at=PINNED_NOW, updated_at=PINNED_NOW)
@@ -270,7 +270,7 @@ def test_the_ses_notice_handler_touches_only_suppressions_and_profiles(dynamodb_
     from chalicelib.http import handlers
     from tests.unit.test_reminders import _ses_notice
 
-    events.create_event(dynamodb_repo, webinar_data(), actor="test")
+    events.create_event(dynamodb_repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     register(dynamodb_repo, RecordingMailer(), "an@example.be", [WEBINAR])
     monkeypatch.setattr(wiring, "_repo", dynamodb_repo)
     calls = []

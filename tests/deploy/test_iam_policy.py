@@ -58,7 +58,7 @@ from chalicelib.services import events
 from chalicelib.services import manage as manage_module
 from chalicelib.services import seats
 from chalicelib import times
-from tests.conftest import PINNED_NOW
+from tests.conftest import KEY, PINNED_NOW
 from tests.plugins import aws_calls
 
 REPO = Path(__file__).resolve().parents[2]
@@ -481,17 +481,19 @@ def _run_the_tick(stage: str) -> TickRun:
                 ssm.put_parameter(Name=config.get("TOKEN_KEY_PARAMETER"), Value="a-test-key-" * 5, Type="SecureString")
                 repo, setup = DynamoDBRepository(dynamodb, settings.table_name), RecordingMailer()
 
-                events.create_event(repo, webinar_data(), actor="staff")
+                events.create_event(repo, webinar_data(), actor="staff", base_url=settings.base_url)
                 events.create_event(repo, webinar_data(id=LATER, starts_at="2027-02-11T10:00:00+01:00",
-                                                       ends_at="2027-02-11T11:00:00+01:00"), actor="staff")
-                events.create_event(repo, day_data(capacity=1), actor="staff")
+                                                       ends_at="2027-02-11T11:00:00+01:00"), actor="staff",
+                                    base_url=settings.base_url)
+                events.create_event(repo, day_data(capacity=1), actor="staff", base_url=settings.base_url)
                 register(repo, setup, "an@example.be", [WEBINAR, LATER])
                 register(repo, setup, "bo@example.be", [WEBINAR])
                 register(repo, setup, "cas@example.be", [DAY])  # the one seat
                 register(repo, setup, "dirk@example.be", [DAY])  # waiting
                 events.change_event(repo, WEBINAR, {"starts_at": "2027-01-21T10:00:00+01:00",
-                                                    "ends_at": "2027-01-21T11:00:00+01:00"}, actor="staff")
-                events.cancel_event(repo, LATER, actor="staff")
+                                                    "ends_at": "2027-01-21T11:00:00+01:00"}, actor="staff",
+                                    base_url=settings.base_url)
+                events.cancel_event(repo, LATER, actor="staff", base_url=settings.base_url)
                 manage = re.search(r"/manage/([\w-]+)", setup.to("cas@example.be")[-1].text).group(1)
 
                 def dies(*_: Any, **__: Any) -> None:
@@ -500,7 +502,7 @@ def _run_the_tick(stage: str) -> TickRun:
                 with pytest.MonkeyPatch.context() as dying:
                     dying.setattr(seats, "promote_waiting", dies)
                     with pytest.raises(Unavailable):
-                        manage_module.cancel_registration(repo, manage, DAY)
+                        manage_module.cancel_registration(repo, manage, DAY, key=KEY)
 
                 clock["now"] = PINNED_NOW + timedelta(minutes=2)
                 link_keys._key_cache.clear()  # a cold start: the tick reads the key itself

@@ -14,6 +14,7 @@ from chalicelib.services import bounces
 from chalicelib import tokens
 from chalicelib import wiring
 from tests.fakes import InMemoryRepository
+from tests.conftest import KEY
 
 TOKEN = "Zq3x9V0kLw2bYc7Hn1Pd5Tr8Uf4Sg6Je0Ka2Mb9Nc1"
 EMAIL = "an.peeters@example.be"
@@ -139,14 +140,14 @@ def deliver(client, message: dict | str) -> None:
 @pytest.mark.parametrize("kind", ["Bounce", "Complaint"])
 def test_permanent_bounce_or_complaint_suppresses_the_address_by_hash_only(client, local_table, kind):
     deliver(client, ses_event(kind, address=" An.Peeters@Example.be "))
-    assert local_table.suppression(tokens.address_hash(EMAIL)) == kind.lower()
+    assert local_table.suppression(tokens.address_hash(EMAIL, KEY)) == kind.lower()
     stored = suppressions(local_table)
     assert stored and "example.be" not in json.dumps(stored).lower()
 
 
 def test_transient_bounce_suppresses_nothing(client, local_table):
     deliver(client, ses_event("Bounce", bounce_type="Transient"))
-    assert local_table.suppression(tokens.address_hash(EMAIL)) is None
+    assert local_table.suppression(tokens.address_hash(EMAIL, KEY)) is None
 
 
 @pytest.mark.parametrize("message", ["not json", "[1, 2]", json.dumps({"eventType": "Delivery"}),
@@ -163,13 +164,13 @@ def test_other_messages_are_ignored(client, local_table, message):
 
 def test_suppressions_service_level():
     repo = InMemoryRepository()
-    assert bounces.handle_ses_notification(ses_event("Complaint"), repo) == 1
-    assert repo.suppression(tokens.address_hash(EMAIL.upper())) == "complaint"
+    assert bounces.handle_ses_notification(ses_event("Complaint"), repo, key=KEY) == 1
+    assert repo.suppression(tokens.address_hash(EMAIL.upper(), KEY)) == "complaint"
 
 
 def test_a_suppression_is_kept_under_a_keyed_hash_not_a_plain_one():
     import hashlib
 
-    digest = tokens.address_hash(" An.Peeters@Example.be ")
-    assert digest == tokens.address_hash(EMAIL.lower())
+    digest = tokens.address_hash(" An.Peeters@Example.be ", KEY)
+    assert digest == tokens.address_hash(EMAIL.lower(), KEY)
     assert digest != hashlib.sha256(EMAIL.lower().encode()).hexdigest()  # not testable against a list of addresses

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.conftest import day_data, webinar_data
+from tests.conftest import KEY, day_data, webinar_data
 from tests.edge.test_page_outcomes_and_redirects import FORM, WEBINAR, DAY, html, publish, post_form, link, confirm_path, heading
 
 
@@ -43,7 +43,7 @@ def person(repo, email="an@example.be"):
     from chalicelib.services import privacy
     from chalicelib.services import tick
 
-    return privacy.find_person(repo, email)
+    return privacy.find_person(repo, email, key=KEY)
 
 
 @pytest.fixture
@@ -211,7 +211,7 @@ def test_the_manage_page_changes_the_language_of_our_emails(client, manage_path,
     # The reminders (the tick reads the profile's language) now come in English.
     sent = len(mailer.sent)
     tick.send_due(dynamodb_repo, mailer, base_url=config.load().base_url,
-                       now=datetime(2027, 1, 13, 9, 30, tzinfo=timezone.utc), rate=1e6)
+                       now=datetime(2027, 1, 13, 9, 30, tzinfo=timezone.utc), rate=1e6, key=KEY)
     reminder = [m for m, _ in mailer.sent[sent:] if m.to_email == "an@example.be"]
     assert reminder and reminder[0].subject.startswith("Reminder:")
 

@@ -21,7 +21,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.conftest import PINNED_NOW, day_data, webinar_data
+from tests.conftest import KEY, PINNED_NOW, SETTINGS, day_data, webinar_data
 from tests.edge.test_page_outcomes_and_redirects import FORM, WEBINAR, DAY, html, publish, post_form, link, confirm_path, heading
 
 SECOND = "webinar-2027-02-11"
@@ -122,7 +122,8 @@ def test_with_title_names_the_event_with_its_day():
     from chalicelib.services import subscribe
     from tests.fakes import InMemoryRepository
 
-    event = events.create_event(InMemoryRepository(), webinar_data(title={"nl": "A & B"}), actor="test")
+    event = events.create_event(InMemoryRepository(), webinar_data(title={"nl": "A & B"}), actor="test",
+                                base_url=SETTINGS.base_url)
     assert str(pages.with_title("Register for %(title)s.", event, "en")) == \
         'Register for <span lang="nl">A &amp; B</span> (Thursday 14 January 2027).'
     assert str(pages.with_title("Schrijf je in voor %(title)s.", event, "nl")) == \
@@ -262,7 +263,7 @@ def test_no_new_mail_is_offered_or_sent_where_mail_bounced(client, published, ma
 
     post_form(client)
     manage = manage_of(mailer)
-    manage_module.stop_all_mail(dynamodb_repo, privacy.find_person(dynamodb_repo, "an@example.be"), "bounce")
+    manage_module.stop_all_mail(dynamodb_repo, privacy.find_person(dynamodb_repo, "an@example.be", key=KEY), "bounce")
     clock.set(PINNED_NOW + timedelta(hours=49))
     page = html(client.http.get(manage + "?lang=en"))
     assert "Not confirmed" in page and "/resend" not in page
@@ -352,11 +353,12 @@ def test_subscribe_still_returns_nothing_and_the_limit_names_its_period(dynamodb
     from chalicelib.services import privacy
     from chalicelib.services import subscribe
 
-    events.create_event(dynamodb_repo, webinar_data(), actor="test")
+    events.create_event(dynamodb_repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     data = {"email": "an@example.be", "name": "An", "event_ids": [WEBINAR], "consent": True}
     for _ in range(3):
-        assert subscribe.subscribe(dynamodb_repo, mailer, data, base_url="https://x.example") is None
-    held = subscribe._submit(dynamodb_repo, mailer, data, base_url="https://x.example")
+        assert subscribe.subscribe(dynamodb_repo, mailer, data, base_url="https://x.example",
+                                   key=KEY, settings=SETTINGS) is None
+    held = subscribe._submit(dynamodb_repo, mailer, data, base_url="https://x.example", key=KEY, settings=SETTINGS)
     assert not held.mailed and held.limit.period == "hour" and held.limit.retry_after == 3600
     assert len(mailer.sent) == 3
 
@@ -396,7 +398,7 @@ def test_a_resend_from_the_manage_page_keeps_the_mail_language_chosen_there(clie
     assert client.http.post(manage + "/resend?lang=en", headers=FORM, body="").status_code == 303
     assert mailer.to("an@example.be")[-1].subject.startswith("Confirm")
     client.http.post(confirm_path(mailer), headers=FORM, body="")
-    assert privacy.find_person(dynamodb_repo, "an@example.be").language == "en"
+    assert privacy.find_person(dynamodb_repo, "an@example.be", key=KEY).language == "en"
 
 
 def test_someone_waiting_sees_their_place_in_line_and_it_moves_up(client, staff_headers, mailer, clock):

@@ -31,7 +31,7 @@ from chalicelib.services import subscribe
 from chalicelib.services import views
 from chalicelib import tokens
 from chalicelib.errors import NotFound
-from tests.conftest import PINNED_NOW, day_data, webinar_data
+from tests.conftest import KEY, PINNED_NOW, SETTINGS, day_data, webinar_data
 from tests.edge.test_page_outcomes_and_redirects import FORM, WEBINAR, DAY, html, publish, post_form, link, heading
 
 ADDRESS = "an@example.be"
@@ -45,7 +45,7 @@ def confirmation_mails(mailer, address=ADDRESS) -> list:
 
 def gone(repo, address=ADDRESS) -> bool:
     try:
-        privacy.find_person(repo, address)
+        privacy.find_person(repo, address, key=KEY)
     except NotFound:
         return True
     return False
@@ -77,7 +77,7 @@ def erase_before_submit(monkeypatch, repo) -> None:
     original = subscribe._submit
 
     def racing(r, mailer, data, **kwargs):
-        privacy.erase(repo, privacy.find_person(repo, data["email"]))
+        privacy.erase(repo, privacy.find_person(repo, data["email"], key=KEY))
         monkeypatch.setattr(subscribe, "_submit", original)
         return original(r, mailer, data, **kwargs)
 
@@ -114,9 +114,9 @@ def test_a_confirm_links_resend_racing_an_erasure_makes_no_profile_and_mails_not
 
 def test_a_resend_whose_write_meets_an_erasure_reads_again_and_stops(repo, mailer, clock):
     """The erasure lands between ``_submit``'s read and its write: the write fails, the read again finds no one."""
-    events.create_event(repo, webinar_data(), actor="test")
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     subscribe.subscribe(repo, mailer, {"email": ADDRESS, "name": "An", "event_ids": [WEBINAR], "consent": True},
-                            base_url=BASE)
+                            base_url=BASE, key=KEY, settings=SETTINGS)
     manage = link(mailer.sent[-1][0], "/manage/").rsplit("/", 1)[1]
     clock.set(PINNED_NOW + timedelta(hours=49))
     original, erased = repo.save_subscription, []
@@ -129,14 +129,14 @@ def test_a_resend_whose_write_meets_an_erasure_reads_again_and_stops(repo, maile
 
     repo.save_subscription = erase_first
     with pytest.raises(errors.ErasedPersonLink):
-        subscribe.resend_from_manage(repo, mailer, manage, base_url=BASE)
+        subscribe.resend_from_manage(repo, mailer, manage, base_url=BASE, key=KEY, settings=SETTINGS)
     assert erased and gone(repo) and len(mailer.sent) == 1
 
 
 def test_the_form_still_makes_a_profile_for_a_new_address(repo, mailer):
-    events.create_event(repo, webinar_data(), actor="test")
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     subscribe.subscribe(repo, mailer, {"email": ADDRESS, "name": "An", "event_ids": [WEBINAR], "consent": True},
-                            base_url=BASE)
+                            base_url=BASE, key=KEY, settings=SETTINGS)
     assert not gone(repo) and len(mailer.sent) == 1
 
 
@@ -211,12 +211,12 @@ def test_the_longest_wait_wins():
 
 def flood(repo, mailer, clock, days: int, every_hours: int = 4) -> list[str]:
     """A stranger submits An's address every few hours for ``days``; return the hash of every link mailed."""
-    events.create_event(repo, webinar_data(), actor="test")
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     data = {"email": ADDRESS, "name": "X", "event_ids": [WEBINAR], "consent": True}
     for day in range(days):
         for h in range(0, 24, every_hours):
             clock.set(PINNED_NOW + timedelta(days=day, hours=h))
-            subscribe.subscribe(repo, mailer, data, base_url=BASE)
+            subscribe.subscribe(repo, mailer, data, base_url=BASE, key=KEY, settings=SETTINGS)
     return [tokens.token_hash(link(m, "/confirm/").rsplit("/", 1)[1]) for m in mailer.to(ADDRESS)]
 
 
@@ -233,7 +233,7 @@ def test_a_profile_lists_only_the_links_whose_item_may_be_stored(memory_repo, ma
     from chalicelib.services import views
     from chalicelib import tokens
 
-    record = json.dumps(codec.to_record(privacy.find_person(memory_repo, ADDRESS)))
+    record = json.dumps(codec.to_record(privacy.find_person(memory_repo, ADDRESS, key=KEY)))
     listed = [h for h in made if h in record]
     # Those of the last 39 days (the validity, 30 days of TTL after it, a week for DynamoDB's TTL) are listed.
     assert len(listed) == 6 * 39 and listed == made[-6 * 39:]
@@ -242,7 +242,7 @@ def test_a_profile_lists_only_the_links_whose_item_may_be_stored(memory_repo, ma
 
 def test_the_manage_page_reads_only_the_links_that_may_still_work_in_one_batch(dynamodb_repo, mailer, clock):
     flood(dynamodb_repo, mailer, clock, days=4, every_hours=4)
-    person = privacy.find_person(dynamodb_repo, ADDRESS)
+    person = privacy.find_person(dynamodb_repo, ADDRESS, key=KEY)
     calls, links_read = [], []
 
     def count(model, params, **_):  # the call's parameters, before they are serialised
@@ -253,7 +253,7 @@ def test_the_manage_page_reads_only_the_links_that_may_still_work_in_one_batch(d
             links_read.append(params["Key"])
 
     dynamodb_repo.client.meta.events.register("before-parameter-build.dynamodb.*", count)
-    view = views._person_view(dynamodb_repo, person, base_url=BASE, now=clock())
+    view = views._person_view(dynamodb_repo, person, base_url=BASE, now=clock(), key=KEY)
     assert "GetItem" not in calls and calls.count("BatchGetItem") == 2  # the registrations, and the links
     assert len(links_read) == 12  # two days of six: those that may still work, of 24
     assert [e.id for e, _ in view.registrations] == [WEBINAR] and view.unconfirmed == ()
@@ -269,7 +269,7 @@ def test_an_erasure_deletes_every_link_that_may_still_be_stored(repo, mailer, cl
     # No TTL runs here: the items past theirs are left for DynamoDB to delete; every other one is listed.
     may_be_stored = {t.token_hash for t in stored if t.expires_at + timedelta(days=30) > clock()}
     assert len(may_be_stored) == min(len(made), 3 * 32)
-    person = privacy.find_person(repo, ADDRESS)
+    person = privacy.find_person(repo, ADDRESS, key=KEY)
     exported = privacy.export_person(repo, person)["confirm_links"]
     assert len(exported) >= len(may_be_stored)
     privacy.erase(repo, person)
@@ -279,19 +279,19 @@ def test_an_erasure_deletes_every_link_that_may_still_be_stored(repo, mailer, cl
 def test_links_listed_before_their_times_were_kept_are_read_and_erased(repo, mailer, clock):
     """A profile written before ``tokens_made`` lists its links in ``token_hashes``: still read, still erased,
     and taken into ``tokens_made`` by the next submission."""
-    events.create_event(repo, webinar_data(), actor="test")
-    events.create_event(repo, day_data(), actor="test")
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
+    events.create_event(repo, day_data(), actor="test", base_url=SETTINGS.base_url)
     data = {"email": ADDRESS, "name": "An", "event_ids": [WEBINAR], "consent": True}
-    subscribe.subscribe(repo, mailer, data, base_url=BASE)
-    person = privacy.find_person(repo, ADDRESS)
+    subscribe.subscribe(repo, mailer, data, base_url=BASE, key=KEY, settings=SETTINGS)
+    person = privacy.find_person(repo, ADDRESS, key=KEY)
     old = replace(person, token_hashes=person.all_token_hashes, tokens_made=(),
                   updated_at=person.updated_at + timedelta(seconds=1))
     repo.save_person(old, previous=person)
-    view = views._person_view(repo, old, base_url=BASE, now=clock())
+    view = views._person_view(repo, old, base_url=BASE, now=clock(), key=KEY)
     assert view.unconfirmed == ()  # the link is read: it still works
     clock.set(PINNED_NOW + timedelta(minutes=5))
-    subscribe.subscribe(repo, mailer, {**data, "event_ids": [DAY]}, base_url=BASE)
-    person = privacy.find_person(repo, ADDRESS)
+    subscribe.subscribe(repo, mailer, {**data, "event_ids": [DAY]}, base_url=BASE, key=KEY, settings=SETTINGS)
+    person = privacy.find_person(repo, ADDRESS, key=KEY)
     assert not person.token_hashes and len(person.tokens_made) == 2 and old.token_hashes < person.all_token_hashes
     first = next(iter(old.token_hashes))
     privacy.erase(repo, person)
@@ -326,8 +326,8 @@ def erase_right_after_the_link_is_read(monkeypatch) -> None:
     """The person is erased between a button's reading of its link and what the button then does."""
     original = people.person_for_token
 
-    def erased_after_the_read(repo, purpose, token):
-        person = original(repo, purpose, token)
+    def erased_after_the_read(repo, purpose, token, *, key):
+        person = original(repo, purpose, token, key=key)
         privacy.erase(repo, person)
         return person
 
@@ -365,7 +365,7 @@ def test_old_links_stay_dead_when_the_erased_address_is_subscribed_again(client,
         assert response.status_code == 404 and heading(html(response)) == "Link not found", response.body[:200]
     assert client.http.get(feed).status_code == 404
     assert client.http.post(unsubscribe, headers=FORM, body="List-Unsubscribe=One-Click").status_code == 404
-    person = privacy.find_person(dynamodb_repo, ADDRESS)
+    person = privacy.find_person(dynamodb_repo, ADDRESS, key=KEY)
     assert person.receives_mail and person.language == "nl"
     # The new profile's own links work.
     new_manage = link(mailer.to(ADDRESS)[-1], "/manage/")
@@ -376,35 +376,35 @@ def test_a_profile_without_a_salt_keeps_the_links_it_was_mailed(client, publishe
     """Links mailed before salts, and calendar feeds subscribed then, keep working; a salted profile's links
     without the salt do not."""
     post_form(client)
-    person = privacy.find_person(dynamodb_repo, ADDRESS)
+    person = privacy.find_person(dynamodb_repo, ADDRESS, key=KEY)
     assert person.link_salt
-    unsalted = mails.person_links(person.id, "https://h")
+    unsalted = mails.person_links(person.id, "https://h", KEY)
     manage, feed = unsalted.manage.removeprefix("https://h"), unsalted.feed.removeprefix("https://h")
     assert client.http.get(manage).status_code == 404
     old = replace(person, link_salt="", updated_at=person.updated_at + timedelta(seconds=1))
     dynamodb_repo.save_person(old, previous=person)
     assert client.http.get(manage).status_code == 200
     assert client.http.get(feed).status_code == 200
-    assert mails.person_links(old, "https://h") == unsalted
+    assert mails.person_links(old, "https://h", KEY) == unsalted
     # Later mails carry the same links: a submission keeps the profile's (empty) salt.
     post_form(client, event_ids=[DAY])
     assert link(mailer.to(ADDRESS)[-1], "/manage/") == manage
 
 
 def test_a_salted_link_is_told_from_a_forged_one(dynamodb_repo, mailer):
-    events.create_event(dynamodb_repo, webinar_data(), actor="test")
+    events.create_event(dynamodb_repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     subscribe.subscribe(dynamodb_repo, mailer, {"email": ADDRESS, "name": "An", "event_ids": [WEBINAR],
-                                                    "consent": True}, base_url=BASE)
+                                                    "consent": True}, base_url=BASE, key=KEY, settings=SETTINGS)
     token = link(mailer.sent[-1][0], "/manage/").rsplit("/", 1)[1]
-    person = people.person_for_token(dynamodb_repo, "manage", token)
+    person = people.person_for_token(dynamodb_repo, "manage", token, key=KEY)
     assert tokens.read_person_token("manage", token, link_keys.signing_key()) == (person.id, person.link_salt)
     assert tokens.read_person_token("feed", token, link_keys.signing_key()) is None  # one purpose each
     salt_at = tokens.PERSON_ID_LENGTH + 1
     other_salt = token[:salt_at] + ("A" if token[salt_at] != "A" else "B") + token[salt_at + 1:]
     assert tokens.read_person_token("manage", other_salt, link_keys.signing_key()) is None
     with pytest.raises(NotFound) as raised:
-        people.person_for_token(dynamodb_repo, "manage", other_salt)
+        people.person_for_token(dynamodb_repo, "manage", other_salt, key=KEY)
     assert not isinstance(raised.value, errors.ErasedPersonLink)
     privacy.erase(dynamodb_repo, person)
     with pytest.raises(errors.ErasedPersonLink):
-        people.person_for_token(dynamodb_repo, "manage", token)
+        people.person_for_token(dynamodb_repo, "manage", token, key=KEY)

@@ -14,7 +14,7 @@ from chalicelib.services import subscribe
 from chalicelib import times
 from chalicelib.errors import Conflict, InvalidInput
 from chalicelib.input.event import build_event
-from tests.conftest import PINNED_NOW, day_data, webinar_data
+from tests.conftest import KEY, PINNED_NOW, SETTINGS, day_data, webinar_data
 
 LONE = "\ud800"  # a lone UTF-16 surrogate: valid in a JSON string, not in UTF-8
 
@@ -60,10 +60,12 @@ def test_a_lone_surrogate_gets_400_on_dynamodb_not_500(client, staff_headers, da
 
 def test_a_lone_surrogate_leaves_the_in_memory_repository_listable(memory_repo):
     with pytest.raises(InvalidInput):
-        events.create_event(memory_repo, webinar_data(title={"nl": "x" + LONE}), actor="test")
-    events.create_event(memory_repo, day_data(), actor="test")
+        events.create_event(memory_repo, webinar_data(title={"nl": "x" + LONE}), actor="test",
+                            base_url=SETTINGS.base_url)
+    events.create_event(memory_repo, day_data(), actor="test", base_url=SETTINGS.base_url)
     with pytest.raises(InvalidInput):
-        events.change_event(memory_repo, "smart-region-dag-2027", {"description": LONE}, actor="test")
+        events.change_event(memory_repo, "smart-region-dag-2027", {"description": LONE}, actor="test",
+                            base_url=SETTINGS.base_url)
     [event] = memory_repo.list_events()
     assert json.dumps(event.to_record(), ensure_ascii=False).encode("utf-8")
 
@@ -150,8 +152,9 @@ def test_a_merged_text_still_follows_the_rules(client, staff_headers):
 
 
 def test_merging_works_on_the_in_memory_repository_too(memory_repo):
-    events.create_event(memory_repo, webinar_data(), actor="test")
-    change = events.change_event(memory_repo, "webinar-2027-01-14", {"description": {"en": "Other"}}, actor="test")
+    events.create_event(memory_repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
+    change = events.change_event(memory_repo, "webinar-2027-01-14", {"description": {"en": "Other"}}, actor="test",
+                                 base_url=SETTINGS.base_url)
     assert change.after.description == {"nl": "Missie en strategie", "en": "Other"}
 
 
@@ -243,12 +246,13 @@ def test_the_same_title_at_another_time_is_another_event(client, staff_headers):
 
 
 def test_a_create_without_id_finds_an_event_made_with_an_explicit_id(memory_repo):
-    events.create_event(memory_repo, webinar_data(id="sro-jan"), actor="test")
+    events.create_event(memory_repo, webinar_data(id="sro-jan"), actor="test", base_url=SETTINGS.base_url)
     with pytest.raises(Conflict) as raised:
-        events.create_event(memory_repo, webinar_data(id=None), actor="test")
+        events.create_event(memory_repo, webinar_data(id=None), actor="test", base_url=SETTINGS.base_url)
     assert raised.value.message.startswith("id:") and "'sro-jan'" in raised.value.message
     # An explicit id still creates, as before.
-    assert events.create_event(memory_repo, webinar_data(id="sro-jan-2"), actor="test").id == "sro-jan-2"
+    assert events.create_event(memory_repo, webinar_data(id="sro-jan-2"), actor="test",
+                               base_url=SETTINGS.base_url).id == "sro-jan-2"
 
 
 
@@ -257,9 +261,9 @@ def test_two_copies_of_a_create_without_id_at_once_make_one_event(memory_repo, m
     # the second finds the id taken by its twin and answers 409, not a second event with a dated id.
     listed = memory_repo.list_events()
     monkeypatch.setattr(memory_repo, "list_events", lambda: list(listed))
-    first = events.create_event(memory_repo, webinar_data(id=None), actor="test")
+    first = events.create_event(memory_repo, webinar_data(id=None), actor="test", base_url=SETTINGS.base_url)
     with pytest.raises(Conflict) as raised:
-        events.create_event(memory_repo, webinar_data(id=None), actor="test")
+        events.create_event(memory_repo, webinar_data(id=None), actor="test", base_url=SETTINGS.base_url)
     assert f"'{first.id}'" in raised.value.message
     assert [e.id for e in memory_repo.events.values()] == [first.id]
 
@@ -289,10 +293,10 @@ def test_an_erasure_of_a_known_address_is_audited_as_found(client, staff_headers
     from chalicelib.services import events
     from chalicelib import times
 
-    events.create_event(dynamodb_repo, webinar_data(), actor="test")
+    events.create_event(dynamodb_repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     subscribe.subscribe(dynamodb_repo, mailer, {"email": "an@example.be", "name": "An",
                                                     "event_ids": ["webinar-2027-01-14"], "consent": True},
-                            base_url="http://127.0.0.1:8000")
+                            base_url="http://127.0.0.1:8000", key=KEY, settings=SETTINGS)
     assert client.http.delete("/staff/subscribers?email=an@example.be", headers=staff_headers).status_code == 200
     entries = client.http.get("/staff/audit", headers=staff_headers).json_body["entries"]
     [entry] = [e for e in entries if e["action"] == "subscriber.erase"]

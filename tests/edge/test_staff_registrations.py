@@ -14,7 +14,7 @@ import pytest
 from chalicelib.services import events
 from chalicelib.services import privacy
 from chalicelib.services import subscribe
-from tests.conftest import day_data, webinar_data
+from tests.conftest import KEY, SETTINGS, day_data, webinar_data
 
 BASE = "http://127.0.0.1:8000"
 
@@ -22,17 +22,18 @@ BASE = "http://127.0.0.1:8000"
 @pytest.fixture
 def registered(client, dynamodb_repo, mailer, staff_headers, clock):
     """An confirmed for both events, with a question; Bo pending."""
-    events.create_event(dynamodb_repo, webinar_data(), actor="test")
-    events.create_event(dynamodb_repo, day_data(), actor="test")
+    events.create_event(dynamodb_repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
+    events.create_event(dynamodb_repo, day_data(), actor="test", base_url=SETTINGS.base_url)
     subscribe.subscribe(dynamodb_repo, mailer, {
         "email": "an@example.be", "name": "An <b>Peeters</b>", "organisation": "=cmd|' /C calc'!A0",
         "event_ids": ["webinar-2027-01-14", "smart-region-dag-2027"], "question": "Hoe sluit onze stad aan?",
-        "consent": True}, base_url=BASE)
+        "consent": True}, base_url=BASE, key=KEY, settings=SETTINGS)
     token = re.search(r"/confirm/([\w-]+)", mailer.sent[-1][0].text).group(1)
-    subscribe.confirm(dynamodb_repo, mailer, token, base_url=BASE)
+    subscribe.confirm(dynamodb_repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
     clock.set(clock() + timedelta(minutes=1))
     subscribe.subscribe(dynamodb_repo, mailer, {
-        "email": "bo@example.be", "name": "Bo", "event_ids": ["webinar-2027-01-14"], "consent": True}, base_url=BASE)
+        "email": "bo@example.be", "name": "Bo", "event_ids": ["webinar-2027-01-14"], "consent": True}, base_url=BASE,
+                        key=KEY, settings=SETTINGS)
     clock.set(clock() + timedelta(minutes=1))
     return dynamodb_repo
 
@@ -95,7 +96,7 @@ def test_right_of_access_lists_everything_held(client, registered, staff_headers
 
 
 def test_erasure_leaves_no_item_with_the_persons_data(client, registered, staff_headers, dynamodb_repo):
-    an_id = privacy.find_person(dynamodb_repo, "an@example.be").id
+    an_id = privacy.find_person(dynamodb_repo, "an@example.be", key=KEY).id
     assert dynamodb_repo.list_sends("webinar-2027-01-14", an_id)  # reminders planned at confirmation
     response = client.http.delete("/staff/subscribers?email=an@example.be", headers=staff_headers)
     assert response.status_code == 200

@@ -28,7 +28,7 @@ from chalicelib.services import planning
 from chalicelib.services import privacy
 from chalicelib.services import subscribe as subscribe_module
 from chalicelib.model.send import Send
-from tests.conftest import PINNED_NOW, day_data, webinar_data
+from tests.conftest import KEY, PINNED_NOW, SETTINGS, day_data, webinar_data
 
 BASE = "https://events.example.be"
 WEBINAR = "webinar-2027-01-14"
@@ -44,13 +44,14 @@ STAFF_LATER = timedelta(hours=1)  # the staff change comes an hour after the eve
 def subscribe(repo, mailer, address, event_id, name="An"):
     """Submit the form; return the confirm link's token."""
     subscribe_module.subscribe(repo, mailer, {"email": address, "name": name, "event_ids": [event_id], "language": "nl",
-                                           "consent": True}, base_url=BASE)
+                                           "consent": True}, base_url=BASE, key=KEY, settings=SETTINGS)
     return re.search(r"/confirm/([\w-]+)", mailer.to(address)[-1].text).group(1)
 
 
 def register(repo, mailer, address, event_id, name="An"):
     """Subscribe and confirm; return the person's manage token."""
-    subscribe_module.confirm(repo, mailer, subscribe(repo, mailer, address, event_id, name), base_url=BASE)
+    subscribe_module.confirm(repo, mailer, subscribe(repo, mailer, address, event_id, name), base_url=BASE,
+                             key=KEY, settings=SETTINGS)
     return re.search(r"/manage/([\w-]+)", mailer.to(address)[-1].text).group(1)
 
 
@@ -58,8 +59,9 @@ def postpone(repo, event_id):
     """Staff move the event a year on, and its mails, seats and expiries are planned (as the PATCH route does)."""
     event = repo.get_event(event_id)
     change = events.change_event(repo, event_id, {"starts_at": (event.starts_at + LATER).isoformat(),
-                                                  "ends_at": (event.ends_at + LATER).isoformat()}, actor="test")
-    planning.after_event_change(repo, change)
+                                                  "ends_at": (event.ends_at + LATER).isoformat()}, actor="test",
+                                 base_url=SETTINGS.base_url)
+    planning.after_event_change(repo, change, settings=SETTINGS)
 
 
 def meanwhile(monkeypatch, repo, method, when, action):
@@ -117,7 +119,7 @@ def assert_kept_until_after_the_new_end(repo, event_id, person_id, status):
 @pytest.mark.parametrize("before", ["profile", "seat"])
 def test_a_confirm_that_read_the_event_before_a_postponement_keeps_the_registration_until_after_the_new_end(
         repo, mailer, clock, monkeypatch, before):
-    events.create_event(repo, webinar_data(), actor="test")
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     token = subscribe(repo, mailer, "an@example.be", WEBINAR)
     clock.set(PINNED_NOW + STAFF_LATER)
     # The confirm has read the events; the postponement runs before it saves the profile, or before it takes
@@ -126,10 +128,10 @@ def test_a_confirm_that_read_the_event_before_a_postponement_keeps_the_registrat
         state = meanwhile(monkeypatch, repo, "save_person", lambda person, **_: True, lambda: postpone(repo, WEBINAR))
     else:
         state = meanwhile(monkeypatch, repo, "move_registration", moving("pending"), lambda: postpone(repo, WEBINAR))
-    result = subscribe_module.confirm(repo, mailer, token, base_url=BASE)
+    result = subscribe_module.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
     assert state["done"]
     [outcome] = result.outcomes
-    an = privacy.find_person(repo, "an@example.be")
+    an = privacy.find_person(repo, "an@example.be", key=KEY)
     assert_kept_until_after_the_new_end(repo, WEBINAR, an.id, outcome.status)
     assert outcome.status == "confirmed"
     assert outcome.event.starts_at == repo.get_event(WEBINAR).starts_at  # the mail and its .ics: the new time
@@ -137,17 +139,17 @@ def test_a_confirm_that_read_the_event_before_a_postponement_keeps_the_registrat
 
 def test_a_confirm_onto_the_waiting_list_that_read_the_event_before_a_postponement_is_kept_too(
         repo, mailer, clock, monkeypatch):
-    events.create_event(repo, day_data(capacity=1), actor="test")
+    events.create_event(repo, day_data(capacity=1), actor="test", base_url=SETTINGS.base_url)
     register(repo, mailer, "an@example.be", DAY)
     token = subscribe(repo, mailer, "bo@example.be", DAY, name="Bo")
     clock.set(PINNED_NOW + STAFF_LATER)
     state = meanwhile(monkeypatch, repo, "move_registration", lambda reg, **kw: reg.status == "waitlisted",
                       lambda: postpone(repo, DAY))
-    result = subscribe_module.confirm(repo, mailer, token, base_url=BASE)
+    result = subscribe_module.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
     assert state["done"] and [o.status for o in result.outcomes] == ["waitlisted"]
-    bo = privacy.find_person(repo, "bo@example.be")
+    bo = privacy.find_person(repo, "bo@example.be", key=KEY)
     assert_kept_until_after_the_new_end(repo, DAY, bo.id, "waitlisted")
-    an = privacy.find_person(repo, "an@example.be")
+    an = privacy.find_person(repo, "an@example.be", key=KEY)
     assert_kept_until_after_the_new_end(repo, DAY, an.id, "confirmed")  # raised by the postponement itself
 
 
@@ -156,16 +158,16 @@ def test_a_confirm_onto_the_waiting_list_that_read_the_event_before_a_postponeme
 
 def test_a_promotion_that_read_the_waiting_list_before_a_postponement_does_not_write_back_the_old_expiry(
         repo, mailer, clock, monkeypatch):
-    events.create_event(repo, day_data(capacity=1), actor="test")
+    events.create_event(repo, day_data(capacity=1), actor="test", base_url=SETTINGS.base_url)
     an_manage = register(repo, mailer, "an@example.be", DAY)
     register(repo, mailer, "bo@example.be", DAY, name="Bo")
-    bo = privacy.find_person(repo, "bo@example.be")
+    bo = privacy.find_person(repo, "bo@example.be", key=KEY)
     old = registration(repo, DAY, bo.id).expires_at
     clock.set(PINNED_NOW + STAFF_LATER)
     # An cancels; the promotion has read Bo waiting (with the old expiry). The postponement raises Bo's
     # registration and profile, then the promotion gives Bo the seat.
     state = meanwhile(monkeypatch, repo, "move_registration", moving("waitlisted"), lambda: postpone(repo, DAY))
-    manage_module.cancel_registration(repo, an_manage, DAY)
+    manage_module.cancel_registration(repo, an_manage, DAY, key=KEY)
     assert state["done"]
     assert kept_until(repo, DAY) > old
     assert_kept_until_after_the_new_end(repo, DAY, bo.id, "confirmed")
@@ -176,10 +178,10 @@ def test_a_promotion_that_read_the_waiting_list_before_a_postponement_does_not_w
 def test_a_promotion_with_a_registration_read_before_it_was_raised_keeps_the_raised_expiry(
         repo, mailer, clock, monkeypatch):
     # The reverse order, the event itself unchanged: only the registration's expiry moved meanwhile.
-    events.create_event(repo, day_data(capacity=1), actor="test")
+    events.create_event(repo, day_data(capacity=1), actor="test", base_url=SETTINGS.base_url)
     an_manage = register(repo, mailer, "an@example.be", DAY)
     register(repo, mailer, "bo@example.be", DAY, name="Bo")
-    bo = privacy.find_person(repo, "bo@example.be")
+    bo = privacy.find_person(repo, "bo@example.be", key=KEY)
     waiting = registration(repo, DAY, bo.id)
     raised = waiting.expires_at + timedelta(days=400)
 
@@ -187,7 +189,7 @@ def test_a_promotion_with_a_registration_read_before_it_was_raised_keeps_the_rai
         repo.move_registration(replace(waiting, expires_at=raised), expect=("waitlisted",))
 
     state = meanwhile(monkeypatch, repo, "move_registration", moving("waitlisted"), raise_bo)
-    manage_module.cancel_registration(repo, an_manage, DAY)
+    manage_module.cancel_registration(repo, an_manage, DAY, key=KEY)
     assert state["done"]
     reg = registration(repo, DAY, bo.id)
     assert (reg.status, reg.expires_at) == ("confirmed", raised)
@@ -199,14 +201,15 @@ def test_a_promotion_with_a_registration_read_before_it_was_raised_keeps_the_rai
 
 def test_a_one_click_register_that_read_the_event_before_a_postponement_keeps_the_raised_expiry(
         repo, mailer, clock, monkeypatch):
-    events.create_event(repo, webinar_data(registration_opens_at="2026-12-01T09:00:00+01:00"), actor="test")
+    events.create_event(repo, webinar_data(registration_opens_at="2026-12-01T09:00:00+01:00"), actor="test",
+                        base_url=SETTINGS.base_url)
     manage = register(repo, mailer, "an@example.be", WEBINAR)
-    an = privacy.find_person(repo, "an@example.be")
+    an = privacy.find_person(repo, "an@example.be", key=KEY)
     assert registration(repo, WEBINAR, an.id).status == "interested"
     clock.set(datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc))  # registration is open
     # The click has read the event and An's interest; the postponement raises the interest, then the click lands.
     state = meanwhile(monkeypatch, repo, "move_registration", moving("interested"), lambda: postpone(repo, WEBINAR))
-    outcome = manage_module.register_from_link(repo, mailer, manage, WEBINAR, base_url=BASE)
+    outcome = manage_module.register_from_link(repo, mailer, manage, WEBINAR, base_url=BASE, key=KEY, settings=SETTINGS)
     assert state["done"] and outcome.status == "confirmed"
     assert_kept_until_after_the_new_end(repo, WEBINAR, an.id, "confirmed")
     assert outcome.event.starts_at == repo.get_event(WEBINAR).starts_at
@@ -311,12 +314,12 @@ def test_a_staff_change_meeting_a_transaction_on_the_event_is_tried_again(dynamo
     from tests.conftest import aws_error, table_faults
 
     monkeypatch.setattr(table_keys, "CONFLICT_PAUSE", 0.0)
-    events.create_event(dynamodb_repo, webinar_data(), actor="test", now=PINNED_NOW)
+    events.create_event(dynamodb_repo, webinar_data(), actor="test", now=PINNED_NOW, base_url=SETTINGS.base_url)
     conflict = lambda operation, n: aws_error(operation, "TransactionConflictException") \
         if operation == "UpdateItem" and n <= 2 else None  # noqa: E731
     with table_faults(dynamodb_repo, conflict) as calls:
         change = events.change_event(dynamodb_repo, "webinar-2027-01-14", {"title": {"nl": "Nieuw", "en": "New"}},
-                                     actor="staff", now=PINNED_NOW)
+                                     actor="staff", now=PINNED_NOW, base_url=SETTINGS.base_url)
     assert calls["UpdateItem"] == 3
     assert dynamodb_repo.get_event("webinar-2027-01-14").title == {"nl": "Nieuw", "en": "New"} == change.after.title
 

@@ -24,7 +24,7 @@ from chalicelib.services import privacy
 from chalicelib.services import subscribe
 from chalicelib.errors import Gone
 from tests.fakes import RecordingMailer
-from tests.conftest import PINNED_NOW, aws_error, day_data, table_faults
+from tests.conftest import KEY, PINNED_NOW, SETTINGS, aws_error, day_data, table_faults
 
 BASE = "https://events.example.be"
 
@@ -49,14 +49,16 @@ def confirm_links(mailer):
 
 def test_sixty_people_racing_for_ten_seats(atomic_requests, clock):
     repo, mailer = atomic_requests, RecordingMailer()
-    events.create_event(repo, day_data(capacity=10), actor="test")
+    events.create_event(repo, day_data(capacity=10), actor="test", base_url=SETTINGS.base_url)
     for i in range(60):
         subscribe.subscribe(repo, mailer, {"email": f"p{i}@example.be", "name": f"P {i}", "consent": True,
-                                               "event_ids": ["smart-region-dag-2027"]}, base_url=BASE)
+                                               "event_ids": ["smart-region-dag-2027"]}, base_url=BASE,
+                            key=KEY, settings=SETTINGS)
     links = confirm_links(mailer)
     assert len(links) == 60
     with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(lambda t: subscribe.confirm(repo, mailer, t, base_url=BASE), links))
+        results = list(pool.map(lambda t: subscribe.confirm(repo, mailer, t, base_url=BASE,
+                                                            key=KEY, settings=SETTINGS), links))
     statuses = Counter(r.status for r in repo.list_registrations("smart-region-dag-2027"))
     assert statuses == {"confirmed": 10, "waitlisted": 50}
     assert repo.get_event("smart-region-dag-2027").seats_taken == 10
@@ -65,15 +67,17 @@ def test_sixty_people_racing_for_ten_seats(atomic_requests, clock):
 
 def test_double_clicked_confirm_button_confirms_once(atomic_requests):
     repo, mailer = atomic_requests, RecordingMailer()
-    events.create_event(repo, day_data(capacity=10), actor="test")
+    events.create_event(repo, day_data(capacity=10), actor="test", base_url=SETTINGS.base_url)
     subscribe.subscribe(repo, mailer, {"email": "an@example.be", "name": "An", "consent": True,
-                                           "event_ids": ["smart-region-dag-2027"]}, base_url=BASE)
+                                           "event_ids": ["smart-region-dag-2027"]}, base_url=BASE,
+                        key=KEY, settings=SETTINGS)
     [link] = confirm_links(mailer)
     outcomes = []
 
     def click():
         try:
-            outcomes.append(subscribe.confirm(repo, mailer, link, base_url=BASE).outcomes[0].status)
+            outcomes.append(subscribe.confirm(repo, mailer, link, base_url=BASE,
+                                              key=KEY, settings=SETTINGS).outcomes[0].status)
         except Gone:
             outcomes.append("gone")
 
@@ -89,22 +93,23 @@ def test_double_clicked_confirm_button_confirms_once(atomic_requests):
 
 def test_cancellations_racing_with_confirmations_keep_the_count_true(atomic_requests, clock):
     repo, mailer = atomic_requests, RecordingMailer()
-    events.create_event(repo, day_data(capacity=5), actor="test")
+    events.create_event(repo, day_data(capacity=5), actor="test", base_url=SETTINGS.base_url)
     for i in range(20):
         subscribe.subscribe(repo, mailer, {"email": f"p{i}@example.be", "name": f"P {i}", "consent": True,
-                                               "event_ids": ["smart-region-dag-2027"], "language": "en"}, base_url=BASE)
+                                               "event_ids": ["smart-region-dag-2027"], "language": "en"}, base_url=BASE,
+                            key=KEY, settings=SETTINGS)
     links = confirm_links(mailer)
     for link in links[:5]:
-        subscribe.confirm(repo, mailer, link, base_url=BASE)
+        subscribe.confirm(repo, mailer, link, base_url=BASE, key=KEY, settings=SETTINGS)
     manage = [re.search(r"/manage/([\w-]+)", m.text).group(1) for m, _ in mailer.sent if m.kind == "confirmed"]
     clock.set(PINNED_NOW + timedelta(minutes=1))
 
     def work(item):
         kind, token = item
         if kind == "confirm":
-            subscribe.confirm(repo, mailer, token, base_url=BASE)
+            subscribe.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
         else:
-            manage_module.cancel_registration(repo, token, "smart-region-dag-2027")
+            manage_module.cancel_registration(repo, token, "smart-region-dag-2027", key=KEY)
 
     jobs = [("confirm", t) for t in links[5:]] + [("cancel", t) for t in manage[:3]]
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -118,12 +123,13 @@ def test_cancellations_racing_with_confirmations_keep_the_count_true(atomic_requ
 
 def _three_for_one_seat(repo, mailer) -> str:
     """An confirmed for the one seat, Bo and Cy waiting, in that order; return An's manage token."""
-    events.create_event(repo, day_data(capacity=1), actor="test")
+    events.create_event(repo, day_data(capacity=1), actor="test", base_url=SETTINGS.base_url)
     for address in ("an@example.be", "bo@example.be", "cy@example.be"):
         subscribe.subscribe(repo, mailer, {"email": address, "name": address[:2], "consent": True,
-                                               "event_ids": ["smart-region-dag-2027"]}, base_url=BASE)
+                                               "event_ids": ["smart-region-dag-2027"]}, base_url=BASE,
+                            key=KEY, settings=SETTINGS)
         token = re.search(r"/confirm/([\w-]+)", mailer.to(address)[-1].text).group(1)
-        subscribe.confirm(repo, mailer, token, base_url=BASE)
+        subscribe.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
     return re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
 
 
@@ -140,7 +146,7 @@ def test_a_promotion_that_meets_another_transaction_tries_the_same_person_again(
     repo = dynamodb_repo
     manage = _three_for_one_seat(repo, RecordingMailer())
     with table_faults(repo, partial(_a_transaction_conflict, at=2)):  # 1: the cancel; 2: Bo's seat
-        manage_module.cancel_registration(repo, manage, "smart-region-dag-2027")
+        manage_module.cancel_registration(repo, manage, "smart-region-dag-2027", key=KEY)
     statuses = {r.email: r.status for r in repo.list_registrations("smart-region-dag-2027")}
     assert statuses == {"an@example.be": "cancelled", "bo@example.be": "confirmed", "cy@example.be": "waitlisted"}
 
@@ -149,13 +155,13 @@ def test_an_erasure_that_meets_a_promotion_gives_the_seat_back(dynamodb_repo, cl
     """Bo waits; Bo's erasure reads that, then An cancels and Bo is promoted: the seat must not stay counted."""
     repo = dynamodb_repo
     an_manage = _three_for_one_seat(repo, RecordingMailer())
-    bo = privacy.find_person(repo, "bo@example.be")
+    bo = privacy.find_person(repo, "bo@example.be", key=KEY)
     read = repo.get_registrations
 
     def then_an_cancels(person_id, event_ids):
         found = read(person_id, event_ids)
         if person_id == bo.id and found.get("smart-region-dag-2027").status == "waitlisted":
-            manage_module.cancel_registration(repo, an_manage, "smart-region-dag-2027")  # Bo gets An's seat
+            manage_module.cancel_registration(repo, an_manage, "smart-region-dag-2027", key=KEY)  # Bo gets An's seat
         return found
 
     repo.get_registrations = then_an_cancels
@@ -171,11 +177,12 @@ def test_an_erasure_that_meets_a_promotion_gives_the_seat_back(dynamodb_repo, cl
 def test_a_confirm_whose_seat_meets_another_transaction_still_takes_it(dynamodb_repo, clock):
     """The link is spent before the seat is taken: a TransactionConflict there must not leave it pending behind a 410."""
     repo, mailer = dynamodb_repo, RecordingMailer()
-    events.create_event(repo, day_data(capacity=10), actor="test")
+    events.create_event(repo, day_data(capacity=10), actor="test", base_url=SETTINGS.base_url)
     subscribe.subscribe(repo, mailer, {"email": "an@example.be", "name": "An", "consent": True,
-                                           "event_ids": ["smart-region-dag-2027"]}, base_url=BASE)
+                                           "event_ids": ["smart-region-dag-2027"]}, base_url=BASE,
+                        key=KEY, settings=SETTINGS)
     token = re.search(r"/confirm/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
     with table_faults(repo, partial(_a_transaction_conflict, at=1)):
-        result = subscribe.confirm(repo, mailer, token, base_url=BASE)
+        result = subscribe.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
     assert [o.status for o in result.outcomes] == ["confirmed"]
     assert [r.status for r in repo.list_registrations("smart-region-dag-2027")] == ["confirmed"]

@@ -22,7 +22,7 @@ from chalicelib import tokens
 from chalicelib import wiring
 from chalicelib.errors import MailThrottled
 from tests.fakes import RecordingMailer
-from tests.conftest import webinar_data
+from tests.conftest import KEY, SETTINGS, webinar_data
 from tests.unit.test_reminders import BASE, WEBINAR, WEBINAR_START, FakeTime, kinds, register, tick
 
 
@@ -42,7 +42,7 @@ class ThrottledWhile(RecordingMailer):
 
 def test_a_reminder_held_while_the_event_moved_earlier_is_not_sent_past_its_new_grace(repo, mailer, clock):
     """Put back after throttling, the "starts in 1 day" reminder must not go out 4 hours before the new start."""
-    events.create_event(repo, webinar_data(), actor="test")
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     register(repo, mailer, "an@example.be", [WEBINAR])
     mailer.sent.clear()
     at = WEBINAR_START - timedelta(days=1)
@@ -50,8 +50,9 @@ def test_a_reminder_held_while_the_event_moved_earlier_is_not_sent_past_its_new_
 
     def move_20_hours_earlier():
         change = events.change_event(repo, WEBINAR, {"starts_at": "2027-01-13T14:00:00+01:00",
-                                                     "ends_at": "2027-01-13T15:00:00+01:00"}, actor="staff", now=at)
-        planning.after_event_change(repo, change, now=at)
+                                                     "ends_at": "2027-01-13T15:00:00+01:00"}, actor="staff", now=at,
+                                     base_url=SETTINGS.base_url)
+        planning.after_event_change(repo, change, now=at, settings=SETTINGS)
 
     first = tick(repo, ThrottledWhile(move_20_hours_earlier), at)
     assert first.throttled and first.retry_later == 1
@@ -66,7 +67,7 @@ def test_a_reminder_held_while_the_event_moved_earlier_is_not_sent_past_its_new_
 
 def test_a_reminder_put_back_after_throttling_does_not_go_to_someone_who_cancelled_meanwhile(repo, mailer, clock):
     """Cancelling drops only the sends no tick holds: a held one put back is checked against the registration."""
-    events.create_event(repo, webinar_data(), actor="test")
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     clock.set(WEBINAR_START - timedelta(hours=20))
     register(repo, mailer, "an@example.be", [WEBINAR])
     manage = re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
@@ -74,7 +75,8 @@ def test_a_reminder_put_back_after_throttling_does_not_go_to_someone_who_cancell
     at = WEBINAR_START - timedelta(hours=1)
     clock.set(at)
 
-    first = tick(repo, ThrottledWhile(lambda: manage_module.cancel_registration(repo, manage, WEBINAR, now=at)), at)
+    first = tick(repo, ThrottledWhile(lambda: manage_module.cancel_registration(repo, manage, WEBINAR, now=at,
+                                                                                key=KEY)), at)
     assert first.retry_later == 1
     second = tick(repo, mailer, at + timedelta(minutes=2))
     assert kinds(mailer, "an@example.be") == []
@@ -85,7 +87,7 @@ def test_a_reminder_put_back_after_throttling_does_not_go_to_someone_who_cancell
 
 def test_a_first_claim_reads_no_registration_and_sends(repo, mailer, clock, monkeypatch):
     """The common case pays nothing for the check: a send claimed for the first time is not checked."""
-    events.create_event(repo, webinar_data(), actor="test")
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     clock.set(WEBINAR_START - timedelta(hours=20))
     register(repo, mailer, "an@example.be", [WEBINAR])
     asked = []
@@ -102,7 +104,7 @@ OLD_LINK, NEW_LINK = "https://meet.example.org/sro", "https://meet.example.org/m
 
 def test_reminders_claimed_after_a_join_link_change_carry_the_new_link(repo, mailer, clock):
     """Events are read with each batch: batches claimed after staff replaced the join link carry the new one."""
-    events.create_event(repo, webinar_data(), actor="test")
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     clock.set(WEBINAR_START - timedelta(hours=20))
     for address in ("an@example.be", "bo@example.be", "cy@example.be"):
         register(repo, mailer, address, [WEBINAR])
@@ -113,8 +115,9 @@ def test_reminders_claimed_after_a_join_link_change_carry_the_new_link(repo, mai
         def send(self, mail):
             message_id = super().send(mail)
             if len(self.sent) == 1:
-                change = events.change_event(repo, WEBINAR, {"online_url": NEW_LINK}, actor="staff", now=at)
-                planning.after_event_change(repo, change, now=at)
+                change = events.change_event(repo, WEBINAR, {"online_url": NEW_LINK}, actor="staff", now=at,
+                                             base_url=SETTINGS.base_url)
+                planning.after_event_change(repo, change, now=at, settings=SETTINGS)
             return message_id
 
     sender = ChangesTheLinkAfterTheFirstMail()
@@ -127,7 +130,7 @@ def test_reminders_claimed_after_a_join_link_change_carry_the_new_link(repo, mai
 
 def test_mail_stopped_while_a_slow_tick_sends_takes_effect_within_its_batch_of_five_seconds(repo, mailer, clock):
     """At 1 mail a second a batch holds 5 sends, not 50: a stop reaches the next batch within 5 s."""
-    events.create_event(repo, webinar_data(), actor="test")
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     clock.set(WEBINAR_START - timedelta(hours=20))
     people = [f"p{i}@example.be" for i in range(8)]
     for address in people:
@@ -140,7 +143,7 @@ def test_mail_stopped_while_a_slow_tick_sends_takes_effect_within_its_batch_of_f
             message_id = super().send(mail)
             if len(self.sent) == 1:
                 for address in people:
-                    manage_module.stop_all_mail(repo, privacy.find_person(repo, address), "complaint")
+                    manage_module.stop_all_mail(repo, privacy.find_person(repo, address, key=KEY), "complaint")
             return message_id
 
     sender = StopsEveryoneAfterTheFirstMail()
@@ -153,7 +156,7 @@ def test_the_tick_reads_recipients_and_events_strongly_consistent_in_one_request
     """Just after a cancellation or a stop, an eventually consistent read could mail as before, or skip for good."""
     from tests.conftest import table_faults
 
-    events.create_event(dynamodb_repo, webinar_data(), actor="test")
+    events.create_event(dynamodb_repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     clock.set(WEBINAR_START - timedelta(hours=20))
     for address in ("an@example.be", "bo@example.be"):
         register(dynamodb_repo, mailer, address, [WEBINAR])
@@ -195,14 +198,15 @@ def _act_once_planning_has_read(repo, act):
 
 def _move_an_hour_later(repo):
     change = events.change_event(repo, WEBINAR, {"starts_at": "2027-01-14T11:00:00+01:00",
-                                                 "ends_at": "2027-01-14T12:00:00+01:00"}, actor="staff")
-    planning.after_event_change(repo, change)
+                                                 "ends_at": "2027-01-14T12:00:00+01:00"}, actor="staff",
+                                 base_url=SETTINGS.base_url)
+    planning.after_event_change(repo, change, settings=SETTINGS)
 
 
 def test_an_erasure_while_a_staff_change_is_planned_leaves_no_send_behind(repo, mailer, clock):
-    events.create_event(repo, webinar_data(), actor="test")
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     register(repo, mailer, "an@example.be", [WEBINAR])
-    an = privacy.find_person(repo, "an@example.be")
+    an = privacy.find_person(repo, "an@example.be", key=KEY)
     original = repo.list_sends
     fired = _act_once_planning_has_read(repo, lambda: privacy.erase(repo, repo.get_person(an.id)))
     _move_an_hour_later(repo)
@@ -213,16 +217,16 @@ def test_an_erasure_while_a_staff_change_is_planned_leaves_no_send_behind(repo, 
 
 def test_a_registration_cancelled_while_a_staff_change_is_planned_gets_no_reminder(repo, mailer, clock):
     """A first claim reads no registration: a reminder planned for it after it was cancelled would go out."""
-    events.create_event(repo, webinar_data(), actor="test")
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     clock.set(WEBINAR_START - timedelta(days=3))
     register(repo, mailer, "an@example.be", [WEBINAR])
     register(repo, mailer, "bo@example.be", [WEBINAR])
     manage = re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
     original = repo.list_sends
-    _act_once_planning_has_read(repo, lambda: manage_module.cancel_registration(repo, manage, WEBINAR))
+    _act_once_planning_has_read(repo, lambda: manage_module.cancel_registration(repo, manage, WEBINAR, key=KEY))
     _move_an_hour_later(repo)
     repo.list_sends = original
-    an = privacy.find_person(repo, "an@example.be")
+    an = privacy.find_person(repo, "an@example.be", key=KEY)
     assert [s for s in repo.list_sends(WEBINAR, an.id) if s.state == "pending"] == []
     mailer.sent.clear()
     new_start = WEBINAR_START + timedelta(hours=1)
@@ -248,14 +252,14 @@ def test_the_ticks_leave_part_of_the_ses_rate_to_the_mails_requests_send(monkeyp
     seen = []
     monkeypatch.setenv("SES_MAX_SEND_RATE", "14")
     monkeypatch.setattr(wiring, "send_due", lambda repo, mailer, **options: seen.append(options["rate"]))
-    monkeypatch.setattr(wiring, "_plan_unplanned", lambda repo, now: None)
+    monkeypatch.setattr(wiring, "_plan_unplanned", lambda repo, now, settings: None)
     wiring.send_due_now(repo=object(), mailer=object())
     assert seen == [14 - 1.4]
 
 
 def test_reminders_claimed_after_a_title_change_carry_the_new_title(repo, mailer, clock):
     """The tick's rendered mails are kept per event version (updated_at), not only per sequence."""
-    events.create_event(repo, webinar_data(), actor="test")
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     clock.set(WEBINAR_START - timedelta(hours=20))
     for address in ("an@example.be", "bo@example.be", "cy@example.be"):
         register(repo, mailer, address, [WEBINAR], language="en")
@@ -267,7 +271,7 @@ def test_reminders_claimed_after_a_title_change_carry_the_new_title(repo, mailer
             message_id = super().send(mail)
             if len(self.sent) == 1:
                 events.change_event(repo, WEBINAR, {"title": {"nl": "Webinar Slimme Regio", "en": "Smart Region talk"}},
-                                    actor="staff", now=at)
+                                    actor="staff", now=at, base_url=SETTINGS.base_url)
             return message_id
 
     sender = RenamesAfterTheFirstMail()
@@ -286,7 +290,7 @@ def test_a_cancel_overlapping_a_staff_change_gets_no_change_notice(repo, mailer,
     from chalicelib.services import subscribe
     from chalicelib.services import tick as tick_module
 
-    events.create_event(repo, webinar_data(), actor="test")
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     clock.set(WEBINAR_START - timedelta(days=3))
     register(repo, mailer, "an@example.be", [WEBINAR])
     manage = re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
@@ -300,9 +304,9 @@ def test_a_cancel_overlapping_a_staff_change_gets_no_change_notice(repo, mailer,
         return found
 
     monkeypatch.setattr(seats, "sends_to_drop", read_then_staff_change)
-    manage_module.cancel_registration(repo, manage, WEBINAR)
+    manage_module.cancel_registration(repo, manage, WEBINAR, key=KEY)
     monkeypatch.setattr(seats, "sends_to_drop", original)
-    an = privacy.find_person(repo, "an@example.be")
+    an = privacy.find_person(repo, "an@example.be", key=KEY)
     assert fired and [s for s in repo.list_sends(WEBINAR, an.id) if s.state == "pending"] == []
     mailer.sent.clear()
     clock.set(clock() + timedelta(minutes=1))
@@ -319,10 +323,10 @@ def test_a_notice_claimed_before_its_planning_checked_the_registration_is_checke
     from chalicelib.services import subscribe
     from chalicelib.services import tick as tick_module
 
-    events.create_event(repo, webinar_data(), actor="test")
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     clock.set(WEBINAR_START - timedelta(days=3))
     register(repo, mailer, "an@example.be", [WEBINAR])
-    an = privacy.find_person(repo, "an@example.be")
+    an = privacy.find_person(repo, "an@example.be", key=KEY)
     [reg] = repo.get_registrations(an.id, [WEBINAR]).values()
     repo.move_registration(replace(reg, status="cancelled"), expect=("confirmed",), seat_change=0)
     event = repo.get_event(WEBINAR)
@@ -342,18 +346,19 @@ def test_a_submission_saved_while_an_erasure_runs_is_erased_too(repo, mailer, cl
     from chalicelib.services import subscribe
     from chalicelib.services import tick as tick_module
 
-    events.create_event(repo, webinar_data(), actor="test")
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     events.create_event(repo, webinar_data(id="webinar-2027-02-11", starts_at="2027-02-11T10:00:00+01:00",
-                                           ends_at="2027-02-11T11:00:00+01:00"), actor="test")
+                                           ends_at="2027-02-11T11:00:00+01:00"), actor="test",
+                        base_url=SETTINGS.base_url)
     register(repo, mailer, "an@example.be", [WEBINAR])
-    an = privacy.find_person(repo, "an@example.be")
+    an = privacy.find_person(repo, "an@example.be", key=KEY)
     original, fired = repo.erase_person, []
 
     def submit_first(person):
         if not fired:
             fired.append(True)
             subscribe.subscribe(repo, mailer, {"email": "an@example.be", "name": "An", "event_ids": ["webinar-2027-02-11"],
-                                                   "language": "nl", "consent": True}, base_url="https://events.example.be")
+                                                   "language": "nl", "consent": True}, base_url="https://events.example.be", key=KEY, settings=SETTINGS)
         return original(person)
 
     repo.erase_person = submit_first
@@ -377,13 +382,13 @@ class ErasesWhenSending(RecordingMailer):
 
     def send(self, mail):
         if mail.to_email == self.address:
-            privacy.erase(self.repo, privacy.find_person(self.repo, self.address))
+            privacy.erase(self.repo, privacy.find_person(self.repo, self.address, key=KEY))
         return super().send(mail)
 
 
 def _registered(repo, mailer, clock, *addresses):
     """The webinar, and these people registered for it the day before the reminders fall due."""
-    events.create_event(repo, webinar_data(), actor="test")
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     clock.set(WEBINAR_START - timedelta(hours=20))
     for address in addresses:
         register(repo, mailer, address, [WEBINAR])
@@ -397,7 +402,7 @@ def _items_of(repo, person_id):
 def test_an_erasure_while_a_tick_sends_the_persons_mail_leaves_nothing_of_them(repo, mailer, clock):
     """The tick found the profile, so its settle of the others goes without a condition each; not this one's."""
     _registered(repo, mailer, clock, "an@example.be", "bo@example.be", "cy@example.be")
-    bo = privacy.find_person(repo, "bo@example.be").id
+    bo = privacy.find_person(repo, "bo@example.be", key=KEY).id
     at = WEBINAR_START - timedelta(hours=1)
     clock.set(at)
     sender = ErasesWhenSending(repo, "bo@example.be")
@@ -405,14 +410,15 @@ def test_an_erasure_while_a_tick_sends_the_persons_mail_leaves_nothing_of_them(r
     assert result.sent == 3  # bo's mail was on its way when bo pressed "erase"
     assert _items_of(repo, bo) == []
     recorded = {s.person_id: (s.state, bool(s.message_id)) for s in repo.list_sends(WEBINAR) if s.detail == "PT1H"}
-    assert recorded == {privacy.find_person(repo, a).id: ("sent", True) for a in ("an@example.be", "cy@example.be")}
+    assert recorded == {privacy.find_person(repo, a,
+                                            key=KEY).id: ("sent", True) for a in ("an@example.be", "cy@example.be")}
     assert tick(repo, mailer, at + timedelta(minutes=10)).due == 0  # nothing put back to go again
 
 
 def test_an_erasure_between_the_claim_and_the_read_leaves_nothing_of_them(repo, mailer, clock, monkeypatch):
     """The tick does not find the profile: it records that send as its holder, and finds it gone."""
     _registered(repo, mailer, clock, "an@example.be", "bo@example.be")
-    bo = privacy.find_person(repo, "bo@example.be")
+    bo = privacy.find_person(repo, "bo@example.be", key=KEY)
     read = repo.read_for_sends
 
     def erased_first(*args):
@@ -454,7 +460,7 @@ def test_an_erasure_marks_the_tick_that_holds_the_persons_send_and_the_mark_goes
     [held] = repo.claim_sends([s for s in repo.due_sends(at, 10) if s.detail == "PT1H"], by="t1",
                               lease_until=at + timedelta(minutes=5))
     clock.set(at)
-    privacy.erase(repo, privacy.find_person(repo, "an@example.be"))
+    privacy.erase(repo, privacy.find_person(repo, "an@example.be", key=KEY))
     mark = repo.client.get_item(TableName=repo.table, Key={"PK": {"S": "TICK#t1"}, "SK": {"S": "ERASED"}})["Item"]
     assert int(mark["expires_at"]["N"]) == int((at + timedelta(days=1)).timestamp())
     # The holder writes its outcome as the person's record would be: marked, it writes as the holder, and finds it gone.
@@ -466,7 +472,7 @@ def test_a_send_claimed_after_the_erasure_listed_it_is_not_written_back(dynamodb
     """The erasure saw it pending, so marked no tick; the tick reads no profile, so settles it as its holder."""
     repo = dynamodb_repo
     _registered(repo, mailer, clock, "an@example.be", "bo@example.be")
-    an, bo = (privacy.find_person(repo, a) for a in ("an@example.be", "bo@example.be"))
+    an, bo = (privacy.find_person(repo, a, key=KEY) for a in ("an@example.be", "bo@example.be"))
     at = WEBINAR_START - timedelta(hours=1)
     held = []
     deletes = repo.client.batch_write_item
@@ -495,7 +501,7 @@ def test_a_settle_tried_again_after_a_lost_answer_writes_as_the_holder(dynamodb_
 
     repo = dynamodb_repo
     _registered(repo, mailer, clock, "an@example.be", "bo@example.be")
-    bo = privacy.find_person(repo, "bo@example.be").id
+    bo = privacy.find_person(repo, "bo@example.be", key=KEY).id
     at = WEBINAR_START - timedelta(hours=1)
     clock.set(at)
     real, lost = repo.client.transact_write_items, []
@@ -512,11 +518,11 @@ def test_a_settle_tried_again_after_a_lost_answer_writes_as_the_holder(dynamodb_
 
     def pause(seconds):  # record()'s pause before it tries again: bo presses "erase" now
         fake.sleep(seconds)
-        if lost and privacy.find_person(repo, "bo@example.be"):
-            privacy.erase(repo, privacy.find_person(repo, "bo@example.be"))
+        if lost and privacy.find_person(repo, "bo@example.be", key=KEY):
+            privacy.erase(repo, privacy.find_person(repo, "bo@example.be", key=KEY))
 
     result = tick_module.send_due(repo, RecordingMailer(), base_url=BASE, now=at + timedelta(seconds=30), rate=1000.0,
-                                clock=fake.clock, sleep=pause)
+                                clock=fake.clock, sleep=pause, key=KEY)
     assert lost and result.sent == 2
     assert _items_of(repo, bo) == []
     assert [(s.state, bool(s.message_id)) for s in repo.list_sends(WEBINAR) if s.detail == "PT1H"] == [("sent", True)]
@@ -554,7 +560,7 @@ def test_a_profile_made_again_after_the_claim_is_not_taken_as_found(dynamodb_rep
     """bo fills in the form again the moment the erasure runs: same address, same id, a new profile."""
     repo = dynamodb_repo
     _registered(repo, mailer, clock, "an@example.be", "bo@example.be")
-    bo = privacy.find_person(repo, "bo@example.be")
+    bo = privacy.find_person(repo, "bo@example.be", key=KEY)
     at = WEBINAR_START - timedelta(hours=1)
     clock.set(at)
     claim = repo.claim_sends
@@ -566,7 +572,8 @@ def test_a_profile_made_again_after_the_claim_is_not_taken_as_found(dynamodb_rep
             if not won:
                 won.extend(claim(due, by=by, lease_until=lease_until))
                 subscribe.subscribe(repo, mailer, {"email": "bo@example.be", "name": "Bo", "language": "nl",
-                                                       "event_ids": [WEBINAR], "consent": True}, base_url=BASE)
+                                                       "event_ids": [WEBINAR], "consent": True}, base_url=BASE,
+                                    key=KEY, settings=SETTINGS)
             return deletes(**request)
 
         monkeypatch.setattr(repo.client, "batch_write_item", claim_then_delete)
@@ -576,7 +583,7 @@ def test_a_profile_made_again_after_the_claim_is_not_taken_as_found(dynamodb_rep
 
     monkeypatch.setattr(repo, "claim_sends", claimed_while_bo_is_erased)
     tick(repo, RecordingMailer(), at + timedelta(seconds=30))
-    assert privacy.find_person(repo, "bo@example.be") is not None  # bo is back, as someone new
+    assert privacy.find_person(repo, "bo@example.be", key=KEY) is not None  # bo is back, as someone new
     assert _items_of(repo, bo.id) == []
 
 

@@ -280,7 +280,7 @@ def test_a_persons_webcal_link_is_their_feed_link_in_webcal_form(base, monkeypat
     from chalicelib.render import ical
 
     monkeypatch.setenv("TOKEN_KEY", "feeds-test-key")
-    links = mails.person_links("A" * 22, base)
+    links = mails.person_links("A" * 22, base, link_keys.signing_key())
     assert links.feed.startswith(f"{base}/feeds/") and links.feed.endswith(".ics")
     assert links.webcal == ical.webcal_url(links.feed)
     assert mails.person_links("A" * 22, base, link_keys.signing_key()) == links  # the key given or read: the same

@@ -21,7 +21,7 @@ from chalicelib.input.event import build_event
 from chalicelib.model.person import Person
 from chalicelib.model.send import Send
 from tests.fakes import InMemoryRepository
-from tests.conftest import PINNED_NOW, day_data, webinar_data
+from tests.conftest import KEY, PINNED_NOW, SETTINGS, day_data, webinar_data
 from tests.feed_support import parse_both
 from tests.unit.test_mail_shapes import a_tick  # a tick to render mails with, same base URL
 
@@ -52,16 +52,17 @@ def feed_properties(body: bytes) -> set[str]:
 @pytest.fixture
 def repo():
     store = InMemoryRepository()
-    events.create_event(store, webinar_data(), actor="test")
-    events.create_event(store, day_data(), actor="test")
+    events.create_event(store, webinar_data(), actor="test", base_url=SETTINGS.base_url)
+    events.create_event(store, day_data(), actor="test", base_url=SETTINGS.base_url)
     return store
 
 
 def register(repo, mailer, address, event_ids, language="nl"):
     subscribe.subscribe(repo, mailer, {"email": address, "name": "An Peeters", "event_ids": list(event_ids),
-                                           "language": language, "consent": True}, base_url=BASE)
+                                           "language": language, "consent": True}, base_url=BASE,
+                        key=KEY, settings=SETTINGS)
     token = re.search(r"/confirm/([\w-]+)", mailer.to(address)[-1].text).group(1)
-    return subscribe.confirm(repo, mailer, token, base_url=BASE)
+    return subscribe.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
 
 
 # ------------------------------------------------ calendar-level properties
@@ -72,7 +73,7 @@ def test_only_subscription_feeds_are_named_calendars(repo, lang):
     mailer = RecordingMailer()
     register(repo, mailer, "an@example.be", [WEBINAR], language=lang)
     feed_token = re.search(r"/feeds/([\w-]+)\.ics", mailer.to("an@example.be")[-1].text).group(1)
-    personal = manage.read_personal_feed(repo, feed_token, base_url=BASE).body
+    personal = manage.read_personal_feed(repo, feed_token, base_url=BASE, key=KEY).body
     public = public_feed.render_public_feed(repo.list_events(), lang, PINNED_NOW, BASE)
     assert feed_properties(public) == feed_properties(personal) == set(FEED_PROPERTIES)
 
@@ -176,9 +177,9 @@ def test_times_next_to_the_repeated_hour_keep_their_zone():
 
 def notice(kind: str, lang: str):
     store = InMemoryRepository()
-    event = events.create_event(store, webinar_data(), actor="test", now=PINNED_NOW)
+    event = events.create_event(store, webinar_data(), actor="test", now=PINNED_NOW, base_url=SETTINGS.base_url)
     if kind == "cancel":
-        event = events.cancel_event(store, event.id, actor="test", now=PINNED_NOW).after
+        event = events.cancel_event(store, event.id, actor="test", now=PINNED_NOW, base_url=SETTINGS.base_url).after
     before = {"starts_at": times.to_utc_iso(event.starts_at - timedelta(days=7)),
               "ends_at": times.to_utc_iso(event.ends_at - timedelta(days=7)),
               "timezone": event.timezone, "location": "", "online_url": ""}
@@ -187,7 +188,7 @@ def notice(kind: str, lang: str):
     send = Send(event_id=event.id, person_id=person.id, kind=kind, detail="2" if kind == "change" else "",
                 due=PINNED_NOW, cutoff=event.starts_at,
                 details={"material": ["starts_at"], "before": before} if kind == "change" else {})
-    links = mails.person_links(person.id, BASE)
+    links = mails.person_links(person.id, BASE, KEY)
     return a_tick().render(send, event, lang, person.email, person.name, links), links
 
 

@@ -20,7 +20,7 @@ from chalicelib.model.event import KINDS, MAX_REMINDERS, TITLE_MAX
 from chalicelib.render import pages
 from chalicelib.services import events
 from chalicelib.services import subscribe as subscribe_module
-from tests.conftest import PINNED_NOW, webinar_data
+from tests.conftest import KEY, PINNED_NOW, SETTINGS, webinar_data
 from tests.fakes import InMemoryRepository, RecordingMailer
 
 CHALICELIB = Path(__file__).resolve().parents[2] / "chalicelib"
@@ -124,10 +124,10 @@ def test_a_staff_name_with_a_space_is_invalid_name():
 
 def test_an_unknown_event_and_one_whose_registration_closed_name_the_event():
     repo = InMemoryRepository()
-    events.create_event(repo, webinar_data(id="closed-early", registration_closes_at="2026-11-20T09:00:00"), actor="test")
+    events.create_event(repo, webinar_data(id="closed-early", registration_closes_at="2026-11-20T09:00:00"), actor="test", base_url=SETTINGS.base_url)
     for event_id, code in (("no-such-event", "unknown_event"), ("closed-early", "not_open")):
         with pytest.raises(InvalidInputs) as caught:
-            subscribe_module.subscribe(repo, RecordingMailer(), form(event_ids=[event_id]), base_url="https://x.example")
+            subscribe_module.subscribe(repo, RecordingMailer(), form(event_ids=[event_id]), base_url="https://x.example", key=KEY, settings=SETTINGS)
         [problem] = caught.value.problems
         assert (problem.field, problem.code, problem.params) == ("event_ids", code, {"event_id": event_id})
 

@@ -33,18 +33,6 @@ NEVER = {"adapters": {"services", "input"}}
 # The HTTP edge and the operators' commands are side by side: neither imports the other.
 SIDE_BY_SIDE = {("chalicelib.http", "chalicelib.ops"), ("chalicelib.ops", "chalicelib.http")}
 DEFERRED_ALLOWED = ("chalicelib.http", "chalicelib.wiring")
-# Known debt, listed so that it cannot grow: these reach up for the link key
-# (``adapters/keys.signing_key``) instead of being handed it by the edge.
-# Issue 17's "dependencies visible" is done when this set is empty.
-KNOWN_UPWARD = {
-    ("chalicelib.render.mails", "chalicelib.adapters.keys"),
-    ("chalicelib.services.bounces", "chalicelib.adapters.keys"),
-    ("chalicelib.services.people", "chalicelib.adapters.keys"),
-    ("chalicelib.services.privacy", "chalicelib.adapters.keys"),
-    ("chalicelib.services.subscribe", "chalicelib.adapters.keys"),
-    ("chalicelib.services.tick", "chalicelib.adapters.keys"),
-    ("chalicelib.tokens", "chalicelib.adapters.keys"),
-}
 
 
 def module_name(path: Path) -> str:
@@ -102,8 +90,6 @@ def test_every_import_of_the_project_goes_down_a_layer_or_stays_in_its_own():
             mine, theirs = layer_of(here), layer_of(imported)
             forbidden = NEVER.get(LAYERS[mine][0], set())
             side = any(here.startswith(a) and imported.startswith(b) for a, b in SIDE_BY_SIDE)
-            if (here, imported) in KNOWN_UPWARD:
-                continue
             if theirs > mine or LAYERS[theirs][0] in forbidden or side:
                 upward.append(f"{path.relative_to(REPO)}:{line} imports {imported}")
     assert upward == [], "imports that go up a layer or sideways:\n" + "\n".join(upward)
@@ -159,6 +145,18 @@ def test_no_module_is_much_over_500_lines():
     assert long == []
 
 
-def test_the_known_upward_imports_are_still_there_so_the_list_shrinks_when_they_go():
-    present = {(module_name(path), imported) for path in project_modules() for imported, _, _ in project_imports(path)}
-    assert KNOWN_UPWARD <= present, f"gone, remove from KNOWN_UPWARD: {sorted(KNOWN_UPWARD - present)}"
+
+def test_services_and_rendering_are_handed_settings_and_the_link_key_never_load_them():
+    """Item 4 of the reshape: only the edge and wiring call config.load() or read os.environ."""
+    inner = ("services", "render", "model", "input")
+    found = []
+    for path in project_modules():
+        parts = path.relative_to(REPO).parts
+        if len(parts) < 3 or parts[1] not in inner:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and (
+                    (node.attr == "load" and isinstance(node.value, ast.Name) and node.value.id == "config")
+                    or (node.attr == "environ" and isinstance(node.value, ast.Name) and node.value.id == "os")):
+                found.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert found == []

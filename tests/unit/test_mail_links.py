@@ -30,7 +30,7 @@ from chalicelib.services import subscribe
 from tests.fakes import RecordingMailer
 from chalicelib.input.event import build_event
 from tests.fakes import InMemoryRepository
-from tests.conftest import PINNED_NOW, day_data, webinar_data
+from tests.conftest import KEY, PINNED_NOW, SETTINGS, day_data, webinar_data
 from tests.unit.test_mail_shapes import a_tick, event_for, person, send_for
 
 BASE = "https://events.example.be"
@@ -61,22 +61,23 @@ def tick_mail(kind: str, lang: str, data=webinar_data, tick=None, **details_extr
     send = send_for(kind, event, someone.id)
     if details_extra:
         send = replace(send, details={**send.details, **details_extra})
-    return (tick or a_tick()).build(send, event, someone), mails_module.person_links(someone.id, BASE)
+    return (tick or a_tick()).build(send, event, someone), mails_module.person_links(someone.id, BASE, KEY)
 
 
 def confirmed_mail(lang: str, event_ids=("webinar-2027-01-14",)):
     """The mail a confirm link sends, and the person's links."""
     repo = InMemoryRepository()
-    events.create_event(repo, webinar_data(), actor="test")
-    events.create_event(repo, day_data(), actor="test")
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
+    events.create_event(repo, day_data(), actor="test", base_url=SETTINGS.base_url)
     mailer = RecordingMailer()
     subscribe.subscribe(repo, mailer, {"email": "an@example.be", "name": "An Peeters", "event_ids": list(event_ids),
-                                           "language": lang, "consent": True}, base_url=BASE)
+                                           "language": lang, "consent": True}, base_url=BASE,
+                        key=KEY, settings=SETTINGS)
     token = re.search(r"/confirm/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
-    subscribe.confirm(repo, mailer, token, base_url=BASE)
+    subscribe.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
     mail = mailer.sent[-1][0]
     assert mail.kind == "confirmed"
-    return mail, mails_module.person_links(privacy.find_person(repo, "an@example.be"), BASE)
+    return mail, mails_module.person_links(privacy.find_person(repo, "an@example.be", key=KEY), BASE, KEY)
 
 
 def seat_mails(lang: str):
@@ -112,7 +113,7 @@ def test_the_public_calendar_links_and_the_event_page_never_carry_the_join_link(
     assert not public.with_join_link and seat.with_join_link
 
     store = InMemoryRepository()
-    events.create_event(store, webinar_data(), actor="test")
+    events.create_event(store, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     download = public_feed.read_event_calendar(events.get_public_event(store, "webinar-2027-01-14"), lang, base_url=BASE).body
     assert JOIN.encode() not in download
 
@@ -223,7 +224,7 @@ def test_the_confirmation_says_its_links_are_personal(lang):
     # Only on the waiting list: no calendar links, so no page at hand; the note still says it.
     event = build_event(day_data(), existing=None, now=PINNED_NOW)
     waiting = mails_module.build_mail("confirmed", lang, to_email="an@example.be", to_name="An",
-                                       links=mails_module.person_links("a" * 64, BASE), name="An",
+                                       links=mails_module.person_links("a" * 64, BASE, KEY), name="An",
                                        outcomes=[mailing.Outcome(event, "waitlisted")], calendar_links={})
     assert_personal_note(waiting, lang, [])
 

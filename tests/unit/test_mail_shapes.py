@@ -18,7 +18,7 @@ from tests.fakes import RecordingMailer
 from chalicelib.model.person import Person
 from chalicelib.model.send import Send
 from tests.fakes import InMemoryRepository
-from tests.conftest import PINNED_NOW, day_data, webinar_data
+from tests.conftest import KEY, PINNED_NOW, SETTINGS, day_data, webinar_data
 
 BASE = "https://events.example.be"
 KINDS = ["reminder", "change", "cancel", "open", "seat"]
@@ -32,14 +32,15 @@ def a_tick() -> tick_module._Tick:
     return tick_module._Tick(repo=repo, mailer=RecordingMailer(), base_url=BASE, now=PINNED_NOW,
                            slots=tick_module.SendSlots(repo.reserve_send_slots, 1000.0, wall=time.time),
                            clock=time.monotonic, sleep=time.sleep,
-                           deadline=math.inf, started=time.monotonic(), me="test", result=tick_module.TickResult())
+                           deadline=math.inf, started=time.monotonic(), me="test", result=tick_module.TickResult(),
+                             key=KEY)
 
 
 def event_for(kind: str, data):
     repo = InMemoryRepository()
-    event = events.create_event(repo, data(), actor="test", now=PINNED_NOW)
+    event = events.create_event(repo, data(), actor="test", now=PINNED_NOW, base_url=SETTINGS.base_url)
     if kind == "cancel":
-        event = events.cancel_event(repo, event.id, actor="test", now=PINNED_NOW).after
+        event = events.cancel_event(repo, event.id, actor="test", now=PINNED_NOW, base_url=SETTINGS.base_url).after
     return event
 
 
@@ -67,7 +68,7 @@ def test_every_filled_in_mail_is_exactly_the_full_render(kind, language, in_pers
         send = send_for(kind, event, someone.id)
         mail = tick.build(send, event, someone)
         assert mail == tick.render(send, event, language, someone.email, someone.name,
-                                   mails.person_links(someone.id, BASE))
+                                   mails.person_links(someone.id, BASE, KEY))
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -132,7 +133,7 @@ def test_seats_and_people_waiting_each_get_their_own_shape_and_calendar_links(ki
             send = changed(send, details={**send.details, "seat": False})
         mail = tick.build(send, event, someone)
         assert mail == tick.render(send, event, language, someone.email, someone.name,
-                                   mails.person_links(someone.id, BASE))
+                                   mails.person_links(someone.id, BASE, KEY))
         joins = "meet.example.org" in mail.text + mail.html
         assert joins == (kind == "change" and not i % 2), (i, kind)
 
@@ -141,7 +142,7 @@ def test_seats_and_people_waiting_each_get_their_own_shape_and_calendar_links(ki
 def test_the_seat_given_mail_offers_the_personal_feed_as_the_confirmation_does(language, words):
     event = event_for("seat", webinar_data)
     someone = person(1, "An", language)
-    links = mails.person_links(someone.id, BASE)
+    links = mails.person_links(someone.id, BASE, KEY)
     mail = a_tick().build(send_for("seat", event, someone.id), event, someone)
     assert f'href="{links.webcal}"' in mail.html and links.feed in mail.html
     assert links.webcal in mail.text and links.feed in mail.text and words in mail.text

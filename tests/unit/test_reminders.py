@@ -22,7 +22,7 @@ from chalicelib import wiring
 from chalicelib.errors import NotFound, Unavailable
 from chalicelib.errors import MailRejected, MailThrottled
 from tests.fakes import RecordingMailer
-from tests.conftest import PINNED_NOW, day_data, webinar_data
+from tests.conftest import KEY, PINNED_NOW, SETTINGS, day_data, webinar_data
 
 BASE = "https://events.example.be"
 WEBINAR = "webinar-2027-01-14"
@@ -47,15 +47,17 @@ class FakeTime:
 
 def register(repo, mailer, address, event_ids, *, language="nl", name="An Peeters"):
     subscribe.subscribe(repo, mailer, {"email": address, "name": name, "event_ids": list(event_ids),
-                                           "language": language, "consent": True}, base_url=BASE)
+                                           "language": language, "consent": True}, base_url=BASE,
+                        key=KEY, settings=SETTINGS)
     token = re.search(r"/confirm/([\w-]+)", mailer.to(address)[-1].text).group(1)
-    return subscribe.confirm(repo, mailer, token, base_url=BASE)
+    return subscribe.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
 
 
 def tick(repo, mailer, at, **options):
     fake = options.pop("fake", None) or FakeTime()
     options.setdefault("rate", 1000.0)
-    return tick_module.send_due(repo, mailer, base_url=BASE, now=at, clock=fake.clock, sleep=fake.sleep, **options)
+    return tick_module.send_due(repo, mailer, base_url=BASE, key=KEY, now=at, clock=fake.clock, sleep=fake.sleep,
+                                **options)
 
 
 def kinds(mailer, address=None):
@@ -76,7 +78,7 @@ class Stamping(RecordingMailer):
 
 
 def webinar_with_registrants(repo, count):
-    events.create_event(repo, webinar_data(), actor="test")
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     setup = RecordingMailer()
     for i in range(count):
         register(repo, setup, f"p{i}@example.be", [WEBINAR])
@@ -84,7 +86,7 @@ def webinar_with_registrants(repo, count):
 
 def _an_seated_bo_waiting(repo, mailer, *, bo_language="nl"):
     """The day with one seat: An has it, Bo waits. Return An's manage token."""
-    events.create_event(repo, day_data(capacity=1), actor="test")
+    events.create_event(repo, day_data(capacity=1), actor="test", base_url=SETTINGS.base_url)
     register(repo, mailer, "an@example.be", [DAY])
     register(repo, mailer, "bo@example.be", [DAY], name="Bo", language=bo_language)
     return re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
@@ -92,7 +94,7 @@ def _an_seated_bo_waiting(repo, mailer, *, bo_language="nl"):
 
 @pytest.fixture
 def webinar(memory_repo):
-    events.create_event(memory_repo, webinar_data(), actor="test")
+    events.create_event(memory_repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     return memory_repo
 
 
@@ -122,14 +124,14 @@ def test_reminder_grace_is_a_quarter_of_the_offset_within_bounds():
 
 
 def test_promotion_from_the_waiting_list_plans_reminders(memory_repo, mailer, clock):
-    events.create_event(memory_repo, day_data(capacity=1), actor="test")
+    events.create_event(memory_repo, day_data(capacity=1), actor="test", base_url=SETTINGS.base_url)
     register(memory_repo, mailer, "an@example.be", [DAY])
     register(memory_repo, mailer, "bo@example.be", [DAY], name="Bo")
-    bo = privacy.find_person(memory_repo, "bo@example.be")
+    bo = privacy.find_person(memory_repo, "bo@example.be", key=KEY)
     assert memory_repo.list_sends(DAY, bo.id) == []
     manage = re.search(r"/manage/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
-    manage_module.cancel_registration(memory_repo, manage, DAY)
-    an = privacy.find_person(memory_repo, "an@example.be")
+    manage_module.cancel_registration(memory_repo, manage, DAY, key=KEY)
+    an = privacy.find_person(memory_repo, "an@example.be", key=KEY)
     assert memory_repo.list_sends(DAY, an.id) == []  # dropped with the cancellation
     assert sorted((s.kind, s.detail) for s in memory_repo.list_sends(DAY, bo.id)) == [
         ("reminder", "P1D"), ("reminder", "PT1H"), ("seat", "")]
@@ -137,7 +139,7 @@ def test_promotion_from_the_waiting_list_plans_reminders(memory_repo, mailer, cl
 
 def test_the_seat_given_mail_goes_out_once_from_the_tick_with_the_calendar(memory_repo, mailer, clock):
     manage = _an_seated_bo_waiting(memory_repo, mailer, bo_language="en")
-    manage_module.cancel_registration(memory_repo, manage, DAY)
+    manage_module.cancel_registration(memory_repo, manage, DAY, key=KEY)
     assert kinds(mailer, "bo@example.be") == ["confirm_request", "confirmed"]  # nothing yet: the tick mails it
     assert tick(memory_repo, mailer, PINNED_NOW).sent == 1
     assert tick(memory_repo, mailer, PINNED_NOW + timedelta(minutes=1)).sent == 0
@@ -147,12 +149,12 @@ def test_the_seat_given_mail_goes_out_once_from_the_tick_with_the_calendar(memor
 
 
 def test_a_seat_given_and_given_back_before_the_tick_is_not_mailed(memory_repo, mailer, clock):
-    events.create_event(memory_repo, day_data(capacity=1), actor="test")
+    events.create_event(memory_repo, day_data(capacity=1), actor="test", base_url=SETTINGS.base_url)
     register(memory_repo, mailer, "an@example.be", [DAY])
     register(memory_repo, mailer, "bo@example.be", [DAY], name="Bo")
     for address in ("an@example.be", "bo@example.be"):
         manage = re.search(r"/manage/([\w-]+)", mailer.to(address)[-1].text).group(1)
-        manage_module.cancel_registration(memory_repo, manage, DAY)
+        manage_module.cancel_registration(memory_repo, manage, DAY, key=KEY)
     assert tick(memory_repo, mailer, PINNED_NOW).sent == 0
     assert "seat_given" not in kinds(mailer)
 
@@ -202,7 +204,7 @@ def test_a_city_officials_outlook_is_microsoft_365_and_both_outlooks_are_offered
 
 
 def test_reminder_for_an_event_in_person_has_the_address_and_a_map(memory_repo, mailer):
-    events.create_event(memory_repo, day_data(), actor="test")
+    events.create_event(memory_repo, day_data(), actor="test", base_url=SETTINGS.base_url)
     register(memory_repo, mailer, "an@example.be", [DAY], language="en")
     mailer.sent.clear()
     tick(memory_repo, mailer, datetime(2027, 6, 2, 7, 0, tzinfo=timezone.utc))
@@ -230,7 +232,7 @@ def test_nothing_stale_goes_out_and_the_skip_is_recorded(webinar, mailer, clock,
 def test_unsubscribed_person_gets_no_reminder(webinar, mailer, clock):
     clock.set(WEBINAR_START - timedelta(hours=20))
     register(webinar, mailer, "an@example.be", [WEBINAR])
-    person = privacy.find_person(webinar, "an@example.be")
+    person = privacy.find_person(webinar, "an@example.be", key=KEY)
     manage_module.stop_all_mail(webinar, person, "unsubscribed")
     mailer.sent.clear()
     result = tick(webinar, mailer, WEBINAR_START - timedelta(hours=1))
@@ -240,7 +242,7 @@ def test_unsubscribed_person_gets_no_reminder(webinar, mailer, clock):
 
 def test_erased_person_leaves_no_sends(webinar, mailer):
     register(webinar, mailer, "an@example.be", [WEBINAR])
-    privacy.erase(webinar, privacy.find_person(webinar, "an@example.be"))
+    privacy.erase(webinar, privacy.find_person(webinar, "an@example.be", key=KEY))
     assert webinar.list_sends(WEBINAR) == []
 
 
@@ -333,7 +335,7 @@ def test_a_storage_failure_after_the_claim_puts_the_sends_back_for_the_next_tick
 
 def test_a_batch_whose_record_fails_for_a_moment_is_recorded_on_the_next_try(repo, mailer, clock, monkeypatch):
     clock.set(WEBINAR_START - timedelta(hours=20))
-    events.create_event(repo, webinar_data(), actor="test")
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     for i in range(3):
         register(repo, mailer, f"p{i}@example.be", [WEBINAR])
     mailer.sent.clear()
@@ -466,7 +468,7 @@ def test_four_ticks_at_once_share_one_rate(memory_repo):
     at = WEBINAR_START - timedelta(hours=1)
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda _: tick_module.send_due(memory_repo, stamping, base_url=BASE, now=at, rate=40,
-                                                             batch=5), range(4)))
+                                                             batch=5, key=KEY), range(4)))
     assert sum(r.sent for r in results) == 60 == len({m.to_email for m, _ in stamping.sent}) == len(stamping.sent)
     assert sum(1 for r in results if r.sent) >= 2  # they did share the work
     stamps = sorted(stamping.stamps)
@@ -514,9 +516,10 @@ def test_change_of_time_mails_each_confirmed_registrant_once_and_moves_reminders
     register(webinar, mailer, "bo@example.be", [WEBINAR], language="en", name="Bo")
     mailer.sent.clear()
     change = events.change_event(webinar, WEBINAR, {"starts_at": "2027-01-21T10:00:00+01:00",
-                                                    "ends_at": "2027-01-21T11:00:00+01:00"}, actor="test")
-    planning.after_event_change(webinar, change)
-    planning.after_event_change(webinar, change)  # a retried request
+                                                    "ends_at": "2027-01-21T11:00:00+01:00"}, actor="test",
+                                 base_url=SETTINGS.base_url)
+    planning.after_event_change(webinar, change, settings=SETTINGS)
+    planning.after_event_change(webinar, change, settings=SETTINGS)  # a retried request
     assert mailer.sent == []  # the tick sends
     tick(webinar, mailer, PINNED_NOW + timedelta(minutes=1))
     tick(webinar, mailer, PINNED_NOW + timedelta(minutes=2))
@@ -535,8 +538,8 @@ def test_two_quick_changes_make_one_notice(webinar, mailer):
     mailer.sent.clear()
     for body in ({"online_url": "https://meet.example.org/new"},
                  {"starts_at": "2027-01-14T11:00:00+01:00", "ends_at": "2027-01-14T12:00:00+01:00"}):
-        change = events.change_event(webinar, WEBINAR, body, actor="test")
-        planning.after_event_change(webinar, change)
+        change = events.change_event(webinar, WEBINAR, body, actor="test", base_url=SETTINGS.base_url)
+        planning.after_event_change(webinar, change, settings=SETTINGS)
     tick(webinar, mailer, PINNED_NOW + timedelta(minutes=1))
     [(mail, raw)] = mailer.sent
     assert "https://meet.example.org/new" in mail.text and "11:00" in mail.text
@@ -544,7 +547,7 @@ def test_two_quick_changes_make_one_notice(webinar, mailer):
 
 
 def test_a_reminder_that_went_out_is_not_sent_again_when_the_event_moves(repo, mailer, clock):
-    events.create_event(repo, webinar_data(), actor="test")
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     register(repo, mailer, "an@example.be", [WEBINAR])
     mailer.sent.clear()
     clock.set(WEBINAR_START - timedelta(days=1))
@@ -554,8 +557,9 @@ def test_a_reminder_that_went_out_is_not_sent_again_when_the_event_moves(repo, m
     # Half an hour later the start moves one hour: the new "in 1 day" time is still ahead.
     clock.set(WEBINAR_START - timedelta(days=1, minutes=-30))
     change = events.change_event(repo, WEBINAR, {"starts_at": "2027-01-14T11:00:00+01:00",
-                                                 "ends_at": "2027-01-14T12:00:00+01:00"}, actor="test")
-    planning.after_event_change(repo, change)
+                                                 "ends_at": "2027-01-14T12:00:00+01:00"}, actor="test",
+                                 base_url=SETTINGS.base_url)
+    planning.after_event_change(repo, change, settings=SETTINGS)
     for minutes in (31, 61, 91):
         tick(repo, mailer, WEBINAR_START - timedelta(days=1, minutes=-minutes))
     assert kinds(mailer) == ["reminder", "event_changed"]  # the notice carries the new time; no second "in 1 day"
@@ -566,11 +570,12 @@ def test_a_reminder_that_went_out_is_not_sent_again_when_the_event_moves(repo, m
 
 
 def test_a_notice_a_tick_takes_while_a_later_change_is_planned_is_not_folded_into_it(repo, mailer, clock, monkeypatch):
-    events.create_event(repo, webinar_data(), actor="test")
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     register(repo, mailer, "an@example.be", [WEBINAR])
     mailer.sent.clear()
-    first = events.change_event(repo, WEBINAR, {"online_url": "https://meet.example.org/new"}, actor="test")
-    planning.after_event_change(repo, first)
+    first = events.change_event(repo, WEBINAR, {"online_url": "https://meet.example.org/new"}, actor="test",
+                                base_url=SETTINGS.base_url)
+    planning.after_event_change(repo, first, settings=SETTINGS)
     held = []
     delete_sends = repo.delete_sends
 
@@ -583,8 +588,9 @@ def test_a_notice_a_tick_takes_while_a_later_change_is_planned_is_not_folded_int
 
     monkeypatch.setattr(repo, "delete_sends", a_tick_claims_it_first)
     second = events.change_event(repo, WEBINAR, {"starts_at": "2027-01-14T11:00:00+01:00",
-                                                 "ends_at": "2027-01-14T12:00:00+01:00"}, actor="test")
-    planning.after_event_change(repo, second)
+                                                 "ends_at": "2027-01-14T12:00:00+01:00"}, actor="test",
+                                 base_url=SETTINGS.base_url)
+    planning.after_event_change(repo, second, settings=SETTINGS)
     # The held notice stays, to be sent and recorded by its tick; the new one says only what it adds.
     changes = {s.detail: s for s in repo.list_sends(WEBINAR) if s.kind == "change"}
     assert len(held) == 1 and changes["1"].state == "claimed"
@@ -594,7 +600,7 @@ def test_a_notice_a_tick_takes_while_a_later_change_is_planned_is_not_folded_int
 
 def test_a_tick_reads_the_events_again_for_each_page_of_due_sends(memory_repo, mailer, clock, monkeypatch):
     """A cancellation during a long tick: its notices, on a later page, go out (the event is not taken as published)."""
-    events.create_event(memory_repo, webinar_data(), actor="test")
+    events.create_event(memory_repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     for address in ("an@example.be", "bo@example.be"):
         register(memory_repo, mailer, address, [WEBINAR])
     mailer.sent.clear()
@@ -604,7 +610,7 @@ def test_a_tick_reads_the_events_again_for_each_page_of_due_sends(memory_repo, m
         def send(self, mail):
             message_id = super().send(mail)
             if len(self.sent) == 1:
-                planning.after_event_change(memory_repo, events.cancel_event(memory_repo, WEBINAR, actor="staff"))
+                planning.after_event_change(memory_repo, events.cancel_event(memory_repo, WEBINAR, actor="staff", base_url=SETTINGS.base_url), settings=SETTINGS)
             return message_id
 
     cancelling = CancelsAfterTheFirstMail()
@@ -616,27 +622,29 @@ def test_a_tick_reads_the_events_again_for_each_page_of_due_sends(memory_repo, m
 
 
 def test_cancelling_an_event_leaves_the_reminder_a_tick_holds_to_be_recorded(repo, mailer, clock):
-    events.create_event(repo, webinar_data(), actor="test")
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     register(repo, mailer, "an@example.be", [WEBINAR])
     at = WEBINAR_START - timedelta(hours=1)
     [reminder] = [s for s in repo.due_sends(at, 10) if s.detail == "PT1H"]
     repo.claim_sends([reminder], by="a tick", lease_until=at + tick_module.LEASE)
-    planning.after_event_change(repo, events.cancel_event(repo, WEBINAR, actor="staff"))
+    planning.after_event_change(repo, events.cancel_event(repo, WEBINAR, actor="staff", base_url=SETTINGS.base_url),
+                                settings=SETTINGS)
     [kept] = [s for s in repo.list_sends(WEBINAR) if s.kind == "reminder" and s.detail == "PT1H"]
     assert kept.state == "claimed"  # its tick records it (sent, or skipped as the event is cancelled)
     assert [s.detail for s in repo.list_sends(WEBINAR) if s.kind == "reminder"] == ["PT1H"]
 
 
 def test_cancellation_mails_registered_waiting_and_interested_once_and_drops_reminders(memory_repo, mailer, clock):
-    events.create_event(memory_repo, day_data(capacity=1), actor="test")
-    events.create_event(memory_repo, webinar_data(registration_opens_at="2026-12-01T09:00:00+01:00"), actor="test")
+    events.create_event(memory_repo, day_data(capacity=1), actor="test", base_url=SETTINGS.base_url)
+    events.create_event(memory_repo, webinar_data(registration_opens_at="2026-12-01T09:00:00+01:00"), actor="test",
+                        base_url=SETTINGS.base_url)
     register(memory_repo, mailer, "an@example.be", [DAY])
     register(memory_repo, mailer, "bo@example.be", [DAY], name="Bo")
     register(memory_repo, mailer, "cy@example.be", [WEBINAR], name="Cy")
     mailer.sent.clear()
     for event_id in (DAY, WEBINAR):
-        change = events.cancel_event(memory_repo, event_id, actor="test")
-        planning.after_event_change(memory_repo, change)
+        change = events.cancel_event(memory_repo, event_id, actor="test", base_url=SETTINGS.base_url)
+        planning.after_event_change(memory_repo, change, settings=SETTINGS)
     tick(memory_repo, mailer, PINNED_NOW + timedelta(minutes=1))
     tick(memory_repo, mailer, PINNED_NOW + timedelta(minutes=2))
     assert sorted((m.to_email, m.kind) for m, _ in mailer.sent) == [
@@ -658,7 +666,8 @@ def test_cancellation_mails_registered_waiting_and_interested_once_and_drops_rem
 
 
 def test_interested_people_are_mailed_a_one_click_link_when_registration_opens(memory_repo, mailer, clock):
-    events.create_event(memory_repo, webinar_data(registration_opens_at="2026-12-01T09:00:00+01:00"), actor="test")
+    events.create_event(memory_repo, webinar_data(registration_opens_at="2026-12-01T09:00:00+01:00"), actor="test",
+                        base_url=SETTINGS.base_url)
     register(memory_repo, mailer, "an@example.be", [WEBINAR])
     mailer.sent.clear()
     opens = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
@@ -669,17 +678,20 @@ def test_interested_people_are_mailed_a_one_click_link_when_registration_opens(m
     link = re.search(rf"{BASE}/manage/([\w-]+)/events/{WEBINAR}/register", mail.text)
     assert link
     clock.set(opens + timedelta(minutes=5))
-    outcome = manage_module.register_from_link(memory_repo, mailer, link.group(1), WEBINAR, base_url=BASE)
+    outcome = manage_module.register_from_link(memory_repo, mailer, link.group(1), WEBINAR, base_url=BASE,
+                                               key=KEY, settings=SETTINGS)
     assert outcome.status == "confirmed"
     assert {s.kind for s in memory_repo.list_sends(WEBINAR) if s.state == "pending"} == {"reminder"}
 
 
 def test_staff_opening_registration_early_mails_interested_people_now(memory_repo, mailer, clock):
-    events.create_event(memory_repo, webinar_data(registration_opens_at="2026-12-20T09:00:00+01:00"), actor="test")
+    events.create_event(memory_repo, webinar_data(registration_opens_at="2026-12-20T09:00:00+01:00"), actor="test",
+                        base_url=SETTINGS.base_url)
     register(memory_repo, mailer, "an@example.be", [WEBINAR])
     mailer.sent.clear()
-    change = events.change_event(memory_repo, WEBINAR, {"registration_opens_at": None}, actor="test")
-    planning.after_event_change(memory_repo, change)
+    change = events.change_event(memory_repo, WEBINAR, {"registration_opens_at": None}, actor="test",
+                                 base_url=SETTINGS.base_url)
+    planning.after_event_change(memory_repo, change, settings=SETTINGS)
     tick(memory_repo, mailer, PINNED_NOW + timedelta(minutes=1))
     assert kinds(mailer) == ["registration_open"]
 
@@ -713,8 +725,8 @@ def test_permanent_bounce_or_complaint_stops_every_reminder(webinar, mailer, clo
     clock.set(WEBINAR_START - timedelta(hours=20))
     register(webinar, mailer, "an@example.be", [WEBINAR])
     mailer.sent.clear()
-    bounces.handle_ses_notification(_ses_notice(kind, "AN@example.be", bounce_type), webinar)
-    person = privacy.find_person(webinar, "an@example.be")
+    bounces.handle_ses_notification(_ses_notice(kind, "AN@example.be", bounce_type), webinar, key=KEY)
+    person = privacy.find_person(webinar, "an@example.be", key=KEY)
     assert person.mail_stopped_reason == stopped
     result = tick(webinar, mailer, WEBINAR_START - timedelta(hours=1))
     assert result.sent == (0 if stopped else 1)
@@ -766,7 +778,7 @@ def _planning_fails_once(monkeypatch, repo, method, change):
     """Staff make ``change()``; planning its mails meets a failing ``repo.method``: a 503, the change itself saved."""
     _fails_once(monkeypatch, repo, method)
     with pytest.raises(Unavailable):
-        planning.after_event_change(repo, change())
+        planning.after_event_change(repo, change(), settings=SETTINGS)
 
 
 MOVE = {"starts_at": "2027-01-21T10:00:00+01:00", "ends_at": "2027-01-21T11:00:00+01:00"}
@@ -775,11 +787,12 @@ MOVE = {"starts_at": "2027-01-21T10:00:00+01:00", "ends_at": "2027-01-21T11:00:0
 def test_a_change_whose_planning_failed_is_planned_when_staff_repeat_the_request(repo, mailer, clock, monkeypatch):
     webinar_with_registrants(repo, 1)
     _planning_fails_once(monkeypatch, repo, "list_registrations",
-                         lambda: events.change_event(repo, WEBINAR, MOVE, actor="staff"))
+                         lambda: events.change_event(repo, WEBINAR, MOVE, actor="staff", base_url=SETTINGS.base_url))
     assert repo.get_event(WEBINAR).unplanned is not None
-    again = events.change_event(repo, WEBINAR, MOVE, actor="staff")  # the same request, repeated
+    again = events.change_event(repo, WEBINAR, MOVE, actor="staff",
+                                base_url=SETTINGS.base_url)  # the same request, repeated
     assert sorted(again.material) == ["ends_at", "starts_at"] and again.before.starts_at == WEBINAR_START
-    planning.after_event_change(repo, again)
+    planning.after_event_change(repo, again, settings=SETTINGS)
     assert repo.get_event(WEBINAR).unplanned is None
     tick(repo, mailer, PINNED_NOW + timedelta(minutes=1))
     assert kinds(mailer) == ["event_changed"]
@@ -789,23 +802,25 @@ def test_a_change_whose_planning_failed_is_planned_when_staff_repeat_the_request
 
 def test_a_change_whose_planning_failed_is_planned_by_the_tick_when_nobody_repeats_it(repo, mailer, clock, monkeypatch):
     webinar_with_registrants(repo, 1)
-    _planning_fails_once(monkeypatch, repo, "list_sends", lambda: events.change_event(repo, WEBINAR, MOVE, actor="staff"))
+    _planning_fails_once(monkeypatch, repo, "list_sends", lambda: events.change_event(repo, WEBINAR, MOVE, actor="staff", base_url=SETTINGS.base_url))
     # A tick within the minute leaves it to the request; the next one plans it, and the one after sends.
-    assert planning.plan_unplanned(repo, PINNED_NOW + timedelta(seconds=20)) == 0
+    assert planning.plan_unplanned(repo, PINNED_NOW + timedelta(seconds=20), settings=SETTINGS) == 0
     clock.set(PINNED_NOW + timedelta(minutes=2))
     monkeypatch.setenv("TABLE_NAME", "unused: the repository is given")
     wiring.send_due_now(PINNED_NOW + timedelta(minutes=2), repo=repo, mailer=mailer)
     wiring.send_due_now(PINNED_NOW + timedelta(minutes=3), repo=repo, mailer=mailer)
     assert kinds(mailer) == ["event_changed"] and repo.get_event(WEBINAR).unplanned is None
-    assert planning.plan_unplanned(repo, PINNED_NOW + timedelta(minutes=4)) == 0
+    assert planning.plan_unplanned(repo, PINNED_NOW + timedelta(minutes=4), settings=SETTINGS) == 0
 
 
 def test_a_cancellation_whose_notices_failed_is_planned_when_staff_cancel_again(repo, mailer, clock, monkeypatch):
     webinar_with_registrants(repo, 1)
     _planning_fails_once(monkeypatch, repo, "list_registrations",
-                         lambda: events.cancel_event(repo, WEBINAR, actor="staff"))
-    planning.after_event_change(repo, events.cancel_event(repo, WEBINAR, actor="staff"))
-    planning.after_event_change(repo, events.cancel_event(repo, WEBINAR, actor="staff"))  # and once more
+                         lambda: events.cancel_event(repo, WEBINAR, actor="staff", base_url=SETTINGS.base_url))
+    planning.after_event_change(repo, events.cancel_event(repo, WEBINAR, actor="staff", base_url=SETTINGS.base_url),
+                                settings=SETTINGS)
+    planning.after_event_change(repo, events.cancel_event(repo, WEBINAR, actor="staff", base_url=SETTINGS.base_url),
+                                settings=SETTINGS)  # and once more
     tick(repo, mailer, PINNED_NOW + timedelta(minutes=1))
     assert kinds(mailer) == ["event_cancelled"]
     assert [s.kind for s in repo.list_sends(WEBINAR) if s.state == "pending"] == []
@@ -814,9 +829,10 @@ def test_a_cancellation_whose_notices_failed_is_planned_when_staff_cancel_again(
 def test_a_later_change_plans_the_mails_of_an_earlier_one_whose_planning_failed(repo, mailer, clock, monkeypatch):
     webinar_with_registrants(repo, 1)
     _planning_fails_once(monkeypatch, repo, "list_registrations",
-                         lambda: events.change_event(repo, WEBINAR, MOVE, actor="staff"))
-    later = events.change_event(repo, WEBINAR, {"online_url": "https://meet.example.org/new"}, actor="staff")
-    planning.after_event_change(repo, later)
+                         lambda: events.change_event(repo, WEBINAR, MOVE, actor="staff", base_url=SETTINGS.base_url))
+    later = events.change_event(repo, WEBINAR, {"online_url": "https://meet.example.org/new"}, actor="staff",
+                                base_url=SETTINGS.base_url)
+    planning.after_event_change(repo, later, settings=SETTINGS)
     tick(repo, mailer, PINNED_NOW + timedelta(minutes=1))
     [(mail, _)] = mailer.sent  # one notice: the new time and the new link, against what the person last heard
     [notice] = [s for s in repo.list_sends(WEBINAR) if s.kind == "change"]
@@ -829,8 +845,8 @@ def test_a_freed_seat_whose_promotion_failed_is_given_by_the_tick(repo, mailer, 
     manage = _an_seated_bo_waiting(repo, mailer)
     _fails_once(monkeypatch, repo, "list_registrations")
     with pytest.raises(Unavailable):  # the seat is freed, then the table fails: a 503
-        manage_module.cancel_registration(repo, manage, DAY)
-    assert manage_module.cancel_registration(repo, manage, DAY).id == DAY  # repeating it: cancelled already
+        manage_module.cancel_registration(repo, manage, DAY, key=KEY)
+    assert manage_module.cancel_registration(repo, manage, DAY, key=KEY).id == DAY  # repeating it: cancelled already
     event = repo.get_event(DAY)
     assert event.seats_taken == 0 and event.seat_freed_at == PINNED_NOW
     clock.set(PINNED_NOW + timedelta(minutes=2))
@@ -842,16 +858,16 @@ def test_a_freed_seat_whose_promotion_failed_is_given_by_the_tick(repo, mailer, 
 
 def test_a_seat_freed_and_given_at_once_leaves_nothing_for_the_tick(repo, mailer, clock):
     manage = _an_seated_bo_waiting(repo, mailer)
-    manage_module.cancel_registration(repo, manage, DAY)
+    manage_module.cancel_registration(repo, manage, DAY, key=KEY)
     assert repo.get_event(DAY).seat_freed_at is None
-    assert planning.plan_unplanned(repo, PINNED_NOW + timedelta(minutes=5)) == 0
+    assert planning.plan_unplanned(repo, PINNED_NOW + timedelta(minutes=5), settings=SETTINGS) == 0
 
 
 def test_a_seat_freed_while_the_last_one_is_offered_keeps_its_mark(repo, mailer, clock):
-    events.create_event(repo, day_data(capacity=2), actor="test")
+    events.create_event(repo, day_data(capacity=2), actor="test", base_url=SETTINGS.base_url)
     for address in ("an@example.be", "bo@example.be"):
         register(repo, mailer, address, [DAY])
-    an, bo = (repo.get_registrations(privacy.find_person(repo, a).id, [DAY])[DAY]
+    an, bo = (repo.get_registrations(privacy.find_person(repo, a, key=KEY).id, [DAY])[DAY]
               for a in ("an@example.be", "bo@example.be"))
     first, second = PINNED_NOW + timedelta(minutes=1), PINNED_NOW + timedelta(minutes=2)
     repo.move_registration(replace(an, status="cancelled", updated_at=first), expect=("confirmed",), seat_change=-1)
@@ -868,7 +884,8 @@ def test_a_seat_freed_while_the_last_one_is_offered_keeps_its_mark(repo, mailer,
 
 def test_a_reminder_says_its_offset_exactly_and_a_two_day_event_ends_on_its_own_day(memory_repo, mailer, clock):
     events.create_event(memory_repo, day_data(ends_at="2027-06-04T17:00:00+02:00", reminders=["PT90M"],
-                                              online_url="https://meet.example.org/stream"), actor="test")
+                                              online_url="https://meet.example.org/stream"), actor="test",
+                        base_url=SETTINGS.base_url)
     register(memory_repo, mailer, "an@example.be", [DAY], language="en", name="An")
     mailer.sent.clear()
     start = datetime(2027, 6, 3, 7, 0, tzinfo=timezone.utc)
@@ -883,13 +900,13 @@ def test_a_reminder_says_its_offset_exactly_and_a_two_day_event_ends_on_its_own_
 
 
 def test_a_change_of_end_date_and_a_move_online_read_as_what_they_are(memory_repo, mailer, clock):
-    events.create_event(memory_repo, day_data(), actor="test")
+    events.create_event(memory_repo, day_data(), actor="test", base_url=SETTINGS.base_url)
     register(memory_repo, mailer, "an@example.be", [DAY], language="en", name="An")
     mailer.sent.clear()
     change = events.change_event(memory_repo, DAY, {"ends_at": "2027-06-04T17:00:00+02:00", "kind": "webinar",
                                                     "location": None, "online_url": "https://meet.example.org/day"},
-                                 actor="test")
-    planning.after_event_change(memory_repo, change)
+                                 actor="test", base_url=SETTINGS.base_url)
+    planning.after_event_change(memory_repo, change, settings=SETTINGS)
     tick(memory_repo, mailer, PINNED_NOW + timedelta(minutes=1))
     [(mail, _)] = mailer.sent
     new_time, was = [line for line in mail.text.splitlines() if "New time:" in line or "was:" in line][:2]
@@ -901,12 +918,13 @@ def test_a_change_of_end_date_and_a_move_online_read_as_what_they_are(memory_rep
 
 
 def test_a_move_from_online_to_a_venue_shows_no_empty_link(memory_repo, mailer, clock):
-    events.create_event(memory_repo, webinar_data(), actor="test")
+    events.create_event(memory_repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     register(memory_repo, mailer, "an@example.be", [WEBINAR], language="en", name="An")
     mailer.sent.clear()
     change = events.change_event(memory_repo, WEBINAR, {"kind": "in_person", "online_url": None,
-                                                        "location": {"name": "Herman Teirlinckgebouw"}}, actor="test")
-    planning.after_event_change(memory_repo, change)
+                                                        "location": {"name": "Herman Teirlinckgebouw"}}, actor="test",
+                                 base_url=SETTINGS.base_url)
+    planning.after_event_change(memory_repo, change, settings=SETTINGS)
     tick(memory_repo, mailer, PINNED_NOW + timedelta(minutes=1))
     [(mail, _)] = mailer.sent
     assert "was: Online" in mail.text and "New join link" not in mail.text and 'href=""' not in mail.html
@@ -914,7 +932,7 @@ def test_a_move_from_online_to_a_venue_shows_no_empty_link(memory_repo, mailer, 
 
 def test_the_seat_mail_names_its_event_in_the_subject(memory_repo, mailer, clock):
     manage = _an_seated_bo_waiting(memory_repo, mailer)
-    manage_module.cancel_registration(memory_repo, manage, DAY)
+    manage_module.cancel_registration(memory_repo, manage, DAY, key=KEY)
     tick(memory_repo, mailer, PINNED_NOW)
     seat, _ = mailer.sent[-1]
     assert seat.subject.startswith("Er is een plaats vrij: je bent ingeschreven voor Smart Region Dag")
@@ -924,7 +942,7 @@ def test_a_newcomer_queues_behind_the_waiting_list_for_a_seat_freed_but_not_yet_
     manage = _an_seated_bo_waiting(repo, mailer)  # Bo waits
     _fails_once(monkeypatch, repo, "list_registrations")
     with pytest.raises(Unavailable):  # An's seat is freed, its promotion fails
-        manage_module.cancel_registration(repo, manage, DAY)
+        manage_module.cancel_registration(repo, manage, DAY, key=KEY)
     register(repo, mailer, "cy@example.be", [DAY], name="Cy")  # confirms within that minute
     statuses = {r.email: r.status for r in repo.list_registrations(DAY)}
     assert statuses == {"an@example.be": "cancelled", "bo@example.be": "confirmed", "cy@example.be": "waitlisted"}
@@ -933,11 +951,12 @@ def test_a_newcomer_queues_behind_the_waiting_list_for_a_seat_freed_but_not_yet_
 
 def test_a_postponed_event_keeps_its_registrants_and_their_reminders_until_after_its_new_end(repo, mailer, clock,
                                                                                               monkeypatch):
-    events.create_event(repo, webinar_data(), actor="test")
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     register(repo, mailer, "an@example.be", [WEBINAR])
     register(repo, mailer, "bo@example.be", [WEBINAR])
     subscribe.subscribe(repo, mailer, {"email": "cas@example.be", "name": "Cas", "event_ids": [WEBINAR],
-                                           "language": "nl", "consent": True}, base_url=BASE)  # never confirmed
+                                           "language": "nl", "consent": True}, base_url=BASE,
+                        key=KEY, settings=SETTINGS)  # never confirmed
     before = {r.person_id: r for r in repo.list_registrations(WEBINAR)}
     [pending] = [r for r in before.values() if r.status == "pending"]
     kept = [r for r in before.values() if r.status == "confirmed"]
@@ -956,8 +975,9 @@ def test_a_postponed_event_keeps_its_registrants_and_their_reminders_until_after
     monkeypatch.setattr(repo, "move_registration", meanwhile)
     # The webinar moves to January 2028: 180 days after its old end is July 2027.
     change = events.change_event(repo, WEBINAR, {"starts_at": "2028-01-13T10:00:00+01:00",
-                                                 "ends_at": "2028-01-13T11:00:00+01:00"}, actor="test")
-    planning.after_event_change(repo, change)
+                                                 "ends_at": "2028-01-13T11:00:00+01:00"}, actor="test",
+                                 base_url=SETTINGS.base_url)
+    planning.after_event_change(repo, change, settings=SETTINGS)
     until = datetime(2028, 1, 13, 10, 0, tzinfo=timezone.utc) + timedelta(days=180)
     after = {r.person_id: r for r in repo.list_registrations(WEBINAR)}
     assert {p: (r.status, r.expires_at) for p, r in after.items() if p != pending.person_id} == {
@@ -967,14 +987,14 @@ def test_a_postponed_event_keeps_its_registrants_and_their_reminders_until_after
     assert [p.expires_at for p in repo.get_people([r.person_id for r in kept]).values()] == [until, until]
     reminders_ = [s for s in repo.list_sends(WEBINAR) if s.kind == "reminder"]
     assert reminders_ and all(s.expires_at == until for s in reminders_)
-    planning.after_event_change(repo, change)  # a retried request raises nothing more
-    assert planning.keep_until_after(repo, repo.get_event(WEBINAR), PINNED_NOW) == 0
+    planning.after_event_change(repo, change, settings=SETTINGS)  # a retried request raises nothing more
+    assert planning.keep_until_after(repo, repo.get_event(WEBINAR), PINNED_NOW, settings=SETTINGS) == 0
 
 
 def test_a_long_join_link_is_a_labelled_link_not_shown_whole_in_the_html(memory_repo, mailer, clock):
     # A 300-character Teams link shown as text makes a phone's mail scroll sideways: the HTML labels it.
     teams = "https://teams.microsoft.com/l/meetup-join/" + "19%3ameeting_" + "A" * 250
-    events.create_event(memory_repo, day_data(online_url=teams), actor="test")
+    events.create_event(memory_repo, day_data(online_url=teams), actor="test", base_url=SETTINGS.base_url)
     register(memory_repo, mailer, "an@example.be", [DAY])
     [(mail, _)] = [(m, raw) for m, raw in mailer.sent if m.kind == "confirmed"]
     assert f'href="{teams}"' in mail.html and f">{teams}<" not in mail.html
@@ -983,7 +1003,8 @@ def test_a_long_join_link_is_a_labelled_link_not_shown_whole_in_the_html(memory_
 
 def test_the_registration_open_mail_promises_no_single_click(memory_repo, mailer, clock):
     # Its link opens a page with a button (opening a link never registers: mail scanners open links).
-    events.create_event(memory_repo, webinar_data(registration_opens_at="2026-12-01T09:00:00+01:00"), actor="test")
+    events.create_event(memory_repo, webinar_data(registration_opens_at="2026-12-01T09:00:00+01:00"), actor="test",
+                        base_url=SETTINGS.base_url)
     register(memory_repo, mailer, "an@example.be", [WEBINAR])
     tick(memory_repo, mailer, datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc))
     mail = mailer.sent[-1][0]
@@ -994,12 +1015,14 @@ def test_the_registration_open_mail_promises_no_single_click(memory_repo, mailer
 def test_people_waiting_hear_of_a_new_time_or_place_without_the_join_link_or_the_invite(memory_repo, mailer, clock):
     # The day holds one: An has the seat, Bo waits. A new time reaches both; Bo's mail has no join link, no .ics,
     # and says how to leave the waiting list. A change of the join link alone is An's only.
-    events.create_event(memory_repo, day_data(capacity=1, online_url="https://meet.example.org/day"), actor="test")
+    events.create_event(memory_repo, day_data(capacity=1, online_url="https://meet.example.org/day"), actor="test",
+                        base_url=SETTINGS.base_url)
     register(memory_repo, mailer, "an@example.be", [DAY])
     register(memory_repo, mailer, "bo@example.be", [DAY], name="Bo", language="en")
     mailer.sent.clear()
-    change = events.change_event(memory_repo, DAY, {"starts_at": "2027-06-03T10:00:00+02:00"}, actor="test")
-    planning.after_event_change(memory_repo, change)
+    change = events.change_event(memory_repo, DAY, {"starts_at": "2027-06-03T10:00:00+02:00"}, actor="test",
+                                 base_url=SETTINGS.base_url)
+    planning.after_event_change(memory_repo, change, settings=SETTINGS)
     tick(memory_repo, mailer, PINNED_NOW + timedelta(minutes=1))
     sent = {m.to_email: (m, raw) for m, raw in mailer.sent}
     assert sorted(sent) == ["an@example.be", "bo@example.be"]
@@ -1011,7 +1034,8 @@ def test_people_waiting_hear_of_a_new_time_or_place_without_the_join_link_or_the
     assert "waiting list for has changed" in bo.text and "you leave the waiting list" in bo.text
     assert "meet.example.org" not in bo.text + bo.html and "10:00" in bo.text
     mailer.sent.clear()
-    change = events.change_event(memory_repo, DAY, {"online_url": "https://meet.example.org/other"}, actor="test")
-    planning.after_event_change(memory_repo, change)
+    change = events.change_event(memory_repo, DAY, {"online_url": "https://meet.example.org/other"}, actor="test",
+                                 base_url=SETTINGS.base_url)
+    planning.after_event_change(memory_repo, change, settings=SETTINGS)
     tick(memory_repo, mailer, PINNED_NOW + timedelta(minutes=2))
     assert [m.to_email for m, _ in mailer.sent] == ["an@example.be"]

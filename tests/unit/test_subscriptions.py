@@ -22,7 +22,7 @@ from chalicelib import tokens
 from chalicelib.errors import Conflict, Gone, InvalidInputs, LinkUsed, NotFound, Unavailable
 from tests.fakes import RecordingMailer
 from tests.fakes import InMemoryRepository
-from tests.conftest import PINNED_NOW, day_data, webinar_data
+from tests.conftest import KEY, PINNED_NOW, SETTINGS, day_data, webinar_data
 
 BASE = "https://events.example.be"
 
@@ -30,10 +30,10 @@ BASE = "https://events.example.be"
 @pytest.fixture
 def repo():
     store = InMemoryRepository()
-    events.create_event(store, webinar_data(), actor="test")
-    events.create_event(store, day_data(capacity=2), actor="test")
+    events.create_event(store, webinar_data(), actor="test", base_url=SETTINGS.base_url)
+    events.create_event(store, day_data(capacity=2), actor="test", base_url=SETTINGS.base_url)
     events.create_event(store, webinar_data(id="later", registration_opens_at="2027-01-01T09:00:00",
-                                            starts_at="2027-02-01T10:00:00", ends_at="2027-02-01T11:00:00"), actor="test")
+                                            starts_at="2027-02-01T10:00:00", ends_at="2027-02-01T11:00:00"), actor="test", base_url=SETTINGS.base_url)
     return store
 
 
@@ -51,7 +51,7 @@ def form(**overrides):
 
 
 def subscribe(repo, mailer, **overrides):
-    subscribe_module.subscribe(repo, mailer, form(**overrides), base_url=BASE)
+    subscribe_module.subscribe(repo, mailer, form(**overrides), base_url=BASE, key=KEY, settings=SETTINGS)
 
 
 def link(mail, kind):
@@ -62,7 +62,7 @@ def link(mail, kind):
 
 def confirm_last(repo, mailer, address="an@example.be"):
     token = link(mailer.to(address)[-1], "confirm")
-    return subscribe_module.confirm(repo, mailer, token, base_url=BASE)
+    return subscribe_module.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
 
 
 def status(repo, event_id, address="an@example.be"):
@@ -105,7 +105,7 @@ def test_confirming_a_second_link_for_an_interest_shows_no_join_link_and_promise
     subscribe(repo, mailer, event_ids=["later"])  # "no mail came": the form again, a second link
     confirm_last(repo, mailer)
     assert status(repo, "later") == "interested"  # registration opens in January
-    result = subscribe_module.confirm(repo, mailer, first, base_url=BASE)
+    result = subscribe_module.confirm(repo, mailer, first, base_url=BASE, key=KEY, settings=SETTINGS)
     assert [(o.status, o.standing) for o in result.outcomes] == [("already", "interested")]
     for mail in mailer.to("an@example.be")[-2:]:
         assert "meet.example.org" not in mail.text + mail.html  # the join link is for confirmed registrants
@@ -119,7 +119,7 @@ def test_confirming_twice_into_a_seat_mails_the_join_link_and_the_calendar_both_
     first = link(mailer.sent[-1][0], "confirm")
     subscribe(repo, mailer)
     confirm_last(repo, mailer)
-    result = subscribe_module.confirm(repo, mailer, first, base_url=BASE)
+    result = subscribe_module.confirm(repo, mailer, first, base_url=BASE, key=KEY, settings=SETTINGS)
     assert [(o.status, o.kept) for o in result.outcomes] == [("already", "confirmed")]
     mail = mailer.to("an@example.be")[-1]
     assert "meet.example.org" in mail.text and [a.filename for a in mail.attachments] == ["invite.ics"]
@@ -138,9 +138,9 @@ def test_a_confirm_onto_the_waiting_list_is_not_called_confirmed(repo, mailer):
 def test_confirm_link_works_once(repo, mailer):
     subscribe(repo, mailer)
     token = link(mailer.sent[-1][0], "confirm")
-    subscribe_module.confirm(repo, mailer, token, base_url=BASE)
+    subscribe_module.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
     with pytest.raises(Gone):
-        subscribe_module.confirm(repo, mailer, token, base_url=BASE)
+        subscribe_module.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
 
 
 def test_confirm_link_expires_after_48_hours(repo, mailer, clock):
@@ -150,7 +150,7 @@ def test_confirm_link_expires_after_48_hours(repo, mailer, clock):
     with pytest.raises(Gone):
         subscribe_module.inspect_confirm_token(repo, token)
     with pytest.raises(Gone):
-        subscribe_module.confirm(repo, mailer, token, base_url=BASE)
+        subscribe_module.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
 
 
 def test_a_confirm_that_failed_after_spending_its_link_can_be_tried_again_a_few_minutes_later(repo, mailer, clock,
@@ -164,23 +164,23 @@ def test_a_confirm_that_failed_after_spending_its_link_can_be_tried_again_a_few_
 
     monkeypatch.setattr(repo, "move_registration", unavailable)
     with pytest.raises(Unavailable):  # the 503 page: "try again in a few minutes"
-        subscribe_module.confirm(repo, mailer, token, base_url=BASE)
+        subscribe_module.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
     monkeypatch.setattr(repo, "move_registration", real)
     assert status(repo, "webinar-2027-01-14") == status(repo, "smart-region-dag-2027") == "pending"
     monkeypatch.setattr(subscribe_module, "_sleep", lambda seconds: None)
     clock.set(PINNED_NOW + timedelta(seconds=30))
     with pytest.raises(Unavailable):  # the first request might still be running: not "used", not done
-        subscribe_module.confirm(repo, mailer, token, base_url=BASE)
+        subscribe_module.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
     clock.set(PINNED_NOW + timedelta(minutes=3))
     assert [e.id for e in subscribe_module.inspect_confirm_token(repo, token).events] == [
         "webinar-2027-01-14", "smart-region-dag-2027"]  # the page with the button shows again
-    result = subscribe_module.confirm(repo, mailer, token, base_url=BASE)
+    result = subscribe_module.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
     assert [o.status for o in result.outcomes] == ["confirmed", "confirmed"]
     assert status(repo, "webinar-2027-01-14") == status(repo, "smart-region-dag-2027") == "confirmed"
     assert [m.kind for m, _ in mailer.sent] == ["confirm_request", "confirmed"]
     clock.set(PINNED_NOW + timedelta(minutes=10))
     with pytest.raises(LinkUsed):  # done now: used, as any link once its confirm went through
-        subscribe_module.confirm(repo, mailer, token, base_url=BASE)
+        subscribe_module.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
     assert len(mailer.sent) == 2
 
 
@@ -191,7 +191,7 @@ def test_a_link_confirms_what_was_submitted_with_it_not_what_someone_typed_for_t
     subscribe(repo, mailer, name="Mallory", organisation="Evil", question="=HYPERLINK(1)", language="en",
               event_ids=["webinar-2027-01-14", "smart-region-dag-2027"])
     theirs = link(mailer.sent[-1][0], "confirm")
-    result = subscribe_module.confirm(repo, mailer, own, base_url=BASE)
+    result = subscribe_module.confirm(repo, mailer, own, base_url=BASE, key=KEY, settings=SETTINGS)
     assert result.name == "An Peeters" and result.language == "nl"
     pid = tokens.person_id_for("an@example.be", link_keys.signing_key())
     regs = repo.get_registrations(pid, ["webinar-2027-01-14", "smart-region-dag-2027"])
@@ -201,7 +201,7 @@ def test_a_link_confirms_what_was_submitted_with_it_not_what_someone_typed_for_t
     assert (person.name, person.organisation, person.language) == ("An Peeters", "Stad Gent", "nl")
     assert mailer.sent[-1][0].subject.startswith("Je inschrijving is bevestigd")
     # The other link, pressed later, changes nothing that is kept.
-    later = subscribe_module.confirm(repo, mailer, theirs, base_url=BASE)
+    later = subscribe_module.confirm(repo, mailer, theirs, base_url=BASE, key=KEY, settings=SETTINGS)
     assert [o.status for o in later.outcomes] == ["already", "already"]
     assert {r.name for r in repo.get_registrations(pid, ["webinar-2027-01-14"]).values()} == {"An Peeters"}
 
@@ -210,15 +210,15 @@ def test_a_link_with_an_event_that_closed_is_done_once_confirmed(repo, mailer, c
     subscribe(repo, mailer, event_ids=["webinar-2027-01-14", "smart-region-dag-2027"])
     token = link(mailer.sent[-1][0], "confirm")
     change = events.change_event(repo, "smart-region-dag-2027", {"registration_closes_at": "2026-11-25T12:00:00+01:00"},
-                                 actor="test")
+                                 actor="test", base_url=SETTINGS.base_url)
     assert not change.after.is_registration_open(PINNED_NOW + timedelta(minutes=1))
     clock.set(PINNED_NOW + timedelta(minutes=1))
-    result = subscribe_module.confirm(repo, mailer, token, base_url=BASE)
+    result = subscribe_module.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
     assert [o.status for o in result.outcomes] == ["confirmed", "closed"]
     for minutes in (10, 60, 600):
         clock.set(PINNED_NOW + timedelta(minutes=minutes))
         with pytest.raises(LinkUsed):
-            subscribe_module.confirm(repo, mailer, token, base_url=BASE)
+            subscribe_module.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
     assert [m.kind for m, _ in mailer.sent] == ["confirm_request", "confirmed"]
 
 
@@ -235,7 +235,7 @@ def test_a_second_press_while_the_first_is_under_way_waits_for_it(repo, mailer, 
 
     monkeypatch.setattr(subscribe_module, "_sleep", first_finishes)
     with pytest.raises(LinkUsed):  # it went through: the page says so, and leads to the person's page
-        subscribe_module.confirm(repo, mailer, token, base_url=BASE)
+        subscribe_module.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
     assert len(waits) == 3
     subscribe(repo, mailer, email="bo@example.be")
     other = link(mailer.sent[-1][0], "confirm")
@@ -243,7 +243,7 @@ def test_a_second_press_while_the_first_is_under_way_waits_for_it(repo, mailer, 
     waits.clear()
     monkeypatch.setattr(subscribe_module, "_sleep", waits.append)
     with pytest.raises(Unavailable):  # still not done after a few seconds: "try again in a few minutes"
-        subscribe_module.confirm(repo, mailer, other, base_url=BASE)
+        subscribe_module.confirm(repo, mailer, other, base_url=BASE, key=KEY, settings=SETTINGS)
     assert sum(waits) == subscribe_module.IN_PROGRESS_WAIT
 
 
@@ -258,11 +258,12 @@ def test_two_presses_that_both_read_the_link_unused_confirm_once_and_both_say_so
         reads.append(h)
         return unused if len(reads) == 1 else real_get(h)  # read before the other press wrote
 
-    subscribe_module.confirm(repo, mailer, token, base_url=BASE)  # the other press, first to write
+    subscribe_module.confirm(repo, mailer, token, base_url=BASE,
+                             key=KEY, settings=SETTINGS)  # the other press, first to write
     monkeypatch.setattr(repo, "get_confirm_token", first_read_is_stale)
     monkeypatch.setattr(subscribe_module, "_sleep", lambda seconds: None)
     with pytest.raises(LinkUsed):  # "it went through", not "this link has expired"
-        subscribe_module.confirm(repo, mailer, token, base_url=BASE)
+        subscribe_module.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
     assert [m.kind for m, _ in mailer.sent] == ["confirm_request", "confirmed"]
 
 
@@ -278,7 +279,7 @@ def test_two_presses_taking_up_a_failed_confirm_at_once_run_it_once(repo, mailer
     monkeypatch.setattr(subscribe_module, "_sleep", lambda seconds: repo.finish_confirm_token(token_hash, PINNED_NOW))
     repo.use_confirm_token(token_hash, PINNED_NOW + timedelta(minutes=3), seen=PINNED_NOW)  # the other press took it up
     with pytest.raises(LinkUsed):  # this one read it free, met the other's write, waited for it to finish
-        subscribe_module.confirm(repo, mailer, token, base_url=BASE)
+        subscribe_module.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
     assert [m.kind for m, _ in mailer.sent] == ["confirm_request"]
 
 
@@ -299,12 +300,12 @@ def test_a_link_used_before_links_carried_their_submission_counts_as_done(repo, 
     subscribe(repo, mailer)
     token = link(mailer.sent[-1][0], "confirm")
     token_hash = tokens.token_hash(token)
-    subscribe_module.confirm(repo, mailer, token, base_url=BASE)
+    subscribe_module.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
     old = _replace(repo.get_confirm_token(token_hash), name="", organisation="", language="", question="", done_at=None)
     repo.tokens[token_hash] = old  # as stored by the code before: used, never marked done
     clock.set(PINNED_NOW + timedelta(hours=1))
     with pytest.raises(LinkUsed):
-        subscribe_module.confirm(repo, mailer, token, base_url=BASE)
+        subscribe_module.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
     with pytest.raises(LinkUsed):
         subscribe_module.inspect_confirm_token(repo, token)
 
@@ -314,7 +315,7 @@ def test_the_one_a_day_after_a_stop_counts_mails_since_the_stop(repo, mailer, cl
     confirm_last(repo, mailer)
     manage = link(mailer.sent[-1][0], "manage")
     clock.set(PINNED_NOW + timedelta(minutes=10))
-    manage_module.unsubscribe(repo, manage, purpose="manage")  # by mistake
+    manage_module.unsubscribe(repo, manage, purpose="manage", key=KEY)  # by mistake
     clock.set(PINNED_NOW + timedelta(minutes=20))
     subscribe(repo, mailer, event_ids=["smart-region-dag-2027"])  # to come back: mailed, the earlier mail was before
     assert [m.kind for m, _ in mailer.sent] == ["confirm_request", "confirmed", "confirm_request"]
@@ -325,7 +326,7 @@ def test_the_one_a_day_after_a_stop_counts_mails_since_the_stop(repo, mailer, cl
 
 def test_unknown_confirm_link_is_not_found(repo, mailer):
     with pytest.raises(NotFound):
-        subscribe_module.confirm(repo, mailer, "A" * 43, base_url=BASE)
+        subscribe_module.confirm(repo, mailer, "A" * 43, base_url=BASE, key=KEY, settings=SETTINGS)
     with pytest.raises(NotFound):
         subscribe_module.inspect_confirm_token(repo, "../../etc/passwd")
 
@@ -336,14 +337,14 @@ def test_inspecting_a_confirm_link_changes_nothing(repo, mailer):
     view = subscribe_module.inspect_confirm_token(repo, token)
     assert [e.id for e in view.events] == ["webinar-2027-01-14"]
     assert status(repo, "webinar-2027-01-14") == "pending"
-    subscribe_module.confirm(repo, mailer, token, base_url=BASE)  # still usable
+    subscribe_module.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)  # still usable
 
 
 def test_expired_link_can_ask_for_a_new_mail(repo, mailer, clock):
     subscribe(repo, mailer)
     token = link(mailer.sent[-1][0], "confirm")
     clock.set(PINNED_NOW + timedelta(days=3))
-    subscribe_module.resend_confirmation(repo, mailer, token, base_url=BASE)
+    subscribe_module.resend_confirmation(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
     assert len(mailer.sent) == 2
     confirm_last(repo, mailer)
     assert status(repo, "webinar-2027-01-14") == "confirmed"
@@ -363,8 +364,9 @@ def test_known_and_unknown_addresses_get_the_same_answer(repo, mailer):
     subscribe(repo, mailer)
     confirm_last(repo, mailer)
     # Both return None without raising: the caller learns nothing.
-    assert subscribe_module.subscribe(repo, mailer, form(), base_url=BASE) is None
-    assert subscribe_module.subscribe(repo, mailer, form(email="new@example.be"), base_url=BASE) is None
+    assert subscribe_module.subscribe(repo, mailer, form(), base_url=BASE, key=KEY, settings=SETTINGS) is None
+    assert subscribe_module.subscribe(repo, mailer, form(email="new@example.be"), base_url=BASE,
+                                      key=KEY, settings=SETTINGS) is None
 
 
 def test_a_stranger_cannot_rename_a_known_person(repo, mailer):
@@ -393,7 +395,7 @@ def test_at_most_six_confirmation_mails_a_day_and_one_after_stopping_all_mail(re
     subscribe(repo, mailer)
     assert len(mailer.sent) == 7  # a day after the first, one more
     manage = link(mailer.sent[-1][0], "manage")
-    manage_module.unsubscribe(repo, manage, purpose="manage")
+    manage_module.unsubscribe(repo, manage, purpose="manage", key=KEY)
     clock.set(PINNED_NOW + timedelta(days=3))
     for minutes in range(0, 300, 61):
         clock.set(PINNED_NOW + timedelta(days=3, minutes=minutes))
@@ -446,12 +448,13 @@ def test_bad_submissions_name_the_field(repo, mailer, overrides, field):
 
 def test_every_problem_is_reported_at_once(repo, mailer):
     with pytest.raises(InvalidInputs) as caught:
-        subscribe_module.subscribe(repo, mailer, {"email": "x", "consent": False}, base_url=BASE)
+        subscribe_module.subscribe(repo, mailer, {"email": "x", "consent": False}, base_url=BASE,
+                                   key=KEY, settings=SETTINGS)
     assert {"email", "name", "event_ids", "consent"} <= set(caught.value.by_field)
 
 
 def test_draft_or_past_events_cannot_be_chosen(repo, mailer, clock):
-    events.create_event(repo, webinar_data(id="draft", status="draft"), actor="test")
+    events.create_event(repo, webinar_data(id="draft", status="draft"), actor="test", base_url=SETTINGS.base_url)
     with pytest.raises(InvalidInputs):
         subscribe(repo, mailer, event_ids=["draft"])
     clock.set(PINNED_NOW + timedelta(days=60))
@@ -482,12 +485,12 @@ def test_a_cancellation_gives_the_seat_to_the_first_waiting(repo, mailer, clock)
         clock.set(PINNED_NOW + timedelta(minutes=i))
         sign_up(repo, mailer, address)
     manage = link(mailer.to("a@x.be")[-1], "manage")
-    manage_module.cancel_registration(repo, manage, "smart-region-dag-2027")
+    manage_module.cancel_registration(repo, manage, "smart-region-dag-2027", key=KEY)
     assert status(repo, "smart-region-dag-2027", "a@x.be") == "cancelled"
     assert status(repo, "smart-region-dag-2027", "c@x.be") == "confirmed"
     assert status(repo, "smart-region-dag-2027", "d@x.be") == "waitlisted"
     assert repo.get_event("smart-region-dag-2027").seats_left == 0
-    tick.send_due(repo, mailer, base_url=BASE, rate=1000.0)  # the tick mails the seat
+    tick.send_due(repo, mailer, base_url=BASE, rate=1000.0, key=KEY)  # the tick mails the seat
     assert mailer.to("c@x.be")[-1].kind == "seat_given"
 
 
@@ -497,7 +500,7 @@ def test_registering_before_registration_opens_records_interest(repo, mailer, cl
     assert result.outcomes[0].status == "interested"
     clock.set(datetime_brussels(2027, 1, 2))
     manage = link(mailer.sent[-1][0], "manage")
-    outcome = manage_module.register_from_link(repo, mailer, manage, "later", base_url=BASE)
+    outcome = manage_module.register_from_link(repo, mailer, manage, "later", base_url=BASE, key=KEY, settings=SETTINGS)
     assert outcome.status == "confirmed"
     assert status(repo, "later") == "confirmed"
 
@@ -514,11 +517,12 @@ def test_a_double_click_on_the_one_click_link_registers_once_and_says_already(re
         # Both requests read "interested"; the other one places it first.
         if not clicks:
             clicks.append(None)
-            clicks[0] = manage_module.register_from_link(repo, mailer, manage, "later", base_url=BASE)
+            clicks[0] = manage_module.register_from_link(repo, mailer, manage, "later", base_url=BASE,
+                                                         key=KEY, settings=SETTINGS)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(seats, "place", second_click_first)
-    outcome = manage_module.register_from_link(repo, mailer, manage, "later", base_url=BASE)
+    outcome = manage_module.register_from_link(repo, mailer, manage, "later", base_url=BASE, key=KEY, settings=SETTINGS)
     assert (clicks[0].status, outcome.status) == ("confirmed", "already")  # not a 409 page
     assert status(repo, "later") == "confirmed"
     assert [m.kind for m, _ in mailer.sent] == ["confirmed"]  # one mail, from the request that placed it
@@ -534,12 +538,14 @@ def test_cancelling_twice_or_with_a_double_click_cancels_once_and_says_cancelled
     def other_click_first(*args, **kwargs):
         if not clicks:
             clicks.append(None)
-            clicks[0] = manage_module.cancel_registration(repo, manage, "smart-region-dag-2027")
+            clicks[0] = manage_module.cancel_registration(repo, manage, "smart-region-dag-2027", key=KEY)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(seats, "_cancel", other_click_first)
-    assert manage_module.cancel_registration(repo, manage, "smart-region-dag-2027").id == "smart-region-dag-2027"
-    assert manage_module.cancel_registration(repo, manage, "smart-region-dag-2027").id == "smart-region-dag-2027"
+    assert manage_module.cancel_registration(repo, manage, "smart-region-dag-2027",
+                                             key=KEY).id == "smart-region-dag-2027"
+    assert manage_module.cancel_registration(repo, manage, "smart-region-dag-2027",
+                                             key=KEY).id == "smart-region-dag-2027"
     assert [status(repo, "smart-region-dag-2027", a) for a in ("a@x.be", "b@x.be", "c@x.be")] == [
         "cancelled", "confirmed", "confirmed"]
     assert repo.get_event("smart-region-dag-2027").seats_taken == 2  # one seat freed, once, and given to c
@@ -559,11 +565,11 @@ def test_manage_page_lists_registrations_and_stop_all_mail(repo, mailer):
     subscribe(repo, mailer, event_ids=["webinar-2027-01-14", "smart-region-dag-2027"])
     confirm_last(repo, mailer)
     manage = link(mailer.sent[-1][0], "manage")
-    view = manage_module.manage_view(repo, manage, base_url=BASE)
+    view = manage_module.manage_view(repo, manage, base_url=BASE, key=KEY)
     assert [e.id for e, _ in view.registrations] == ["webinar-2027-01-14", "smart-region-dag-2027"]
     unsubscribe = link(mailer.sent[-1][0], "unsubscribe")
-    manage_module.unsubscribe(repo, unsubscribe)
-    assert not manage_module.manage_view(repo, manage, base_url=BASE).person.receives_mail
+    manage_module.unsubscribe(repo, unsubscribe, key=KEY)
+    assert not manage_module.manage_view(repo, manage, base_url=BASE, key=KEY).person.receives_mail
 
 
 def test_a_link_of_one_purpose_does_not_work_for_another(repo, mailer):
@@ -571,10 +577,10 @@ def test_a_link_of_one_purpose_does_not_work_for_another(repo, mailer):
     confirm_last(repo, mailer)
     manage = link(mailer.sent[-1][0], "manage")
     with pytest.raises(NotFound):
-        manage_module.unsubscribe(repo, manage)
+        manage_module.unsubscribe(repo, manage, key=KEY)
     forged = manage[:22] + "u" + manage[23:]
     with pytest.raises(NotFound):
-        manage_module.unsubscribe(repo, forged)
+        manage_module.unsubscribe(repo, forged, key=KEY)
 
 
 def test_erasing_frees_the_seat_and_leaves_nothing(repo, mailer, clock):
@@ -582,13 +588,13 @@ def test_erasing_frees_the_seat_and_leaves_nothing(repo, mailer, clock):
         clock.set(PINNED_NOW + timedelta(minutes=i))
         sign_up(repo, mailer, address)
     manage = link(mailer.to("a@x.be")[-1], "manage")
-    privacy.erase_by_token(repo, manage)
+    privacy.erase_by_token(repo, manage, key=KEY)
     pid = tokens.person_id_for("a@x.be", link_keys.signing_key())
     assert repo.get_person(pid) is None
     assert status(repo, "smart-region-dag-2027", "a@x.be") is None
     assert status(repo, "smart-region-dag-2027", "c@x.be") == "confirmed"
     with pytest.raises(NotFound):
-        manage_module.manage_view(repo, manage, base_url=BASE)
+        manage_module.manage_view(repo, manage, base_url=BASE, key=KEY)
 
 
 def test_csv_neutralises_formulas_and_keeps_questions(repo, mailer):
@@ -614,8 +620,9 @@ def test_raising_capacity_gives_seats_to_the_waiting(repo, mailer, clock):
     for i, address in enumerate(["a@x.be", "b@x.be", "c@x.be", "d@x.be"]):
         clock.set(PINNED_NOW + timedelta(minutes=i))
         sign_up(repo, mailer, address)
-    change = events.change_event(repo, "smart-region-dag-2027", {"capacity": 3}, actor="test")
-    planning.after_event_change(repo, change)
+    change = events.change_event(repo, "smart-region-dag-2027", {"capacity": 3}, actor="test",
+                                 base_url=SETTINGS.base_url)
+    planning.after_event_change(repo, change, settings=SETTINGS)
     assert status(repo, "smart-region-dag-2027", "c@x.be") == "confirmed"
     assert status(repo, "smart-region-dag-2027", "d@x.be") == "waitlisted"
 
@@ -693,14 +700,14 @@ def test_an_address_that_bounced_or_complained_is_not_mailed_again_after_its_per
     from chalicelib import tokens
 
     subscribe(repo, mailer, email="typo@example.be")  # a mistyped address: the confirmation bounces
-    bounces.handle_ses_notification(_ses_notice(kind, "Typo@Example.be"), repo)
-    person = privacy.find_person(repo, "typo@example.be")
+    bounces.handle_ses_notification(_ses_notice(kind, "Typo@Example.be"), repo, key=KEY)
+    person = privacy.find_person(repo, "typo@example.be", key=KEY)
     repo.erase_person(person)  # or its unconfirmed week runs out
     mailer.sent.clear()
     subscribe(repo, mailer, email="typo@example.be")
     subscribe(repo, mailer, email="TYPO@example.be", event_ids=["smart-region-dag-2027"])
     assert mailer.sent == []  # the same answer on the page, no mail
-    again = privacy.find_person(repo, "typo@example.be")
+    again = privacy.find_person(repo, "typo@example.be", key=KEY)
     assert (again.receives_mail, again.mail_stopped_reason) == (False, kind.lower())
 
 
@@ -720,9 +727,9 @@ def test_unsubscribing_after_a_bounce_or_complaint_keeps_the_stronger_stop(repo,
     subscribe(repo, mailer)
     confirm_last(repo, mailer)
     unsubscribe = link(mailer.sent[-1][0], "unsubscribe")
-    bounces.handle_ses_notification(_ses_notice(kind, "an@example.be"), repo)
-    manage_module.unsubscribe(repo, unsubscribe)  # "report spam and unsubscribe" does both
-    assert privacy.find_person(repo, "an@example.be").mail_stopped_reason == kind.lower()
+    bounces.handle_ses_notification(_ses_notice(kind, "an@example.be"), repo, key=KEY)
+    manage_module.unsubscribe(repo, unsubscribe, key=KEY)  # "report spam and unsubscribe" does both
+    assert privacy.find_person(repo, "an@example.be", key=KEY).mail_stopped_reason == kind.lower()
     mailer.sent.clear()
     subscribe(repo, mailer, event_ids=["smart-region-dag-2027"])  # anyone can type the address in
     assert mailer.sent == []
@@ -753,7 +760,8 @@ def test_the_one_click_link_never_applies_a_submission_still_waiting_for_its_con
     manage = link(mailer.to("an@example.be")[-1], "manage")
     subscribe(repo, mailer, event_ids=["smart-region-dag-2027"], name="Mallory", question="=cmd")
     with pytest.raises(Conflict):
-        manage_module.register_from_link(repo, mailer, manage, "smart-region-dag-2027", base_url=BASE)
+        manage_module.register_from_link(repo, mailer, manage, "smart-region-dag-2027", base_url=BASE,
+                                         key=KEY, settings=SETTINGS)
     assert status(repo, "smart-region-dag-2027") == "pending"
     assert mailer.to("an@example.be")[-1].kind == "confirm_request"  # no "you are registered" mail went out
 
