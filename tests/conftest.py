@@ -18,8 +18,9 @@ from chalicelib.adapters.dynamodb import DynamoDBRepository
 from chalicelib.adapters.dynamodb.table import create_table
 from tests.fakes import InMemoryRepository
 
-# The live server (moto's server + chalice local) for browser, fuzzing and load tests.
-pytest_plugins = ["tests.live_server"]
+# The live server (moto's server + chalice local) for browser, fuzzing and load tests; the shared
+# fixtures (tests/support/fixtures.py).
+pytest_plugins = ["tests.live_server", "tests.support.fixtures"]
 
 # Fake credentials so nothing can ever reach a real account.
 os.environ.update({

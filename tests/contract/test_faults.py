@@ -73,7 +73,7 @@ def test_mail_that_cannot_go_out_at_subscribe_is_a_503_and_the_subscription_is_k
                                                                                    mailer, error):
     from chalicelib.services import events
     from chalicelib.services import subscribe
-    from tests.edge.test_web_forms import post_form
+    from tests.support.pages import post_form
 
     events.create_event(dynamodb_repo, day_data(capacity=10), actor="test", base_url=SETTINGS.base_url)
     wiring.set_mailer(down := SesDown(getattr(errors, error)("Throttling")))

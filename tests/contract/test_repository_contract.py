@@ -10,11 +10,7 @@ import pytest
 from chalicelib.errors import Conflict
 from chalicelib.input.event import build_event
 from chalicelib.model.person import AuditEntry, StaffToken
-from tests.conftest import PINNED_NOW, day_data, webinar_data
-
-
-def make_event(**overrides):
-    return build_event(webinar_data(**overrides), existing=None, now=PINNED_NOW)
+from tests.conftest import PINNED_NOW, day_data
 
 
 def test_created_event_reads_back_equal(repo):
@@ -104,30 +100,7 @@ def test_seat_count_survives_an_event_change(repo):
 # ------------------------------------------------- people and registrations
 
 from chalicelib.errors import Gone
-from chalicelib.model.person import ConfirmToken, Person, Registration
-
-
-def person(**overrides):
-    data = dict(id="p1", email="an@example.be", name="An", organisation="Stad Gent", language="nl",
-                created_at=PINNED_NOW, updated_at=PINNED_NOW, event_ids=frozenset({"webinar-2027-01-14"}),
-                token_hashes=frozenset({"f" * 64}))
-    data.update(overrides)
-    return Person(**data)
-
-
-def registration(**overrides):
-    data = dict(event_id="webinar-2027-01-14", person_id="p1", email="an@example.be", name="An",
-                organisation="Stad Gent", language="nl", status="pending", registered_at=PINNED_NOW,
-                updated_at=PINNED_NOW, question="Waarom?")
-    data.update(overrides)
-    return Registration(**data)
-
-
-def token(**overrides):
-    data = dict(token_hash="f" * 64, person_id="p1", event_ids=("webinar-2027-01-14",),
-                created_at=PINNED_NOW, expires_at=PINNED_NOW + timedelta(hours=48))
-    data.update(overrides)
-    return ConfirmToken(**data)
+from tests.support.records import make_event, person, registration, token
 
 
 def test_a_subscription_reads_back(repo):

@@ -21,9 +21,9 @@ from tests.fakes import RecordingMailer
 from chalicelib.model.person import Person, Registration
 from chalicelib.model.send import Send
 from tests.conftest import KEY, PINNED_NOW, SETTINGS, aws_error, table_faults, webinar_data
-from tests.unit.test_reminders import BASE, WEBINAR, WEBINAR_START, register
+from tests.support.sending import BASE, WEBINAR, WEBINAR_START, register
 from tests.moto_scaling import patched
-from tests.races.test_seat_race import atomic_requests  # noqa: F401 - a fixture
+
 
 SENDER = "smartregionoffice@vlaanderen.be"
 
@@ -268,7 +268,7 @@ def test_the_ses_notice_handler_touches_only_suppressions_and_profiles(dynamodb_
 
     from chalicelib import wiring
     from chalicelib.http import handlers
-    from tests.unit.test_reminders import _ses_notice
+    from tests.support.sending import ses_notice
 
     events.create_event(dynamodb_repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
     register(dynamodb_repo, RecordingMailer(), "an@example.be", [WEBINAR])
@@ -279,7 +279,7 @@ def test_the_ses_notice_handler_touches_only_suppressions_and_profiles(dynamodb_
         lambda model, params, **_: calls.append((model.name, (params.get("Key") or params.get("Item"))["PK"]["S"])))
 
     class Notice:
-        message = json.dumps(_ses_notice("Complaint", "an@example.be"))
+        message = json.dumps(ses_notice("Complaint", "an@example.be"))
 
     handlers.ses_notifications.func(Notice())
     assert dynamodb_repo.get_person(tokens.person_id_for("an@example.be", link_keys.signing_key())).mail_stopped_reason \

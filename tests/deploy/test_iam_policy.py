@@ -433,7 +433,7 @@ def _run_the_tick(stage: str) -> TickRun:
     from chalicelib.adapters.dynamodb import DynamoDBRepository
     from chalicelib.adapters.dynamodb.table import create_table
     from tests.conftest import aws_error, day_data, webinar_data
-    from tests.unit.test_reminders import register
+    from tests.support.sending import register
 
     clock = {"now": PINNED_NOW}
     requests: list[Request] = []

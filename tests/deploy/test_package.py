@@ -440,9 +440,9 @@ def test_the_form_that_mails_any_address_and_the_staff_api_are_throttled_tighter
 @pytest.mark.parametrize("stage", STAGES)
 def test_the_throttling_lets_the_load_tests_rush_through(packaged, stage):
     """tests/live/test_load.py: everyone posts the form at the same instant (some twice), then everyone confirms."""
-    from tests.live import test_load
+    from tests.support import load
 
-    at_once = test_load.PEOPLE + max(test_load.REPEATS, test_load.DOUBLE_CLICKS)
+    at_once = load.PEOPLE + max(load.REPEATS, load.DOUBLE_CLICKS)
     settings = method_settings(packaged, stage)
     for key in (("*", "/*"), ("POST", "/~1subscriptions")):  # the confirm button's POST has the default
         assert settings[key]["ThrottlingBurstLimit"] >= at_once, key

@@ -20,14 +20,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests.conftest import KEY, day_data, webinar_data
-from tests.edge.test_page_outcomes_and_redirects import FORM, WEBINAR, DAY, html, publish, post_form, link, confirm_path, heading
-
-
-def confirm_as(client, mailer, email: str, event_ids: list[str], **fields) -> str:
-    """Subscribe and confirm; return the manage path."""
-    post_form(client, email=email, event_ids=event_ids, **fields)
-    assert client.http.post(confirm_path(mailer, email), headers=FORM, body="").status_code == 200
-    return link(mailer.to(email)[-1], "/manage/")
+from tests.support.pages import confirm_as, FORM, WEBINAR, DAY, html, publish, post_form, link, confirm_path, heading
 
 
 def section(page: str, title: str) -> str:
@@ -44,11 +37,6 @@ def person(repo, email="an@example.be"):
     from chalicelib.services import tick
 
     return privacy.find_person(repo, email, key=KEY)
-
-
-@pytest.fixture
-def published(client, staff_headers):
-    publish(client, staff_headers, webinar_data(), day_data())
 
 
 @pytest.fixture

@@ -14,57 +14,13 @@ import json
 import re
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
 
 from tests.conftest import day_data, webinar_data
+from tests.support.pages import BROWSER, DAY, FORM, WEBINAR, confirm_path, heading, html, link, post_form, publish
 
 REPO = Path(__file__).resolve().parents[2]
-FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-WEBINAR = "webinar-2027-01-14"
-DAY = "smart-region-dag-2027"
-BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
-
-
-def html(response) -> str:
-    return response.body.decode("utf-8")
-
-
-def publish(client, staff_headers, *events) -> None:
-    for data in events:
-        response = client.http.post("/staff/events", headers=staff_headers, body=json.dumps(data))
-        assert response.status_code == 201, response.body
-
-
-@pytest.fixture
-def published(client, staff_headers):
-    publish(client, staff_headers, webinar_data(), day_data())
-
-
-def form_body(**fields) -> str:
-    data = {"name": "An Peeters", "email": "an@example.be", "organisation": "Stad Gent",
-            "event_ids": [WEBINAR], "question": "", "language": "nl", "consent": "on", "website": ""}
-    data.update(fields)
-    return urlencode(data, doseq=True)
-
-
-def post_form(client, path="/subscriptions", **fields):
-    return client.http.post(path, headers=FORM, body=form_body(**fields))
-
-
-def link(mail, path: str) -> str:
-    match = re.search(r"https?://[^/\s]+(" + re.escape(path) + r"[^\s<>\"?]*)", mail.text)
-    assert match, f"no {path} link in {mail.subject!r}"
-    return match.group(1)
-
-
-def confirm_path(mailer, email="an@example.be") -> str:
-    return link(mailer.to(email)[-1], "/confirm/")
-
-
-def heading(page: str) -> str:
-    return re.search(r"<h1[^>]*>(.*?)</h1>", page, re.S).group(1).strip()
 
 
 def lead(page: str) -> str:
@@ -291,7 +247,6 @@ def test_only_pending_registrations_are_not_called_no_registrations(client, publ
     assert "You have no registrations." not in page and "Waiting for your confirmation" in page
     clock.set(clock() + timedelta(hours=49))  # the link expired: nothing waits any more
     assert "Waiting for your confirmation" not in html(client.http.get(manage + "?lang=en"))
-
 
 
 def test_a_pending_registration_gets_no_one_click_register_page_or_action(client, manage_path, mailer,

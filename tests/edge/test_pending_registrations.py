@@ -22,7 +22,7 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import KEY, PINNED_NOW, SETTINGS, day_data, webinar_data
-from tests.edge.test_page_outcomes_and_redirects import FORM, WEBINAR, DAY, html, publish, post_form, link, confirm_path, heading
+from tests.support.pages import FORM, WEBINAR, DAY, html, publish, post_form, link, confirm_path, heading
 
 SECOND = "webinar-2027-02-11"
 
@@ -131,11 +131,6 @@ def test_with_title_names_the_event_with_its_day():
 
 
 # ---------------------------------- 2. a pending registration whose link is gone
-
-
-@pytest.fixture
-def published(client, staff_headers):
-    publish(client, staff_headers, webinar_data(), day_data())
 
 
 def test_a_registration_whose_link_expired_says_so_and_offers_a_new_mail(client, published, mailer, clock):

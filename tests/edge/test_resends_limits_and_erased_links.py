@@ -32,7 +32,7 @@ from chalicelib.services import views
 from chalicelib import tokens
 from chalicelib.errors import NotFound
 from tests.conftest import KEY, PINNED_NOW, SETTINGS, day_data, webinar_data
-from tests.edge.test_page_outcomes_and_redirects import FORM, WEBINAR, DAY, html, publish, post_form, link, heading
+from tests.support.pages import FORM, WEBINAR, DAY, html, post_form, link, heading
 
 ADDRESS = "an@example.be"
 BASE = "https://events.example.be"
@@ -54,11 +54,6 @@ def gone(repo, address=ADDRESS) -> bool:
 def assert_erased_page(response) -> None:
     assert response.status_code == 404, (response.status_code, response.body[:300])
     assert heading(html(response)) == "Your data is erased"
-
-
-@pytest.fixture
-def published(client, staff_headers):
-    publish(client, staff_headers, webinar_data(), day_data())
 
 
 @pytest.fixture

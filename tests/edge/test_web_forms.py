@@ -5,48 +5,10 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
-from urllib.parse import urlencode
 
 import pytest
 
-from tests.conftest import day_data, webinar_data
-
-FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-JSON = {"Content-Type": "application/json"}
-WEBINAR = "webinar-2027-01-14"
-DAY = "smart-region-dag-2027"
-
-
-@pytest.fixture
-def published(client, staff_headers):
-    for data in (webinar_data(), day_data()):
-        assert client.http.post("/staff/events", headers=staff_headers, body=json.dumps(data)).status_code == 201
-
-
-def form_body(**fields) -> str:
-    data = {"name": "An Peeters", "email": "an@example.be", "organisation": "Stad Gent",
-            "event_ids": [WEBINAR], "question": "", "language": "nl", "consent": "on", "website": ""}
-    data.update(fields)
-    return urlencode(data, doseq=True)
-
-
-def post_form(client, path="/subscriptions", headers=None, **fields):
-    return client.http.post(path, headers={**FORM, **(headers or {})}, body=form_body(**fields))
-
-
-def html(response) -> str:
-    return response.body.decode("utf-8")
-
-
-def link(mail, path: str) -> str:
-    """The path of the first link to ``path`` in a mail's text, without its query (``?lang=``)."""
-    match = re.search(r"https?://[^/\s]+(" + re.escape(path) + r"[^\s<>\"?]*)", mail.text)
-    assert match, f"no {path} link in {mail.subject!r}"
-    return match.group(1)
-
-
-def confirm_path(client, mailer, email="an@example.be") -> str:
-    return link(mailer.to(email)[-1], "/confirm/")
+from tests.support.pages import DAY, FORM, JSON, WEBINAR, confirm_path, html, link, post_form
 
 
 # ------------------------------------------------------------------ the form
@@ -63,7 +25,7 @@ def test_form_post_answers_check_your_mail(client, published, mailer):
 
 def test_form_post_keeps_every_chosen_event(client, published, mailer):
     post_form(client, event_ids=[WEBINAR, DAY])
-    path = confirm_path(client, mailer)
+    path = confirm_path(mailer)
     page = html(client.http.get(path + "?lang=en"))
     assert "Smart Region webinar" in page and "Smart Region Day" in page
 
@@ -129,7 +91,7 @@ def test_markup_in_any_field_shows_as_text(client, published, field):
 
 def test_markup_in_a_name_shows_as_text_on_the_confirm_page(client, published, mailer):
     post_form(client, name="<i>An</i> & co")
-    page = html(client.http.get(confirm_path(client, mailer)))
+    page = html(client.http.get(confirm_path(mailer)))
     assert "&lt;i&gt;An&lt;/i&gt; &amp; co" in page and "<i>An</i>" not in page
 
 
@@ -164,7 +126,7 @@ def test_unsupported_media_type_is_refused(client, published):
 
 def test_get_on_confirm_never_changes_state(client, published, mailer, dynamodb_repo):
     post_form(client)
-    path = confirm_path(client, mailer)
+    path = confirm_path(mailer)
     for _ in range(3):
         page = client.http.get(path)
         assert page.status_code == 200
@@ -177,7 +139,7 @@ def test_get_on_confirm_never_changes_state(client, published, mailer, dynamodb_
 
 def test_confirm_post_shows_the_result_and_the_manage_link(client, published, mailer):
     post_form(client)
-    response = client.http.post(confirm_path(client, mailer) + "?lang=en", headers=FORM, body="")
+    response = client.http.post(confirm_path(mailer) + "?lang=en", headers=FORM, body="")
     page = html(response)
     assert response.status_code == 200
     assert "Registration confirmed" in page and "You are registered." in page
@@ -186,9 +148,9 @@ def test_confirm_post_shows_the_result_and_the_manage_link(client, published, ma
 
 def test_a_second_confirm_link_says_where_the_person_already_stands(client, published, mailer):
     post_form(client)
-    first = confirm_path(client, mailer)
+    first = confirm_path(mailer)
     post_form(client)
-    client.http.post(confirm_path(client, mailer), headers=FORM, body="")
+    client.http.post(confirm_path(mailer), headers=FORM, body="")
     page = html(client.http.post(first + "?lang=en", headers=FORM, body=""))
     assert "You were already registered." in page
 
@@ -202,7 +164,7 @@ def test_unknown_confirm_token_is_a_404_page(client, published):
 
 def test_used_confirm_token_is_a_410_page_with_a_way_to_a_new_mail(client, published, mailer):
     post_form(client)
-    path = confirm_path(client, mailer)
+    path = confirm_path(mailer)
     client.http.post(path, headers=FORM, body="")
     again = client.http.post(path, headers=FORM, body="")
     assert again.status_code == 410
@@ -214,7 +176,7 @@ def test_used_confirm_token_is_a_410_page_with_a_way_to_a_new_mail(client, publi
 
 def test_expired_confirm_token_is_a_410_page(client, published, mailer, clock):
     post_form(client)
-    path = confirm_path(client, mailer)
+    path = confirm_path(mailer)
     clock.set(clock() + timedelta(hours=49))
     assert client.http.get(path).status_code == 410
 
@@ -225,7 +187,7 @@ def test_expired_confirm_token_is_a_410_page(client, published, mailer, clock):
 @pytest.fixture
 def manage_path(client, published, mailer):
     post_form(client, event_ids=[WEBINAR, DAY])
-    client.http.post(confirm_path(client, mailer), headers=FORM, body="")
+    client.http.post(confirm_path(mailer), headers=FORM, body="")
     return link(mailer.to("an@example.be")[-1], "/manage/")
 
 
@@ -330,7 +292,7 @@ def test_the_language_switch_of_an_error_after_a_post_leads_to_a_page(client, pu
 def test_a_confirm_link_pressed_again_after_it_worked_leads_to_the_persons_page(client, published, mailer,
                                                                                  dynamodb_repo):
     post_form(client)
-    path = confirm_path(client, mailer)
+    path = confirm_path(mailer)
     assert client.http.post(path, headers=FORM, body="").status_code == 200
     for again in (client.http.post(path + "?lang=en", headers=FORM, body=""), client.http.get(path + "?lang=en")):
         page = html(again)

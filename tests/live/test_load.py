@@ -17,7 +17,6 @@ each request times out after 60 s, and the test fails beyond 4 minutes
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 import threading
@@ -35,13 +34,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.load import DOUBLE_CLICKS, PEOPLE, REPEATS
+
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))
 
-PEOPLE = int(os.environ.get("LOAD_PEOPLE", "200"))
 SEATS = 10
-REPEATS = 20          # people who post the form twice at once
-DOUBLE_CLICKS = 20    # people who press "confirm" twice at once
 EVENT_ID = "smart-region-dag-rush"
 TIMEOUT = 60  # seconds, per AWS call inside the app
 # Seconds a caller waits for its answer. chalice local runs the 220 requests

@@ -219,7 +219,7 @@ def test_a_one_click_register_that_read_the_event_before_a_postponement_keeps_th
 
 
 def _stored_registration(repo, **overrides):
-    from tests.contract.test_repository_contract import make_event, person, registration as make_registration
+    from tests.support.records import make_event, person, registration as make_registration
 
     event = make_event(capacity=1)
     repo.create_event(event)
@@ -283,13 +283,13 @@ def test_a_move_worked_out_from_an_event_changed_since_writes_nothing(repo, seat
 
 
 def _person(person_id, event_id):
-    from tests.contract.test_repository_contract import person
+    from tests.support.records import person
 
     return person(id=person_id, event_ids=frozenset({event_id}))
 
 
 def test_a_profile_save_never_lowers_the_stored_expiry(repo):
-    from tests.contract.test_repository_contract import person
+    from tests.support.records import person
 
     late = PINNED_NOW + timedelta(days=500)
     first = person(expires_at=late)

@@ -16,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from functools import partial
 
-import pytest
 
 from chalicelib.services import events
 from chalicelib.services import manage as manage_module
@@ -27,20 +26,6 @@ from tests.fakes import RecordingMailer
 from tests.conftest import KEY, PINNED_NOW, SETTINGS, aws_error, day_data, table_faults
 
 BASE = "https://events.example.be"
-
-
-@pytest.fixture
-def atomic_requests(dynamodb_repo):
-    lock = threading.Lock()
-    original = dynamodb_repo.client._make_api_call
-
-    def one_at_a_time(*args, **kwargs):
-        with lock:
-            return original(*args, **kwargs)
-
-    dynamodb_repo.client._make_api_call = one_at_a_time
-    yield dynamodb_repo
-    dynamodb_repo.client._make_api_call = original
 
 
 def confirm_links(mailer):

@@ -23,7 +23,7 @@ from chalicelib import wiring
 from chalicelib.errors import MailThrottled
 from tests.fakes import RecordingMailer
 from tests.conftest import KEY, SETTINGS, webinar_data
-from tests.unit.test_reminders import BASE, WEBINAR, WEBINAR_START, FakeTime, kinds, register, tick
+from tests.support.sending import BASE, WEBINAR, WEBINAR_START, FakeTime, kinds, register, tick
 
 
 class ThrottledWhile(RecordingMailer):

@@ -23,7 +23,7 @@ from chalicelib.model.send import Send
 from tests.fakes import InMemoryRepository
 from tests.conftest import KEY, PINNED_NOW, SETTINGS, day_data, webinar_data
 from tests.feed_support import parse_both
-from tests.unit.test_mail_shapes import a_tick  # a tick to render mails with, same base URL
+from tests.support.mails import a_tick  # a tick to render mails with, same base URL
 
 BASE = "https://events.example.be"
 WEBINAR = "webinar-2027-01-14"

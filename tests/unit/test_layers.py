@@ -160,3 +160,18 @@ def test_services_and_rendering_are_handed_settings_and_the_link_key_never_load_
                     or (node.attr == "environ" and isinstance(node.value, ast.Name) and node.value.id == "os")):
                 found.append(f"{path.relative_to(REPO)}:{node.lineno}")
     assert found == []
+
+
+def test_no_test_module_imports_another_test_module():
+    """Shared helpers and fixtures live in tests/support/ (docs/testing.md), not in another test's file."""
+    found = []
+    for path in sorted((REPO / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            if any(name.startswith("tests.") and name.rsplit(".", 1)[-1].startswith("test_") for name in names):
+                found.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert found == []

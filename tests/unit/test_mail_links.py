@@ -31,7 +31,7 @@ from tests.fakes import RecordingMailer
 from chalicelib.input.event import build_event
 from tests.fakes import InMemoryRepository
 from tests.conftest import KEY, PINNED_NOW, SETTINGS, day_data, webinar_data
-from tests.unit.test_mail_shapes import a_tick, event_for, person, send_for
+from tests.support.mails import a_tick, event_for, person, send_for
 
 BASE = "https://events.example.be"
 JOIN = "https://meet.example.org/sro"

@@ -2,59 +2,20 @@
 
 from __future__ import annotations
 
-import math
-import time
-from datetime import timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.render import mails
-from chalicelib.services import events
 from chalicelib.services import tick as tick_module
-from chalicelib import times
-from tests.fakes import RecordingMailer
-from chalicelib.model.person import Person
-from chalicelib.model.send import Send
-from tests.fakes import InMemoryRepository
-from tests.conftest import KEY, PINNED_NOW, SETTINGS, day_data, webinar_data
+from tests.conftest import KEY, day_data, webinar_data
+from tests.support.mails import BASE, a_tick, event_for, person, send_for
 
-BASE = "https://events.example.be"
 KINDS = ["reminder", "change", "cancel", "open", "seat"]
 
 names = st.text(max_size=40) | st.sampled_from(["", "An & Bo <b>", '"Quoted" O\'Neil', "{{ name }}", "%(name)s",
                                                  "Zoë Müller-Ünal", "李小龍", "a\r\nBcc: x@example.org"])
-
-
-def a_tick() -> tick_module._Tick:
-    repo = InMemoryRepository()
-    return tick_module._Tick(repo=repo, mailer=RecordingMailer(), base_url=BASE, now=PINNED_NOW,
-                           slots=tick_module.SendSlots(repo.reserve_send_slots, 1000.0, wall=time.time),
-                           clock=time.monotonic, sleep=time.sleep,
-                           deadline=math.inf, started=time.monotonic(), me="test", result=tick_module.TickResult(),
-                             key=KEY)
-
-
-def event_for(kind: str, data):
-    repo = InMemoryRepository()
-    event = events.create_event(repo, data(), actor="test", now=PINNED_NOW, base_url=SETTINGS.base_url)
-    if kind == "cancel":
-        event = events.cancel_event(repo, event.id, actor="test", now=PINNED_NOW, base_url=SETTINGS.base_url).after
-    return event
-
-
-def send_for(kind: str, event, person_id: str) -> Send:
-    details = {"material": ["starts_at"], "before": {"starts_at": times.to_utc_iso(event.starts_at - timedelta(days=7)),
-                                                     "ends_at": times.to_utc_iso(event.ends_at - timedelta(days=7)),
-                                                     "timezone": event.timezone, "location": "", "online_url": ""}}
-    return Send(event_id=event.id, person_id=person_id, kind=kind, detail={"reminder": "PT1H", "change": "2"}.get(kind, ""),
-                due=PINNED_NOW, cutoff=event.starts_at, details=details if kind == "change" else {})
-
-
-def person(i: int, name: str, language: str) -> Person:
-    return Person(id=f"{i:064x}", email=f"p{i}@example.be", name=name, organisation="", language=language,
-                  created_at=PINNED_NOW, updated_at=PINNED_NOW)
 
 
 @settings(max_examples=40, deadline=None)

@@ -19,49 +19,11 @@ from chalicelib.services import privacy
 from chalicelib.services import subscribe
 from chalicelib.services import tick as tick_module
 from chalicelib import wiring
-from chalicelib.errors import NotFound, Unavailable
+from chalicelib.errors import Unavailable
 from chalicelib.errors import MailRejected, MailThrottled
 from tests.fakes import RecordingMailer
 from tests.conftest import KEY, PINNED_NOW, SETTINGS, day_data, webinar_data
-
-BASE = "https://events.example.be"
-WEBINAR = "webinar-2027-01-14"
-DAY = "smart-region-dag-2027"
-WEBINAR_START = datetime(2027, 1, 14, 9, 0, tzinfo=timezone.utc)  # 10:00 in Brussels
-
-
-class FakeTime:
-    """A monotonic clock and a sleeper that moves it: no test waits for real."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
-def register(repo, mailer, address, event_ids, *, language="nl", name="An Peeters"):
-    subscribe.subscribe(repo, mailer, {"email": address, "name": name, "event_ids": list(event_ids),
-                                           "language": language, "consent": True}, base_url=BASE,
-                        key=KEY, settings=SETTINGS)
-    token = re.search(r"/confirm/([\w-]+)", mailer.to(address)[-1].text).group(1)
-    return subscribe.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
-
-
-def tick(repo, mailer, at, **options):
-    fake = options.pop("fake", None) or FakeTime()
-    options.setdefault("rate", 1000.0)
-    return tick_module.send_due(repo, mailer, base_url=BASE, key=KEY, now=at, clock=fake.clock, sleep=fake.sleep,
-                                **options)
-
-
-def kinds(mailer, address=None):
-    return [m.kind for m, _ in mailer.sent if address is None or m.to_email == address]
+from tests.support.sending import BASE, DAY, WEBINAR, WEBINAR_START, FakeTime, kinds, register, ses_notice, tick
 
 
 class Stamping(RecordingMailer):
@@ -699,15 +661,6 @@ def test_staff_opening_registration_early_mails_interested_people_now(memory_rep
 # ------------------------------------------------------- bounces, the schedule
 
 
-def _ses_notice(kind, address, bounce_type="Permanent"):
-    if kind == "Bounce":
-        return {"notificationType": "Bounce",
-                "bounce": {"bounceType": bounce_type, "bouncedRecipients": [{"emailAddress": address}]}}
-    if kind == "Complaint":
-        return {"notificationType": "Complaint", "complaint": {"complainedRecipients": [{"emailAddress": address}]}}
-    return {"notificationType": "Delivery", "delivery": {"recipients": [address]}}
-
-
 @pytest.mark.parametrize("kind, bounce_type, stopped", [
     ("Bounce", "Permanent", "bounce"), ("Complaint", None, "complaint"),
     ("Bounce", "Transient", None), ("Delivery", None, None),
@@ -725,7 +678,7 @@ def test_permanent_bounce_or_complaint_stops_every_reminder(webinar, mailer, clo
     clock.set(WEBINAR_START - timedelta(hours=20))
     register(webinar, mailer, "an@example.be", [WEBINAR])
     mailer.sent.clear()
-    bounces.handle_ses_notification(_ses_notice(kind, "AN@example.be", bounce_type), webinar, key=KEY)
+    bounces.handle_ses_notification(ses_notice(kind, "AN@example.be", bounce_type), webinar, key=KEY)
     person = privacy.find_person(webinar, "an@example.be", key=KEY)
     assert person.mail_stopped_reason == stopped
     result = tick(webinar, mailer, WEBINAR_START - timedelta(hours=1))
