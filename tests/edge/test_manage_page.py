@@ -40,8 +40,8 @@ def person(repo, email="an@example.be"):
 
 
 @pytest.fixture
-def manage_path(client, published, mailer):
-    return confirm_as(client, mailer, "an@example.be", [WEBINAR, DAY])
+def manage_path(subscribe_and_confirm):
+    return subscribe_and_confirm("an@example.be", [WEBINAR, DAY])
 
 
 # ------------------------------------------- 1. receive mail again after a stop

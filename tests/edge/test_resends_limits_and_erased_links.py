@@ -57,11 +57,9 @@ def assert_erased_page(response) -> None:
 
 
 @pytest.fixture
-def confirmed(client, published, mailer) -> str:
-    """An subscribed and confirmed: her manage path."""
-    post_form(client)
-    assert client.http.post(link(mailer.to(ADDRESS)[-1], "/confirm/"), headers=FORM, body="").status_code == 200
-    return link(mailer.to(ADDRESS)[-1], "/manage/")
+def confirmed(subscribe_and_confirm) -> str:
+    """An subscribed to the webinar and confirmed: her manage path."""
+    return subscribe_and_confirm(ADDRESS)
 
 
 # ------------------------------------------------- 1. a resend racing an erasure
