@@ -6,7 +6,7 @@ VENV       := .venv
 PY         := $(VENV)/bin/python
 PYTEST_ARGS ?= -q
 
-.PHONY: venv catalogs node_modules test test-fast run bench clean package deploy i18n fuzz load
+.PHONY: venv catalogs node_modules checkov test test-fast run bench clean package deploy i18n fuzz load
 
 # The virtualenv with requirements-dev.txt, and the compiled catalogs.
 # Reinstalls only when a requirements file is newer than the stamp.
@@ -35,13 +35,23 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
+# checkov (the IaC scanner the package test runs) in a virtualenv of its own:
+# its dependencies clash with requirements-dev.txt's pins.
+CHECKOV := .local/checkov
+checkov: $(CHECKOV)/.installed
+
+$(CHECKOV)/.installed: requirements-checkov.txt
+	$(PYTHON_SYS) -m venv --clear $(CHECKOV)
+	$(CHECKOV)/bin/pip install -q -r requirements-checkov.txt
+	touch $@
+
 # Every test, on JOBS pytest-xdist workers (CI: 2 cores). --dist loadgroup: the
 # tests sharing the live server or the package build stay on one worker
 # (tests/plugins/tiers.py). JOBS=0: in one process.
 JOBS ?= 2
 XDIST = $(if $(filter 0,$(JOBS)),,-n $(JOBS) --dist loadgroup)
 
-test: venv node_modules
+test: venv node_modules checkov
 	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # The quick tiers only, in parallel: no browser, fuzzing, load, moto scaling,

@@ -132,6 +132,12 @@ def role_statements(packaged, stage, role: str) -> list[dict]:
 def test_every_function_has_its_own_role_with_its_own_hand_written_policy(packaged, stage):
     resources = template(packaged, stage)["Resources"]
     roles = {name: r for name, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
+    # The one other role is API Gateway's, for its access log, and may do nothing but write logs.
+    logs_role = roles.pop("ApiGatewayLogsRole")
+    assert logs_role["Properties"]["ManagedPolicyArns"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"}]
+    assert logs_role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "apigateway.amazonaws.com"}
     assert set(roles) == {role for role, _ in ROLES.values()}
     for function, (role, policy_file) in ROLES.items():
         wanted = json.loads((REPO / ".chalice" / policy_file.format(stage=stage)).read_text())
@@ -146,7 +152,8 @@ def test_the_tick_touches_only_events_registrations_sends_people_the_send_slots_
     actions = sorted({a for s in statements for a in s["Action"]})
     assert actions == ["dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem",
                        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
-                       "logs:CreateLogStream", "logs:PutLogEvents", "ses:SendRawEmail", "ssm:GetParameter"]
+                       "logs:CreateLogStream", "logs:PutLogEvents", "ses:SendRawEmail", "sqs:SendMessage",
+                       "ssm:GetParameter"]
     [mark] = [s for s in statements if "dynamodb:ConditionCheckItem" in s["Action"]]
     assert mark["Action"] == ["dynamodb:ConditionCheckItem"]  # checked, never written, by the tick
     assert mark["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["TICK#*"]
@@ -376,8 +383,65 @@ def test_a_notice_the_ses_handler_fails_on_is_kept_14_days_in_a_queue(packaged, 
     [send] = [s for s in role_statements(packaged, stage, "SesNotificationsRole") if "sqs:SendMessage" in s["Action"]]
     assert send["Action"] == ["sqs:SendMessage"] and "Condition" not in send
     assert send["Resource"] == {"Fn::Sub": f"arn:${{AWS::Partition}}:sqs:${{AWS::Region}}:${{AWS::AccountId}}:{name}"}
-    for role in ("ApiHandlerRole", "TickRole", "StaffAuthorizerRole"):
+    for role in ("ApiHandlerRole", "StaffAuthorizerRole"):
         assert not [a for s in role_statements(packaged, stage, role) for a in s["Action"] if a.startswith("sqs:")], role
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_tick_that_fails_is_kept_14_days_in_a_queue_encrypted_at_rest(packaged, stage):
+    """EventBridge invokes the tick asynchronously: a failed invocation went nowhere. No retry: the next minute's tick runs."""
+    resources = template(packaged, stage)["Resources"]
+    queue = resources["TickFailed"]
+    assert queue["Type"] == "AWS::SQS::Queue"
+    assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert queue["Properties"]["KmsMasterKeyId"] == "alias/aws/sqs"
+    invoke = resources["Tick"]["Properties"]["EventInvokeConfig"]
+    assert invoke == {"MaximumRetryAttempts": 0, "DestinationConfig": {"OnFailure": {
+        "Type": "SQS", "Destination": {"Fn::GetAtt": ["TickFailed", "Arn"]}}}}
+    name = f"sro-events-{stage}-tick-failed"
+    assert queue["Properties"]["QueueName"]["Fn::Sub"].replace("${Stage}", stage) == name
+    [send] = [s for s in role_statements(packaged, stage, "TickRole") if "sqs:SendMessage" in s["Action"]]
+    assert send["Action"] == ["sqs:SendMessage"] and "Condition" not in send
+    assert send["Resource"] == {"Fn::Sub": f"arn:${{AWS::Partition}}:sqs:${{AWS::Region}}:${{AWS::AccountId}}:{name}"}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_ses_notices_are_encrypted_at_rest_with_a_key_ses_may_use(packaged, stage):
+    """SES publishes to the topic only if the topic's key lets it: an AWS-managed key would drop every notice."""
+    resources = template(packaged, stage)["Resources"]
+    assert resources["SesNotificationsTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "NotificationsKey"}
+    key = resources["NotificationsKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    [ses] = [s for s in key["KeyPolicy"]["Statement"] if s.get("Principal") == {"Service": "ses.amazonaws.com"}]
+    assert sorted(ses["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert ses["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    assert resources["SesNotificationsFailed"]["Properties"]["KmsMasterKeyId"] == "alias/aws/sqs"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_function_has_a_concurrency_ceiling_unless_the_operator_turns_it_off(packaged, stage):
+    resources = template(packaged, stage)["Resources"]
+    ceilings = {name: resources[name]["Properties"]["ReservedConcurrentExecutions"] for name in FUNCTIONS}
+    assert ceilings["Tick"] == {"Fn::If": ["Reserve", 1, {"Ref": "AWS::NoValue"}]}  # never two ticks at once
+    for name, ceiling in ceilings.items():
+        assert ceiling["Fn::If"][0] == "Reserve" and ceiling["Fn::If"][1] >= 1, name
+    assert template(packaged, stage)["Parameters"]["ReserveConcurrency"]["Default"] == "true"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_api_access_log_names_the_route_template_never_the_path_or_the_caller(packaged, stage):
+    """A path carries link tokens (/manage/{token}); the source IP is personal data."""
+    resources = template(packaged, stage)["Resources"]
+    setting = resources["RestAPI"]["Properties"]["AccessLogSetting"]
+    assert setting["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    fields = json.loads(setting["Format"])
+    assert fields["route"] == "$context.resourcePath" and "requestId" in fields
+    assert not [v for v in fields.values() if v in ("$context.path", "$context.identity.sourceIp")
+                or "querystring" in v.lower() or "$context.identity" in v]
+    assert resources["ApiAccessLogGroup"]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert resources["ApiGatewayAccount"]["Properties"]["CloudWatchRoleArn"] == {"Fn::GetAtt": ["ApiGatewayLogsRole", "Arn"]}
+    # The account setting outlives a deleted stack: its role must too, or the other stage's logging breaks.
+    assert resources["ApiGatewayLogsRole"]["DeletionPolicy"] == "Retain"
 
 
 # The memory and time each function gets (.chalice/config.json). Lambda gives CPU in proportion to memory:
@@ -561,3 +625,23 @@ def test_make_deploy_names_the_region_and_sends_the_template_through_s3(variable
 def test_the_packaged_template_is_too_big_to_deploy_without_s3(packaged):
     """So `make deploy` must pass --s3-bucket to `aws cloudformation deploy` (the test above)."""
     assert (packaged["prod"] / "sam.json").stat().st_size > 51_200
+
+
+CHECKOV = REPO / ".local" / "checkov" / "bin" / "checkov"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_checkov_finds_no_unexplained_failure_in_the_template(packaged, stage):
+    """Every check of the IaC scanner passes, or is skipped in infra/template.json with its reason."""
+    assert CHECKOV.exists(), "checkov is missing: `make checkov` installs it (`make test` does)"
+    scan = subprocess.run([str(CHECKOV), "-f", str(packaged[stage] / "sam.json"), "--framework", "cloudformation",
+                           "--skip-download", "--output", "json"],
+                          capture_output=True, text=True, env=without_credentials(), timeout=300)
+    assert scan.returncode == 0, scan.stdout[-3000:] + scan.stderr[-3000:]
+    results = json.loads(scan.stdout)["results"]
+    assert [(c["check_id"], c["resource"]) for c in results["failed_checks"]] == []
+    assert len(results["passed_checks"]) >= 60, "the scanner read the resources"
+    unexplained = [(c["check_id"], c["resource"]) for c in results["skipped_checks"]
+                   if len(c["check_result"].get("suppress_comment") or "") < 20]
+    assert unexplained == []
+
