@@ -120,16 +120,19 @@ def seat_send(event: Event, reg: Registration, now: datetime) -> Send:
 
 
 MESSAGE_WINDOW = timedelta(days=2)  # a staff message not out within two days (SES down) is not sent late
+# Due a minute after it is written: the writer checks each registration again after writing its send (a
+# cancellation meanwhile undoes it), and no tick may claim the send before that check is done.
+MESSAGE_DELAY = timedelta(minutes=1)
 
 
 def message_send(event: Event, reg: Registration, message_id: str, details: dict[str, Any], now: datetime) -> Send:
-    """A staff message to one registrant: due now; ``detail`` is the message's id, so each person gets it once.
+    """A staff message to one registrant, due in a minute; ``detail`` is the message's id: each person gets it once.
 
     ``details`` holds what staff wrote (audience, subject, text): the tick reads
     nothing more to send it. It may go out after the event (the slides, a
     thank-you), so its cut-off is its own window, not the start.
     """
-    return Send(event_id=event.id, person_id=reg.person_id, kind="message", detail=message_id, due=now,
+    return Send(event_id=event.id, person_id=reg.person_id, kind="message", detail=message_id, due=now + MESSAGE_DELAY,
                 cutoff=now + MESSAGE_WINDOW, details=details, expires_at=_expiry(event, reg))
 
 
@@ -166,6 +169,17 @@ def standings(send: Send) -> tuple[str, ...]:
     if send.kind == "message":
         return tuple(send.details.get("audience", ()))
     return STANDINGS[send.kind]
+
+
+# Where a registration may go while a send waits, without the send being dropped (a cancellation drops the
+# registration's pending sends): someone interested registers, someone waiting gets a seat.
+MOVES = {"interested": ("waitlisted", "confirmed"), "waitlisted": ("confirmed",), "confirmed": ()}
+
+
+def audience_kept(audience: tuple[str, ...]) -> bool:
+    """Whether no registration in ``audience`` can move out of it while its send waits (then the tick need
+    not read the registration to send a message: {confirmed}, {confirmed, waitlisted}, all three)."""
+    return all(status in audience for member in audience for status in MOVES.get(member, ()))
 
 
 def planned_for(send: Send) -> tuple[str, ...]:

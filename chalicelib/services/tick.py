@@ -47,7 +47,7 @@ from chalicelib.errors import MailRejected, MailThrottled, MailUncertain, Unavai
 from chalicelib.model.event import Event
 from chalicelib.model.mail import Mail
 from chalicelib.model.person import Person
-from chalicelib.model.send import STANDINGS, Send, grace, standings
+from chalicelib.model.send import STANDINGS, Send, audience_kept, grace, standings
 from chalicelib.ports import Mailer, Repository
 from chalicelib.render import mails
 from chalicelib.render.mails import _before, _changed, _interval, _Shape
@@ -77,7 +77,9 @@ READ_KEYS = 100    # one BatchGetItem: the people, events and registrations a ba
 def _checks_registration(send: Send, *, claimed: bool) -> bool:
     """Whether the tick reads the send's registration: a notice always (due the moment it is planned, a tick
     may claim it before the planning checked the registration), a reminder when claimed before (put back)."""
-    return (send.kind in STANDINGS or send.kind == "message") and (send.kind != "reminder" or send.attempts > (1 if claimed else 0))
+    if send.kind == "message":  # a registration cannot leave an audience closed under moves, so only then unread
+        return not audience_kept(standings(send)) or send.attempts > (1 if claimed else 0)
+    return send.kind in STANDINGS and (send.kind != "reminder" or send.attempts > (1 if claimed else 0))
 
 
 @functools.lru_cache(maxsize=64)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from chalicelib import wiring
 from tests.support.pages import WEBINAR
@@ -24,7 +25,7 @@ def test_staff_write_to_the_confirmed_people_and_the_tick_sends_it(client, staff
     assert reply.status_code == 202, reply.body
     planned = json.loads(reply.body)
     assert planned["recipients"] == 1 and planned["event_id"] == WEBINAR and planned["audience"] == ["confirmed"]
-    tick(wiring.get_repo(), mailer, clock())
+    tick(wiring.get_repo(), mailer, clock() + timedelta(minutes=2))
     [mail] = [m for m in mailer.to("an@example.be") if m.kind == "staff_message"]
     assert mail.subject.endswith(": Nieuwe zaal") and "We zitten in zaal 2." in mail.text
     audit = json.loads(client.http.get("/staff/audit", headers=staff_headers).body)["entries"]
@@ -40,7 +41,7 @@ def test_the_preview_answers_both_languages_and_plans_nothing(client, staff_head
     shown = json.loads(reply.body)
     assert shown["nl"]["subject"].endswith(": Nieuwe zaal") and shown["en"]["subject"].endswith(": New room")
     mailer.sent.clear()
-    tick(wiring.get_repo(), mailer, clock())
+    tick(wiring.get_repo(), mailer, clock() + timedelta(minutes=2))
     assert mailer.sent == []
 
 

@@ -35,7 +35,7 @@ def test_ticks_racing_send_a_message_once_per_person(racing_repo, clock):
 
     def one_tick(_):
         start.wait()
-        return tick(repo, mailer, PINNED_NOW + timedelta(seconds=5))
+        return tick(repo, mailer, PINNED_NOW + timedelta(minutes=2))
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(one_tick, range(4)))
