@@ -150,3 +150,10 @@ def test_a_message_to_those_waiting_skips_someone_who_got_a_seat_meanwhile(full_
     mailer.sent.clear()
     tick(full_day, mailer, PINNED_NOW + timedelta(minutes=2))
     assert messages_to(mailer, "bo@example.be") == []
+
+
+def test_what_staff_write_is_shown_as_text_in_the_html_never_as_markup(full_day):
+    shown = messages.preview(full_day, DAY, {**MESSAGE, "text": {"nl": "Zie <a href='x'>hier</a>", "en": "a & b"}},
+                             base_url=SETTINGS.base_url)
+    assert "&lt;a href=&#39;x&#39;&gt;hier&lt;/a&gt;" in shown["nl"]["html"] and "<a href='x'>" not in shown["nl"]["html"]
+    assert "a &amp; b" in shown["en"]["html"]
