@@ -1,6 +1,7 @@
 """The tick against moto in-process: AWS calls per mail sent, and its time against bare SES sends.
 
-For N due reminders (N = 1,000 and 10,000; ``--sizes`` to choose), in one moto:
+For N due reminders (N = 1,000 and 10,000; ``--sizes`` to choose), and a staff message to 1,000 people
+registered (``--messages``), in one moto:
 
 - the tick (``reminders.send_due``, DynamoDB + SES through moto) sends them
   all, unthrottled (SES_MAX_SEND_RATE out of the way), and every AWS call it
@@ -62,14 +63,14 @@ def in_process_sent() -> list[tuple[str, bytes]]:
     return [(m.destinations[0], m.raw_data.encode()) for m in ses_backends[DEFAULT_ACCOUNT_ID]["eu-west-1"].sent_messages]
 
 
-def run(size: int) -> dict[str, float]:
-    """One size against moto in-process."""
+def run(size: int, kind: str = "reminder") -> dict[str, float]:
+    """One size against moto in-process; ``kind`` "message": a staff message to the people registered instead."""
     from moto import mock_aws
 
     from tests.moto_scaling import patched
 
     with mock_aws(), patched():
-        return measure(size, in_process_sent)
+        return measure(size, in_process_sent, kind)
 
 
 def run_over_http(size: int) -> dict[str, float]:
@@ -106,7 +107,11 @@ def run_over_http(size: int) -> dict[str, float]:
         server.wait(timeout=10)
 
 
-def measure(size: int, sent_messages) -> dict[str, float]:
+MESSAGE = {"audience": ["confirmed"], "subject": {"nl": "De slides", "en": "The slides"},
+           "text": {"nl": "De slides staan online.", "en": "The slides are online."}}
+
+
+def measure(size: int, sent_messages, kind: str = "reminder") -> dict[str, float]:
     from chalicelib.adapters import aws
     from chalicelib.adapters import keys as link_keys
     from chalicelib.services import events
@@ -132,7 +137,7 @@ def measure(size: int, sent_messages) -> dict[str, float]:
     due = event.starts_at - timedelta(hours=1)
     key = link_keys.signing_key()
 
-    def plan(count: int, prefix: str, offset: str) -> list[Send]:
+    def plan(count: int, prefix: str, offset: str, kind: str = "reminder") -> list[Send]:
         at = event.starts_at - times.parse_duration(offset, "reminders")
         sends = []
         for i in range(count):
@@ -140,8 +145,12 @@ def measure(size: int, sent_messages) -> dict[str, float]:
             person = Person(id=tokens.person_id_for(address, key), email=address, name=f"Person {i}", organisation="",
                             language="nl" if i % 2 else "en", created_at=NOW, updated_at=NOW)
             dynamodb.put_item(TableName="sro-events-bench", Item=repo._person_item(person))
-            sends.append(Send(event_id=event.id, person_id=person.id, kind="reminder", detail=offset, due=at,
-                              cutoff=at + timedelta(minutes=15)))
+            if kind == "message":  # as services/messages.py plans it, to people registered: no registration read
+                sends.append(Send(event_id=event.id, person_id=person.id, kind="message", detail="bench", due=at,
+                                  cutoff=at + timedelta(minutes=15), details=MESSAGE))
+            else:
+                sends.append(Send(event_id=event.id, person_id=person.id, kind="reminder", detail=offset, due=at,
+                                  cutoff=at + timedelta(minutes=15)))
         repo.put_sends(sends, overwrite=True)
         return sends
 
@@ -153,7 +162,7 @@ def measure(size: int, sent_messages) -> dict[str, float]:
     warm = tick.send_due(repo, SesMailer(ses, SENDER), base_url=BASE, now=event.starts_at - timedelta(days=1),
                               rate=1e9, time_budget=600, key=link_keys.signing_key())
     assert warm.sent == WARM_UP, warm
-    sends = plan(size, "p", "PT1H")
+    sends = plan(size, "p", "PT1H", kind)
     blocks = one_round(size, repo, dynamodb, ses, sends, sent_messages, due)
     rounds = [interleaved_round(size, repo, dynamodb, ses, sends, blocks["messages"], due)
               for _ in range(rounds_for(size))]
@@ -161,7 +170,7 @@ def measure(size: int, sent_messages) -> dict[str, float]:
     ratios = sorted(r["ratio"] for r in rounds)
     middle = sorted(rounds, key=lambda r: r["ratio"])[len(rounds) // 2]
     total = sum(blocks["calls"].values())
-    return {"size": size, "sent": blocks["sent"], "calls": total, "calls_per_mail": total / blocks["sent"],
+    return {"kind": kind, "size": size, "sent": blocks["sent"], "calls": total, "calls_per_mail": total / blocks["sent"],
             "rounds": len(rounds), "ratio_low": ratios[0], "ratio_high": ratios[-1],
             "tick_s": middle["tick_s"], "bare_s": middle["bare_s"], "ratio": middle["ratio"],
             "blocks_ratio": blocks["ratio"], "floor_s": middle["floor_s"], "floor_ratio": middle["floor_ratio"],
@@ -320,8 +329,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,10000", help="due reminders, against moto in-process")
     parser.add_argument("--over-http", default="1000", help="due reminders, against moto's server ('' for none)")
+    parser.add_argument("--messages", default="1000", help="a staff message to so many registered, in-process")
     args = parser.parse_args()
     rows = [("in-process", run(int(n))) for n in args.sizes.split(",") if n]
+    rows += [("message", run(int(n), "message")) for n in args.messages.split(",") if n]
     rows += [("over HTTP", run_over_http(int(n))) for n in args.over_http.split(",") if n]
     print(f"{'moto':<11} {'due':>6} {'sent':>6} {'AWS calls':>10} {'per mail':>9} {'rounds':>6} {'tick s':>7} "
           f"{'bare SES s':>11} {'ratio':>6} {'(range)':>11} {'blocks':>7} {'bare DynamoDB s':>16} {'floor ratio':>12}"
@@ -334,7 +345,8 @@ def main() -> int:
     print("ratio: tick / bare SES sends of the same messages, made between the tick's own 100 at a time and timed\n"
           "apart (the median round's). blocks: the same, the tick and then the bare sends, each timed whole (one\n"
           "round, where the calls are counted). floor ratio: (bare SES sends + the tick's DynamoDB requests made\n"
-          "bare) / bare SES sends: what any tick that claims and records each send pays on that moto.")
+          "bare) / bare SES sends: what any tick that claims and records each send pays on that moto.\n"
+          "message: a staff message (services/messages.py) to as many people registered, in-process.")
     return 0
 
 

@@ -143,6 +143,22 @@ def staff_cancel_event(event_id):
     return _staff_event(change.after)
 
 
+@staff_route("/staff/events/{event_id}/messages", methods=["POST"])
+def staff_write_to_people(event_id):
+    """Plan a message to the event's registrants in the audience; the tick sends it (202: planned, not yet sent)."""
+    from chalicelib.services import messages
+
+    return json_response(messages.write_to_people(get_repo(), event_id, json_body(), actor=actor()), status=202)
+
+
+@staff_route("/staff/events/{event_id}/messages/preview", methods=["POST"])
+def staff_preview_message(event_id):
+    """The message as it will read in Dutch and in English; nothing is planned or sent."""
+    from chalicelib.services import messages
+
+    return json_response(messages.preview(get_repo(), event_id, json_body(), base_url=get_settings().base_url))
+
+
 @staff_route("/staff/audit", methods=["GET"])
 def staff_audit():
     params = current().query_params

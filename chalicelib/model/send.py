@@ -15,7 +15,7 @@ from chalicelib.model.person import Person, Registration
 
 # ------------------------------------------------------------------ sends
 
-SEND_KINDS = ("reminder", "change", "cancel", "open", "seat")
+SEND_KINDS = ("reminder", "change", "cancel", "open", "seat", "message")
 # pending: waits in the due index; claimed: a dispatcher holds it (its lease
 # is ``due_at``); sent, skipped, failed: settled, out of the index.
 SEND_STATES = ("pending", "claimed", "sent", "skipped", "failed")
@@ -119,6 +119,23 @@ def seat_send(event: Event, reg: Registration, now: datetime) -> Send:
                 expires_at=_expiry(event, reg))
 
 
+MESSAGE_WINDOW = timedelta(days=2)  # a staff message not out within two days (SES down) is not sent late
+# Due a minute after it is written: the writer checks each registration again after writing its send (a
+# cancellation meanwhile undoes it), and no tick may claim the send before that check is done.
+MESSAGE_DELAY = timedelta(minutes=1)
+
+
+def message_send(event: Event, reg: Registration, message_id: str, details: dict[str, Any], now: datetime) -> Send:
+    """A staff message to one registrant, due in a minute; ``detail`` is the message's id: each person gets it once.
+
+    ``details`` holds what staff wrote (audience, subject, text): the tick reads
+    nothing more to send it. It may go out after the event (the slides, a
+    thank-you), so its cut-off is its own window, not the start.
+    """
+    return Send(event_id=event.id, person_id=reg.person_id, kind="message", detail=message_id, due=now + MESSAGE_DELAY,
+                cutoff=now + MESSAGE_WINDOW, details=details, expires_at=_expiry(event, reg))
+
+
 def _notice(event: Event, reg: Registration, kind: str, detail: str, now: datetime, cutoff: datetime,
             details: dict[str, Any]) -> Send:
     return Send(event_id=event.id, person_id=reg.person_id, kind=kind, detail=detail, due=now, cutoff=cutoff,
@@ -145,3 +162,28 @@ STANDINGS = {"reminder": ("confirmed",), "seat": ("confirmed",), "change": ("con
 
 # Who a send may be planned for: as STANDINGS, and a cancellation for everyone who was registered.
 PLANNED_FOR = {**STANDINGS, "cancel": ("confirmed", "waitlisted", "interested")}
+
+
+def standings(send: Send) -> tuple[str, ...]:
+    """The registration statuses ``send`` is for when sent: by kind, or, for a staff message, the audience chosen."""
+    if send.kind == "message":
+        return tuple(send.details.get("audience", ()))
+    return STANDINGS[send.kind]
+
+
+# Where a registration may go while a send waits, without the send being dropped (a cancellation drops the
+# registration's pending sends): someone interested registers, someone waiting gets a seat.
+MOVES = {"interested": ("waitlisted", "confirmed"), "waitlisted": ("confirmed",), "confirmed": ()}
+
+
+def audience_kept(audience: tuple[str, ...]) -> bool:
+    """Whether no registration in ``audience`` can move out of it while its send waits (then the tick need
+    not read the registration to send a message: {confirmed}, {confirmed, waitlisted}, all three)."""
+    return all(status in audience for member in audience for status in MOVES.get(member, ()))
+
+
+def planned_for(send: Send) -> tuple[str, ...]:
+    """The registration statuses ``send`` may be planned for (``PLANNED_FOR``, or a message's audience)."""
+    if send.kind == "message":
+        return standings(send)
+    return PLANNED_FOR[send.kind]

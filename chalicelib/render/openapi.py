@@ -347,6 +347,15 @@ def _paths() -> dict[str, Any]:
             params=[EVENT_ID, {"name": "format", "in": "query", "required": False,
                                "schema": {"enum": ["json", "csv", "excel"]}}],
             staff=True, operation_id="staffRegistrations")},
+        "/staff/events/{event_id}/messages": {"post": _op(
+            "Write to the event's registrants in the audience (confirmed, waitlisted, interested): planned now, "
+            "sent by the tick once per person, never to someone who stopped all mail",
+            "staff", {"202": _json("MessagePlanned", 202), **_errors(400, 404, 413, 503)}, params=[EVENT_ID],
+            body=_json_body("MessageInput"), staff=True, operation_id="staffWriteToPeople")},
+        "/staff/events/{event_id}/messages/preview": {"post": _op(
+            "The message as it will read in Dutch and in English; nothing is planned or sent",
+            "staff", {"200": _json("MessagePreview"), **_errors(400, 404, 413, 503)}, params=[EVENT_ID],
+            body=_json_body("MessageInput"), staff=True, operation_id="staffPreviewMessage")},
         "/staff/subscribers": {
             "get": _op("Every piece of data held on an address (right of access)", "staff",
                        {"200": _json("SubscriberData"), **_errors(400, 404, 503)}, params=[_EMAIL_QUERY],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.input.message import AUDIENCES, SUBJECT_MAX, TEXT_MAX
 from chalicelib.input.subscription import EMAIL_MAX, EVENT_IDS_MAX, NAME_MAX, ORGANISATION_MAX, QUESTION_MAX
 from chalicelib.model.event import (
     CAPACITY_MAX,
@@ -227,6 +228,32 @@ SCHEMAS: dict[str, Any] = {
             "email": {"type": "string"},
             "registrations": {"type": "array", "items": {"type": "object"}},
         },
+    },
+    "MessageInput": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["audience", "subject", "text"],
+        "properties": {
+            "audience": {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"enum": list(AUDIENCES)}},
+            "subject": {"type": "object", "additionalProperties": False, "required": ["nl", "en"], "properties": {
+                lang: {"type": "string", "minLength": 1, "maxLength": SUBJECT_MAX} for lang in ("nl", "en")}},
+            "text": {"type": "object", "additionalProperties": False, "required": ["nl", "en"], "properties": {
+                lang: {"type": "string", "minLength": 1, "maxLength": TEXT_MAX} for lang in ("nl", "en")}},
+        },
+    },
+    "MessagePlanned": {
+        "type": "object",
+        "required": ["message_id", "event_id", "audience", "recipients"],
+        "properties": {"message_id": {"type": "string"}, "event_id": {"type": "string"},
+                       "audience": {"type": "array", "items": {"enum": list(AUDIENCES)}},
+                       "recipients": {"type": "integer", "minimum": 0}},
+    },
+    "MessagePreview": {
+        "type": "object",
+        "required": ["nl", "en"],
+        "properties": {lang: {"type": "object", "required": ["subject", "text", "html"], "properties": {
+            "subject": {"type": "string"}, "text": {"type": "string"}, "html": {"type": "string"}}}
+            for lang in ("nl", "en")},
     },
     "Erased": {
         "type": "object", "required": ["status"], "properties": {"status": {"const": "erased"}},

@@ -13,7 +13,7 @@ from chalicelib.errors import Conflict, Unavailable
 from chalicelib.model import event as event_model
 from chalicelib.model.event import Event
 from chalicelib.model.person import KEPT_STATUSES
-from chalicelib.model.send import PLANNED_FOR, Send, _notice, _pending, _snapshot, open_send, reminder_sends
+from chalicelib.model.send import Send, _notice, _pending, _snapshot, open_send, planned_for, reminder_sends
 from chalicelib.ports import Repository
 from chalicelib.render.mails import _changed
 from chalicelib.services.people import RETRIES, _change_person, _retention_until
@@ -45,7 +45,7 @@ def on_event_change(repo: Repository, before: Event, after: Event, material: lis
             notices = [_notice(after, r, "cancel", "", now, before.starts_at,
                                {} if r.status == "confirmed" else {"seat": False})
                        for r in regs if r.status in ("confirmed", "waitlisted", "interested")]
-            planned["notices"] = _put_planned(repo, notices, overwrite=False)
+            planned["notices"] = put_planned(repo, notices, overwrite=False)
         return planned
     if after.status != "published" or after.starts_at <= now:
         return planned
@@ -79,7 +79,7 @@ def on_event_change(repo: Repository, before: Event, after: Event, material: lis
                     continue  # only the join link changed: not theirs to have yet
                 details["seat"] = False
             notices.append(_notice(after, reg, "change", str(after.sequence), now, after.starts_at, details))
-        planned["notices"] = _put_planned(repo, notices, overwrite=False)
+        planned["notices"] = put_planned(repo, notices, overwrite=False)
 
     if before.starts_at != after.starts_at or before.reminders != after.reminders or before.status != "published":
         for reg in confirmed:
@@ -98,11 +98,11 @@ def on_event_change(repo: Repository, before: Event, after: Event, material: lis
             if current is None or _moved(current, send):
                 put.append(send)
     planned["dropped"] += sum(repo.delete_sends(drop))
-    planned["rescheduled"] = _put_planned(repo, put, overwrite=True)
+    planned["rescheduled"] = put_planned(repo, put, overwrite=True)
     return planned
 
 
-def _put_planned(repo: Repository, sends: list[Send], *, overwrite: bool) -> int:
+def put_planned(repo: Repository, sends: list[Send], *, overwrite: bool) -> int:
     """Write sends planned from registrations read a moment ago, then undo those whose registration moved meanwhile.
 
     A person who cancelled, or was erased, between the read and the write
@@ -119,7 +119,7 @@ def _put_planned(repo: Repository, sends: list[Send], *, overwrite: bool) -> int
     keys = list(dict.fromkeys((s.event_id, s.person_id) for s in sends))
     regs = repo.read_for_sends([], [], keys).registrations
     moved = {(s.event_id, s.person_id, s.key) for s in sends
-             if (reg := regs.get((s.event_id, s.person_id))) is None or reg.status not in PLANNED_FOR[s.kind]}
+             if (reg := regs.get((s.event_id, s.person_id))) is None or reg.status not in planned_for(s)}
     if not moved:
         return written
     undo = [current for event_id, person_id in dict.fromkeys((e, p) for e, p, _ in moved)

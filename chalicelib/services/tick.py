@@ -47,7 +47,7 @@ from chalicelib.errors import MailRejected, MailThrottled, MailUncertain, Unavai
 from chalicelib.model.event import Event
 from chalicelib.model.mail import Mail
 from chalicelib.model.person import Person
-from chalicelib.model.send import STANDINGS, Send, grace
+from chalicelib.model.send import STANDINGS, Send, audience_kept, grace, standings
 from chalicelib.ports import Mailer, Repository
 from chalicelib.render import mails
 from chalicelib.render.mails import _before, _changed, _interval, _Shape
@@ -77,6 +77,8 @@ READ_KEYS = 100    # one BatchGetItem: the people, events and registrations a ba
 def _checks_registration(send: Send, *, claimed: bool) -> bool:
     """Whether the tick reads the send's registration: a notice always (due the moment it is planned, a tick
     may claim it before the planning checked the registration), a reminder when claimed before (put back)."""
+    if send.kind == "message":  # a registration cannot leave an audience closed under moves, so only then unread
+        return not audience_kept(standings(send)) or send.attempts > (1 if claimed else 0)
     return send.kind in STANDINGS and (send.kind != "reminder" or send.attempts > (1 if claimed else 0))
 
 
@@ -231,7 +233,7 @@ class _Tick:
             return self.settle(send, "skipped", INTERRUPTED)
         if event is None:
             return self.settle(send, "skipped", "event gone")
-        if send.kind != "cancel" and event.status != "published":
+        if send.kind not in ("cancel", "message") and event.status != "published":
             return self.settle(send, "skipped", f"event {event.status}")
         if send.kind == "cancel" and event.status != "cancelled":
             return self.settle(send, "skipped", "event not cancelled")
@@ -252,7 +254,7 @@ class _Tick:
             return self.settle(send, "skipped", "person erased")
         if not person.receives_mail:
             return self.settle(send, "skipped", f"mail stopped ({person.mail_stopped_reason or 'unknown'})")
-        if registration is not UNREAD and (registration is None or registration.status not in STANDINGS[send.kind]):
+        if registration is not UNREAD and (registration is None or registration.status not in standings(send)):
             return self.settle(send, "skipped", f"registration {registration.status if registration else 'gone'}")
         if send.kind == "open" and not event.is_registration_open(now):
             return self.settle(send, "skipped", "registration closed")
@@ -357,8 +359,10 @@ class _Tick:
             context["before"] = _before(send.details.get("before") or {})
         elif send.kind == "open":
             context["register_url"] = f"{links.manage}/events/{event.id}/register"
+        elif send.kind == "message":
+            context["message"] = send.details
         template = {"reminder": "reminder", "change": "event_changed", "cancel": "event_cancelled",
-                    "open": "registration_open", "seat": "seat_given"}[send.kind]
+                    "open": "registration_open", "seat": "seat_given", "message": "staff_message"}[send.kind]
         return mails.build_mail(template, lang, to_email=email, to_name=name, links=links,
                                attachments=attachments, **context)
 

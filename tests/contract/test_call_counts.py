@@ -66,3 +66,33 @@ def test_a_confirm_costs_eight_calls_and_one_transaction_per_event(counted):
     fixed = {"GetItem": 2, "UpdateItem": 2, "PutItem": 1, "Query": 1, "BatchGetItem": 1, "SendRawEmail": 1}
     assert one == Counter(fixed) + Counter({"TransactWriteItems": 1})
     assert three == Counter(fixed) + Counter({"TransactWriteItems": 3})
+
+
+def test_a_staff_message_costs_at_most_1_05_aws_calls_per_mail_sent(counted):
+    """Issue 18's budget, as reminders keep it: the claims, the one read of recipients and settles per batch."""
+    from datetime import timedelta
+
+    from chalicelib import tokens
+    from chalicelib.services import messages
+    from chalicelib.services import tick as tick_module
+    from tests.conftest import PINNED_NOW
+    from tests.support.records import person, registration
+
+    repo, mailer, calls = counted
+    people = 297  # three batches of 99: the claim, the one read of recipients and event, the settle, a rate slot
+    for i in range(people):
+        address = f"p{i}@example.be"
+        someone = person(id=tokens.person_id_for(address, KEY), email=address, name=f"P {i}",
+                         event_ids=frozenset({IDS[0]}), token_hashes=frozenset())
+        repo.save_subscription(someone, previous=None, token=None, registrations=[registration(
+            event_id=IDS[0], person_id=someone.id, email=address, name=f"P {i}", status="confirmed")])
+    planned = messages.write_to_people(repo, IDS[0], {
+        "audience": ["confirmed"], "subject": {"nl": "Onderwerp", "en": "Subject"},
+        "text": {"nl": "Tekst", "en": "Text"}}, actor="test", now=PINNED_NOW)
+    assert planned["recipients"] == people
+    calls.clear()
+    result = tick_module.send_due(repo, mailer, base_url=BASE, key=KEY, now=PINNED_NOW + timedelta(minutes=2),
+                                  rate=1e9, time_budget=600)
+    assert result.sent == people
+    assert calls["SendRawEmail"] == people
+    assert sum(calls.values()) / people <= 1.05, calls

@@ -39,8 +39,12 @@ def send_for(kind: str, event, person_id: str) -> Send:
     details = {"material": ["starts_at"], "before": {"starts_at": times.to_utc_iso(event.starts_at - timedelta(days=7)),
                                                      "ends_at": times.to_utc_iso(event.ends_at - timedelta(days=7)),
                                                      "timezone": event.timezone, "location": "", "online_url": ""}}
-    return Send(event_id=event.id, person_id=person_id, kind=kind, detail={"reminder": "PT1H", "change": "2"}.get(kind, ""),
-                due=PINNED_NOW, cutoff=event.starts_at, details=details if kind == "change" else {})
+    message = {"audience": ["confirmed"], "subject": {"nl": "Onderwerp {{ name }}", "en": "Subject %(name)s"},
+               "text": {"nl": "Beste <b>allemaal</b>,\n\nTot dan.", "en": "Dear all,\n\nSee you."}}
+    return Send(event_id=event.id, person_id=person_id, kind=kind,
+                detail={"reminder": "PT1H", "change": "2", "message": "20261125T120000-abcdef"}.get(kind, ""),
+                due=PINNED_NOW, cutoff=event.starts_at,
+                details={"change": details, "message": message}.get(kind, {}))
 
 
 def person(i: int, name: str, language: str) -> Person:

@@ -12,7 +12,7 @@ from chalicelib.services import tick as tick_module
 from tests.conftest import KEY, day_data, webinar_data
 from tests.support.mails import BASE, a_tick, event_for, person, send_for
 
-KINDS = ["reminder", "change", "cancel", "open", "seat"]
+KINDS = ["reminder", "change", "cancel", "open", "seat", "message"]
 
 names = st.text(max_size=40) | st.sampled_from(["", "An & Bo <b>", '"Quoted" O\'Neil', "{{ name }}", "%(name)s",
                                                  "Zoë Müller-Ünal", "李小龍", "a\r\nBcc: x@example.org"])
