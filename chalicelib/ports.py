@@ -10,6 +10,7 @@ from abc import ABC, abstractmethod
 from datetime import datetime
 from typing import Collection, Sequence
 
+from chalicelib.model.allowance import Allowance
 from chalicelib.model.event import Event
 from chalicelib.model.feed import FeedVersion
 from chalicelib.model.mail import Mail
@@ -62,6 +63,15 @@ class Repository(ABC):
     @abstractmethod
     def list_audit(self, limit: int = 100) -> list[AuditEntry]:
         """Return the most recent staff actions, newest first."""
+
+    # allowances (confirmation mails per mailbox, per client, in all)
+    @abstractmethod
+    def take_allowances(self, allowances: Sequence[Allowance], now: datetime) -> Allowance | None:
+        """Count one against each of ``allowances`` in its window as of ``now``, all or none.
+
+        Return None when each had room (each counted), else the first found used up (nothing counted).
+        A window's count is kept until the window ends (TTL).
+        """
 
     # people and registrations
     @abstractmethod

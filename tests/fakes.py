@@ -10,6 +10,7 @@ from typing import Collection, Sequence
 
 from chalicelib.adapters.dynamodb.keys import _window, _window_start
 from chalicelib.errors import Conflict, EventChanged, Gone, NotFound
+from chalicelib.model.allowance import Allowance
 from chalicelib.model.event import Event, _sort_events
 from chalicelib.model.expiry import _later_expiry, _person_kept, _raised
 from chalicelib.model.feed import FeedVersion
@@ -36,6 +37,7 @@ class InMemoryRepository(Repository):
         self.feed_versions: dict[tuple[str, int], FeedVersion] = {}
         self.suppressions: dict[str, str] = {}
         self.erasure_marks: set[str] = set()  # ticks that held an erased person's sends (TICK#<id> in DynamoDB)
+        self.allowances: dict[tuple[str, str, str], tuple[int, datetime]] = {}  # (scope, key, window): (used, ends)
 
     def create_event(self, event: Event) -> None:
         with self._lock:
@@ -84,6 +86,16 @@ class InMemoryRepository(Repository):
 
     def list_audit(self, limit: int = 100) -> list[AuditEntry]:
         return sorted(self.audit, key=lambda e: e.at, reverse=True)[:limit]
+
+    def take_allowances(self, allowances: Sequence[Allowance], now: datetime) -> Allowance | None:
+        with self._lock:
+            keys = [(a.scope, a.key, a.window_id(now)) for a in allowances]
+            for allowance, key in zip(allowances, keys):
+                if self.allowances.get(key, (0, now))[0] >= allowance.limit:
+                    return allowance
+            for allowance, key in zip(allowances, keys):
+                self.allowances[key] = (self.allowances.get(key, (0, now))[0] + 1, allowance.ends(now))
+            return None
 
     def suppression(self, digest: str) -> str | None:
         return self.suppressions.get(digest)
