@@ -39,6 +39,17 @@ def static(name):
     return Response(body=body.decode("utf-8"), status_code=200, headers=headers)
 
 
+@site.route("/favicon.ico", methods=["GET", "HEAD"])
+def favicon():
+    # Browsers ask for it on every page load (before reading the page's <link rel="icon">): the office's icon,
+    # an SVG (a text answer, which API Gateway passes as it is), cached for a day.
+    body, content_type, etag = pages.static_file("favicon.svg")
+    headers = {"Content-Type": content_type, "ETag": etag, "Cache-Control": "public, max-age=86400"}
+    if (current().headers.get("if-none-match") or "") == etag:
+        return Response(body="", status_code=304, headers=headers)
+    return Response(body=body.decode("utf-8"), status_code=200, headers=headers)
+
+
 def _index(status: int = 200, values: dict | None = None, errors: dict | None = None, switch_path: str = "/",
            notice: dict | None = None, headers: dict[str, str] | None = None) -> Response:
     now = times.now()
