@@ -12,6 +12,7 @@ the order they confirmed; a freed seat goes to the first on it at once.
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -53,6 +54,9 @@ log = logging.getLogger(__name__)
 STOPPED_MAILS_PER_DAY = 1  # confirmation mails a day to someone who stopped all mail, since the stop
 RESUME_AFTER = timedelta(minutes=2)  # a used confirm link left unfinished works again after this: longer than a request runs
 IN_PROGRESS_WAIT, IN_PROGRESS_POLL = 5.0, 0.25  # seconds a second press waits for the first to finish, and how often it looks
+# Concurrent submissions for one address meet on its profile: each tries this often, a short random pause
+# apart, and one that still loses is answered as any other (another submission for the address went in).
+SUBMIT_TRIES, SUBMIT_PAUSE = 8, 0.02
 _sleep = time.sleep
 
 
@@ -94,7 +98,12 @@ def subscribe(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, key
     ``client``: the source IP of the request (API Gateway's), for the limit per client; it is kept only as a
     keyed hash, for the hour it counts in.
     """
-    _submit(repo, mailer, data, base_url=base_url, key=key, settings=settings, now=now, client=client)
+    try:
+        _submit(repo, mailer, data, base_url=base_url, key=key, settings=settings, now=now, client=client)
+    except Conflict:
+        # Every try met another submission for the same address, saved meanwhile: that one went in (and
+        # mailed, within the limits). Answered as any other valid submission: the answer says nothing.
+        log.warning("a submission lost every try to others for the same address")
 
 
 def _allowances(request: SubscriptionRequest, key: bytes, settings: config.Settings, *, proven: bool,
@@ -154,7 +163,9 @@ def _submit(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, key: 
     person_id = tokens.person_id_for(request.email.lower(), key)
     held: MailLimitReached | None = None
     counted = False
-    for attempt in range(RETRIES):
+    for attempt in range(SUBMIT_TRIES):
+        if attempt:
+            _sleep(SUBMIT_PAUSE * attempt * (1 + secrets.randbelow(100) / 100))
         person = repo.get_person(person_id)
         if person is None and existing_only:
             raise ErasedPersonLink("token: the data of this link's person is erased")
@@ -209,7 +220,7 @@ def _submit(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, key: 
             repo.save_subscription(updated, previous=person, registrations=registrations, token=token)
             break
         except Conflict:
-            if attempt == RETRIES - 1:
+            if attempt == SUBMIT_TRIES - 1:
                 raise
     else:  # pragma: no cover - the loop breaks or raises
         return Submitted(False)
