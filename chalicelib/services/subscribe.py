@@ -58,6 +58,7 @@ IN_PROGRESS_WAIT, IN_PROGRESS_POLL = 5.0, 0.25  # seconds a second press waits f
 # apart, and one that still loses is answered as any other (another submission for the address went in).
 SUBMIT_TRIES, SUBMIT_PAUSE = 8, 0.02
 _sleep = time.sleep
+_monotonic = time.monotonic
 
 
 def _mail_limit(mails: Any, now: datetime, *, per_hour: int, per_day: int,
@@ -97,13 +98,22 @@ def subscribe(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, key
 
     ``client``: the source IP of the request (API Gateway's), for the limit per client; it is kept only as a
     keyed hash, for the hour it counts in.
+
+    A valid submission returns no sooner than ``settings.form_answer_floor_ms`` after it began, mailed or
+    not: an address that gets no mail (stopped, suppressed, over a limit) answers as late as one mailed
+    through SES, so the answer's timing says nothing about who is known. Invalid input is answered at
+    once: it depends on what was typed, not on the address.
     """
+    deadline = _monotonic() + settings.form_answer_floor_ms / 1000
     try:
         _submit(repo, mailer, data, base_url=base_url, key=key, settings=settings, now=now, client=client)
     except Conflict:
         # Every try met another submission for the same address, saved meanwhile: that one went in (and
         # mailed, within the limits). Answered as any other valid submission: the answer says nothing.
         log.warning("a submission lost every try to others for the same address")
+    left = deadline - _monotonic()
+    if left > 0:
+        _sleep(left)
 
 
 def _allowances(request: SubscriptionRequest, key: bytes, settings: config.Settings, *, proven: bool,
