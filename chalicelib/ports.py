@@ -196,8 +196,11 @@ class Repository(ABC):
         """
 
     @abstractmethod
-    def finish_confirm_token(self, token_hash: str, now: datetime) -> None:
-        """Mark a used token's confirm finished (``done_at``); a token gone meanwhile (erased) is left gone."""
+    def finish_confirm_token(self, token_hash: str, now: datetime, *, kept_until: datetime | None = None) -> None:
+        """Mark a used token's confirm finished (``done_at``); a token gone meanwhile (erased) is left gone.
+
+        ``kept_until``: its item's new time (TTL), now that the confirmed profile lasts longer.
+        """
 
     @abstractmethod
     def erase_person(self, person: Person) -> None:

@@ -33,7 +33,7 @@ from chalicelib.errors import (
 from chalicelib.input.subscription import SubscriptionRequest, mailbox, parse_subscription
 from chalicelib.model.allowance import Allowance
 from chalicelib.model.event import Event, _can_register
-from chalicelib.model.expiry import CONFIRM_VALIDITY, TOKEN_LISTED_FOR
+from chalicelib.model.expiry import CONFIRM_VALIDITY, TOKEN_LISTED_FOR, token_kept_until
 from chalicelib.model.person import KEPT_STATUSES, ConfirmToken, Person, Registration
 from chalicelib.ports import Mailer, Repository
 from chalicelib.render.mails import person_links
@@ -224,6 +224,8 @@ def _submit(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, key: 
             for e in fresh_ids
         ]
         updated = _person_after_submission(person, request, person_id, now, registrations, token, may_mail, recent)
+        if token is not None:  # what the link holds goes no later than the profile that lists it
+            token = replace(token, kept_until=token_kept_until(token, updated.expires_at))
         if suppressed is not None:
             updated = replace(updated, mail_stopped_at=now, mail_stopped_reason=suppressed)
         try:
@@ -432,7 +434,8 @@ def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, key:
     links = person_links(person, base_url, key)
     _mail_outcomes(mailer, person, outcomes, links, base_url)
     try:
-        repo.finish_confirm_token(stored.token_hash, now)
+        # The link's item may now last its 30 days for the 410 page: the confirmed profile lasts longer.
+        repo.finish_confirm_token(stored.token_hash, now, kept_until=token_kept_until(stored, person.expires_at))
     except Unavailable:
         # All is done and mailed; only the mark failed. A press again after
         # RESUME_AFTER runs the confirm once more, which finds everything kept.
