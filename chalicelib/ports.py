@@ -203,8 +203,10 @@ class Repository(ABC):
         """
 
     @abstractmethod
-    def erase_person(self, person: Person) -> None:
+    def erase_person(self, person: Person) -> int:
         """Delete the profile and every registration, token (``Person.all_token_hashes``) and send it lists.
+
+        Return how many of the sends a tick held (claimed): their mail may be on its way, and still arrive.
 
         Conflict if the profile changed since ``person`` was read (a submission
         saved meanwhile lists more): read it again and erase that.

@@ -266,7 +266,8 @@ class InMemoryRepository(Repository):
             if token is not None:
                 self.tokens[token_hash] = replace(token, done_at=now, kept_until=kept_until or token.kept_until)
 
-    def erase_person(self, person: Person) -> None:
+    def erase_person(self, person: Person) -> int:
+        held = 0
         with self._lock:
             current = self.people.get(person.id)
             if current is not None and current.updated_at != person.updated_at:
@@ -279,7 +280,9 @@ class InMemoryRepository(Repository):
             for key in [k for k, send in self.sends.items() if send.person_id == person.id]:
                 if self.sends[key].claimed_by:
                     self.erasure_marks.add(self.sends[key].claimed_by)
+                    held += 1
                 del self.sends[key]
+        return held
 
     def get_people(self, person_ids: Sequence[str]) -> dict[str, Person]:
         return {p: self.people[p] for p in person_ids if p in self.people}

@@ -124,8 +124,12 @@ def staff_subscriber_data():
 def staff_erase_subscriber():
     from chalicelib.services import privacy
 
-    privacy.erase_for_staff(get_repo(), subscriber_email(), actor=actor(), key=get_keys())
-    return json_response({"status": "erased"})
+    on_its_way = privacy.erase_for_staff(get_repo(), subscriber_email(), actor=actor(), key=get_keys())
+    body = {"status": "erased", "mail_on_its_way": on_its_way}
+    if on_its_way:
+        body["note"] = ("a mail to this person was being sent when the erasure ran; it may still arrive within "
+                        "a few minutes. Nothing else is sent, and nothing of them is kept.")
+    return json_response(body)
 
 
 @staff_route("/staff/events/{event_id}", methods=["PATCH"])

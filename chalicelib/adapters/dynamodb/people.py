@@ -304,7 +304,7 @@ class PeopleItems:
             if not self._landed(key, attempt):
                 raise Gone("token: this link has expired or was used already") from exc
 
-    def erase_person(self, person: Person) -> None:
+    def erase_person(self, person: Person) -> int:
         from botocore.exceptions import BotoCoreError, ClientError
 
         # The profile first, conditioned on the version read: a submission
@@ -336,7 +336,7 @@ class PeopleItems:
                 except (ClientError, BotoCoreError) as exc:
                     raise Unavailable(f"storage: {type(exc).__name__}") from exc
                 request = reply.get("UnprocessedItems") or {}
-
+        return sum(1 for send in sends if send.claimed_by)
 
     def read_for_sends(self, person_ids: Sequence[str], event_ids: Sequence[str],
                        registrations: Sequence[tuple[str, str]] = ()) -> SendReads:
