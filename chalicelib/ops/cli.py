@@ -11,6 +11,7 @@ from chalicelib.adapters import aws
 from chalicelib.adapters.dynamodb.table import create_table
 from chalicelib.errors import DomainError
 from chalicelib.adapters import outbox
+from chalicelib.model.person import STAFF_TOKEN_DAYS, STAFF_TOKEN_DAYS_MAX
 from chalicelib.ops.seed import seed
 from chalicelib.services import console, staff
 
@@ -73,9 +74,21 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
-    token = staff.issue_token(_repo(), args.name)
-    print(f"staff token for {args.name} (shown once; keep it secret):", file=sys.stderr)
+    token = staff.issue_token(_repo(), args.name, days=args.days)
+    print(f"staff token for {args.name}, working {args.days} days (shown once; keep it secret):", file=sys.stderr)
     print(token)
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    """Every staff token: its id (the start of its hash), whose, made, last used, expires, state."""
+    rows = staff.list_tokens(_repo())
+    columns = ("id", "name", "made", "last_used", "expires", "state")
+    table = [("id", "name", "made", "last used", "expires", "state")] + \
+        [tuple(row[c] or "never" for c in columns) for row in rows]
+    widths = [max(len(str(line[i])) for line in table) for i in range(len(columns))]
+    for line in table:
+        print("  ".join(str(value).ljust(width) for value, width in zip(line, widths)).rstrip())
     return 0
 
 
@@ -156,10 +169,14 @@ def build_parser() -> argparse.ArgumentParser:
     outbox_cmd = commands.add_parser("outbox", help="local only: print the mail the app has sent, newest first")
     outbox_cmd.add_argument("--limit", type=int, default=0, help="print only the newest N mails")
     outbox_cmd.set_defaults(run=cmd_outbox)
-    tokens = commands.add_parser("staff-token", help="issue or revoke staff tokens").add_subparsers(dest="action", required=True)
+    tokens = commands.add_parser("staff-token", help="issue, list or revoke staff tokens").add_subparsers(dest="action", required=True)
     create = tokens.add_parser("create", help="print a new token, once, alone on the last line")
     create.add_argument("name")
+    create.add_argument("--days", type=int, default=STAFF_TOKEN_DAYS,
+                        help=f"how many days it works (default {STAFF_TOKEN_DAYS}, at most {STAFF_TOKEN_DAYS_MAX})")
     create.set_defaults(run=cmd_token_create)
+    tokens.add_parser("list", help="every token: whose, made, last used, expires (never the token)").set_defaults(
+        run=cmd_token_list)
     revoke = tokens.add_parser("revoke", help="revoke every token of NAME")
     revoke.add_argument("name")
     revoke.set_defaults(run=cmd_token_revoke)
