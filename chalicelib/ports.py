@@ -10,6 +10,7 @@ from abc import ABC, abstractmethod
 from datetime import datetime
 from typing import Collection, Sequence
 
+from chalicelib.model.allowance import Allowance
 from chalicelib.model.console import ConsoleSession, SignInLink, StaffMember
 from chalicelib.model.event import Event
 from chalicelib.model.feed import FeedVersion
@@ -108,6 +109,15 @@ class Repository(ABC):
     @abstractmethod
     def list_audit(self, limit: int = 100, *, actor: str | None = None, target: str | None = None) -> list[AuditEntry]:
         """Return the most recent staff actions, newest first; only those of ``actor`` and on ``target`` if given."""
+
+    # allowances (confirmation mails per mailbox, per client, in all)
+    @abstractmethod
+    def take_allowances(self, allowances: Sequence[Allowance], now: datetime) -> Allowance | None:
+        """Count one against each of ``allowances`` in its window as of ``now``, all or none.
+
+        Return None when each had room (each counted), else the first found used up (nothing counted).
+        A window's count is kept until the window ends (TTL).
+        """
 
     # people and registrations
     @abstractmethod

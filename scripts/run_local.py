@@ -1,11 +1,14 @@
 """`make run`: the whole service on this machine, until Ctrl-C.
 
 1. moto's server on 127.0.0.1:$MOTO_PORT (default 5005) stands in for
-   DynamoDB, SES and SNS; its log goes to .local/moto.log.
+   DynamoDB, SES, SNS and SSM; its log goes to .local/moto.log. It is
+   scripts/moto_local.py, as in the live tests: one DynamoDB request at a
+   time (atomic, as in AWS), bounded memory, a bounded outbox.
 2. `python -m chalicelib.cli bootstrap`, `seed`, `staff-token create
    local-admin` (the token is printed), `staff add` of a local staff member
    (admin) and a one-click sign-in URL for the console (printed).
-3. `chalice local` on 127.0.0.1:$PORT (default 8000).
+3. `chalice local` on 127.0.0.1:$PORT (default 8000), through
+   scripts/chalice_local.py: its access log shows no token or address.
 4. The reminder loop: `python -m chalicelib.cli send-due` every
    $REMINDER_INTERVAL seconds (default 60), as EventBridge does in AWS.
 
@@ -85,20 +88,28 @@ def spawn(args: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen:
     return subprocess.Popen(args, cwd=REPO, env=env, start_new_session=True, preexec_fn=_die_with_parent, **kwargs)
 
 
+def moto_command(host: str, port: int | str) -> list[str]:
+    """moto's server as make run and the live tests run it (scripts/moto_local.py)."""
+    return [sys.executable, str(REPO / "scripts" / "moto_local.py"), host, str(port)]
+
+
+def chalice_command(host: str, port: int | str) -> list[str]:
+    """chalice local as make run and the live tests run it (scripts/chalice_local.py)."""
+    return [sys.executable, str(REPO / "scripts" / "chalice_local.py"), "local", "--stage", "local",
+            "--no-autoreload", "--host", host, "--port", str(port)]
+
+
 def start_moto(env: dict[str, str]) -> subprocess.Popen:
     logfile = REPO / ".local" / "moto.log"
     logfile.parent.mkdir(exist_ok=True)
     with open(logfile, "ab") as out:
-        proc = spawn([sys.executable, "-m", "moto.server", "-H", HOST, "-p", env["MOTO_PORT"]],
-                     env, stdout=out, stderr=subprocess.STDOUT)
+        proc = spawn(moto_command(HOST, env["MOTO_PORT"]), env, stdout=out, stderr=subprocess.STDOUT)
     log(f"moto server starting (pid {proc.pid}), log: {logfile.relative_to(REPO)}")
     return proc
 
 
 def start_chalice(env: dict[str, str]) -> subprocess.Popen:
-    chalice = VENV_BIN / "chalice"
-    proc = spawn([str(chalice), "local", "--stage", "local", "--no-autoreload",
-                  "--host", HOST, "--port", env["PORT"]], env)
+    proc = spawn(chalice_command(HOST, env["PORT"]), env)
     log(f"chalice local starting (pid {proc.pid})")
     return proc
 
@@ -177,10 +188,21 @@ def console_link(env: dict[str, str]) -> str:
     return run_cli(env, "staff", "sign-in-link", email, quiet=True).strip().splitlines()[-1]
 
 
+# What a command of chalicelib.cli needs to reach this service: moto, the stage, and the site's address,
+# from which every link in a mail is built (without BASE_URL, send-due mails links to port 8000).
+CLI_ENV = ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "STAGE", "BASE_URL")
+
+
+def cli_command(env: dict[str, str], *args: str) -> str:
+    """A complete command line to run ``python -m chalicelib.cli ARGS`` against this service, to copy and paste."""
+    import shlex
+
+    assignments = " ".join(f"{name}={shlex.quote(env[name])}" for name in CLI_ENV)
+    return f"{assignments} .venv/bin/python -m chalicelib.cli {' '.join(shlex.quote(a) for a in args)}".rstrip()
+
+
 def banner(env: dict[str, str], token: str, sign_in: str) -> None:
     site = f"http://{HOST}:{env['PORT']}"
-    cli_env = " ".join(f"{k}={env[k]}" for k in (
-        "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "STAGE"))
     print(f"""
 ======================================================================
  Smart Region Office event service, running locally
@@ -193,8 +215,12 @@ def banner(env: dict[str, str], token: str, sign_in: str) -> None:
      export TOKEN={token}
      curl -H "Authorization: Bearer $TOKEN" {site}/staff/events
    mail sent (moto's SES outbox): {site}/outbox, or in another shell:
-     {cli_env} .venv/bin/python -m chalicelib.cli outbox
-   reminders: send-due every {env['REMINDER_INTERVAL']} s
+     {cli_command(env, "outbox")}
+   reminders: send-due every {env['REMINDER_INTERVAL']} s; to run one tick as of another moment:
+     {cli_command(env, "send-due", "--now", "2027-06-02T09:00")}
+ Everything lives in memory: Ctrl-C (or a restart) loses every event, person
+ and mail, and the next run prints a new staff token, so links in earlier
+ local mails stop working.
  Ctrl-C stops everything.
 ======================================================================
 """, flush=True)

@@ -10,6 +10,7 @@ from typing import Collection, Sequence
 
 from chalicelib.adapters.dynamodb.keys import _window, _window_start
 from chalicelib.errors import Conflict, EventChanged, Gone, NotFound
+from chalicelib.model.allowance import Allowance
 from chalicelib.model.console import ConsoleSession, SignInLink, StaffMember
 from chalicelib.model.event import Event, _sort_events, count_changes
 from chalicelib.model.expiry import _later_expiry, _person_kept, _raised
@@ -40,6 +41,7 @@ class InMemoryRepository(Repository):
         self.staff_members: dict[str, StaffMember] = {}
         self.sign_in_links: dict[str, SignInLink] = {}
         self.console_sessions: dict[str, ConsoleSession] = {}
+        self.allowances: dict[tuple[str, str, str], tuple[int, datetime]] = {}  # (scope, key, window): (used, ends)
 
     def create_event(self, event: Event) -> None:
         with self._lock:
@@ -145,6 +147,16 @@ class InMemoryRepository(Repository):
     def end_console_session(self, token_hash: str) -> None:
         with self._lock:
             self.console_sessions.pop(token_hash, None)
+
+    def take_allowances(self, allowances: Sequence[Allowance], now: datetime) -> Allowance | None:
+        with self._lock:
+            keys = [(a.scope, a.key, a.window_id(now)) for a in allowances]
+            for allowance, key in zip(allowances, keys):
+                if self.allowances.get(key, (0, now))[0] >= allowance.limit:
+                    return allowance
+            for allowance, key in zip(allowances, keys):
+                self.allowances[key] = (self.allowances.get(key, (0, now))[0] + 1, allowance.ends(now))
+            return None
 
     def suppression(self, digest: str) -> str | None:
         return self.suppressions.get(digest)

@@ -62,10 +62,13 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    """Add the Smart Region Office's events if absent."""
+    """Add the Smart Region Office's events if absent: published locally, drafts marked as samples elsewhere."""
 
     added = seed(_repo())
     print(f"seeded: {', '.join(added) if added else 'nothing new'}")
+    if added and not wiring.get_settings().is_local:
+        print("they are drafts marked [Sample], which the public does not see: fill in the real dates, "
+              "hours, capacity and join links, then publish them (PATCH status=published)")
     return 0
 
 
@@ -149,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("bootstrap", help="local emulator only: create the table and sender identity where missing").set_defaults(run=cmd_bootstrap)
-    commands.add_parser("seed", help="add the office's events if absent").set_defaults(run=cmd_seed)
+    commands.add_parser("seed", help="add the office's events if absent (local: published; dev, prod: drafts marked as samples)").set_defaults(run=cmd_seed)
     outbox_cmd = commands.add_parser("outbox", help="local only: print the mail the app has sent, newest first")
     outbox_cmd.add_argument("--limit", type=int, default=0, help="print only the newest N mails")
     outbox_cmd.set_defaults(run=cmd_outbox)

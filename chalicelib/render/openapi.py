@@ -217,9 +217,16 @@ def _paths() -> dict[str, Any]:
                       "304": _not_modified(),
                       "404": {"description": "No such file", "headers": _NOSNIFF,
                               "content": {"text/plain": {"schema": {"type": "string"}}}}},
-            params=[_path_param("name", "The file's name", ["site.css"]),
+            params=[_path_param("name", "The file's name", ["site.css", "favicon.svg"]),
                     {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}}],
             operation_id="static" + ("Head" if method == "head" else "")) for method in ("get", "head")},
+        "/favicon.ico": {method: _op(
+            "The office's icon (an SVG), which browsers ask for on every page load; cached for a day",
+            "pages", {"200": {"description": "The icon", "headers": {**_NOSNIFF, "ETag": {"schema": {"type": "string"}}},
+                              "content": {"image/svg+xml": {"schema": {"type": "string"}}}},
+                      "304": _not_modified()},
+            params=[{"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}}],
+            operation_id="favicon" + ("Head" if method == "head" else "")) for method in ("get", "head")},
         "/subscriptions": {"get": _op(
             "The address a form post leaves in the browser's bar, opened again: 303 to the form", "pages",
             {"303": {"description": "See the form: Location /?lang=..#subscribe", "headers": {
