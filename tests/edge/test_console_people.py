@@ -117,3 +117,10 @@ def test_admins_add_and_remove_staff_members(staff, client, mailer, dynamodb_rep
     assert bo.get("/console").status_code == 303
     actions = [e.action for e in dynamodb_repo.list_audit(50) if e.actor == STAFF]
     assert "staff.add" in actions and "staff.remove" in actions
+
+
+def test_the_language_switch_of_a_page_answering_a_post_leads_to_a_page(staff, published):
+    answer = staff.post(f"/console/events/{WEBINAR}/messages/preview?lang=en", {"audience": ["confirmed"]})
+    switch = html(answer).split('hreflang="nl"')[0].rsplit('href="', 1)[1].split('"')[0]
+    assert switch.startswith(f"/console/events/{WEBINAR}/messages?")
+    assert staff.get(switch.replace("&amp;", "&")).status_code == 200
