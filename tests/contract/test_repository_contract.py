@@ -291,3 +291,17 @@ def test_the_audit_log_filters_by_actor_and_target(repo):
     assert [(e.actor, e.target) for e in repo.list_audit(10, actor="an")] == [("an", "event:b"), ("an", "event:a")]
     assert [e.actor for e in repo.list_audit(10, target="event:a")] == ["bo", "an"]
     assert [e.actor for e in repo.list_audit(1, actor="an", target="event:a")] == ["an"]
+
+
+def test_recount_sets_the_counts_from_the_registrations(repo):
+    from chalicelib.services.console_events import recount
+
+    repo.create_event(make_event())
+    for p, status in (("a", "waitlisted"), ("b", "waitlisted"), ("c", "interested")):
+        reg = registration(person_id=p)
+        repo.save_subscription(person(id=p), previous=None, registrations=[reg], token=None)
+        repo.move_registration(replace(reg, status=status), expect=("pending",))
+    repo.set_event_counts("webinar-2027-01-14", {"waiting_count": 0, "interested_count": 0})  # as before counts
+    assert recount(repo) == {"webinar-2027-01-14": {"waiting_count": 2, "interested_count": 1}}
+    event = repo.get_event("webinar-2027-01-14")
+    assert (event.waiting_count, event.interested_count) == (2, 1)
