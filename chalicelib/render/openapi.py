@@ -402,9 +402,7 @@ def document(base_url: str | None = None) -> dict[str, Any]:
             "schemas": copy.deepcopy(SCHEMAS),
             "securitySchemes": {"staffToken": {
                 "type": "http", "scheme": "bearer",
-                "description": "A staff token from `python -m chalicelib.cli staff-token create NAME`"},
-                "consoleSession": {"type": "apiKey", "in": "cookie", "name": "sro_console",
-                                   "description": "The staff console's session, from signing in by mail"}},
+                "description": "A staff token from `python -m chalicelib.cli staff-token create NAME`"}},
         },
     }
     if base_url:

@@ -120,6 +120,9 @@ def console_paths() -> dict[str, Any]:
         if method == "post":
             operation["requestBody"] = FORM_BODY
         if not path.startswith(_OPEN):
-            operation["security"] = [{"consoleSession": []}]
+            # The session cookie is not declared as a security scheme: without it a GET is not refused but
+            # sent to sign in (303), as a browser needs.
+            operation["description"] = ("Needs the console's session cookie (sro_console), set by signing in: "
+                                        "without it a GET answers 303 to /console/sign-in, any other method 403.")
         paths.setdefault(path, {})[method] = operation
     return paths
