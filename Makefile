@@ -12,11 +12,22 @@ PYTEST_ARGS ?= -q
 # Reinstalls only when a requirements file is newer than the stamp.
 venv: $(VENV)/.installed catalogs
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-run.txt requirements-dev.txt
 	@$(PYTHON_SYS) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11 or newer is needed; $(PYTHON_SYS) is $$($(PYTHON_SYS) --version)"; exit 1; }
 	$(PY) -c 'import sys, pip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || $(PYTHON_SYS) -m venv --clear $(VENV)
 	$(PY) -m pip install -r requirements-dev.txt
+	touch $(VENV)/.installed-run $@
+
+# What `make run` needs, and no test tool (requirements-run.txt, which
+# requirements-dev.txt includes): its own stamp, so that a fresh machine's
+# first `make run` does not install playwright, schemathesis, sympy, ...
+# `make venv` (test, test-fast) installs the rest on top.
+$(VENV)/.installed-run: requirements.txt requirements-run.txt
+	@$(PYTHON_SYS) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python 3.11 or newer is needed; $(PYTHON_SYS) is $$($(PYTHON_SYS) --version)"; exit 1; }
+	$(PY) -c 'import sys, pip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || $(PYTHON_SYS) -m venv --clear $(VENV)
+	$(PY) -m pip install -r requirements-run.txt
 	touch $@
 
 # The Dutch catalogs compiled (.po -> .mo), which chalicelib/i18n.py reads with
@@ -25,7 +36,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard chalicelib/locales/*/LC_MESSAGES/*.po))
 catalogs: $(CATALOGS)
 
-chalicelib/locales/%.mo: chalicelib/locales/%.po | $(VENV)/.installed
+chalicelib/locales/%.mo: chalicelib/locales/%.po | $(VENV)/.installed-run
 	$(VENV)/bin/pybabel compile -l $(word 3,$(subst /, ,$@)) -i $< -o $@.tmp && mv $@.tmp $@
 
 # JavaScript used by the tests (ical.js, axe-core), exactly as locked.
@@ -60,7 +71,8 @@ test-fast: venv node_modules
 	$(PY) -m pytest $(XDIST) -m "not live" $(PYTEST_ARGS)
 
 # The whole service on this machine: moto server, chalice local, reminder loop.
-run: venv
+# Installs only what they need (requirements-run.txt), not the test tools.
+run: $(VENV)/.installed-run catalogs
 	$(PY) scripts/run_local.py
 
 bench: venv
@@ -105,6 +117,7 @@ REGION ?= eu-west-1
 package: venv
 	AWS_DEFAULT_REGION=$(REGION) $(PY) scripts/package.py $(STAGE)
 
+# ALARM_TOPIC: an SNS topic ARN the stack's alarms notify (optional).
 # Upload and deploy with the AWS CLI and the operator's credentials (not run
 # in CI). DEPLOY_BUCKET: an S3 bucket in REGION for the code and the template:
 # `cloudformation deploy` refuses a template over 51,200 bytes unless it goes
@@ -116,6 +129,6 @@ deploy: package
 		--output-template-file dist/$(STAGE)/packaged.json
 	aws cloudformation deploy --region $(REGION) --template-file dist/$(STAGE)/packaged.json \
 		--s3-bucket $(DEPLOY_BUCKET) --s3-prefix $(STACK) \
-		--stack-name $(STACK) --parameter-overrides Stage=$(STAGE) \
+		--stack-name $(STACK) --parameter-overrides Stage=$(STAGE) $(if $(ALARM_TOPIC),AlarmTopicArn=$(ALARM_TOPIC)) \
 		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset
 	aws cloudformation describe-stacks --region $(REGION) --stack-name $(STACK) --query "Stacks[0].Outputs" --output table

@@ -6,9 +6,10 @@ identity and signing key (``cli bootstrap``), adds the office's events
 chalice's ThreadedHTTPServer, with a listen backlog of 1024 instead of 5),
 yields a ``Service``, and stops both on exit.
 
-With ``atomic=True`` (the default) moto runs one request at a time
-(tests/moto_single_threaded.py), so each DynamoDB request is atomic as it is
-in AWS; moto's usual threaded server is not. Each run has its own state:
+With ``atomic=True`` (the default) moto is the one ``make run`` uses
+(scripts/moto_local.py): one DynamoDB request at a time, so each is atomic as
+it is in AWS (moto's usual threaded server is not), with bounded memory and
+outbox. Each run has its own state:
 fuzzing cancels and erases things other tests rely on. Standard library
 only, on top of scripts/run_local.py's helpers.
 """
@@ -63,14 +64,16 @@ def running_service(*, atomic: bool = True, logs: Path | None = None, read_timeo
     moto_port, port = free_port(), free_port()
     env = run_local.settings()
     env.update(AWS_ENDPOINT_URL=f"http://{HOST}:{moto_port}", MOTO_PORT=str(moto_port), PORT=str(port),
-               BASE_URL=f"http://{HOST}:{port}", AWS_READ_TIMEOUT=str(read_timeout))
+               BASE_URL=f"http://{HOST}:{port}", AWS_READ_TIMEOUT=str(read_timeout),
+               # Every caller of chalice local is 127.0.0.1: the load test's 200 people would be one client.
+               CONFIRMATION_MAILS_PER_CLIENT_PER_HOUR="100000", CONFIRMATION_MAILS_CEILING_PER_HOUR="100000")
     for name in ("AWS_LAMBDA_FUNCTION_NAME", "TOKEN_KEY", "TABLE_NAME"):
         env.pop(name, None)
     logs = logs or Path(tempfile.mkdtemp(prefix="sro-service-"))
     logs.mkdir(parents=True, exist_ok=True)
     children = []
     try:
-        moto = ([sys.executable, str(REPO / "tests" / "moto_single_threaded.py"), HOST, str(moto_port)] if atomic
+        moto = (run_local.moto_command(HOST, moto_port) if atomic
                 else [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(moto_port)])
         with open(logs / "moto.log", "ab") as out:
             children.append(run_local.spawn(moto, env, stdout=out, stderr=out))
@@ -80,11 +83,10 @@ def running_service(*, atomic: bool = True, logs: Path | None = None, read_timeo
         service.cli("bootstrap")
         service.cli("seed")
         service.staff_token = service.cli("staff-token", "create", "robust").strip().splitlines()[-1].strip()
-        # chalice local, with a listen backlog for a crowd (see tests/chalice_local_server.py).
+        # chalice local as make run starts it: a listen backlog for a crowd, no personal data in its log
+        # (scripts/chalice_local.py).
         with open(logs / "chalice.log", "ab") as out:
-            children.append(run_local.spawn(
-                [sys.executable, str(REPO / "tests" / "chalice_local_server.py"), "local", "--stage", "local",
-                 "--no-autoreload", "--host", HOST, "--port", str(port)], env, stdout=out, stderr=out))
+            children.append(run_local.spawn(run_local.chalice_command(HOST, port), env, stdout=out, stderr=out))
         run_local.wait_for(f"{service.url}/openapi.json", children[-1], timeout=60)
         yield service
     finally:

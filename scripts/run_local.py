@@ -1,10 +1,14 @@
 """`make run`: the whole service on this machine, until Ctrl-C.
 
 1. moto's server on 127.0.0.1:$MOTO_PORT (default 5005) stands in for
-   DynamoDB, SES and SNS; its log goes to .local/moto.log.
+   DynamoDB, SES, SNS and SSM; its log goes to .local/moto.log. It is
+   scripts/moto_local.py, as in the live tests: one DynamoDB request at a
+   time (atomic, as in AWS), bounded memory, a bounded outbox.
 2. `python -m chalicelib.cli bootstrap`, `seed`, `staff-token create
-   local-admin` (the token is printed).
-3. `chalice local` on 127.0.0.1:$PORT (default 8000).
+   local-admin` (the token is printed), `staff add` of a local staff member
+   (admin) and a one-click sign-in URL for the console (printed).
+3. `chalice local` on 127.0.0.1:$PORT (default 8000), through
+   scripts/chalice_local.py: its access log shows no token or address.
 4. The reminder loop: `python -m chalicelib.cli send-due` every
    $REMINDER_INTERVAL seconds (default 60), as EventBridge does in AWS.
 
@@ -84,20 +88,28 @@ def spawn(args: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen:
     return subprocess.Popen(args, cwd=REPO, env=env, start_new_session=True, preexec_fn=_die_with_parent, **kwargs)
 
 
+def moto_command(host: str, port: int | str) -> list[str]:
+    """moto's server as make run and the live tests run it (scripts/moto_local.py)."""
+    return [sys.executable, str(REPO / "scripts" / "moto_local.py"), host, str(port)]
+
+
+def chalice_command(host: str, port: int | str) -> list[str]:
+    """chalice local as make run and the live tests run it (scripts/chalice_local.py)."""
+    return [sys.executable, str(REPO / "scripts" / "chalice_local.py"), "local", "--stage", "local",
+            "--no-autoreload", "--host", host, "--port", str(port)]
+
+
 def start_moto(env: dict[str, str]) -> subprocess.Popen:
     logfile = REPO / ".local" / "moto.log"
     logfile.parent.mkdir(exist_ok=True)
     with open(logfile, "ab") as out:
-        proc = spawn([sys.executable, "-m", "moto.server", "-H", HOST, "-p", env["MOTO_PORT"]],
-                     env, stdout=out, stderr=subprocess.STDOUT)
+        proc = spawn(moto_command(HOST, env["MOTO_PORT"]), env, stdout=out, stderr=subprocess.STDOUT)
     log(f"moto server starting (pid {proc.pid}), log: {logfile.relative_to(REPO)}")
     return proc
 
 
 def start_chalice(env: dict[str, str]) -> subprocess.Popen:
-    chalice = VENV_BIN / "chalice"
-    proc = spawn([str(chalice), "local", "--stage", "local", "--no-autoreload",
-                  "--host", HOST, "--port", env["PORT"]], env)
+    proc = spawn(chalice_command(HOST, env["PORT"]), env)
     log(f"chalice local starting (pid {proc.pid})")
     return proc
 
@@ -120,11 +132,11 @@ def wait_for(url: str, proc: subprocess.Popen, timeout: float) -> None:
         time.sleep(0.2)
 
 
-def run_cli(env: dict[str, str], *args: str, timeout: float = 120) -> str:
-    """Run `python -m chalicelib.cli ARGS`; return its stdout; raise if it fails."""
+def run_cli(env: dict[str, str], *args: str, timeout: float = 120, quiet: bool = False) -> str:
+    """Run `python -m chalicelib.cli ARGS`; return its stdout (printed too, unless ``quiet``); raise if it fails."""
     result = subprocess.run([sys.executable, "-m", "chalicelib.cli", *args], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, text=True, timeout=timeout)
-    if result.stdout:
+    if result.stdout and not quiet:
         sys.stdout.write(result.stdout)
         sys.stdout.flush()
     if result.returncode != 0:
@@ -164,21 +176,51 @@ def stop(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def banner(env: dict[str, str], token: str) -> None:
+LOCAL_STAFF = ("staff@example.be", "Local Staff")
+
+
+def console_link(env: dict[str, str]) -> str:
+    """Put the local staff member on the console's list (if absent) and return a sign-in URL for them."""
+    email, name = LOCAL_STAFF
+    listed = run_cli(env, "staff", "list", quiet=True)
+    if not any(line.split("\t")[0] == email for line in listed.splitlines()):
+        run_cli(env, "staff", "add", email, name, "--admin")
+    return run_cli(env, "staff", "sign-in-link", email, quiet=True).strip().splitlines()[-1]
+
+
+# What a command of chalicelib.cli needs to reach this service: moto, the stage, and the site's address,
+# from which every link in a mail is built (without BASE_URL, send-due mails links to port 8000).
+CLI_ENV = ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "STAGE", "BASE_URL")
+
+
+def cli_command(env: dict[str, str], *args: str) -> str:
+    """A complete command line to run ``python -m chalicelib.cli ARGS`` against this service, to copy and paste."""
+    import shlex
+
+    assignments = " ".join(f"{name}={shlex.quote(env[name])}" for name in CLI_ENV)
+    return f"{assignments} .venv/bin/python -m chalicelib.cli {' '.join(shlex.quote(a) for a in args)}".rstrip()
+
+
+def banner(env: dict[str, str], token: str, sign_in: str) -> None:
     site = f"http://{HOST}:{env['PORT']}"
-    cli_env = " ".join(f"{k}={env[k]}" for k in (
-        "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "STAGE"))
     print(f"""
 ======================================================================
  Smart Region Office event service, running locally
    site:        {site}/
+   console:     {sign_in}
+     (one click signs in {LOCAL_STAFF[0]}; the link works once, for 15 minutes;
+      later: {site}/console/sign-in, and the link arrives in the outbox)
    moto (AWS):  {env['AWS_ENDPOINT_URL']}/moto-api/
    staff token: {token}
      export TOKEN={token}
      curl -H "Authorization: Bearer $TOKEN" {site}/staff/events
    mail sent (moto's SES outbox): {site}/outbox, or in another shell:
-     {cli_env} .venv/bin/python -m chalicelib.cli outbox
-   reminders: send-due every {env['REMINDER_INTERVAL']} s
+     {cli_command(env, "outbox")}
+   reminders: send-due every {env['REMINDER_INTERVAL']} s; to run one tick as of another moment:
+     {cli_command(env, "send-due", "--now", "2027-06-02T09:00")}
+ Everything lives in memory: Ctrl-C (or a restart) loses every event, person
+ and mail, and the next run prints a new staff token, so links in earlier
+ local mails stop working.
  Ctrl-C stops everything.
 ======================================================================
 """, flush=True)
@@ -206,7 +248,7 @@ def main() -> int:
         token = lines[-1].strip()
         children.append(start_chalice(env))
         wait_for(f"http://{HOST}:{env['PORT']}/", children[-1], timeout=60)
-        banner(env, token)
+        banner(env, token, console_link(env))
         reminder_loop(env, children, interval)
     except (KeyboardInterrupt, Stop):
         log("stopping")

@@ -7,12 +7,18 @@ the whole MIME message) and, for mail sent as Simple content, under
 ``["ses"]["Message"]`` (``id``, ``source``, ``subject``, ``body``,
 ``destinations``: ``{"ToAddresses": [...], ...}``). No send time is kept, so
 it is read from the message's Date header. Standard library only.
+
+``make run``'s moto (scripts/moto_local.py) answers the same shape, for SES
+only and bounded to its newest mails, at ``GET /_local/outbox.json``: fast
+whatever the table holds. ``read`` asks there first and falls back to
+``data.json`` on a plain moto server.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -69,9 +75,19 @@ def _links(text: str) -> list[str]:
     return [text[start:end] for start, end in _link_spans(text)]
 
 
+LOCAL_OUTBOX_PATH = "/_local/outbox.json"
+
+
 def fetch_data(endpoint_url: str, timeout: float = 5) -> dict:
-    """Read moto's model data from its server."""
-    with urllib.request.urlopen(f"{endpoint_url.rstrip('/')}/moto-api/data.json", timeout=timeout) as answer:  # noqa: S310 - the local emulator
+    """Read the sent mail from moto's server: its bounded outbox, else its model data."""
+    base = endpoint_url.rstrip('/')
+    try:
+        with urllib.request.urlopen(f"{base}{LOCAL_OUTBOX_PATH}", timeout=timeout) as answer:  # noqa: S310 - the local emulator
+            return json.loads(answer.read().decode("utf-8"))
+    except urllib.error.HTTPError as exc:
+        if exc.code != 404:
+            raise
+    with urllib.request.urlopen(f"{base}/moto-api/data.json", timeout=timeout) as answer:  # noqa: S310 - the local emulator
         return json.loads(answer.read().decode("utf-8"))
 
 
@@ -85,6 +101,17 @@ def _text_body(message) -> str:
     return ""
 
 
+def _once(addresses: list[str]) -> list[str]:
+    """Each address once, in order: moto adds the message's own To to the destinations the sender named."""
+    seen: set[str] = set()
+    kept = []
+    for address in addresses:
+        if address.lower() not in seen:
+            seen.add(address.lower())
+            kept.append(address)
+    return kept
+
+
 def _from_raw(item: dict) -> OutboxMail:
     raw = item.get("raw_data") or ""
     message = BytesParser(policy=policy.default).parsebytes(raw.encode("utf-8") if isinstance(raw, str) else raw)
@@ -92,7 +119,7 @@ def _from_raw(item: dict) -> OutboxMail:
         sent_at = parsedate_to_datetime(message["Date"]) if message["Date"] else None
     except (TypeError, ValueError):
         sent_at = None
-    recipients = list(item.get("destinations") or []) or [str(message["To"] or "")]
+    recipients = _once(list(item.get("destinations") or []) or [str(message["To"] or "")])
     return OutboxMail(
         message_id=str(item.get("id", "")),
         sender=str(message["From"] or item.get("source", "")),
@@ -106,7 +133,7 @@ def _from_raw(item: dict) -> OutboxMail:
 
 def _from_simple(item: dict) -> OutboxMail:
     destinations = item.get("destinations") or {}
-    recipients = [a for key in ("ToAddresses", "CcAddresses", "BccAddresses") for a in destinations.get(key, [])]
+    recipients = _once([a for key in ("ToAddresses", "CcAddresses", "BccAddresses") for a in destinations.get(key, [])])
     return OutboxMail(message_id=str(item.get("id", "")), sender=str(item.get("source", "")),
                       recipients=recipients, subject=str(item.get("subject", "")), sent_at=None,
                       text=str(item.get("body", "")))

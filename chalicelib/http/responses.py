@@ -40,6 +40,7 @@ def page(template: str, status: int = 200, *, switch_path: str | None = None,
     body = i18n.render(
         f"web/{template}", lang,
         css_url=pages.static_url("site.css"),
+        icon_url=pages.static_url("favicon.svg"),
         switch_url=pages.switch_language_url(switch_path or current_path(), current().query_params, lang),
         lang_attr=lambda texts: pages.lang_attribute(texts, lang),
         titled=lambda event: pages.titled(event, lang),

@@ -14,7 +14,7 @@ from chalice import Blueprint, Response
 from chalicelib import times
 from chalicelib.errors import DomainError, InvalidInput, InvalidInputs, NotFound, Unavailable
 from chalicelib.http.errors import html_error, json_error
-from chalicelib.http.request import current, is_form_post, json_body, page_language, raw_form_body
+from chalicelib.http.request import current, is_form_post, json_body, page_language, raw_form_body, source_ip
 from chalicelib.http.responses import _, json_response, page, see_other
 from chalicelib.http.routing import page_route
 from chalicelib.model.event import ID_PATTERN
@@ -34,6 +34,17 @@ def static(name):
                         headers={"Content-Type": "text/plain; charset=utf-8"})
     headers = {"Content-Type": content_type, "ETag": etag,
                "Cache-Control": "public, max-age=31536000, immutable"}
+    if (current().headers.get("if-none-match") or "") == etag:
+        return Response(body="", status_code=304, headers=headers)
+    return Response(body=body.decode("utf-8"), status_code=200, headers=headers)
+
+
+@site.route("/favicon.ico", methods=["GET", "HEAD"])
+def favicon():
+    # Browsers ask for it on every page load (before reading the page's <link rel="icon">): the office's icon,
+    # an SVG (a text answer, which API Gateway passes as it is), cached for a day.
+    body, content_type, etag = pages.static_file("favicon.svg")
+    headers = {"Content-Type": content_type, "ETag": etag, "Cache-Control": "public, max-age=86400"}
     if (current().headers.get("if-none-match") or "") == etag:
         return Response(body="", status_code=304, headers=headers)
     return Response(body=body.decode("utf-8"), status_code=200, headers=headers)
@@ -124,7 +135,7 @@ def _subscribe(data: Any) -> None:
     # person, and keeps and sends nothing.
     settings = get_settings()
     subscribe.subscribe(get_repo(), get_mailer(), data, base_url=settings.base_url, key=get_keys(), settings=settings,
-                        now=times.now())
+                        now=times.now(), client=source_ip())
 
 
 @page_route(site, "/outbox", methods=["GET"])

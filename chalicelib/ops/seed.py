@@ -9,6 +9,11 @@ SAMPLE VALUES: the announcement gives no webinar dates, times or join links,
 nor the Smart Region Day's hours, capacity or registration date. The dates,
 times, capacity (400), registration opening and the meet.example.org join
 links below are placeholders for staff to replace with a PATCH.
+
+So only the local stage (``make run``, the live tests) publishes them. On any
+other stage (dev, prod) ``seed`` adds them as drafts, which the public never
+sees, each marked as a sample in its title and description: staff fill in
+the real values and publish them (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -83,11 +88,40 @@ def seed_events() -> list[dict]:
     ]
 
 
-def seed(repo: Repository, now: datetime | None = None) -> list[str]:
-    """Add the office's events that are missing; return the ids added."""
+SAMPLE_MARK = {"nl": "[Voorbeeld] ", "en": "[Sample] "}
+SAMPLE_NOTE = {
+    "nl": "VOORBEELD: de datum, de uren, de capaciteit en de link hieronder zijn verzonnen. "
+          "Vul de echte in en publiceer het event pas dan.",
+    "en": "SAMPLE: the date, hours, capacity and link below are made up. "
+          "Fill in the real ones before publishing the event.",
+}
+
+
+def as_sample_draft(data: dict) -> dict:
+    """``data`` as a draft the public never sees, marked as a sample in its title and description."""
+    return {
+        **data,
+        "status": "draft",
+        "title": {lang: SAMPLE_MARK[lang] + text for lang, text in data["title"].items()},
+        "description": {lang: f"{SAMPLE_NOTE[lang]}\n\n{text}" for lang, text in data["description"].items()},
+    }
+
+
+def seed(repo: Repository, now: datetime | None = None, *, publish: bool | None = None) -> list[str]:
+    """Add the office's events that are missing; return the ids added.
+
+    ``publish``: whether to publish them as they are (made-up dates, capacity
+    and join links); by default only on the local stage. Elsewhere they are
+    drafts marked as samples (``as_sample_draft``).
+    """
     added = []
-    base_url = wiring.get_settings().base_url
+    settings = wiring.get_settings()
+    base_url = settings.base_url
+    if publish is None:
+        publish = settings.is_local
     for data in seed_events():
+        if not publish:
+            data = as_sample_draft(data)
         if repo.get_event(data["id"]) is not None:
             continue
         try:

@@ -17,6 +17,7 @@ import copy
 from typing import Any
 
 from chalicelib.model.event import LANGUAGES
+from chalicelib.render.openapi_console import console_paths
 from chalicelib.render.openapi_schemas import SCHEMAS, VERSION
 
 _NOSNIFF = {
@@ -216,9 +217,16 @@ def _paths() -> dict[str, Any]:
                       "304": _not_modified(),
                       "404": {"description": "No such file", "headers": _NOSNIFF,
                               "content": {"text/plain": {"schema": {"type": "string"}}}}},
-            params=[_path_param("name", "The file's name", ["site.css"]),
+            params=[_path_param("name", "The file's name", ["site.css", "favicon.svg"]),
                     {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}}],
             operation_id="static" + ("Head" if method == "head" else "")) for method in ("get", "head")},
+        "/favicon.ico": {method: _op(
+            "The office's icon (an SVG), which browsers ask for on every page load; cached for a day",
+            "pages", {"200": {"description": "The icon", "headers": {**_NOSNIFF, "ETag": {"schema": {"type": "string"}}},
+                              "content": {"image/svg+xml": {"schema": {"type": "string"}}}},
+                      "304": _not_modified()},
+            params=[{"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}}],
+            operation_id="favicon" + ("Head" if method == "head" else "")) for method in ("get", "head")},
         "/subscriptions": {"get": _op(
             "The address a form post leaves in the browser's bar, opened again: 303 to the form", "pages",
             {"303": {"description": "See the form: Location /?lang=..#subscribe", "headers": {
@@ -389,12 +397,14 @@ def document(base_url: str | None = None) -> dict[str, Any]:
                             "input, however malformed, gets a 5xx other than 503 (a dependency unreachable)."),
             "contact": {"email": "smartregionoffice@vlaanderen.be"},
         },
-        "paths": _paths(),
+        "paths": {**_paths(), **console_paths()},
         "components": {
             "schemas": copy.deepcopy(SCHEMAS),
             "securitySchemes": {"staffToken": {
                 "type": "http", "scheme": "bearer",
-                "description": "A staff token from `python -m chalicelib.cli staff-token create NAME`"}},
+                "description": "A staff token from `python -m chalicelib.cli staff-token create NAME`"},
+                "consoleSession": {"type": "apiKey", "in": "cookie", "name": "sro_console",
+                                   "description": "The staff console's session, from signing in by mail"}},
         },
     }
     if base_url:

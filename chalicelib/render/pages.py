@@ -19,7 +19,7 @@ from chalicelib.model.event import Event
 from chalicelib.render import i18n
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
-STATIC_FILES = {"site.css": "text/css; charset=utf-8"}
+STATIC_FILES = {"site.css": "text/css; charset=utf-8", "favicon.svg": "image/svg+xml"}
 
 # Every HTML answer carries these. No inline style or script anywhere: the
 # policy forbids both, and the pages work without JavaScript.

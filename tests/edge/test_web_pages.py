@@ -103,6 +103,19 @@ def test_stylesheet_is_served_cacheable(client):
     assert again.status_code == 304
 
 
+def test_the_favicon_is_the_offices_icon_not_a_403(client):
+    """Browsers ask for /favicon.ico on every page load; it answered 403 (no such route)."""
+    response = client.http.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "image/svg+xml"
+    assert response.body.startswith(b"<svg") and b"#ffe615" in response.body
+    assert "max-age" in response.headers["Cache-Control"]
+    assert client.http.get("/favicon.ico", headers={"If-None-Match": response.headers["ETag"]}).status_code == 304
+    page = html(client.http.get("/"))
+    assert '<link rel="icon" href="/static/favicon.svg?v=' in page
+    assert client.http.get("/static/favicon.svg").status_code == 200
+
+
 def test_only_known_static_files_are_served(client):
     assert client.http.get("/static/..%2Fapp.py").status_code == 404
     assert client.http.get("/static/nothing.css").status_code == 404

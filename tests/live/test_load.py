@@ -6,7 +6,7 @@ button). Exactly 10 get a seat, the other 190 wait in the order they
 confirmed, no request is lost, none gets a 5xx, and the repeats change
 nothing. Then two seats are freed and go to the first two waiting.
 
-moto runs one request at a time (tests/moto_single_threaded.py): DynamoDB
+moto runs one request at a time (scripts/moto_local.py): DynamoDB
 applies each conditional write and transaction atomically, moto's threaded
 server does not. chalice local stays multi-threaded (ThreadedHTTPServer), so
 the requests really race in the app. Bounded: LOAD_PEOPLE (200) threads,

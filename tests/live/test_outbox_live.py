@@ -19,6 +19,7 @@ def test_outbox_page_and_command_show_the_mail_with_its_links(live_server):
     address = "outbox-tester@example.be"
     subscribe(live_server, address)
     [mail] = live_server.wait_for_mail(address)
+    assert mail.recipients == [address]  # once, not twice
     confirm = next(link for link in mail.links if "/confirm/" in link)
     assert confirm.startswith(live_server.url)  # links point at the server that sent them
 
@@ -26,6 +27,7 @@ def test_outbox_page_and_command_show_the_mail_with_its_links(live_server):
         page = answer.read().decode("utf-8")
     assert mail.subject in page
     assert f'<a href="{confirm}">' in page
+    assert f"<dd>{address}</dd>" in page
 
     printed = live_server.cli("outbox")
     assert mail.subject in printed and confirm in printed and address in printed

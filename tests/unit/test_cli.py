@@ -75,6 +75,29 @@ def test_seed_adds_the_offices_events_once(cli_env, capsys):
     assert len(repo.list_events()) == 3
 
 
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_seed_on_a_deployed_stage_adds_drafts_marked_as_samples_that_the_public_never_sees(cli_env, capsys, stage):
+    """Made-up dates, capacity 400 and meet.example.org links must never reach the public of dev or prod."""
+    from chalicelib.services import events
+
+    cli.main(["bootstrap"])
+    cli_env.setenv("STAGE", stage)
+    cli_env.setenv("TABLE_NAME", TABLE)
+    assert cli.main(["seed"]) == 0
+    out = capsys.readouterr().out
+    assert "drafts" in out and "publish" in out
+    repo = cli._repo()
+    stored = repo.list_events()
+    assert len(stored) == 3
+    assert {e.status for e in stored} == {"draft"}
+    for event in stored:
+        assert event.title["nl"].startswith("[Voorbeeld] ") and event.title["en"].startswith("[Sample] ")
+        assert event.description["nl"].startswith("VOORBEELD") and event.description["en"].startswith("SAMPLE")
+    upcoming, cancelled = events.front_page_events(repo)
+    assert upcoming == [] and cancelled == []
+    assert cli.main(["seed"]) == 0 and "nothing new" in capsys.readouterr().out
+
+
 def test_staff_token_is_printed_alone_on_the_last_line_and_can_be_revoked(cli_env, capsys):
     cli.main(["bootstrap"])
     assert cli.main(["staff-token", "create", "an"]) == 0
