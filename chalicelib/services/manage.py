@@ -12,7 +12,7 @@ from chalicelib.model.event import LANGUAGES, Event
 from chalicelib.model.feed import FeedReply
 from chalicelib.model.person import Person, Registration
 from chalicelib.ports import Mailer, Repository
-from chalicelib.render.ical import build_calendar, feed_etag
+from chalicelib.render.ical import build_calendar, feed_etag, invitation
 from chalicelib.render.mails import person_links
 from chalicelib.services.mailing import Outcome, _mail_calendar_removal, _mail_outcomes
 from chalicelib.services.people import RETRIES, _change_person, _events_by_id, person_for_token
@@ -178,3 +178,18 @@ def read_personal_feed(repo: Repository, token: str, *, base_url: str, key: byte
     if not_modified(etag, changed, if_none_match, if_modified_since):
         return FeedReply(304, None, etag, changed)
     return FeedReply(200, body, etag, changed)
+
+
+def seat_invitation(repo: Repository, token: str, event_id: str, *, base_url: str, key: bytes,
+                    now: datetime | None = None) -> bytes:
+    """The invitation of an event the person of a manage link has a seat for (iMIP REQUEST, the join link, the
+    person as ATTENDEE), as their confirmation carried it: the manage page offers it, for a lost mail.
+
+    NotFound unless they have a seat for a published event that has not ended.
+    """
+    now = now or times.now()
+    person, event, reg = _own_registration(repo, token, event_id, key)
+    if reg.status != "confirmed" or event.status != "published" or event.ends_at <= now:
+        raise NotFound("event_id: you have no seat for this event")
+    made = invitation(event, lang=person.language, base_url=base_url, method="REQUEST", stamp=now)
+    return made.for_attendee(person.email, person.name)
