@@ -21,7 +21,7 @@ from chalicelib.render import pages
 from chalicelib.render.event_json import event_json
 from chalicelib.render.spreadsheet import XLSX_CONTENT_TYPE
 from chalicelib.services import events, staff
-from chalicelib.wiring import get_keys, get_repo, get_settings
+from chalicelib.wiring import get_keys, get_mailer, get_repo, get_settings
 
 staff_api = Blueprint(__name__)
 
@@ -137,7 +137,8 @@ def staff_subscriber_data():
 def staff_erase_subscriber():
     from chalicelib.services import privacy
 
-    on_its_way = privacy.erase_for_staff(get_repo(), subscriber_email(), actor=actor(), key=get_keys())
+    on_its_way = privacy.erase_for_staff(get_repo(), subscriber_email(), actor=actor(), key=get_keys(),
+                                         mailer=get_mailer(), base_url=get_settings().base_url)
     body = {"status": "erased", "mail_on_its_way": on_its_way}
     if on_its_way:
         body["note"] = ("a mail to this person was being sent when the erasure ran; it may still arrive within "

@@ -10,7 +10,7 @@ between; programs reading the CSV as RFC 4180 see the quote, people see text.
 The .xlsx is for people: every cell is an inline string (``t="inlineStr"``),
 which Excel and LibreOffice show as text and never evaluate, so nothing needs
 neutralising and nothing is altered. It is written with the standard
-library's zipfile (docs/decisions/0008-xlsx-written-by-hand.md).
+library's zipfile (docs/decisions/0010-xlsx-written-by-hand.md).
 """
 
 from __future__ import annotations

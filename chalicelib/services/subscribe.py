@@ -432,7 +432,7 @@ def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, key:
     person = _keep_person_until(repo, person, [o.event for o in outcomes if o.status in KEPT_STATUSES], now,
                                 settings=settings) or person
     links = person_links(person, base_url, key)
-    _mail_outcomes(mailer, person, outcomes, links, base_url)
+    _mail_outcomes(mailer, person, outcomes, links, base_url, now)
     try:
         # The link's item may now last its 30 days for the 410 page: the confirmed profile lasts longer.
         repo.finish_confirm_token(stored.token_hash, now, kept_until=token_kept_until(stored, person.expires_at))
