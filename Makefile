@@ -117,6 +117,7 @@ REGION ?= eu-west-1
 package: venv
 	AWS_DEFAULT_REGION=$(REGION) $(PY) scripts/package.py $(STAGE)
 
+# ALARM_TOPIC: an SNS topic ARN the stack's alarms notify (optional).
 # Upload and deploy with the AWS CLI and the operator's credentials (not run
 # in CI). DEPLOY_BUCKET: an S3 bucket in REGION for the code and the template:
 # `cloudformation deploy` refuses a template over 51,200 bytes unless it goes
@@ -128,6 +129,6 @@ deploy: package
 		--output-template-file dist/$(STAGE)/packaged.json
 	aws cloudformation deploy --region $(REGION) --template-file dist/$(STAGE)/packaged.json \
 		--s3-bucket $(DEPLOY_BUCKET) --s3-prefix $(STACK) \
-		--stack-name $(STACK) --parameter-overrides Stage=$(STAGE) \
+		--stack-name $(STACK) --parameter-overrides Stage=$(STAGE) $(if $(ALARM_TOPIC),AlarmTopicArn=$(ALARM_TOPIC)) \
 		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset
 	aws cloudformation describe-stacks --region $(REGION) --stack-name $(STACK) --query "Stacks[0].Outputs" --output table

@@ -24,6 +24,10 @@ DEFAULTS = {
     "REGISTRATION_RETENTION_DAYS": "180",
     "CONFIRMATION_MAILS_PER_HOUR": "3",
     "CONFIRMATION_MAILS_PER_DAY": "6",
+    # Confirmation mails one client (a source IP) may cause in a clock hour, and the whole service: reaching
+    # the ceiling holds every further one back until the hour ends, and raises an alarm.
+    "CONFIRMATION_MAILS_PER_CLIENT_PER_HOUR": "20",
+    "CONFIRMATION_MAILS_CEILING_PER_HOUR": "600",
     "SES_MAX_SEND_RATE": "14",
     "SES_CONFIGURATION_SET": "",
     "TOKEN_KEY_PARAMETER": "/sro-events/local/token-key",
@@ -70,6 +74,8 @@ class Settings:
     confirmation_mails_per_day: int
     ses_max_send_rate: float
     ses_configuration_set: str
+    confirmation_mails_per_client_per_hour: int = 20
+    confirmation_mails_ceiling_per_hour: int = 600
 
     @property
     def is_local(self) -> bool:
@@ -89,6 +95,8 @@ def load() -> Settings:
         registration_retention_days=int(get("REGISTRATION_RETENTION_DAYS")),
         confirmation_mails_per_hour=int(get("CONFIRMATION_MAILS_PER_HOUR")),
         confirmation_mails_per_day=int(get("CONFIRMATION_MAILS_PER_DAY")),
+        confirmation_mails_per_client_per_hour=int(get("CONFIRMATION_MAILS_PER_CLIENT_PER_HOUR")),
+        confirmation_mails_ceiling_per_hour=int(get("CONFIRMATION_MAILS_CEILING_PER_HOUR")),
         ses_max_send_rate=float(get("SES_MAX_SEND_RATE")),
         ses_configuration_set=get("SES_CONFIGURATION_SET"),
     )

@@ -127,6 +127,11 @@ class Unauthorized(DomainError):
     """Raised when a staff token is missing, malformed, unknown or revoked."""
 
 
+class Forbidden(DomainError):
+    """Raised when a signed-in staff member may not do what they asked (a console post without its CSRF token,
+    an admin's action by someone who is not one): 403, and nothing changed."""
+
+
 class TooManyRequests(DomainError):
     """Raised when an address or client asks for more than its share (confirmation mails per hour)."""
 

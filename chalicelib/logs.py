@@ -74,3 +74,12 @@ def tick(counts: Mapping[str, int], *, duration_ms: float) -> None:
 def mail(kind: str, *, sent: int = 0, failed: int = 0) -> None:
     """Count mail sent or failed outside the tick (confirmations, for instance)."""
     emit(emf({"MailsSent": sent, "MailsFailed": failed}, log="mail", kind=kind))
+
+
+def confirmation_held(scope: str) -> None:
+    """Count a confirmation mail an allowance held back (``model/allowance.SCOPES``); never whose.
+
+    ``ConfirmationCeilingReached`` is 1 when the whole service's hourly ceiling held it: the stack's alarm.
+    """
+    emit(emf({"ConfirmationsHeld": 1, "ConfirmationCeilingReached": int(scope == "service")},
+             log="confirmation_held", scope=scope))

@@ -10,6 +10,8 @@ from abc import ABC, abstractmethod
 from datetime import datetime
 from typing import Collection, Sequence
 
+from chalicelib.model.allowance import Allowance
+from chalicelib.model.console import ConsoleSession, SignInLink, StaffMember
 from chalicelib.model.event import Event
 from chalicelib.model.feed import FeedVersion
 from chalicelib.model.mail import Mail
@@ -54,14 +56,68 @@ class Repository(ABC):
     def revoke_staff_tokens(self, name: str, at: datetime) -> int:
         """Revoke every live token of ``name``; return how many were revoked."""
 
+    # the console: staff members, sign-in links, sessions
+    @abstractmethod
+    def add_staff_member(self, member: StaffMember) -> None:
+        """Store a new staff member; raise Conflict if one with that address exists."""
+
+    @abstractmethod
+    def get_staff_member(self, email: str) -> StaffMember | None:
+        """Return the staff member with that (normalised) address, or None."""
+
+    @abstractmethod
+    def list_staff_members(self) -> list[StaffMember]:
+        """Return every staff member, by address."""
+
+    @abstractmethod
+    def remove_staff_member(self, email: str) -> bool:
+        """Delete the staff member; return whether there was one. Their sessions stop working at once."""
+
+    @abstractmethod
+    def add_sign_in_link(self, link: SignInLink, *, member: StaffMember, links_made: tuple[datetime, ...]) -> None:
+        """Store a sign-in link and the member's new ``links_made``; Conflict if the member changed since read."""
+
+    @abstractmethod
+    def get_sign_in_link(self, token_hash: str) -> SignInLink | None:
+        """Return the sign-in link with that hash, or None."""
+
+    @abstractmethod
+    def use_sign_in_link(self, token_hash: str, now: datetime) -> SignInLink:
+        """Mark the link used and return it; raise Gone if it is unknown, used already or expired."""
+
+    @abstractmethod
+    def add_console_session(self, session: ConsoleSession) -> None:
+        """Store a new session (by its hash), expiring at its end."""
+
+    @abstractmethod
+    def get_console_session(self, token_hash: str) -> tuple[ConsoleSession | None, StaffMember | None]:
+        """The session with that hash and its staff member, read together (one request); None where absent."""
+
+    @abstractmethod
+    def touch_console_session(self, session: ConsoleSession, now: datetime) -> None:
+        """Record a use of the session at ``now`` (its idle timeout starts again)."""
+
+    @abstractmethod
+    def end_console_session(self, token_hash: str) -> None:
+        """Delete the session (sign-out); nothing if it is gone already."""
+
     # audit
     @abstractmethod
     def add_audit(self, entry: AuditEntry) -> None:
         """Record one staff action."""
 
     @abstractmethod
-    def list_audit(self, limit: int = 100) -> list[AuditEntry]:
-        """Return the most recent staff actions, newest first."""
+    def list_audit(self, limit: int = 100, *, actor: str | None = None, target: str | None = None) -> list[AuditEntry]:
+        """Return the most recent staff actions, newest first; only those of ``actor`` and on ``target`` if given."""
+
+    # allowances (confirmation mails per mailbox, per client, in all)
+    @abstractmethod
+    def take_allowances(self, allowances: Sequence[Allowance], now: datetime) -> Allowance | None:
+        """Count one against each of ``allowances`` in its window as of ``now``, all or none.
+
+        Return None when each had room (each counted), else the first found used up (nothing counted).
+        A window's count is kept until the window ends (TTL).
+        """
 
     # people and registrations
     @abstractmethod

@@ -108,3 +108,11 @@ def address_hash(address: str, key: bytes) -> str:
 
     text = f"suppression:{address.strip().lower()}".encode("utf-8")
     return hmac.digest(key, text, "sha256").hex()
+
+
+def keyed_hash(purpose: str, text: str, key: bytes) -> str:
+    """Return the keyed hash of ``text`` for ``purpose`` (a mailbox, a client's source IP): HMAC-SHA-256, hex.
+
+    Keyed, so that a copy of the table cannot be tested against a list of addresses or IPs.
+    """
+    return hmac.digest(key, f"{purpose}:{text}".encode("utf-8"), "sha256").hex()

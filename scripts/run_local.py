@@ -5,7 +5,8 @@
    scripts/moto_local.py, as in the live tests: one DynamoDB request at a
    time (atomic, as in AWS), bounded memory, a bounded outbox.
 2. `python -m chalicelib.cli bootstrap`, `seed`, `staff-token create
-   local-admin` (the token is printed).
+   local-admin` (the token is printed), `staff add` of a local staff member
+   (admin) and a one-click sign-in URL for the console (printed).
 3. `chalice local` on 127.0.0.1:$PORT (default 8000), through
    scripts/chalice_local.py: its access log shows no token or address.
 4. The reminder loop: `python -m chalicelib.cli send-due` every
@@ -131,11 +132,11 @@ def wait_for(url: str, proc: subprocess.Popen, timeout: float) -> None:
         time.sleep(0.2)
 
 
-def run_cli(env: dict[str, str], *args: str, timeout: float = 120) -> str:
-    """Run `python -m chalicelib.cli ARGS`; return its stdout; raise if it fails."""
+def run_cli(env: dict[str, str], *args: str, timeout: float = 120, quiet: bool = False) -> str:
+    """Run `python -m chalicelib.cli ARGS`; return its stdout (printed too, unless ``quiet``); raise if it fails."""
     result = subprocess.run([sys.executable, "-m", "chalicelib.cli", *args], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, text=True, timeout=timeout)
-    if result.stdout:
+    if result.stdout and not quiet:
         sys.stdout.write(result.stdout)
         sys.stdout.flush()
     if result.returncode != 0:
@@ -175,6 +176,18 @@ def stop(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
+LOCAL_STAFF = ("staff@example.be", "Local Staff")
+
+
+def console_link(env: dict[str, str]) -> str:
+    """Put the local staff member on the console's list (if absent) and return a sign-in URL for them."""
+    email, name = LOCAL_STAFF
+    listed = run_cli(env, "staff", "list", quiet=True)
+    if not any(line.split("\t")[0] == email for line in listed.splitlines()):
+        run_cli(env, "staff", "add", email, name, "--admin")
+    return run_cli(env, "staff", "sign-in-link", email, quiet=True).strip().splitlines()[-1]
+
+
 # What a command of chalicelib.cli needs to reach this service: moto, the stage, and the site's address,
 # from which every link in a mail is built (without BASE_URL, send-due mails links to port 8000).
 CLI_ENV = ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "STAGE", "BASE_URL")
@@ -188,12 +201,15 @@ def cli_command(env: dict[str, str], *args: str) -> str:
     return f"{assignments} .venv/bin/python -m chalicelib.cli {' '.join(shlex.quote(a) for a in args)}".rstrip()
 
 
-def banner(env: dict[str, str], token: str) -> None:
+def banner(env: dict[str, str], token: str, sign_in: str) -> None:
     site = f"http://{HOST}:{env['PORT']}"
     print(f"""
 ======================================================================
  Smart Region Office event service, running locally
    site:        {site}/
+   console:     {sign_in}
+     (one click signs in {LOCAL_STAFF[0]}; the link works once, for 15 minutes;
+      later: {site}/console/sign-in, and the link arrives in the outbox)
    moto (AWS):  {env['AWS_ENDPOINT_URL']}/moto-api/
    staff token: {token}
      export TOKEN={token}
@@ -232,7 +248,7 @@ def main() -> int:
         token = lines[-1].strip()
         children.append(start_chalice(env))
         wait_for(f"http://{HOST}:{env['PORT']}/", children[-1], timeout=60)
-        banner(env, token)
+        banner(env, token, console_link(env))
         reminder_loop(env, children, interval)
     except (KeyboardInterrupt, Stop):
         log("stopping")

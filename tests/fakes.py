@@ -10,7 +10,9 @@ from typing import Collection, Sequence
 
 from chalicelib.adapters.dynamodb.keys import _window, _window_start
 from chalicelib.errors import Conflict, EventChanged, Gone, NotFound
-from chalicelib.model.event import Event, _sort_events
+from chalicelib.model.allowance import Allowance
+from chalicelib.model.console import ConsoleSession, SignInLink, StaffMember
+from chalicelib.model.event import Event, _sort_events, count_changes
 from chalicelib.model.expiry import _later_expiry, _person_kept, _raised
 from chalicelib.model.feed import FeedVersion
 from chalicelib.model.mail import Mail
@@ -36,6 +38,10 @@ class InMemoryRepository(Repository):
         self.feed_versions: dict[tuple[str, int], FeedVersion] = {}
         self.suppressions: dict[str, str] = {}
         self.erasure_marks: set[str] = set()  # ticks that held an erased person's sends (TICK#<id> in DynamoDB)
+        self.staff_members: dict[str, StaffMember] = {}
+        self.sign_in_links: dict[str, SignInLink] = {}
+        self.console_sessions: dict[str, ConsoleSession] = {}
+        self.allowances: dict[tuple[str, str, str], tuple[int, datetime]] = {}  # (scope, key, window): (used, ends)
 
     def create_event(self, event: Event) -> None:
         with self._lock:
@@ -56,7 +62,9 @@ class InMemoryRepository(Repository):
                 raise NotFound(f"event {event.id!r} does not exist")
             if current.updated_at != previous.updated_at:
                 raise Conflict("event: it was changed meanwhile; read it again and retry")
-            self.events[event.id] = replace(event, seats_taken=current.seats_taken, seat_freed_at=current.seat_freed_at)
+            self.events[event.id] = replace(event, seats_taken=current.seats_taken, seat_freed_at=current.seat_freed_at,
+                                            waiting_count=current.waiting_count,
+                                            interested_count=current.interested_count)
 
     def seat_offered(self, event_id: str, freed_at: datetime) -> None:
         with self._lock:
@@ -82,8 +90,73 @@ class InMemoryRepository(Repository):
         with self._lock:
             self.audit.append(entry)
 
-    def list_audit(self, limit: int = 100) -> list[AuditEntry]:
-        return sorted(self.audit, key=lambda e: e.at, reverse=True)[:limit]
+    def list_audit(self, limit: int = 100, *, actor: str | None = None, target: str | None = None) -> list[AuditEntry]:
+        entries = [e for e in self.audit if (actor is None or e.actor == actor) and (target is None or e.target == target)]
+        return sorted(entries, key=lambda e: e.at, reverse=True)[:limit]
+
+    def add_staff_member(self, member: StaffMember) -> None:
+        with self._lock:
+            if member.email in self.staff_members:
+                raise Conflict(f"email: {member.email} is a staff member already")
+            self.staff_members[member.email] = member
+
+    def get_staff_member(self, email: str) -> StaffMember | None:
+        return self.staff_members.get(email)
+
+    def list_staff_members(self) -> list[StaffMember]:
+        return [self.staff_members[e] for e in sorted(self.staff_members)]
+
+    def remove_staff_member(self, email: str) -> bool:
+        with self._lock:
+            return self.staff_members.pop(email, None) is not None
+
+    def add_sign_in_link(self, link: SignInLink, *, member: StaffMember, links_made: tuple[datetime, ...]) -> None:
+        with self._lock:
+            current = self.staff_members.get(member.email)
+            if current is None or current != member or link.token_hash in self.sign_in_links:
+                raise Conflict("staff member: changed meanwhile; try again")
+            self.staff_members[member.email] = replace(member, links_made=links_made)
+            self.sign_in_links[link.token_hash] = link
+
+    def get_sign_in_link(self, token_hash: str) -> SignInLink | None:
+        return self.sign_in_links.get(token_hash)
+
+    def use_sign_in_link(self, token_hash: str, now: datetime) -> SignInLink:
+        with self._lock:
+            link = self.sign_in_links.get(token_hash)
+            if link is None or not link.usable(now):
+                raise Gone("token: this sign-in link has expired or was used already")
+            used = self.sign_in_links[token_hash] = replace(link, used_at=now)
+            return used
+
+    def add_console_session(self, session: ConsoleSession) -> None:
+        with self._lock:
+            if session.token_hash in self.console_sessions:
+                raise Conflict("session: exists")
+            self.console_sessions[session.token_hash] = session
+
+    def get_console_session(self, token_hash: str) -> tuple[ConsoleSession | None, StaffMember | None]:
+        session = self.console_sessions.get(token_hash)
+        return session, (self.staff_members.get(session.email) if session else None)
+
+    def touch_console_session(self, session: ConsoleSession, now: datetime) -> None:
+        with self._lock:
+            if session.token_hash in self.console_sessions:
+                self.console_sessions[session.token_hash] = replace(session, last_seen_at=now)
+
+    def end_console_session(self, token_hash: str) -> None:
+        with self._lock:
+            self.console_sessions.pop(token_hash, None)
+
+    def take_allowances(self, allowances: Sequence[Allowance], now: datetime) -> Allowance | None:
+        with self._lock:
+            keys = [(a.scope, a.key, a.window_id(now)) for a in allowances]
+            for allowance, key in zip(allowances, keys):
+                if self.allowances.get(key, (0, now))[0] >= allowance.limit:
+                    return allowance
+            for allowance, key in zip(allowances, keys):
+                self.allowances[key] = (self.allowances.get(key, (0, now))[0] + 1, allowance.ends(now))
+            return None
 
     def suppression(self, digest: str) -> str | None:
         return self.suppressions.get(digest)
@@ -143,6 +216,15 @@ class InMemoryRepository(Repository):
                 raise Conflict("registration: a mail about it is being sent; try again")
             registration, put_sends = _raised(registration, put_sends,
                                               _later_expiry(registration.expires_at, current.expires_at))
+            counts = count_changes(expect[0] if len(expect) == 1 else None, registration.status)
+            if seat_change and event is not None and seat_change > 0 and capacity is not None \
+                    and event.seats_taken + seat_change > capacity:
+                return False
+            if counts:
+                if event is None:
+                    raise Conflict("registration: could not be changed; try again")
+                event = self.events[event.id] = replace(event, **{
+                    name: max(getattr(event, name) + change, 0) for name, change in counts.items()})
             if seat_change:
                 if event is None:
                     raise NotFound(f"event_id: no event {registration.event_id!r}")

@@ -21,6 +21,7 @@ from chalicelib.errors import (
     Conflict,
     DomainError,
     ErasedPersonLink,
+    Forbidden,
     Gone,
     InvalidInput,
     InvalidInputs,
@@ -53,6 +54,9 @@ ERRORS = (
     ErrorRow(InvalidInput, 400, "BadRequestError", *_BAD_REQUEST),
     ErrorRow(InvalidInputs, 400, "BadRequestError", *_BAD_REQUEST),
     ErrorRow(Unauthorized, 401, "UnauthorizedError", *_BAD_REQUEST),
+    ErrorRow(Forbidden, 403, "ForbiddenError", 403, N_("Not allowed"),
+             N_("This page did not accept what was sent, or you may not do this. Go back, reload the page and try "
+                "again.")),
     ErrorRow(NotFound, 404, "NotFoundError", 404, N_("Page not found"), N_("We could not find what you asked for.")),
     ErrorRow(AwaitingConfirmation, 409, "ConflictError", 409, N_("Confirm your registration first"),
              N_("This registration waits for its confirmation: open the link in the email we sent you. "

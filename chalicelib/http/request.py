@@ -119,6 +119,16 @@ def current_path() -> str:
     return request.path.format(**(request.uri_params or {}))
 
 
+def source_ip() -> str | None:
+    """The caller's IP as API Gateway saw it (``identity.sourceIp``; chalice local's peer), for the limit per client.
+
+    Never logged or stored as it is: the service keeps a keyed hash of it, for an hour.
+    """
+    identity = (current().context or {}).get("identity") or {}
+    value = identity.get("sourceIp")
+    return value if isinstance(value, str) and value else None
+
+
 def actor() -> str:
     """The staff member a Bearer token names (the authorizer's principal), for the audit log."""
     return current().context.get("authorizer", {}).get("principalId", "unknown")

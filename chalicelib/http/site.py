@@ -14,7 +14,7 @@ from chalice import Blueprint, Response
 from chalicelib import times
 from chalicelib.errors import DomainError, InvalidInput, InvalidInputs, NotFound, Unavailable
 from chalicelib.http.errors import html_error, json_error
-from chalicelib.http.request import current, is_form_post, json_body, page_language, raw_form_body
+from chalicelib.http.request import current, is_form_post, json_body, page_language, raw_form_body, source_ip
 from chalicelib.http.responses import _, json_response, page, see_other
 from chalicelib.http.routing import page_route
 from chalicelib.model.event import ID_PATTERN
@@ -135,7 +135,7 @@ def _subscribe(data: Any) -> None:
     # person, and keeps and sends nothing.
     settings = get_settings()
     subscribe.subscribe(get_repo(), get_mailer(), data, base_url=settings.base_url, key=get_keys(), settings=settings,
-                        now=times.now())
+                        now=times.now(), client=source_ip())
 
 
 @page_route(site, "/outbox", methods=["GET"])

@@ -51,6 +51,15 @@ def normalise_email(value: Any) -> str:
     return result.ascii_email or result.normalized
 
 
+def mailbox(address: str) -> str:
+    """The mailbox an address delivers to: without its ``+tag`` and case-folded (``An+x@Example.be`` -> ``an@example.be``).
+
+    The confirmation-mail limits count per mailbox: ``victim+0@`` ... ``victim+49@`` all land in one.
+    """
+    local, _, domain = address.strip().rpartition("@")
+    return f"{local.split('+', 1)[0]}@{domain}".casefold()
+
+
 def _one_line_text(value: Any, field: str, limit: int, required: bool) -> str:
     if value is None:
         value = ""

@@ -44,7 +44,7 @@ WRITABLE_FIELDS = {
 # Fields a client may send back unchanged from a GET; they are ignored.
 READ_ONLY_FIELDS = {
     "sequence", "created_at", "updated_at", "seats_left", "registration_open", "url",
-    "ics_url", "counts", "cancelled_at",
+    "ics_url", "counts", "cancelled_at", "cancellation_message",
 }
 
 
@@ -84,6 +84,8 @@ class Event:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     cancelled_at: datetime | None = None
+    # What staff wrote when cancelling (nl, en; empty: nothing), which the cancellation mail carries.
+    cancellation_message: dict[str, str] | None = None
     seats_taken: int = 0
     # The event as it was before a change whose mails (notices, moved
     # reminders, seats for the people waiting) are not all planned yet: saved
@@ -94,6 +96,11 @@ class Event:
     # offered to the people waiting; kept apart, like ``seats_taken``. Cleared
     # by ``promote_waiting``; if that failed, the tick takes it up.
     seat_freed_at: datetime | None = None
+    # How many registrations are waiting for a seat, and interested until registration opens: kept apart, like
+    # ``seats_taken``, moved in the transaction that moves a registration, so that the console lists every
+    # event with its counts from the one Query of the events.
+    waiting_count: int = 0
+    interested_count: int = 0
 
     @property
     def seats_left(self) -> int | None:
@@ -103,6 +110,10 @@ class Event:
 
     def title_in(self, lang: str) -> str:
         return self.title.get(lang) or self.title["nl"]
+
+    def cancellation_message_in(self, lang: str) -> str:
+        message = self.cancellation_message or {}
+        return message.get(lang) or message.get("nl", "")
 
     def description_in(self, lang: str) -> str:
         return self.description.get(lang) or self.description.get("nl", "")
@@ -147,11 +158,13 @@ class Event:
             "created_at": _iso_or_none(self.created_at),
             "updated_at": _iso_or_none(self.updated_at),
             "cancelled_at": _iso_or_none(self.cancelled_at),
+            "cancellation_message": dict(self.cancellation_message) if self.cancellation_message else None,
             "unplanned": self.unplanned,
         }
 
     @classmethod
-    def from_record(cls, record: dict[str, Any], seats_taken: int = 0, seat_freed_at: datetime | None = None) -> "Event":
+    def from_record(cls, record: dict[str, Any], seats_taken: int = 0, seat_freed_at: datetime | None = None,
+                    waiting_count: int = 0, interested_count: int = 0) -> "Event":
         """Rebuild an event written by ``to_record``."""
         loc = record.get("location")
         return cls(
@@ -173,10 +186,29 @@ class Event:
             created_at=_from_iso_or_none(record.get("created_at")),
             updated_at=_from_iso_or_none(record.get("updated_at")),
             cancelled_at=_from_iso_or_none(record.get("cancelled_at")),
+            cancellation_message=dict(record["cancellation_message"]) if record.get("cancellation_message") else None,
             seats_taken=int(seats_taken),
             unplanned=record.get("unplanned"),
             seat_freed_at=seat_freed_at,
+            waiting_count=max(int(waiting_count), 0),
+            interested_count=max(int(interested_count), 0),
         )
+
+
+# The registration statuses counted on the event item (confirmed ones are ``seats_taken``), by attribute.
+COUNTED = {"waitlisted": "waiting_count", "interested": "interested_count"}
+
+
+def count_changes(before: str | None, after: str) -> dict[str, int]:
+    """How a registration's move from ``before`` (None: not known) to ``after`` moves the event's counts."""
+    if before is None or before == after:
+        return {}
+    changes = {}
+    if before in COUNTED:
+        changes[COUNTED[before]] = -1
+    if after in COUNTED:
+        changes[COUNTED[after]] = 1
+    return changes
 
 
 def _iso_or_none(value: datetime | None) -> str | None:

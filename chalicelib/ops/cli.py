@@ -12,7 +12,7 @@ from chalicelib.adapters.dynamodb.table import create_table
 from chalicelib.errors import DomainError
 from chalicelib.adapters import outbox
 from chalicelib.ops.seed import seed
-from chalicelib.services import staff
+from chalicelib.services import console, staff
 
 
 def _repo():
@@ -85,6 +85,35 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
     return 0 if count else 1
 
 
+def cmd_staff_add(args: argparse.Namespace) -> int:
+    """Put someone on the console's staff list."""
+    member = console.add_member(_repo(), args.email, args.name, admin=args.admin, actor="cli")
+    print(f"staff member {member.email} ({member.name}{', admin' if member.admin else ''}) added; they sign in at "
+          f"{wiring.get_settings().base_url}/console")
+    return 0
+
+
+def cmd_staff_remove(args: argparse.Namespace) -> int:
+    """Take someone off the staff list; their console sessions stop working at once."""
+    if console.remove_member(_repo(), args.email, actor="cli"):
+        print(f"staff member {args.email} removed; their sessions have ended")
+        return 0
+    print(f"{args.email} is not a staff member", file=sys.stderr)
+    return 1
+
+
+def cmd_staff_list(args: argparse.Namespace) -> int:
+    for member in _repo().list_staff_members():
+        print("\t".join([member.email, member.name] + (["admin"] if member.admin else [])))
+    return 0
+
+
+def cmd_staff_link(args: argparse.Namespace) -> int:
+    """Print a sign-in link for a staff member instead of mailing it (valid 15 minutes, once)."""
+    print(console.sign_in_url(_repo(), args.email, base_url=wiring.get_settings().base_url))
+    return 0
+
+
 def cmd_outbox(args: argparse.Namespace) -> int:
     """Print the mail the app has sent (moto's server; local stage only)."""
 
@@ -134,6 +163,20 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = tokens.add_parser("revoke", help="revoke every token of NAME")
     revoke.add_argument("name")
     revoke.set_defaults(run=cmd_token_revoke)
+    members = commands.add_parser("staff", help="the console's staff list: add, remove, list; a sign-in link").add_subparsers(
+        dest="action", required=True)
+    add = members.add_parser("add", help="put EMAIL on the staff list as NAME (--admin: may add and remove staff)")
+    add.add_argument("email")
+    add.add_argument("name")
+    add.add_argument("--admin", action="store_true", help="may add and remove staff members in the console")
+    add.set_defaults(run=cmd_staff_add)
+    remove = members.add_parser("remove", help="take EMAIL off the staff list; their sessions end at once")
+    remove.add_argument("email")
+    remove.set_defaults(run=cmd_staff_remove)
+    members.add_parser("list", help="every staff member: address, name, admin").set_defaults(run=cmd_staff_list)
+    link = members.add_parser("sign-in-link", help="print a sign-in link for EMAIL (once, 15 minutes) instead of mailing it")
+    link.add_argument("email")
+    link.set_defaults(run=cmd_staff_link)
     due = commands.add_parser("send-due", help="one tick of reminders and notifications, as of now or --now ISO")
     due.add_argument("--now", help="the moment to run as, ISO 8601 (a time without offset is Brussels time)")
     due.add_argument("--time-budget", type=float, default=50.0, help="seconds the tick may run (default 50)")

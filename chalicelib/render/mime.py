@@ -110,6 +110,11 @@ def build_mime(mail: Mail, sender: str) -> bytes:
     unsubscribe = one_line(mail.unsubscribe_url, 900)
     if not unsubscribe.isascii():
         raise ValueError("the unsubscribe link must be ASCII")
+    # One line (up to RFC 5322's 998 characters): a folded URL is not read as
+    # one by mail clients, which then offer no unsubscribe button. A mail to
+    # staff (a console sign-in link) is to no list, and has none.
+    listed = (f"List-Unsubscribe: <{unsubscribe}>", "List-Unsubscribe-Post: List-Unsubscribe=One-Click") \
+        if unsubscribe else ()
     headers = (
         f"From: {SENDER_NAME} <{sender}>",
         f"To: {_mailbox(one_line(mail.to_name, 100), mail.to_email)}",
@@ -118,10 +123,7 @@ def build_mime(mail: Mail, sender: str) -> bytes:
         f"Date: {format_datetime(times.now())}",
         f"Message-ID: {make_msgid(domain=sender.rpartition('@')[2] or 'localhost')}",
         "Auto-Submitted: auto-generated",
-        # One line (up to RFC 5322's 998 characters): a folded URL is not read
-        # as one by mail clients, which then offer no unsubscribe button.
-        f"List-Unsubscribe: <{unsubscribe}>",
-        "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+        *listed,
         "MIME-Version: 1.0",
         f"Content-Type: {content_type}",
     )

@@ -17,6 +17,7 @@ import copy
 from typing import Any
 
 from chalicelib.model.event import LANGUAGES
+from chalicelib.render.openapi_console import console_paths
 from chalicelib.render.openapi_schemas import SCHEMAS, VERSION
 
 _NOSNIFF = {
@@ -396,12 +397,14 @@ def document(base_url: str | None = None) -> dict[str, Any]:
                             "input, however malformed, gets a 5xx other than 503 (a dependency unreachable)."),
             "contact": {"email": "smartregionoffice@vlaanderen.be"},
         },
-        "paths": _paths(),
+        "paths": {**_paths(), **console_paths()},
         "components": {
             "schemas": copy.deepcopy(SCHEMAS),
             "securitySchemes": {"staffToken": {
                 "type": "http", "scheme": "bearer",
-                "description": "A staff token from `python -m chalicelib.cli staff-token create NAME`"}},
+                "description": "A staff token from `python -m chalicelib.cli staff-token create NAME`"},
+                "consoleSession": {"type": "apiKey", "in": "cookie", "name": "sro_console",
+                                   "description": "The staff console's session, from signing in by mail"}},
         },
     }
     if base_url:

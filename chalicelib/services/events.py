@@ -11,7 +11,7 @@ from typing import Any
 
 from chalicelib import times
 from chalicelib.errors import Conflict, InvalidInput, NotFound
-from chalicelib.input.event import build_event
+from chalicelib.input.event import build_event, checked_text
 from chalicelib.model.event import Event, EventChange, _marked, material_changes, slugify, unplanned_change
 from chalicelib.model.person import AuditEntry
 from chalicelib.ports import Repository
@@ -113,9 +113,14 @@ def publish_event(repo: Repository, event_id: str, *, actor: str, base_url: str,
 
 
 def cancel_event(repo: Repository, event_id: str, *, actor: str, base_url: str,
-                 now: datetime | None = None) -> EventChange:
-    """Cancel an event: it stays visible as cancelled, and its sequence rises."""
+                 now: datetime | None = None, message: Any = None) -> EventChange:
+    """Cancel an event: it stays visible as cancelled, and its sequence rises.
+
+    ``message``: what staff write to the people registered (``{"nl", "en"}``, either may be empty), which the
+    cancellation mail carries.
+    """
     now = now or times.now()
+    note = cancellation_message(message)
     before = get_event(repo, event_id)
     if before.status == "cancelled":
         refresh_public_feeds(repo, now, base_url=base_url)
@@ -124,11 +129,27 @@ def cancel_event(repo: Repository, event_id: str, *, actor: str, base_url: str,
         # Cancelled events are public for 30 days; a draft never was, and has no one to tell.
         raise Conflict("status: a draft was never published, so there is nothing to cancel; leave it a draft")
     after = _marked(before, replace(before, status="cancelled", cancelled_at=now, updated_at=now,
-                                    sequence=before.sequence + 1))
+                                    sequence=before.sequence + 1, cancellation_message=note))
     repo.update_event(after, previous=before)
-    _audit(repo, actor, "event.cancel", after, now, previous_status=before.status)
+    _audit(repo, actor, "event.cancel", after, now, previous_status=before.status, message=bool(note))
     refresh_public_feeds(repo, now, base_url=base_url)
     return unplanned_change(after)
+
+
+CANCELLATION_MESSAGE_MAX = 2000
+
+
+def cancellation_message(value: Any) -> dict[str, str] | None:
+    """A cancellation's message to the people registered: texts in Dutch and English, each optional; None if
+    both are empty. InvalidInput (``message.nl``, ``message.en``) for text that cannot be sent."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) - {"nl", "en"}:
+        raise InvalidInput("message", "wrong_type", "must be an object with nl and en texts", expected="object")
+    texts = {lang: checked_text(value.get(lang), f"message.{lang}", CANCELLATION_MESSAGE_MAX, False, multiline=True)
+             for lang in ("nl", "en")}
+    texts = {lang: text for lang, text in texts.items() if text}
+    return texts or None
 
 
 def list_upcoming(repo: Repository, now: datetime | None = None) -> list[Event]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib import config, times, tokens
+from chalicelib import config, logs, times, tokens
 from chalicelib.errors import (
     Conflict,
     ErasedPersonLink,
@@ -29,7 +29,8 @@ from chalicelib.errors import (
     NotFound,
     Unavailable,
 )
-from chalicelib.input.subscription import SubscriptionRequest, parse_subscription
+from chalicelib.input.subscription import SubscriptionRequest, mailbox, parse_subscription
+from chalicelib.model.allowance import Allowance
 from chalicelib.model.event import Event, _can_register
 from chalicelib.model.expiry import CONFIRM_VALIDITY, TOKEN_LISTED_FOR
 from chalicelib.model.person import KEPT_STATUSES, ConfirmToken, Person, Registration
@@ -87,18 +88,52 @@ class Submitted:
 
 
 def subscribe(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, key: bytes, settings: config.Settings,
-              now: datetime | None = None) -> None:
-    """Take a submission and mail the address a confirmation link; the answer never depends on the address."""
-    _submit(repo, mailer, data, base_url=base_url, key=key, settings=settings, now=now)
+              now: datetime | None = None, client: str | None = None) -> None:
+    """Take a submission and mail the address a confirmation link; the answer never depends on the address.
+
+    ``client``: the source IP of the request (API Gateway's), for the limit per client; it is kept only as a
+    keyed hash, for the hour it counts in.
+    """
+    _submit(repo, mailer, data, base_url=base_url, key=key, settings=settings, now=now, client=client)
+
+
+def _allowances(request: SubscriptionRequest, key: bytes, settings: config.Settings, *, proven: bool,
+                client: str | None) -> list[Allowance]:
+    """The counts a confirmation mail to ``request.email`` uses up, besides the person's own (``_mail_limit``).
+
+    Per mailbox (the address without its +tag, case-folded), so sub-addresses do not multiply the limits; per
+    client, so one client cannot spray mailboxes; and the whole service's hourly ceiling. A resend through a
+    mailed link (``proven``) counts apart, per mailbox: what anyone types into the form cannot use it up,
+    so the owner of an address can always get a new link (docs/people.md).
+    """
+    box = tokens.keyed_hash("mailbox", mailbox(request.email), key)
+    scope = "mailbox-link" if proven else "mailbox"
+    counts = [Allowance(scope, box, "hour", settings.confirmation_mails_per_hour),
+              Allowance(scope, box, "day", settings.confirmation_mails_per_day)]
+    if client and not proven:
+        counts.append(Allowance("client", tokens.keyed_hash("client", client, key), "hour",
+                                settings.confirmation_mails_per_client_per_hour))
+    counts.append(Allowance("service", "", "hour", settings.confirmation_mails_ceiling_per_hour))
+    return counts
+
+
+def _held(allowance: Allowance, now: datetime) -> MailLimitReached:
+    """The limit an allowance used up, as the resend buttons tell it; logged (and, for the ceiling, alarmed)."""
+    logs.confirmation_held(allowance.scope)
+    return MailLimitReached(allowance.period, allowance.ends(now) - now)
+
+
+_UNLIMITED = 1 << 30
 
 
 def _submit(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, key: bytes, settings: config.Settings,
-            now: datetime | None = None, existing_only: bool = False) -> Submitted:
+            now: datetime | None = None, existing_only: bool = False, client: str | None = None) -> Submitted:
     """``subscribe``, saying what it mailed: for the resend buttons, whose holder proved the address, not the form.
 
     ``existing_only`` (the resend buttons): only for a person who exists. One gone meanwhile (an erasure
     between the button's read and this one, or this write) raises ErasedPersonLink; no profile is made again,
-    nothing is mailed.
+    nothing is mailed. Their mails count apart from the form's (``_allowances``): a stranger's posts do
+    not lock the owner out.
     """
 
     now = now or times.now()
@@ -117,6 +152,8 @@ def _submit(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, key: 
         return Submitted(False)  # a bot filled the hidden field: same answer, nothing kept, nothing sent
 
     person_id = tokens.person_id_for(request.email.lower(), key)
+    held: MailLimitReached | None = None
+    counted = False
     for attempt in range(RETRIES):
         person = repo.get_person(person_id)
         if person is None and existing_only:
@@ -130,8 +167,10 @@ def _submit(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, key: 
         recent = tuple(t for t in (person.confirm_mails if person else ()) if t > now - timedelta(days=1))
         stopped_at = person.mail_stopped_at if person is not None and \
             person.mail_stopped_reason == "unsubscribed" else None
-        limit = _mail_limit(recent, now, per_hour=settings.confirmation_mails_per_hour,
-                            per_day=settings.confirmation_mails_per_day, stopped_at=stopped_at)
+        # (A resend through a link keeps to the stop's one a day here; its hour and day count apart.)
+        limit = _mail_limit(recent, now, stopped_at=stopped_at,
+                            per_hour=_UNLIMITED if existing_only else settings.confirmation_mails_per_hour,
+                            per_day=_UNLIMITED if existing_only else settings.confirmation_mails_per_day)
         within = limit is None
         # An address that bounced or complained is never mailed again, even
         # once its person has expired or been erased: SES keeps the
@@ -139,6 +178,14 @@ def _submit(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, key: 
         suppressed = repo.suppression(tokens.address_hash(request.email, key)) if person is None else None
         may_mail = within and suppressed is None and (
             person is None or person.mail_stopped_reason in (None, "unsubscribed"))
+        if may_mail and not counted:
+            # Counted once, whatever retries follow: the mailbox's, the client's, the service's.
+            counted = True
+            used_up = repo.take_allowances(_allowances(request, key, settings, proven=existing_only, client=client),
+                                           now)
+            held = _held(used_up, now) if used_up is not None else None
+        if held is not None:
+            may_mail, limit = False, held
         token_value, token_hash = tokens.new_token()
         token = None
         if fresh_ids and may_mail:

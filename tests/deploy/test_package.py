@@ -645,3 +645,21 @@ def test_checkov_finds_no_unexplained_failure_in_the_template(packaged, stage):
                    if len(c["check_result"].get("suppress_comment") or "") < 20]
     assert unexplained == []
 
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_reaching_the_confirmation_ceiling_raises_an_alarm_on_the_metric_the_code_logs(packaged, stage, capsys):
+    """Issue 21, item 1: the hourly ceiling of confirmation mails alarms (CloudWatch) when reached."""
+    from chalicelib import logs
+
+    logs.confirmation_held("service")
+    line = json.loads(capsys.readouterr().out.splitlines()[-1])
+    [metrics] = line["_aws"]["CloudWatchMetrics"]
+    alarm = template(packaged, stage)["Resources"]["ConfirmationCeilingAlarm"]
+    assert alarm["Type"] == "AWS::CloudWatch::Alarm"
+    props = alarm["Properties"]
+    assert props["Namespace"] == metrics["Namespace"] and props["MetricName"] == "ConfirmationCeilingReached"
+    assert line["ConfirmationCeilingReached"] == 1 and [d["Name"] for d in props["Dimensions"]] == metrics["Dimensions"][0]
+    assert (props["Statistic"], props["Threshold"], props["ComparisonOperator"]) == \
+        ("Sum", 1, "GreaterThanOrEqualToThreshold")
+    assert props["AlarmActions"]["Fn::If"][0] == "HasAlarmTopic"  # notifies the operator's topic when one is given

@@ -33,7 +33,7 @@ def test_the_printed_send_due_command_carries_everything_it_needs_the_site_addre
     monkeypatch.setenv("MOTO_PORT", "5107")
     env = run_local.settings()
     env["REMINDER_INTERVAL"] = "60"
-    run_local.banner(env, "TOKEN123")
+    run_local.banner(env, "TOKEN123", "http://127.0.0.1:8000/console/sign-in/a-link")
     printed = capsys.readouterr().out
     [line] = [l for l in printed.splitlines() if "send-due" in l and "chalicelib.cli" in l]
     words = shlex.split(line.strip())
@@ -52,7 +52,7 @@ def test_the_printed_send_due_command_carries_everything_it_needs_the_site_addre
 def test_the_banner_says_that_local_data_lives_in_memory(monkeypatch, capsys):
     env = run_local.settings()
     env["REMINDER_INTERVAL"] = "60"
-    run_local.banner(env, "TOKEN123")
+    run_local.banner(env, "TOKEN123", "http://127.0.0.1:8000/console/sign-in/a-link")
     printed = capsys.readouterr().out
     assert "in memory" in printed and "new staff token" in printed
 

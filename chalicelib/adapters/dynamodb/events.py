@@ -34,7 +34,9 @@ class EventItems:
     def _event_from_item(item: dict[str, Any]) -> Event:
         freed = item.get("seat_freed_at", {}).get("S")
         return Event.from_record(json.loads(item["body"]["S"]), seats_taken=int(item.get("seats_taken", {"N": "0"})["N"]),
-                                 seat_freed_at=times.from_utc_iso(freed) if freed else None)
+                                 seat_freed_at=times.from_utc_iso(freed) if freed else None,
+                                 waiting_count=int(item.get("waiting_count", {"N": "0"})["N"]),
+                                 interested_count=int(item.get("interested_count", {"N": "0"})["N"]))
 
     def create_event(self, event: Event) -> None:
         from botocore.exceptions import ClientError

@@ -14,6 +14,7 @@ registration        ``EVENT#<event_id>``       ``REG#<person_id>``          body
 confirm token       ``TOKEN#<sha256>``         ``TOKEN``                    body (JSON), used_at, done_at, valid_until; TTL
 feed version        ``FEED``                   ``CALENDAR#<lang>#V#<n>``    body (B, gzip), etag, built_at; TTL
 send slots          ``RATE``                   ``SES``                      slots_end (N, epoch seconds)
+allowance           ``ALLOWANCE#<scope>#<h>``  ``<hour|day>#<window>``      used (N); TTL at the window's end
 erasure mark        ``TICK#<tick id>``         ``ERASED``                   (set for a tick holding an erased person's
                                                                             sends; TTL)
 send                ``EVENT#<event_id>``       ``SEND#<person_id>#<kind>``  body (JSON: state, due, cutoff, attempts,
@@ -101,6 +102,11 @@ Access patterns, each one request:
   so it never overwrites a claim. What a batch needs: one strongly consistent
   BatchGetItem of its profiles, its events and the registrations of sends
   claimed before (``read_for_sends``).
+- confirmation-mail limits (``model/allowance.py``): one TransactWriteItems of
+  an UpdateItem per count (``ADD used 1``, conditioned on ``used < limit``),
+  all or none; the cancellation reasons say which count was used up.
+  ``<h>`` is a keyed hash (a mailbox, a client's source IP) or empty (the
+  whole service); the item goes by TTL when its window ends.
 - keep to SES's rate across ticks: UpdateItem of ``RATE/SES`` per window of
   sends (a batch), moving ``slots_end`` on from the value last seen (or from
   now, when it lies in the past); a tick that lost the race retries from the

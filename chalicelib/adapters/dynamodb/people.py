@@ -13,7 +13,7 @@ from chalicelib import times
 from chalicelib.adapters.dynamodb.keys import ERASURE_MARK_KEEP, TTL_ATTRIBUTE, N, S, _epoch
 from chalicelib.errors import Conflict, EventChanged, Gone, Unavailable
 from chalicelib.model import codec
-from chalicelib.model.event import Event
+from chalicelib.model.event import Event, count_changes
 from chalicelib.model.expiry import EXPIRY_TRIES, TOKEN_KEPT_AFTER_EXPIRY, _later_expiry, _person_kept, _raised
 from chalicelib.model.person import ConfirmToken, Person, Registration
 from chalicelib.model.send import Send, SendReads
@@ -173,34 +173,45 @@ class PeopleItems:
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }}]
         update: dict[str, Any] | None = None
+        adds: list[str] = []
+        sets: list[str] = []
+        event_values: dict[str, Any] = {}
+        conditions: list[str] = []
         if seat_change:
-            update = {
-                "TableName": self.table,
-                "Key": self._event_key(registration.event_id),
-                "UpdateExpression": "ADD seats_taken :change",
-                "ExpressionAttributeValues": {":change": N(seat_change)},
-            }
+            adds.append("seats_taken :change")
+            event_values[":change"] = N(seat_change)
             if seat_change > 0 and capacity is not None:
-                update["ConditionExpression"] = "seats_taken < :capacity"
-                update["ExpressionAttributeValues"][":capacity"] = N(capacity - seat_change + 1)
+                conditions.append("seats_taken < :capacity")
+                event_values[":capacity"] = N(capacity - seat_change + 1)
             elif seat_change < 0:
-                update["ConditionExpression"] = "seats_taken >= :needed"
-                update["ExpressionAttributeValues"][":needed"] = N(-seat_change)
+                conditions.append("seats_taken >= :needed")
+                event_values[":needed"] = N(-seat_change)
                 # The mark that the people waiting are owed the seat, until promote_waiting clears it.
-                update["UpdateExpression"] += " SET seat_freed_at = :freed"
-                update["ExpressionAttributeValues"][":freed"] = S(times.to_utc_iso(registration.updated_at))
+                sets.append("seat_freed_at = :freed")
+                event_values[":freed"] = S(times.to_utc_iso(registration.updated_at))
             else:
-                update["ConditionExpression"] = "attribute_exists(PK)"
+                conditions.append("attribute_exists(PK)")
         elif seen is not None:
             # No seat moves, but the move was worked out from the event as read: an update that
             # changes nothing carries the condition (a ConditionCheck would need another IAM action).
+            sets.append("updated_at = :seen")
+        # The event's counts of people waiting and interested move with the status (Event.waiting_count).
+        for n, (attribute, change) in enumerate(sorted(count_changes(
+                expect[0] if len(expect) == 1 else None, registration.status).items())):
+            adds.append(f"{attribute} :count{n}")
+            event_values[f":count{n}"] = N(change)
+        if adds and not seat_change and seen is None:
+            conditions.append("attribute_exists(PK)")  # never an item of counts alone
+        if adds or sets:
+            expression = " ".join(part for part in (
+                "ADD " + ", ".join(adds) if adds else "", "SET " + ", ".join(sets) if sets else "") if part)
             update = {"TableName": self.table, "Key": self._event_key(registration.event_id),
-                      "UpdateExpression": "SET updated_at = :seen", "ExpressionAttributeValues": {}}
-        if update is not None:
+                      "UpdateExpression": expression, "ExpressionAttributeValues": event_values}
             if seen is not None:
-                update["ConditionExpression"] = " AND ".join(
-                    c for c in (update.get("ConditionExpression"), "updated_at = :seen") if c)
-                update["ExpressionAttributeValues"][":seen"] = S(seen)
+                conditions.append("updated_at = :seen")
+                event_values[":seen"] = S(seen)
+            if conditions:
+                update["ConditionExpression"] = " AND ".join(conditions)
             update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
             items.append({"Update": update})
         putting = {send.key for send in put_sends}

@@ -69,15 +69,30 @@ class StaffItems:
             TTL_ATTRIBUTE: N(_epoch(entry.at + AUDIT_RETENTION)),
         })
 
-    def list_audit(self, limit: int = 100) -> list[AuditEntry]:
-        reply = self._call("query", KeyConditionExpression="PK = :pk",
-                           ExpressionAttributeValues={":pk": S("AUDIT")},
-                           ScanIndexForward=False, Limit=limit)
+    def list_audit(self, limit: int = 100, *, actor: str | None = None, target: str | None = None) -> list[AuditEntry]:
+        """Newest first. Filtered (by actor, target), pages are read until ``limit`` entries match or 10 pages
+        (10 MB of audit, years of it) have been read."""
+        filters, values, names = [], {":pk": S("AUDIT")}, {}
+        for name, wanted in (("actor", actor), ("target", target)):
+            if wanted is not None:
+                filters.append(f"#{name} = :{name}")
+                names[f"#{name}"], values[f":{name}"] = name, S(wanted)
+        kwargs: dict[str, Any] = {"KeyConditionExpression": "PK = :pk", "ExpressionAttributeValues": values,
+                                  "ScanIndexForward": False, "Limit": limit}
+        if filters:
+            kwargs.update(FilterExpression=" AND ".join(filters), ExpressionAttributeNames=names, Limit=max(limit, 200))
+        found: list[dict[str, Any]] = []
+        for _ in range(10):
+            reply = self._call("query", **kwargs)
+            found += reply.get("Items", [])
+            if not filters or len(found) >= limit or "LastEvaluatedKey" not in reply:
+                break
+            kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
         return [
             AuditEntry(actor=i["actor"]["S"], action=i["action"]["S"], target=i["target"]["S"],
                        at=times.from_utc_iso(i["SK"]["S"].split("#", 1)[0]),
                        details=json.loads(i["details"]["S"]))
-            for i in reply.get("Items", [])
+            for i in found[:limit]
         ]
 
     @staticmethod
