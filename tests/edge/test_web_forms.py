@@ -207,9 +207,13 @@ def test_cancel_asks_to_be_sure_then_cancels(client, manage_path, dynamodb_repo)
     assert 'name="confirm" value="yes"' in html(first)
     assert [r.status for r in dynamodb_repo.list_registrations(DAY)] == ["confirmed"]
     done = client.http.post(f"{manage_path}/events/{DAY}/cancel", headers=FORM, body="confirm=yes")
-    assert done.status_code == 200 and "Inschrijving geannuleerd" in html(done)
+    # Redirect after POST: a reload shows the manage page, never "resubmit the form?".
+    assert done.status_code == 303
+    assert done.headers["Location"] == f"{manage_path}?lang=nl&done=cancelled&event={DAY}"
+    shown = html(client.http.get(done.headers["Location"]))
+    assert "is geannuleerd" in shown and "Smart Region Dag" in shown
     # An imported .ics stays in a calendar app: the page says to remove it there (the personal feed drops it).
-    assert "Verwijder het daar dan" in html(done) and "agendafeed laat het vanzelf weg" in html(done)
+    assert "Verwijder het daar dan" in shown and "agendafeed laat het vanzelf weg" in shown
     assert [r.status for r in dynamodb_repo.list_registrations(DAY)] == ["cancelled"]
 
 
@@ -224,8 +228,11 @@ def test_erase_asks_to_be_sure_then_erases(client, manage_path):
 
 def test_stop_all_mail_from_the_manage_page(client, manage_path):
     done = client.http.post(f"{manage_path}/stop", headers=FORM, body="")
-    assert done.status_code == 200
+    assert done.status_code == 303 and done.headers["Location"] == f"{manage_path}?lang=nl&done=stopped"
+    assert "Je krijgt geen e-mails meer van ons. Je inschrijvingen blijven behouden." in html(client.http.get(done.headers["Location"]))
     assert "Je krijgt geen e-mails meer van ons. Wil je ze opnieuw krijgen" in html(client.http.get(manage_path))
+    # A crafted ?done= or a cancel notice for a registration that is not cancelled says nothing.
+    assert "is geannuleerd" not in html(client.http.get(f"{manage_path}?done=cancelled&event={DAY}"))
 
 
 def test_unknown_manage_token_is_a_404_page(client, published):
