@@ -261,3 +261,16 @@ def test_the_event_page_styles_its_facts_links_a_map_and_offers_no_registration_
     assert ">Inschrijven" not in page and "Mail me als de inschrijving opent" in page
     webinar = html(client.http.get("/events/webinar-2027-01-14", headers=BROWSER))
     assert ">Inschrijven<span" in webinar and "openstreetmap" not in webinar
+
+
+def test_the_check_your_mail_page_says_the_mail_limit_and_what_to_do_then(client, monkeypatch):
+    """It said "fill in the form again" while a fourth mail in an hour is silently held back."""
+    monkeypatch.setenv("CONFIRMATION_MAILS_PER_HOUR", "3")
+    monkeypatch.setenv("CONFIRMATION_MAILS_PER_DAY", "6")
+    for lang, words in (("en", ("at most 3 confirmation emails an hour and 6 a day",
+                                "filling in the form again sends nothing until", "spam folder")),
+                        ("nl", ("hoogstens 3 bevestigingsmails per uur en 6 per dag",
+                                "het formulier opnieuw invullen niets meer", "ongewenste e-mail"))):
+        page = html(client.http.get(f"/subscriptions/sent?lang={lang}"))
+        assert all(word in page for word in words), lang
+        assert 'href="mailto:smartregionoffice@vlaanderen.be"' in page.split("<main")[1].split("</main>")[0]
