@@ -38,8 +38,9 @@ FORM_AND_PLAIN = [pages.FORM_CONTENT_TYPE, "multipart/form-data", "text/plain", 
 def confirm_page(token):
     from chalicelib.services import subscribe
 
-    view = subscribe.inspect_confirm_token(get_repo(), token, now=times.now())
-    return page("confirm.html", token=token, view=view)
+    now = times.now()
+    view = subscribe.inspect_confirm_token(get_repo(), token, now=now)
+    return page("confirm.html", token=token, view=view, now=now)
 
 
 @page_route(links, "/confirm/{token}", methods=["POST"], content_types=FORM_AND_PLAIN)
