@@ -353,7 +353,9 @@ class _Tick:
             attachments = (self.cached(("ics", event.id, event.sequence, event.updated_at, lang, method),
                                        lambda: mails.calendar_attachment([event], lang, self.base_url, method)),)
         if send.kind == "reminder":
-            context["starts_in"] = _interval(times.parse_duration(send.detail, "reminders"), lang)
+            offset = times.parse_duration(send.detail, "reminders")
+            context["starts_in"] = _interval(offset, lang)
+            context["starts_tomorrow"] = offset == timedelta(days=1)  # "begint morgen", not "begint over 1 dag"
         elif send.kind == "change":
             context["changed"] = _changed(send.details.get("material", []))
             context["before"] = _before(send.details.get("before") or {})
