@@ -55,3 +55,18 @@ def test_a_request_for_an_event_not_open_yet_says_so_before_the_button_and_in_it
     assert text.index("asked to register this address for") < text.index("Smart Region webinar") < \
         text.index("Registration is not open yet for the following") < text.index("Smart Region Day") < \
         text.index("/confirm/")
+
+
+def test_the_waiting_list_and_interested_mails_give_the_link_of_the_event_page_to_share(client, staff_headers, mailer):
+    """They said "share the event's page" without its link."""
+    publish(client, staff_headers, webinar_data(), day_data(capacity=1),
+            day_data(id="later-day", title={"nl": "Later", "en": "Later"}, registration_opens_at="2027-03-01T09:00:00+01:00"))
+    post_form(client, email="cy@example.be", event_ids=[DAY], language="en")
+    client.http.post(confirm_path(mailer, "cy@example.be"), headers=FORM, body="")
+    post_form(client, event_ids=[DAY, "later-day"], language="en")  # the day is full; the other not open
+    client.http.post(confirm_path(mailer), headers=FORM, body="")
+    mail = mailer.to("an@example.be")[-1]
+    assert mail.subject == "On the waiting list: Smart Region Day; Registration not open yet: Later"
+    note = mail.text[mail.text.index("Want to invite a colleague?"):]
+    assert "Share the event pages:" in note and "/events/smart-region-dag-2027" in note and "/events/later-day" in note
+    assert 'href="http' in mail.html[mail.html.index("Want to invite a colleague?"):]
