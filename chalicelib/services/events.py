@@ -22,6 +22,24 @@ def _audit(repo: Repository, actor: str, action: str, event: Event, now: datetim
     repo.add_audit(AuditEntry(actor=actor, action=action, target=f"event:{event.id}", at=now, details=details))
 
 
+# The fields whose old and new values the audit log keeps (which fields changed is kept for every change).
+AUDITED_VALUES = ("starts_at", "ends_at", "timezone", "location", "online_url", "capacity", "status",
+                  "registration_opens_at", "registration_closes_at")
+
+
+def audited_changes(before: Event, after: Event) -> dict[str, dict[str, Any]]:
+    """``{field: {"before": ..., "after": ...}}`` for the audited fields that changed, as the staff API writes them
+    (instants in the event's zone, with their offset)."""
+    def value(event: Event, name: str) -> Any:
+        found = getattr(event, name)
+        if isinstance(found, datetime):
+            return times.format_instant(found, event.timezone)
+        return found.to_dict() if hasattr(found, "to_dict") else found
+
+    return {name: {"before": value(before, name), "after": value(after, name)} for name in AUDITED_VALUES
+            if getattr(before, name) != getattr(after, name)}
+
+
 def create_event(repo: Repository, data: Any, *, actor: str, base_url: str, now: datetime | None = None) -> Event:
     """Validate and store a new event; 409 when its id is taken or, without an id, when it exists already."""
     now = now or times.now()
@@ -95,7 +113,7 @@ def change_event(repo: Repository, event_id: str, data: Any, *, actor: str, base
         after = _marked(before, after)
         repo.update_event(after, previous=before)
         _audit(repo, actor, "event.change", after, now, fields=sorted(k for k in data if isinstance(k, str)),
-               material=material, sequence=after.sequence)
+               material=material, sequence=after.sequence, changes=audited_changes(before, after))
     # Also after a change that changed nothing: repeating a request heals a
     # feed whose refresh failed (refresh_public_feeds stores nothing if the
     # bytes are the same), and the mails of a change whose planning failed.
@@ -131,7 +149,8 @@ def cancel_event(repo: Repository, event_id: str, *, actor: str, base_url: str,
     after = _marked(before, replace(before, status="cancelled", cancelled_at=now, updated_at=now,
                                     sequence=before.sequence + 1, cancellation_message=note))
     repo.update_event(after, previous=before)
-    _audit(repo, actor, "event.cancel", after, now, previous_status=before.status, message=bool(note))
+    _audit(repo, actor, "event.cancel", after, now, previous_status=before.status, message=bool(note),
+           changes=audited_changes(before, after))
     refresh_public_feeds(repo, now, base_url=base_url)
     return unplanned_change(after)
 
