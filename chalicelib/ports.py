@@ -40,6 +40,10 @@ class Repository(ABC):
         """Replace ``previous`` with ``event``; raise Conflict if it changed since it was read."""
 
     @abstractmethod
+    def set_event_counts(self, event_id: str, counts: dict[str, int]) -> None:
+        """Set the event's ``waiting_count`` and ``interested_count`` (``cli recount-events``: counted anew)."""
+
+    @abstractmethod
     def seat_offered(self, event_id: str, freed_at: datetime) -> None:
         """Clear the event's freed-seat mark, if it is still ``freed_at`` (no seat was freed since)."""
 

@@ -66,6 +66,11 @@ class InMemoryRepository(Repository):
                                             waiting_count=current.waiting_count,
                                             interested_count=current.interested_count)
 
+    def set_event_counts(self, event_id: str, counts: dict[str, int]) -> None:
+        with self._lock:
+            if event_id in self.events:
+                self.events[event_id] = replace(self.events[event_id], **counts)
+
     def seat_offered(self, event_id: str, freed_at: datetime) -> None:
         with self._lock:
             current = self.events.get(event_id)

@@ -60,3 +60,29 @@ def parse_both(body: bytes) -> tuple[dict, dict]:
     assert [{k: e[k] for k in keys} for e in py["events"]] == [{k: e[k] for k in keys} for e in js["events"]]
     assert py["method"] == js["method"]
     return py, js
+
+
+def parse_with_vobject(body: bytes) -> dict:
+    """What vobject (a third reader, independent of icalendar and ical.js) reads: method and each event's texts."""
+    import vobject
+
+    calendar = vobject.readOne(body.decode("utf-8"))
+
+    def text(vevent, name):
+        found = getattr(vevent, name, None)
+        return None if found is None else found.value
+
+    method = getattr(calendar, "method", None)
+    return {"method": method.value if method is not None else None,
+            "events": [{"uid": text(v, "uid"), "summary": text(v, "summary"), "description": text(v, "description"),
+                        "location": text(v, "location")} for v in calendar.vevent_list]}
+
+
+def parse_three(body: bytes) -> tuple[dict, dict, dict]:
+    """``parse_both``, and vobject, which must agree with them on every event's texts."""
+    py, js = parse_both(body)
+    vo = parse_with_vobject(body)
+    keys = ("uid", "summary", "description", "location")
+    assert [{k: e[k] for k in keys} for e in vo["events"]] == [{k: e[k] for k in keys} for e in js["events"]]
+    assert vo["method"] == js["method"]
+    return py, js, vo

@@ -55,3 +55,17 @@ def personal_calendar(filename):
         if_none_match=headers.get("if-none-match"), if_modified_since=headers.get("if-modified-since"), key=get_keys())
     # Private: it holds join links; the token in the URL must not leak.
     return calendar_response(reply, {"Cache-Control": "private, max-age=300"})
+
+
+@api(feeds, "/manage/{token}/events/{event_id}/invite.ics", methods=["GET", "HEAD"])
+def seat_invitation(token, event_id):
+    from chalice import Response
+
+    from chalicelib.services import manage
+
+    body = manage.seat_invitation(get_repo(), token, event_id, base_url=get_settings().base_url, key=get_keys(),
+                                  now=times.now())
+    # Private, and never cached: it names the person and holds the join link; DTSTAMP is the moment it is made.
+    return Response(body=body.decode("utf-8") if current().method != "HEAD" else "", status_code=200, headers={
+        "Content-Type": "text/calendar; method=REQUEST; charset=utf-8", "Cache-Control": "private, no-store",
+        "Content-Disposition": 'attachment; filename="invite.ics"'})

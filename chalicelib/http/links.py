@@ -167,7 +167,8 @@ def cancel_registration(token, event_id):
                     message=pages.with_title(about, event, lang),
                     button=_("Yes, cancel my registration"), action=current().path.format(
                         token=token, event_id=event_id) + lang_query(), back_url=back)
-    manage.cancel_registration(get_repo(), token, event_id, now=times.now(), key=get_keys())
+    manage.cancel_registration(get_repo(), token, event_id, now=times.now(), key=get_keys(),
+                               mailer=get_mailer(), base_url=get_settings().base_url)
     # Redirect after POST: a reload shows the manage page (saying what was cancelled), never "resubmit the form?".
     return _back_to_manage(token, "cancelled", event_id)
 
@@ -274,7 +275,8 @@ def erase_my_data(token):
                     button=_("Yes, erase my data"), action=f"/manage/{token}/erase" + lang_query(),
                     back_url=_manage_path(token) + lang_query())
     try:
-        privacy.erase_by_token(get_repo(), token, now=times.now(), key=get_keys())
+        privacy.erase_by_token(get_repo(), token, now=times.now(), key=get_keys(), mailer=get_mailer(),
+                               base_url=get_settings().base_url)
     except ErasedPersonLink:
         pass  # erased already (a double click, a reload of the post): where the first one led
     return see_other(f"/erased{lang_query()}")

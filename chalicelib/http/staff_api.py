@@ -19,7 +19,7 @@ from chalicelib.http.routing import api
 from chalicelib.render import pages
 from chalicelib.render.event_json import event_json
 from chalicelib.services import events, staff
-from chalicelib.wiring import get_keys, get_repo, get_settings
+from chalicelib.wiring import get_keys, get_mailer, get_repo, get_settings
 
 staff_api = Blueprint(__name__)
 
@@ -112,7 +112,8 @@ def staff_subscriber_data():
 def staff_erase_subscriber():
     from chalicelib.services import privacy
 
-    privacy.erase_for_staff(get_repo(), subscriber_email(), actor=actor(), key=get_keys())
+    privacy.erase_for_staff(get_repo(), subscriber_email(), actor=actor(), key=get_keys(), mailer=get_mailer(),
+                            base_url=get_settings().base_url)
     return json_response({"status": "erased"})
 
 

@@ -34,7 +34,7 @@ from chalicelib.model.event import (
     WRITABLE_FIELDS,
     Event,
     Location,
-    material_changes,
+    calendar_changes,
     slugify,
 )
 
@@ -276,7 +276,7 @@ def build_event(data: dict[str, Any], *, existing: Event | None, now: datetime) 
         online_url=online_url, capacity=capacity, registration_opens_at=opens,
         registration_closes_at=closes, reminders=reminders,
     )
-    if material_changes(existing, changed):
+    if calendar_changes(existing, changed):
         changed = replace(changed, sequence=existing.sequence + 1)
     if changed != existing:
         changed = replace(changed, updated_at=now)

@@ -32,9 +32,14 @@ CAPACITY_MAX = 1_000_000
 EVENT_LENGTH_MAX = timedelta(days=31)
 ID_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 
-# Fields whose change alters what a calendar shows of when or where: they
-# raise SEQUENCE and registrants are told.
+# Fields whose change alters when or where the event is, or how to join it:
+# registrants are told (a change notice).
 MATERIAL_FIELDS = ("starts_at", "ends_at", "timezone", "location", "online_url")
+# Fields whose change alters anything a calendar shows (render/ical.py): they
+# raise SEQUENCE, so a calendar that has the event takes the new version
+# (Google's subscriptions are reported to keep the old text otherwise). The
+# kind shows as the place of an event without an address ("Online").
+CALENDAR_FIELDS = ("title", "description", "kind", "status") + MATERIAL_FIELDS
 
 WRITABLE_FIELDS = {
     "id", "kind", "status", "title", "description", "starts_at", "ends_at", "timezone",
@@ -232,6 +237,11 @@ def slugify(text: str, max_length: int = 80) -> str:
 def material_changes(before: Event, after: Event) -> list[str]:
     """Name the fields whose change registrants must hear about (time, place, join link)."""
     return [name for name in MATERIAL_FIELDS if getattr(before, name) != getattr(after, name)]
+
+
+def calendar_changes(before: Event, after: Event) -> list[str]:
+    """Name the fields whose change a calendar shows: each raises SEQUENCE (``CALENDAR_FIELDS``)."""
+    return [name for name in CALENDAR_FIELDS if getattr(before, name) != getattr(after, name)]
 
 
 def _sort_events(events: list[Event]) -> list[Event]:

@@ -9,8 +9,11 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class Attachment:
     filename: str
-    content_type: str  # e.g. "text/calendar; method=PUBLISH"
+    content_type: str  # e.g. "text/calendar; method=REQUEST; charset=utf-8"
     data: bytes
+    # An iMIP calendar's METHOD (REQUEST or CANCEL): the only one of a mail is
+    # also its text/calendar alternative, which mail apps act on (render/mime.py).
+    method: str | None = None
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,12 @@ PRODID = "-//Smart Region Office//Event service//NL"
 ORGANIZER_NAME = "Smart Region Office"
 ORGANIZER_EMAIL = "smartregionoffice@vlaanderen.be"
 LANGUAGES = ("nl", "en")
-METHODS = (None, "PUBLISH", "CANCEL")
+# None: a feed or one event's download. REQUEST and CANCEL: iMIP (RFC 6047, RFC 5546) in mails; see
+# docs/decisions/0009-imip-invitations.md.
+METHODS = (None, "REQUEST", "CANCEL")
+# The zone an empty calendar still carries: RFC 5545 wants at least one component in a VCALENDAR.
+EMPTY_CALENDAR_ZONE = times.DEFAULT_ZONE
+_EMPTY_CALENDAR_YEAR = 2027  # any year: the VTIMEZONE's rules start in 1970 and are the same for every year
 # How long a cancelled event stays in the public feed with STATUS:CANCELLED,
 # so that subscribed calendars see the cancellation rather than a silent gap.
 CANCELLED_KEPT = timedelta(days=30)
@@ -53,6 +58,40 @@ _TEXTS = {
         "more": "More information and registration",
     },
 }
+
+
+# ----------------------------------------------------------------- text
+
+
+def escape_text(value: str) -> str:
+    r"""``value`` as an iCalendar TEXT value (RFC 5545 3.3.11): backslash, semicolon, comma and line break escaped.
+
+    Written here rather than by icalendar's vText, which turns a literal
+    ``\N`` into a line break before escaping (``C:\Nieuw`` would reach every
+    calendar as "C:" and a new line "ieuw"): every character a staff member
+    types comes back exactly (decisions/0008). Stored text has one kind of line
+    break ("\n", ``input/event.py``); a CR is written as one all the same.
+    """
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+
+
+class _Text(str):
+    """A TEXT value that icalendar writes as given: escaped by ``escape_text``, folded by icalendar."""
+
+    def __new__(cls, value: str, params: dict[str, str] | None = None) -> "_Text":
+        from icalendar import Parameters
+
+        text = super().__new__(cls, value)
+        text.params = Parameters(params or {})
+        return text
+
+    def to_ical(self) -> bytes:
+        return escape_text(str(self)).encode("utf-8")
+
+
+def _add_text(component: Any, name: str, value: str) -> None:
+    component.add(name, _Text(value), encode=False)
 
 
 def event_uid(event_id: str) -> str:
@@ -114,11 +153,12 @@ def _description_text(event: Event, lang: str, include_join_link: bool) -> str:
 
 
 def build_calendar(events: list[Event], *, lang: str, base_url: str, include_join_link: bool,
-                   method: str | None = None, name: str | None = None, feed: bool | None = None) -> bytes:
+                   method: str | None = None, name: str | None = None, feed: bool | None = None,
+                   stamp: datetime | None = None) -> bytes:
     """Render ``events`` as one iCalendar object (RFC 5545, RFC 7986), UTF-8 with CRLF lines.
 
     ``method`` is None for subscription feeds and one event's download (no
-    METHOD) and "PUBLISH" or "CANCEL" for mail attachments.
+    METHOD); mails carry iMIP instead (``invitation``), "REQUEST" or "CANCEL".
     ``include_join_link`` adds CONFERENCE and the link in DESCRIPTION; only
     for people entitled to it.
 
@@ -128,6 +168,10 @@ def build_calendar(events: list[Event], *, lang: str, base_url: str, include_joi
     overrides the name): MS-OXCICAL omits X-WR-CALNAME for one appointment,
     and Outlook opens a file that has it as a new calendar, not as an event.
     A calendar with a METHOD is never a feed.
+
+    ``stamp``: DTSTAMP of a message with a METHOD, the moment it is made
+    (RFC 5546 orders two messages of one SEQUENCE by it). Without a METHOD,
+    DTSTAMP is the event's last change, so an unchanged feed keeps its bytes.
     """
     from icalendar import Calendar
 
@@ -147,16 +191,17 @@ def build_calendar(events: list[Event], *, lang: str, base_url: str, include_joi
         cal.add("method", method)
     if feed:
         title = name or texts["calendar"]
-        cal.add("name", title)
-        cal.add("x-wr-calname", title)
-        cal.add("description", texts["calendar_description"])
-        cal.add("x-wr-caldesc", texts["calendar_description"])
-    cal.add("x-wr-timezone", times.DEFAULT_ZONE)
-    if feed:
+        _add_text(cal, "name", title)
+        _add_text(cal, "x-wr-calname", title)
+        _add_text(cal, "description", texts["calendar_description"])
+        _add_text(cal, "x-wr-caldesc", texts["calendar_description"])
         # icalendar would write REFRESH-INTERVAL without VALUE=DURATION and a
-        # timedelta X-PUBLISHED-TTL as "1:00:00" (DESIGN.md): pass them as text.
+        # timedelta X-PUBLISHED-TTL as "1:00:00": pass them as text.
         cal.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
         cal.add("x-published-ttl", REFRESH_INTERVAL)
+    # No X-WR-TIMEZONE: every time carries its TZID (or is UTC), and readers
+    # that apply X-WR-TIMEZONE read a UTC time (the repeated autumn hour) as
+    # wall time in it: an event ending then would last zero minutes.
 
     ordered = sorted(events, key=lambda e: (e.starts_at, e.id))
     zones = sorted({e.timezone for e in ordered})
@@ -164,9 +209,13 @@ def build_calendar(events: list[Event], *, lang: str, base_url: str, include_joi
         years = [e.starts_at.astimezone(ZoneInfo(zone_name)).year for e in ordered if e.timezone == zone_name]
         years += [e.ends_at.astimezone(ZoneInfo(zone_name)).year for e in ordered if e.timezone == zone_name]
         cal.add_component(vtimezone(zone_name, min(years), max(years)))
+    if not ordered:
+        # A VCALENDAR needs a component (RFC 5545 3.6): an empty feed (all its
+        # events past) keeps the office's zone, which strict readers accept.
+        cal.add_component(vtimezone(EMPTY_CALENDAR_ZONE, _EMPTY_CALENDAR_YEAR, _EMPTY_CALENDAR_YEAR))
     for event in ordered:
         cal.add_component(_vevent(event, lang=lang, base_url=base_url,
-                                  include_join_link=include_join_link, method=method))
+                                  include_join_link=include_join_link, method=method, stamp=stamp))
     return cal.to_ical()
 
 
@@ -185,19 +234,26 @@ def _wall_or_utc(instant: datetime, zone: ZoneInfo) -> datetime:
     return local
 
 
-def _vevent(event: Event, *, lang: str, base_url: str, include_join_link: bool, method: str | None) -> Any:
+# The line an invitation's ATTENDEE takes, filled in per recipient (``Invitation.for_attendee``).
+_ATTENDEE_SLOT = "X-SRO-ATTENDEE-SLOT"
+
+
+def _vevent(event: Event, *, lang: str, base_url: str, include_join_link: bool, method: str | None,
+            stamp: datetime | None = None, attendee_slot: bool = False) -> Any:
     from icalendar import Event as VEvent
     from icalendar import vCalAddress, vUri
 
     texts = _TEXTS[lang]
     zone = ZoneInfo(event.timezone)
+    # An event cancelled by staff, or, in a CANCEL, one taken out of this person's calendar (they cancelled).
     cancelled = event.status == "cancelled" or method == "CANCEL"
     changed = event.updated_at or event.created_at or event.starts_at
     ev = VEvent()
     ev.add("uid", event_uid(event.id))
-    # DTSTAMP is the event's last change, never "now": the bytes must not
-    # change between two polls of an unchanged feed.
-    ev.add("dtstamp", changed.astimezone(times.UTC))
+    # DTSTAMP is the event's last change in a feed, never "now": the bytes
+    # must not change between two polls of an unchanged feed. A message (a
+    # METHOD) is stamped with the moment it is made.
+    ev.add("dtstamp", (stamp if method and stamp else changed).astimezone(times.UTC))
     if event.created_at:
         ev.add("created", event.created_at.astimezone(times.UTC))
     ev.add("last-modified", changed.astimezone(times.UTC))
@@ -206,23 +262,101 @@ def _vevent(event: Event, *, lang: str, base_url: str, include_join_link: bool, 
     ev.add("dtend", _wall_or_utc(event.ends_at, zone))
     ev.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     summary = event.title_in(lang)
-    ev.add("summary", texts["cancelled"] + summary if cancelled else summary)
+    _add_text(ev, "summary", texts["cancelled"] + summary if event.status == "cancelled" else summary)
     description = _description_text(event, lang, include_join_link)
     if description:
-        ev.add("description", description)
+        _add_text(ev, "description", description)
     location = _location_text(event, lang)
     if location:
-        ev.add("location", location)
+        _add_text(ev, "location", location)
     ev.add("url", vUri(event_page_url(event, base_url)), parameters={"VALUE": "URI"})
     organizer = vCalAddress(f"mailto:{ORGANIZER_EMAIL}")
     organizer.params["CN"] = ORGANIZER_NAME
     ev.add("organizer", organizer)
+    if attendee_slot:
+        ev.add(_ATTENDEE_SLOT, "x")
     ev.add("class", "PUBLIC")
     ev.add("transp", "TRANSPARENT" if cancelled else "OPAQUE")
     if include_join_link and event.online_url:
         ev.add("conference", vUri(event.online_url),
                parameters={"VALUE": "URI", "FEATURE": ["AUDIO", "VIDEO"], "LABEL": texts["join"]})
     return ev
+
+
+# ------------------------------------------------------------ invitations
+
+
+def fold(line: str) -> bytes:
+    """One content line, folded at 75 octets (RFC 5545 3.1) without splitting a UTF-8 character, CRLF-ended."""
+    data = line.encode("utf-8")
+    out, start, limit = [], 0, 75
+    while len(data) - start > limit:
+        end = start + limit
+        while end > start and (data[end] & 0xC0) == 0x80:  # not inside a character
+            end -= 1
+        out.append(data[start:end])
+        start, limit = end, 74  # a continuation line starts with a space
+    out.append(data[start:])
+    return b"\r\n ".join(out) + b"\r\n"
+
+
+# Characters a mail address may hold that a mailto: URI must percent-encode (RFC 6068).
+_MAILTO_SAFE = "@!$&'*+-/=._~"
+
+
+def attendee_line(email: str, name: str) -> str:
+    """The recipient as ATTENDEE: registered already (ACCEPTED), no reply asked (RSVP=FALSE); see decisions/0009.
+
+    CN is a quoted parameter value, which can hold no DQUOTE and no control
+    character: those become ' and a space (the name is only shown).
+    """
+    from urllib.parse import quote
+
+    cn = "".join(" " if ord(c) < 32 or c == "\x7f" else c for c in name).replace('"', "'").strip()
+    params = (f';CN="{cn}"' if cn else "") + ";CUTYPE=INDIVIDUAL;PARTSTAT=ACCEPTED;ROLE=REQ-PARTICIPANT;RSVP=FALSE"
+    return f"ATTENDEE{params}:mailto:{quote(email, safe=_MAILTO_SAFE)}"
+
+
+class Invitation:
+    """An iMIP calendar (METHOD REQUEST or CANCEL) for one event, made once and filled in per recipient.
+
+    ``for_attendee(email, name)`` returns its bytes with that person as
+    ATTENDEE: the tick renders one per event and fills in thousands, which
+    costs a join of bytes rather than a build with icalendar each.
+    """
+
+    def __init__(self, body: bytes, method: str):
+        slot = f"{_ATTENDEE_SLOT}:x\r\n".encode("ascii")
+        self.head, found, self.tail = body.partition(slot)
+        if not found:
+            raise ValueError("an invitation has one attendee slot")
+        self.method = method
+
+    def for_attendee(self, email: str, name: str) -> bytes:
+        return self.head + fold(attendee_line(email, name)) + self.tail
+
+
+def invitation(event: Event, *, lang: str, base_url: str, method: str, stamp: datetime) -> Invitation:
+    """The iMIP calendar of ``event`` (one VEVENT, no feed properties), stamped ``stamp``, to fill in per recipient.
+
+    REQUEST carries the join link (the recipient has a seat); CANCEL does not.
+    """
+    from icalendar import Calendar
+
+    if method not in ("REQUEST", "CANCEL"):
+        raise ValueError(f"an invitation's method is REQUEST or CANCEL, not {method!r}")
+    _check_lang(lang)
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", method)
+    zone = ZoneInfo(event.timezone)
+    years = [event.starts_at.astimezone(zone).year, event.ends_at.astimezone(zone).year]
+    cal.add_component(vtimezone(event.timezone, min(years), max(years)))
+    cal.add_component(_vevent(event, lang=lang, base_url=base_url, include_join_link=method == "REQUEST",
+                              method=method, stamp=stamp, attendee_slot=True))
+    return Invitation(cal.to_ical(), method)
 
 
 # ------------------------------------------------------- add-to-calendar links

@@ -7,7 +7,7 @@ import functools
 import re
 import secrets
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from chalicelib import times, tokens
@@ -15,9 +15,10 @@ from chalicelib.model import mail as mail_model
 from chalicelib.model.event import Event
 from chalicelib.model.mail import Attachment, Links, Mail
 from chalicelib.model.person import Person
+from chalicelib.model.send import Send
 from chalicelib.render import i18n
 from chalicelib.render.i18n import _babel_locale
-from chalicelib.render.ical import add_to_calendar_links, build_calendar, webcal_url
+from chalicelib.render.ical import Invitation, add_to_calendar_links, invitation, webcal_url
 
 
 def render(template: str, lang: str, **context: Any) -> tuple[str, str]:
@@ -147,27 +148,66 @@ def build_mail(template: str, lang: str, *, to_email: str, to_name: str, links: 
                 unsubscribe_url=links.unsubscribe, kind=template, attachments=attachments)
 
 
-def calendar_attachment(events: list[Event], lang: str, base_url: str, method: str = "PUBLISH",
-                        filename: str | None = None) -> Attachment:
-    """The .ics for a mail: with the join link for confirmed people (PUBLISH); a cancellation, to all, without.
+def invitation_attachment(made: Invitation, email: str, name: str, filename: str | None = None) -> Attachment:
+    """An iMIP calendar (REQUEST or CANCEL) for one recipient, who is its ATTENDEE (decisions/0009).
 
-    Events to add, not a calendar to subscribe to: no calendar name (feeds.build_calendar).
+    ``invite.ics`` for a REQUEST, ``cancelled.ics`` for a CANCEL; the only one
+    of a mail is also the mail's text/calendar alternative (render/mime.py).
     """
+    method = made.method
+    return Attachment(filename=filename or ("invite.ics" if method == "REQUEST" else "cancelled.ics"),
+                      content_type=f"text/calendar; method={method}; charset=utf-8",
+                      data=made.for_attendee(email, name), method=method)
 
-    data = build_calendar(events, lang=lang, base_url=base_url, include_join_link=method != "CANCEL", method=method,
-                          feed=False)
-    return Attachment(filename=filename or ("invite.ics" if method != "CANCEL" else "cancelled.ics"),
-                      content_type=f"text/calendar; method={method}; charset=utf-8", data=data)
 
+def invitations(events: list[Event], lang: str, base_url: str, *, email: str, name: str, stamp: datetime,
+                method: str = "REQUEST") -> tuple[Attachment, ...]:
+    """One invitation per event (REQUEST, with the join link; or CANCEL), each with the recipient as ATTENDEE.
 
-def invite_attachments(events: list[Event], lang: str, base_url: str) -> tuple[Attachment, ...]:
-    """One invite per event: Outlook imports only the first event of a file with several, or opens it as a calendar.
-
-    One event: ``invite.ics``; several: ``invite-<event id>.ics`` each.
+    One event: ``invite.ics`` (or ``cancelled.ics``), which is also the mail's
+    iMIP part. Several: ``invite-<event id>.ics`` each, as files only: an
+    iMIP message is about one event, and Outlook imports only the first event
+    of a file with several.
     """
     if len(events) == 1:
-        return (calendar_attachment(events, lang, base_url),)
-    return tuple(calendar_attachment([e], lang, base_url, filename=f"invite-{e.id}.ics") for e in events)
+        return (invitation_attachment(invitation(events[0], lang=lang, base_url=base_url, method=method,
+                                                 stamp=stamp), email, name),)
+    return tuple(invitation_attachment(invitation(e, lang=lang, base_url=base_url, method=method, stamp=stamp),
+                                       email, name, filename=f"invite-{e.id}.ics") for e in events)
+
+
+# ------------------------------------------------------- the tick's mails
+
+SEND_TEMPLATES = {"reminder": "reminder", "change": "event_changed", "cancel": "event_cancelled",
+                  "open": "registration_open", "seat": "seat_given", "message": "staff_message"}
+# The iMIP calendar a send carries, by kind: only to someone with a seat (``details["seat"]`` is False for
+# someone waiting or interested, who has no calendar entry from us).
+SEND_METHODS = {"change": "REQUEST", "seat": "REQUEST", "cancel": "CANCEL"}
+
+
+def send_method(send: Send) -> str | None:
+    """The METHOD of the invitation ``send`` carries, or None."""
+    return SEND_METHODS.get(send.kind) if send.details.get("seat", True) else None
+
+
+def render_send(send: Send, event: Event, lang: str, *, email: str, name: str, links: Links,
+                calendar_links: Any, attachments: tuple[Attachment, ...]) -> Mail:
+    """The mail of one send (a reminder, a notice, a seat, an opening, a staff message) to one person."""
+    context: dict[str, Any] = {"name": name, "event": event, "calendar_links": calendar_links,
+                               "seat": send.details.get("seat", True)}
+    if send.kind == "reminder":
+        offset = times.parse_duration(send.detail, "reminders")
+        context["starts_in"] = _interval(offset, lang)
+        context["starts_tomorrow"] = offset == timedelta(days=1)  # "begint morgen", not "begint over 1 dag"
+    elif send.kind == "change":
+        context["changed"] = _changed(send.details.get("material", []))
+        context["before"] = _before(send.details.get("before") or {})
+    elif send.kind == "open":
+        context["register_url"] = f"{links.manage}/events/{event.id}/register"
+    elif send.kind == "message":
+        context["message"] = send.details
+    return build_mail(SEND_TEMPLATES[send.kind], lang, to_email=email, to_name=name, links=links,
+                      attachments=attachments, **context)
 
 
 def add_links(event: Event, lang: str, base_url: str) -> dict[str, str]:

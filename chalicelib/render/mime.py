@@ -77,12 +77,19 @@ def _text_part(text: str, subtype: str) -> bytes:
             "Content-Transfer-Encoding: quoted-printable\r\n\r\n").encode("ascii") + body
 
 
-def _attachment_part(attachment: Attachment) -> bytes:
-    kind, params = _params(attachment.content_type)
+def _attachment_part(attachment: Attachment, content_type: str | None = None) -> bytes:
+    kind, params = _params(content_type or attachment.content_type)
     if not _TOKEN.fullmatch(attachment.filename):
         raise ValueError("bad attachment file name")
     return (f"Content-Type: {kind}{params}\r\nContent-Transfer-Encoding: base64\r\n"
             f'Content-Disposition: attachment; filename="{attachment.filename}"\r\n\r\n').encode("ascii") \
+        + base64.encodebytes(attachment.data).replace(b"\n", b"\r\n")
+
+
+def _calendar_part(attachment: Attachment) -> bytes:
+    """An iMIP calendar as the message's text/calendar alternative (RFC 6047 2.4), base64."""
+    kind, params = _params(attachment.content_type)
+    return (f"Content-Type: {kind}{params}\r\nContent-Transfer-Encoding: base64\r\n\r\n").encode("ascii") \
         + base64.encodebytes(attachment.data).replace(b"\n", b"\r\n")
 
 
@@ -103,10 +110,20 @@ def build_mime(mail: Mail, sender: str) -> bytes:
     2047 encoded words; bodies are quoted-printable UTF-8, attachments
     base64. tests/unit/test_mail_properties.py reads it back with a strict reader.
     """
-    content_type, body = _multipart("alternative", [_text_part(mail.text, "plain"), _text_part(mail.html, "html")])
+    alternatives = [_text_part(mail.text, "plain"), _text_part(mail.html, "html")]
+    invitations = [a for a in mail.attachments if a.method]
+    # One iMIP calendar (REQUEST or CANCEL) is also the text/calendar alternative, last, as Google Calendar and
+    # Exchange send it: Outlook, Gmail and Apple Mail act on that part; its copy is attached as application/ics
+    # ("open the attached invite.ics"). Several (one confirmation of several events) stay files, one per event
+    # (decisions/0009).
+    imip = invitations[0] if len(invitations) == 1 else None
+    if imip is not None:
+        alternatives.append(_calendar_part(imip))
+    content_type, body = _multipart("alternative", alternatives)
     if mail.attachments:
         inner = f"Content-Type: {content_type}\r\n\r\n".encode("ascii") + body
-        content_type, body = _multipart("mixed", [inner, *(_attachment_part(a) for a in mail.attachments)])
+        content_type, body = _multipart("mixed", [inner, *(
+            _attachment_part(a, "application/ics" if a is imip else None) for a in mail.attachments)])
     unsubscribe = one_line(mail.unsubscribe_url, 900)
     if not unsubscribe.isascii():
         raise ValueError("the unsubscribe link must be ASCII")

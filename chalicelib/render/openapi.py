@@ -198,6 +198,13 @@ def _paths() -> dict[str, Any]:
                                        "calendar", "publicCalendar", [], {}),
         "/events/{event_id}/calendar.ics": _calendar_ops("One event as iCalendar (add to calendar)", "calendar",
                                                          "eventCalendar", [EVENT_ID], _errors(404)),
+        "/manage/{token}/events/{event_id}/invite.ics": {method: _op(
+            "The invitation (iMIP REQUEST, with the join link) of an event the link's person has a seat for, as the "
+            "confirmation mail carried it: for the manage page, when that mail is lost", "calendar",
+            {"200": {"description": "iCalendar (RFC 5545, METHOD:REQUEST); no body for HEAD", "headers": _NOSNIFF,
+                     "content": {"text/calendar": {"schema": {"type": "string"}}}}, **_errors(404, 503)},
+            params=[TOKEN, EVENT_ID], operation_id="seatInvitation" + ("Head" if method == "head" else ""))
+            for method in ("get", "head")},
         "/feeds/{filename}": _calendar_ops(
             "A person's feed (`<token>.ics`): their confirmed events with join links", "calendar", "personalCalendar",
             [_path_param("filename", "`<token>.ics`, from a mail or the manage page")], _errors(404), lang=False),
@@ -402,9 +409,7 @@ def document(base_url: str | None = None) -> dict[str, Any]:
             "schemas": copy.deepcopy(SCHEMAS),
             "securitySchemes": {"staffToken": {
                 "type": "http", "scheme": "bearer",
-                "description": "A staff token from `python -m chalicelib.cli staff-token create NAME`"},
-                "consoleSession": {"type": "apiKey", "in": "cookie", "name": "sro_console",
-                                   "description": "The staff console's session, from signing in by mail"}},
+                "description": "A staff token from `python -m chalicelib.cli staff-token create NAME`"}},
         },
     }
     if base_url:

@@ -22,24 +22,6 @@ def _audit(repo: Repository, actor: str, action: str, event: Event, now: datetim
     repo.add_audit(AuditEntry(actor=actor, action=action, target=f"event:{event.id}", at=now, details=details))
 
 
-# The fields whose old and new values the audit log keeps (which fields changed is kept for every change).
-AUDITED_VALUES = ("starts_at", "ends_at", "timezone", "location", "online_url", "capacity", "status",
-                  "registration_opens_at", "registration_closes_at")
-
-
-def audited_changes(before: Event, after: Event) -> dict[str, dict[str, Any]]:
-    """``{field: {"before": ..., "after": ...}}`` for the audited fields that changed, as the staff API writes them
-    (instants in the event's zone, with their offset)."""
-    def value(event: Event, name: str) -> Any:
-        found = getattr(event, name)
-        if isinstance(found, datetime):
-            return times.format_instant(found, event.timezone)
-        return found.to_dict() if hasattr(found, "to_dict") else found
-
-    return {name: {"before": value(before, name), "after": value(after, name)} for name in AUDITED_VALUES
-            if getattr(before, name) != getattr(after, name)}
-
-
 def create_event(repo: Repository, data: Any, *, actor: str, base_url: str, now: datetime | None = None) -> Event:
     """Validate and store a new event; 409 when its id is taken or, without an id, when it exists already."""
     now = now or times.now()
@@ -113,7 +95,7 @@ def change_event(repo: Repository, event_id: str, data: Any, *, actor: str, base
         after = _marked(before, after)
         repo.update_event(after, previous=before)
         _audit(repo, actor, "event.change", after, now, fields=sorted(k for k in data if isinstance(k, str)),
-               material=material, sequence=after.sequence, changes=audited_changes(before, after))
+               material=material, sequence=after.sequence, changes=_changes(before, after))
     # Also after a change that changed nothing: repeating a request heals a
     # feed whose refresh failed (refresh_public_feeds stores nothing if the
     # bytes are the same), and the mails of a change whose planning failed.
@@ -122,6 +104,17 @@ def change_event(repo: Repository, event_id: str, data: Any, *, actor: str, base
     # non-empty (time, place or join link), confirmed registrants are mailed
     # by the notices of services/tick.py (issue #5) from this EventChange.
     return unplanned_change(after)
+
+
+# Kept apart from what staff change: bookkeeping the audit need not repeat.
+_NOT_AUDITED = ("updated_at", "sequence", "unplanned", "created_at")
+
+
+def _changes(before: Event, after: Event) -> dict[str, dict[str, Any]]:
+    """What a change changed, field by field, as stored: ``{field: {"before": ..., "after": ...}}``."""
+    old, new = before.to_record(), after.to_record()
+    return {name: {"before": old.get(name), "after": new[name]} for name in sorted(new)
+            if name not in _NOT_AUDITED and old.get(name) != new[name]}
 
 
 def publish_event(repo: Repository, event_id: str, *, actor: str, base_url: str,
@@ -150,7 +143,7 @@ def cancel_event(repo: Repository, event_id: str, *, actor: str, base_url: str,
                                     sequence=before.sequence + 1, cancellation_message=note))
     repo.update_event(after, previous=before)
     _audit(repo, actor, "event.cancel", after, now, previous_status=before.status, message=bool(note),
-           changes=audited_changes(before, after))
+           changes=_changes(before, after))
     refresh_public_feeds(repo, now, base_url=base_url)
     return unplanned_change(after)
 

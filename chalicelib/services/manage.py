@@ -12,9 +12,9 @@ from chalicelib.model.event import LANGUAGES, Event
 from chalicelib.model.feed import FeedReply
 from chalicelib.model.person import Person, Registration
 from chalicelib.ports import Mailer, Repository
-from chalicelib.render.ical import build_calendar, feed_etag
+from chalicelib.render.ical import build_calendar, feed_etag, invitation
 from chalicelib.render.mails import person_links
-from chalicelib.services.mailing import Outcome, _mail_outcomes
+from chalicelib.services.mailing import Outcome, _mail_calendar_removal, _mail_outcomes
 from chalicelib.services.people import RETRIES, _change_person, _events_by_id, person_for_token
 from chalicelib.services.public_feed import not_modified
 from chalicelib.services.seats import _cancel, _place_again, promote_waiting
@@ -91,9 +91,13 @@ def _own_registration(repo: Repository, token: str, event_id: str, key: bytes) -
     return person, event, reg
 
 
-def cancel_registration(repo: Repository, token: str, event_id: str, *, key: bytes,
-                        now: datetime | None = None) -> Event:
-    """Cancel one registration; a freed seat goes to the first person waiting."""
+def cancel_registration(repo: Repository, token: str, event_id: str, *, key: bytes, mailer: Mailer | None = None,
+                        base_url: str = "", now: datetime | None = None) -> Event:
+    """Cancel one registration; a freed seat goes to the first person waiting.
+
+    Someone who gave up a seat is mailed a short confirmation with a CANCEL
+    invitation (``mailer``), so the entry our invitation made leaves their calendar.
+    """
     now = now or times.now()
     person, event, reg = _own_registration(repo, token, event_id, key)
     for attempt in range(RETRIES):
@@ -101,6 +105,9 @@ def cancel_registration(repo: Repository, token: str, event_id: str, *, key: byt
             return event  # a second click, or a reload: cancelled already, and the page says so
         try:
             _cancel(repo, event, reg, now)
+            if mailer is not None and reg.status == "confirmed":
+                _mail_calendar_removal(mailer, "registration_cancelled", person, [event],
+                                       person_links(person, base_url, key), base_url, now)
             return event
         except Conflict:  # moved meanwhile (a double click's other request, a promotion): read it again
             fresh = repo.get_registrations(reg.person_id, [event.id]).get(event.id)
@@ -130,7 +137,7 @@ def register_from_link(repo: Repository, mailer: Mailer, token: str, event_id: s
     if status == "waitlisted" and person.id in promote_waiting(repo, event.id, now=now, quiet_for=person.id):
         status = "confirmed"  # a seat was free, owed to the people waiting first: they were ahead, and it was theirs
     outcome = Outcome(event, status)
-    _mail_outcomes(mailer, person, [outcome], person_links(person, base_url, key), base_url)
+    _mail_outcomes(mailer, person, [outcome], person_links(person, base_url, key), base_url, now)
     return outcome
 
 
@@ -171,3 +178,18 @@ def read_personal_feed(repo: Repository, token: str, *, base_url: str, key: byte
     if not_modified(etag, changed, if_none_match, if_modified_since):
         return FeedReply(304, None, etag, changed)
     return FeedReply(200, body, etag, changed)
+
+
+def seat_invitation(repo: Repository, token: str, event_id: str, *, base_url: str, key: bytes,
+                    now: datetime | None = None) -> bytes:
+    """The invitation of an event the person of a manage link has a seat for (iMIP REQUEST, the join link, the
+    person as ATTENDEE), as their confirmation carried it: the manage page offers it, for a lost mail.
+
+    NotFound unless they have a seat for a published event that has not ended.
+    """
+    now = now or times.now()
+    person, event, reg = _own_registration(repo, token, event_id, key)
+    if reg.status != "confirmed" or event.status != "published" or event.ends_at <= now:
+        raise NotFound("event_id: you have no seat for this event")
+    made = invitation(event, lang=person.language, base_url=base_url, method="REQUEST", stamp=now)
+    return made.for_attendee(person.email, person.name)

@@ -11,15 +11,26 @@ from chalicelib import times, tokens
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.input.subscription import normalise_email
 from chalicelib.model.person import AuditEntry, ConfirmToken, Person
-from chalicelib.ports import Repository
+from chalicelib.ports import Mailer, Repository
+from chalicelib.render.mails import person_links
+from chalicelib.services.mailing import _mail_calendar_removal
 from chalicelib.services.people import RETRIES, _events_by_id, person_for_token
 from chalicelib.services.seats import promote_waiting
 
 
-def erase(repo: Repository, person: Person, *, now: datetime | None = None) -> None:
-    """Erase a person everywhere; their seats go to the people waiting."""
+def erase(repo: Repository, person: Person, *, now: datetime | None = None, mailer: Mailer | None = None,
+          base_url: str = "", key: bytes = b"") -> None:
+    """Erase a person everywhere; their seats go to the people waiting.
+
+    With ``mailer``: once erased, someone who had seats is mailed a CANCEL
+    invitation for each event not yet over, so the entries our invitations
+    made leave their calendar. The address is taken from the profile read
+    before the erasure and used for that one mail only (decisions/0009).
+    """
     now = now or times.now()
     regs = repo.get_registrations(person.id, sorted(person.event_ids))
+    events = _events_by_id(repo) if mailer is not None else {}
+    seated = [events[e] for e, r in regs.items() if r.status == "confirmed" and e in events]
     freed = []
     for event_id, reg in regs.items():
         # Each registration is cancelled first, conditioned on the status
@@ -52,11 +63,14 @@ def erase(repo: Repository, person: Person, *, now: datetime | None = None) -> N
                 raise
     for event_id in freed:
         promote_waiting(repo, event_id, now=now)
+    if mailer is not None and seated:
+        _mail_calendar_removal(mailer, "erased", person, seated, person_links(person, base_url, key), base_url, now)
 
 
-def erase_by_token(repo: Repository, token: str, *, key: bytes, now: datetime | None = None) -> None:
+def erase_by_token(repo: Repository, token: str, *, key: bytes, now: datetime | None = None,
+                   mailer: Mailer | None = None, base_url: str = "") -> None:
     """The manage page's "erase my data"."""
-    erase(repo, person_for_token(repo, "manage", token, key=key), now=now)
+    erase(repo, person_for_token(repo, "manage", token, key=key), now=now, mailer=mailer, base_url=base_url, key=key)
 
 
 def find_person(repo: Repository, email: Any, *, key: bytes) -> Person:
@@ -172,9 +186,10 @@ def access_for_staff(repo: Repository, email: Any, *, actor: str, key: bytes,
     return export_person(repo, person)
 
 
-def erase_for_staff(repo: Repository, email: Any, *, actor: str, key: bytes, now: datetime | None = None) -> None:
+def erase_for_staff(repo: Repository, email: Any, *, actor: str, key: bytes, now: datetime | None = None,
+                    mailer: Mailer | None = None, base_url: str = "") -> None:
     """The right to erasure, asked of staff: ``email`` erased, audited (found or not, never who)."""
     now = now or times.now()
     person = _subscriber(repo, email, "subscriber.erase", actor=actor, now=now, key=key)
-    erase(repo, person)
+    erase(repo, person, mailer=mailer, base_url=base_url, key=key)
     _audit_subscriber(repo, "subscriber.erase", True, actor=actor, now=now)

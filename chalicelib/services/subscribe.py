@@ -413,7 +413,7 @@ def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, key:
     person = _keep_person_until(repo, person, [o.event for o in outcomes if o.status in KEPT_STATUSES], now,
                                 settings=settings) or person
     links = person_links(person, base_url, key)
-    _mail_outcomes(mailer, person, outcomes, links, base_url)
+    _mail_outcomes(mailer, person, outcomes, links, base_url, now)
     try:
         repo.finish_confirm_token(stored.token_hash, now)
     except Unavailable:

@@ -45,12 +45,13 @@ from typing import Any, Callable, Collection
 from chalicelib import config, times
 from chalicelib.errors import MailRejected, MailThrottled, MailUncertain, Unavailable
 from chalicelib.model.event import Event
-from chalicelib.model.mail import Mail
+from chalicelib.model.mail import Attachment, Mail
 from chalicelib.model.person import Person
 from chalicelib.model.send import STANDINGS, Send, audience_kept, grace, standings
 from chalicelib.ports import Mailer, Repository
 from chalicelib.render import mails
-from chalicelib.render.mails import _before, _changed, _interval, _Shape
+from chalicelib.render.ical import invitation
+from chalicelib.render.mails import _Shape
 from chalicelib.services import planning
 
 log = logging.getLogger(__name__)
@@ -329,48 +330,43 @@ class _Tick:
         their name and links. The first of each kind is rendered in full and
         also as a ``_Shape`` (rendered with placeholders); the shape is used
         for the rest only if filling it in reproduced that first mail exactly.
+        An invitation (REQUEST or CANCEL) names its recipient as ATTENDEE: it is
+        made once per event and filled in for each person (``ical.Invitation``).
         """
 
         links = mails.person_links(person, self.base_url, self.key)
+        attachments = self.attachments(send, event, person.language, person.email, person.name)
         key = ("shape", send.kind, send.detail, person.language, event.id, event.sequence, event.updated_at,
                json.dumps(send.details, sort_keys=True, default=str) if send.details else "")
         shape = self._cache.get(key)
         if shape is None:
-            mail = self.render(send, event, person.language, person.email, person.name, links)
+            mail = self.render(send, event, person.language, person.email, person.name, links, attachments)
             shape = _Shape.make(lambda name, placeholders: self.render(send, event, person.language, person.email,
-                                                                       name, placeholders))
-            self._cache[key] = shape = shape if shape.fill(person.email, person.name, links) == mail else False
+                                                                       name, placeholders, ()))
+            filled = replace(shape.fill(person.email, person.name, links), attachments=attachments)
+            self._cache[key] = shape = shape if filled == mail else False
             return mail
         if shape is False:
-            return self.render(send, event, person.language, person.email, person.name, links)
-        return shape.fill(person.email, person.name, links)
+            return self.render(send, event, person.language, person.email, person.name, links, attachments)
+        return replace(shape.fill(person.email, person.name, links), attachments=attachments)
 
-    def render(self, send: Send, event: Event, lang: str, email: str, name: str, links: Any) -> Mail:
+    def attachments(self, send: Send, event: Event, lang: str, email: str, name: str) -> tuple[Attachment, ...]:
+        """The invitation a send carries (``mails.send_method``), made once per event and stamped as of the tick."""
+        method = mails.send_method(send)
+        if method is None:
+            return ()
+        made = self.cached(("invite", event.id, event.sequence, event.updated_at, lang, method),
+                           lambda: invitation(event, lang=lang, base_url=self.base_url, method=method, stamp=self.now))
+        return (mails.invitation_attachment(made, email, name),)
 
+    def render(self, send: Send, event: Event, lang: str, email: str, name: str, links: Any,
+               attachments: tuple[Attachment, ...] | None = None) -> Mail:
         calendar = self.cached(("links", event.id, event.sequence, event.updated_at, lang),
                                lambda: mails.add_links(event, lang, self.base_url))
-        context: dict[str, Any] = {"name": name, "event": event, "calendar_links": calendar}
-        attachments: tuple = ()
-        method = {"change": "PUBLISH", "seat": "PUBLISH", "cancel": "CANCEL"}.get(send.kind)
-        context["seat"] = send.details.get("seat", True)  # a cancellation to someone waiting: no calendar entry
-        if method and context["seat"]:
-            attachments = (self.cached(("ics", event.id, event.sequence, event.updated_at, lang, method),
-                                       lambda: mails.calendar_attachment([event], lang, self.base_url, method)),)
-        if send.kind == "reminder":
-            offset = times.parse_duration(send.detail, "reminders")
-            context["starts_in"] = _interval(offset, lang)
-            context["starts_tomorrow"] = offset == timedelta(days=1)  # "begint morgen", not "begint over 1 dag"
-        elif send.kind == "change":
-            context["changed"] = _changed(send.details.get("material", []))
-            context["before"] = _before(send.details.get("before") or {})
-        elif send.kind == "open":
-            context["register_url"] = f"{links.manage}/events/{event.id}/register"
-        elif send.kind == "message":
-            context["message"] = send.details
-        template = {"reminder": "reminder", "change": "event_changed", "cancel": "event_cancelled",
-                    "open": "registration_open", "seat": "seat_given", "message": "staff_message"}[send.kind]
-        return mails.build_mail(template, lang, to_email=email, to_name=name, links=links,
-                               attachments=attachments, **context)
+        if attachments is None:
+            attachments = self.attachments(send, event, lang, email, name)
+        return mails.render_send(send, event, lang, email=email, name=name, links=links, calendar_links=calendar,
+                                 attachments=attachments)
 
     # --- one batch
 

@@ -11,6 +11,7 @@ from chalicelib.model.expiry import CONFIRM_VALIDITY
 from chalicelib.model.mail import Links
 from chalicelib.model.person import Person, Registration, _waiting_order
 from chalicelib.ports import Repository
+from chalicelib.render.ical import CalendarLinks, add_to_calendar_links
 from chalicelib.render.mails import person_links
 from chalicelib.services.people import _events_by_id
 
@@ -38,6 +39,10 @@ class ManageView:
     interested: tuple[Event, ...] = ()
     unconfirmed: tuple[Event, ...] = ()
     places: dict[str, int] = field(default_factory=dict)  # event id -> the person's place on its waiting list
+    # event id -> the add-to-calendar links of an event the person has a seat for (published, not ended): with
+    # the join link, as the confirmation had them (``CalendarLinks.for_seat``); and that mail's invitation.
+    calendar: dict[str, CalendarLinks] = field(default_factory=dict)
+    invites: dict[str, str] = field(default_factory=dict)  # event id -> its invitation's address (invite.ics)
 
     @property
     def unconfirmed_ids(self) -> frozenset[str]:
@@ -92,9 +97,15 @@ def _person_view(repo: Repository, person: Person, *, base_url: str, key: bytes,
     unconfirmed = tuple(e for e, r in rows if r.status == "pending" and e.id not in linked and _can_register(e, now))
     waiting = awaiting("waitlisted")
     places = {e.id: _place_in_line(repo, e.id, regs[e.id]) for e in waiting} if pending else {}
-    return ManageView(person=person, registrations=rows, links=person_links(person, base_url, key),
+    seats = [e for e, r in rows if r.status == "confirmed" and e.status == "published" and e.ends_at > now] \
+        if pending else []
+    links = person_links(person, base_url, key)
+    return ManageView(person=person, registrations=rows, links=links,
                       waiting=waiting, interested=awaiting("interested"), unconfirmed=unconfirmed,
-                      places={e: p for e, p in places.items() if p})
+                      places={e: p for e, p in places.items() if p},
+                      calendar={e.id: add_to_calendar_links(e, lang=person.language, base_url=base_url,
+                                                            include_join_link=True) for e in seats},
+                      invites={e.id: f"{links.manage}/events/{e.id}/invite.ics" for e in seats})
 
 
 def _place_in_line(repo: Repository, event_id: str, reg: Registration) -> int | None:

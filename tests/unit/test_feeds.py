@@ -171,7 +171,7 @@ def test_cancelled_event_has_status_cancelled_and_says_so():
     assert js["events"][0]["sequence"] == 1
 
 
-@pytest.mark.parametrize("method", ["PUBLISH", "CANCEL"])
+@pytest.mark.parametrize("method", ["REQUEST", "CANCEL"])
 def test_mail_attachments_carry_their_method(method):
     py, js = parse_both(build([make()], method=method, include_join_link=True))
     assert js["method"] == py["method"] == method
@@ -188,11 +188,31 @@ def test_empty_calendar_is_valid():
     assert js["events"] == [] and js["name"]
 
 
+def test_an_empty_calendar_keeps_the_brussels_zone_so_it_holds_a_component():
+    # RFC 5545 3.6: a VCALENDAR holds at least one component; a personal feed whose events are all past is empty.
+    body = build([])
+    _, js = parse_both(body)
+    assert js["timezones"] == ["Europe/Brussels"]
+    lines = body.decode().split("\r\n")
+    assert "BEGIN:VTIMEZONE" in lines and "TZID:Europe/Brussels" in lines
+    from icalendar import Calendar
+
+    assert [c.name for c in Calendar.from_ical(body).subcomponents] == ["VTIMEZONE"]
+
+
+@pytest.mark.parametrize("events", [[], "one"])
+def test_no_calendar_says_x_wr_timezone(events):
+    # Every time carries its TZID (or is UTC): readers that apply X-WR-TIMEZONE read the UTC end of an event in
+    # the repeated autumn hour as wall time, and the event as zero minutes long.
+    body = build([] if events == [] else [make()])
+    assert b"X-WR-TIMEZONE" not in body
+
+
 def test_unknown_language_or_method_is_refused():
     with pytest.raises(ValueError):
         build([make()], lang="fr")
     with pytest.raises(ValueError):
-        build([make()], method="REQUEST")
+        build([make()], method="PUBLISH")  # mails carry iMIP (REQUEST, CANCEL); feeds no METHOD
 
 
 def test_public_feed_keeps_cancelled_events_for_30_days():

@@ -19,8 +19,8 @@ SENDER = "smartregionoffice@vlaanderen.be"
 def sample_mail(**overrides):
     data = dict(to_email="an@example.be", to_name="An Peeters", subject="Uw inschrijving – Smart Region Dag",
                 text="Hallo An", html="<p>Hallo An</p>", unsubscribe_url="https://events.example.be/unsubscribe/tok",
-                attachments=(Attachment("invite.ics", "text/calendar; method=PUBLISH; charset=utf-8",
-                                        b"BEGIN:VCALENDAR\r\nMETHOD:PUBLISH\r\nEND:VCALENDAR\r\n"),))
+                attachments=(Attachment("invite.ics", "text/calendar; method=REQUEST; charset=utf-8",
+                                        b"BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n"),))
     data.update(overrides)
     return Mail(**data)
 
@@ -46,7 +46,7 @@ def test_mail_goes_out_raw_with_headers_and_calendar(aws_mock):
     assert parsed["Subject"] == "Uw inschrijving – Smart Region Dag"
     assert "Bcc" not in parsed and "Cc" not in parsed
     [calendar] = [p for p in parsed.walk() if p.get_content_type() == "text/calendar"]
-    assert calendar.get_param("method") == "PUBLISH"
+    assert calendar.get_param("method") == "REQUEST"
     assert calendar.get_filename() == "invite.ics"
     assert parsed.get_body(("plain",)).get_content().strip() == "Hallo An"
     assert parsed.get_body(("html",)).get_content().strip() == "<p>Hallo An</p>"

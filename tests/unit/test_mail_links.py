@@ -93,11 +93,25 @@ def seat_mails(lang: str):
 @pytest.mark.parametrize("lang", ["nl", "en"])
 def test_the_calendar_links_of_a_seat_carry_the_join_link(lang):
     for kind, mail in seat_mails(lang):
+        if kind == "change":
+            continue  # no links to add the event (below)
         for body in (mail.text, mail.html):
             for query in calendar_links_in(body):
                 assert details(query).startswith(f"{JOIN_LABEL[lang]}: {JOIN}\n\n"), (kind, query)
                 assert WEBINAR_PAGE in details(query)  # and the page, for the rest
                 assert query["location"] == [JOIN], (kind, query)  # a webinar's place is where it is joined
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+@pytest.mark.parametrize("seat", [True, False])
+def test_a_change_notice_offers_no_add_to_calendar_links_that_would_make_a_second_copy(lang, seat):
+    # Pressed by someone who has the event (from the confirmation), they add a copy at the new time next to the
+    # old one. The attached invitation updates the entry it made, or adds one where there is none.
+    mail, _ = tick_mail("change", lang, **({} if seat else {"seat": False}))
+    for body in (mail.text, mail.html):
+        assert not CALENDAR_LINK.findall(body)
+        assert "calendar.google.com" not in body and "outlook.live.com" not in body
+        assert ("invite.ics" in body) == seat
 
 
 @pytest.mark.parametrize("lang", ["nl", "en"])
@@ -162,6 +176,10 @@ def test_a_mail_with_an_invite_offers_it_for_the_ics_and_a_reminder_the_download
         download = f'{WEBINAR_PAGE}/calendar.ics'
         if kind == "reminder":
             assert not mail.attachments and download in mail.text and f'href="{download}' in mail.html
+        elif kind == "change":
+            [invite] = mail.attachments
+            assert invite.filename in mail.text and invite.filename in mail.html
+            assert download not in mail.text + mail.html
         else:
             [invite] = mail.attachments
             assert f"{attached} {invite.filename}" in mail.text and f"{attached} {invite.filename}" in mail.html

@@ -51,8 +51,8 @@ def test_a_template_that_changes_the_name_gets_every_mail_rendered_in_full(monke
     event = event_for("reminder", webinar_data)
     real = tick_module._Tick.render
 
-    def shouting(self, send, event, lang, email, name, links):
-        mail = real(self, send, event, lang, email, name, links)
+    def shouting(self, send, event, lang, email, name, links, attachments=None):
+        mail = real(self, send, event, lang, email, name, links, attachments)
         return mail.__class__(**{**mail.__dict__, "text": mail.text.replace(name, name.upper()) if name else mail.text})
 
     monkeypatch.setattr(tick_module._Tick, "render", shouting)

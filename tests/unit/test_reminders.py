@@ -490,7 +490,7 @@ def test_change_of_time_mails_each_confirmed_registrant_once_and_moves_reminders
     [(mail, raw)] = [(m, r) for m, r in mailer.sent if m.to_email == "bo@example.be"]
     assert "New time" in mail.text and "Thursday 21 January 2027, 10:00" in mail.text
     ics = _ics(raw)
-    assert "METHOD:PUBLISH" in ics and "SEQUENCE:1" in ics and f"UID:{WEBINAR}@" in ics
+    assert "METHOD:REQUEST" in ics and "SEQUENCE:1" in ics and f"UID:{WEBINAR}@" in ics
     moved = {s.detail: s.due for s in webinar.list_sends(WEBINAR) if s.kind == "reminder"}
     assert moved["PT1H"] == WEBINAR_START + timedelta(days=7, hours=-1)
 
@@ -618,7 +618,7 @@ def test_cancellation_mails_registered_waiting_and_interested_once_and_drops_rem
     assert not any("meet.example.org" in (_ics(raw) if m.attachments else "") + m.text + m.html
                    for m, raw in mailer.sent)
     # Only An had a seat, and the invite: the others get no .ics and no word about removing a calendar entry.
-    assert "Heb je het evenement zelf in je agenda gezet?" in sent["an@example.be"][0].text
+    assert "Heb je het evenement via onze uitnodiging in je agenda gezet?" in sent["an@example.be"][0].text
     for waiting in ("bo@example.be", "cy@example.be"):
         mail, raw = sent[waiting]
         assert not mail.attachments and b"text/calendar" not in raw

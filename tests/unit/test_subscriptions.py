@@ -93,7 +93,7 @@ def test_confirming_registers_and_mails_the_event_with_its_ics(repo, mailer):
     parsed = email.message_from_bytes(raw)
     calendars = [p for p in parsed.walk() if p.get_content_type() == "text/calendar"]
     assert len(calendars) == 1
-    assert calendars[0].get_param("method") == "PUBLISH"
+    assert calendars[0].get_param("method") == "REQUEST"  # iMIP: the invitation (decisions/0009)
     ics = calendars[0].get_payload(decode=True).decode()
     assert "UID:webinar-2027-01-14@" in ics
     assert "/manage/" in mail.text and "/feeds/" in mail.text and "webcal://" in mail.text
