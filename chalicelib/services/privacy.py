@@ -135,7 +135,8 @@ def _mails(repo: Repository, person: Person) -> list[dict[str, Any]]:
 
     def mail(kind: str, event_ids: list[str], at: datetime | None, **more: Any) -> dict[str, Any]:
         return {"kind": kind, "event_id": event_ids[0] if len(event_ids) == 1 else None, "event_ids": event_ids,
-                "state": "sent", "sent_at": times.format_instant(at), "_at": at, **more}
+                "detail": "", "state": "sent", "due": None, "settled_at": None, "reason": None,
+                "ses_message_id": None, "sent_at": times.format_instant(at), "_at": at, **more}
 
     for token in tokens_made:
         found.append(mail("confirm_request", list(token.event_ids), token.created_at))

@@ -297,7 +297,7 @@ def test_the_dutch_reads_well():
     assert i18n.gettext("Full: you can join the waiting list", "nl") == "Volzet: je kunt op de wachtlijst komen"
     complaint = i18n.gettext("If you think we handle your data wrongly, you can complain to the Flemish supervisory "
                              "authority, the Vlaamse Toezichtcommissie:", "nl")
-    assert "kan je een klacht indienen" in complaint
+    assert "Je kunt een klacht indienen" in complaint  # one voice: "je kunt", never "kan je" or "kun je"
 
 
 def test_a_title_only_in_dutch_is_marked_dutch_on_an_english_page(client, staff_headers, mailer):
