@@ -40,6 +40,10 @@ class Repository(ABC):
         """Replace ``previous`` with ``event``; raise Conflict if it changed since it was read."""
 
     @abstractmethod
+    def set_event_counts(self, event_id: str, counts: dict[str, int]) -> None:
+        """Set the event's ``waiting_count`` and ``interested_count`` (``cli recount-events``: counted anew)."""
+
+    @abstractmethod
     def seat_offered(self, event_id: str, freed_at: datetime) -> None:
         """Clear the event's freed-seat mark, if it is still ``freed_at`` (no seat was freed since)."""
 
@@ -196,12 +200,17 @@ class Repository(ABC):
         """
 
     @abstractmethod
-    def finish_confirm_token(self, token_hash: str, now: datetime) -> None:
-        """Mark a used token's confirm finished (``done_at``); a token gone meanwhile (erased) is left gone."""
+    def finish_confirm_token(self, token_hash: str, now: datetime, *, kept_until: datetime | None = None) -> None:
+        """Mark a used token's confirm finished (``done_at``); a token gone meanwhile (erased) is left gone.
+
+        ``kept_until``: its item's new time (TTL), now that the confirmed profile lasts longer.
+        """
 
     @abstractmethod
-    def erase_person(self, person: Person) -> None:
+    def erase_person(self, person: Person) -> int:
         """Delete the profile and every registration, token (``Person.all_token_hashes``) and send it lists.
+
+        Return how many of the sends a tick held (claimed): their mail may be on its way, and still arrive.
 
         Conflict if the profile changed since ``person`` was read (a submission
         saved meanwhile lists more): read it again and erase that.

@@ -59,9 +59,25 @@ def field(fields: dict[str, list[str]], name: str, default: str = "") -> str:
     return values[0] if values else default
 
 
+# The last part of a POST-only address, whose page's language switch leads to the address without it.
+_POST_ONLY = ("/preview", "/erase", "/remove", "/publish", "/sign-out")
+
+
+def _get_twin(path: str) -> str:
+    """A page a GET shows for the address a form posted to (the language switch of the page it answered)."""
+    for suffix in _POST_ONLY:
+        if path.endswith(suffix):
+            return path[: -len(suffix)] or "/console"
+    return path
+
+
 def console_page(template: str, who: SignedIn | None, status: int = 200, **context: Any) -> Response:
     """A console page (``web/console/<template>``), never cached, with the member and CSRF token it needs."""
-    return page(f"console/{template}", status, who=who, csrf=who.csrf if who else "", **context)
+    from chalicelib.http.request import current_path
+
+    switch = _get_twin(current_path()) if current().method != "GET" else None
+    return page(f"console/{template}", status, switch_path=switch, who=who, csrf=who.csrf if who else "",
+                **context)
 
 
 def console_error(exc: DomainError, who: SignedIn | None = None) -> Response:

@@ -131,6 +131,9 @@ class ConfirmToken:
     language: str = ""
     question: str = ""
     done_at: datetime | None = None
+    # When its item goes (TTL); None: ``expires_at`` + ``model/expiry.TOKEN_KEPT_AFTER_EXPIRY``. Never after
+    # its profile's expiry, as it was when the link was made: it holds a name, an organisation, a question.
+    kept_until: datetime | None = None
 
 
 def _waiting_order(reg: Registration) -> tuple[datetime, str]:

@@ -12,7 +12,7 @@ from chalicelib.adapters.dynamodb.table import create_table
 from chalicelib.errors import DomainError
 from chalicelib.adapters import outbox
 from chalicelib.ops.seed import seed
-from chalicelib.services import console, staff
+from chalicelib.services import console, console_events, staff
 
 
 def _repo():
@@ -114,6 +114,13 @@ def cmd_staff_link(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recount(args: argparse.Namespace) -> int:
+    """Count each event's people waiting and interested anew (once, for events from before the console)."""
+    for event_id, counts in console_events.recount(_repo()).items():
+        print(f"{event_id}: waiting {counts['waiting_count']}, interested {counts['interested_count']}")
+    return 0
+
+
 def cmd_outbox(args: argparse.Namespace) -> int:
     """Print the mail the app has sent (moto's server; local stage only)."""
 
@@ -177,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     link = members.add_parser("sign-in-link", help="print a sign-in link for EMAIL (once, 15 minutes) instead of mailing it")
     link.add_argument("email")
     link.set_defaults(run=cmd_staff_link)
+    commands.add_parser("recount-events", help="count each event's people waiting and interested anew, for the "
+                        "console's list (once, after deploying it)").set_defaults(run=cmd_recount)
     due = commands.add_parser("send-due", help="one tick of reminders and notifications, as of now or --now ISO")
     due.add_argument("--now", help="the moment to run as, ISO 8601 (a time without offset is Brussels time)")
     due.add_argument("--time-budget", type=float, default=50.0, help="seconds the tick may run (default 50)")

@@ -201,8 +201,10 @@ def problems_of(exc: InvalidInput | InvalidInputs | Conflict) -> dict[str, tuple
 def shifted(event: Event, new_date: str) -> dict[str, Any]:
     """The staff API's data for a copy of ``event`` on ``new_date`` (its start's day in its zone): the same
     local times, registration opening as long before, a draft; InvalidInput("start_date") if no date."""
-    if not _DATE.match(new_date or ""):
-        raise InvalidInput("start_date", "required" if not new_date else "invalid_time", "enter a date")
+    if not new_date:
+        raise InvalidInput("start_date", "required", "enter a date")
+    if not _DATE.match(new_date):
+        raise InvalidInput("start_date", "invalid_time", "enter a date")
     zone = times.stored_zone(event.timezone)
     try:
         days = (datetime.strptime(new_date, "%Y-%m-%d").date() - event.starts_at.astimezone(zone).date()).days

@@ -60,6 +60,28 @@ ROUTES = (
      "Cancel: the form with an optional message in Dutch and English", ()),
     ("/console/events/{event_id}/cancel", "post", "consoleCancelEvent",
      "Cancel the event; the cancellation mail carries the message: 303 to its page", ()),
+    ("/console/events/{event_id}/registrations", "get", "consoleRegistrations",
+     "The registrations (name, organisation, status, question, when) and the waiting list in order; the read "
+     "is audited", ()),
+    ("/console/events/{event_id}/registrations", "post", "consoleRegisterByPhone",
+     "Register someone who asked by phone: they get the usual confirmation mail and confirm themselves", ()),
+    ("/console/events/{event_id}/registrations/export", "get", "consoleExport",
+     "The registrations as CSV (format=csv) or for Excel in Belgium (format=excel); the read is audited", ()),
+    ("/console/events/{event_id}/messages", "get", "consoleMessageForm",
+     "Write to the people of an event: audience, subject and text in Dutch and English", ()),
+    ("/console/events/{event_id}/messages/preview", "post", "consoleMessagePreview",
+     "The message as it will read in Dutch and in English; nothing is planned or sent", ()),
+    ("/console/events/{event_id}/messages", "post", "consoleSendMessage",
+     "Plan the message for everyone in the audience (the tick sends it once to each): 303", ()),
+    ("/console/people", "get", "consolePeople",
+     "Look a person up by address (?email=): everything held about them; audited", ()),
+    ("/console/people/erase", "post", "consoleErase", "Erase a person once the address is typed again", ()),
+    ("/console/audit", "get", "consoleAudit",
+     "The audit log, newest first; ?event=<id> or ?actor=<staff member> narrow it", ()),
+    ("/console/staff", "get", "consoleStaff", "The staff members", ()),
+    ("/console/staff", "post", "consoleAddStaff", "An admin adds a staff member", ()),
+    ("/console/staff/remove", "post", "consoleRemoveStaff",
+     "An admin removes a staff member: their sessions end at once", ()),
 )
 
 _OPEN = ("/console/sign-in",)
@@ -98,6 +120,9 @@ def console_paths() -> dict[str, Any]:
         if method == "post":
             operation["requestBody"] = FORM_BODY
         if not path.startswith(_OPEN):
-            operation["security"] = [{"consoleSession": []}]
+            # The session cookie is not declared as a security scheme: without it a GET is not refused but
+            # sent to sign in (303), as a browser needs.
+            operation["description"] = ("Needs the console's session cookie (sro_console), set by signing in: "
+                                        "without it a GET answers 303 to /console/sign-in, any other method 403.")
         paths.setdefault(path, {})[method] = operation
     return paths

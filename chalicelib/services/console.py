@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from chalicelib import times
-from chalicelib.errors import Conflict, Forbidden, Gone, NotFound
+from chalicelib.errors import Conflict, Forbidden, Gone, MailError, NotFound
 from chalicelib.input.staff import member_email, member_name
 from chalicelib.model.console import (
     LINK_VALID,
@@ -77,7 +77,12 @@ def request_sign_in(repo: Repository, mailer: Mailer, email: str, *, base_url: s
     if made is None:
         return False
     member, token = made
-    mailer.send(sign_in_mail(member, f"{base_url}/console/sign-in/{token}", lang))
+    try:
+        mailer.send(sign_in_mail(member, f"{base_url}/console/sign-in/{token}", lang))
+    except MailError as exc:
+        # Not a 503: the answer must not tell a listed address from another. The member asks again.
+        log.warning("console sign-in: the link could not be mailed: %s", type(exc).__name__)
+        return False
     return True
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from chalicelib import times
-from chalicelib.model.event import Event
+from chalicelib.model.event import COUNTED, Event
 from chalicelib.ports import Repository
 
 
@@ -42,3 +42,22 @@ def overview(repo: Repository, now: datetime | None = None) -> Overview:
     result.past.reverse()
     result.cancelled.reverse()
     return result
+
+
+def recount(repo: Repository) -> dict[str, dict[str, int]]:
+    """Count each event's people waiting and interested from its registrations, and store the counts.
+
+    For events whose counts were not kept yet (made before the console), once;
+    a registration moved while it runs may leave its event one off, which a
+    second run mends. Returns the counts, by event id.
+    """
+    stored = {}
+    for event in repo.list_events():
+        counts = {name: 0 for name in COUNTED.values()}
+        for reg in repo.list_registrations(event.id):
+            if reg.status in COUNTED:
+                counts[COUNTED[reg.status]] += 1
+        if counts != {"waiting_count": event.waiting_count, "interested_count": event.interested_count}:
+            repo.set_event_counts(event.id, counts)
+        stored[event.id] = counts
+    return stored

@@ -95,7 +95,7 @@ def change_event(repo: Repository, event_id: str, data: Any, *, actor: str, base
         after = _marked(before, after)
         repo.update_event(after, previous=before)
         _audit(repo, actor, "event.change", after, now, fields=sorted(k for k in data if isinstance(k, str)),
-               material=material, sequence=after.sequence)
+               material=material, sequence=after.sequence, changes=_changes(before, after))
     # Also after a change that changed nothing: repeating a request heals a
     # feed whose refresh failed (refresh_public_feeds stores nothing if the
     # bytes are the same), and the mails of a change whose planning failed.
@@ -104,6 +104,17 @@ def change_event(repo: Repository, event_id: str, data: Any, *, actor: str, base
     # non-empty (time, place or join link), confirmed registrants are mailed
     # by the notices of services/tick.py (issue #5) from this EventChange.
     return unplanned_change(after)
+
+
+# Kept apart from what staff change: bookkeeping the audit need not repeat.
+_NOT_AUDITED = ("updated_at", "sequence", "unplanned", "created_at")
+
+
+def _changes(before: Event, after: Event) -> dict[str, dict[str, Any]]:
+    """What a change changed, field by field, as stored: ``{field: {"before": ..., "after": ...}}``."""
+    old, new = before.to_record(), after.to_record()
+    return {name: {"before": old.get(name), "after": new[name]} for name in sorted(new)
+            if name not in _NOT_AUDITED and old.get(name) != new[name]}
 
 
 def publish_event(repo: Repository, event_id: str, *, actor: str, base_url: str,

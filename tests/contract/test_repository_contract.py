@@ -245,3 +245,63 @@ def test_retried_token_use_is_not_gone_but_a_second_use_is(dynamodb_repo, lost_a
     lost_answers.use_confirm_token("f" * 64, PINNED_NOW)
     with pytest.raises(Gone):
         lost_answers.use_confirm_token("f" * 64, PINNED_NOW)
+
+
+# ------------------------------------------------------ the console's counts
+
+
+def test_the_event_counts_waiting_and_interested_as_registrations_move(repo):
+    """Kept on the event item (the console lists every event with its counts from one Query)."""
+    repo.create_event(make_event(capacity=1))
+    a, b, c = (registration(person_id=p) for p in "abc")
+    for reg in (a, b, c):
+        repo.save_subscription(person(id=reg.person_id), previous=None, registrations=[reg], token=None)
+
+    def counts():
+        event = repo.get_event("webinar-2027-01-14")
+        return event.seats_taken, event.waiting_count, event.interested_count
+
+    assert repo.move_registration(replace(a, status="confirmed"), expect=("pending",), seat_change=1, capacity=1)
+    repo.move_registration(replace(b, status="waitlisted"), expect=("pending",))
+    repo.move_registration(replace(c, status="interested"), expect=("pending",))
+    assert counts() == (1, 1, 1)
+    repo.move_registration(replace(a, status="cancelled"), expect=("confirmed",), seat_change=-1)
+    assert repo.move_registration(replace(b, status="confirmed"), expect=("waitlisted",), seat_change=1, capacity=1)
+    assert counts() == (1, 0, 1)
+    repo.move_registration(replace(c, status="interested", question="raised"), expect=("interested",))
+    assert counts() == (1, 0, 1)  # the same status again moves nothing
+    repo.move_registration(replace(c, status="cancelled"), expect=("interested",))
+    assert counts() == (1, 0, 0)
+    assert [e.waiting_count for e in repo.list_events()] == [0]
+
+
+def test_a_change_of_the_event_keeps_its_counts(repo):
+    event = make_event()
+    repo.create_event(event)
+    repo.save_subscription(person(), previous=None, registrations=[registration()], token=None)
+    repo.move_registration(registration(status="waitlisted"), expect=("pending",))
+    changed = build_event({"title": "Nieuw"}, existing=repo.get_event(event.id), now=PINNED_NOW + timedelta(minutes=1))
+    repo.update_event(changed, previous=repo.get_event(event.id))
+    assert repo.get_event(event.id).waiting_count == 1
+
+
+def test_the_audit_log_filters_by_actor_and_target(repo):
+    for n, (actor, target) in enumerate([("an", "event:a"), ("bo", "event:a"), ("an", "event:b")]):
+        repo.add_audit(AuditEntry(actor=actor, action="x", target=target, at=PINNED_NOW + timedelta(seconds=n)))
+    assert [(e.actor, e.target) for e in repo.list_audit(10, actor="an")] == [("an", "event:b"), ("an", "event:a")]
+    assert [e.actor for e in repo.list_audit(10, target="event:a")] == ["bo", "an"]
+    assert [e.actor for e in repo.list_audit(1, actor="an", target="event:a")] == ["an"]
+
+
+def test_recount_sets_the_counts_from_the_registrations(repo):
+    from chalicelib.services.console_events import recount
+
+    repo.create_event(make_event())
+    for p, status in (("a", "waitlisted"), ("b", "waitlisted"), ("c", "interested")):
+        reg = registration(person_id=p)
+        repo.save_subscription(person(id=p), previous=None, registrations=[reg], token=None)
+        repo.move_registration(replace(reg, status=status), expect=("pending",))
+    repo.set_event_counts("webinar-2027-01-14", {"waiting_count": 0, "interested_count": 0})  # as before counts
+    assert recount(repo) == {"webinar-2027-01-14": {"waiting_count": 2, "interested_count": 1}}
+    event = repo.get_event("webinar-2027-01-14")
+    assert (event.waiting_count, event.interested_count) == (2, 1)

@@ -110,3 +110,13 @@ def test_the_list_shows_counts_and_costs_one_query(staff, client, staff_headers,
     assert page.status_code == 200 and "Extra 39" in html(page)
     assert calls.count("Query") == 1 and "Scan" not in calls
     assert set(calls) <= {"Query", "GetItem"}  # the events; the session and its member
+
+
+def test_a_change_is_audited_with_what_it_was_before_and_after(staff, published, dynamodb_repo):
+    from chalicelib.render import console_forms
+
+    values = console_forms.event_values(dynamodb_repo.get_event(WEBINAR))
+    assert staff.post(f"/console/events/{WEBINAR}/edit", {**values, "capacity": "30"}).status_code == 303
+    [entry] = [e for e in dynamodb_repo.list_audit(20) if e.action == "event.change"]
+    assert entry.actor == "an.staff@vlaanderen.be"
+    assert entry.details["changes"] == {"capacity": {"before": None, "after": 30}}

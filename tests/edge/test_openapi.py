@@ -40,6 +40,10 @@ def test_every_operation_documents_415_and_staff_operations_401():
             assert "415" in operation["responses"], (method, path)
             if path.startswith("/staff/"):
                 assert "401" in operation["responses"] and operation["security"], (method, path)
+            elif path.startswith("/console") and not path.startswith("/console/sign-in"):
+                # the console's session cookie; without it a GET is a 303 to sign in, anything else a 403
+                assert "sro_console" in operation["description"] and "security" not in operation, (method, path)
+                assert {"303", "403"} <= set(operation["responses"]) and "401" not in operation["responses"]
             else:
                 assert "401" not in operation["responses"] and "security" not in operation, (method, path)
 

@@ -152,3 +152,13 @@ def test_nothing_secret_is_stored(dynamodb_repo):
     session, who = console.sign_in(dynamodb_repo, link, now=PINNED_NOW)
     items = str(dynamodb_repo.client.scan(TableName=dynamodb_repo.table)["Items"])
     assert link not in items and session not in items and who.csrf not in items
+
+
+def test_a_mail_that_fails_answers_as_any_other_address(repo, member):
+    from chalicelib.errors import MailThrottled
+
+    class Failing(RecordingMailer):
+        def send(self, mail):
+            raise MailThrottled("Throttling")
+
+    assert not console.request_sign_in(repo, Failing(), STAFF, base_url=BASE, now=PINNED_NOW)

@@ -97,3 +97,16 @@ class EventItems:
         except ClientError as exc:
             if not self._is_condition_failure(exc):
                 raise  # a seat freed since keeps its mark
+
+    def set_event_counts(self, event_id: str, counts: dict[str, int]) -> None:
+        from botocore.exceptions import ClientError
+
+        names = {f"#c{n}": name for n, name in enumerate(sorted(counts))}
+        values = {f":c{n}": N(counts[name]) for n, name in enumerate(sorted(counts))}
+        try:
+            self._call("update_item", Key=self._event_key(event_id), ConditionExpression="attribute_exists(PK)",
+                       UpdateExpression="SET " + ", ".join(f"#c{n} = :c{n}" for n in range(len(counts))),
+                       ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+        except ClientError as exc:
+            if not self._is_condition_failure(exc):
+                raise

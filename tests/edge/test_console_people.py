@@ -1,0 +1,126 @@
+"""The console's registrations, messages, people, audit log and staff list over HTTP."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib import wiring
+from tests.support.console import STAFF, sign_in
+from tests.support.pages import WEBINAR, html, link
+
+
+@pytest.fixture
+def staff(client, mailer, dynamodb_repo):
+    return sign_in(client, mailer, dynamodb_repo)
+
+
+def test_registrations_list_waiting_list_and_exports(staff, subscribe_and_confirm, client, staff_headers, dynamodb_repo):
+    client.http.patch(f"/staff/events/{WEBINAR}", headers=staff_headers, body='{"capacity": 1}')
+    subscribe_and_confirm("an@example.be", name="An Peeters", question="=Hoe sluiten we aan?")
+    subscribe_and_confirm("bo@example.be", name="Bo Janssens")
+    subscribe_and_confirm("cas@example.be", name="Cas Claes")
+    page = staff.get(f"/console/events/{WEBINAR}/registrations?lang=en")
+    text = html(page)
+    assert page.status_code == 200 and "An Peeters" in text and "=Hoe sluiten we aan?" in text
+    waiting = text.split('id="waiting"')[1]
+    assert waiting.index("Bo Janssens") < waiting.index("Cas Claes")
+    csv = staff.get(f"/console/events/{WEBINAR}/registrations/export?format=csv")
+    assert csv.status_code == 200 and csv.headers["Content-Type"].startswith("text/csv")
+    assert "'=Hoe sluiten we aan?" in csv.body.decode()  # the staff API's export: formulas neutralised
+    excel = staff.get(f"/console/events/{WEBINAR}/registrations/export?format=excel")
+    assert excel.body.decode().startswith("\ufeff") and ";" in excel.body.decode().splitlines()[0]
+    assert staff.get(f"/console/events/{WEBINAR}/registrations/export?format=xml").status_code == 400
+    reads = [e for e in dynamodb_repo.list_audit(50) if e.action == "registrations.read"]
+    assert {e.actor for e in reads} == {STAFF} and {e.details["format"] for e in reads} >= {"csv", "excel", "console"}
+    assert dynamodb_repo.get_event(WEBINAR).waiting_count == 2
+    row = html(staff.get("/console?lang=en")).split("Smart Region webinar")[1].split("</tr>")[0]
+    assert [cell.split("<")[0] for cell in row.split("<td>")[2:]] == ["1 of 1", "2", "0"]
+
+
+def test_register_someone_by_phone_who_then_confirms(staff, published, mailer, client, dynamodb_repo):
+    from tests.support.pages import FORM
+
+    missing = staff.post(f"/console/events/{WEBINAR}/registrations?lang=en", {"name": "Dirk", "email": "dirk@example.be"})
+    assert missing.status_code == 400 and 'id="asked-error"' in html(missing) and 'value="Dirk"' in html(missing)
+    done = staff.post(f"/console/events/{WEBINAR}/registrations?lang=en",
+                      {"name": "Dirk", "email": "dirk@example.be", "language": "nl", "asked": "yes"})
+    assert done.status_code == 303
+    assert [r.status for r in dynamodb_repo.list_registrations(WEBINAR)] == ["pending"]  # not without their consent
+    confirm = link(mailer.to("dirk@example.be")[-1], "/confirm/")
+    assert client.http.post(confirm, headers=FORM, body="").status_code == 200
+    assert [r.status for r in dynamodb_repo.list_registrations(WEBINAR)] == ["confirmed"]
+    assert any(e.action == "registration.by_phone" and e.actor == STAFF for e in dynamodb_repo.list_audit(20))
+
+
+def test_write_to_the_people_of_an_event_preview_then_send_once(staff, subscribe_and_confirm, mailer, dynamodb_repo):
+    subscribe_and_confirm("an@example.be")
+    fields = {"audience": ["confirmed"], "subject_nl": "Praktisch", "subject_en": "Practical",
+              "text_nl": "Neem je badge mee.", "text_en": "Bring your badge."}
+    empty = staff.post(f"/console/events/{WEBINAR}/messages?lang=en", {**fields, "subject_en": ""})
+    assert empty.status_code == 400 and 'id="subject_en-error"' in html(empty) and "Neem je badge mee." in html(empty)
+    preview = staff.post(f"/console/events/{WEBINAR}/messages/preview?lang=en", fields)
+    assert preview.status_code == 200 and "Neem je badge mee." in html(preview) and "Bring your badge." in html(preview)
+    assert dynamodb_repo.list_audit(1)[0].action != "event.message"  # a preview plans nothing
+    sent = staff.post(f"/console/events/{WEBINAR}/messages?lang=en", fields)
+    assert sent.status_code == 303 and "sent=1" in sent.headers["Location"]
+    wiring.send_due_now(None, repo=dynamodb_repo, mailer=mailer)
+    from datetime import timedelta
+    from chalicelib import times
+    wiring.send_due_now(times.now() + timedelta(minutes=2), repo=dynamodb_repo, mailer=mailer)
+    wiring.send_due_now(times.now() + timedelta(minutes=3), repo=dynamodb_repo, mailer=mailer)
+    messages = [m for m in mailer.to("an@example.be") if m.kind == "staff_message"]
+    assert len(messages) == 1 and "Neem je badge mee." in messages[0].text
+    [entry] = [e for e in dynamodb_repo.list_audit(20) if e.action == "event.message"]
+    assert entry.actor == STAFF
+
+
+def test_look_up_a_person_and_erase_after_typing_the_address_again(staff, subscribe_and_confirm, dynamodb_repo):
+    subscribe_and_confirm("an@example.be", name="An Peeters")
+    found = staff.get("/console/people?email=an@example.be&lang=en")
+    assert found.status_code == 200 and "An Peeters" in html(found)
+    assert staff.get("/console/people?email=nobody@example.be&lang=en").status_code == 404
+    wrong = staff.post("/console/people/erase?lang=en", {"email": "an@example.be", "email_again": "bo@example.be"})
+    assert wrong.status_code == 400 and 'id="email_again-error"' in html(wrong)
+    assert dynamodb_repo.list_registrations(WEBINAR)
+    erased = staff.post("/console/people/erase?lang=en", {"email": "an@example.be", "email_again": "AN@example.be "})
+    assert erased.status_code == 303
+    assert dynamodb_repo.list_registrations(WEBINAR) == []
+    assert staff.get("/console/people?email=an@example.be").status_code == 404
+    actions = [(e.action, e.actor) for e in dynamodb_repo.list_audit(50) if e.action.startswith("subscriber.")]
+    assert ("subscriber.erase", STAFF) in actions and ("subscriber.access", STAFF) in actions
+
+
+def test_the_audit_log_newest_first_by_event_or_staff_member(staff, published, client, staff_headers, clock):
+    from datetime import timedelta
+
+    staff.post(f"/console/events/{WEBINAR}/edit?lang=en", {})  # a form with problems: nothing audited
+    clock.set(clock() + timedelta(seconds=1))
+    staff.post(f"/console/events/{WEBINAR}/cancel", {"message_nl": ""})
+    page = html(staff.get("/console/audit?lang=en"))
+    assert page.index("event.cancel") < page.index("event.create")
+    mine = html(staff.get(f"/console/audit?actor={STAFF}&lang=en"))
+    assert "event.cancel" in mine and "event.create" not in mine  # created by the API token "tester"
+    by_event = html(staff.get("/console/audit?event=smart-region-dag-2027&lang=en"))
+    assert "event:smart-region-dag-2027" in by_event and "event.cancel" not in by_event
+
+
+def test_admins_add_and_remove_staff_members(staff, client, mailer, dynamodb_repo):
+    added = staff.post("/console/staff?lang=en", {"email": "bo.staff@vlaanderen.be", "name": "Bo"})
+    assert added.status_code == 303 and dynamodb_repo.get_staff_member("bo.staff@vlaanderen.be").name == "Bo"
+    again = staff.post("/console/staff?lang=en", {"email": "bo.staff@vlaanderen.be", "name": "Bo"})
+    assert again.status_code == 400
+    bo = sign_in(client, mailer, dynamodb_repo, email="bo.staff@vlaanderen.be")
+    assert bo.post("/console/staff?lang=en", {"email": "cas@vlaanderen.be", "name": "Cas"}).status_code == 403
+    assert bo.post("/console/staff/remove", {"email": STAFF}).status_code == 403
+    assert staff.post("/console/staff/remove", {"email": STAFF}).status_code == 400  # not oneself
+    assert staff.post("/console/staff/remove", {"email": "bo.staff@vlaanderen.be"}).status_code == 303
+    assert bo.get("/console").status_code == 303
+    actions = [e.action for e in dynamodb_repo.list_audit(50) if e.actor == STAFF]
+    assert "staff.add" in actions and "staff.remove" in actions
+
+
+def test_the_language_switch_of_a_page_answering_a_post_leads_to_a_page(staff, published):
+    answer = staff.post(f"/console/events/{WEBINAR}/messages/preview?lang=en", {"audience": ["confirmed"]})
+    switch = html(answer).split('hreflang="nl"')[0].rsplit('href="', 1)[1].split('"')[0]
+    assert switch.startswith(f"/console/events/{WEBINAR}/messages?")
+    assert staff.get(switch.replace("&amp;", "&")).status_code == 200
