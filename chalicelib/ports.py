@@ -57,6 +57,14 @@ class Repository(ABC):
         """Return the token with that hash, revoked or not, or None."""
 
     @abstractmethod
+    def list_staff_tokens(self) -> list[StaffToken]:
+        """Every staff token stored (live, revoked or expired), oldest first: an operator's command, a Scan."""
+
+    @abstractmethod
+    def record_staff_token_use(self, token_hash: str, at: datetime, *, unless_since: datetime) -> None:
+        """Set the token's ``last_used_at`` to ``at``, unless it is ``unless_since`` or later (one write an hour)."""
+
+    @abstractmethod
     def revoke_staff_tokens(self, name: str, at: datetime) -> int:
         """Revoke every live token of ``name``; return how many were revoked."""
 

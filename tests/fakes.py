@@ -85,6 +85,15 @@ class InMemoryRepository(Repository):
     def get_staff_token(self, token_hash: str) -> StaffToken | None:
         return self.staff_tokens.get(token_hash)
 
+    def list_staff_tokens(self) -> list[StaffToken]:
+        return sorted(self.staff_tokens.values(), key=lambda t: (t.created_at, t.name, t.token_hash))
+
+    def record_staff_token_use(self, token_hash: str, at: datetime, *, unless_since: datetime) -> None:
+        with self._lock:
+            token = self.staff_tokens.get(token_hash)
+            if token is not None and (token.last_used_at is None or token.last_used_at < unless_since):
+                self.staff_tokens[token_hash] = replace(token, last_used_at=at)
+
     def revoke_staff_tokens(self, name: str, at: datetime) -> int:
         with self._lock:
             live = [t for t in self.staff_tokens.values() if t.name == name and t.revoked_at is None]

@@ -6,6 +6,7 @@ table to check that none is left open.
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any, Callable
 
@@ -55,8 +56,20 @@ def staff_authorizer(auth_request):
 
 
 def staff_route(path: str, **kwargs: Any) -> Callable:
-    """Register a route only a valid staff token can reach."""
-    return api(staff_api, path, authorizer=staff_authorizer, **kwargs)
+    """Register a route only a valid staff token can reach; each request notes its token's use (``last used``).
+
+    Noted here, by the API handler, not by the authorizer: that one runs for any bearer string and may only
+    read staff tokens.
+    """
+    def register(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def noted(*args: Any, **params: Any) -> Any:
+            try:
+                return view(*args, **params)
+            finally:
+                staff.record_use(get_repo(), current().headers.get("authorization"))
+        return api(staff_api, path, authorizer=staff_authorizer, **kwargs)(noted)
+    return register
 
 
 def _staff_event(event, status: int = 200) -> Response:

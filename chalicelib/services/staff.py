@@ -1,27 +1,66 @@
-"""Staff tokens: issue, verify, revoke.
+"""Staff tokens: issue (with an expiry, 90 days unless said), verify, revoke, list, note their use;
+registrations for staff and their exports.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import times
-from chalicelib.errors import Unauthorized
+from chalicelib.errors import DomainError, InvalidInput, Unauthorized
 from chalicelib.input.staff import check_name
 from chalicelib.model.event import Event
-from chalicelib.model.person import AuditEntry, StaffToken
+from chalicelib.model.person import (
+    STAFF_TOKEN_DAYS,
+    STAFF_TOKEN_DAYS_MAX,
+    STAFF_TOKEN_USE_RECORDED_EVERY,
+    AuditEntry,
+    StaffToken,
+)
 from chalicelib.ports import Repository
 from chalicelib.render import i18n, spreadsheet
 from chalicelib.tokens import looks_like_token, new_token, same_hash, token_hash
 
 
-def issue_token(repo: Repository, name: str, now: datetime | None = None) -> str:
-    """Create a token for staff member ``name`` and return it; only its hash is kept."""
+def issue_token(repo: Repository, name: str, now: datetime | None = None, *, days: int = STAFF_TOKEN_DAYS) -> str:
+    """Create a token for staff member ``name``, working ``days`` days (90 unless said), and return it; only its
+    hash is kept."""
     check_name(name)
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= STAFF_TOKEN_DAYS_MAX:
+        raise InvalidInput("days", "out_of_range", f"must be a whole number of days from 1 to {STAFF_TOKEN_DAYS_MAX}",
+                           minimum=1, maximum=STAFF_TOKEN_DAYS_MAX)
+    now = now or times.now()
     token, digest = new_token()
-    repo.add_staff_token(StaffToken(name=name, token_hash=digest, created_at=now or times.now()))
+    repo.add_staff_token(StaffToken(name=name, token_hash=digest, created_at=now,
+                                    valid_until=now + timedelta(days=days)))
     return token
+
+
+def list_tokens(repo: Repository, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Every staff token (never the token, a short id of its hash): whose, made, last used, expires, its state."""
+    now = now or times.now()
+    return [{"id": t.token_hash[:8], "name": t.name, "made": times.format_instant(t.created_at),
+             "last_used": times.format_instant(t.last_used_at), "expires": times.format_instant(t.expires_at),
+             "state": t.state(now)} for t in repo.list_staff_tokens()]
+
+
+def record_use(repo: Repository, header: str | None, now: datetime | None = None) -> None:
+    """Note that the Bearer token of ``header`` let a request in (``last_used_at``, at most one write an hour).
+
+    Best effort: a failure to note it never fails the request it let in.
+    """
+    if not isinstance(header, str):
+        return
+    token = header.strip().partition(" ")[2].strip()
+    if not looks_like_token(token):
+        return
+    now = now or times.now()
+    try:
+        repo.record_staff_token_use(token_hash(token), now,
+                                    unless_since=now - timedelta(seconds=STAFF_TOKEN_USE_RECORDED_EVERY))
+    except DomainError:
+        pass
 
 
 def revoke_tokens(repo: Repository, name: str, now: datetime | None = None) -> int:
@@ -30,7 +69,7 @@ def revoke_tokens(repo: Repository, name: str, now: datetime | None = None) -> i
     return repo.revoke_staff_tokens(name, now or times.now())
 
 
-def verify_authorization(repo: Repository, header: str | None) -> str:
+def verify_authorization(repo: Repository, header: str | None, now: datetime | None = None) -> str:
     """Return the staff member's name for an ``Authorization: Bearer`` header, or raise Unauthorized."""
     if not isinstance(header, str):
         raise Unauthorized("missing Authorization header")
@@ -46,6 +85,8 @@ def verify_authorization(repo: Repository, header: str | None) -> str:
         raise Unauthorized("unknown token")
     if stored.revoked_at is not None:
         raise Unauthorized("revoked token")
+    if stored.expires_at <= (now or times.now()):
+        raise Unauthorized("expired token")
     return stored.name
 
 
