@@ -23,7 +23,8 @@ import re
 import sys
 from urllib.parse import parse_qsl, urlsplit
 
-# The first segment of the paths whose next segment is a personal token (the link routes of chalicelib/http/).
+# The first segment of the paths whose next segment is a personal token (the link routes of chalicelib/http/);
+# also any segment after "sign-in" (the staff console's sign-in links).
 TOKEN_PREFIXES = frozenset({"confirm", "manage", "unsubscribe", "feeds"})
 # Any segment this long, or this token-like, is dropped too: a route added later is covered without a change here.
 LONG_SEGMENT = 24
@@ -36,7 +37,7 @@ def redact_target(target: str) -> str:
     segments = parts.path.split("/")
     shown = []
     for index, segment in enumerate(segments):
-        after_prefix = index == 2 and segments[1] in TOKEN_PREFIXES
+        after_prefix = (index == 2 and segments[1] in TOKEN_PREFIXES) or (index >= 2 and segments[index - 1] == "sign-in")
         if after_prefix or len(segment) >= LONG_SEGMENT or TOKEN_LIKE.match(segment) or "@" in segment or "%40" in segment:
             suffix = ".ics" if segment.endswith(".ics") else ""
             shown.append("{token}" + suffix)

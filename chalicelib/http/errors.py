@@ -124,6 +124,7 @@ def html_error(exc: DomainError) -> Response:
             from chalicelib.render.mails import person_links
 
             manage = person_links(person, get_settings().base_url, get_keys()).manage + lang_query()
+            resend = None  # what it confirmed is confirmed: no new mail to offer for it
         return page("token_error.html", status, code=status, resend_url=resend, manage_url=manage,
                     switch_path=_page_of_token(token))
     if isinstance(exc, MailLimitReached):

@@ -38,8 +38,9 @@ FORM_AND_PLAIN = [pages.FORM_CONTENT_TYPE, "multipart/form-data", "text/plain", 
 def confirm_page(token):
     from chalicelib.services import subscribe
 
-    view = subscribe.inspect_confirm_token(get_repo(), token, now=times.now())
-    return page("confirm.html", token=token, view=view)
+    now = times.now()
+    view = subscribe.inspect_confirm_token(get_repo(), token, now=now)
+    return page("confirm.html", token=token, view=view, now=now)
 
 
 @page_route(links, "/confirm/{token}", methods=["POST"], content_types=FORM_AND_PLAIN)
@@ -111,7 +112,7 @@ def _manage_path(token: str) -> str:
 # What a button of the manage page did, shown on the page it leads back to
 # (post, redirect, get): ?done=<one of these>. The notice is worded from the
 # state read, so a crafted ?done= cannot make the page claim what is not so.
-MANAGE_DONE = ("mail", "language")
+MANAGE_DONE = ("mail", "language", "stopped", "cancelled")
 
 
 @page_route(links, "/manage/{token}", methods=["GET"])
@@ -119,13 +120,19 @@ def manage_page(token):
     from chalicelib.services import manage
 
     view = manage.manage_view(get_repo(), token, base_url=get_settings().base_url, key=get_keys())
-    done = (current().query_params or {}).get("done")
-    return page("manage.html", token=token, view=view, now=times.now(), done=done if done in MANAGE_DONE else None)
+    params = current().query_params or {}
+    done = params.get("done")
+    # A cancel names its event: the notice is said only if that registration is cancelled indeed.
+    cancelled = next((event for event, registration in view.registrations
+                      if event.id == params.get("event") and registration.status == "cancelled"), None)
+    return page("manage.html", token=token, view=view, now=times.now(), done=done if done in MANAGE_DONE else None,
+                cancelled_event=cancelled)
 
 
-def _back_to_manage(token: str, done: str) -> Response:
+def _back_to_manage(token: str, done: str, event_id: str | None = None) -> Response:
     """303 to the manage page, saying what the button did (``MANAGE_DONE``)."""
-    return see_other(f"/manage/{quote(token, safe='')}{lang_query()}&done={done}")
+    event = f"&event={quote(event_id, safe='')}" if event_id else ""
+    return see_other(f"/manage/{quote(token, safe='')}{lang_query()}&done={done}{event}")
 
 
 def _registration(token: str, event_id: str, *, unconfirmed_ok: bool = False):
@@ -160,15 +167,10 @@ def cancel_registration(token, event_id):
                     message=pages.with_title(about, event, lang),
                     button=_("Yes, cancel my registration"), action=current().path.format(
                         token=token, event_id=event_id) + lang_query(), back_url=back)
-    event = manage.cancel_registration(get_repo(), token, event_id, now=times.now(), key=get_keys(),
-                                       mailer=get_mailer(), base_url=get_settings().base_url)
-    lang = page_language()
-    return page("result.html", switch_path=_manage_path(token), heading=_("Registration cancelled"),
-                paragraphs=[pages.with_title(i18n.gettext("Your registration for %(title)s is cancelled.", lang), event, lang),
-                            # An .ics once imported stays in a calendar app until its owner removes it.
-                            _("Did you put the event in your calendar yourself? Then remove it there. Your personal "
-                              "calendar feed drops it by itself.")],
-                items=[], manage_url=back)
+    manage.cancel_registration(get_repo(), token, event_id, now=times.now(), key=get_keys(),
+                               mailer=get_mailer(), base_url=get_settings().base_url)
+    # Redirect after POST: a reload shows the manage page (saying what was cancelled), never "resubmit the form?".
+    return _back_to_manage(token, "cancelled", event_id)
 
 
 @page_route(links, "/manage/{token}/resend", methods=["POST"], content_types=FORM_AND_PLAIN)
@@ -237,9 +239,8 @@ def stop_mail(token):
         manage.unsubscribe(get_repo(), token, purpose="manage", now=times.now(), key=get_keys())
     except ErasedPersonLink:  # erased: no mail goes out, which is what was asked
         return erased_link_page(200, switch_path=_manage_path(token))
-    return result_page(_("No more emails"), _("You get no more emails from us. Your registrations stay."),
-                       _("Changed your mind? On your page you can receive our emails again."),
-                       manage_url=_manage_path(token) + lang_query(), switch_path=_manage_path(token))
+    # Redirect after POST, as the other buttons do: the manage page says that mail is stopped.
+    return _back_to_manage(token, "stopped")
 
 
 @page_route(links, "/manage/{token}/resume", methods=["POST"], content_types=FORM_AND_PLAIN)

@@ -92,7 +92,9 @@ def subscription_form():
 def subscription_sent():
     # Where a successful form post (and a resend) leads: reloading it sends no
     # mail again, and its address holds nothing personal.
-    return page("check_mail.html", switch_path="/subscriptions/sent")
+    settings = get_settings()
+    return page("check_mail.html", switch_path="/subscriptions/sent", per_hour=settings.confirmation_mails_per_hour,
+                per_day=settings.confirmation_mails_per_day)
 
 
 def _subscribe_json():

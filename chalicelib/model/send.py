@@ -40,10 +40,11 @@ class Send:
     attempts: int = 0
     claimed_by: str | None = None
     message_id: str | None = None
-    settled_at: datetime | None = None
+    settled_at: datetime | None = None  # the tick's "now" (a --now moment, when one was given)
     reason: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
     expires_at: datetime | None = None
+    sent_at: datetime | None = None  # when SES took it, by the clock (not a --now moment): the access report's time
 
     @property
     def key(self) -> str:

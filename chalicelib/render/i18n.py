@@ -104,7 +104,24 @@ def _environment(lang: str):
     env.filters["hour"] = lambda instant, tz=times.DEFAULT_ZONE: format_hour(instant, tz, lang)
     env.filters["until"] = lambda end, start, tz=times.DEFAULT_ZONE: format_until(end, start, tz, lang)
     env.filters["paragraphs"] = paragraphs
+    env.filters["summary"] = summary
     return env
+
+
+SUMMARY_LENGTH = 180
+
+
+def summary(text: str, limit: int = SUMMARY_LENGTH) -> str:
+    """The start of a description for a card: its first paragraph, within ``limit`` characters cut after its
+    last whole sentence, or else after a word with "…" (the event's page has the whole text)."""
+    first = " ".join(text.replace("\r\n", "\n").strip().split("\n\n", 1)[0].split())
+    if len(first) <= limit:
+        return first
+    sentence_end = first[:limit + 1].rfind(". ")
+    if sentence_end >= limit // 3:  # whole sentences, when they say enough
+        return first[:sentence_end + 1]
+    cut = first[:limit + 1].rsplit(" ", 1)[0].rstrip(" ,;:.-–")
+    return cut + "…"
 
 
 def paragraphs(text: str) -> Any:

@@ -196,7 +196,9 @@ def render_send(send: Send, event: Event, lang: str, *, email: str, name: str, l
     context: dict[str, Any] = {"name": name, "event": event, "calendar_links": calendar_links,
                                "seat": send.details.get("seat", True)}
     if send.kind == "reminder":
-        context["starts_in"] = _interval(times.parse_duration(send.detail, "reminders"), lang)
+        offset = times.parse_duration(send.detail, "reminders")
+        context["starts_in"] = _interval(offset, lang)
+        context["starts_tomorrow"] = offset == timedelta(days=1)  # "begint morgen", not "begint over 1 dag"
     elif send.kind == "change":
         context["changed"] = _changed(send.details.get("material", []))
         context["before"] = _before(send.details.get("before") or {})

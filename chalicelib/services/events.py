@@ -142,7 +142,8 @@ def cancel_event(repo: Repository, event_id: str, *, actor: str, base_url: str,
     after = _marked(before, replace(before, status="cancelled", cancelled_at=now, updated_at=now,
                                     sequence=before.sequence + 1, cancellation_message=note))
     repo.update_event(after, previous=before)
-    _audit(repo, actor, "event.cancel", after, now, previous_status=before.status, message=bool(note))
+    _audit(repo, actor, "event.cancel", after, now, previous_status=before.status, message=bool(note),
+           changes=_changes(before, after))
     refresh_public_feeds(repo, now, base_url=base_url)
     return unplanned_change(after)
 

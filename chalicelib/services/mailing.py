@@ -13,6 +13,7 @@ from chalicelib.model.event import Event
 from chalicelib.model.mail import Attachment, Links
 from chalicelib.model.person import Person
 from chalicelib.ports import Mailer
+from chalicelib.render.ical import event_page_url
 from chalicelib.render.mails import add_links, build_mail, invitations
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,10 @@ def _mail_outcomes(mailer: Mailer, person: Person, outcomes: list[Outcome], link
     attachments = invitations(confirmed, lang, base_url, email=person.email, name=person.name, stamp=now)
     _send(mailer, "confirmed", lang, to_email=person.email, to_name=person.name, links=links,
           attachments=attachments, required=False, name=person.name, outcomes=outcomes,
-          calendar_links={e.id: add_links(e, lang, base_url) for e in confirmed})
+          calendar_links={e.id: add_links(e, lang, base_url) for e in confirmed},
+          # Every event still on, seat or not: "share the event page" names its link for the waiting and the
+          # interested too.
+          share_pages=[event_page_url(o.event, base_url) for o in outcomes if o.event.status == "published"])
 
 
 def _mail_calendar_removal(mailer: Mailer, template: str, person: Person, events: list[Event], links: Links,

@@ -112,19 +112,53 @@ def export_person(repo: Repository, person: Person) -> dict[str, Any]:
              "kept_until": times.format_instant(r.expires_at)}
             for r in sorted(regs.values(), key=lambda r: r.registered_at)
         ],
-        # The mails the service sends on its own, planned or sent, and the confirm links made.
-        "mails": [
-            {"event_id": m.event_id, "kind": m.kind, "detail": m.detail, "state": m.state,
-             "due": times.format_instant(m.due), "settled_at": times.format_instant(m.settled_at),
-             "reason": m.reason, "ses_message_id": m.message_id}
-            for event_id in sorted(person.event_ids) for m in repo.list_sends(event_id, person.id)
-        ],
+        # Every mail sent to them, in the order it went out, then those planned.
+        "mails": _mails(repo, person),
         "confirm_links": [
             {"event_ids": list(t.event_ids), "created_at": times.format_instant(t.created_at),
              "valid_until": times.format_instant(t.expires_at), "used_at": times.format_instant(t.used_at)}
             for t in _confirm_tokens(repo, person)
         ],
     }
+
+
+def _mails(repo: Repository, person: Person) -> list[dict[str, Any]]:
+    """Every mail sent to ``person``, oldest first, with the time it went out; then the ones planned or not sent.
+
+    The tick's mails (reminders, notices, messages) are stored sends, with the moment SES took each. The mails
+    a request sends at once are read from what that request stored: a confirmation request when a confirm link
+    was made, the confirmation when a link's confirm finished, and a "you are already registered" for each
+    confirmation mail of the last day (``Person.confirm_mails``) that made no link.
+    """
+    tokens_made = _confirm_tokens(repo, person)
+    found: list[dict[str, Any]] = []
+
+    def mail(kind: str, event_ids: list[str], at: datetime | None, **more: Any) -> dict[str, Any]:
+        return {"kind": kind, "event_id": event_ids[0] if len(event_ids) == 1 else None, "event_ids": event_ids,
+                "detail": "", "state": "sent", "due": None, "settled_at": None, "reason": None,
+                "ses_message_id": None, "sent_at": times.format_instant(at), "_at": at, **more}
+
+    for token in tokens_made:
+        found.append(mail("confirm_request", list(token.event_ids), token.created_at))
+        if token.done_at is not None:
+            found.append(mail("confirmed", list(token.event_ids), token.done_at))
+    linked = {token.created_at for token in tokens_made}
+    found += [mail("already_registered", [], at) for at in person.confirm_mails if at not in linked]
+    planned = []
+    for event_id in sorted(person.event_ids):
+        for send in repo.list_sends(event_id, person.id):
+            entry = {"kind": send.kind, "event_id": send.event_id, "event_ids": [send.event_id], "detail": send.detail,
+                     "state": send.state, "due": times.format_instant(send.due),
+                     "settled_at": times.format_instant(send.settled_at), "reason": send.reason,
+                     "ses_message_id": send.message_id}
+            if send.state == "sent":
+                at = send.sent_at or send.settled_at
+                found.append({**entry, "sent_at": times.format_instant(at), "_at": at})
+            else:
+                planned.append({**entry, "sent_at": None, "_at": send.due})
+    found.sort(key=lambda m: m["_at"])
+    planned.sort(key=lambda m: m["_at"])
+    return [{k: v for k, v in m.items() if k != "_at"} for m in found + planned]
 
 
 def _confirm_tokens(repo: Repository, person: Person) -> list[ConfirmToken]:

@@ -250,7 +250,11 @@ def _submit(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, key: 
     if token is not None:
         _send(mailer, "confirm_request", lang, to_email=request.email, to_name="", links=links,
               name="", confirm_url=f"{base_url}/confirm/{token_value}",
-              events=[events[e] for e in fresh_ids], already=[(events[r.event_id], r.status) for r in kept],
+              # Said before the button: an event whose registration is not open yet is one to hear about, not
+              # one to be registered for.
+              events=[events[e] for e in fresh_ids if not events[e].registration_not_open_yet(now)],
+              not_open=[events[e] for e in fresh_ids if events[e].registration_not_open_yet(now)],
+              already=[(events[r.event_id], r.status) for r in kept],
               valid_hours=int(CONFIRM_VALIDITY.total_seconds() // 3600))
     elif kept:
         known = person.name if person is not None else ""  # the name they confirmed

@@ -213,7 +213,11 @@ class _Tick:
             self.result.failed += 1
         if reason:
             self.result.note(reason)
-        return replace(send, state=state, reason=reason, message_id=message_id, settled_at=at, due_at=send.due)
+        # ``settled_at`` is the tick's moment; ``sent_at`` when the mail really went out (``send-due --now`` runs a
+        # tick as of another moment, which is not when the person got it).
+        sent_at = times.now() if state == "sent" else None
+        return replace(send, state=state, reason=reason, message_id=message_id, settled_at=at, due_at=send.due,
+                       sent_at=sent_at)
 
     def later(self, send: Send, at: datetime, reason: str, *, due: datetime | None = None,
               cutoff: datetime | None = None) -> Send:

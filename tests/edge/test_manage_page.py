@@ -48,9 +48,12 @@ def manage_path(subscribe_and_confirm):
 
 
 def test_stopped_mail_is_received_again_with_a_button_on_the_manage_page(client, manage_path, dynamodb_repo):
-    assert client.http.post(f"{manage_path}/stop?lang=en", headers=FORM, body="").status_code == 200
+    stopped = client.http.post(f"{manage_path}/stop?lang=en", headers=FORM, body="")
+    # Post, redirect, get, as the other buttons: a reload of the page shown asks nothing.
+    assert stopped.status_code == 303 and stopped.headers["Location"] == f"{manage_path}?lang=en&done=stopped"
     assert not person(dynamodb_repo).receives_mail
-    page = html(client.http.get(manage_path + "?lang=en"))
+    page = html(client.http.get(stopped.headers["Location"]))
+    assert "You get no more emails from us. Your registrations stay." in page
     emails = section(page, "Emails")
     assert "register again through the form" not in emails
     assert f'action="{manage_path}/resume?lang=en"' in emails and "Receive our emails again" in emails

@@ -11,7 +11,7 @@ import pytest
 from chalicelib import wiring
 from chalicelib.http import staff_api
 from chalicelib.services import staff
-from tests.conftest import webinar_data
+from tests.conftest import day_data, webinar_data
 
 
 def staff_routes():
@@ -85,6 +85,28 @@ def test_staff_changes_are_audited_with_who_what_when(client, staff_headers, clo
     assert {e["actor"] for e in entries} == {"tester"}
     assert all(e["target"] == "event:webinar-2027-01-14" for e in entries)
     assert entries[0]["at"] == "2026-11-25T13:00:02+01:00"
+
+
+def test_the_audit_keeps_before_and_after_for_time_place_join_link_capacity_and_status(client, staff_headers, clock):
+    """It said which fields changed, not from what to what."""
+    client.http.post("/staff/events", headers=staff_headers, body=json.dumps(day_data(online_url="https://meet.example.org/a")))
+    change = {"starts_at": "2027-06-03T10:00:00+02:00", "ends_at": "2027-06-03T18:00:00+02:00", "capacity": 300,
+              "location": {"name": "Boudewijngebouw", "address": "Koning Albert II-laan 15, 1210 Brussel"},
+              "online_url": "https://meet.example.org/b", "title": {"nl": "Smart Region Dag 2027"}}
+    clock.set(clock() + timedelta(seconds=1))
+    assert client.http.patch("/staff/events/smart-region-dag-2027", headers=staff_headers,
+                             body=json.dumps(change)).status_code == 200
+    clock.set(clock() + timedelta(seconds=1))
+    client.http.post("/staff/events/smart-region-dag-2027/cancel", headers=staff_headers)
+    cancel, changed, _ = client.http.get("/staff/audit", headers=staff_headers).json_body["entries"]
+    changes = changed["details"]["changes"]
+    assert [changes["starts_at"][k][:19] for k in ("before", "after")] == ["2027-06-03T07:00:00", "2027-06-03T08:00:00"]
+    assert [changes["ends_at"][k][:19] for k in ("before", "after")] == ["2027-06-03T15:00:00", "2027-06-03T16:00:00"]
+    assert changes["capacity"] == {"before": 400, "after": 300}
+    assert changes["location"] == {"before": {"name": "Herman Teirlinckgebouw", "address": "Havenlaan 88, 1000 Brussel"},
+                                   "after": {"name": "Boudewijngebouw", "address": "Koning Albert II-laan 15, 1210 Brussel"}}
+    assert changes["online_url"] == {"before": "https://meet.example.org/a", "after": "https://meet.example.org/b"}
+    assert cancel["details"]["changes"]["status"] == {"before": "published", "after": "cancelled"}
 
 
 def test_table_unreachable_fails_closed(client, staff_token, monkeypatch):

@@ -162,13 +162,14 @@ def test_unknown_confirm_token_is_a_404_page(client, published):
     assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
 
 
-def test_used_confirm_token_is_a_410_page_with_a_way_to_a_new_mail(client, published, mailer):
+def test_used_confirm_token_is_a_410_page_that_leads_to_the_manage_page_not_to_a_new_mail(client, published, mailer):
+    """A used link offered "send me a new email" for something already confirmed."""
     post_form(client)
     path = confirm_path(mailer)
     client.http.post(path, headers=FORM, body="")
     again = client.http.post(path, headers=FORM, body="")
     assert again.status_code == 410
-    assert f'<form method="post" action="{path}/resend?lang=nl">' in html(again)
+    assert "/resend" not in html(again) and "/manage/" in html(again)
     assert client.http.get(path).status_code == 410
     resent = client.http.post(f"{path}/resend", headers=FORM, body="")
     assert resent.status_code == 303 and "Bekijk je mailbox" in html(client.http.get(resent.headers["Location"]))
@@ -207,9 +208,13 @@ def test_cancel_asks_to_be_sure_then_cancels(client, manage_path, dynamodb_repo)
     assert 'name="confirm" value="yes"' in html(first)
     assert [r.status for r in dynamodb_repo.list_registrations(DAY)] == ["confirmed"]
     done = client.http.post(f"{manage_path}/events/{DAY}/cancel", headers=FORM, body="confirm=yes")
-    assert done.status_code == 200 and "Inschrijving geannuleerd" in html(done)
+    # Redirect after POST: a reload shows the manage page, never "resubmit the form?".
+    assert done.status_code == 303
+    assert done.headers["Location"] == f"{manage_path}?lang=nl&done=cancelled&event={DAY}"
+    shown = html(client.http.get(done.headers["Location"]))
+    assert "is geannuleerd" in shown and "Smart Region Dag" in shown
     # An imported .ics stays in a calendar app: the page says to remove it there (the personal feed drops it).
-    assert "Verwijder het daar dan" in html(done) and "agendafeed laat het vanzelf weg" in html(done)
+    assert "Verwijder het daar dan" in shown and "agendafeed laat het vanzelf weg" in shown
     assert [r.status for r in dynamodb_repo.list_registrations(DAY)] == ["cancelled"]
 
 
@@ -224,8 +229,11 @@ def test_erase_asks_to_be_sure_then_erases(client, manage_path):
 
 def test_stop_all_mail_from_the_manage_page(client, manage_path):
     done = client.http.post(f"{manage_path}/stop", headers=FORM, body="")
-    assert done.status_code == 200
+    assert done.status_code == 303 and done.headers["Location"] == f"{manage_path}?lang=nl&done=stopped"
+    assert "Je krijgt geen e-mails meer van ons. Je inschrijvingen blijven behouden." in html(client.http.get(done.headers["Location"]))
     assert "Je krijgt geen e-mails meer van ons. Wil je ze opnieuw krijgen" in html(client.http.get(manage_path))
+    # A crafted ?done= or a cancel notice for a registration that is not cancelled says nothing.
+    assert "is geannuleerd" not in html(client.http.get(f"{manage_path}?done=cancelled&event={DAY}"))
 
 
 def test_unknown_manage_token_is_a_404_page(client, published):
@@ -298,7 +306,10 @@ def test_a_confirm_link_pressed_again_after_it_worked_leads_to_the_persons_page(
         page = html(again)
         assert again.status_code == 410 and "You have used this link already" in page
         manage = re.search(r'href="([^"]*/manage/[^"]+)"', page).group(1)
-        assert manage.endswith("?lang=en") and f"{path}/resend" in page  # and still a way to a new mail
+        assert manage.endswith("?lang=en")
+        # What it confirmed is confirmed: no "send me a new email" for it (the manage page offers one for
+        # anything still unconfirmed).
+        assert f"{path}/resend" not in page and "Send me a new email" not in page
         assert client.http.get(manage[manage.index("/manage/"):]).status_code == 200
     from chalicelib.adapters import keys as link_keys
     from chalicelib.services import privacy

@@ -57,7 +57,9 @@ def test_front_page_lists_events_in_brussels_time(client, published):
     assert "Thursday 3 June 2027, 09:00–17:00" in page  # 07:00 UTC, summer time
     assert "Online" in page
     assert "Havenlaan 88, 1000 Brussel" in page
-    assert "Opens on Monday 1 March 2027, 09:00" in page
+    assert "Opens on Mon 1 Mar 2027, 09:00" in page  # short on a card
+    day = html(client.http.get("/events/smart-region-dag-2027?lang=en", headers={"Accept": "text/html"}))
+    assert "Opens on Monday 1 March 2027, 09:00 (Belgian time)" in day
 
 
 def test_full_event_offers_the_waiting_list(published, dynamodb_repo, clock):
@@ -198,5 +200,77 @@ def test_the_privacy_notice_says_what_the_calendar_and_map_links_send_where(clie
 def test_an_event_description_keeps_its_paragraphs_and_line_breaks_escaped(client, staff_headers):
     data = webinar_data(description={"nl": "Eerste alinea.\n\nTweede <b>alinea</b>\nnieuwe regel", "en": "One"})
     assert client.http.post("/staff/events", headers=staff_headers, body=json.dumps(data)).status_code == 201
-    for page in (html(client.http.get("/")), html(client.http.get("/events/webinar-2027-01-14", headers=BROWSER))):
-        assert "<p>Eerste alinea.</p>\n<p>Tweede &lt;b&gt;alinea&lt;/b&gt;<br>\nnieuwe regel</p>" in page
+    page = html(client.http.get("/events/webinar-2027-01-14", headers=BROWSER))
+    assert "<p>Eerste alinea.</p>\n<p>Tweede &lt;b&gt;alinea&lt;/b&gt;<br>\nnieuwe regel</p>" in page
+    # The front page's card holds its start only, with a link to the rest.
+    front = html(client.http.get("/"))
+    assert '<p class="summary">Eerste alinea.</p>' in front and "Tweede" not in front
+
+
+# ------------------------------------------------ the front page, as a person scans it
+
+
+def _cards(page: str) -> list[str]:
+    return re.findall(r'<li class="event[^"]*" id="event-[^"]+">.*?</li>', page, re.S)
+
+
+def test_the_smart_region_day_comes_first_and_stands_out_then_the_webinars(client, published, staff_headers):
+    """Three equal cards in date order: the main event did not stand out. Now the day, then the webinars."""
+    later = webinar_data(id="webinar-2027-02-25", starts_at="2027-02-25T14:00:00+01:00",
+                         ends_at="2027-02-25T15:00:00+01:00")
+    assert client.http.post("/staff/events", headers=staff_headers, body=json.dumps(later)).status_code == 201
+    page = html(client.http.get("/"))
+    cards = _cards(page)
+    assert [re.search(r'id="event-([^"]+)"', c).group(1) for c in cards] == [
+        "smart-region-dag-2027", "webinar-2027-01-14", "webinar-2027-02-25"]
+    assert cards[0].startswith('<li class="event event-featured"') and '<h2 class="event-title">' in cards[0]
+    assert all('<h3 class="event-title">' in card for card in cards[1:])
+    assert page.index('<h2 id="webinars">Webinars</h2>') > page.index(cards[0])
+    # A way to the form near the top, for a phone.
+    assert page.index('href="#subscribe"') < page.index(cards[0])
+
+
+def test_each_card_has_a_short_text_a_more_link_and_a_register_action_that_ticks_its_event(client, published, staff_headers):
+    long_text = ("Vlaanderen positioneert zich als een slimme regio waarin data en technologie ingezet worden om "
+                 "maatschappelijke problemen aan te pakken. " * 3) + "\n\nTweede alinea."
+    change = {"description": {"nl": long_text, "en": "Short."}}
+    assert client.http.patch("/staff/events/webinar-2027-01-14", headers=staff_headers,
+                             body=json.dumps(change)).status_code == 200
+    page = html(client.http.get("/"))
+    day, webinar = _cards(page)
+    summary = re.search(r'<p class="summary">(.*?)</p>', webinar, re.S).group(1)
+    assert len(summary) <= 180 and summary.endswith("aan te pakken.") and "Tweede" not in webinar
+    assert re.search(r'<a class="more" href="/events/webinar-2027-01-14\?lang=nl">Meer<span class="visually-hidden">: '
+                     r'Webinar Smart Region</span></a>', webinar)
+    # Open: "Inschrijven", to the form with this event ticked.
+    assert re.search(r'<a class="button" href="/\?lang=nl&amp;event=webinar-2027-01-14#subscribe">Inschrijven'
+                     r'<span class="visually-hidden">: Webinar Smart Region</span></a>', webinar)
+    # Not open yet: no "Inschrijven", but the mail when it opens, through the same form.
+    assert re.search(r'<a class="button" href="/\?lang=nl&amp;event=smart-region-dag-2027#subscribe">'
+                     r'Mail me als de inschrijving opent<span', day)
+    assert ">Inschrijven<" not in day
+    ticked = html(client.http.get("/?lang=nl&event=webinar-2027-01-14"))
+    assert re.search(r'value="webinar-2027-01-14" checked', ticked)
+
+
+def test_the_event_page_styles_its_facts_links_a_map_and_offers_no_registration_before_it_opens(client, published):
+    page = html(client.http.get("/events/smart-region-dag-2027", headers=BROWSER))
+    assert '<div class="event-page">' in page and '<dl class="facts">' in page
+    assert ('href="https://www.openstreetmap.org/search?query=Herman%20Teirlinckgebouw%2C%20Havenlaan%2088%2C%201000'
+            '%20Brussel">Kaart') in page
+    assert ">Inschrijven" not in page and "Mail me als de inschrijving opent" in page
+    webinar = html(client.http.get("/events/webinar-2027-01-14", headers=BROWSER))
+    assert ">Inschrijven<span" in webinar and "openstreetmap" not in webinar
+
+
+def test_the_check_your_mail_page_says_the_mail_limit_and_what_to_do_then(client, monkeypatch):
+    """It said "fill in the form again" while a fourth mail in an hour is silently held back."""
+    monkeypatch.setenv("CONFIRMATION_MAILS_PER_HOUR", "3")
+    monkeypatch.setenv("CONFIRMATION_MAILS_PER_DAY", "6")
+    for lang, words in (("en", ("at most 3 confirmation emails an hour and 6 a day",
+                                "filling in the form again sends nothing until", "spam folder")),
+                        ("nl", ("hoogstens 3 bevestigingsmails per uur en 6 per dag",
+                                "het formulier opnieuw invullen niets meer", "ongewenste e-mail"))):
+        page = html(client.http.get(f"/subscriptions/sent?lang={lang}"))
+        assert all(word in page for word in words), lang
+        assert 'href="mailto:smartregionoffice@vlaanderen.be"' in page.split("<main")[1].split("</main>")[0]

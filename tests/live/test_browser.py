@@ -124,8 +124,10 @@ def test_subscribe_confirm_manage_and_cancel_on_a_phone(page, live_server):
     assert fits_the_screen(page)
     press(page.get_by_role("button", name=re.compile("Deze inschrijving annuleren")).first)
     press(page.get_by_role("button", name="Ja, annuleer mijn inschrijving"))
-    assert page.get_by_role("heading", level=1).inner_text() == "Inschrijving geannuleerd"
-    press(page.get_by_role("link", name="Je inschrijvingen beheren"))
+    # Redirect after POST: the manage page, saying what was cancelled; a reload asks nothing.
+    assert page.get_by_role("heading", level=1).inner_text() == "Je inschrijvingen"
+    assert "is geannuleerd" in page.locator(".notice").inner_text()
+    page.reload()
     assert "Geannuleerd" in page.locator("main").inner_text()
 
 
@@ -155,6 +157,67 @@ def test_no_page_scrolls_sideways_at_320_px_with_a_long_address_and_a_long_url(b
         assert address in page.locator("main").inner_text()
     finally:
         context.close()
+
+
+# A word broken across two lines has two boxes. Words are split at spaces and at the marks a line may break
+# after (dashes, slashes, colons of a time), so "09:00–17:00" on two lines is no mid-word break.
+BROKEN_WORDS = """() => {
+    const broken = [];
+    const walker = document.createTreeWalker(document.querySelector("main"), NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+        const node = walker.currentNode;
+        const re = /[^\\s\\-\\u2013\\/:]+/g;
+        let match;
+        while ((match = re.exec(node.data)) !== null) {
+            const range = document.createRange();
+            range.setStart(node, match.index);
+            range.setEnd(node, match.index + match[0].length);
+            const tops = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+            if (tops.size > 1) broken.push(match[0]);
+        }
+    }
+    return broken;
+}"""
+
+
+@pytest.mark.parametrize("width,lang", [(1280, "nl"), (1280, "en"), (360, "nl"), (360, "en")])
+def test_no_word_breaks_mid_word_on_the_front_page_or_an_events_page(browser, live_server, width, lang):
+    """At 1280 px three 290 px cards broke "Herman Teirlinckgebou / w" and "smartregionoffice@vlaanderen. / be"."""
+    context = browser.new_context(viewport={"width": width, "height": 900}, java_script_enabled=True)
+    page = context.new_page()
+    try:
+        for path in (f"/?lang={lang}", f"/events/smart-region-dag-2027?lang={lang}", f"/events/{WEBINAR}?lang={lang}"):
+            page.goto(live_server.url + path)
+            assert page.evaluate(BROKEN_WORDS) == [], f"{path} at {width} px"
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+    finally:
+        context.close()
+
+
+def test_the_front_page_shows_the_day_first_and_wide_and_reaches_the_form_in_one_tap(browser, live_server):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server.url}/?lang=nl")
+        day = page.locator("#event-smart-region-dag-2027").bounding_box()
+        webinar = page.locator(f"#event-{WEBINAR}").bounding_box()
+        assert day["y"] + day["height"] <= webinar["y"] and day["width"] > 1.5 * webinar["width"]
+        # The register action of a card leads to the form with its event ticked.
+        press(page.locator(f"#event-{WEBINAR}").get_by_role("link", name=re.compile("^Inschrijven")))
+        assert page.locator(f'input[name="event_ids"][value="{WEBINAR}"]').is_checked()
+        assert page.locator("#subscribe").bounding_box()["y"] <= 1  # scrolled to the form
+    finally:
+        context.close()
+
+
+def test_on_a_phone_the_form_is_one_tap_from_the_first_screen(page, live_server):
+    page.goto(f"{live_server.url}/")
+    to_form = page.get_by_role("link", name="Naar het inschrijvingsformulier")
+    box = to_form.bounding_box()
+    assert box["y"] + box["height"] <= PHONE["height"]
+    to_form.click()
+    page.wait_for_timeout(200)
+    assert abs(page.locator("#subscribe").bounding_box()["y"]) <= 1
 
 
 def test_form_shows_errors_beside_fields_and_keeps_values(page, live_server):
@@ -226,6 +289,7 @@ PAGES = {
     "index nl": (lambda page, live: page.goto(f"{live.url}/?lang=nl"), 200),
     "index en": (lambda page, live: page.goto(f"{live.url}/?lang=en"), 200),
     "privacy": (lambda page, live: page.goto(f"{live.url}/privacy"), 200),
+    "event page": (lambda page, live: page.goto(f"{live.url}/events/smart-region-dag-2027?lang=nl"), 200),
     "form with errors": (_form_with_errors, 400),
     "check your mail": (_check_your_mail, 200),
     "confirm page": (_confirm_page, 200),

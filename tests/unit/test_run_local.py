@@ -101,6 +101,8 @@ def test_make_run_installs_what_the_service_and_moto_need_and_no_test_tool():
     ("GET /staff/subscribers?email=an%40example.be HTTP/1.1", "GET /staff/subscribers?… HTTP/1.1"),
     ("GET /staff/subscribers/an@example.be HTTP/1.1", "GET /staff/subscribers/{token} HTTP/1.1"),
     ("GET /staff/sign-in/Zq9XkLm2Pw8RtY5vNb3H HTTP/1.1", "GET /staff/sign-in/{token} HTTP/1.1"),
+    ("GET /console/sign-in/abc HTTP/1.1", "GET /console/sign-in/{token} HTTP/1.1"),
+    ("GET /console/events/webinar-2027-01-14/edit HTTP/1.1", "GET /console/events/webinar-2027-01-14/edit HTTP/1.1"),
     ("GET /?lang=nl&event=webinar-2027-01-14 HTTP/1.1", "GET /?lang=nl&… HTTP/1.1"),
     ("GET /events/smart-region-dag-2027 HTTP/1.1", "GET /events/smart-region-dag-2027 HTTP/1.1"),
     ("GET /static/site.css?v=0123abcd HTTP/1.1", "GET /static/site.css?… HTTP/1.1"),

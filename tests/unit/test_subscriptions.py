@@ -111,7 +111,7 @@ def test_confirming_a_second_link_for_an_interest_shows_no_join_link_and_promise
         assert "meet.example.org" not in mail.text + mail.html  # the join link is for confirmed registrants
         assert "invite.ics" not in mail.text + mail.html and not mail.attachments
         assert "You are registered" not in mail.text and "Je bent ingeschreven" not in mail.text
-        assert mail.subject.startswith("Over je inschrijving")
+        assert mail.subject == "Inschrijving nog niet open: Webinar Smart Region"
 
 
 def test_confirming_twice_into_a_seat_mails_the_join_link_and_the_calendar_both_times(repo, mailer):
@@ -123,7 +123,7 @@ def test_confirming_twice_into_a_seat_mails_the_join_link_and_the_calendar_both_
     assert [(o.status, o.kept) for o in result.outcomes] == [("already", "confirmed")]
     mail = mailer.to("an@example.be")[-1]
     assert "meet.example.org" in mail.text and [a.filename for a in mail.attachments] == ["invite.ics"]
-    assert mail.subject.startswith("Je inschrijving is bevestigd")
+    assert mail.subject.startswith("Ingeschreven: ")
 
 
 def test_a_confirm_onto_the_waiting_list_is_not_called_confirmed(repo, mailer):
@@ -131,7 +131,7 @@ def test_a_confirm_onto_the_waiting_list_is_not_called_confirmed(repo, mailer):
         subscribe(repo, mailer, email=address, event_ids=["smart-region-dag-2027"])
         confirm_last(repo, mailer, address)
     mail = mailer.to("c@x.be")[-1]
-    assert mail.subject.startswith("Je staat op de wachtlijst") and not mail.attachments
+    assert mail.subject.startswith("Op de wachtlijst: ") and not mail.attachments
     assert "invite.ics" not in mail.text
 
 
@@ -199,7 +199,7 @@ def test_a_link_confirms_what_was_submitted_with_it_not_what_someone_typed_for_t
         ("confirmed", "An Peeters", "Stad Gent", "Hoe sluit onze stad aan?", "nl")}
     person = repo.get_person(pid)
     assert (person.name, person.organisation, person.language) == ("An Peeters", "Stad Gent", "nl")
-    assert mailer.sent[-1][0].subject.startswith("Je inschrijving is bevestigd")
+    assert mailer.sent[-1][0].subject.startswith("Ingeschreven: ")
     # The other link, pressed later, changes nothing that is kept.
     later = subscribe_module.confirm(repo, mailer, theirs, base_url=BASE, key=KEY, settings=SETTINGS)
     assert [o.status for o in later.outcomes] == ["already", "already"]
@@ -788,16 +788,17 @@ def test_subjects_say_confirmed_or_registered_only_when_every_seat_is_taken(repo
     _waitlisted_cy(repo, mailer, clock)
     subscribe(repo, mailer, email="cy@x.be", event_ids=["smart-region-dag-2027"], language="nl")  # the form again
     assert mailer.to("cy@x.be")[-1].kind == "already_registered"
-    assert mailer.to("cy@x.be")[-1].subject.startswith("Over je inschrijving")
+    assert mailer.to("cy@x.be")[-1].subject == "Niets gewijzigd – Op de wachtlijst: Smart Region Dag"
     # Dee confirms the webinar (a seat) and the full day (the waiting list) with one link.
     subscribe(repo, mailer, email="dee@x.be", event_ids=["smart-region-dag-2027", "webinar-2027-01-14"], language="nl")
     confirm_last(repo, mailer, "dee@x.be")
     mail = mailer.to("dee@x.be")[-1]
-    assert mail.kind == "confirmed" and mail.subject.startswith("Over je inschrijving")
+    assert mail.kind == "confirmed" and mail.subject.startswith("Ingeschreven: ") and \
+        mail.subject.endswith("; Op de wachtlijst: Smart Region Dag")
     # One seat alone is "confirmed"; the form again with only seats is "already registered".
     subscribe(repo, mailer, email="eve@x.be", event_ids=["webinar-2027-01-14"], language="nl")
     confirm_last(repo, mailer, "eve@x.be")
-    assert mailer.to("eve@x.be")[-1].subject.startswith("Je inschrijving is bevestigd")
+    assert mailer.to("eve@x.be")[-1].subject.startswith("Ingeschreven: ")
     subscribe(repo, mailer, email="eve@x.be", event_ids=["webinar-2027-01-14"], language="nl")
     assert mailer.to("eve@x.be")[-1].subject.startswith("Je bent al ingeschreven")
 

@@ -57,3 +57,38 @@ def test_page_texts_were_extracted(tmp_path):
     assert "Skip to main content" in ids  # a template
     assert "Tick the box to agree with the privacy notice." in ids  # chalicelib/web.py
     assert "Too much text" in ids  # app.py
+
+
+def _texts(domain: str) -> list[tuple[str, str]]:
+    """(msgid, msgstr) of a Dutch catalog, plural forms each on their own."""
+    with (NL / f"{domain}.po").open("rb") as handle:
+        catalog = read_po(handle)
+    pairs = []
+    for message in catalog:
+        if not message.id:
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        pairs += [(ids[0], s) for s in strings] + [(i, "") for i in ids]
+    return pairs
+
+
+@pytest.mark.parametrize("domain", ["messages", "mail"])
+def test_the_dutch_texts_speak_in_one_voice(domain):
+    """"je kunt", never "kan je" or "kun je"; "klik", never "druk (op)"; "begint morgen"; the comma closing
+    "waarvoor je bent ingeschreven"; "inschrijving" singular where one registration is meant."""
+    import re
+
+    problems = []
+    for msgid, text in _texts(domain):
+        for pattern in (r"\b[Kk](?:an|un) je\b(?! evenementen)", r"\b[Dd]ruk(?:t)?\b", r"over 1 dag",
+                        r"waarvoor je bent ingeschreven (?!\w*,)[a-z]", r"[Dd]e inschrijvingen (?:zijn|openen)"):
+            if re.search(pattern, text):
+                problems.append((pattern, text))
+        if re.search(r"Can you not|Cannot make it", msgid):
+            problems.append(("English", msgid))
+    assert problems == []
+
+
+def test_the_english_asks_cant_make_it_any_more():
+    assert any(msgid.startswith("Can't make it any more?") for msgid, _ in _texts("mail"))

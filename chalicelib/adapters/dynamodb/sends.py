@@ -57,6 +57,8 @@ class SendItems:
                 body[name] = getattr(send, name)
         if send.settled_at is not None:
             body["settled_at"] = times.to_utc_iso(send.settled_at)
+        if send.sent_at is not None:
+            body["sent_at"] = times.to_utc_iso(send.sent_at)
         if send.details:
             body["details"] = send.details
         expires = _epoch(send.expires_at) if send.expires_at is not None else None
@@ -88,6 +90,7 @@ class SendItems:
             attempts=body["attempts"], claimed_by=item["claimed_by"]["S"] if "claimed_by" in item else None,
             message_id=body.get("message_id"), reason=body.get("reason"),
             settled_at=times.from_utc_iso(settled) if settled else None, details=body.get("details", {}),
+            sent_at=times.from_utc_iso(body["sent_at"]) if body.get("sent_at") else None,
             expires_at=datetime.fromtimestamp(body["expires_at"], tz=times.UTC) if "expires_at" in body else None,
         )
 

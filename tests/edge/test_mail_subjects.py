@@ -1,0 +1,72 @@
+"""Every subject names the event and what happened, in one form (no office name in some only)."""
+
+from __future__ import annotations
+
+from tests.conftest import day_data, webinar_data
+from tests.support.pages import FORM, confirm_path, post_form, publish
+
+WEBINAR = "webinar-2027-01-14"
+DAY = "smart-region-dag-2027"
+
+
+def subjects(mailer, email="an@example.be") -> list[str]:
+    return [m.subject for m in mailer.to(email)]
+
+
+def test_the_subjects_of_a_subscription_name_the_events_and_what_happened(client, staff_headers, mailer):
+    publish(client, staff_headers, webinar_data(), day_data(capacity=1))
+    post_form(client, event_ids=[WEBINAR], language="en")
+    assert subjects(mailer)[-1] == "Confirm your registration: Smart Region webinar"
+    client.http.post(confirm_path(mailer), headers=FORM, body="")
+    assert subjects(mailer)[-1] == "Registered: Smart Region webinar"
+    post_form(client, event_ids=[WEBINAR], language="en")  # again: nothing was registered
+    assert subjects(mailer)[-1] == "You are already registered: Smart Region webinar"
+    # The day is full for Bo: the waiting list, named; both events in one request name both.
+    post_form(client, email="cy@example.be", event_ids=[DAY], language="en")
+    client.http.post(confirm_path(mailer, "cy@example.be"), headers=FORM, body="")
+    post_form(client, email="bo@example.be", event_ids=[WEBINAR, DAY], language="nl")
+    assert subjects(mailer, "bo@example.be")[-1] == "Bevestig je inschrijving: Webinar Smart Region en Smart Region Dag"
+    client.http.post(confirm_path(mailer, "bo@example.be"), headers=FORM, body="")
+    assert subjects(mailer, "bo@example.be")[-1] == \
+        "Ingeschreven: Webinar Smart Region; Op de wachtlijst: Smart Region Dag"
+    post_form(client, email="bo@example.be", event_ids=[DAY], language="nl")
+    assert subjects(mailer, "bo@example.be")[-1] == "Niets gewijzigd – Op de wachtlijst: Smart Region Dag"
+    every = [m.subject for m, _ in mailer.sent]
+    assert not any("Smart Region Office" in s for s in every), every
+    assert not any(s.startswith(("About your registration", "Over je inschrijving")) for s in every), every
+
+
+def test_a_request_for_an_event_not_open_yet_says_so_before_the_button_and_in_its_subject(client, staff_headers, mailer):
+    """It listed the event under "asked to register this address for" with "confirm my registration"."""
+    publish(client, staff_headers, webinar_data(), day_data(registration_opens_at="2027-03-01T09:00:00+01:00"))
+    post_form(client, event_ids=[DAY], language="en")
+    mail = mailer.to("an@example.be")[-1]
+    assert mail.subject == "Confirm to hear when registration opens: Smart Region Day"
+    assert "asked to register this address for" not in mail.text and "Confirm my registration" not in mail.html
+    said, button = mail.text.index("It is not open yet"), mail.text.index("/confirm/")
+    assert said < button and "Confirm my address" in mail.html
+    page = client.http.get(confirm_path(mailer) + "?lang=en").body.decode()
+    assert "wants to hear when registration opens" in page and "Confirm my address" in page
+    assert page.index("Registration is not open yet") < page.index('type="submit"')
+    # With an open event beside it, both are said, each in its place, before the button.
+    post_form(client, email="bo@example.be", event_ids=[WEBINAR, DAY], language="en")
+    mail = mailer.to("bo@example.be")[-1]
+    text = mail.text
+    assert text.index("asked to register this address for") < text.index("Smart Region webinar") < \
+        text.index("Registration is not open yet for the following") < text.index("Smart Region Day") < \
+        text.index("/confirm/")
+
+
+def test_the_waiting_list_and_interested_mails_give_the_link_of_the_event_page_to_share(client, staff_headers, mailer):
+    """They said "share the event's page" without its link."""
+    publish(client, staff_headers, webinar_data(), day_data(capacity=1),
+            day_data(id="later-day", title={"nl": "Later", "en": "Later"}, registration_opens_at="2027-03-01T09:00:00+01:00"))
+    post_form(client, email="cy@example.be", event_ids=[DAY], language="en")
+    client.http.post(confirm_path(mailer, "cy@example.be"), headers=FORM, body="")
+    post_form(client, event_ids=[DAY, "later-day"], language="en")  # the day is full; the other not open
+    client.http.post(confirm_path(mailer), headers=FORM, body="")
+    mail = mailer.to("an@example.be")[-1]
+    assert mail.subject == "On the waiting list: Smart Region Day; Registration not open yet: Later"
+    note = mail.text[mail.text.index("Want to invite a colleague?"):]
+    assert "Share the event pages:" in note and "/events/smart-region-dag-2027" in note and "/events/later-day" in note
+    assert 'href="http' in mail.html[mail.html.index("Want to invite a colleague?"):]
