@@ -102,9 +102,10 @@ Access patterns, each one request:
   so it never overwrites a claim. What a batch needs: one strongly consistent
   BatchGetItem of its profiles, its events and the registrations of sends
   claimed before (``read_for_sends``).
-- confirmation-mail limits (``model/allowance.py``): one TransactWriteItems of
-  an UpdateItem per count (``ADD used 1``, conditioned on ``used < limit``),
-  all or none; the cancellation reasons say which count was used up.
+- confirmation-mail limits (``model/allowance.py``): an Update per count
+  (``ADD used 1``, conditioned on ``used < limit``) in the subscription's own
+  TransactWriteItems, all or none; the cancellation reasons say which count
+  was used up (the submission is then written again without them).
   ``<h>`` is a keyed hash (a mailbox, a client's source IP) or empty (the
   whole service); the item goes by TTL when its window ends.
 - keep to SES's rate across ticks: UpdateItem of ``RATE/SES`` per window of
