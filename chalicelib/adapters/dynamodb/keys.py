@@ -6,7 +6,8 @@ One table, generic keys ``PK`` and ``SK``. Key layout:
 item                PK                         SK                           attributes
 ==================  =========================  ===========================  ==========================================
 event               ``EVENTS``                 ``EVENT#<event_id>``         body (JSON), updated_at, seats_taken (N), seat_freed_at
-staff token         ``STAFFTOKEN#<sha256>``    ``TOKEN``                    name, created_at, revoked_at
+staff token         ``STAFFTOKEN#<sha256>``    ``TOKEN``                    name, created_at, revoked_at, valid_until,
+                                                                            last_used_at; TTL
 staff member        ``STAFF#<name>``           ``STAFF``                    token_hashes (SS)
 audit entry         ``AUDIT``                  ``<utc iso>#<random>``       actor, action, target, details; TTL
 person              ``PERSON#<person_id>``     ``PROFILE``                  body (JSON), updated_at; TTL
