@@ -17,6 +17,7 @@ from chalicelib.errors import DomainError, InvalidInput, Unavailable
 from chalicelib.http.request import actor, current, json_body, page_language, query_value, subscriber_email
 from chalicelib.http.responses import download_response, json_response
 from chalicelib.http.routing import api
+from chalicelib.model.event import LANGUAGES
 from chalicelib.render import pages
 from chalicelib.render.event_json import event_json
 from chalicelib.render.spreadsheet import XLSX_CONTENT_TYPE
@@ -117,8 +118,9 @@ def staff_registrations(event_id):
     wants = "xlsx" if wants == "excel" else wants
     pending = query_value("pending", ("include", "exclude"), "exclude") == "include"
     rows = staff.read_registrations(get_repo(), event, actor=actor(), format=wants, pending=pending)
+    # ?lang= (nl or en; anything else a 400), else Accept-Language, else Dutch: the .xlsx's headers.
+    language = query_value("lang", LANGUAGES, "") if "lang" in params else page_language()
     if wants == "xlsx":
-        language = page_language()
         return download_response(staff.registrations_xlsx(rows, language=language, title=event.title_in(language)),
                                  XLSX_CONTENT_TYPE, f"registrations-{event.id}.xlsx")
     if wants == "csv":

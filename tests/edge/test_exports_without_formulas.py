@@ -140,3 +140,9 @@ def test_the_xlsx_takes_any_text_the_form_accepts():
     values = [c.value for c in book.worksheets[0][2]]
     assert values[0] == "<b>&amp;</b>" and len(values[1]) == spreadsheet.CELL_MAX
     assert values[2] == "ctrl" and values[3] == "Zoë 😀"
+
+
+@pytest.mark.parametrize("query", ["lang=null", "lang=fr", "lang=", "lang=nl&lang=en"])
+def test_a_language_the_export_does_not_speak_is_a_400(client, planted, staff_headers, query):
+    response = client.http.get(f"{PATH}?format=xlsx&{query}", headers={**staff_headers, **ANY})
+    assert response.status_code == 400 and response.json_body["Message"].startswith("lang:")

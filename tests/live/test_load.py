@@ -151,7 +151,8 @@ def links(service, kind: str) -> dict[str, list[str]]:
 
 
 def registrations(service) -> list[dict]:
-    return staff(service, "GET", f"/staff/events/{EVENT_ID}/registrations")["registrations"]
+    # Every registration, the unconfirmed ones too (left out unless asked for: issue 21, item 2).
+    return staff(service, "GET", f"/staff/events/{EVENT_ID}/registrations?pending=include")["registrations"]
 
 
 def stored_registrations(service) -> dict:
