@@ -18,9 +18,10 @@ from chalicelib import times
 from chalicelib.errors import InvalidInput, InvalidInputs
 from chalicelib.http.console import back_to, console_page, console_route, field
 from chalicelib.http.request import current, form_fields, page_language, query_value
-from chalicelib.http.responses import _
+from chalicelib.http.responses import _, download_response
 from chalicelib.model.person import AuditEntry
 from chalicelib.render import pages
+from chalicelib.render.spreadsheet import XLSX_CONTENT_TYPE
 from chalicelib.services import events
 from chalicelib.wiring import get_keys, get_mailer, get_repo, get_settings
 
@@ -33,7 +34,9 @@ AUDIENCES = ("confirmed", "waitlisted", "interested")
 def _rows(who, event) -> list[dict[str, Any]]:
     from chalicelib.services import staff
 
-    return staff.read_registrations(get_repo(), event, actor=who.actor, format="console")
+    # The page shows every registration, unconfirmed ones too (as text, each with its status); the exports
+    # leave those out (anyone can type anything into the public form: issue 21, item 2).
+    return staff.read_registrations(get_repo(), event, actor=who.actor, format="console", pending=True)
 
 
 def _registrations_page(who, event, status=200, values=None, errors=None, done=None):
@@ -53,16 +56,20 @@ def registrations(who, event_id):
 
 @console_route(console_registrations, "/console/events/{event_id}/registrations/export", methods=["GET"])
 def export(who, event_id):
-    """The registrations as CSV (``format=csv``) or for Excel in Belgium (``format=excel``), as the staff API's."""
+    """The registrations as CSV for programs (``format=csv``) or an .xlsx for Excel (``format=excel``), as the
+    staff API's: unconfirmed ones left out; the workbook's headers in the page's language, every cell text."""
     from chalicelib.services import staff
 
     event = events.get_event(get_repo(), event_id)
     wanted = query_value("format", ("csv", "excel"), "csv")
     rows = staff.read_registrations(get_repo(), event, actor=who.actor, format=wanted)
-    suffix = "-excel" if wanted == "excel" else ""
-    return Response(body=staff.registrations_csv(rows, excel=wanted == "excel"), status_code=200, headers={
+    if wanted == "excel":
+        language = page_language()
+        return download_response(staff.registrations_xlsx(rows, language=language, title=event.title_in(language)),
+                                 XLSX_CONTENT_TYPE, f"registrations-{event.id}.xlsx")
+    return Response(body=staff.registrations_csv(rows), status_code=200, headers={
         "Content-Type": "text/csv; charset=utf-8",
-        "Content-Disposition": f'attachment; filename="registrations-{event.id}{suffix}.csv"',
+        "Content-Disposition": f'attachment; filename="registrations-{event.id}.csv"',
         "Cache-Control": "no-store",
     })
 
