@@ -111,9 +111,10 @@ def staff_registrations(event_id):
         wants = "csv" if pages.prefers(request.headers.get("accept"), "text/csv", "application/json") else "json"
     wants = "xlsx" if wants == "excel" else wants
     pending = query_value("pending", ("include", "exclude"), "exclude") == "include"
+    # ?lang (the workbook's headers) is nl or en, once: anything else is a 400, as everywhere in the API.
+    language = query_value("lang", ("nl", "en"), "nl") if "lang" in params else page_language()
     rows = staff.read_registrations(get_repo(), event, actor=actor(), format=wants, pending=pending)
     if wants == "xlsx":
-        language = page_language()
         return download_response(staff.registrations_xlsx(rows, language=language, title=event.title_in(language)),
                                  XLSX_CONTENT_TYPE, f"registrations-{event.id}.xlsx")
     if wants == "csv":

@@ -151,7 +151,7 @@ def links(service, kind: str) -> dict[str, list[str]]:
 
 
 def registrations(service) -> list[dict]:
-    return staff(service, "GET", f"/staff/events/{EVENT_ID}/registrations")["registrations"]
+    return staff(service, "GET", f"/staff/events/{EVENT_ID}/registrations?pending=include")["registrations"]
 
 
 def stored_registrations(service) -> dict:
