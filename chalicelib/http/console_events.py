@@ -72,8 +72,10 @@ def create_event(who):
 @console_route(console_events, "/console/events/{event_id}", methods=["GET"])
 def event_page(who, event_id):
     event = events.get_event(get_repo(), event_id)
+    lang = page_language()
     return console_page("event.html", who, event=event, done=_done(), now=times.now(),
-                        state=pages.registration_state(event, times.now()))
+                        state=pages.registration_state(event, times.now()),
+                        reminders=[console_forms.reminder_label(r, lang) for r in event.reminders])
 
 
 @console_route(console_events, "/console/events/{event_id}/edit", methods=["GET"])
