@@ -154,3 +154,16 @@ def test_a_message_form_sent_twice_reaches_each_person_once_and_is_audited_once(
     staff.post(f"/console/events/{WEBINAR}/messages?lang=en", {**fields, "message_id": fresh})
     wiring.send_due_now(times.now() + timedelta(minutes=6), repo=dynamodb_repo, mailer=mailer)
     assert len([m for m in mailer.to("an@example.be") if m.kind == "staff_message"]) == 2
+
+
+def test_an_admin_cannot_remove_themselves_by_typing_their_address_in_capitals(staff, dynamodb_repo):
+    answer = staff.post("/console/staff/remove?lang=en", {"email": f"  {STAFF.upper()} "})
+    assert answer.status_code == 400
+    assert dynamodb_repo.get_staff_member(STAFF) is not None
+    assert staff.get("/console?lang=en").status_code == 200  # still signed in
+
+
+def test_removing_an_address_not_on_the_staff_list_does_not_say_removed(staff, dynamodb_repo):
+    answer = staff.post("/console/staff/remove?lang=en", {"email": "nobody@vlaanderen.be"})
+    assert answer.status_code == 404 and "done=removed" not in answer.headers.get("Location", "")
+    assert not any(e.action == "staff.remove" for e in dynamodb_repo.list_audit(20))
