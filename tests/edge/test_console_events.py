@@ -130,3 +130,15 @@ def test_the_event_page_says_the_reminders_in_words_not_as_iso_durations(staff):
     assert "P1D" not in english and "PT1H" not in english
     assert "1 day before, 1 hour before" in english
     assert "1 dag vooraf, 1 uur vooraf" in dutch
+
+
+def test_the_form_a_copy_opens_in_says_it_is_the_copy_saved_as_a_draft(staff, client, staff_headers):
+    publish(client, staff_headers, webinar_data())
+    copied = staff.post(f"/console/events/{WEBINAR}/copy?lang=en", {"start_date": "2027-02-11"})
+    english = html(staff.get(copied.headers["Location"])).split("<main", 1)[1]
+    assert 'role="status"' in english
+    assert "This is the copy, saved as a draft" in english
+    dutch = html(staff.get(copied.headers["Location"].replace("lang=en", "lang=nl"))).split("<main", 1)[1]
+    assert "Dit is de kopie, bewaard als ontwerp" in dutch
+    plain = html(staff.get(copied.headers["Location"].split("&done=")[0])).split("<main", 1)[1]
+    assert "This is the copy" not in plain
