@@ -110,7 +110,11 @@ def console_route(blueprint: Blueprint, path: str, methods: list[str]) -> Callab
             if who is None:
                 if request.method in ("GET", "HEAD"):
                     return see_other(f"/console/sign-in{lang_query()}")
-                return console_error(Forbidden("session: sign in first"))
+                # A form sent after the session ended (8 idle hours, 12 in all): nothing is saved; the browser's
+                # Back button still holds what was typed.
+                return console_page("error.html", None, 403, heading=_("You are signed out"), message=_(
+                    "Your session ended (after 8 hours without use, or 12 hours in all), so nothing was saved. "
+                    "Go back to copy what you typed, then sign in again."))
             try:
                 if request.method == "POST":
                     sent = form_fields().get("csrf", []) if is_form_post() else []
