@@ -153,7 +153,7 @@ def request_sign_in():
     try:
         address = field(form_fields(), "email") if is_form_post() else ""
         console_service.request_sign_in(get_repo(), get_mailer(), address, base_url=get_settings().base_url,
-                                        lang=lang, now=times.now())
+                                        lang=lang, now=times.now(), floor_ms=get_settings().form_answer_floor_ms)
     except InvalidInput:
         return page("console/sign_in.html", 400, who=None, csrf="", values={"email": address},
                     errors={"email": _("Enter a valid email address, like name@vlaanderen.be.")})
