@@ -151,6 +151,15 @@ class MailLimitReached(TooManyRequests):
         self.retry_after = max(1, math.ceil(wait.total_seconds()))
 
 
+class AllowanceUsedUp(Conflict):
+    """Raised by ``Repository.save_subscription`` when one of the confirmation-mail counts it was to take is used
+    up (``allowance``): nothing was written. The service saves the submission again, without a mail."""
+
+    def __init__(self, allowance: Any):
+        super().__init__(f"email: the confirmation mails of this {allowance.period} are used up ({allowance.scope})")
+        self.allowance = allowance
+
+
 class Unavailable(DomainError):
     """Raised when a dependency (the table, SES) cannot be reached; the caller may retry."""
 

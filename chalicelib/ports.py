@@ -167,8 +167,13 @@ class Repository(ABC):
 
     @abstractmethod
     def save_subscription(self, person: Person, *, previous: Person | None,
-                          registrations: list[Registration], token: ConfirmToken | None) -> None:
-        """Write a submission at once; raise Conflict if the profile moved or a registration is kept (confirmed, waiting, interested)."""
+                          registrations: list[Registration], token: ConfirmToken | None,
+                          allowances: Sequence[Allowance] = (), now: datetime | None = None) -> None:
+        """Write a submission at once; raise Conflict if the profile moved or a registration is kept (confirmed, waiting, interested).
+
+        ``allowances``: the confirmation-mail counts its mail takes, counted in the same write as of ``now``;
+        one used up raises AllowanceUsedUp (a Conflict) and nothing is written.
+        """
 
     @abstractmethod
     def move_registration(self, registration: Registration, *, expect: tuple[str, ...],

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Collection, Sequence
 
 from chalicelib.adapters.dynamodb.keys import _window, _window_start
-from chalicelib.errors import Conflict, EventChanged, Gone, NotFound
+from chalicelib.errors import AllowanceUsedUp, Conflict, EventChanged, Gone, NotFound
 from chalicelib.model.allowance import Allowance
 from chalicelib.model.console import ConsoleSession, SignInLink, StaffMember
 from chalicelib.model.event import Event, _sort_events, count_changes
@@ -201,13 +201,17 @@ class InMemoryRepository(Repository):
         return sorted(regs, key=lambda r: (r.registered_at, r.person_id))
 
     def save_subscription(self, person: Person, *, previous: Person | None,
-                          registrations: list[Registration], token: ConfirmToken | None) -> None:
+                          registrations: list[Registration], token: ConfirmToken | None,
+                          allowances: Sequence[Allowance] = (), now: datetime | None = None) -> None:
         with self._lock:
             self._check_person(person, previous)
             for reg in registrations:
                 current = self.registrations.get((reg.event_id, reg.person_id))
                 if current is not None and current.status not in ("pending", "cancelled"):
                     raise Conflict("registration: changed meanwhile; try again")
+            used_up = self.take_allowances(allowances, now or times.now())  # all or none, under the same lock
+            if used_up is not None:
+                raise AllowanceUsedUp(used_up)
             self.people[person.id] = _person_kept(person, previous)
             for reg in registrations:
                 self.registrations[(reg.event_id, reg.person_id)] = reg

@@ -13,7 +13,7 @@ from typing import Any, Callable
 from chalice import AuthResponse, Blueprint, Response
 
 from chalicelib import times
-from chalicelib.errors import InvalidInput
+from chalicelib.errors import DomainError, InvalidInput, Unavailable
 from chalicelib.http.request import actor, current, json_body, page_language, query_value, subscriber_email
 from chalicelib.http.responses import download_response, json_response
 from chalicelib.http.routing import api
@@ -65,9 +65,14 @@ def staff_route(path: str, **kwargs: Any) -> Callable:
         @functools.wraps(view)
         def noted(*args: Any, **params: Any) -> Any:
             try:
-                return view(*args, **params)
-            finally:
-                staff.record_use(get_repo(), current().headers.get("authorization"))
+                answer = view(*args, **params)
+            except Unavailable:
+                raise  # the table is in trouble: no more writes to it for a note
+            except DomainError:
+                staff.record_use(get_repo(), current().headers.get("authorization"))  # a 4xx is a use too
+                raise
+            staff.record_use(get_repo(), current().headers.get("authorization"))
+            return answer
         return api(staff_api, path, authorizer=staff_authorizer, **kwargs)(noted)
     return register
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from chalicelib import config, logs, times, tokens
 from chalicelib.errors import (
+    AllowanceUsedUp,
     Conflict,
     ErasedPersonLink,
     Gone,
@@ -172,7 +173,6 @@ def _submit(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, key: 
 
     person_id = tokens.person_id_for(request.email.lower(), key)
     held: MailLimitReached | None = None
-    counted = False
     for attempt in range(SUBMIT_TRIES):
         if attempt:
             _sleep(SUBMIT_PAUSE * attempt * (1 + secrets.randbelow(100) / 100))
@@ -199,14 +199,10 @@ def _submit(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, key: 
         suppressed = repo.suppression(tokens.address_hash(request.email, key)) if person is None else None
         may_mail = within and suppressed is None and (
             person is None or person.mail_stopped_reason in (None, "unsubscribed"))
-        if may_mail and not counted:
-            # Counted once, whatever retries follow: the mailbox's, the client's, the service's.
-            counted = True
-            used_up = repo.take_allowances(_allowances(request, key, settings, proven=existing_only, client=client),
-                                           now)
-            held = _held(used_up, now) if used_up is not None else None
-        if held is not None:
+        if held is not None:  # a count was used up on an earlier try: saved this time without a mail
             may_mail, limit = False, held
+        # The mail's counts (mailbox, client, service) are taken in the write of the submission itself.
+        counts = _allowances(request, key, settings, proven=existing_only, client=client) if may_mail else []
         token_value, token_hash = tokens.new_token()
         token = None
         if fresh_ids and may_mail:
@@ -229,8 +225,11 @@ def _submit(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, key: 
         if suppressed is not None:
             updated = replace(updated, mail_stopped_at=now, mail_stopped_reason=suppressed)
         try:
-            repo.save_subscription(updated, previous=person, registrations=registrations, token=token)
+            repo.save_subscription(updated, previous=person, registrations=registrations, token=token,
+                                   allowances=counts, now=now)
             break
+        except AllowanceUsedUp as used_up:
+            held = _held(used_up.allowance, now)  # nothing was written: again, without a mail
         except Conflict:
             if attempt == SUBMIT_TRIES - 1:
                 raise

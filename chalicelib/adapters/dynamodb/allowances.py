@@ -13,21 +13,25 @@ from chalicelib.model.allowance import Allowance
 
 class AllowanceItems:
 
+    def _allowance_update(self, allowance: Allowance, now: datetime) -> dict:
+        """One count taken in a transaction: ``used`` + 1 if below the limit; the item goes when its window ends."""
+        return {"Update": {
+            "TableName": self.table,
+            "Key": {"PK": S(f"ALLOWANCE#{allowance.scope}#{allowance.key}"), "SK": S(allowance.window_id(now))},
+            "UpdateExpression": "ADD used :one SET #ttl = :ttl",
+            "ConditionExpression": "attribute_not_exists(used) OR used < :limit",
+            "ExpressionAttributeNames": {"#ttl": TTL_ATTRIBUTE},
+            "ExpressionAttributeValues": {":one": N(1), ":limit": N(allowance.limit),
+                                          ":ttl": N(_epoch(allowance.ends(now)))},
+        }}
+
     def take_allowances(self, allowances: Sequence[Allowance], now: datetime) -> Allowance | None:
         if not allowances:
             return None
         from botocore.exceptions import ClientError
 
-        items = [{"Update": {
-            "TableName": self.table,
-            "Key": {"PK": S(f"ALLOWANCE#{a.scope}#{a.key}"), "SK": S(a.window_id(now))},
-            "UpdateExpression": "ADD used :one SET #ttl = :ttl",
-            "ConditionExpression": "attribute_not_exists(used) OR used < :limit",
-            "ExpressionAttributeNames": {"#ttl": TTL_ATTRIBUTE},
-            "ExpressionAttributeValues": {":one": N(1), ":limit": N(a.limit), ":ttl": N(_epoch(a.ends(now)))},
-        }} for a in allowances]
         try:
-            self._transact(items)
+            self._transact([self._allowance_update(a, now) for a in allowances])
             return None
         except ClientError as exc:
             codes = self._cancellation_codes(exc)

@@ -6,7 +6,8 @@ One table, generic keys ``PK`` and ``SK``. Key layout:
 item                PK                         SK                           attributes
 ==================  =========================  ===========================  ==========================================
 event               ``EVENTS``                 ``EVENT#<event_id>``         body (JSON), updated_at, seats_taken (N), seat_freed_at
-staff token         ``STAFFTOKEN#<sha256>``    ``TOKEN``                    name, created_at, revoked_at
+staff token         ``STAFFTOKEN#<sha256>``    ``TOKEN``                    name, created_at, revoked_at, valid_until,
+                                                                            last_used_at; TTL
 staff member        ``STAFF#<name>``           ``STAFF``                    token_hashes (SS)
 audit entry         ``AUDIT``                  ``<utc iso>#<random>``       actor, action, target, details; TTL
 person              ``PERSON#<person_id>``     ``PROFILE``                  body (JSON), updated_at; TTL
@@ -102,9 +103,10 @@ Access patterns, each one request:
   so it never overwrites a claim. What a batch needs: one strongly consistent
   BatchGetItem of its profiles, its events and the registrations of sends
   claimed before (``read_for_sends``).
-- confirmation-mail limits (``model/allowance.py``): one TransactWriteItems of
-  an UpdateItem per count (``ADD used 1``, conditioned on ``used < limit``),
-  all or none; the cancellation reasons say which count was used up.
+- confirmation-mail limits (``model/allowance.py``): an Update per count
+  (``ADD used 1``, conditioned on ``used < limit``) in the subscription's own
+  TransactWriteItems, all or none; the cancellation reasons say which count
+  was used up (the submission is then written again without them).
   ``<h>`` is a keyed hash (a mailbox, a client's source IP) or empty (the
   whole service); the item goes by TTL when its window ends.
 - keep to SES's rate across ticks: UpdateItem of ``RATE/SES`` per window of

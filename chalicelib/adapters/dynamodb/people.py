@@ -11,9 +11,10 @@ from typing import Any, Sequence
 
 from chalicelib import times
 from chalicelib.adapters.dynamodb.keys import ERASURE_MARK_KEEP, TTL_ATTRIBUTE, N, S, _epoch
-from chalicelib.errors import Conflict, EventChanged, Gone, Unavailable
+from chalicelib.errors import AllowanceUsedUp, Conflict, EventChanged, Gone, Unavailable
 from chalicelib.model import codec
 from chalicelib.model.event import Event, count_changes
+from chalicelib.model.allowance import Allowance
 from chalicelib.model.expiry import EXPIRY_TRIES, _later_expiry, _person_kept, _raised, token_item_expiry
 from chalicelib.model.person import ConfirmToken, Person, Registration
 from chalicelib.model.send import Send, SendReads
@@ -96,7 +97,8 @@ class PeopleItems:
         return sorted(regs, key=lambda r: (r.registered_at, r.person_id))
 
     def save_subscription(self, person: Person, *, previous: Person | None,
-                          registrations: list[Registration], token: ConfirmToken | None) -> None:
+                          registrations: list[Registration], token: ConfirmToken | None,
+                          allowances: Sequence[Allowance] = (), now: datetime | None = None) -> None:
         from botocore.exceptions import ClientError
 
         items: list[dict[str, Any]] = [{"Put": self._person_put(person, previous)}]
@@ -111,9 +113,16 @@ class PeopleItems:
         if token is not None:
             items.append({"Put": {"TableName": self.table, "Item": self._token_item(token),
                                   "ConditionExpression": "attribute_not_exists(PK)"}})
+        # The mail's counts in the same transaction: counted only if the submission is saved, and no call more.
+        own = len(items)
+        items += [self._allowance_update(a, now or times.now()) for a in allowances]
         try:
             self._transact(items)
         except ClientError as exc:
+            failed = [code == "ConditionalCheckFailed" for code in self._cancellation_codes(exc)]
+            used_up = [a for a, f in zip(allowances, failed[own:]) if f]
+            if used_up and not any(failed[:own]):
+                raise AllowanceUsedUp(used_up[0]) from exc
             raise Conflict("subscription: changed meanwhile; try again") from exc
 
     def move_registration(self, registration: Registration, *, expect: tuple[str, ...],
