@@ -131,6 +131,8 @@ class ConfirmToken:
     language: str = ""
     question: str = ""
     done_at: datetime | None = None
+    # The question for each event, when they differ (one per webinar); ``question`` for an older link.
+    questions: tuple[tuple[str, str], ...] = ()
 
 
 def _waiting_order(reg: Registration) -> tuple[datetime, str]:
