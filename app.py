@@ -19,8 +19,11 @@ from chalicelib.http.public_api import public_api
 from chalicelib.http.request import edge
 from chalicelib.http.site import site
 from chalicelib.http.staff_api import staff_api
+from chalicelib.render.spreadsheet import XLSX_CONTENT_TYPE
 
 app = Chalice(app_name="sro-events")
+# Answers of these types are sent base64-encoded (the registrations' .xlsx); see http/responses.download_response.
+app.api.binary_types.append(XLSX_CONTENT_TYPE)
 
 for blueprint in (middleware, edge, public_api, feeds, site, links, staff_api, console, console_events, console_registrations,
                   console_admin, handlers):

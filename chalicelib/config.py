@@ -28,6 +28,9 @@ DEFAULTS = {
     # the ceiling holds every further one back until the hour ends, and raises an alarm.
     "CONFIRMATION_MAILS_PER_CLIENT_PER_HOUR": "20",
     "CONFIRMATION_MAILS_CEILING_PER_HOUR": "600",
+    # The form's answer comes no sooner than this many milliseconds after the post: a mailed address and one
+    # not mailed (stopped, suppressed, over a limit) take the same time. Above SES's usual answer time.
+    "FORM_ANSWER_FLOOR_MS": "400",
     "SES_MAX_SEND_RATE": "14",
     "SES_CONFIGURATION_SET": "",
     "TOKEN_KEY_PARAMETER": "/sro-events/local/token-key",
@@ -76,6 +79,7 @@ class Settings:
     ses_configuration_set: str
     confirmation_mails_per_client_per_hour: int = 20
     confirmation_mails_ceiling_per_hour: int = 600
+    form_answer_floor_ms: int = 400
 
     @property
     def is_local(self) -> bool:
@@ -97,6 +101,7 @@ def load() -> Settings:
         confirmation_mails_per_day=int(get("CONFIRMATION_MAILS_PER_DAY")),
         confirmation_mails_per_client_per_hour=int(get("CONFIRMATION_MAILS_PER_CLIENT_PER_HOUR")),
         confirmation_mails_ceiling_per_hour=int(get("CONFIRMATION_MAILS_CEILING_PER_HOUR")),
+        form_answer_floor_ms=int(get("FORM_ANSWER_FLOOR_MS")),
         ses_max_send_rate=float(get("SES_MAX_SEND_RATE")),
         ses_configuration_set=get("SES_CONFIGURATION_SET"),
     )

@@ -57,6 +57,14 @@ class Repository(ABC):
         """Return the token with that hash, revoked or not, or None."""
 
     @abstractmethod
+    def list_staff_tokens(self) -> list[StaffToken]:
+        """Every staff token stored (live, revoked or expired), oldest first: an operator's command, a Scan."""
+
+    @abstractmethod
+    def record_staff_token_use(self, token_hash: str, at: datetime, *, unless_since: datetime) -> None:
+        """Set the token's ``last_used_at`` to ``at``, unless it is ``unless_since`` or later (one write an hour)."""
+
+    @abstractmethod
     def revoke_staff_tokens(self, name: str, at: datetime) -> int:
         """Revoke every live token of ``name``; return how many were revoked."""
 
@@ -200,12 +208,17 @@ class Repository(ABC):
         """
 
     @abstractmethod
-    def finish_confirm_token(self, token_hash: str, now: datetime) -> None:
-        """Mark a used token's confirm finished (``done_at``); a token gone meanwhile (erased) is left gone."""
+    def finish_confirm_token(self, token_hash: str, now: datetime, *, kept_until: datetime | None = None) -> None:
+        """Mark a used token's confirm finished (``done_at``); a token gone meanwhile (erased) is left gone.
+
+        ``kept_until``: its item's new time (TTL), now that the confirmed profile lasts longer.
+        """
 
     @abstractmethod
-    def erase_person(self, person: Person) -> None:
+    def erase_person(self, person: Person) -> int:
         """Delete the profile and every registration, token (``Person.all_token_hashes``) and send it lists.
+
+        Return how many of the sends a tick held (claimed): their mail may be on its way, and still arrive.
 
         Conflict if the profile changed since ``person`` was read (a submission
         saved meanwhile lists more): read it again and erase that.

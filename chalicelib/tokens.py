@@ -48,6 +48,35 @@ def same_hash(a: str, b: str) -> bool:
 # a forged one. Profiles made before salts have none (""): their links are
 # as they were, without it.
 
+class LinkKeys(bytes):
+    """The link key as the services take it (``key=``), with the keys person links are signed with.
+
+    As bytes it is the *id key*: person ids, address hashes and the limits' keyed hashes are made with it,
+    and it never changes (a new one would make every person and suppression unknown). ``signing`` is the
+    key new person links are signed with; ``accepted`` every key a link may be signed with, ``signing``
+    first. A rotation (``cli link-key rotate``) adds a new signing key and keeps the old one accepted for
+    an overlap, so links mailed before it keep working until that key is retired. Plain bytes are a key
+    that does all three.
+    """
+
+    signing: bytes
+    accepted: tuple[bytes, ...]
+
+    def __new__(cls, id_key: bytes, signing: bytes | None = None, accepted: "tuple[bytes, ...] | list[bytes]" = ()):
+        made = super().__new__(cls, id_key)
+        made.signing = signing or bytes(id_key)
+        made.accepted = tuple(dict.fromkeys([made.signing, *accepted]))
+        return made
+
+
+def _signing(key: bytes) -> bytes:
+    return getattr(key, "signing", key)
+
+
+def _accepted(key: bytes) -> tuple[bytes, ...]:
+    return getattr(key, "accepted", (key,))
+
+
 PURPOSE_CODES = {"manage": "m", "feed": "f", "unsubscribe": "u"}
 PERSON_ID_LENGTH = 22  # 16 bytes, base64url without padding
 MAC_LENGTH = 43  # 32 bytes, base64url without padding
@@ -60,8 +89,8 @@ def _b64(data: bytes) -> str:
 
 
 def person_id_for(email: str, key: bytes) -> str:
-    """Return the stable id of the person with this (normalised) address."""
-    return _b64(hmac.digest(key, f"person:{email}".encode("utf-8"), "sha256")[:16])
+    """Return the stable id of the person with this (normalised) address (under the id key: never rotated)."""
+    return _b64(hmac.digest(bytes(key), f"person:{email}".encode("utf-8"), "sha256")[:16])
 
 
 def new_link_salt() -> str:
@@ -70,10 +99,15 @@ def new_link_salt() -> str:
 
 
 def person_token(purpose: str, person_id: str, key: bytes, salt: str = "") -> str:
-    """Return the link token of ``purpose`` for a person whose profile has this link salt ("" : none)."""
+    """Return the link token of ``purpose`` for a person whose profile has this link salt ("" : none), signed
+    with the key's signing key (``LinkKeys.signing``)."""
+    return _signed(purpose, person_id, _signing(key), salt)
+
+
+def _signed(purpose: str, person_id: str, signing: bytes, salt: str) -> str:
     code = PURPOSE_CODES[purpose]
     message = f"{purpose}:{person_id}:{salt}" if salt else f"{purpose}:{person_id}"
-    mac = hmac.digest(key, message.encode("utf-8"), "sha256")
+    mac = hmac.digest(signing, message.encode("utf-8"), "sha256")
     return f"{person_id}{code}{salt}{_b64(mac)}"
 
 
@@ -90,8 +124,10 @@ def read_person_token(purpose: str, token: object, key: bytes) -> tuple[str, str
         return None
     person_id = token[:PERSON_ID_LENGTH]
     salt = token[PERSON_ID_LENGTH + 1:len(token) - MAC_LENGTH]
-    expected = person_token(purpose, person_id, key, salt)
-    return (person_id, salt) if hmac.compare_digest(expected.encode("ascii"), token.encode("ascii")) else None
+    # Every accepted key is tried, each compared in constant time: a link signed before a rotation still works.
+    matches = [hmac.compare_digest(_signed(purpose, person_id, k, salt).encode("ascii"), token.encode("ascii"))
+               for k in _accepted(key)]
+    return (person_id, salt) if any(matches) else None
 
 
 def same_salt(a: str, b: str) -> bool:
@@ -107,7 +143,7 @@ def address_hash(address: str, key: bytes) -> str:
     """
 
     text = f"suppression:{address.strip().lower()}".encode("utf-8")
-    return hmac.digest(key, text, "sha256").hex()
+    return hmac.digest(bytes(key), text, "sha256").hex()
 
 
 def keyed_hash(purpose: str, text: str, key: bytes) -> str:
@@ -115,4 +151,4 @@ def keyed_hash(purpose: str, text: str, key: bytes) -> str:
 
     Keyed, so that a copy of the table cannot be tested against a list of addresses or IPs.
     """
-    return hmac.digest(key, f"{purpose}:{text}".encode("utf-8"), "sha256").hex()
+    return hmac.digest(bytes(key), f"{purpose}:{text}".encode("utf-8"), "sha256").hex()

@@ -13,7 +13,8 @@ from chalicelib.errors import Conflict, EventChanged, Gone, NotFound
 from chalicelib.model.allowance import Allowance
 from chalicelib.model.console import ConsoleSession, SignInLink, StaffMember
 from chalicelib.model.event import Event, _sort_events, count_changes
-from chalicelib.model.expiry import _later_expiry, _person_kept, _raised
+from chalicelib import times
+from chalicelib.model.expiry import _later_expiry, _person_kept, _raised, token_item_expiry
 from chalicelib.model.feed import FeedVersion
 from chalicelib.model.mail import Mail
 from chalicelib.model.person import AuditEntry, ConfirmToken, Person, Registration, StaffToken
@@ -83,6 +84,15 @@ class InMemoryRepository(Repository):
 
     def get_staff_token(self, token_hash: str) -> StaffToken | None:
         return self.staff_tokens.get(token_hash)
+
+    def list_staff_tokens(self) -> list[StaffToken]:
+        return sorted(self.staff_tokens.values(), key=lambda t: (t.created_at, t.name, t.token_hash))
+
+    def record_staff_token_use(self, token_hash: str, at: datetime, *, unless_since: datetime) -> None:
+        with self._lock:
+            token = self.staff_tokens.get(token_hash)
+            if token is not None and (token.last_used_at is None or token.last_used_at < unless_since):
+                self.staff_tokens[token_hash] = replace(token, last_used_at=at)
 
     def revoke_staff_tokens(self, name: str, at: datetime) -> int:
         with self._lock:
@@ -245,11 +255,17 @@ class InMemoryRepository(Repository):
                 self.sends[(send.event_id, send.key)] = send
             return True
 
+    def _live_item(self, token_hash: str) -> ConfirmToken | None:
+        """As DynamoDB's adapter reads it: an item past its TTL is gone."""
+        token = self.tokens.get(token_hash)
+        return token if token is not None and token_item_expiry(token) > times.now() else None
+
     def get_confirm_token(self, token_hash: str) -> ConfirmToken | None:
-        return self.tokens.get(token_hash)
+        return self._live_item(token_hash)
 
     def get_confirm_tokens(self, token_hashes: Sequence[str]) -> dict[str, ConfirmToken]:
-        return {h: self.tokens[h] for h in dict.fromkeys(token_hashes) if h in self.tokens}
+        found = {h: self._live_item(h) for h in dict.fromkeys(token_hashes)}
+        return {h: t for h, t in found.items() if t is not None}
 
     def use_confirm_token(self, token_hash: str, now: datetime, *, seen: datetime | None = None) -> None:
         with self._lock:
@@ -258,13 +274,14 @@ class InMemoryRepository(Repository):
                 raise Gone("token: this link has expired or was used already")
             self.tokens[token_hash] = replace(token, used_at=now)
 
-    def finish_confirm_token(self, token_hash: str, now: datetime) -> None:
+    def finish_confirm_token(self, token_hash: str, now: datetime, *, kept_until: datetime | None = None) -> None:
         with self._lock:
             token = self.tokens.get(token_hash)
             if token is not None:
-                self.tokens[token_hash] = replace(token, done_at=now)
+                self.tokens[token_hash] = replace(token, done_at=now, kept_until=kept_until or token.kept_until)
 
-    def erase_person(self, person: Person) -> None:
+    def erase_person(self, person: Person) -> int:
+        held = 0
         with self._lock:
             current = self.people.get(person.id)
             if current is not None and current.updated_at != person.updated_at:
@@ -277,7 +294,9 @@ class InMemoryRepository(Repository):
             for key in [k for k, send in self.sends.items() if send.person_id == person.id]:
                 if self.sends[key].claimed_by:
                     self.erasure_marks.add(self.sends[key].claimed_by)
+                    held += 1
                 del self.sends[key]
+        return held
 
     def get_people(self, person_ids: Sequence[str]) -> dict[str, Person]:
         return {p: self.people[p] for p in person_ids if p in self.people}

@@ -12,7 +12,7 @@ from chalicelib.http.request import current, form_fields, page_language
 from chalicelib.http.responses import _
 from chalicelib.model.event import ID_PATTERN
 from chalicelib.render import pages
-from chalicelib.wiring import get_keys, get_repo
+from chalicelib.wiring import get_keys, get_mailer, get_repo, get_settings
 
 console_admin = Blueprint(__name__)
 
@@ -64,7 +64,8 @@ def erase(who):
         return console_page("people.html", who, 400, email=email, report=report, done=False,
                             errors={"email_again": _("Type the same address again to erase this person.")},
                             again=again)
-    privacy.erase_for_staff(get_repo(), email, actor=who.actor, key=get_keys())
+    privacy.erase_for_staff(get_repo(), email, actor=who.actor, key=get_keys(), mailer=get_mailer(),
+                            base_url=get_settings().base_url)
     return back_to("/console/people", done="erased")
 
 

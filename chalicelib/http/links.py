@@ -286,6 +286,8 @@ def erase_my_data(token):
 def erased():
     # After an erase: a reload shows this again, not "link not found".
     return result_page(_("Your data is erased"), _("We no longer keep anything about you. You will get no more emails from us."),
+                       _("An email we were already sending when you asked may still arrive in the next few minutes; "
+                         "none is sent after that."),
                        switch_path="/erased")
 
 

@@ -18,7 +18,9 @@ def security_headers(event, get_response):
     Every answer: ``X-Content-Type-Options: nosniff``, ``Referrer-Policy:
     no-referrer`` (token URLs must not leak) and a Content-Type (Chalice's own
     405 and 415 have none). Every page (text/html) also gets the
-    Content-Security-Policy of ``render/pages.SECURITY_HEADERS``.
+    Content-Security-Policy of ``render/pages.SECURITY_HEADERS``. Every
+    staff answer (``/staff/...``: join links, addresses, the audit), errors
+    included, gets ``Cache-Control: no-store``, whatever the route set.
     """
     response = get_response(event)
     headers = response.headers
@@ -29,11 +31,19 @@ def security_headers(event, get_response):
         "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
     for name, value in wanted.items():
         headers.setdefault(name, value)
+    if _is_staff(event.path):
+        for name in [n for n in headers if n.lower() == "cache-control"]:
+            del headers[name]
+        headers["Cache-Control"] = "no-store"
     if event.method == "HEAD" and response.body:
         # An answer to HEAD has no body, errors included: a body left on a
         # kept-alive connection is read as the start of the next answer.
         response.body = ""
     return response
+
+
+def _is_staff(path: str | None) -> bool:
+    return bool(path) and (path == "/staff" or path.startswith("/staff/"))
 
 
 @middleware.middleware("http")

@@ -17,6 +17,21 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
                     headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})})
 
 
+def download_response(body: bytes, content_type: str, filename: str) -> Response:
+    """A file to save (an .xlsx): bytes, sent base64-encoded to API Gateway, which passes them on as they are.
+
+    ``content_type`` must be one of the app's binary types (``app.py``). Chalice answers it to a request
+    whose Accept matches them; a browser's (``text/html,...,*/*;q=0.8``) does, through its ``*/*``. API
+    Gateway decodes it for any Accept because the API's binary media types are ``*/*``
+    (``infra/template.json``): it goes by the first type of Accept, which for a browser is text/html.
+    """
+    return Response(body=body, status_code=200, headers={
+        "Content-Type": content_type,
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Cache-Control": "no-store",
+    })
+
+
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
     return Response(body={"Code": code, "Message": message}, status_code=status,
                     headers={"Content-Type": "application/json", **(headers or {})})

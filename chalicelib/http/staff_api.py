@@ -6,6 +6,7 @@ table to check that none is left open.
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any, Callable
 
@@ -13,11 +14,12 @@ from chalice import AuthResponse, Blueprint, Response
 
 from chalicelib import times
 from chalicelib.errors import InvalidInput
-from chalicelib.http.request import actor, current, json_body, query_value, subscriber_email
-from chalicelib.http.responses import json_response
+from chalicelib.http.request import actor, current, json_body, page_language, query_value, subscriber_email
+from chalicelib.http.responses import download_response, json_response
 from chalicelib.http.routing import api
 from chalicelib.render import pages
 from chalicelib.render.event_json import event_json
+from chalicelib.render.spreadsheet import XLSX_CONTENT_TYPE
 from chalicelib.services import events, staff
 from chalicelib.wiring import get_keys, get_mailer, get_repo, get_settings
 
@@ -54,8 +56,20 @@ def staff_authorizer(auth_request):
 
 
 def staff_route(path: str, **kwargs: Any) -> Callable:
-    """Register a route only a valid staff token can reach."""
-    return api(staff_api, path, authorizer=staff_authorizer, **kwargs)
+    """Register a route only a valid staff token can reach; each request notes its token's use (``last used``).
+
+    Noted here, by the API handler, not by the authorizer: that one runs for any bearer string and may only
+    read staff tokens.
+    """
+    def register(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def noted(*args: Any, **params: Any) -> Any:
+            try:
+                return view(*args, **params)
+            finally:
+                staff.record_use(get_repo(), current().headers.get("authorization"))
+        return api(staff_api, path, authorizer=staff_authorizer, **kwargs)(noted)
+    return register
 
 
 def _staff_event(event, status: int = 200) -> Response:
@@ -85,14 +99,25 @@ def staff_get_event(event_id):
 
 @staff_route("/staff/events/{event_id}/registrations", methods=["GET"])
 def staff_registrations(event_id):
+    """JSON; ``?format=csv`` (or Accept: text/csv) for programs; ``?format=xlsx`` for people (``excel`` the same).
+
+    Unconfirmed registrations only with ``?pending=include``: anyone can type anything into the form.
+    """
     request = current()
     event = events.get_event(get_repo(), event_id)
-    wants = query_value("format", ("json", "csv", "excel"), "") if "format" in (request.query_params or {}) else ""
+    params = request.query_params or {}
+    wants = query_value("format", ("json", "csv", "xlsx", "excel"), "") if "format" in params else ""
     if not wants:
         wants = "csv" if pages.prefers(request.headers.get("accept"), "text/csv", "application/json") else "json"
-    rows = staff.read_registrations(get_repo(), event, actor=actor(), format=wants)
-    if wants in ("csv", "excel"):
-        return Response(body=staff.registrations_csv(rows, excel=wants == "excel"), status_code=200, headers={
+    wants = "xlsx" if wants == "excel" else wants
+    pending = query_value("pending", ("include", "exclude"), "exclude") == "include"
+    rows = staff.read_registrations(get_repo(), event, actor=actor(), format=wants, pending=pending)
+    if wants == "xlsx":
+        language = page_language()
+        return download_response(staff.registrations_xlsx(rows, language=language, title=event.title_in(language)),
+                                 XLSX_CONTENT_TYPE, f"registrations-{event.id}.xlsx")
+    if wants == "csv":
+        return Response(body=staff.registrations_csv(rows), status_code=200, headers={
             "Content-Type": "text/csv; charset=utf-8",
             "Content-Disposition": f'attachment; filename="registrations-{event.id}.csv"',
             "Cache-Control": "no-store",
@@ -112,9 +137,13 @@ def staff_subscriber_data():
 def staff_erase_subscriber():
     from chalicelib.services import privacy
 
-    privacy.erase_for_staff(get_repo(), subscriber_email(), actor=actor(), key=get_keys(), mailer=get_mailer(),
-                            base_url=get_settings().base_url)
-    return json_response({"status": "erased"})
+    on_its_way = privacy.erase_for_staff(get_repo(), subscriber_email(), actor=actor(), key=get_keys(),
+                                         mailer=get_mailer(), base_url=get_settings().base_url)
+    body = {"status": "erased", "mail_on_its_way": on_its_way}
+    if on_its_way:
+        body["note"] = ("a mail to this person was being sent when the erasure ran; it may still arrive within "
+                        "a few minutes. Nothing else is sent, and nothing of them is kept.")
+    return json_response(body)
 
 
 @staff_route("/staff/events/{event_id}", methods=["PATCH"])

@@ -43,6 +43,12 @@ from chalicelib.model.event import (
 _LINE_BREAKS = re.compile("\r\n|[\r\x0b\x0c\x85]")
 # Every other C0 and C1 control character, and DEL; tab and newline are not among them.
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Bidirectional embeddings, overrides and isolates (U+202E shows "moc.evil" as "live.com"): they make a text
+# read other than it is written. Refused in a one-line text, dropped from a longer one.
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# Invisible characters that make two texts look the same ("An" and "A\u200bn"): dropped everywhere. (Zero-width
+# joiners, which emoji and Persian need, and the soft hyphen, which breaks long words, stay.)
+INVISIBLE = re.compile("[\u200b\u2060-\u2064\ufeff\u180e\u034f\u115f\u1160\u3164\uffa0]")
 
 
 def text_as_unicode(value: str, field_name: str) -> None:
@@ -54,12 +60,16 @@ def text_as_unicode(value: str, field_name: str) -> None:
                            "is not valid Unicode text (it holds a lone UTF-16 surrogate such as \\ud800)") from exc
 
 
-def checked_text(value: Any, field_name: str, max_length: int, required: bool, *, multiline: bool = False) -> str:
+def checked_text(value: Any, field_name: str, max_length: int, required: bool, *, multiline: bool = False,
+                 one_line: bool = False) -> str:
     r"""Check a text; line breaks become "\n", other control characters are refused (or, ``multiline``, dropped).
 
     iCalendar TEXT (RFC 5545) allows no control character but tab, and
     knows only "\n" as a line break: a lone CR would come back from a
-    calendar app as a different text.
+    calendar app as a different text. ``one_line`` (a title, a place's
+    name): a line break is refused too. Bidirectional controls are refused
+    (``multiline``: dropped) and invisible characters dropped: both make a
+    text read other than it is written.
     """
     if value is None:
         value = ""
@@ -68,7 +78,15 @@ def checked_text(value: Any, field_name: str, max_length: int, required: bool, *
     text_as_unicode(value, field_name)
     if "\x00" in value:
         raise InvalidInput(field_name, "control_characters", "must not contain a NUL character")
-    value = _LINE_BREAKS.sub("\n", value)
+    value = INVISIBLE.sub("", _LINE_BREAKS.sub("\n", value))
+    if BIDI_CONTROLS.search(value):
+        if not multiline:
+            raise InvalidInput(field_name, "control_characters",
+                               "must not contain characters that change the direction of the text (U+202A to "
+                               "U+202E, U+2066 to U+2069)")
+        value = BIDI_CONTROLS.sub("", value)
+    if one_line and ("\n" in value.strip() or "\u2028" in value or "\u2029" in value):
+        raise InvalidInput(field_name, "not_one_line", "must be one line")
     if _CONTROLS.search(value):
         if not multiline:
             raise InvalidInput(field_name, "control_characters",
@@ -84,7 +102,7 @@ def checked_text(value: Any, field_name: str, max_length: int, required: bool, *
 
 
 def _translated(value: Any, field_name: str, max_length: int, required: bool, *,
-                multiline: bool = False) -> dict[str, str]:
+                multiline: bool = False, one_line: bool = False) -> dict[str, str]:
     if value is None and required:
         raise InvalidInput(field_name, "required", "is required (at least the Dutch text, nl)")
     if value is None or isinstance(value, str):
@@ -96,8 +114,10 @@ def _translated(value: Any, field_name: str, max_length: int, required: bool, *,
     if unknown:
         raise InvalidInput(field_name, "not_one_of", f"languages must be nl or en, not {sorted(map(str, unknown))[0]!r}",
                            allowed=LANGUAGES)
-    result = {"nl": checked_text(value.get("nl"), f"{field_name}.nl", max_length, required, multiline=multiline)}
-    english = checked_text(value.get("en"), f"{field_name}.en", max_length, False, multiline=multiline)
+    result = {"nl": checked_text(value.get("nl"), f"{field_name}.nl", max_length, required, multiline=multiline,
+                                 one_line=one_line)}
+    english = checked_text(value.get("en"), f"{field_name}.en", max_length, False, multiline=multiline,
+                           one_line=one_line)
     if english:
         result["en"] = english
     if not result["nl"]:
@@ -134,7 +154,7 @@ def _location(value: Any) -> Location | None:
         unknown_name = sorted(map(str, unknown))[0]
         raise InvalidInput("location", "unknown_field", f"unknown field {unknown_name!r}; use name and address",
                            name=unknown_name)
-    name = checked_text(value.get("name"), "location.name", LOCATION_FIELD_MAX, True)
+    name = checked_text(value.get("name"), "location.name", LOCATION_FIELD_MAX, True, one_line=True)
     address = checked_text(value.get("address"), "location.address", LOCATION_FIELD_MAX, False)
     return Location(name=name, address=address)
 
@@ -224,7 +244,7 @@ def build_event(data: dict[str, Any], *, existing: Event | None, now: datetime) 
     if existing is not None and existing.status == "published" and status == "draft" and existing.seats_taken:
         raise Conflict("status: people are registered; cancel the event rather than unpublish it")
 
-    title = _translated(_merged_texts(fields, existing, "title"), "title", TITLE_MAX, True)
+    title = _translated(_merged_texts(fields, existing, "title"), "title", TITLE_MAX, True, one_line=True)
     description = _translated(_merged_texts(fields, existing, "description"), "description", DESCRIPTION_MAX, False,
                               multiline=True)
 

@@ -76,11 +76,13 @@ def _one_line_text(value: Any, field: str, limit: int, required: bool) -> str:
     if not isinstance(value, str):
         raise InvalidInput(field, "wrong_type", "must be text", expected="text")
     event.text_as_unicode(value, field)
-    value = value.strip()
+    value = event.INVISIBLE.sub("", value).strip()  # "A\u200bn" would pass for "An"
     if required and not value:
         raise InvalidInput(field, "required", "is required")
-    if any(ord(c) < 32 or "\x7f" <= c <= "\x9f" or c in "\u2028\u2029" for c in value):
-        raise InvalidInput(field, "not_one_line", "must be on one line, without control characters")
+    if any(ord(c) < 32 or "\x7f" <= c <= "\x9f" or c in "\u2028\u2029" for c in value) or \
+            event.BIDI_CONTROLS.search(value):
+        raise InvalidInput(field, "not_one_line", "must be on one line, without control characters or characters "
+                                                  "that change the direction of the text")
     if len(value) > limit:
         raise InvalidInput(field, "too_long", f"must be at most {limit} characters (got {len(value)})", limit=limit)
     return value

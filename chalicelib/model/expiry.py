@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Sequence
 
-from chalicelib.model.person import Person, Registration
+from chalicelib.model.person import ConfirmToken, Person, Registration
 from chalicelib.model.send import Send
 
 AUDIT_RETENTION = timedelta(days=730)
@@ -48,3 +48,16 @@ CONFIRM_VALIDITY = timedelta(hours=48)
 # link's validity, the item's life after it (its TTL), and a week for DynamoDB's TTL, which deletes an item
 # "within a few days" of its time. At most ``confirmation_mails_per_day`` links a day: some 240 hashes.
 TOKEN_LISTED_FOR = CONFIRM_VALIDITY + TOKEN_KEPT_AFTER_EXPIRY + timedelta(days=7)
+
+
+def token_kept_until(token: ConfirmToken, profile_expiry: datetime | None) -> datetime:
+    """When a confirm link's item goes: a while past the link's expiry (an old link answers 410, not 404), but
+    never after its profile's expiry (``profile_expiry``), which is never lowered: nothing the link holds
+    (the name, organisation and question typed) outlives the profile, where access and erasure find it."""
+    kept = token.expires_at + TOKEN_KEPT_AFTER_EXPIRY
+    return kept if profile_expiry is None else min(kept, profile_expiry)
+
+
+def token_item_expiry(token: ConfirmToken) -> datetime:
+    """The TTL of a confirm link's item (``ConfirmToken.kept_until``, or the default for older links)."""
+    return token.kept_until or token.expires_at + TOKEN_KEPT_AFTER_EXPIRY

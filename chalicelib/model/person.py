@@ -4,20 +4,41 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import times
 
 
+STAFF_TOKEN_DAYS = 90  # a staff token's life unless its creation says otherwise
+STAFF_TOKEN_DAYS_MAX = 730
+STAFF_TOKEN_USE_RECORDED_EVERY = 3600  # seconds: "last used" is written at most this often (an hour's precision)
+
+
 @dataclass(frozen=True)
 class StaffToken:
-    """A staff member's token as stored: only its hash, never the token itself."""
+    """A staff member's token as stored: only its hash, never the token itself.
+
+    ``valid_until``: when it stops working (None: a token made before tokens expired, which lives
+    ``STAFF_TOKEN_DAYS`` from its creation); ``last_used_at``: the last request it let in, to the hour.
+    """
 
     name: str
     token_hash: str
     created_at: datetime
     revoked_at: datetime | None = None
+    valid_until: datetime | None = None
+    last_used_at: datetime | None = None
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.valid_until or self.created_at + timedelta(days=STAFF_TOKEN_DAYS)
+
+    def state(self, now: datetime) -> str:
+        """``revoked``, ``expired`` or ``live``."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.expires_at <= now else "live"
 
 
 @dataclass(frozen=True)
@@ -133,6 +154,9 @@ class ConfirmToken:
     done_at: datetime | None = None
     # The question for each event, when they differ (one per webinar); ``question`` for an older link.
     questions: tuple[tuple[str, str], ...] = ()
+    # When its item goes (TTL); None: ``expires_at`` + ``model/expiry.TOKEN_KEPT_AFTER_EXPIRY``. Never after
+    # its profile's expiry, as it was when the link was made: it holds a name, an organisation, a question.
+    kept_until: datetime | None = None
 
 
 def _waiting_order(reg: Registration) -> tuple[datetime, str]:

@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import timedelta
 
 from chalicelib import config, times, wiring
 from chalicelib.adapters import aws
+from chalicelib.adapters import keys as link_keys
 from chalicelib.adapters.dynamodb.table import create_table
 from chalicelib.errors import DomainError
 from chalicelib.adapters import outbox
+from chalicelib.model.person import STAFF_TOKEN_DAYS, STAFF_TOKEN_DAYS_MAX
 from chalicelib.ops.seed import seed
 from chalicelib.services import console, console_events, staff
+
+
+# A person (and so their links) lives until the retention after their latest event, and events are
+# published up to a year ahead: a rotation's overlap is that long.
+LINK_KEY_OVERLAP_EXTRA_DAYS = 365
 
 
 def _repo():
@@ -73,9 +81,21 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
-    token = staff.issue_token(_repo(), args.name)
-    print(f"staff token for {args.name} (shown once; keep it secret):", file=sys.stderr)
+    token = staff.issue_token(_repo(), args.name, days=args.days)
+    print(f"staff token for {args.name}, working {args.days} days (shown once; keep it secret):", file=sys.stderr)
     print(token)
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    """Every staff token: its id (the start of its hash), whose, made, last used, expires, state."""
+    rows = staff.list_tokens(_repo())
+    columns = ("id", "name", "made", "last_used", "expires", "state")
+    table = [("id", "name", "made", "last used", "expires", "state")] + \
+        [tuple(row[c] or "never" for c in columns) for row in rows]
+    widths = [max(len(str(line[i])) for line in table) for i in range(len(columns))]
+    for line in table:
+        print("  ".join(str(value).ljust(width) for value, width in zip(line, widths)).rstrip())
     return 0
 
 
@@ -83,6 +103,39 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
     count = staff.revoke_tokens(_repo(), args.name)
     print(f"revoked {count} token(s) of {args.name}")
     return 0 if count else 1
+
+
+def _key_parameter() -> tuple[object, str, str]:
+    """The SSM client, the link key parameter's name, and its value."""
+    name = config.get("TOKEN_KEY_PARAMETER")
+    ssm = aws.client("ssm")
+    return ssm, name, ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+
+
+def cmd_link_key_rotate(args: argparse.Namespace) -> int:
+    """A new key signs person links from now on; the ones before read links for ``--overlap-days`` more."""
+    days = args.overlap_days if args.overlap_days is not None else \
+        wiring.get_settings().registration_retention_days + LINK_KEY_OVERLAP_EXTRA_DAYS
+    if days < 1:
+        print("error: --overlap-days must be at least 1", file=sys.stderr)
+        return 2
+    ssm, name, value = _key_parameter()
+    rotated = link_keys.rotated_parameter(value, times.now(), timedelta(days=days))
+    ssm.put_parameter(Name=name, Type="SecureString", Value=rotated, Overwrite=True)
+    print(f"{name}: a new key signs person links from now on (once each Lambda has started afresh: deploy to "
+          f"make that now); links signed before keep working for {days} days")
+    return _print_link_keys(link_keys.describe_parameter(rotated, times.now()))
+
+
+def cmd_link_key_show(args: argparse.Namespace) -> int:
+    _, _, value = _key_parameter()
+    return _print_link_keys(link_keys.describe_parameter(value, times.now()))
+
+
+def _print_link_keys(rows: list[dict]) -> int:
+    for row in rows:
+        print(f"{row['fingerprint']}  made {row['made'] or 'at bootstrap'}  until {row['until'] or '-'}  {row['role']}")
+    return 0
 
 
 def cmd_staff_add(args: argparse.Namespace) -> int:
@@ -163,10 +216,14 @@ def build_parser() -> argparse.ArgumentParser:
     outbox_cmd = commands.add_parser("outbox", help="local only: print the mail the app has sent, newest first")
     outbox_cmd.add_argument("--limit", type=int, default=0, help="print only the newest N mails")
     outbox_cmd.set_defaults(run=cmd_outbox)
-    tokens = commands.add_parser("staff-token", help="issue or revoke staff tokens").add_subparsers(dest="action", required=True)
+    tokens = commands.add_parser("staff-token", help="issue, list or revoke staff tokens").add_subparsers(dest="action", required=True)
     create = tokens.add_parser("create", help="print a new token, once, alone on the last line")
     create.add_argument("name")
+    create.add_argument("--days", type=int, default=STAFF_TOKEN_DAYS,
+                        help=f"how many days it works (default {STAFF_TOKEN_DAYS}, at most {STAFF_TOKEN_DAYS_MAX})")
     create.set_defaults(run=cmd_token_create)
+    tokens.add_parser("list", help="every token: whose, made, last used, expires (never the token)").set_defaults(
+        run=cmd_token_list)
     revoke = tokens.add_parser("revoke", help="revoke every token of NAME")
     revoke.add_argument("name")
     revoke.set_defaults(run=cmd_token_revoke)
@@ -186,6 +243,15 @@ def build_parser() -> argparse.ArgumentParser:
     link.set_defaults(run=cmd_staff_link)
     commands.add_parser("recount-events", help="count each event's people waiting and interested anew, for the "
                         "console's list (once, after deploying it)").set_defaults(run=cmd_recount)
+    key_commands = commands.add_parser("link-key", help="the keys that sign person links: show, rotate").add_subparsers(
+        dest="action", required=True)
+    rotate = key_commands.add_parser("rotate", help="a new signing key; links signed before keep working for the overlap")
+    rotate.add_argument("--overlap-days", type=int, default=None,
+                        help="how long links signed before keep working (default: REGISTRATION_RETENTION_DAYS + "
+                             f"{LINK_KEY_OVERLAP_EXTRA_DAYS}, the longest a person and so their links may live)")
+    rotate.set_defaults(run=cmd_link_key_rotate)
+    key_commands.add_parser("show", help="each key's fingerprint, when made, accepted until (never the key)").set_defaults(
+        run=cmd_link_key_show)
     due = commands.add_parser("send-due", help="one tick of reminders and notifications, as of now or --now ISO")
     due.add_argument("--now", help="the moment to run as, ISO 8601 (a time without offset is Brussels time)")
     due.add_argument("--time-budget", type=float, default=50.0, help="seconds the tick may run (default 50)")

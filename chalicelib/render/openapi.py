@@ -19,6 +19,7 @@ from typing import Any
 from chalicelib.model.event import LANGUAGES
 from chalicelib.render.openapi_console import console_paths
 from chalicelib.render.openapi_schemas import SCHEMAS, VERSION
+from chalicelib.render.spreadsheet import XLSX_CONTENT_TYPE
 
 _NOSNIFF = {
     "X-Content-Type-Options": {"description": "Browsers must not guess content types.",
@@ -354,13 +355,22 @@ def _paths() -> dict[str, Any]:
             "staff", {"200": _json("Event"), **_errors(404, 409, 503)}, params=[EVENT_ID], staff=True,
             operation_id="staffCancelEvent")},
         "/staff/events/{event_id}/registrations": {"get": _op(
-            "Registrations with the questions for the Q&A (JSON, or CSV with ?format=csv or Accept: text/csv; "
-            "?format=excel: CSV for Excel in Belgium, ';' and a UTF-8 byte order mark)",
+            "Registrations with the questions for the Q&A: JSON; CSV for programs with ?format=csv or Accept: "
+            "text/csv (RFC 4180, stable English headers, every cell neutralised after each separator and line "
+            "break); an .xlsx workbook for people with ?format=xlsx (or excel): headers in the staff member's "
+            "language (?lang=, else Accept-Language, else Dutch), every cell text. Unconfirmed registrations only "
+            "with ?pending=include",
             "staff", {"200": {"description": "The registrations", "headers": _NOSNIFF, "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/Registrations"}},
-                "text/csv": {"schema": {"type": "string"}}}}, **_errors(400, 404, 503)},
+                "text/csv": {"schema": {"type": "string"}},
+                XLSX_CONTENT_TYPE: {"schema": {"type": "string", "format": "binary"}}}}, **_errors(400, 404, 503)},
             params=[EVENT_ID, {"name": "format", "in": "query", "required": False,
-                               "schema": {"enum": ["json", "csv", "excel"]}}],
+                               "schema": {"enum": ["json", "csv", "xlsx", "excel"]}},
+                    {"name": "pending", "in": "query", "required": False,
+                     "schema": {"enum": ["include", "exclude"]},
+                     "description": "include: unconfirmed registrations too (left out by default)"},
+                    {"name": "lang", "in": "query", "required": False, "schema": {"enum": ["nl", "en"]},
+                     "description": "The language of the .xlsx's headers"}],
             staff=True, operation_id="staffRegistrations")},
         "/staff/events/{event_id}/messages": {"post": _op(
             "Write to the event's registrants in the audience (confirmed, waitlisted, interested): planned now, "

@@ -262,7 +262,12 @@ SCHEMAS: dict[str, Any] = {
             for lang in ("nl", "en")},
     },
     "Erased": {
-        "type": "object", "required": ["status"], "properties": {"status": {"const": "erased"}},
+        "type": "object", "required": ["status", "mail_on_its_way"], "properties": {
+            "status": {"const": "erased"},
+            "mail_on_its_way": {"type": "integer", "minimum": 0,
+                                "description": "Mails a tick was sending to the person at that moment: they may "
+                                               "still arrive within a few minutes"},
+            "note": {"type": "string"}},
     },
     "AuditLog": {
         "type": "object",

@@ -12,6 +12,7 @@ the order they confirmed; a freed seat goes to the first on it at once.
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -32,7 +33,7 @@ from chalicelib.errors import (
 from chalicelib.input.subscription import SubscriptionRequest, mailbox, parse_subscription
 from chalicelib.model.allowance import Allowance
 from chalicelib.model.event import Event, _can_register
-from chalicelib.model.expiry import CONFIRM_VALIDITY, TOKEN_LISTED_FOR
+from chalicelib.model.expiry import CONFIRM_VALIDITY, TOKEN_LISTED_FOR, token_kept_until
 from chalicelib.model.person import KEPT_STATUSES, ConfirmToken, Person, Registration
 from chalicelib.ports import Mailer, Repository
 from chalicelib.render.mails import person_links
@@ -53,7 +54,11 @@ log = logging.getLogger(__name__)
 STOPPED_MAILS_PER_DAY = 1  # confirmation mails a day to someone who stopped all mail, since the stop
 RESUME_AFTER = timedelta(minutes=2)  # a used confirm link left unfinished works again after this: longer than a request runs
 IN_PROGRESS_WAIT, IN_PROGRESS_POLL = 5.0, 0.25  # seconds a second press waits for the first to finish, and how often it looks
+# Concurrent submissions for one address meet on its profile: each tries this often, a short random pause
+# apart, and one that still loses is answered as any other (another submission for the address went in).
+SUBMIT_TRIES, SUBMIT_PAUSE = 8, 0.02
 _sleep = time.sleep
+_monotonic = time.monotonic
 
 
 def _mail_limit(mails: Any, now: datetime, *, per_hour: int, per_day: int,
@@ -93,8 +98,22 @@ def subscribe(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, key
 
     ``client``: the source IP of the request (API Gateway's), for the limit per client; it is kept only as a
     keyed hash, for the hour it counts in.
+
+    A valid submission returns no sooner than ``settings.form_answer_floor_ms`` after it began, mailed or
+    not: an address that gets no mail (stopped, suppressed, over a limit) answers as late as one mailed
+    through SES, so the answer's timing says nothing about who is known. Invalid input is answered at
+    once: it depends on what was typed, not on the address.
     """
-    _submit(repo, mailer, data, base_url=base_url, key=key, settings=settings, now=now, client=client)
+    deadline = _monotonic() + settings.form_answer_floor_ms / 1000
+    try:
+        _submit(repo, mailer, data, base_url=base_url, key=key, settings=settings, now=now, client=client)
+    except Conflict:
+        # Every try met another submission for the same address, saved meanwhile: that one went in (and
+        # mailed, within the limits). Answered as any other valid submission: the answer says nothing.
+        log.warning("a submission lost every try to others for the same address")
+    left = deadline - _monotonic()
+    if left > 0:
+        _sleep(left)
 
 
 def _allowances(request: SubscriptionRequest, key: bytes, settings: config.Settings, *, proven: bool,
@@ -154,7 +173,9 @@ def _submit(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, key: 
     person_id = tokens.person_id_for(request.email.lower(), key)
     held: MailLimitReached | None = None
     counted = False
-    for attempt in range(RETRIES):
+    for attempt in range(SUBMIT_TRIES):
+        if attempt:
+            _sleep(SUBMIT_PAUSE * attempt * (1 + secrets.randbelow(100) / 100))
         person = repo.get_person(person_id)
         if person is None and existing_only:
             raise ErasedPersonLink("token: the data of this link's person is erased")
@@ -205,13 +226,15 @@ def _submit(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, key: 
             for e in fresh_ids
         ]
         updated = _person_after_submission(person, request, person_id, now, registrations, token, may_mail, recent)
+        if token is not None:  # what the link holds goes no later than the profile that lists it
+            token = replace(token, kept_until=token_kept_until(token, updated.expires_at))
         if suppressed is not None:
             updated = replace(updated, mail_stopped_at=now, mail_stopped_reason=suppressed)
         try:
             repo.save_subscription(updated, previous=person, registrations=registrations, token=token)
             break
         except Conflict:
-            if attempt == RETRIES - 1:
+            if attempt == SUBMIT_TRIES - 1:
                 raise
     else:  # pragma: no cover - the loop breaks or raises
         return Submitted(False)
@@ -429,7 +452,8 @@ def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, key:
     links = person_links(person, base_url, key)
     _mail_outcomes(mailer, person, outcomes, links, base_url, now)
     try:
-        repo.finish_confirm_token(stored.token_hash, now)
+        # The link's item may now last its 30 days for the 410 page: the confirmed profile lasts longer.
+        repo.finish_confirm_token(stored.token_hash, now, kept_until=token_kept_until(stored, person.expires_at))
     except Unavailable:
         # All is done and mailed; only the mark failed. A press again after
         # RESUME_AFTER runs the confirm once more, which finds everything kept.

@@ -663,3 +663,11 @@ def test_reaching_the_confirmation_ceiling_raises_an_alarm_on_the_metric_the_cod
     assert (props["Statistic"], props["Threshold"], props["ComparisonOperator"]) == \
         ("Sum", 1, "GreaterThanOrEqualToThreshold")
     assert props["AlarmActions"]["Fn::If"][0] == "HasAlarmTopic"  # notifies the operator's topic when one is given
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_api_passes_a_binary_answer_whatever_the_browser_accepts_first(packaged, stage):
+    """API Gateway decides by the first type of Accept (text/html for a browser's link): only */* lets the
+    registrations' .xlsx through as bytes rather than base64 text (issue 21, item 2)."""
+    api = template(packaged, stage)["Resources"]["RestAPI"]["Properties"]
+    assert "*~1*" in api["BinaryMediaTypes"]

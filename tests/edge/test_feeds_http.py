@@ -212,3 +212,29 @@ def test_drafts_and_unknown_events_are_404(client, staff_headers, published):
     assert client.http.get("/events/concept/calendar.ics").status_code == 404
     assert client.http.get("/events/nope/calendar.ics").status_code == 404
     assert client.http.get("/events/webinar-2027-01-14/calendar.ics?lang=xx").status_code == 400
+
+
+HOSTILE_TITLE = "C:\\Nieuw, \\\\fileserver\\Netwerk\\Notulen; \\n \"quoted\"\ttab 😀 𝄞"
+
+
+def test_a_hostile_text_sent_to_the_staff_api_comes_back_exactly_from_every_feed(client, staff_headers,
+                                                                                 subscribe_and_confirm, mailer):
+    from tests.feed_support import parse_three
+
+    post(client, staff_headers, webinar_data(id="hostile", title={"nl": HOSTILE_TITLE, "en": HOSTILE_TITLE},
+                                             description={"nl": HOSTILE_TITLE + "\nC:\\Nieuw"}))
+    post(client, staff_headers, day_data(id="hostile-day", location={"name": HOSTILE_TITLE, "address": "\\\\N"}))
+    manage = subscribe_and_confirm("an@example.be", ["hostile"])
+    feed = next(m for m in mailer.to("an@example.be") if m.kind == "confirmed").text
+    feed_path = feed[feed.index("/feeds/"):].split()[0]
+    for path in ("/calendar.ics", "/calendar.ics?lang=en", "/events/hostile/calendar.ics", feed_path,
+                 f"{manage}/events/hostile/invite.ics", "/events/hostile-day/calendar.ics"):
+        answer = client.http.get(path)
+        assert answer.status_code == 200, path
+        for reader in parse_three(answer.body):
+            by_uid = {e["uid"].split("@")[0]: e for e in reader["events"]}
+            if "hostile" in by_uid:
+                assert by_uid["hostile"]["summary"] == HOSTILE_TITLE, path
+                assert by_uid["hostile"]["description"].startswith(HOSTILE_TITLE + "\nC:\\Nieuw"), path
+            if "hostile-day" in by_uid:
+                assert by_uid["hostile-day"]["location"] == HOSTILE_TITLE + ", \\\\N", path

@@ -138,3 +138,39 @@ def test_the_authorizer_reads_one_staff_token_item_and_nothing_else(dynamodb_rep
             pass
     assert calls and {name for name, _ in calls} == {"GetItem"}
     assert all(key["PK"]["S"].startswith("STAFFTOKEN#") for _, key in calls)
+
+
+# ------------------------------------------- issue 21, item 8: no staff answer is kept by a cache
+
+
+@pytest.mark.parametrize("path,method", list(staff_routes()))
+def test_every_staff_answer_says_no_store(client, staff_headers, dynamodb_repo, path, method):
+    """Join links, addresses and the audit must not stay in a browser's or proxy's cache: every staff answer,
+    the errors included, carries Cache-Control: no-store."""
+    from chalicelib.services import events
+
+    events.create_event(dynamodb_repo, webinar_data(), actor="test", base_url="http://127.0.0.1:8000")
+    query = "?email=an@example.be" if path == "/staff/subscribers" else ""
+    response = client.http.request(method, concrete(path) + query, headers={**staff_headers, "Accept": "*/*"},
+                                   body=b"{}")
+    assert response.status_code < 500
+    assert response.headers.get("Cache-Control") == "no-store", (path, method, response.status_code)
+
+
+@pytest.mark.parametrize("path", ["/staff/events", "/staff/events/webinar-2027-01-14",
+                                  "/staff/events/webinar-2027-01-14/registrations", "/staff/audit",
+                                  "/staff/subscribers?email=an@example.be", "/staff/events/nope"])
+def test_staff_gets_that_carry_join_links_or_personal_data_are_not_stored(client, staff_headers, dynamodb_repo, path):
+    from chalicelib.services import events
+
+    events.create_event(dynamodb_repo, webinar_data(), actor="test", base_url="http://127.0.0.1:8000")
+    response = client.http.get(path, headers=staff_headers)
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_the_gateways_own_401_to_staff_is_not_stored_either():
+    from pathlib import Path
+
+    template = json.loads((Path(__file__).resolve().parents[2] / "infra" / "template.json").read_text())
+    unauthorized = template["Resources"]["UnauthorizedResponse"]["Properties"]["ResponseParameters"]
+    assert unauthorized["gatewayresponse.header.Cache-Control"] == "'no-store'"

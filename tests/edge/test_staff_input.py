@@ -113,9 +113,15 @@ def test_one_line_fields_refuse_control_characters_naming_the_field(client, staf
     assert_400(post_event(client, staff_headers, data), field)
 
 
-def test_titles_keep_tabs_and_take_vertical_tab_and_form_feed_as_line_breaks():
-    event = build_event(webinar_data(title={"nl": "a\tb\x0bc\x0cd"}), existing=None, now=PINNED_NOW)
-    assert event.title == {"nl": "a\tb\nc\nd"}
+def test_titles_keep_tabs_and_refuse_every_line_break_descriptions_take_vertical_tab_and_form_feed_as_one():
+    """A title is one line (issue 21, item 10): a second line would read as something else in a subject."""
+    assert build_event(webinar_data(title={"nl": "a\tb"}), existing=None, now=PINNED_NOW).title == {"nl": "a\tb"}
+    for title in ("a\x0bc", "a\x0cd", "a\nb", "a\r\nb", "a\rb", "a\x85b"):
+        with pytest.raises(InvalidInput) as caught:
+            build_event(webinar_data(title={"nl": title}), existing=None, now=PINNED_NOW)
+        assert (caught.value.field, caught.value.code) == ("title.nl", "not_one_line")
+    event = build_event(webinar_data(description={"nl": "a\tb\x0bc\x0cd"}), existing=None, now=PINNED_NOW)
+    assert event.description == {"nl": "a\tb\nc\nd"}
 
 
 # ---------------------------------------------------- 3. PATCH of translated texts

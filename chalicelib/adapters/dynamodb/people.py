@@ -14,7 +14,7 @@ from chalicelib.adapters.dynamodb.keys import ERASURE_MARK_KEEP, TTL_ATTRIBUTE, 
 from chalicelib.errors import Conflict, EventChanged, Gone, Unavailable
 from chalicelib.model import codec
 from chalicelib.model.event import Event, count_changes
-from chalicelib.model.expiry import EXPIRY_TRIES, TOKEN_KEPT_AFTER_EXPIRY, _later_expiry, _person_kept, _raised
+from chalicelib.model.expiry import EXPIRY_TRIES, _later_expiry, _person_kept, _raised, token_item_expiry
 from chalicelib.model.person import ConfirmToken, Person, Registration
 from chalicelib.model.send import Send, SendReads
 
@@ -232,8 +232,8 @@ class PeopleItems:
             "PK": S(f"TOKEN#{token.token_hash}"), "SK": S("TOKEN"),
             "body": self._body(token),
             "valid_until": S(times.to_utc_iso(token.expires_at)),
-            # Kept a while past expiry so an old link answers 410, not 404.
-            TTL_ATTRIBUTE: N(_epoch(token.expires_at + TOKEN_KEPT_AFTER_EXPIRY)),
+            # Kept a while past expiry so an old link answers 410, not 404; never past its profile.
+            TTL_ATTRIBUTE: N(_epoch(token_item_expiry(token))),
         }
 
     @staticmethod
@@ -247,25 +247,35 @@ class PeopleItems:
         return replace(token, used_at=times.from_utc_iso(used) if used else None,
                        done_at=times.from_utc_iso(done) if done else None)
 
+    @staticmethod
+    def _past_its_time(item: dict[str, Any]) -> bool:
+        """An item whose TTL has passed: DynamoDB deletes it within days; it is read as gone already."""
+        return TTL_ATTRIBUTE in item and int(item[TTL_ATTRIBUTE]["N"]) <= _epoch(times.now())
+
     def get_confirm_token(self, token_hash: str) -> ConfirmToken | None:
         reply = self._call("get_item", Key=self._token_key(token_hash), ConsistentRead=True)
         item = reply.get("Item")
-        return self._token_from_item(item) if item else None
+        return self._token_from_item(item) if item and not self._past_its_time(item) else None
 
     def get_confirm_tokens(self, token_hashes: Sequence[str]) -> dict[str, ConfirmToken]:
         """One strongly consistent BatchGetItem (100 keys a request) for a person's links, not a GetItem each."""
         keys = [self._token_key(h) for h in dict.fromkeys(token_hashes)]
         found = (self._token_from_item(item) for item in self._batch_get(
-            keys, ConsistentRead=True, ProjectionExpression="body, used_at, done_at"))
+            keys, ConsistentRead=True, ProjectionExpression="body, used_at, done_at, #ttl",
+            ExpressionAttributeNames={"#ttl": TTL_ATTRIBUTE}) if not self._past_its_time(item))
         return {token.token_hash: token for token in found}
 
-    def finish_confirm_token(self, token_hash: str, now: datetime) -> None:
+    def finish_confirm_token(self, token_hash: str, now: datetime, *, kept_until: datetime | None = None) -> None:
         from botocore.exceptions import ClientError
 
+        values, names, expression = {":now": S(times.to_utc_iso(now))}, {}, "SET done_at = :now"
+        if kept_until is not None:
+            expression += ", #ttl = :ttl"
+            names["#ttl"], values[":ttl"] = TTL_ATTRIBUTE, N(_epoch(kept_until))
         try:
             self._call("update_item", Key={"PK": S(f"TOKEN#{token_hash}"), "SK": S("TOKEN")},
-                       UpdateExpression="SET done_at = :now", ConditionExpression="attribute_exists(PK)",
-                       ExpressionAttributeValues={":now": S(times.to_utc_iso(now))})
+                       UpdateExpression=expression, ConditionExpression="attribute_exists(PK)",
+                       ExpressionAttributeValues=values, **({"ExpressionAttributeNames": names} if names else {}))
         except ClientError as exc:
             if not self._is_condition_failure(exc):
                 raise
@@ -294,7 +304,7 @@ class PeopleItems:
             if not self._landed(key, attempt):
                 raise Gone("token: this link has expired or was used already") from exc
 
-    def erase_person(self, person: Person) -> None:
+    def erase_person(self, person: Person) -> int:
         from botocore.exceptions import BotoCoreError, ClientError
 
         # The profile first, conditioned on the version read: a submission
@@ -326,7 +336,7 @@ class PeopleItems:
                 except (ClientError, BotoCoreError) as exc:
                     raise Unavailable(f"storage: {type(exc).__name__}") from exc
                 request = reply.get("UnprocessedItems") or {}
-
+        return sum(1 for send in sends if send.claimed_by)
 
     def read_for_sends(self, person_ids: Sequence[str], event_ids: Sequence[str],
                        registrations: Sequence[tuple[str, str]] = ()) -> SendReads:

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import times
 from chalicelib.adapters.dynamodb.keys import TTL_ATTRIBUTE, N, S, _epoch
 from chalicelib.model.expiry import AUDIT_RETENTION
 from chalicelib.model.person import AuditEntry, StaffToken
+
+STAFF_TOKEN_LISTED_AFTER = timedelta(days=30)  # an expired token's item stays this long (staff-token list), then TTL
 
 
 class StaffItems:
@@ -25,6 +27,9 @@ class StaffItems:
             {"Put": {"TableName": self.table, "Item": {
                 "PK": S(f"STAFFTOKEN#{token.token_hash}"), "SK": S("TOKEN"),
                 "name": S(token.name), "created_at": S(times.to_utc_iso(token.created_at)),
+                "valid_until": S(times.to_utc_iso(token.expires_at)),
+                # Listed a while after it stops working (staff-token list), then gone.
+                TTL_ATTRIBUTE: N(_epoch(token.expires_at + STAFF_TOKEN_LISTED_AFTER)),
             }, "ConditionExpression": "attribute_not_exists(PK)"}},
             {"Update": {"TableName": self.table,
                         "Key": {"PK": S(f"STAFF#{token.name}"), "SK": S("STAFF")},
@@ -35,14 +40,43 @@ class StaffItems:
     def get_staff_token(self, token_hash: str) -> StaffToken | None:
         reply = self._call("get_item", Key={"PK": S(f"STAFFTOKEN#{token_hash}"), "SK": S("TOKEN")})
         item = reply.get("Item")
-        if not item:
-            return None
-        revoked = item.get("revoked_at", {}).get("S")
-        return StaffToken(
-            name=item["name"]["S"], token_hash=token_hash,
-            created_at=times.from_utc_iso(item["created_at"]["S"]),
-            revoked_at=times.from_utc_iso(revoked) if revoked else None,
-        )
+        return self._staff_token(item) if item else None
+
+    @staticmethod
+    def _staff_token(item: dict[str, Any]) -> StaffToken:
+        def instant(name: str):
+            value = item.get(name, {}).get("S")
+            return times.from_utc_iso(value) if value else None
+
+        return StaffToken(name=item["name"]["S"], token_hash=item["PK"]["S"].split("#", 1)[1],
+                          created_at=times.from_utc_iso(item["created_at"]["S"]), revoked_at=instant("revoked_at"),
+                          valid_until=instant("valid_until"), last_used_at=instant("last_used_at"))
+
+    def list_staff_tokens(self) -> list[StaffToken]:
+        items: list[dict[str, Any]] = []
+        request: dict[str, Any] = {"FilterExpression": "begins_with(PK, :p) AND SK = :sk",
+                                   "ExpressionAttributeValues": {":p": S("STAFFTOKEN#"), ":sk": S("TOKEN")}}
+        while True:
+            page = self._call("scan", **request)
+            items += page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return sorted((self._staff_token(i) for i in items), key=lambda t: (t.created_at, t.name, t.token_hash))
+
+    def record_staff_token_use(self, token_hash: str, at: datetime, *, unless_since: datetime) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._call("update_item", Key={"PK": S(f"STAFFTOKEN#{token_hash}"), "SK": S("TOKEN")},
+                       UpdateExpression="SET last_used_at = :at",
+                       ConditionExpression="attribute_exists(PK) AND (attribute_not_exists(last_used_at) OR "
+                                           "last_used_at < :since)",
+                       ExpressionAttributeValues={":at": S(times.to_utc_iso(at)),
+                                                  ":since": S(times.to_utc_iso(unless_since))})
+        except ClientError as exc:
+            if not self._is_condition_failure(exc):
+                raise
 
     def revoke_staff_tokens(self, name: str, at: datetime) -> int:
         reply = self._call("get_item", Key={"PK": S(f"STAFF#{name}"), "SK": S("STAFF")}, ConsistentRead=True)
