@@ -122,7 +122,7 @@ def test_confirming_twice_into_a_seat_mails_the_join_link_and_the_calendar_both_
     result = subscribe_module.confirm(repo, mailer, first, base_url=BASE, key=KEY, settings=SETTINGS)
     assert [(o.status, o.kept) for o in result.outcomes] == [("already", "confirmed")]
     mail = mailer.to("an@example.be")[-1]
-    assert "meet.example.org" in mail.text and [a.filename for a in mail.attachments] == ["invite.ics"]
+    assert "meet.example.org" in mail.text and [a.filename for a in mail.attachments] == ["uitnodiging.ics"]
     assert mail.subject.startswith("Ingeschreven: ")
 
 
