@@ -13,7 +13,7 @@ stack:
 - ``app``: ``app.py`` or ``chalicelib/`` - what the Lambda functions run,
   and so what ``.chalice/policy-<stage>.json`` must allow;
 - ``operator``: ``chalicelib/ops/`` and the functions in
-  ``OPERATOR_FUNCTIONS`` (table creation), run with an operator's
+  ``OPERATOR_FUNCTIONS`` (table creation, the token list), run with an operator's
   credentials, never by Lambda;
 - ``test``: ``tests/`` and ``scripts/`` (fixtures, direct checks).
 
@@ -48,7 +48,10 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-OPERATOR_FUNCTIONS = {("chalicelib/adapters/dynamodb/table.py", "create_table")}
+# Table creation, and `staff-token list` (a Scan of the token items: only the operator's command line lists
+# tokens; the API reads one token by its hash).
+OPERATOR_FUNCTIONS = {("chalicelib/adapters/dynamodb/table.py", "create_table"),
+                      ("chalicelib/adapters/dynamodb/staff.py", "list_staff_tokens")}
 # Under xdist: how long the whole-run fixture waits with no test finishing on any worker before it fails.
 WAIT_SECONDS = float(os.environ.get("AWS_CALLS_WAIT_SECONDS", "900"))
 WORKERINPUT_KEY = "aws_calls_dir"
