@@ -110,7 +110,11 @@ def console_route(blueprint: Blueprint, path: str, methods: list[str]) -> Callab
             if who is None:
                 if request.method in ("GET", "HEAD"):
                     return see_other(f"/console/sign-in{lang_query()}")
-                return console_error(Forbidden("session: sign in first"))
+                # A form sent after the session ended (8 idle hours, 12 in all): nothing is saved; the browser's
+                # Back button still holds what was typed.
+                return console_page("error.html", None, 403, heading=_("You are signed out"), message=_(
+                    "Your session ended (after 8 hours without use, or 12 hours in all), so nothing was saved. "
+                    "Go back to copy what you typed, then sign in again."))
             try:
                 if request.method == "POST":
                     sent = form_fields().get("csrf", []) if is_form_post() else []
@@ -149,7 +153,7 @@ def request_sign_in():
     try:
         address = field(form_fields(), "email") if is_form_post() else ""
         console_service.request_sign_in(get_repo(), get_mailer(), address, base_url=get_settings().base_url,
-                                        lang=lang, now=times.now())
+                                        lang=lang, now=times.now(), floor_ms=get_settings().form_answer_floor_ms)
     except InvalidInput:
         return page("console/sign_in.html", 400, who=None, csrf="", values={"email": address},
                     errors={"email": _("Enter a valid email address, like name@vlaanderen.be.")})

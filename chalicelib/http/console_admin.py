@@ -117,9 +117,12 @@ def add_member(who):
 def remove_member(who):
     from chalicelib.services import console as console_service
 
+    from chalicelib.input.staff import member_email
+
     console_service.require_admin(who)
-    email = field(form_fields(), "email")
+    email = member_email(field(form_fields(), "email"))  # as stored: trimmed, lower-cased
     if email == who.member.email:
         raise InvalidInput("email", "read_only", "you cannot remove yourself; ask another admin")
-    console_service.remove_member(get_repo(), email, actor=who.actor, now=times.now())
+    if not console_service.remove_member(get_repo(), email, actor=who.actor, now=times.now()):
+        raise NotFound("email: not on the staff list (another admin may have removed them)")
     return back_to("/console/staff", done="removed")

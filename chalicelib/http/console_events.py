@@ -39,9 +39,9 @@ def home(who):
     return console_page("events.html", who, overview=service.overview(get_repo(), times.now()))
 
 
-def _form(who, event, values, errors, status=200):
+def _form(who, event, values, errors, status=200, done=None):
     lang = page_language()
-    return console_page("event_form.html", who, status, event=event, values=values,
+    return console_page("event_form.html", who, status, event=event, values=values, done=done,
                         errors=console_forms.form_errors(errors, lang),
                         reminders=[(r, console_forms.reminder_label(r, lang))
                                    for r in console_forms.reminder_choices(values)])
@@ -72,14 +72,17 @@ def create_event(who):
 @console_route(console_events, "/console/events/{event_id}", methods=["GET"])
 def event_page(who, event_id):
     event = events.get_event(get_repo(), event_id)
+    lang = page_language()
     return console_page("event.html", who, event=event, done=_done(), now=times.now(),
-                        state=pages.registration_state(event, times.now()))
+                        state=pages.registration_state(event, times.now()),
+                        reminders=[console_forms.reminder_label(r, lang) for r in event.reminders])
 
 
 @console_route(console_events, "/console/events/{event_id}/edit", methods=["GET"])
 def edit_event_form(who, event_id):
     event = events.get_event(get_repo(), event_id)
-    return _form(who, event, console_forms.event_values(event), {})
+    done = _done()
+    return _form(who, event, console_forms.event_values(event), {}, done=done if done == "copied" else None)
 
 
 @console_route(console_events, "/console/events/{event_id}/edit", methods=["POST"])

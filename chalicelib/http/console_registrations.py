@@ -101,13 +101,18 @@ def register_by_phone(who, event_id):
 
 
 def _message_data(fields: dict[str, list[str]]) -> dict[str, Any]:
-    return {"audience": [a for a in fields.get("audience", []) if a],
+    return {"message_id": field(fields, "message_id"), "audience": [a for a in fields.get("audience", []) if a],
             "subject": {"nl": field(fields, "subject_nl"), "en": field(fields, "subject_en")},
             "text": {"nl": field(fields, "text_nl"), "en": field(fields, "text_en")}}
 
 
+def _message(data: dict[str, Any]) -> dict[str, Any]:
+    """What the staff API's message takes: the form's data but the id the form was shown with."""
+    return {name: value for name, value in data.items() if name != "message_id"}
+
+
 def _message_values(data: dict[str, Any]) -> dict[str, Any]:
-    return {"audience": data["audience"], "subject_nl": data["subject"]["nl"], "subject_en": data["subject"]["en"],
+    return {"message_id": data["message_id"], "audience": data["audience"], "subject_nl": data["subject"]["nl"], "subject_en": data["subject"]["en"],
             "text_nl": data["text"]["nl"], "text_en": data["text"]["en"]}
 
 
@@ -124,8 +129,14 @@ def _message_error(exc: InvalidInput) -> dict[str, str]:
 
 
 def _messages_page(who, event, status=200, values=None, errors=None, preview=None, sent=None):
+    from chalicelib.services import messages
+
+    values = values or {"audience": ["confirmed"]}
+    if not messages.MESSAGE_ID.match(values.get("message_id") or ""):
+        # Made when the form is shown and kept through its preview: sending the form twice sends it once.
+        values = {**values, "message_id": messages.new_message_id(times.now())}
     return console_page("messages.html", who, status, event=event,
-                        values=values or {"audience": ["confirmed"]}, errors=errors or {}, preview=preview,
+                        values=values, errors=errors or {}, preview=preview,
                         sent=sent, audiences=AUDIENCES)
 
 
@@ -143,7 +154,7 @@ def message_preview(who, event_id):
     event = events.get_event(get_repo(), event_id)
     data = _message_data(form_fields())
     try:
-        shown = messages.preview(get_repo(), event_id, data, base_url=get_settings().base_url)
+        shown = messages.preview(get_repo(), event_id, _message(data), base_url=get_settings().base_url)
     except InvalidInput as exc:
         return _messages_page(who, event, 400, _message_values(data), _message_error(exc))
     return _messages_page(who, event, values=_message_values(data), preview=shown)
@@ -157,7 +168,8 @@ def send_message(who, event_id):
     event = events.get_event(get_repo(), event_id)
     data = _message_data(form_fields())
     try:
-        planned = messages.write_to_people(get_repo(), event_id, data, actor=who.actor)
+        planned = messages.write_to_people(get_repo(), event_id, _message(data), actor=who.actor,
+                                           message_id=data["message_id"])
     except InvalidInput as exc:
         return _messages_page(who, event, 400, _message_values(data), _message_error(exc))
     return back_to(f"/console/events/{event.id}/messages", sent=str(planned["recipients"]))

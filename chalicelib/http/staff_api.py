@@ -117,6 +117,8 @@ def staff_registrations(event_id):
         wants = "csv" if pages.prefers(request.headers.get("accept"), "text/csv", "application/json") else "json"
     wants = "xlsx" if wants == "excel" else wants
     pending = query_value("pending", ("include", "exclude"), "exclude") == "include"
+    # ?lang (the workbook's headers) is nl or en, once: anything else is a 400, as everywhere in the API.
+    language = query_value("lang", ("nl", "en"), "nl") if "lang" in params else page_language()
     rows = staff.read_registrations(get_repo(), event, actor=actor(), format=wants, pending=pending)
     # ?lang= (nl or en; anything else a 400), else Accept-Language, else Dutch: the .xlsx's headers.
     language = query_value("lang", LANGUAGES, "") if "lang" in params else page_language()

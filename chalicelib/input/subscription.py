@@ -32,6 +32,16 @@ class SubscriptionRequest:
     question: str
     language: str
     honeypot: bool = False
+    # The question for each webinar's Q&A, by event id (``questions``); ``question`` alone (the JSON API's
+    # older field) goes to every webinar chosen, never to an event in person.
+    questions: tuple[tuple[str, str], ...] = ()
+
+    def question_for(self, event_id: str, kind: str) -> str:
+        """The question asked for one event: its own, else ``question`` for a webinar; none for a day in person."""
+        own = dict(self.questions)
+        if event_id in own:
+            return own[event_id] if kind == "webinar" else ""
+        return self.question if kind == "webinar" else ""
 
 
 def normalise_email(value: Any) -> str:
@@ -85,6 +95,24 @@ def _question(value: Any) -> str:
     return event.checked_text(value, "question", QUESTION_MAX, False, multiline=True)
 
 
+def _questions(value: Any) -> tuple[tuple[str, str], ...]:
+    """``{"<event id>": "<question>", ...}``: one question per webinar; empty ones are left out."""
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise InvalidInput("questions", "wrong_type", "must be an object of event id to question", expected="object")
+    if len(value) > EVENT_IDS_MAX:
+        raise InvalidInput("questions", "too_many", f"at most {EVENT_IDS_MAX} questions", limit=EVENT_IDS_MAX)
+    found = []
+    for event_id, text in value.items():
+        if not isinstance(event_id, str) or not ID_PATTERN.match(event_id):
+            raise InvalidInput("questions", "invalid_id", f"{str(event_id)[:80]!r} is not an event id")
+        checked = _question(text)
+        if checked:
+            found.append((event_id, checked))
+    return tuple(sorted(found))
+
+
 def _event_ids(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         raise InvalidInput("event_ids", "wrong_type", "must be a list of event ids, like [\"webinar-2027-01-14\"]",
@@ -120,6 +148,7 @@ def parse_subscription(data: Any) -> SubscriptionRequest:
         "organisation": lambda: _one_line_text(data.get("organisation"), "organisation", ORGANISATION_MAX, False),
         "event_ids": lambda: _event_ids(data.get("event_ids")),
         "question": lambda: _question(data.get("question")),
+        "questions": lambda: _questions(data.get("questions")),
     }
     for name, check in checks.items():
         try:

@@ -152,6 +152,8 @@ class ConfirmToken:
     language: str = ""
     question: str = ""
     done_at: datetime | None = None
+    # The question for each event, when they differ (one per webinar); ``question`` for an older link.
+    questions: tuple[tuple[str, str], ...] = ()
     # When its item goes (TTL); None: ``expires_at`` + ``model/expiry.TOKEN_KEPT_AFTER_EXPIRY``. Never after
     # its profile's expiry, as it was when the link was made: it holds a name, an organisation, a question.
     kept_until: datetime | None = None

@@ -105,7 +105,21 @@ def _environment(lang: str):
     env.filters["until"] = lambda end, start, tz=times.DEFAULT_ZONE: format_until(end, start, tz, lang)
     env.filters["paragraphs"] = paragraphs
     env.filters["summary"] = summary
+    env.globals["ics_name"] = lambda method="REQUEST", event_id=None: attachment_name(method, lang, event_id)
     return env
+
+
+# An attached calendar file is named in the reader's language: uitnodiging.ics, not invite.ics, in Dutch.
+ATTACHMENT_NAMES = {"nl": {"REQUEST": "uitnodiging", "CANCEL": "geannuleerd"},
+                    "en": {"REQUEST": "invite", "CANCEL": "cancelled"}}
+
+
+def attachment_name(method: str, lang: str, event_id: str | None = None) -> str:
+    """The file name of an invitation (REQUEST) or cancellation (CANCEL) in ``lang``; with ``event_id`` when a
+    mail carries one per event: ``uitnodiging.ics``, ``invite-webinar-2027-01-14.ics``."""
+    names = ATTACHMENT_NAMES.get(lang, ATTACHMENT_NAMES["en"])
+    stem = names.get(method, names["REQUEST"])
+    return f"{stem}-{event_id}.ics" if event_id else f"{stem}.ics"
 
 
 SUMMARY_LENGTH = 180

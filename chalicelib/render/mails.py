@@ -148,14 +148,16 @@ def build_mail(template: str, lang: str, *, to_email: str, to_name: str, links: 
                 unsubscribe_url=links.unsubscribe, kind=template, attachments=attachments)
 
 
-def invitation_attachment(made: Invitation, email: str, name: str, filename: str | None = None) -> Attachment:
+def invitation_attachment(made: Invitation, email: str, name: str, filename: str | None = None,
+                          lang: str = "en") -> Attachment:
     """An iMIP calendar (REQUEST or CANCEL) for one recipient, who is its ATTENDEE (decisions/0009).
 
-    ``invite.ics`` for a REQUEST, ``cancelled.ics`` for a CANCEL; the only one
-    of a mail is also the mail's text/calendar alternative (render/mime.py).
+    Named in ``lang`` (``i18n.attachment_name``): ``invite.ics`` / ``uitnodiging.ics`` for a REQUEST,
+    ``cancelled.ics`` / ``geannuleerd.ics`` for a CANCEL; the only one of a mail is also the mail's
+    text/calendar alternative (render/mime.py).
     """
     method = made.method
-    return Attachment(filename=filename or ("invite.ics" if method == "REQUEST" else "cancelled.ics"),
+    return Attachment(filename=filename or i18n.attachment_name(method, lang),
                       content_type=f"text/calendar; method={method}; charset=utf-8",
                       data=made.for_attendee(email, name), method=method)
 
@@ -171,9 +173,10 @@ def invitations(events: list[Event], lang: str, base_url: str, *, email: str, na
     """
     if len(events) == 1:
         return (invitation_attachment(invitation(events[0], lang=lang, base_url=base_url, method=method,
-                                                 stamp=stamp), email, name),)
+                                                 stamp=stamp), email, name, lang=lang),)
     return tuple(invitation_attachment(invitation(e, lang=lang, base_url=base_url, method=method, stamp=stamp),
-                                       email, name, filename=f"invite-{e.id}.ics") for e in events)
+                                       email, name, filename=i18n.attachment_name(method, lang, e.id))
+                 for e in events)
 
 
 # ------------------------------------------------------- the tick's mails

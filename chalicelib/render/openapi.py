@@ -221,7 +221,8 @@ def _paths() -> dict[str, Any]:
         "/static/{name}": {method: _op(
             "The stylesheet (and other static files), cached for a year: the URL carries a version",
             "pages", {"200": {"description": "The file", "headers": {**_NOSNIFF, "ETag": {"schema": {"type": "string"}}},
-                              "content": {"text/css": {"schema": {"type": "string"}}}},
+                              "content": {"text/css": {"schema": {"type": "string"}},
+                                          "image/svg+xml": {"schema": {"type": "string"}}}},
                       "304": _not_modified(),
                       "404": {"description": "No such file", "headers": _NOSNIFF,
                               "content": {"text/plain": {"schema": {"type": "string"}}}}},

@@ -159,6 +159,10 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             **_SUBSCRIBER,
             "event_ids": {"type": "array", "minItems": 1, "maxItems": EVENT_IDS_MAX, "items": {"type": "string"}},
+            "questions": {"type": "object", "maxProperties": EVENT_IDS_MAX,
+                          "additionalProperties": {"type": "string", "maxLength": QUESTION_MAX},
+                          "description": ("The question for each webinar's Q&A, by event id. `question` alone goes "
+                                          "to every webinar chosen; an event in person takes none.")},
             "consent": {"const": True},
             "website": {"type": "string", "description": "Left empty by people (a honeypot for bots)."},
         },
@@ -179,6 +183,8 @@ SCHEMAS: dict[str, Any] = {
             "consent": {"enum": list(TRUE_VALUES)},
             "website": {"type": "string", "maxLength": 0, "description": "The honeypot: left empty by people."},
         },
+        "patternProperties": {"^question-[a-z0-9-]+$": {"type": "string", "maxLength": QUESTION_MAX,
+                                                         "description": "The question for one webinar ticked."}},
         "examples": [{"email": "an@example.be", "name": "An Peeters", "event_ids": ["webinar-2027-01-14"],
                       "consent": "on"}],
     },

@@ -36,6 +36,7 @@ FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 MAX_FORM_FIELDS = 100
 TRUE_VALUES = ("on", "true", "1", "yes")
 SINGLE_FIELDS = ("name", "email", "organisation", "question", "language", "website")
+QUESTION_PREFIX = "question-"
 
 # Where the error summary links to, per field of the subscription form: an
 # input that can take focus (a group's first; a fieldset cannot).
@@ -45,6 +46,7 @@ FIELD_ANCHORS = {
     "organisation": "field-organisation",
     "event_ids": "field-event_ids-1",
     "question": "field-question",
+    "questions": "questions",
     "language": "field-language-nl",
     "consent": "field-consent",
 }
@@ -54,7 +56,11 @@ FIELD_ORDER = tuple(FIELD_ANCHORS)
 def field_anchors(cards: list[dict[str, Any]]) -> dict[str, str]:
     """FIELD_ANCHORS for a form with these event ``cards``: the events link to the first box not disabled (closed)."""
     first = next((n for n, card in enumerate(cards, 1) if card["state"] != "closed"), None)
-    return {**FIELD_ANCHORS, "event_ids": f"field-event_ids-{first}" if first else "field-event_ids"}
+    webinar = next((card["event"].id for card in cards if card["state"] != "closed"
+                    and getattr(card["event"], "kind", "") == "webinar"), None)
+    question = f"field-question-{webinar}" if webinar else "subscribe"
+    return {**FIELD_ANCHORS, "event_ids": f"field-event_ids-{first}" if first else "field-event_ids",
+            "question": question, "questions": question}
 
 
 def confirm_summary(outcomes: list[Any]) -> str:
@@ -118,6 +124,15 @@ def subscription_from_form(raw: bytes) -> dict[str, Any]:
     fields = parse_form(raw)
     data: dict[str, Any] = {name: fields[name][0] for name in SINGLE_FIELDS if name in fields}
     data["event_ids"] = [value for value in fields.get("event_ids", []) if value != ""]
+    # One question per webinar: ``question-<event id>``.
+    asked = {name[len(QUESTION_PREFIX):]: values[0] for name, values in fields.items()
+             if name.startswith(QUESTION_PREFIX) and values and values[0].strip()}
+    if asked:
+        data["questions"] = asked  # the service takes those of the events ticked; a re-shown form shows all
+    elif data.get("question", "").strip():
+        # A page from before the questions were per webinar (a cached one) posts ``question``: it goes to the
+        # webinars ticked (the service gives an event in person none), and a re-shown form shows it there.
+        data["questions"] = {event_id: data["question"] for event_id in data["event_ids"]}
     consent = fields.get("consent", [""])[0]
     data["consent"] = consent.strip().lower() in TRUE_VALUES
     return data
@@ -126,6 +141,8 @@ def subscription_from_form(raw: bytes) -> dict[str, Any]:
 def form_values(data: dict[str, Any]) -> dict[str, Any]:
     """The entered values to show again in a re-shown form (never the honeypot)."""
     values = {k: v for k, v in data.items() if k != "website" and isinstance(v, (str, bool))}
+    asked = data.get("questions")
+    values["questions"] = {k: v for k, v in asked.items() if isinstance(v, str)} if isinstance(asked, dict) else {}
     ids = data.get("event_ids")
     values["event_ids"] = [i for i in ids if isinstance(i, str)] if isinstance(ids, list) else []
     return values

@@ -9,6 +9,7 @@ travels on each send, so the tick reads nothing more to send it.
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime
 from typing import Any
@@ -24,25 +25,38 @@ from chalicelib.services.events import get_event
 from chalicelib.services.planning import put_planned
 
 
+MESSAGE_ID = re.compile(r"\A[0-9]{8}T[0-9]{6}-[0-9a-f]{6}\Z")
+
+
 def new_message_id(now: datetime) -> str:
     """An id that sorts by time and does not repeat: 20270110T093000-3f9a1c."""
     return f"{now.astimezone(times.UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
 
 
 def write_to_people(repo: Repository, event_id: str, data: Any, *, actor: str,
-                    now: datetime | None = None) -> dict[str, Any]:
+                    now: datetime | None = None, message_id: str | None = None) -> dict[str, Any]:
     """Plan ``data`` (audience, subject, text) for every registrant of the event in the audience; audited.
 
     Returns the message's id and how many people it was planned for. Each
-    call is a new message: sending the same text twice reaches people twice.
+    call is a new message (sending the same text twice reaches people twice),
+    unless it names the ``message_id`` of one planned already: the console's
+    form carries an id made when the form was shown, so a form sent twice (a
+    double click, a browser sending again on a slow line) plans nothing more
+    for the people it was planned for, and is not audited again. An id not
+    of ``new_message_id``'s shape is ignored (a new one is made).
     """
     now = now or times.now()
     event = get_event(repo, event_id)
     message = build_message(data)
-    message_id = new_message_id(now)
+    given = isinstance(message_id, str) and bool(MESSAGE_ID.match(message_id))
+    message_id = message_id if given and isinstance(message_id, str) else new_message_id(now)
     regs = [r for r in repo.list_registrations(event.id) if r.status in message.audience]
     sends = [message_send(event, r, message_id, message.to_details(), now) for r in regs]
     planned = put_planned(repo, sends, overwrite=False)
+    if given and sends and planned == 0:
+        # This form was sent before: everyone in it has the message planned (or sent) already.
+        return {"message_id": message_id, "event_id": event.id, "audience": list(message.audience),
+                "recipients": len(sends)}
     repo.add_audit(AuditEntry(actor=actor, action="event.message", target=f"event:{event.id}", at=now,
                               details={"message_id": message_id, "audience": list(message.audience),
                                        "recipients": planned, "subject": message.subject["nl"]}))

@@ -204,17 +204,19 @@ def _submit(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, key: 
         # The mail's counts (mailbox, client, service) are taken in the write of the submission itself.
         counts = _allowances(request, key, settings, proven=existing_only, client=client) if may_mail else []
         token_value, token_hash = tokens.new_token()
+        # The Q&A question is per webinar: never copied to the other events chosen, nor to a day in person.
+        asked = {e: request.question_for(e, events[e].kind) for e in fresh_ids}
         token = None
         if fresh_ids and may_mail:
             token = ConfirmToken(token_hash=token_hash, person_id=person_id, event_ids=tuple(fresh_ids),
                                  created_at=now, expires_at=now + CONFIRM_VALIDITY, name=request.name,
                                  organisation=request.organisation, language=request.language,
-                                 question=request.question)
+                                 question="", questions=tuple((e, asked[e]) for e in fresh_ids if asked[e]))
         registrations = [
             Registration(
                 event_id=e, person_id=person_id, email=request.email, name=request.name,
                 organisation=request.organisation, language=request.language, status="pending",
-                question=request.question, registered_at=existing[e].registered_at if e in existing else now,
+                question=asked[e], registered_at=existing[e].registered_at if e in existing else now,
                 updated_at=now, expires_at=now + UNCONFIRMED_RETENTION,
             )
             for e in fresh_ids
@@ -373,10 +375,21 @@ def _submission(stored: ConfirmToken, regs: dict[str, Registration]) -> dict[str
     """What the link was mailed for: the name, organisation, language and question submitted with it."""
     if stored.name:
         return {"name": stored.name, "organisation": stored.organisation, "language": stored.language,
-                "question": stored.question}
+                "question": stored.question, "questions": dict(stored.questions)}
     latest = max(regs.values(), key=lambda r: r.updated_at, default=None)  # a link made before tokens carried it
     return {} if latest is None else {"name": latest.name, "organisation": latest.organisation,
                                       "language": latest.language, "question": latest.question}
+
+
+def _for_event(submitted: dict[str, Any], event: Event) -> dict[str, Any]:
+    """What a link applies to one registration: the submission, with the question asked for this event (one per
+    webinar; an older link's one question goes to its webinars only, never to a day in person)."""
+    if not submitted:
+        return submitted
+    own = submitted.get("questions") or {}
+    question = own.get(event.id, "" if own else submitted.get("question", ""))
+    return {**{k: v for k, v in submitted.items() if k != "questions"},
+            "question": question if event.kind == "webinar" else ""}
 
 
 def inspect_confirm_token(repo: Repository, token: str, *, now: datetime | None = None) -> ConfirmView:
@@ -418,8 +431,9 @@ def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, key:
             kept = reg.status in KEPT_STATUSES
             outcomes.append(Outcome(event, "already", reg.status) if kept else Outcome(event, "closed"))
             continue
-        status, kept, event = _place_again(repo, event, replace(reg, **submitted), now, settings=settings,
-                                           details=submitted)
+        details = _for_event(submitted, event)
+        status, kept, event = _place_again(repo, event, replace(reg, **details), now, settings=settings,
+                                           details=details)
         if status == "already":
             outcomes.append(Outcome(event, status, kept))
             continue

@@ -357,7 +357,7 @@ class _Tick:
             return ()
         made = self.cached(("invite", event.id, event.sequence, event.updated_at, lang, method),
                            lambda: invitation(event, lang=lang, base_url=self.base_url, method=method, stamp=self.now))
-        return (mails.invitation_attachment(made, email, name),)
+        return (mails.invitation_attachment(made, email, name, lang=lang),)
 
     def render(self, send: Send, event: Event, lang: str, email: str, name: str, links: Any,
                attachments: tuple[Attachment, ...] | None = None) -> Mail:

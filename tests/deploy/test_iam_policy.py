@@ -302,6 +302,15 @@ def test_recorder_tells_app_calls_from_test_calls(dynamodb_repo):
     assert recorded == [("app", "GetItem"), ("test", "Scan")]
 
 
+def test_recorder_counts_the_token_list_as_the_operators_not_the_apps(dynamodb_repo):
+    # Its Scan goes through the mixins' shared plumbing (calls.py), which must not make it the app's.
+    before = len(aws_calls.CALLS)
+    dynamodb_repo.list_staff_tokens()
+    dynamodb_repo.get_staff_token("0" * 64)
+    recorded = [(c.origin, c.operation) for c in aws_calls.CALLS[before:]]
+    assert recorded == [("operator", "Scan"), ("app", "GetItem")]
+
+
 def test_transactions_need_the_actions_of_their_items():
     call = aws_calls.Call("dynamodb", "TransactWriteItems", "app", "x", {"TransactItems": [
         {"Put": {"TableName": "t"}}, {"Update": {"TableName": "t"}}, {"ConditionCheck": {"TableName": "t"}}]})

@@ -25,7 +25,9 @@ from chalicelib.services import tick as tick_module
 
 REPO = Path(__file__).resolve().parents[2]
 STAGES = ("dev", "prod")
-MAX_ZIP_BYTES = 1_750_000
+# The staff console, the .xlsx export and the iMIP invitations brought the zip from 1.68 to 1.77 MB (our own
+# code and templates, no new library); still 0.27 MB under what it was before the reshape (2.04 MB).
+MAX_ZIP_BYTES = 1_850_000
 CATALOGS = REPO / "chalicelib" / "locales"
 FUNCTIONS = {"APIHandler", "StaffAuthorizer", "Tick", "SesNotifications"}
 # Lambda sets these itself and refuses them in a function's configuration.
@@ -215,7 +217,7 @@ def test_bounces_and_complaints_reach_the_sns_handler(packaged, stage):
     assert resources["Tick"]["Properties"]["Events"]["TickEvent"]["Properties"]["Schedule"] == "rate(1 minute)"
 
 
-def test_deployment_zip_is_at_most_1_75_mb_and_has_no_boto3_dnspython_or_babels_catalog_tools(packaged):
+def test_deployment_zip_is_at_most_1_85_mb_and_has_no_boto3_dnspython_or_babels_catalog_tools(packaged):
     zip_path = packaged["dev"] / "deployment.zip"
     assert zip_path.stat().st_size <= MAX_ZIP_BYTES, f"{zip_path.stat().st_size:,} bytes"
     names = zipfile.ZipFile(zip_path).namelist()

@@ -93,7 +93,7 @@ def test_cancelling_a_seat_mails_a_cancel_for_the_entry_the_invitation_made(clie
     assert done.status_code == 303  # to the manage page (redirect after POST)
     mail, raw = mailer.sent[-1]
     assert mail.kind == "registration_cancelled" and mail.to_email == "an@example.be"
-    assert [a.filename for a in mail.attachments] == ["cancelled.ics"]
+    assert [a.filename for a in mail.attachments] == ["geannuleerd.ics"]  # in the reader's language (Dutch)
     [part] = calendar_parts(raw)  # the iMIP alternative; its copy is attached as application/ics
     assert part.get_param("method") == "CANCEL" and part.get_filename() is None
     body = part.get_payload(decode=True)
@@ -129,7 +129,7 @@ def test_an_erasure_mails_a_cancel_for_each_seat_from_the_address_it_erases(clie
     client.http.post(f"{manage}/erase?lang=en", headers=FORM, body="confirm=yes")
     mail, raw = mailer.sent[-1]
     assert mail.kind == "erased" and mail.to_email == "an@example.be"
-    assert sorted(a.filename for a in mail.attachments) == sorted(f"invite-{e}.ics" for e in (WEBINAR, DAY))
+    assert sorted(a.filename for a in mail.attachments) == sorted(f"geannuleerd-{e}.ics" for e in (WEBINAR, DAY))
     for part in calendar_parts(raw):
         assert part.get_param("method") == "CANCEL"
         assert the_line(ics_lines(part.get_payload(decode=True)), "ATTENDEE").endswith(":mailto:an@example.be")
@@ -143,7 +143,7 @@ def test_a_staff_erasure_mails_the_cancel_too(client, subscribe_and_confirm, mai
     answer = client.http.delete("/staff/subscribers?email=an@example.be", headers=staff_headers)
     assert answer.status_code == 200, answer.body
     mail, raw = mailer.sent[-1]
-    assert mail.kind == "erased" and [a.filename for a in mail.attachments] == ["cancelled.ics"]
+    assert mail.kind == "erased" and [a.filename for a in mail.attachments] == ["geannuleerd.ics"]
     [part] = calendar_parts(raw)
     assert part.get_param("method") == "CANCEL"
 

@@ -159,3 +159,15 @@ def test_the_csrf_token_is_the_sessions_own(client, mailer, dynamodb_repo):
     assert one.csrf != two.csrf
     assert one.post("/console/sign-out", {"csrf": two.csrf}, csrf=False).status_code == 403
     assert one.get("/console").status_code == 200
+
+
+def test_a_form_sent_after_the_session_ended_says_you_are_signed_out_and_to_copy_what_you_typed(
+        client, mailer, dynamodb_repo, clock):
+    signed = sign_in(client, mailer, dynamodb_repo)
+    clock.set(clock() + timedelta(hours=8, seconds=1))
+    english = signed.post("/console/events/new?lang=en", {"title_nl": "Lang getypt"})
+    assert english.status_code == 403
+    assert "You are signed out" in html(english) and "go back" in html(english).lower()
+    assert 'href="/console/sign-in?lang=en"' in html(english)
+    dutch = signed.post("/console/events/new?lang=nl", {"title_nl": "Lang getypt"})
+    assert dutch.status_code == 403 and "Je bent afgemeld" in html(dutch)

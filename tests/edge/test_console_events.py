@@ -120,3 +120,25 @@ def test_a_change_is_audited_with_what_it_was_before_and_after(staff, published,
     [entry] = [e for e in dynamodb_repo.list_audit(20) if e.action == "event.change"]
     assert entry.actor == "an.staff@vlaanderen.be"
     assert entry.details["changes"] == {"capacity": {"before": None, "after": 30}}
+
+
+def test_the_event_page_says_the_reminders_in_words_not_as_iso_durations(staff):
+    created = staff.post("/console/events/new?lang=en", NEW)
+    event_id = created.headers["Location"].split("/console/events/", 1)[1].split("?")[0]
+    english = html(staff.get(f"/console/events/{event_id}?lang=en")).split("<main", 1)[1]
+    dutch = html(staff.get(f"/console/events/{event_id}?lang=nl")).split("<main", 1)[1]
+    assert "P1D" not in english and "PT1H" not in english
+    assert "1 day before, 1 hour before" in english
+    assert "1 dag vooraf, 1 uur vooraf" in dutch
+
+
+def test_the_form_a_copy_opens_in_says_it_is_the_copy_saved_as_a_draft(staff, client, staff_headers):
+    publish(client, staff_headers, webinar_data())
+    copied = staff.post(f"/console/events/{WEBINAR}/copy?lang=en", {"start_date": "2027-02-11"})
+    english = html(staff.get(copied.headers["Location"])).split("<main", 1)[1]
+    assert 'role="status"' in english
+    assert "This is the copy, saved as a draft" in english
+    dutch = html(staff.get(copied.headers["Location"].replace("lang=en", "lang=nl"))).split("<main", 1)[1]
+    assert "Dit is de kopie, bewaard als ontwerp" in dutch
+    plain = html(staff.get(copied.headers["Location"].split("&done=")[0])).split("<main", 1)[1]
+    assert "This is the copy" not in plain

@@ -128,3 +128,46 @@ def test_the_language_switch_of_a_page_answering_a_post_leads_to_a_page(staff, p
     switch = html(answer).split('hreflang="nl"')[0].rsplit('href="', 1)[1].split('"')[0]
     assert switch.startswith(f"/console/events/{WEBINAR}/messages?")
     assert staff.get(switch.replace("&amp;", "&")).status_code == 200
+
+
+def test_a_message_form_sent_twice_reaches_each_person_once_and_is_audited_once(staff, subscribe_and_confirm, mailer,
+                                                                                  dynamodb_repo):
+    from datetime import timedelta
+
+    from chalicelib import times
+    from tests.support.console import form_value
+
+    subscribe_and_confirm("an@example.be")
+    form = html(staff.get(f"/console/events/{WEBINAR}/messages?lang=en"))
+    fields = {"audience": ["confirmed"], "subject_nl": "Praktisch", "subject_en": "Practical",
+              "text_nl": "Neem je badge mee.", "text_en": "Bring your badge.",
+              "message_id": form_value(form, "message_id")}
+    preview = html(staff.post(f"/console/events/{WEBINAR}/messages/preview?lang=en", fields))
+    assert form_value(preview, "message_id") == fields["message_id"]  # the preview keeps the form's id
+    first = staff.post(f"/console/events/{WEBINAR}/messages?lang=en", fields)
+    again = staff.post(f"/console/events/{WEBINAR}/messages?lang=en", fields)  # a double click
+    assert first.status_code == again.status_code == 303
+    assert "sent=1" in first.headers["Location"] and "sent=1" in again.headers["Location"]
+    wiring.send_due_now(times.now() + timedelta(minutes=2), repo=dynamodb_repo, mailer=mailer)
+    staff.post(f"/console/events/{WEBINAR}/messages?lang=en", fields)  # sent again after it went out
+    wiring.send_due_now(times.now() + timedelta(minutes=4), repo=dynamodb_repo, mailer=mailer)
+    assert len([m for m in mailer.to("an@example.be") if m.kind == "staff_message"]) == 1
+    assert len([e for e in dynamodb_repo.list_audit(50) if e.action == "event.message"]) == 1
+    fresh = form_value(html(staff.get(f"/console/events/{WEBINAR}/messages?lang=en")), "message_id")
+    assert fresh != fields["message_id"]  # a new form is a new message
+    staff.post(f"/console/events/{WEBINAR}/messages?lang=en", {**fields, "message_id": fresh})
+    wiring.send_due_now(times.now() + timedelta(minutes=6), repo=dynamodb_repo, mailer=mailer)
+    assert len([m for m in mailer.to("an@example.be") if m.kind == "staff_message"]) == 2
+
+
+def test_an_admin_cannot_remove_themselves_by_typing_their_address_in_capitals(staff, dynamodb_repo):
+    answer = staff.post("/console/staff/remove?lang=en", {"email": f"  {STAFF.upper()} "})
+    assert answer.status_code == 400
+    assert dynamodb_repo.get_staff_member(STAFF) is not None
+    assert staff.get("/console?lang=en").status_code == 200  # still signed in
+
+
+def test_removing_an_address_not_on_the_staff_list_does_not_say_removed(staff, dynamodb_repo):
+    answer = staff.post("/console/staff/remove?lang=en", {"email": "nobody@vlaanderen.be"})
+    assert answer.status_code == 404 and "done=removed" not in answer.headers.get("Location", "")
+    assert not any(e.action == "staff.remove" for e in dynamodb_repo.list_audit(20))

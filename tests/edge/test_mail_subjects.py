@@ -70,3 +70,12 @@ def test_the_waiting_list_and_interested_mails_give_the_link_of_the_event_page_t
     note = mail.text[mail.text.index("Want to invite a colleague?"):]
     assert "Share the event pages:" in note and "/events/smart-region-dag-2027" in note and "/events/later-day" in note
     assert 'href="http' in mail.html[mail.html.index("Want to invite a colleague?"):]
+
+
+def test_the_erasure_mail_names_the_events_whose_entries_it_removes(client, staff_headers, mailer):
+    publish(client, staff_headers, webinar_data())
+    post_form(client, event_ids=[WEBINAR], language="en")
+    client.http.post(confirm_path(mailer), headers=FORM, body="")
+    assert client.http.delete("/staff/subscribers?email=an@example.be", headers=staff_headers).status_code == 200
+    mail = mailer.to("an@example.be")[-1]
+    assert mail.kind == "erased" and mail.subject == "Data erased, registration cancelled: Smart Region webinar"

@@ -92,6 +92,8 @@ def test_recorded_public_answers_conform(client, staff_headers):
     assert record(client, "GET", "/confirm/" + "x" * 43).status_code == 404
     assert record(client, "POST", "/manage/" + "x" * 43 + "/erase", headers=form_post, body=b"confirm=yes").status_code == 404
     assert record(client, "GET", "/static/site.css").status_code == 200
+    assert record(client, "GET", "/static/favicon.svg").status_code == 200  # image/svg+xml, documented
+    assert record(client, "GET", "/favicon.ico").status_code == 200
     assert record(client, "GET", "/static/nothing.css").status_code == 404
 
 

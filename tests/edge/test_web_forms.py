@@ -48,7 +48,7 @@ def test_json_errors_name_the_field(client, published):
 
 def test_failed_form_is_shown_again_with_values_kept_and_errors_beside_fields(client, published, mailer):
     response = post_form(client, email="not an address", consent="", organisation="Stad Gent",
-                         question="Hoe sluit onze stad aan?", event_ids=[DAY], language="en")
+                         event_ids=[DAY], language="en", **{f"question-{WEBINAR}": "Hoe sluit onze stad aan?"})
     page = html(response)
     assert response.status_code == 400
     assert 'class="error-summary"' in page
@@ -325,3 +325,25 @@ def test_a_form_body_that_cannot_be_read_shows_the_form_again_with_why(client, p
     page = html(response)
     assert response.status_code == 400 and '<form method="post" action="/subscriptions?lang=en"' in page
     assert "The form could not be read. Please fill it in again." in page
+
+
+def test_the_qa_question_is_asked_per_webinar_and_never_copied_to_another_event(client, staff_headers, mailer,
+                                                                               dynamodb_repo):
+    """One question was copied to every event ticked, the day in person included."""
+    from tests.conftest import day_data, webinar_data
+    from tests.support.pages import publish
+
+    second = "webinar-2027-02-25"
+    publish(client, staff_headers, webinar_data(), day_data(),
+            webinar_data(id=second, starts_at="2027-02-25T14:00:00+01:00", ends_at="2027-02-25T15:00:00+01:00"))
+    page = html(client.http.get("/"))
+    assert f'name="question-{WEBINAR}"' in page and f'name="question-{second}"' in page
+    assert f'name="question-{DAY}"' not in page and 'name="question"' not in page
+    post_form(client, event_ids=[WEBINAR, second, DAY],
+              **{f"question-{WEBINAR}": "Hoe sluit onze stad aan?", f"question-{second}": "Komen de slides online?"})
+    client.http.post(confirm_path(mailer), headers=FORM, body="")
+    exported = {}
+    for event_id in (WEBINAR, second, DAY):
+        rows = client.http.get(f"/staff/events/{event_id}/registrations", headers=staff_headers).json_body
+        exported[event_id] = [r["question"] for r in (rows["registrations"] if isinstance(rows, dict) else rows)]
+    assert exported == {WEBINAR: ["Hoe sluit onze stad aan?"], second: ["Komen de slides online?"], DAY: [""]}

@@ -255,7 +255,7 @@ def test_each_card_has_a_short_text_a_more_link_and_a_register_action_that_ticks
 
 def test_the_event_page_styles_its_facts_links_a_map_and_offers_no_registration_before_it_opens(client, published):
     page = html(client.http.get("/events/smart-region-dag-2027", headers=BROWSER))
-    assert '<div class="event-page">' in page and '<dl class="facts">' in page
+    assert '<div class="event-page">' in page and '<dl class="event-facts">' in page
     assert ('href="https://www.openstreetmap.org/search?query=Herman%20Teirlinckgebouw%2C%20Havenlaan%2088%2C%201000'
             '%20Brussel">Kaart') in page
     assert ">Inschrijven" not in page and "Mail me als de inschrijving opent" in page

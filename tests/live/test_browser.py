@@ -106,7 +106,7 @@ def test_subscribe_confirm_manage_and_cancel_on_a_phone(page, live_server):
     page.get_by_label("E-mailadres (verplicht)").fill(address)
     page.get_by_label("Organisatie").fill("Stad Gent")
     page.locator(f'input[name="event_ids"][value="{WEBINAR}"]').check()
-    page.get_by_label("Je vraag voor de vragenronde").fill("Hoe sluit onze stad aan?")
+    page.locator(f'textarea[name="question-{WEBINAR}"]').fill("Hoe sluit onze stad aan?")  # one per webinar
     page.locator("#field-consent").check()
     press(page.get_by_role("button", name="Inschrijven"))
     assert page.get_by_role("heading", level=1).inner_text() == "Bekijk je mailbox"

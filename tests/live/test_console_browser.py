@@ -248,3 +248,20 @@ def test_console_page_has_no_axe_violations(signed_in, live_server, name):
         assert report == []
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("width", [PHONE["width"], 1280])
+def test_the_event_pages_list_of_what_you_can_do_has_one_action_a_line(signed_in, live_server, width):
+    """The list's items stood side by side, each bullet over the end of the link before it."""
+    context, staff, person = signed_in
+    page = context.new_page()
+    try:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(f"{live_server.url}{EVENT}")
+        items = page.locator("main h2 + ul > li")
+        boxes = [items.nth(i).bounding_box() for i in range(items.count())]
+        assert len(boxes) >= 4
+        for above, below in zip(boxes, boxes[1:]):
+            assert below["y"] >= above["y"] + above["height"] - 1, (width, boxes)
+    finally:
+        page.close()

@@ -52,6 +52,8 @@ REPO = Path(__file__).resolve().parents[2]
 # tokens; the API reads one token by its hash).
 OPERATOR_FUNCTIONS = {("chalicelib/adapters/dynamodb/table.py", "create_table"),
                       ("chalicelib/adapters/dynamodb/staff.py", "list_staff_tokens")}
+# The request plumbing every DynamoDB mixin calls through: the call is the caller's.
+PLUMBING = {"chalicelib/adapters/dynamodb/calls.py"}
 # Under xdist: how long the whole-run fixture waits with no test finishing on any worker before it fails.
 WAIT_SECONDS = float(os.environ.get("AWS_CALLS_WAIT_SECONDS", "900"))
 WORKERINPUT_KEY = "aws_calls_dir"
@@ -87,7 +89,7 @@ def _where() -> tuple[str, str]:
             frame = frame.f_back
             continue
         rel = relative.as_posix()
-        if rel.startswith(".venv/") or "/site-packages/" in rel:
+        if rel.startswith(".venv/") or "/site-packages/" in rel or rel in PLUMBING:
             frame = frame.f_back
             continue
         where = f"{rel}:{frame.f_code.co_name}"

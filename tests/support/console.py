@@ -58,3 +58,8 @@ def sign_in(client, mailer, repo, email: str = STAFF, name: str = "An Staff", ad
     home = client.http.get("/console", headers={"Cookie": f"sro_console={cookie}"})
     assert home.status_code == 200, home.body
     return Console(client, cookie, csrf_of(html(home)))
+
+
+def form_value(page_html: str, name: str) -> str:
+    """The value of a form's (hidden) input ``name`` in a page."""
+    return re.search(rf'name="{re.escape(name)}" value="([^"]*)"', page_html).group(1)

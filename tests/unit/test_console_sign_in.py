@@ -162,3 +162,29 @@ def test_a_mail_that_fails_answers_as_any_other_address(repo, member):
             raise MailThrottled("Throttling")
 
     assert not console.request_sign_in(repo, Failing(), STAFF, base_url=BASE, now=PINNED_NOW)
+
+
+@pytest.mark.parametrize("floor_ms", [0, 400])
+def test_asking_for_a_sign_in_link_takes_as_long_for_a_staff_address_as_for_another(repo, member, monkeypatch,
+                                                                                   floor_ms):
+    """A staff address's answer waited for SES (a link mailed); another's came at once: the timing told who is
+    staff. With the form's answer floor, both come no sooner than the floor after the post began."""
+    clock = {"now": 1000.0}
+    monkeypatch.setattr(console, "_monotonic", lambda: clock["now"])
+    monkeypatch.setattr(console, "_sleep", lambda seconds: clock.__setitem__("now", clock["now"] + seconds))
+
+    class SlowMailer(RecordingMailer):
+        def send(self, mail):
+            clock["now"] += 0.060
+            return super().send(mail)
+
+    def answer_time(email: str) -> float:
+        started = clock["now"]
+        console.request_sign_in(repo, SlowMailer(), email, base_url=BASE, now=PINNED_NOW, floor_ms=floor_ms)
+        return clock["now"] - started
+
+    staff, other = answer_time(STAFF), answer_time("someone@vlaanderen.be")
+    if floor_ms == 0:
+        assert staff - other == pytest.approx(0.060)
+    else:
+        assert staff == other == pytest.approx(0.400)

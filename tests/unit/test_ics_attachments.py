@@ -124,8 +124,9 @@ def test_a_confirmation_of_one_event_keeps_its_one_invite(repo):
     mailer = RecordingMailer()
     register(repo, mailer, "an@example.be", [WEBINAR])
     mail, _ = mailer.sent[-1]
-    assert [a.filename for a in mail.attachments] == ["invite.ics"]
-    assert "invite.ics" in mail.text and "invite.ics" in mail.html
+    # Named in the reader's language (register() subscribes in Dutch).
+    assert [a.filename for a in mail.attachments] == ["uitnodiging.ics"]
+    assert "uitnodiging.ics" in mail.text and "uitnodiging.ics" in mail.html
 
 
 # ------------------------------------------------------- the October fold
@@ -201,6 +202,8 @@ CLAIMS = [r"do nothing else", r"need do nothing", r"hoeft (verder )?niets", r"ev
 @pytest.mark.parametrize("lang", ["nl", "en"])
 @pytest.mark.parametrize("kind, attachment", [("change", "invite.ics"), ("cancel", "cancelled.ics")])
 def test_change_and_cancel_mails_say_what_the_invitation_does_and_what_it_cannot(kind, attachment, lang):
+    if lang == "nl":  # the file is named in the reader's language
+        attachment = {"invite.ics": "uitnodiging.ics", "cancelled.ics": "geannuleerd.ics"}[attachment]
     mail, links = notice(kind, lang)
     assert [a.filename for a in mail.attachments] == [attachment]  # the attachment stays
     for body in (mail.text, mail.html):

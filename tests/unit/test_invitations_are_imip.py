@@ -130,7 +130,7 @@ def test_the_only_invitation_of_a_mail_is_its_text_calendar_alternative_and_atta
     calendar = alternative.get_payload()[2]
     assert calendar.get_param("method") == "REQUEST" and calendar.get_content_charset() == "utf-8"
     assert calendar.get_filename() is None  # a body part, not a file
-    assert attached.get_content_type() == "application/ics" and attached.get_filename() == "invite.ics"
+    assert attached.get_content_type() == "application/ics" and attached.get_filename() == "uitnodiging.ics"  # Dutch
     assert calendar.get_payload(decode=True) == attached.get_payload(decode=True) == attachment.data
 
 

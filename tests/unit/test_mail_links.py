@@ -111,7 +111,7 @@ def test_a_change_notice_offers_no_add_to_calendar_links_that_would_make_a_secon
     for body in (mail.text, mail.html):
         assert not CALENDAR_LINK.findall(body)
         assert "calendar.google.com" not in body and "outlook.live.com" not in body
-        assert ("invite.ics" in body) == seat
+        assert (("uitnodiging.ics" if lang == "nl" else "invite.ics") in body) == seat  # named in their language
 
 
 @pytest.mark.parametrize("lang", ["nl", "en"])
@@ -272,4 +272,5 @@ def test_the_cancellation_offers_no_feed_and_no_map(data, seat, lang):
         assert "Herman Teirlinckgebouw" in mail.text  # which event it was: its place, without the way there
     assert bool(mail.attachments) == seat
     if seat:  # who had the invite still hears what to do with their calendar
-        assert "cancelled.ics" in mail.text and "cancelled.ics" in mail.html
+        named = "geannuleerd.ics" if lang == "nl" else "cancelled.ics"
+        assert named in mail.text and named in mail.html and [a.filename for a in mail.attachments] == [named]

@@ -32,3 +32,19 @@ def test_a_reminder_a_day_before_says_tomorrow_not_in_1_day(language, subject, s
 def test_other_reminders_keep_their_interval():
     assert render("reminder", "nl", detail="PT1H").subject == "Herinnering: Webinar Smart Region begint over 1 uur"
     assert render("reminder", "en", detail="P2D").subject == "Reminder: Smart Region webinar starts in 2 days"
+
+
+@pytest.mark.parametrize("language,invite,cancelled", [("nl", "uitnodiging.ics", "geannuleerd.ics"),
+                                                       ("en", "invite.ics", "cancelled.ics")])
+def test_the_attachment_is_named_in_the_readers_language(language, invite, cancelled):
+    """A Dutch mail said "open de bijlage invite.ics"."""
+    change = render("change", language)
+    assert [a.filename for a in change.attachments] == [invite] and invite in change.text and invite in change.html
+    cancel = render("cancel", language)
+    assert [a.filename for a in cancel.attachments] == [cancelled] and cancelled in cancel.text
+    other = "invite.ics" if language == "nl" else "uitnodiging.ics"
+    assert other not in change.text + change.html
+    several = mails.invitations([event_for("reminder", webinar_data), event_for("reminder", day_data)], language, BASE,
+                                email="an@example.be", name="An", stamp=event_for("reminder", webinar_data).starts_at)
+    stem = invite.removesuffix(".ics")
+    assert [a.filename for a in several] == [f"{stem}-webinar-2027-01-14.ics", f"{stem}-smart-region-dag-2027.ics"]

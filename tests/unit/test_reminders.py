@@ -980,7 +980,7 @@ def test_people_waiting_hear_of_a_new_time_or_place_without_the_join_link_or_the
     sent = {m.to_email: (m, raw) for m, raw in mailer.sent}
     assert sorted(sent) == ["an@example.be", "bo@example.be"]
     an, an_raw = sent["an@example.be"]
-    assert an.kind == "event_changed" and "invite.ics" in [a.filename for a in an.attachments]
+    assert an.kind == "event_changed" and "uitnodiging.ics" in [a.filename for a in an.attachments]
     assert "meet.example.org/day" in an.text
     bo, bo_raw = sent["bo@example.be"]
     assert bo.kind == "event_changed" and not bo.attachments and b"text/calendar" not in bo_raw

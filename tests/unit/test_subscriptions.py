@@ -122,7 +122,7 @@ def test_confirming_twice_into_a_seat_mails_the_join_link_and_the_calendar_both_
     result = subscribe_module.confirm(repo, mailer, first, base_url=BASE, key=KEY, settings=SETTINGS)
     assert [(o.status, o.kept) for o in result.outcomes] == [("already", "confirmed")]
     mail = mailer.to("an@example.be")[-1]
-    assert "meet.example.org" in mail.text and [a.filename for a in mail.attachments] == ["invite.ics"]
+    assert "meet.example.org" in mail.text and [a.filename for a in mail.attachments] == ["uitnodiging.ics"]
     assert mail.subject.startswith("Ingeschreven: ")
 
 
@@ -195,8 +195,10 @@ def test_a_link_confirms_what_was_submitted_with_it_not_what_someone_typed_for_t
     assert result.name == "An Peeters" and result.language == "nl"
     pid = tokens.person_id_for("an@example.be", link_keys.signing_key())
     regs = repo.get_registrations(pid, ["webinar-2027-01-14", "smart-region-dag-2027"])
-    assert {(r.status, r.name, r.organisation, r.question, r.language) for r in regs.values()} == {
-        ("confirmed", "An Peeters", "Stad Gent", "Hoe sluit onze stad aan?", "nl")}
+    # The question is the webinar's: the day in person takes none.
+    assert {(r.event_id, r.status, r.name, r.organisation, r.question, r.language) for r in regs.values()} == {
+        ("webinar-2027-01-14", "confirmed", "An Peeters", "Stad Gent", "Hoe sluit onze stad aan?", "nl"),
+        ("smart-region-dag-2027", "confirmed", "An Peeters", "Stad Gent", "", "nl")}
     person = repo.get_person(pid)
     assert (person.name, person.organisation, person.language) == ("An Peeters", "Stad Gent", "nl")
     assert mailer.sent[-1][0].subject.startswith("Ingeschreven: ")
