@@ -66,7 +66,9 @@ def running_service(*, atomic: bool = True, logs: Path | None = None, read_timeo
     env.update(AWS_ENDPOINT_URL=f"http://{HOST}:{moto_port}", MOTO_PORT=str(moto_port), PORT=str(port),
                BASE_URL=f"http://{HOST}:{port}", AWS_READ_TIMEOUT=str(read_timeout),
                # Every caller of chalice local is 127.0.0.1: the load test's 200 people would be one client.
-               CONFIRMATION_MAILS_PER_CLIENT_PER_HOUR="100000", CONFIRMATION_MAILS_CEILING_PER_HOUR="100000")
+               CONFIRMATION_MAILS_PER_CLIENT_PER_HOUR="100000", CONFIRMATION_MAILS_CEILING_PER_HOUR="100000",
+               # The load test reads every mail of its 200 people from the bounded outbox.
+               LOCAL_OUTBOX_LIMIT="5000")
     for name in ("AWS_LAMBDA_FUNCTION_NAME", "TOKEN_KEY", "TABLE_NAME"):
         env.pop(name, None)
     logs = logs or Path(tempfile.mkdtemp(prefix="sro-service-"))

@@ -127,9 +127,10 @@ def confirm(service, token: str) -> Answer:
 
 
 def mails(service) -> list[tuple[str, str]]:
-    """(recipient, text) of every mail moto's SES holds."""
-    with urllib.request.urlopen(f"{service.moto_url}/moto-api/data.json", timeout=30) as answer:
-        data = json.loads(answer.read())
+    """(recipient, text) of every mail moto's SES holds (the local moto's outbox, in data.json's shape)."""
+    from chalicelib.adapters import outbox
+
+    data = outbox.fetch_data(service.moto_url, timeout=30)
     result = []
     for raw in data.get("ses", {}).get("RawMessage", []):
         message = BytesParser(policy=policy.default).parsebytes(raw["raw_data"].encode("utf-8"))
