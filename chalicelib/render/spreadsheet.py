@@ -15,12 +15,21 @@ library's zipfile (docs/decisions/0010-xlsx-written-by-hand.md).
 
 from __future__ import annotations
 
-import csv
 import io
 import re
-import zipfile
 from typing import Iterable, Sequence
-from xml.sax.saxutils import escape
+
+# csv and zipfile are imported where a file is written: the staff API and the console import this module for
+# its content type, and zipfile (with shutil, lzma, bz2) would otherwise weigh on every cold start.
+
+
+def escape(text: str, entities: dict[str, str] | None = None) -> str:
+    """XML character data: ``&``, ``<`` and ``>`` escaped, and ``entities`` (as xml.sax.saxutils.escape)."""
+    text = text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+    for character, entity in (entities or {}).items():
+        text = text.replace(character, entity)
+    return text
+
 
 # A separator or line break of any spreadsheet program, then spaces, then a character that starts a formula.
 _FORMULA_AFTER_BREAK = re.compile("([,;\t|\r\n\x0b\x0c\x85\u2028\u2029][ \u00a0]*)([=+\\-@\uff1d\uff0b\uff0d\uff20])")
@@ -40,6 +49,8 @@ def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]], *, excel: 
     ``excel``: the older download for Excel as staff in Belgium open it: ";" (its list separator there) and a
     byte order mark (without it Excel reads UTF-8 as Windows-1252). The .xlsx replaces it for people.
     """
+    import csv
+
     buffer = io.StringIO()
     if excel:
         buffer.write("\ufeff")
@@ -149,6 +160,8 @@ def xlsx(header: Sequence[str], rows: Iterable[Sequence[object]], *, sheet: str 
         f'<sheets><sheet name="{escape(_sheet_name(sheet), {chr(34): "&quot;"})}" sheetId="1" r:id="rId1"/></sheets>'
         '</workbook>'
     )
+    import zipfile
+
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, text in (("[Content_Types].xml", _CONTENT_TYPES), ("_rels/.rels", _ROOT_RELS),
