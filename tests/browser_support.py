@@ -33,6 +33,20 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
+def running_chromium():
+    """One Chromium for a module's tests (``browser = pytest.fixture(scope="module")(running_chromium)``);
+    skips when Debian's chromium is missing (CI fails on a skip)."""
+    import pytest
+    from playwright import sync_api
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    with sync_api.sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
 def axe_violations(page, tags=None):
     """Run axe-core on the page's current document; return its violations.
 

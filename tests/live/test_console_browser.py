@@ -17,28 +17,20 @@ import os
 import re
 import urllib.request
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
-from tests.browser_support import CHROMIUM, REPO_ROOT, axe_violations, launch_chromium  # noqa: E402
+from tests.browser_support import REPO_ROOT, axe_violations, running_chromium  # noqa: E402
 
 PHONE = {"width": 360, "height": 740}
 SHOTS = REPO_ROOT / "docs" / "console"
 _numbers = itertools.count(1)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
+browser = pytest.fixture(scope="module", name="browser")(running_chromium)
 
 
 def press(control) -> None:
