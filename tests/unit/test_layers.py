@@ -175,3 +175,17 @@ def test_no_test_module_imports_another_test_module():
             if any(name.startswith("tests.") and name.rsplit(".", 1)[-1].startswith("test_") for name in names):
                 found.append(f"{path.relative_to(REPO)}:{node.lineno}")
     assert found == []
+
+
+def test_only_the_http_edge_and_app_import_chalice():
+    """Chalice is the HTTP edge's framework: below it (model, services, adapters, ...) nothing may know of it."""
+    found = []
+    for path in sorted((REPO / "chalicelib").rglob("*.py")):
+        relative = path.relative_to(REPO).as_posix()
+        if relative.startswith("chalicelib/http/"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+            found += [f"{relative}:{node.lineno}" for n in names if n == "chalice" or n.startswith("chalice.")]
+    assert not found, f"chalice imported outside app.py and chalicelib/http/: {found}"
