@@ -15,7 +15,7 @@ from chalicelib.model.console import ConsoleSession, SignInLink, StaffMember
 from chalicelib.model.event import Event
 from chalicelib.model.feed import FeedVersion
 from chalicelib.model.mail import Mail
-from chalicelib.model.person import AuditEntry, ConfirmToken, Person, Registration, StaffToken
+from chalicelib.model.person import AuditEntry, ConfirmToken, MailSent, Person, Registration, StaffToken
 from chalicelib.model.send import Send, SendReads, SlotWindow
 
 
@@ -223,11 +223,28 @@ class Repository(ABC):
     def erase_person(self, person: Person) -> int:
         """Delete the profile and every registration, token (``Person.all_token_hashes``) and send it lists.
 
+        Their recorded mails (``record_mail``) go with them.
+
         Return how many of the sends a tick held (claimed): their mail may be on its way, and still arrive.
 
         Conflict if the profile changed since ``person`` was read (a submission
         saved meanwhile lists more): read it again and erase that.
         """
+
+    @abstractmethod
+    def record_mail(self, mail: MailSent, *, first: bool = False) -> bool:
+        """Keep the record of a mail a request sent, while its person's profile exists, and their earlier
+        records as long as it (``keep_mails``; ``first``: the request made the profile, so there are none);
+        False when the profile does not exist (erased meanwhile): nothing is written."""
+
+    @abstractmethod
+    def keep_mails(self, person_id: str, until: datetime) -> bool:
+        """Keep the person's recorded mails until ``until`` at least (their profile's expiry, raised); False when
+        the profile does not exist."""
+
+    @abstractmethod
+    def list_mails(self, person_id: str) -> list[MailSent]:
+        """The person's recorded mails (``record_mail``) whose time has not passed, oldest first."""
 
     @abstractmethod
     def get_people(self, person_ids: Sequence[str]) -> dict[str, Person]:

@@ -17,7 +17,7 @@ from chalicelib import times
 from chalicelib.model.expiry import _later_expiry, _person_kept, _raised, token_item_expiry
 from chalicelib.model.feed import FeedVersion
 from chalicelib.model.mail import Mail
-from chalicelib.model.person import AuditEntry, ConfirmToken, Person, Registration, StaffToken
+from chalicelib.model.person import AuditEntry, ConfirmToken, MailSent, Person, Registration, StaffToken
 from chalicelib.model.send import Send, SendReads, SlotWindow
 from chalicelib.ports import Mailer, Repository
 from chalicelib.render.mime import build_mime
@@ -36,6 +36,7 @@ class InMemoryRepository(Repository):
         self.registrations: dict[tuple[str, str], Registration] = {}
         self.tokens: dict[str, ConfirmToken] = {}
         self.sends: dict[tuple[str, str], Send] = {}
+        self.mails: list[MailSent] = []
         self.feed_versions: dict[tuple[str, int], FeedVersion] = {}
         self.suppressions: dict[str, str] = {}
         self.erasure_marks: set[str] = set()  # ticks that held an erased person's sends (TICK#<id> in DynamoDB)
@@ -295,12 +296,33 @@ class InMemoryRepository(Repository):
                 self.registrations.pop((event_id, person.id), None)
             for token_hash in person.all_token_hashes:
                 self.tokens.pop(token_hash, None)
+            self.mails = [m for m in self.mails if m.person_id != person.id]
             for key in [k for k, send in self.sends.items() if send.person_id == person.id]:
                 if self.sends[key].claimed_by:
                     self.erasure_marks.add(self.sends[key].claimed_by)
                     held += 1
                 del self.sends[key]
         return held
+
+    def record_mail(self, mail: MailSent, *, first: bool = False) -> bool:
+        with self._lock:
+            if not self.keep_mails(mail.person_id, mail.kept_until):
+                return False
+            self.mails.append(mail)
+            return True
+
+    def keep_mails(self, person_id: str, until: datetime) -> bool:
+        with self._lock:
+            if person_id not in self.people:
+                return False
+            self.mails = [replace(m, kept_until=max(m.kept_until, until)) if m.person_id == person_id else m
+                          for m in self.mails if m.kept_until > times.now()]
+            return True
+
+    def list_mails(self, person_id: str) -> list[MailSent]:
+        # As DynamoDB's adapter reads them: one past its time is gone.
+        return sorted((m for m in self.mails if m.person_id == person_id and m.kept_until > times.now()),
+                      key=lambda m: m.sent_at)
 
     def get_people(self, person_ids: Sequence[str]) -> dict[str, Person]:
         return {p: self.people[p] for p in person_ids if p in self.people}

@@ -61,6 +61,25 @@ class AuditEntry:
         }
 
 
+@dataclass(frozen=True)
+class MailSent:
+    """A mail a request sent to a person at once, as their access report lists it.
+
+    The tick's mails (reminders, notices, messages) are sends (``model/send.py``), which keep their own
+    record. These are the rest: the confirmation request, "you are already registered", the confirmation (of a
+    confirm link, or of a one-click register from the manage page) and the short mail after cancelling a seat.
+    Written once SES took the mail (``message_id``); kept until ``kept_until``, the profile's expiry when it
+    went out (a profile's expiry is never lowered), and deleted with the profile by an erasure.
+    """
+
+    person_id: str
+    kind: str  # the mail's template: confirm_request, already_registered, confirmed, registration_cancelled
+    event_ids: tuple[str, ...]
+    sent_at: datetime
+    message_id: str
+    kept_until: datetime
+
+
 # ------------------------------------------------------------ subscribers
 
 REGISTRATION_STATUSES = ("pending", "confirmed", "waitlisted", "interested", "cancelled")

@@ -107,7 +107,7 @@ def cancel_registration(repo: Repository, token: str, event_id: str, *, key: byt
             _cancel(repo, event, reg, now)
             if mailer is not None and reg.status == "confirmed":
                 _mail_calendar_removal(mailer, "registration_cancelled", person, [event],
-                                       person_links(person, base_url, key), base_url, now)
+                                       person_links(person, base_url, key), base_url, now, repo=repo)
             return event
         except Conflict:  # moved meanwhile (a double click's other request, a promotion): read it again
             fresh = repo.get_registrations(reg.person_id, [event.id]).get(event.id)
@@ -137,7 +137,7 @@ def register_from_link(repo: Repository, mailer: Mailer, token: str, event_id: s
     if status == "waitlisted" and person.id in promote_waiting(repo, event.id, now=now, quiet_for=person.id):
         status = "confirmed"  # a seat was free, owed to the people waiting first: they were ahead, and it was theirs
     outcome = Outcome(event, status)
-    _mail_outcomes(mailer, person, [outcome], person_links(person, base_url, key), base_url, now)
+    _mail_outcomes(mailer, person, [outcome], person_links(person, base_url, key), base_url, now, repo=repo)
     return outcome
 
 

@@ -126,24 +126,16 @@ def _mails(repo: Repository, person: Person) -> list[dict[str, Any]]:
     """Every mail sent to ``person``, oldest first, with the time it went out; then the ones planned or not sent.
 
     The tick's mails (reminders, notices, messages) are stored sends, with the moment SES took each. The mails
-    a request sends at once are read from what that request stored: a confirmation request when a confirm link
-    was made, the confirmation when a link's confirm finished, and a "you are already registered" for each
-    confirmation mail of the last day (``Person.confirm_mails``) that made no link.
+    a request sent at once (the confirmation request, "already registered", the confirmation of a link or of a
+    one-click register, the mail after cancelling a seat) are recorded as SES takes them (``MailSent``).
     """
-    tokens_made = _confirm_tokens(repo, person)
-    found: list[dict[str, Any]] = []
-
-    def mail(kind: str, event_ids: list[str], at: datetime | None, **more: Any) -> dict[str, Any]:
-        return {"kind": kind, "event_id": event_ids[0] if len(event_ids) == 1 else None, "event_ids": event_ids,
-                "detail": "", "state": "sent", "due": None, "settled_at": None, "reason": None,
-                "ses_message_id": None, "sent_at": times.format_instant(at), "_at": at, **more}
-
-    for token in tokens_made:
-        found.append(mail("confirm_request", list(token.event_ids), token.created_at))
-        if token.done_at is not None:
-            found.append(mail("confirmed", list(token.event_ids), token.done_at))
-    linked = {token.created_at for token in tokens_made}
-    found += [mail("already_registered", [], at) for at in person.confirm_mails if at not in linked]
+    found: list[dict[str, Any]] = [
+        {"kind": m.kind, "event_id": m.event_ids[0] if len(m.event_ids) == 1 else None,
+         "event_ids": list(m.event_ids), "detail": "", "state": "sent", "due": None, "settled_at": None,
+         "reason": None, "ses_message_id": m.message_id, "sent_at": times.format_instant(m.sent_at),
+         "_at": m.sent_at}
+        for m in repo.list_mails(person.id)
+    ]
     planned = []
     for event_id in sorted(person.event_ids):
         for send in repo.list_sends(event_id, person.id):

@@ -38,7 +38,7 @@ from chalicelib.model.expiry import CONFIRM_VALIDITY, TOKEN_LISTED_FOR, token_ke
 from chalicelib.model.person import KEPT_STATUSES, ConfirmToken, Person, Registration
 from chalicelib.ports import Mailer, Repository
 from chalicelib.render.mails import person_links
-from chalicelib.services.mailing import Outcome, _mail_outcomes, _send
+from chalicelib.services.mailing import Outcome, _mail_outcomes, _record_mail, _send
 from chalicelib.services.people import (
     RETRIES,
     UNCONFIRMED_RETENTION,
@@ -249,18 +249,20 @@ def _submit(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, key: 
     # confirm: it is not put in the greeting or the To: header, which would
     # let anyone send a text of their choice from the office's address.
     if token is not None:
-        _send(mailer, "confirm_request", lang, to_email=request.email, to_name="", links=links,
-              name="", confirm_url=f"{base_url}/confirm/{token_value}",
-              # Said before the button: an event whose registration is not open yet is one to hear about, not
-              # one to be registered for.
-              events=[events[e] for e in fresh_ids if not events[e].registration_not_open_yet(now)],
-              not_open=[events[e] for e in fresh_ids if events[e].registration_not_open_yet(now)],
-              already=[(events[r.event_id], r.status) for r in kept],
-              valid_hours=int(CONFIRM_VALIDITY.total_seconds() // 3600))
+        message_id = _send(mailer, "confirm_request", lang, to_email=request.email, to_name="", links=links,
+                           name="", confirm_url=f"{base_url}/confirm/{token_value}",
+                           # Said before the button: an event whose registration is not open yet is one to hear
+                           # about, not one to be registered for.
+                           events=[events[e] for e in fresh_ids if not events[e].registration_not_open_yet(now)],
+                           not_open=[events[e] for e in fresh_ids if events[e].registration_not_open_yet(now)],
+                           already=[(events[r.event_id], r.status) for r in kept],
+                           valid_hours=int(CONFIRM_VALIDITY.total_seconds() // 3600))
+        _record_mail(repo, updated, "confirm_request", list(token.event_ids), message_id, now, first=person is None)
     elif kept:
         known = person.name if person is not None else ""  # the name they confirmed
-        _send(mailer, "already_registered", lang, to_email=request.email, to_name=known, links=links,
-              name=known, registrations=[(events[r.event_id], r.status) for r in kept])
+        message_id = _send(mailer, "already_registered", lang, to_email=request.email, to_name=known, links=links,
+                           name=known, registrations=[(events[r.event_id], r.status) for r in kept])
+        _record_mail(repo, updated, "already_registered", [r.event_id for r in kept], message_id, now)
     else:  # pragma: no cover - every event chosen is either fresh or kept
         return Submitted(False)
     return Submitted(True)
@@ -449,7 +451,7 @@ def confirm(repo: Repository, mailer: Mailer, token: str, *, base_url: str, key:
     person = _keep_person_until(repo, person, [o.event for o in outcomes if o.status in KEPT_STATUSES], now,
                                 settings=settings) or person
     links = person_links(person, base_url, key)
-    _mail_outcomes(mailer, person, outcomes, links, base_url, now)
+    _mail_outcomes(mailer, person, outcomes, links, base_url, now, repo=repo)
     try:
         # The link's item may now last its 30 days for the 410 page: the confirmed profile lasts longer.
         repo.finish_confirm_token(stored.token_hash, now, kept_until=token_kept_until(stored, person.expires_at))

@@ -25,9 +25,10 @@ def submit(repo, mailer, question: str) -> None:
                         base_url=BASE, key=KEY, settings=SETTINGS)
 
 
-def ttls(repo, prefix: str) -> list[int]:
+def ttls(repo, prefix: str, sort_prefix: str = "") -> list[int]:
     items = repo.client.scan(TableName=repo.table)["Items"]
-    return [int(i["expires_at"]["N"]) for i in items if i["PK"]["S"].startswith(prefix)]
+    return [int(i["expires_at"]["N"]) for i in items
+            if i["PK"]["S"].startswith(prefix) and i["SK"]["S"].startswith(sort_prefix)]
 
 
 def test_an_unconfirmed_profiles_links_and_registrations_go_no_later_than_it(dynamodb_repo, clock):
@@ -36,10 +37,12 @@ def test_an_unconfirmed_profiles_links_and_registrations_go_no_later_than_it(dyn
     submit(repo, mailer, "Eerste vraag")
     clock.set(PINNED_NOW + timedelta(days=3))
     submit(repo, mailer, "Tweede vraag")  # the profile now lasts until day 10; the first link until day 7
-    [profile] = ttls(repo, "PERSON#")
+    [profile] = ttls(repo, "PERSON#", "PROFILE")
     assert profile == int((PINNED_NOW + timedelta(days=10)).timestamp())
     links, registrations = ttls(repo, "TOKEN#"), ttls(repo, "EVENT#")
     assert len(links) == 2 and max(links) <= profile and max(registrations) <= profile
+    mails = ttls(repo, "PERSON#", "MAIL#")  # the two confirmation requests' records, for the access report
+    assert len(mails) == 2 and max(mails) <= profile
     assert min(links) == int((PINNED_NOW + timedelta(days=7)).timestamp())  # the profile's expiry when made
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import datetime, timedelta, timezone
 
-from chalicelib.services import events, privacy
+from chalicelib.errors import Unavailable
+from chalicelib.model.person import MailSent
+from chalicelib.services import events, manage, planning, privacy, subscribe
 from tests.conftest import KEY, PINNED_NOW, SETTINGS, webinar_data
-from tests.support.sending import register, tick
+from tests.support.sending import BASE, register, tick
 
 
 def test_the_report_lists_the_confirmation_mails_and_the_reminders_in_time_order_with_the_real_time(repo, mailer, clock):
@@ -29,3 +32,94 @@ def test_the_report_lists_the_confirmation_mails_and_the_reminders_in_time_order
         ("reminder", "PT1H", "2026-11-25T13:07:00+01:00"),
     ]
     assert len(sent) == len([m for m, _ in mailer.sent if m.to_email == "an@example.be"])
+
+
+def sent_mails(repo, address="an@example.be"):
+    report = privacy.export_person(repo, privacy.find_person(repo, address, key=KEY))
+    return [(m["kind"], m["event_ids"], m["sent_at"]) for m in report["mails"] if m["state"] == "sent"]
+
+
+def manage_link(mailer, address="an@example.be"):
+    return re.search(r"/manage/([\w.-]+)", mailer.to(address)[-1].text).group(1)
+
+
+def test_the_report_lists_the_confirmation_a_one_click_register_from_the_manage_page_sent(repo, mailer, clock):
+    """The confirmation of a one-click register was sent but never listed: nothing stored said it went out."""
+    events.create_event(repo, webinar_data(id="later", registration_opens_at="2027-01-01T09:00:00",
+                                           starts_at="2027-02-01T10:00:00", ends_at="2027-02-01T11:00:00"),
+                        actor="test", base_url=SETTINGS.base_url, now=PINNED_NOW)
+    register(repo, mailer, "an@example.be", ["later"])  # not open yet: interested
+    clock.set(datetime(2027, 1, 2, 9, 0, tzinfo=timezone.utc))
+    outcome = manage.register_from_link(repo, mailer, manage_link(mailer), "later", base_url=BASE, key=KEY,
+                                        settings=SETTINGS)
+    assert outcome.status == "confirmed"
+    assert sent_mails(repo) == [
+        ("confirm_request", ["later"], "2026-11-25T13:00:00+01:00"),
+        ("confirmed", ["later"], "2026-11-25T13:00:00+01:00"),  # "you will hear when it opens"
+        ("confirmed", ["later"], "2027-01-02T10:00:00+01:00"),  # the one-click register's
+    ]
+    assert len(sent_mails(repo)) == len(mailer.to("an@example.be"))
+
+
+def test_the_report_lists_already_registered_mails_older_than_a_day(repo, mailer, clock):
+    """Only the last day's were listed (read from the profile's mail limit count, which keeps a day)."""
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url, now=PINNED_NOW)
+    register(repo, mailer, "an@example.be", ["webinar-2027-01-14"])
+    clock.set(PINNED_NOW + timedelta(days=2))
+    register_again = {"email": "an@example.be", "name": "An", "event_ids": ["webinar-2027-01-14"], "consent": True}
+    subscribe.subscribe(repo, mailer, register_again, base_url=BASE, key=KEY, settings=SETTINGS)
+    clock.set(PINNED_NOW + timedelta(days=9))
+    assert sent_mails(repo) == [
+        ("confirm_request", ["webinar-2027-01-14"], "2026-11-25T13:00:00+01:00"),
+        ("confirmed", ["webinar-2027-01-14"], "2026-11-25T13:00:00+01:00"),
+        ("already_registered", ["webinar-2027-01-14"], "2026-11-27T13:00:00+01:00"),
+    ]
+
+
+def test_the_report_lists_the_mail_sent_after_cancelling_a_seat(repo, mailer, clock):
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url, now=PINNED_NOW)
+    register(repo, mailer, "an@example.be", ["webinar-2027-01-14"])
+    clock.set(PINNED_NOW + timedelta(hours=1))
+    manage.cancel_registration(repo, manage_link(mailer), "webinar-2027-01-14", key=KEY, mailer=mailer,
+                               base_url=BASE)
+    assert sent_mails(repo)[-1] == ("registration_cancelled", ["webinar-2027-01-14"], "2026-11-25T14:00:00+01:00")
+    assert len(sent_mails(repo)) == len(mailer.to("an@example.be")) == 3
+
+
+def test_a_mail_whose_record_cannot_be_written_is_still_sent_once_and_the_request_succeeds(memory_repo, mailer,
+                                                                                           monkeypatch):
+    """The mail is out: a storage failure while recording it must not turn into a 503 that has them ask again."""
+    events.create_event(memory_repo, webinar_data(), actor="test", base_url=SETTINGS.base_url, now=PINNED_NOW)
+
+    def unavailable(mail, **options):
+        raise Unavailable("storage: ProvisionedThroughputExceededException")
+
+    monkeypatch.setattr(memory_repo, "record_mail", unavailable)
+    result = register(memory_repo, mailer, "an@example.be", ["webinar-2027-01-14"])
+    assert [o.status for o in result.outcomes] == ["confirmed"]
+    assert [m.kind for m in mailer.to("an@example.be")] == ["confirm_request", "confirmed"]
+
+
+def test_erasure_takes_the_mail_records_with_it_and_none_is_recorded_for_an_erased_person(repo, mailer):
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url, now=PINNED_NOW)
+    register(repo, mailer, "an@example.be", ["webinar-2027-01-14"])
+    person = privacy.find_person(repo, "an@example.be", key=KEY)
+    assert len(repo.list_mails(person.id)) == 2
+    privacy.erase(repo, person, mailer=mailer, base_url=BASE, key=KEY)
+    assert repo.list_mails(person.id) == []
+    late = MailSent(person_id=person.id, kind="confirmed", event_ids=("webinar-2027-01-14",), sent_at=PINNED_NOW,
+                    message_id="m", kept_until=PINNED_NOW + timedelta(days=30))
+    assert repo.record_mail(late) is False  # a confirm finishing as the erasure ran: nothing is kept
+    assert repo.list_mails(person.id) == []
+
+
+def test_the_mails_of_a_postponed_events_people_are_listed_as_long_as_their_profile_now_lasts(repo, mailer, clock):
+    """A record is kept until its profile's expiry; a postponement raises the profile's, and its mails' with it."""
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url, now=PINNED_NOW)
+    register(repo, mailer, "an@example.be", ["webinar-2027-01-14"])  # kept until 180 days after 14 January 2027
+    change = events.change_event(repo, "webinar-2027-01-14", {"starts_at": "2028-01-13T10:00:00+01:00",
+                                                              "ends_at": "2028-01-13T11:00:00+01:00"},
+                                 actor="test", base_url=SETTINGS.base_url)
+    planning.after_event_change(repo, change, settings=SETTINGS)
+    clock.set(datetime(2027, 12, 1, tzinfo=timezone.utc))  # past the old expiry, before the new one
+    assert [kind for kind, _, _ in sent_mails(repo)] == ["confirm_request", "confirmed"]

@@ -11,6 +11,8 @@ staff token         ``STAFFTOKEN#<sha256>``    ``TOKEN``                    name
 staff member        ``STAFF#<name>``           ``STAFF``                    token_hashes (SS)
 audit entry         ``AUDIT``                  ``<utc iso>#<random>``       actor, action, target, details; TTL
 person              ``PERSON#<person_id>``     ``PROFILE``                  body (JSON), updated_at; TTL
+mail sent           ``PERSON#<person_id>``     ``MAIL#<utc iso>#<n>#<r>``   body (JSON: kind, event_ids, sent_at,
+                                                                            message_id); TTL
 registration        ``EVENT#<event_id>``       ``REG#<person_id>``          body (JSON), status; TTL
 confirm token       ``TOKEN#<sha256>``         ``TOKEN``                    body (JSON), used_at, done_at, valid_until; TTL
 feed version        ``FEED``                   ``CALENDAR#<lang>#V#<n>``    body (B, gzip), etag, built_at; TTL
@@ -78,8 +80,14 @@ Access patterns, each one request:
   the retry fails its condition on our own write, and one GetItem tells
   that it landed (transactions need no such help: their retries reuse the
   request token).
+- record a mail a request sent (the access report): one TransactWriteItems,
+  a ConditionCheck that the profile exists and a Put of the record, with
+  Updates raising the TTL of the person's earlier records to the profile's
+  (read with one Query ``PK = PERSON#<id>``, ``SK begins_with MAIL#``;
+  skipped when the request made the profile).
 - erase a person: delete the profile, every registration and token it lists
-  (a profile lists each token until the token's TTL has passed),
+  (a profile lists each token until the token's TTL has passed), their mail
+  records (one Query of the profile's partition),
   and their sends (one Query per event they registered for); before the
   sends, one PutItem of the erasure mark of each tick holding one of them.
 - sends (reminders and notices, services/tick.py): planned with the registration's

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Sequence
 
 from chalicelib import times
-from chalicelib.adapters.dynamodb.keys import ERASURE_MARK_KEEP, TTL_ATTRIBUTE, N, S, _epoch
+from chalicelib.adapters.dynamodb.keys import ERASURE_MARK_KEEP, TRANSACTION_MAX, TTL_ATTRIBUTE, N, S, _epoch
 from chalicelib.errors import AllowanceUsedUp, Conflict, EventChanged, Gone, Unavailable
 from chalicelib.model import codec
 from chalicelib.model.event import Event, count_changes
 from chalicelib.model.allowance import Allowance
 from chalicelib.model.expiry import EXPIRY_TRIES, _later_expiry, _person_kept, _raised, token_item_expiry
-from chalicelib.model.person import ConfirmToken, Person, Registration
+from chalicelib.model.person import ConfirmToken, MailSent, Person, Registration
 from chalicelib.model.send import Send, SendReads
 
 
@@ -329,6 +330,7 @@ class PeopleItems:
             raise Conflict("person: changed meanwhile; read it again") from exc
         keys = [self._registration_key(e, person.id) for e in sorted(person.event_ids)]
         keys += [self._token_key(h) for h in sorted(person.all_token_hashes)]
+        keys += [self._mail_key(person.id, item["SK"]["S"]) for item in self._mail_items(person.id)]
         sends = [send for event_id in sorted(person.event_ids) for send in self.list_sends(event_id, person.id)]
         keys += [self._send_key(send) for send in sends]
         # A tick holding one of these sends may write it back as settled
@@ -346,6 +348,69 @@ class PeopleItems:
                     raise Unavailable(f"storage: {type(exc).__name__}") from exc
                 request = reply.get("UnprocessedItems") or {}
         return sum(1 for send in sends if send.claimed_by)
+
+    # --- the mails a request sent (the access report)
+
+    @staticmethod
+    def _mail_key(person_id: str, sort_key: str) -> dict[str, Any]:
+        return {"PK": S(f"PERSON#{person_id}"), "SK": S(sort_key)}
+
+    def record_mail(self, mail: MailSent, *, first: bool = False) -> bool:
+        # In the profile's partition, written only while the profile exists: an erasure deletes the profile
+        # first, then Queries these, so none is left behind by a mail recorded at that moment. Two mails of one
+        # moment (a clock pinned in a test) keep the order they were written in.
+        sort_key = f"MAIL#{times.to_utc_iso(mail.sent_at)}#{time.time_ns():020d}#{secrets.token_hex(4)}"
+        item = {**self._mail_key(mail.person_id, sort_key), "body": self._body(mail),
+                TTL_ATTRIBUTE: N(_epoch(mail.kept_until))}
+        return self._keep_mails(mail.person_id, mail.kept_until, {"Put": {"TableName": self.table, "Item": item}},
+                                read=not first)
+
+    def keep_mails(self, person_id: str, until: datetime) -> bool:
+        return self._keep_mails(person_id, until, None)
+
+    def _keep_mails(self, person_id: str, until: datetime, put: dict[str, Any] | None, *, read: bool = True) -> bool:
+        """``put`` (a new record), and the person's records that would go before ``until`` kept until then, in
+        transactions conditioned on the profile existing; False, with nothing written, when it does not."""
+        from botocore.exceptions import ClientError
+
+        check = {"ConditionCheck": {"TableName": self.table, "Key": self._person_key(person_id),
+                                    "ConditionExpression": "attribute_exists(PK)"}}
+        for attempt in range(EXPIRY_TRIES):
+            updates = [{"Update": {
+                "TableName": self.table, "Key": {"PK": item["PK"], "SK": item["SK"]},
+                "UpdateExpression": "SET #ttl = :until", "ConditionExpression": "attribute_exists(PK)",
+                "ExpressionAttributeNames": {"#ttl": TTL_ATTRIBUTE},
+                "ExpressionAttributeValues": {":until": N(_epoch(until))}}}
+                for item in (self._mail_items(person_id) if read or attempt else [])
+                if int(item[TTL_ATTRIBUTE]["N"]) < _epoch(until)]
+            first = [put] if put is not None else []
+            if not first and not updates:
+                return True
+            batches = [first + updates[:TRANSACTION_MAX - 1 - len(first)]]
+            rest = updates[TRANSACTION_MAX - 1 - len(first):]
+            batches += [rest[i:i + TRANSACTION_MAX - 1] for i in range(0, len(rest), TRANSACTION_MAX - 1)]
+            try:
+                for batch in batches:
+                    self._transact([check, *batch])
+                    first = []
+                return True
+            except ClientError as exc:
+                codes = self._cancellation_codes(exc)
+                if codes[:1] == ["ConditionalCheckFailed"]:
+                    return False  # erased meanwhile: nothing of theirs is written
+                if "ConditionalCheckFailed" not in codes or attempt == EXPIRY_TRIES - 1:
+                    raise Unavailable("storage: TransactionCanceledException") from exc
+                put = first[0] if first else None  # a record gone by its TTL meanwhile: read them again
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _mail_items(self, person_id: str) -> list[dict[str, Any]]:
+        return self._query_all(KeyConditionExpression="PK = :pk AND begins_with(SK, :mail)",
+                               ExpressionAttributeValues={":pk": S(f"PERSON#{person_id}"), ":mail": S("MAIL#")},
+                               ConsistentRead=True)
+
+    def list_mails(self, person_id: str) -> list[MailSent]:
+        return [codec.from_record(MailSent, json.loads(item["body"]["S"])) for item in self._mail_items(person_id)
+                if not self._past_its_time(item)]
 
     def read_for_sends(self, person_ids: Sequence[str], event_ids: Sequence[str],
                        registrations: Sequence[tuple[str, str]] = ()) -> SendReads:
