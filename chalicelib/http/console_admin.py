@@ -11,7 +11,7 @@ from chalicelib.http.console import back_to, console_page, console_route, field
 from chalicelib.http.request import current, form_fields, page_language
 from chalicelib.http.responses import _
 from chalicelib.model.event import ID_PATTERN
-from chalicelib.render import pages
+from chalicelib.render import console_forms, pages
 from chalicelib.wiring import get_keys, get_mailer, get_repo, get_settings
 
 console_admin = Blueprint(__name__)
@@ -44,7 +44,8 @@ def people(who):
                             errors={"email": _("Enter a valid email address, like name@example.be.")})
     except NotFound:
         return console_page("people.html", who, 404, email=email, report=None, errors={}, done=False, unknown=True)
-    return console_page("people.html", who, email=email, report=report, errors={}, done=False)
+    return console_page("people.html", who, email=email, report=report, errors={}, done=False,
+                        mails=console_forms.mail_rows(report, page_language()))
 
 
 @console_route(console_admin, "/console/people/erase", methods=["POST"])
@@ -63,7 +64,7 @@ def erase(who):
         report = privacy.access_for_staff(get_repo(), email, actor=who.actor, key=get_keys())
         return console_page("people.html", who, 400, email=email, report=report, done=False,
                             errors={"email_again": _("Type the same address again to erase this person.")},
-                            again=again)
+                            again=again, mails=console_forms.mail_rows(report, page_language()))
     privacy.erase_for_staff(get_repo(), email, actor=who.actor, key=get_keys(), mailer=get_mailer(),
                             base_url=get_settings().base_url)
     return back_to("/console/people", done="erased")

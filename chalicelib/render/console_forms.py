@@ -224,3 +224,44 @@ def shifted(event: Event, new_date: str) -> dict[str, Any]:
         "capacity": event.capacity, "registration_opens_at": moved(event.registration_opens_at),
         "registration_closes_at": moved(event.registration_closes_at), "reminders": list(event.reminders),
     }
+
+
+# ------------------------------------------------------------ the access report's mails, for people
+
+
+
+def N_(text: str) -> str:
+    """A text to translate where it is shown, marked here for ``make i18n``."""
+    return text
+
+
+# What each mail is, as the person look-up lists it (the report's ``kind``: a request's mail or a send's).
+MAIL_KINDS = {
+    "confirm_request": N_("Request to confirm"), "already_registered": N_("You are already registered"),
+    "confirmed": N_("Confirmation"), "registration_cancelled": N_("Registration cancelled"),
+    "reminder": N_("Reminder"), "change": N_("Change to the event"), "cancel": N_("Event cancelled"),
+    "open": N_("Registration is open"), "seat": N_("A seat for you"), "message": N_("Message from the office"),
+}
+MAIL_STATES = {"sent": N_("sent"), "pending": N_("planned"), "claimed": N_("being sent"), "skipped": N_("not sent"),
+               "failed": N_("could not be sent")}
+
+
+def mail_rows(report: dict[str, Any], lang: str) -> list[dict[str, str]]:
+    """The report's mails in words: what, about which events (their titles), sent or planned, and when."""
+    titles = {r["event_id"]: r["event_title"] or r["event_id"] for r in report["registrations"]}
+    rows = []
+    for mail in report["mails"]:
+        kind, state = mail["kind"], mail["state"]
+        label = MAIL_KINDS.get(kind)
+        what = i18n.gettext(label, lang) if label else kind
+        if kind == "reminder" and mail["detail"]:
+            try:
+                what = f"{what} ({reminder_label(mail['detail'], lang)})"
+            except InvalidInput:
+                pass
+        at = mail["sent_at"] or mail["due"]
+        when = i18n.format_when(times.parse_instant(at, "at"), times.DEFAULT_ZONE, lang, "short") if at else "–"
+        said = MAIL_STATES.get(state)
+        rows.append({"what": what, "events": ", ".join(titles.get(e, e) for e in mail["event_ids"]) or "–",
+                     "state": i18n.gettext(said, lang) if said else state, "when": when})
+    return rows

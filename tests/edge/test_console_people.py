@@ -171,3 +171,19 @@ def test_removing_an_address_not_on_the_staff_list_does_not_say_removed(staff, d
     answer = staff.post("/console/staff/remove?lang=en", {"email": "nobody@vlaanderen.be"})
     assert answer.status_code == 404 and "done=removed" not in answer.headers.get("Location", "")
     assert not any(e.action == "staff.remove" for e in dynamodb_repo.list_audit(20))
+
+
+def test_a_persons_mails_are_listed_in_words_with_the_events_title_and_a_readable_time(staff, subscribe_and_confirm):
+    """The look-up showed the report's codes (`confirm_request`, `sent`, event ids, ISO times) to staff."""
+    subscribe_and_confirm("an@example.be", name="An Peeters")
+    page = html(staff.get("/console/people?email=an@example.be&lang=nl"))
+    mails = page.split('<ol class="mails">')[1].split("</ol>")[0]
+    items = [item.split("</li>")[0] for item in mails.split("<li>")[1:]]
+    assert [item.split("</strong>")[0].removeprefix("<strong>") for item in items] == [
+        "Vraag om te bevestigen", "Bevestiging", "Herinnering (1 dag vooraf)", "Herinnering (1 uur vooraf)"]
+    assert all(": Webinar Smart Region. " in item for item in items)  # the title in Dutch, not the id
+    assert ["Verstuurd, " in item for item in items] == [True, True, False, False]
+    assert all("Gepland, " in item for item in items[2:])
+    assert "confirm_request" not in mails and WEBINAR not in mails and "T1" not in mails
+    english = html(staff.get("/console/people?email=an@example.be&lang=en"))
+    assert "<strong>Request to confirm</strong>" in english and "Sent, " in english
