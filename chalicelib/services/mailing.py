@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from chalicelib import times
 from chalicelib.errors import MailError, Unavailable
 from chalicelib.model.event import Event
 from chalicelib.model.mail import Attachment, Links
@@ -53,19 +54,34 @@ def _send(mailer: Mailer, template: str, lang: str, *, to_email: str, to_name: s
 
 
 def _record_mail(repo: Repository | None, person: Person, kind: str, event_ids: list[str], message_id: str | None,
-                 now: datetime, *, first: bool = False) -> None:
+                 *, first: bool = False) -> None:
     """Keep for the person's access report that SES took this mail (``MailSent``), while their profile exists.
 
     The mail is out: a storage failure here is logged and let go, never a 503 that would have them ask again
     (and be mailed twice). ``first``: the request made the profile (``Repository.record_mail``).
     """
-    if repo is None or message_id is None or person.expires_at is None:
+    if repo is None or person.expires_at is None:
+        return
+    if message_id is None:  # not sent: nothing to record, but the profile's expiry may have risen
+        _keep_mails(repo, person)
         return
     try:
-        repo.record_mail(MailSent(person_id=person.id, kind=kind, event_ids=tuple(event_ids), sent_at=now,
+        # When SES took it: after the request's retries and pauses, as the tick records its own.
+        repo.record_mail(MailSent(person_id=person.id, kind=kind, event_ids=tuple(event_ids), sent_at=times.now(),
                                   message_id=message_id, kept_until=person.expires_at), first=first)
     except Unavailable as exc:
         log.warning("a %s mail went out but could not be recorded: %s", kind, exc)
+
+
+def _keep_mails(repo: Repository | None, person: Person | None) -> None:
+    """Keep the person's recorded mails as long as their profile (whose expiry may have risen), where no mail is
+    recorded to do it; a storage failure is logged and let go, as what the request did is done."""
+    if repo is None or person is None or person.expires_at is None:
+        return
+    try:
+        repo.keep_mails(person.id, person.expires_at)
+    except Unavailable as exc:
+        log.warning("the mail records could not be kept as long as the profile: %s", exc)
 
 
 def _mail_outcomes(mailer: Mailer, person: Person, outcomes: list[Outcome], links: Links, base_url: str,
@@ -74,8 +90,7 @@ def _mail_outcomes(mailer: Mailer, person: Person, outcomes: list[Outcome], link
 
     With ``repo``, the mail is recorded for the person's access report (``_record_mail``)."""
     if not person.receives_mail or not outcomes:
-        if repo is not None and person.expires_at is not None:
-            repo.keep_mails(person.id, person.expires_at)  # their profile's expiry may have risen: so do its mails'
+        _keep_mails(repo, person)  # their profile's expiry may have risen: so do its mails'
         return
     lang = person.language
     confirmed = [o.event for o in outcomes if o.standing == "confirmed"]  # the join link for these alone
@@ -86,7 +101,7 @@ def _mail_outcomes(mailer: Mailer, person: Person, outcomes: list[Outcome], link
           # Every event still on, seat or not: "share the event page" names its link for the waiting and the
           # interested too.
           share_pages=[event_page_url(o.event, base_url) for o in outcomes if o.event.status == "published"])
-    _record_mail(repo, person, "confirmed", [o.event.id for o in outcomes], message_id, now)
+    _record_mail(repo, person, "confirmed", [o.event.id for o in outcomes], message_id)
 
 
 def _mail_calendar_removal(mailer: Mailer, template: str, person: Person, events: list[Event], links: Links,
@@ -107,4 +122,4 @@ def _mail_calendar_removal(mailer: Mailer, template: str, person: Person, events
     message_id = _send(mailer, template, lang, to_email=person.email, to_name=person.name, links=links,
                        attachments=attachments, required=False, name=person.name, events=events,
                        files=[a.filename for a in attachments])
-    _record_mail(repo, person, template, [e.id for e in events], message_id, now)
+    _record_mail(repo, person, template, [e.id for e in events], message_id)

@@ -201,11 +201,11 @@ def keep_until_after(repo: Repository, event: Event, now: datetime, *, settings:
                     raise
                 reg = repo.get_registrations(reg.person_id, [event.id]).get(event.id)
     for person in repo.get_people(sorted(kept)).values():
-        if (person.expires_at or until) >= until:
-            continue
         if _change_person(repo, person, lambda p: None if (p.expires_at or until) >= until else {"expires_at": until},
                           now, gone_ok=True) is not None:
-            repo.keep_mails(person.id, until)  # the mails they were sent are listed as long as the profile lasts
+            # The mails they were sent are listed as long as the profile lasts; raised even when the profile
+            # was already (a run that stopped between the two writes, taken up again), writing only if needed.
+            repo.keep_mails(person.id, until)
     return raised
 
 

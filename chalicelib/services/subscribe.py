@@ -38,7 +38,7 @@ from chalicelib.model.expiry import CONFIRM_VALIDITY, TOKEN_LISTED_FOR, token_ke
 from chalicelib.model.person import KEPT_STATUSES, ConfirmToken, Person, Registration
 from chalicelib.ports import Mailer, Repository
 from chalicelib.render.mails import person_links
-from chalicelib.services.mailing import Outcome, _mail_outcomes, _record_mail, _send
+from chalicelib.services.mailing import Outcome, _keep_mails, _mail_outcomes, _record_mail, _send
 from chalicelib.services.people import (
     RETRIES,
     UNCONFIRMED_RETENTION,
@@ -238,7 +238,10 @@ def _submit(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, key: 
     else:  # pragma: no cover - the loop breaks or raises
         return Submitted(False)
 
+    raised = person is not None and (person.expires_at or now) < (updated.expires_at or now)
     if not may_mail:
+        if raised:
+            _keep_mails(repo, updated)  # no mail recorded to keep their earlier ones as long as the profile
         # Not mailed because of the limit alone (not a bounce, a complaint or a stop by staff): say which.
         blocked = suppressed is not None or (person is not None and
                                              person.mail_stopped_reason not in (None, "unsubscribed"))
@@ -249,20 +252,25 @@ def _submit(repo: Repository, mailer: Mailer, data: Any, *, base_url: str, key: 
     # confirm: it is not put in the greeting or the To: header, which would
     # let anyone send a text of their choice from the office's address.
     if token is not None:
-        message_id = _send(mailer, "confirm_request", lang, to_email=request.email, to_name="", links=links,
-                           name="", confirm_url=f"{base_url}/confirm/{token_value}",
-                           # Said before the button: an event whose registration is not open yet is one to hear
-                           # about, not one to be registered for.
-                           events=[events[e] for e in fresh_ids if not events[e].registration_not_open_yet(now)],
-                           not_open=[events[e] for e in fresh_ids if events[e].registration_not_open_yet(now)],
-                           already=[(events[r.event_id], r.status) for r in kept],
-                           valid_hours=int(CONFIRM_VALIDITY.total_seconds() // 3600))
-        _record_mail(repo, updated, "confirm_request", list(token.event_ids), message_id, now, first=person is None)
+        try:
+            message_id = _send(mailer, "confirm_request", lang, to_email=request.email, to_name="", links=links,
+                               name="", confirm_url=f"{base_url}/confirm/{token_value}",
+                               # Said before the button: an event whose registration is not open yet is one to hear
+                               # about, not one to be registered for.
+                               events=[events[e] for e in fresh_ids if not events[e].registration_not_open_yet(now)],
+                               not_open=[events[e] for e in fresh_ids if events[e].registration_not_open_yet(now)],
+                               already=[(events[r.event_id], r.status) for r in kept],
+                               valid_hours=int(CONFIRM_VALIDITY.total_seconds() // 3600))
+        except Unavailable:
+            if raised:
+                _keep_mails(repo, updated)  # the 503 page asks them to send the form again; till then, kept
+            raise
+        _record_mail(repo, updated, "confirm_request", list(token.event_ids), message_id, first=person is None)
     elif kept:
         known = person.name if person is not None else ""  # the name they confirmed
         message_id = _send(mailer, "already_registered", lang, to_email=request.email, to_name=known, links=links,
                            name=known, registrations=[(events[r.event_id], r.status) for r in kept])
-        _record_mail(repo, updated, "already_registered", [r.event_id for r in kept], message_id, now)
+        _record_mail(repo, updated, "already_registered", [r.event_id for r in kept], message_id)
     else:  # pragma: no cover - every event chosen is either fresh or kept
         return Submitted(False)
     return Submitted(True)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
-from chalicelib.errors import Unavailable
+import pytest
+
+from chalicelib.errors import MailError, Unavailable
 from chalicelib.model.person import MailSent
 from chalicelib.services import events, manage, planning, privacy, subscribe
 from tests.conftest import KEY, PINNED_NOW, SETTINGS, webinar_data
@@ -123,3 +125,102 @@ def test_the_mails_of_a_postponed_events_people_are_listed_as_long_as_their_prof
     planning.after_event_change(repo, change, settings=SETTINGS)
     clock.set(datetime(2027, 12, 1, tzinfo=timezone.utc))  # past the old expiry, before the new one
     assert [kind for kind, _, _ in sent_mails(repo)] == ["confirm_request", "confirmed"]
+
+
+# ----------------------------------------------- every path that raises a profile's expiry keeps its mails
+
+
+def subscribe_an(repo, mailer, event_id="webinar-2027-01-14"):
+    return subscribe.subscribe(repo, mailer, {"email": "an@example.be", "name": "An", "event_ids": [event_id],
+                                              "consent": True}, base_url=BASE, key=KEY, settings=SETTINGS)
+
+
+def confirm_last(repo, mailer):
+    token = re.search(r"/confirm/([\w-]+)", mailer.to("an@example.be")[-1].text).group(1)
+    return subscribe.confirm(repo, mailer, token, base_url=BASE, key=KEY, settings=SETTINGS)
+
+
+def test_a_confirm_whose_mail_ses_refused_keeps_the_confirmation_request_listed_as_long_as_the_profile(repo, mailer,
+                                                                                                      clock):
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url, now=PINNED_NOW)
+    subscribe_an(repo, mailer)  # unconfirmed: the profile, and the request's record, for 7 days
+    real = mailer.send
+
+    def refuse_the_confirmation(mail):
+        if mail.kind == "confirmed":
+            raise MailError("MessageRejected")
+        return real(mail)
+
+    mailer.send = refuse_the_confirmation
+    confirm_last(repo, mailer)  # confirmed: the profile now lasts months, though no mail was recorded
+    clock.set(PINNED_NOW + timedelta(days=8))
+    assert sent_mails(repo) == [("confirm_request", ["webinar-2027-01-14"], "2026-11-25T13:00:00+01:00")]
+
+
+def test_a_submission_that_mails_nothing_keeps_the_earlier_mails_as_long_as_the_profile_it_raised(repo, mailer,
+                                                                                                  clock):
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url, now=PINNED_NOW)
+    subscribe_an(repo, mailer)
+    manage.stop_all_mail(repo, privacy.find_person(repo, "an@example.be", key=KEY), "bounce")
+    clock.set(PINNED_NOW + timedelta(days=3))
+    subscribe_an(repo, mailer)  # no mail to an address that bounced; the profile now lasts to day 10
+    clock.set(PINNED_NOW + timedelta(days=8))
+    assert sent_mails(repo) == [("confirm_request", ["webinar-2027-01-14"], "2026-11-25T13:00:00+01:00")]
+
+
+def test_a_postponement_taken_up_again_after_a_storage_failure_keeps_the_mails_as_long_as_the_profile(
+        repo, mailer, clock, monkeypatch):
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url, now=PINNED_NOW)
+    register(repo, mailer, "an@example.be", ["webinar-2027-01-14"])
+    change = events.change_event(repo, "webinar-2027-01-14", {"starts_at": "2028-01-13T10:00:00+01:00",
+                                                              "ends_at": "2028-01-13T11:00:00+01:00"},
+                                 actor="test", base_url=SETTINGS.base_url)
+    real = repo.keep_mails
+
+    def unavailable(*args, **kwargs):
+        raise Unavailable("storage: ThrottlingException")
+
+    monkeypatch.setattr(repo, "keep_mails", unavailable)
+    with pytest.raises(Unavailable):  # the profile was raised; its mails not yet
+        planning.after_event_change(repo, change, settings=SETTINGS)
+    monkeypatch.setattr(repo, "keep_mails", real)
+    planning.after_event_change(repo, change, settings=SETTINGS)  # the tick finishing the change
+    clock.set(datetime(2027, 12, 1, tzinfo=timezone.utc))
+    assert [kind for kind, _, _ in sent_mails(repo)] == ["confirm_request", "confirmed"]
+
+
+def test_a_confirm_by_someone_whose_mail_stopped_succeeds_when_their_mails_cannot_be_kept(repo, mailer, monkeypatch):
+    """Only the records' expiry could not be raised: the confirm is done, and a 503 would say it is not."""
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url, now=PINNED_NOW)
+    subscribe_an(repo, mailer)
+    manage.stop_all_mail(repo, privacy.find_person(repo, "an@example.be", key=KEY), "bounce")
+
+    def unavailable(*args, **kwargs):
+        raise Unavailable("storage: ThrottlingException")
+
+    monkeypatch.setattr(repo, "keep_mails", unavailable)
+    assert [o.status for o in confirm_last(repo, mailer).outcomes] == ["confirmed"]
+
+
+def test_the_mails_of_an_expired_profile_are_not_listed_for_a_new_one_of_the_same_address(repo, mailer, clock):
+    """DynamoDB deletes an item within days of its TTL: records past it were raised again for the new profile."""
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url, now=PINNED_NOW)
+    subscribe_an(repo, mailer)  # never confirmed: the profile and its record go after 7 days
+    clock.set(PINNED_NOW + timedelta(days=8))
+    subscribe_an(repo, mailer)
+    confirm_last(repo, mailer)
+    assert [(kind, at[:10]) for kind, _, at in sent_mails(repo)] == [
+        ("confirm_request", "2026-12-03"), ("confirmed", "2026-12-03")]
+
+
+def test_the_time_listed_is_when_ses_took_the_mail_not_when_the_request_began(repo, mailer, clock):
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url, now=PINNED_NOW)
+    real = mailer.send
+
+    def slow(mail):
+        clock.set(PINNED_NOW + timedelta(seconds=20))  # SES answers 20 seconds after the request began
+        return real(mail)
+
+    mailer.send = slow
+    subscribe_an(repo, mailer)
+    assert sent_mails(repo) == [("confirm_request", ["webinar-2027-01-14"], "2026-11-25T13:00:20+01:00")]

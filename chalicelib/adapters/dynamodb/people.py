@@ -7,11 +7,12 @@ import json
 import secrets
 import time
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from chalicelib import times
-from chalicelib.adapters.dynamodb.keys import ERASURE_MARK_KEEP, TRANSACTION_MAX, TTL_ATTRIBUTE, N, S, _epoch
+from chalicelib.adapters.dynamodb.keys import (CONFLICT_PAUSE, ERASURE_MARK_KEEP, TRANSACTION_MAX, TTL_ATTRIBUTE, N,
+                                               S, _epoch)
 from chalicelib.errors import AllowanceUsedUp, Conflict, EventChanged, Gone, Unavailable
 from chalicelib.model import codec
 from chalicelib.model.event import Event, count_changes
@@ -382,7 +383,9 @@ class PeopleItems:
                 "ExpressionAttributeNames": {"#ttl": TTL_ATTRIBUTE},
                 "ExpressionAttributeValues": {":until": N(_epoch(until))}}}
                 for item in (self._mail_items(person_id) if read or attempt else [])
-                if int(item[TTL_ATTRIBUTE]["N"]) < _epoch(until)]
+                # One past its time is gone, as ``list_mails`` reads it: never brought back (DynamoDB's TTL
+                # deletes it within days; a new profile of the same address must not inherit it).
+                if int(item[TTL_ATTRIBUTE]["N"]) < _epoch(until) and not self._past_its_time(item)]
             first = [put] if put is not None else []
             if not first and not updates:
                 return True
@@ -398,8 +401,12 @@ class PeopleItems:
                 codes = self._cancellation_codes(exc)
                 if codes[:1] == ["ConditionalCheckFailed"]:
                     return False  # erased meanwhile: nothing of theirs is written
-                if "ConditionalCheckFailed" not in codes or attempt == EXPIRY_TRIES - 1:
+                retried = ("ConditionalCheckFailed", "TransactionConflict")
+                if not any(code in retried for code in codes) or attempt == EXPIRY_TRIES - 1:
                     raise Unavailable("storage: TransactionCanceledException") from exc
+                if "TransactionConflict" in codes:
+                    # Another request raising the same records at that moment (a double click): milliseconds.
+                    time.sleep(CONFLICT_PAUSE * 2 ** attempt * (1 + secrets.randbelow(100) / 100))
                 put = first[0] if first else None  # a record gone by its TTL meanwhile: read them again
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -409,8 +416,10 @@ class PeopleItems:
                                ConsistentRead=True)
 
     def list_mails(self, person_id: str) -> list[MailSent]:
-        return [codec.from_record(MailSent, json.loads(item["body"]["S"])) for item in self._mail_items(person_id)
-                if not self._past_its_time(item)]
+        # ``kept_until`` as the item's TTL says, raised since (``_keep_mails``), not as first written.
+        return [replace(codec.from_record(MailSent, json.loads(item["body"]["S"])),
+                        kept_until=datetime.fromtimestamp(int(item[TTL_ATTRIBUTE]["N"]), timezone.utc))
+                for item in self._mail_items(person_id) if not self._past_its_time(item)]
 
     def read_for_sends(self, person_ids: Sequence[str], event_ids: Sequence[str],
                        registrations: Sequence[tuple[str, str]] = ()) -> SendReads:
