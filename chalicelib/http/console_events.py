@@ -108,10 +108,11 @@ def edit_event(who, event_id):
 
 @console_route(console_events, "/console/events/{event_id}/preview", methods=["GET"])
 def preview(who, event_id):
-    """The event's public page exactly as it will be once published (the public template, nothing added)."""
+    """The event's public page exactly as it will be once published (the public template), under a line that
+    says it is a preview, with the way back to the console."""
     event = events.get_event(get_repo(), event_id)
     shown = replace(event, status="published") if event.status == "draft" else event
-    return page("event.html", event=shown, state=pages.registration_state(shown, times.now()))
+    return page("event.html", event=shown, state=pages.registration_state(shown, times.now()), preview_of=event.id)
 
 
 @console_route(console_events, "/console/events/{event_id}/publish", methods=["POST"])

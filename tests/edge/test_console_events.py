@@ -45,7 +45,12 @@ def test_create_a_draft_edit_preview_publish(staff, dynamodb_repo, clock):
     assert staff.post(f"/console/events/{event_id}/publish").status_code == 303
     public = staff.client.http.get(f"/events/{event_id}", headers={"Accept": "text/html"})
     assert public.status_code == 200
-    assert html(public).split("<main")[1] == html(preview).split("<main")[1]  # the preview was the public page
+    # The preview was the public page, under a line saying it is one, with the way back (it had none).
+    banner, rest = html(preview).split("<main")[1].split("</div>", 1)
+    back = f'href="/console/events/{event_id}?lang=nl"'
+    assert "Voorbeeld" in banner and back in banner
+    public_main = html(public).split("<main")[1]
+    assert back not in public_main and public_main.split("</h1>", 1)[1] == rest.split("</h1>", 1)[1]
     actors = {e.actor for e in dynamodb_repo.list_audit(20) if e.target == f"event:{event_id}"}
     assert actors == {"an.staff@vlaanderen.be"}
 
