@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
 from email.parser import BytesParser
-from email.utils import parsedate_to_datetime
+from email.utils import parseaddr, parsedate_to_datetime
 
 LINK = re.compile(r"(?:https?|webcal)://[^\s<>\"']+")
 TRAILING = ".,;:!?)]}'\""
@@ -102,14 +102,15 @@ def _text_body(message) -> str:
 
 
 def _once(addresses: list[str]) -> list[str]:
-    """Each address once, in order: moto adds the message's own To to the destinations the sender named."""
-    seen: set[str] = set()
-    kept = []
+    """Each address once, in order: moto adds the message's own To ("An Peeters <an@example.be>") to the
+    destinations the sender named (``an@example.be``). Kept with its name, where one came with it."""
+    kept: dict[str, str] = {}
     for address in addresses:
-        if address.lower() not in seen:
-            seen.add(address.lower())
-            kept.append(address)
-    return kept
+        name, bare = parseaddr(address)
+        key = (bare or address).lower()
+        if key not in kept or (name and not parseaddr(kept[key])[0]):
+            kept[key] = address
+    return list(kept.values())
 
 
 def _from_raw(item: dict) -> OutboxMail:

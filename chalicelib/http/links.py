@@ -159,13 +159,22 @@ def cancel_registration(token, event_id):
     if not confirmed_step():
         event, registration = _registration(token, event_id, unconfirmed_ok=True)
         lang = page_language()
-        about = (i18n.gettext("You are about to cancel your registration for %(title)s, which is not confirmed.", lang)
-                 if registration.status == "pending" else
-                 i18n.gettext("You are about to cancel your registration for %(title)s. If the event is full, your seat goes to the next person on the waiting list.", lang))
+        # Said as it is for each: a seat to give back, a place in line, or only a mail when registration opens.
+        about = {
+            "pending": i18n.gettext("You are about to cancel your registration for %(title)s, which is not "
+                                    "confirmed.", lang),
+            "waitlisted": i18n.gettext("You are about to leave the waiting list for %(title)s.", lang),
+            "interested": i18n.gettext("You are about to cancel your request for %(title)s: we will not mail you "
+                                       "when registration opens.", lang),
+        }.get(registration.status) or i18n.gettext(
+            "You are about to cancel your registration for %(title)s. If the event is full, your seat goes to the "
+            "next person on the waiting list.", lang)
+        interested = registration.status == "interested"
         return page("are_you_sure.html", switch_path=_manage_path(token),
-                    heading=_("Cancel this registration?"),
+                    heading=_("Cancel this request?") if interested else _("Cancel this registration?"),
                     message=pages.with_title(about, event, lang),
-                    button=_("Yes, cancel my registration"), action=current().path.format(
+                    button=_("Yes, cancel my request") if interested else _("Yes, cancel my registration"),
+                    action=current().path.format(
                         token=token, event_id=event_id) + lang_query(), back_url=back)
     manage.cancel_registration(get_repo(), token, event_id, now=times.now(), key=get_keys(),
                                mailer=get_mailer(), base_url=get_settings().base_url)

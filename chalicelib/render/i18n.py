@@ -104,6 +104,9 @@ def _environment(lang: str):
     env.filters["hour"] = lambda instant, tz=times.DEFAULT_ZONE: format_hour(instant, tz, lang)
     env.filters["until"] = lambda end, start, tz=times.DEFAULT_ZONE: format_until(end, start, tz, lang)
     env.filters["paragraphs"] = paragraphs
+    # An instant as a report gives it (ISO text, or None), as people read it.
+    env.filters["instant"] = lambda text: format_when(times.parse_instant(text, "at"), times.DEFAULT_ZONE, lang,
+                                                      "short") if text else "–"
     env.filters["summary"] = summary
     env.globals["ics_name"] = lambda method="REQUEST", event_id=None: attachment_name(method, lang, event_id)
     return env

@@ -187,3 +187,8 @@ def test_a_persons_mails_are_listed_in_words_with_the_events_title_and_a_readabl
     assert "confirm_request" not in mails and WEBINAR not in mails and "T1" not in mails
     english = html(staff.get("/console/people?email=an@example.be&lang=en"))
     assert "<strong>Request to confirm</strong>" in english and "Sent, " in english
+    # So are the registrations and the profile's times: "Plaats" (a seat), not `confirmed`, nor ISO text.
+    registrations = page.split("<h3>")[1].split("</ul>")[0]
+    assert "Webinar Smart Region: Plaats (" in registrations and "confirmed" not in registrations
+    facts = page.split('<dl class="facts">')[1].split("</dl>")[0]
+    assert "+01:00" not in facts and "T12:" not in facts and "2026" in facts

@@ -47,6 +47,7 @@ def test_a_request_for_an_event_not_open_yet_says_so_before_the_button_and_in_it
     assert said < button and "Confirm my address" in mail.html
     page = client.http.get(confirm_path(mailer) + "?lang=en").body.decode()
     assert "wants to hear when registration opens" in page and "Confirm my address" in page
+    assert "<h1>Confirm your address</h1>" in page and "Confirm your registration" not in page  # it said both
     assert page.index("Registration is not open yet") < page.index('type="submit"')
     # With an open event beside it, both are said, each in its place, before the button.
     post_form(client, email="bo@example.be", event_ids=[WEBINAR, DAY], language="en")

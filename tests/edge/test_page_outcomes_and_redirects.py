@@ -347,3 +347,18 @@ def test_a_cancelled_event_stays_on_the_front_page_marked_cancelled_until_its_da
     assert "Geannuleerd" in html(client.http.get("/?lang=nl"))
     clock.set(clock() + timedelta(days=400))  # after its day it is gone
     assert 'id="cancelled"' not in html(client.http.get("/?lang=en"))
+
+
+def test_cancelling_a_request_to_hear_when_registration_opens_says_no_seat_is_given_back(client, staff_headers,
+                                                                                        mailer):
+    """It said "your registration ... your seat goes to the next person on the waiting list": there is no seat."""
+    publish(client, staff_headers, webinar_data(), day_data(registration_opens_at="2027-03-01T09:00:00+01:00"))
+    post_form(client, event_ids=[DAY])
+    client.http.post(confirm_path(mailer), headers=FORM, body="")
+    manage = link(mailer.to("an@example.be")[-1], "/manage/")
+    page = html(client.http.post(f"{manage}/events/{DAY}/cancel?lang=en", headers=FORM, body=""))
+    assert heading(page) == "Cancel this request?"
+    assert "we will not mail you when registration opens" in lead(page)
+    assert "seat" not in lead(page) and "registration for" not in lead(page)
+    dutch = html(client.http.post(f"{manage}/events/{DAY}/cancel?lang=nl", headers=FORM, body=""))
+    assert "wachtlijst" not in lead(dutch) and "Ja, annuleer mijn aanvraag" in dutch

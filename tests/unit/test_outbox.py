@@ -25,3 +25,12 @@ def test_the_outbox_lists_each_recipient_once():
                                  "destinations": {"ToAddresses": ["bo@example.be"], "CcAddresses": ["bo@example.be"]}}]}}
     mails = outbox.parse(data)
     assert sorted(m.recipients for m in mails) == [["an@example.be"], ["bo@example.be"]]
+
+
+def test_the_outbox_lists_a_named_recipient_once_with_their_name():
+    """moto adds "An Peeters <an@example.be>" (the To) to ``an@example.be`` (the destination): listed twice."""
+    data = {"ses": {"RawMessage": [{"id": "1", "source": "smartregionoffice@vlaanderen.be",
+                                    "destinations": ["an@example.be", "An Peeters <an@example.be>"],
+                                    "raw_data": _raw("An Peeters <an@example.be>")}]}}
+    [mail] = outbox.parse(data)
+    assert mail.recipients == ["An Peeters <an@example.be>"]

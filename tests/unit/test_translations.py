@@ -76,13 +76,15 @@ def _texts(domain: str) -> list[tuple[str, str]]:
 @pytest.mark.parametrize("domain", ["messages", "mail"])
 def test_the_dutch_texts_speak_in_one_voice(domain):
     """"je kunt", never "kan je" or "kun je"; "klik", never "druk (op)"; "begint morgen"; the comma closing
-    "waarvoor je bent ingeschreven"; "inschrijving" singular where one registration is meant."""
+    "waarvoor je bent ingeschreven"; "inschrijving" singular where one registration is meant ("zodra ze
+    opengaat", never "zodra ze openen"); "Iemand, wellicht jij", never "waarschijnlijk jij" beside it."""
     import re
 
     problems = []
     for msgid, text in _texts(domain):
         for pattern in (r"\b[Kk](?:an|un) je\b(?! evenementen)", r"\b[Dd]ruk(?:t)?\b", r"over 1 dag",
-                        r"waarvoor je bent ingeschreven (?!\w*,)[a-z]", r"[Dd]e inschrijvingen (?:zijn|openen)"):
+                        r"waarvoor je bent ingeschreven (?!\w*,)[a-z]", r"[Dd]e inschrijvingen (?:zijn|openen)",
+                        r"\bze openen\b", r"waarschijnlijk jij"):
             if re.search(pattern, text):
                 problems.append((pattern, text))
         if re.search(r"Can you not|Cannot make it", msgid):
