@@ -196,7 +196,15 @@ def resend_from_manage(token):
 
 @page_route(links, "/manage/{token}/events/{event_id}/register", methods=["GET"])
 def register_page(token, event_id):
-    event, _registration_ = _registration(token, event_id)
+    from chalicelib.services import manage
+
+    try:
+        event, _registration_ = _registration(token, event_id)
+    except NotFound:  # one offered on the manage page, with no registration yet
+        view = manage.manage_view(get_repo(), token, base_url=get_settings().base_url, key=get_keys())
+        event = next((e for e in view.offered if e.id == event_id), None)
+        if event is None:
+            raise
     lang = page_language()
     return page("button_page.html", heading=_("Register"),
                 message=pages.with_title(i18n.gettext("Register for %(title)s.", lang), event, lang),

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import config, times, tokens
@@ -15,10 +16,11 @@ from chalicelib.ports import Mailer, Repository
 from chalicelib.render.ical import build_calendar, feed_etag, invitation
 from chalicelib.render.mails import person_links
 from chalicelib.services.mailing import Outcome, _mail_calendar_removal, _mail_outcomes
-from chalicelib.services.people import RETRIES, _change_person, _events_by_id, person_for_token
+from chalicelib.services.people import (RETRIES, UNCONFIRMED_RETENTION, _change_person, _events_by_id,
+                                        _keep_person_until, person_for_token)
 from chalicelib.services.public_feed import not_modified
 from chalicelib.services.seats import _cancel, _place_again, promote_waiting
-from chalicelib.services.views import ManageView, _person_view
+from chalicelib.services.views import ManageView, _person_view, offered_events
 
 
 def manage_view(repo: Repository, token: str, *, base_url: str, key: bytes, now: datetime | None = None) -> ManageView:
@@ -117,11 +119,49 @@ def cancel_registration(repo: Repository, token: str, event_id: str, *, key: byt
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _new_registration(repo: Repository, token: str, event_id: str, key: bytes,
+                      now: datetime) -> tuple[Person, Event, Registration]:
+    """A registration made by the person of a manage link for an event they have none for (``offered_events``),
+    listed on their profile in the same write, for ``register_from_link`` to place at once.
+
+    It is written as "cancelled", the one status that holds no place and counts for nothing: placed from
+    there as a cancelled one is when registered again, and a double click's other request, finding it so,
+    places the same one (one wins, the other says "already"). Not "pending": that waits for a confirm
+    link, and the link itself proves the address; a confirmed person's name is their own word. NotFound when
+    the event is not one offered to them.
+    """
+    for attempt in range(RETRIES):
+        person = person_for_token(repo, "manage", token, key=key)
+        event = _events_by_id(repo).get(event_id)
+        if event is None or event not in offered_events(repo, person, now):
+            raise NotFound("event_id: you have no registration for this event")
+        reg = Registration(event_id=event.id, person_id=person.id, email=person.email, name=person.name,
+                           organisation=person.organisation, language=person.language, status="cancelled",
+                           registered_at=now, updated_at=now, expires_at=now + UNCONFIRMED_RETENTION)
+        listed = replace(person, event_ids=person.event_ids | {event.id},
+                         updated_at=max(now, person.updated_at + timedelta(microseconds=1)),
+                         expires_at=max(person.expires_at or now, now + UNCONFIRMED_RETENTION))
+        try:
+            repo.save_subscription(listed, previous=person, registrations=[reg], token=None, now=now)
+            return listed, event, reg
+        except Conflict:  # the profile changed meanwhile, or a double click's other request made it first
+            found = repo.get_registrations(person.id, [event_id]).get(event_id)
+            if found is not None:
+                return _own_registration(repo, token, event_id, key)
+            if attempt == RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def register_from_link(repo: Repository, mailer: Mailer, token: str, event_id: str, *,
                        base_url: str, key: bytes, settings: config.Settings, now: datetime | None = None) -> Outcome:
-    """Register an interested person with one click, now that registration is open."""
+    """Register with one click: an interested person, now that registration is open; or a confirmed person for
+    an event offered on their manage page (``offered_events``)."""
     now = now or times.now()
-    person, event, reg = _own_registration(repo, token, event_id, key)
+    try:
+        person, event, reg = _own_registration(repo, token, event_id, key)
+    except NotFound:
+        person, event, reg = _new_registration(repo, token, event_id, key, now)
     if reg.status in ("confirmed", "waitlisted"):
         return Outcome(event, "already", reg.status)
     if reg.status == "pending":
@@ -137,6 +177,8 @@ def register_from_link(repo: Repository, mailer: Mailer, token: str, event_id: s
     if status == "waitlisted" and person.id in promote_waiting(repo, event.id, now=now, quiet_for=person.id):
         status = "confirmed"  # a seat was free, owed to the people waiting first: they were ahead, and it was theirs
     outcome = Outcome(event, status)
+    # A new registration's seat keeps the profile as long as it (a confirm does the same).
+    person = _keep_person_until(repo, person, [event], now, settings=settings) or person
     _mail_outcomes(mailer, person, [outcome], person_links(person, base_url, key), base_url, now, repo=repo)
     return outcome
 

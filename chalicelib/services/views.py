@@ -43,10 +43,25 @@ class ManageView:
     # the join link, as the confirmation had them (``CalendarLinks.for_seat``); and that mail's invitation.
     calendar: dict[str, CalendarLinks] = field(default_factory=dict)
     invites: dict[str, str] = field(default_factory=dict)  # event id -> its invitation's address (invite.ics)
+    offered: tuple[Event, ...] = ()  # events to register for with one click (``offered_events``)
 
     @property
     def unconfirmed_ids(self) -> frozenset[str]:
         return frozenset(e.id for e in self.unconfirmed)
+
+
+def offered_events(repo: Repository, person: Person, now: datetime, regs: dict[str, Registration] | None = None,
+                   events: dict[str, Event] | None = None) -> list[Event]:
+    """The events a confirmed person may register for with one click from their manage page: published, open
+    for registration now, and with no registration of theirs (or a cancelled one), soonest first."""
+    if person.confirmed_at is None:
+        return []  # the name on a profile never confirmed is anyone's word: the form and its mail are the way
+    if regs is None:
+        regs = repo.get_registrations(person.id, sorted(person.event_ids))
+    return sorted((e for e in (events if events is not None else _events_by_id(repo)).values()
+                   if e.status == "published" and e.is_registration_open(now) and _can_register(e, now)
+                   and (e.id not in regs or regs[e.id].status == "cancelled")),
+                  key=lambda e: (e.starts_at, e.id))
 
 
 def _linked_events(repo: Repository, person: Person, regs: dict[str, Registration], now: datetime) -> frozenset[str]:
@@ -105,7 +120,8 @@ def _person_view(repo: Repository, person: Person, *, base_url: str, key: bytes,
                       places={e: p for e, p in places.items() if p},
                       calendar={e.id: add_to_calendar_links(e, lang=person.language, base_url=base_url,
                                                             include_join_link=True) for e in seats},
-                      invites={e.id: f"{links.manage}/events/{e.id}/invite.ics" for e in seats})
+                      invites={e.id: f"{links.manage}/events/{e.id}/invite.ics" for e in seats},
+                      offered=tuple(offered_events(repo, person, now, regs, events)) if pending else ())
 
 
 def _place_in_line(repo: Repository, event_id: str, reg: Registration) -> int | None:

@@ -298,3 +298,23 @@ def test_a_forged_or_mistyped_link_is_still_not_found(client, erased_links):
     # A manage token is no unsubscribe token: each link works for its own purpose only.
     token = manage.rsplit("/", 1)[1]
     assert "Link not found" in html(client.http.get(f"/unsubscribe/{token}?lang=en"))
+
+
+# ------------------------------------------- 6. register for another event from the manage page
+
+
+def test_the_manage_page_offers_the_other_open_events_with_a_button_that_registers_at_once(
+        client, subscribe_and_confirm, mailer, dynamodb_repo):
+    """"Register for another event" led to the form: typing everything again, and another confirmation mail."""
+    path = subscribe_and_confirm("an@example.be", [WEBINAR])
+    more = section(html(client.http.get(path + "?lang=en")), "Register for another event")
+    assert "Smart Region Day" in more and f'action="{path}/events/{DAY}/register?lang=en"' in more
+    assert "no new confirmation is needed" in more
+    sent = len(mailer.to("an@example.be"))
+    done = client.http.post(f"{path}/events/{DAY}/register?lang=en", headers=FORM, body="")
+    assert done.status_code == 200 and heading(html(done)) == "You are registered"
+    assert [m.kind for m in mailer.to("an@example.be")[sent:]] == ["confirmed"]  # no confirmation request
+    page = html(client.http.get(path + "?lang=nl"))
+    assert "Smart Region Dag" in page.split('<ul class="registrations">')[1]  # among their registrations now
+    assert 'id="more"' not in page  # nothing else to offer
+    assert person(dynamodb_repo).event_ids == {WEBINAR, DAY}

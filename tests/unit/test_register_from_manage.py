@@ -1,0 +1,107 @@
+"""A confirmed person registers for another open event from their manage page, with one click.
+
+A new user walked it: "Register for another event" led to the public form, to type everything again and
+wait for another confirmation mail (which counted towards the mail limit). The manage link proves the
+address, so the page now offers the open events with a button each.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from chalicelib import tokens
+from chalicelib.errors import NotFound
+from chalicelib.render.mails import person_links
+from chalicelib.services import events, manage, privacy, seats
+from tests.conftest import KEY, SETTINGS, day_data, webinar_data
+from tests.support.sending import BASE, DAY, WEBINAR, register
+
+
+@pytest.fixture
+def published(repo):
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
+    events.create_event(repo, day_data(capacity=1), actor="test", base_url=SETTINGS.base_url)
+    events.create_event(repo, webinar_data(id="concept", status="draft"), actor="test", base_url=SETTINGS.base_url)
+    return repo
+
+
+def manage_token(mailer, address="an@example.be"):
+    return re.search(r"/manage/([\w.-]+)", mailer.to(address)[-1].text).group(1)
+
+
+def click(repo, mailer, token, event_id):
+    return manage.register_from_link(repo, mailer, token, event_id, base_url=BASE, key=KEY, settings=SETTINGS)
+
+
+def test_a_confirmed_person_registers_for_another_open_event_with_one_click_and_no_new_confirmation(published,
+                                                                                                  mailer):
+    repo = published
+    register(repo, mailer, "an@example.be", [WEBINAR])
+    token = manage_token(mailer)
+    assert [e.id for e in manage.manage_view(repo, token, base_url=BASE, key=KEY).offered] == [DAY]  # no draft
+    outcome = click(repo, mailer, token, DAY)
+    assert outcome.status == "confirmed"
+    person = privacy.find_person(repo, "an@example.be", key=KEY)
+    assert DAY in person.event_ids  # listed on the profile: access and erasure find it
+    assert repo.get_registrations(person.id, [DAY])[DAY].status == "confirmed"
+    assert repo.get_event(DAY).seats_taken == 1
+    assert [m.kind for m in mailer.to("an@example.be")] == ["confirm_request", "confirmed", "confirmed"]
+    assert person.expires_at >= repo.get_registrations(person.id, [DAY])[DAY].expires_at  # kept as long
+    assert [m["kind"] for m in privacy.export_person(repo, person)["mails"]
+            if m["event_ids"] == [DAY] and m["state"] == "sent"] == ["confirmed"]
+    assert manage.manage_view(repo, token, base_url=BASE, key=KEY).offered == ()
+
+
+def test_a_full_event_offered_puts_them_on_its_waiting_list(published, mailer):
+    repo = published
+    register(repo, mailer, "bo@example.be", [DAY])  # the one seat
+    register(repo, mailer, "an@example.be", [WEBINAR])
+    assert click(repo, mailer, manage_token(mailer), DAY).status == "waitlisted"
+
+
+def test_a_double_click_registers_once_and_the_second_says_already(published, mailer, monkeypatch):
+    repo = published
+    register(repo, mailer, "an@example.be", [WEBINAR])
+    token = manage_token(mailer)
+    mailer.sent.clear()
+    real, clicks = seats.place, []
+
+    def second_click_first(*args, **kwargs):
+        if not clicks:  # both requests made or found the registration; the other one places it first
+            clicks.append(None)
+            clicks[0] = click(repo, mailer, token, DAY)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(seats, "place", second_click_first)
+    outcome = click(repo, mailer, token, DAY)
+    assert sorted([clicks[0].status, outcome.status]) == ["already", "confirmed"]
+    assert repo.get_event(DAY).seats_taken == 1
+    assert [m.kind for m, _ in mailer.sent] == ["confirmed"]
+
+
+def test_a_person_who_never_confirmed_is_offered_nothing_and_cannot_register_by_link(published, mailer):
+    """Their profile's name is whatever someone typed into the form: the form and its confirmation are the way."""
+    repo = published
+    from chalicelib.services import subscribe
+
+    subscribe.subscribe(repo, mailer, {"email": "an@example.be", "name": "Mallory", "event_ids": [WEBINAR],
+                                       "consent": True}, base_url=BASE, key=KEY, settings=SETTINGS)
+    person = repo.get_person(tokens.person_id_for("an@example.be", KEY))
+    token = person_links(person, BASE, KEY).manage.rsplit("/", 1)[1]
+    assert manage.manage_view(repo, token, base_url=BASE, key=KEY).offered == ()
+    with pytest.raises(NotFound):
+        click(repo, mailer, token, DAY)
+    assert repo.get_registrations(person.id, [DAY]) == {}
+
+
+def test_no_registration_is_made_for_a_draft_or_an_unknown_event(published, mailer):
+    repo = published
+    register(repo, mailer, "an@example.be", [WEBINAR])
+    token = manage_token(mailer)
+    for event_id in ("concept", "nope"):
+        with pytest.raises(NotFound):
+            click(repo, mailer, token, event_id)
+    person = privacy.find_person(repo, "an@example.be", key=KEY)
+    assert person.event_ids == {WEBINAR}
