@@ -65,6 +65,7 @@ VALUES = {
     "kind": {"webinar": N_("Online"), "in_person": N_("In person")},
     "audience": {"confirmed": N_("confirmed"), "waitlisted": N_("waiting list"), "pending": N_("unconfirmed"),
                  "interested": N_("interested"), "cancelled": N_("cancelled")},
+    "pending": {"include": N_("yes")},
     "format": {"csv": N_("CSV download"), "excel": N_("Excel download"), "console": N_("list in the console"),
                "xlsx": N_("Excel download"), "json": N_("JSON download")},
 }
