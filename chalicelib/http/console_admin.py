@@ -11,7 +11,7 @@ from chalicelib.http.console import back_to, console_page, console_route, field
 from chalicelib.http.request import current, form_fields, page_language
 from chalicelib.http.responses import _
 from chalicelib.model.event import ID_PATTERN
-from chalicelib.render import console_forms, pages
+from chalicelib.render import console_audit, console_forms, pages
 from chalicelib.wiring import get_keys, get_mailer, get_repo, get_settings
 
 console_admin = Blueprint(__name__)
@@ -78,8 +78,11 @@ def audit(who):
     """The audit log, newest first; ``?event=<id>`` or ``?actor=<who>`` narrow it."""
     event_id, actor = _query("event"), _query("actor")
     target = f"event:{event_id}" if event_id and ID_PATTERN.match(event_id) else None
-    entries = get_repo().list_audit(AUDIT_LIMIT, actor=actor or None, target=target)
-    return console_page("audit.html", who, entries=entries, event_id=event_id if target else "", actor=actor,
+    repo = get_repo()
+    entries = repo.list_audit(AUDIT_LIMIT, actor=actor or None, target=target)
+    events = {e.id: e for e in repo.list_events()} if any(e.target.startswith("event:") for e in entries) else {}
+    rows = console_audit.entry_rows(entries, events, page_language())
+    return console_page("audit.html", who, entries=rows, event_id=event_id if target else "", actor=actor,
                         limit=AUDIT_LIMIT)
 
 

@@ -101,11 +101,36 @@ def test_the_audit_log_newest_first_by_event_or_staff_member(staff, published, c
     clock.set(clock() + timedelta(seconds=1))
     staff.post(f"/console/events/{WEBINAR}/cancel", {"message_nl": ""})
     page = html(staff.get("/console/audit?lang=en"))
-    assert page.index("event.cancel") < page.index("event.create")
+    assert page.index("Cancelled the event") < page.index("Created the event")
     mine = html(staff.get(f"/console/audit?actor={STAFF}&lang=en"))
-    assert "event.cancel" in mine and "event.create" not in mine  # created by the API token "tester"
+    assert "Cancelled the event" in mine and "Created the event" not in mine  # created by the API token "tester"
     by_event = html(staff.get("/console/audit?event=smart-region-dag-2027&lang=en"))
-    assert "event:smart-region-dag-2027" in by_event and "event.cancel" not in by_event
+    assert '<a href="/console/events/smart-region-dag-2027?lang=en">Smart Region Day' in by_event
+    assert "Cancelled the event" not in by_event
+
+
+def test_the_audit_log_reads_as_words_in_brussels_time(staff, published, client, staff_headers, clock):
+    """A change shows "field: before → after" in the page's language, instants in Brussels time, never the
+    stored dict or its UTC ISO text; an action in words; the event by its title, linked to its page."""
+    from datetime import timedelta
+
+    moved = '{"starts_at": "2027-01-14T09:00:00+01:00", "capacity": 40}'
+    assert client.http.patch(f"/staff/events/{WEBINAR}", headers=staff_headers, body=moved).status_code == 200
+    clock.set(clock() + timedelta(seconds=1))
+    page = html(staff.get("/console/audit?lang=en"))
+    entry = page.split("Changed the event")[1].split("</li>\n")[0]
+    assert "Starts: Thu 14 Jan 2027, 10:00 → Thu 14 Jan 2027, 09:00" in entry
+    assert "Seats: – → 40" in entry
+    assert f'<a href="/console/events/{WEBINAR}?lang=en">Smart Region webinar</a>' in entry
+    assert "{'" not in page and "T09:00:00" not in page and "event.change" not in page
+    dutch = html(staff.get("/console/audit?lang=nl"))
+    entry = dutch.split("Wijzigde het evenement")[1].split("</li>\n")[0]
+    assert "Begint: do 14 jan 2027, 10:00 → do 14 jan 2027, 09:00" in entry
+    assert "Webinar Smart Region" in entry and "Wie" in dutch and "Wanneer" in dutch
+    staff.get("/console/people?email=nobody@example.be&lang=en")
+    looked_up = html(staff.get("/console/audit?lang=en"))
+    assert "Looked up a person" in looked_up and "Person found: no" in looked_up
+    assert "subscriber.access" not in looked_up and "found: False" not in looked_up
 
 
 def test_admins_add_and_remove_staff_members(staff, client, mailer, dynamodb_repo):

@@ -257,3 +257,19 @@ def test_the_event_pages_list_of_what_you_can_do_has_one_action_a_line(signed_in
             assert below["y"] >= above["y"] + above["height"] - 1, (width, boxes)
     finally:
         page.close()
+
+
+def test_the_audit_log_shows_every_entry_whole_on_a_phone(signed_in, live_server):
+    """Each entry stacked within the 360 px screen, its details included: no box to scroll sideways (the
+    table scrolled inside one, its details past the edge)."""
+    context, staff, person = signed_in
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server.url}/console/audit")
+        assert page.locator("main li dl").count() >= 1
+        wide = page.evaluate("""() => [...document.querySelectorAll('main *')]
+            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 || e.scrollWidth > e.clientWidth + 1)
+            .map(e => e.tagName + '.' + e.className)""")
+        assert wide == []
+    finally:
+        page.close()
