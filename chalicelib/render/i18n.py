@@ -108,6 +108,9 @@ def _environment(lang: str):
     env.filters["instant"] = lambda text: format_when(times.parse_instant(text, "at"), times.DEFAULT_ZONE, lang,
                                                       "short") if text else "–"
     env.filters["summary"] = summary
+    # An event's title with its day, as subjects name it: a monthly webinar keeps its title.
+    env.filters["dated"] = lambda event: \
+        f"{event.title_in(lang)} ({format_short_day(event.starts_at, event.timezone, lang)})"
     env.globals["ics_name"] = lambda method="REQUEST", event_id=None: attachment_name(method, lang, event_id)
     return env
 
@@ -179,6 +182,13 @@ def format_day(instant: datetime, tz: str, lang: str) -> str:
     from babel.dates import format_datetime
 
     return format_datetime(instant.astimezone(times.stored_zone(tz)), "EEEE d MMMM y", locale=_babel_locale(lang))
+
+
+def format_short_day(instant: datetime, tz: str, lang: str) -> str:
+    """A day, short: "14 jan." / "14 Jan"."""
+    from babel.dates import format_datetime
+
+    return format_datetime(instant.astimezone(times.stored_zone(tz)), "d MMM", locale=_babel_locale(lang))
 
 
 def format_hour(instant: datetime, tz: str, lang: str) -> str:

@@ -38,7 +38,7 @@ def test_a_message_goes_once_to_each_person_in_the_audience_and_to_no_one_else(f
     tick(full_day, mailer, PINNED_NOW + timedelta(minutes=6))
     [mail] = messages_to(mailer, "an@example.be")
     assert messages_to(mailer, "bo@example.be") == []
-    assert mail.subject == "Smart Region Dag: De slides staan online"
+    assert mail.subject == "Smart Region Dag (3 jun): De slides staan online"
     assert "De slides staan op de pagina." in mail.text and "Dag An Peeters" in mail.text and "Dit bericht gaat over:" in mail.text
     assert "<p>De slides staan op de pagina.</p>" in mail.html
 
@@ -106,7 +106,7 @@ def test_writing_to_people_is_audited_and_shows_in_their_access_report(full_day,
 
 def test_the_preview_shows_the_mail_in_both_languages_and_plans_nothing(full_day, mailer):
     shown = messages.preview(full_day, DAY, MESSAGE, base_url=SETTINGS.base_url)
-    assert shown["nl"]["subject"] == "Smart Region Dag: De slides staan online"
+    assert shown["nl"]["subject"] == "Smart Region Dag (3 jun): De slides staan online"
     assert shown["en"]["subject"].endswith(": The slides are online")
     assert "Hello First Last" in shown["en"]["text"] and "The slides are on the page." in shown["en"]["html"]
     tick(full_day, mailer, PINNED_NOW + timedelta(minutes=2))

@@ -111,7 +111,7 @@ def test_confirming_a_second_link_for_an_interest_shows_no_join_link_and_promise
         assert "meet.example.org" not in mail.text + mail.html  # the join link is for confirmed registrants
         assert "invite.ics" not in mail.text + mail.html and not mail.attachments
         assert "You are registered" not in mail.text and "Je bent ingeschreven" not in mail.text
-        assert mail.subject == "Inschrijving nog niet open: Webinar Smart Region"
+        assert mail.subject == "Inschrijving nog niet open: Webinar Smart Region (1 feb)"
 
 
 def test_confirming_twice_into_a_seat_mails_the_join_link_and_the_calendar_both_times(repo, mailer):
@@ -790,13 +790,13 @@ def test_subjects_say_confirmed_or_registered_only_when_every_seat_is_taken(repo
     _waitlisted_cy(repo, mailer, clock)
     subscribe(repo, mailer, email="cy@x.be", event_ids=["smart-region-dag-2027"], language="nl")  # the form again
     assert mailer.to("cy@x.be")[-1].kind == "already_registered"
-    assert mailer.to("cy@x.be")[-1].subject == "Niets gewijzigd – Op de wachtlijst: Smart Region Dag"
+    assert mailer.to("cy@x.be")[-1].subject == "Niets gewijzigd – Op de wachtlijst: Smart Region Dag (3 jun)"
     # Dee confirms the webinar (a seat) and the full day (the waiting list) with one link.
     subscribe(repo, mailer, email="dee@x.be", event_ids=["smart-region-dag-2027", "webinar-2027-01-14"], language="nl")
     confirm_last(repo, mailer, "dee@x.be")
     mail = mailer.to("dee@x.be")[-1]
     assert mail.kind == "confirmed" and mail.subject.startswith("Ingeschreven: ") and \
-        mail.subject.endswith("; Op de wachtlijst: Smart Region Dag")
+        mail.subject.endswith("; Op de wachtlijst: Smart Region Dag (3 jun)")
     # One seat alone is "confirmed"; the form again with only seats is "already registered".
     subscribe(repo, mailer, email="eve@x.be", event_ids=["webinar-2027-01-14"], language="nl")
     confirm_last(repo, mailer, "eve@x.be")
