@@ -362,3 +362,11 @@ def test_cancelling_a_request_to_hear_when_registration_opens_says_no_seat_is_gi
     assert "seat" not in lead(page) and "registration for" not in lead(page)
     dutch = html(client.http.post(f"{manage}/events/{DAY}/cancel?lang=nl", headers=FORM, body=""))
     assert "wachtlijst" not in lead(dutch) and "Ja, annuleer mijn aanvraag" in dutch
+
+
+def test_the_check_your_mail_page_also_speaks_to_someone_registered_already(client, published, mailer):
+    """The form sent again for an event already registered mails "you are already registered", with no link to
+    open; the page (the same for every address, so it tells no one who is registered) said only "open the link"."""
+    response = post_form(client, "/subscriptions?lang=en")
+    page = html(client.http.get(response.headers["Location"]))
+    assert "Were you registered already? Then the email says so, and there is nothing to confirm." in page
