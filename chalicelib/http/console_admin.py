@@ -28,6 +28,13 @@ def _query(name: str) -> str:
 # -------------------------------------------------------------------- people
 
 
+def _report_in_words(report: dict) -> dict:
+    """The access report's events named with their day, and its mails in words, for the People page."""
+    lang = page_language()
+    names = console_forms.event_names(report, {e.id: e for e in get_repo().list_events()}, lang)
+    return {"names": names, "mails": console_forms.mail_rows(report, lang, names)}
+
+
 @console_route(console_admin, "/console/people", methods=["GET"])
 def people(who):
     """Look a person up by address: everything held about them (the access report; the lookup is audited)."""
@@ -45,7 +52,7 @@ def people(who):
     except NotFound:
         return console_page("people.html", who, 404, email=email, report=None, errors={}, done=False, unknown=True)
     return console_page("people.html", who, email=email, report=report, errors={}, done=False,
-                        mails=console_forms.mail_rows(report, page_language()))
+                        **_report_in_words(report))
 
 
 @console_route(console_admin, "/console/people/erase", methods=["POST"])
@@ -64,7 +71,7 @@ def erase(who):
         report = privacy.access_for_staff(get_repo(), email, actor=who.actor, key=get_keys())
         return console_page("people.html", who, 400, email=email, report=report, done=False,
                             errors={"email_again": _("Type the same address again to erase this person.")},
-                            again=again, mails=console_forms.mail_rows(report, page_language()))
+                            again=again, **_report_in_words(report))
     privacy.erase_for_staff(get_repo(), email, actor=who.actor, key=get_keys(), mailer=get_mailer(),
                             base_url=get_settings().base_url)
     return back_to("/console/people", done="erased")

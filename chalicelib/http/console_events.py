@@ -112,7 +112,8 @@ def preview(who, event_id):
     says it is a preview, with the way back to the console."""
     event = events.get_event(get_repo(), event_id)
     shown = replace(event, status="published") if event.status == "draft" else event
-    return page("event.html", event=shown, state=pages.registration_state(shown, times.now()), preview_of=event.id)
+    return page("event.html", event=shown, state=pages.registration_state(shown, times.now()), preview_of=event.id,
+                preview_draft=event.status == "draft")
 
 
 @console_route(console_events, "/console/events/{event_id}/publish", methods=["POST"])

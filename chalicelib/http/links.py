@@ -112,7 +112,7 @@ def _manage_path(token: str) -> str:
 # What a button of the manage page did, shown on the page it leads back to
 # (post, redirect, get): ?done=<one of these>. The notice is worded from the
 # state read, so a crafted ?done= cannot make the page claim what is not so.
-MANAGE_DONE = ("mail", "language", "stopped", "cancelled")
+MANAGE_DONE = ("mail", "language", "stopped", "cancelled", "cancelled_request")
 
 
 @page_route(links, "/manage/{token}", methods=["GET"])
@@ -123,10 +123,13 @@ def manage_page(token):
     params = current().query_params or {}
     done = params.get("done")
     # A cancel names its event: the notice is said only if that registration is cancelled indeed.
-    cancelled = next((event for event, registration in view.registrations
-                      if event.id == params.get("event") and registration.status == "cancelled"), None)
+    cancelled, held_a_seat = None, False
+    for event, registration in view.registrations:
+        if event.id == params.get("event") and registration.status == "cancelled":
+            # Only a seat held puts an entry in a calendar: a request to hear when registration opens did not.
+            cancelled, held_a_seat = event, registration.confirmed_at is not None
     return page("manage.html", token=token, view=view, now=times.now(), done=done if done in MANAGE_DONE else None,
-                cancelled_event=cancelled)
+                cancelled_event=cancelled, held_a_seat=held_a_seat)
 
 
 def _back_to_manage(token: str, done: str, event_id: str | None = None) -> Response:
@@ -176,10 +179,14 @@ def cancel_registration(token, event_id):
                     button=_("Yes, cancel my request") if interested else _("Yes, cancel my registration"),
                     action=current().path.format(
                         token=token, event_id=event_id) + lang_query(), back_url=back)
+    try:
+        interested = _registration(token, event_id, unconfirmed_ok=True)[1].status == "interested"
+    except NotFound:
+        interested = False  # the service says what there is to cancel
     manage.cancel_registration(get_repo(), token, event_id, now=times.now(), key=get_keys(),
                                mailer=get_mailer(), base_url=get_settings().base_url)
     # Redirect after POST: a reload shows the manage page (saying what was cancelled), never "resubmit the form?".
-    return _back_to_manage(token, "cancelled", event_id)
+    return _back_to_manage(token, "cancelled_request" if interested else "cancelled", event_id)
 
 
 @page_route(links, "/manage/{token}/resend", methods=["POST"], content_types=FORM_AND_PLAIN)

@@ -246,9 +246,18 @@ MAIL_STATES = {"sent": N_("sent"), "pending": N_("planned"), "claimed": N_("bein
                "failed": N_("could not be sent")}
 
 
-def mail_rows(report: dict[str, Any], lang: str) -> list[dict[str, str]]:
-    """The report's mails in words: what, about which events (their titles), sent or planned, and when."""
-    titles = {r["event_id"]: r["event_title"] or r["event_id"] for r in report["registrations"]}
+def event_names(report: dict[str, Any], events: dict[str, Event], lang: str) -> dict[str, str]:
+    """Each event the report names, as staff read it: its title in the page's language and its day ("Webinar
+    (14 jan)"): a monthly webinar keeps one title. An event gone since is named by its id."""
+    named = {r["event_id"] for r in report["registrations"]}
+    named |= {e for mail in report["mails"] for e in mail["event_ids"]}
+    return {e: f"{events[e].title_in(lang)} ({i18n.format_short_day(events[e].starts_at, events[e].timezone, lang)})"
+            if e in events else e for e in named}
+
+
+def mail_rows(report: dict[str, Any], lang: str, names: dict[str, str] | None = None) -> list[dict[str, str]]:
+    """The report's mails in words: what, about which events (``event_names``), sent or planned, and when."""
+    titles = names or {r["event_id"]: r["event_title"] or r["event_id"] for r in report["registrations"]}
     rows = []
     for mail in report["mails"]:
         kind, state = mail["kind"], mail["state"]

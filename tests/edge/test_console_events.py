@@ -51,6 +51,8 @@ def test_create_a_draft_edit_preview_publish(staff, dynamodb_repo, clock):
     assert "Voorbeeld" in banner and back in banner
     public_main = html(public).split("<main")[1]
     assert back not in public_main and public_main.split("</h1>", 1)[1] == rest.split("</h1>", 1)[1]
+    published = html(staff.get(f"/console/events/{event_id}/preview?lang=nl"))  # not "once published" any more
+    assert "de openbare pagina van het evenement" in published and "zodra ze gepubliceerd" not in published
     actors = {e.actor for e in dynamodb_repo.list_audit(20) if e.target == f"event:{event_id}"}
     assert actors == {"an.staff@vlaanderen.be"}
 

@@ -206,7 +206,7 @@ def test_a_persons_mails_are_listed_in_words_with_the_events_title_and_a_readabl
     items = [item.split("</li>")[0] for item in mails.split("<li>")[1:]]
     assert [item.split("</strong>")[0].removeprefix("<strong>") for item in items] == [
         "Vraag om te bevestigen", "Bevestiging", "Herinnering (1 dag vooraf)", "Herinnering (1 uur vooraf)"]
-    assert all(": Webinar Smart Region. " in item for item in items)  # the title in Dutch, not the id
+    assert all(": Webinar Smart Region (14 jan). " in item for item in items)  # title and day, not the id
     assert ["Verstuurd, " in item for item in items] == [True, True, False, False]
     assert all("Gepland, " in item for item in items[2:])
     assert "confirm_request" not in mails and WEBINAR not in mails and "T1" not in mails
@@ -214,6 +214,7 @@ def test_a_persons_mails_are_listed_in_words_with_the_events_title_and_a_readabl
     assert "<strong>Request to confirm</strong>" in english and "Sent, " in english
     # So are the registrations and the profile's times: "Plaats" (a seat), not `confirmed`, nor ISO text.
     registrations = page.split("<h3>")[1].split("</ul>")[0]
-    assert "Webinar Smart Region: Plaats (" in registrations and "confirmed" not in registrations
+    assert "Webinar Smart Region (14 jan): Plaats (" in registrations and "confirmed" not in registrations
+    assert "<dd>Nederlands</dd>" in page  # the language of our emails, not its code
     facts = page.split('<dl class="facts">')[1].split("</dl>")[0]
     assert "+01:00" not in facts and "T12:" not in facts and "2026" in facts

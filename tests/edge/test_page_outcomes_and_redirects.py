@@ -370,3 +370,18 @@ def test_the_check_your_mail_page_also_speaks_to_someone_registered_already(clie
     response = post_form(client, "/subscriptions?lang=en")
     page = html(client.http.get(response.headers["Location"]))
     assert "Were you registered already? Then the email says so, and there is nothing to confirm." in page
+
+
+def test_a_cancelled_request_to_hear_when_registration_opens_says_so_without_calendar_talk(client, staff_headers,
+                                                                                          mailer):
+    """It said "your registration ... is cancelled; remove it from your calendar": it was never in one."""
+    publish(client, staff_headers, webinar_data(), day_data(registration_opens_at="2027-03-01T09:00:00+01:00"))
+    post_form(client, event_ids=[DAY])
+    client.http.post(confirm_path(mailer), headers=FORM, body="")
+    manage = link(mailer.to("an@example.be")[-1], "/manage/")
+    page = html(client.http.get(manage + "?lang=en"))
+    assert "Cancel this request" in page and "Cancel this registration" not in page
+    done = client.http.post(f"{manage}/events/{DAY}/cancel?lang=en", headers=FORM, body="confirm=yes")
+    notice = html(client.http.get(done.headers["Location"])).split('role="status"')[1].split("</div>")[0]
+    assert "Your request for" in notice and "we will not mail you when registration opens" in notice
+    assert "calendar" not in notice
