@@ -169,8 +169,10 @@ def register_from_link(repo: Repository, mailer: Mailer, token: str, event_id: s
         # confirm link mailed for it, never by this link.
         raise AwaitingConfirmation("event_id: this registration waits for its confirmation: open the link in the "
                                    "email we sent")
-    if not event.is_registration_open(now):
+    if reg.status == "interested" and not event.is_registration_open(now):
         return Outcome(event, "interested" if event.registration_not_open_yet(now) else "closed")
+    # A cancelled one (or one just made) is placed as the form's would be: a seat, the waiting list, interest
+    # until registration opens, or closed. It said "we mail you when it opens" and left it cancelled.
     status, kept, event = _place_again(repo, event, reg, now, settings=settings, done=("confirmed", "waitlisted"))
     if status == "already":
         return Outcome(event, "already", kept)  # the first click's request placed it, and mails it

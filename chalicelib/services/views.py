@@ -52,14 +52,15 @@ class ManageView:
 
 def offered_events(repo: Repository, person: Person, now: datetime, regs: dict[str, Registration] | None = None,
                    events: dict[str, Event] | None = None) -> list[Event]:
-    """The events a confirmed person may register for with one click from their manage page: published, open
-    for registration now, and with no registration of theirs (or a cancelled one), soonest first."""
+    """The events a confirmed person may register for with one click from their manage page: published, taking
+    registrations (open now, or opening later: then the click asks for a mail when it opens, as the form
+    does), and with no registration of theirs (or a cancelled one), soonest first."""
     if person.confirmed_at is None:
         return []  # the name on a profile never confirmed is anyone's word: the form and its mail are the way
     if regs is None:
         regs = repo.get_registrations(person.id, sorted(person.event_ids))
     return sorted((e for e in (events if events is not None else _events_by_id(repo)).values()
-                   if e.status == "published" and e.is_registration_open(now) and _can_register(e, now)
+                   if e.status == "published" and _can_register(e, now)
                    and (e.id not in regs or regs[e.id].status == "cancelled")),
                   key=lambda e: (e.starts_at, e.id))
 

@@ -105,3 +105,31 @@ def test_no_registration_is_made_for_a_draft_or_an_unknown_event(published, mail
             click(repo, mailer, token, event_id)
     person = privacy.find_person(repo, "an@example.be", key=KEY)
     assert person.event_ids == {WEBINAR}
+
+
+def test_an_event_opening_later_is_offered_and_one_click_asks_for_the_mail_when_it_opens(repo, mailer):
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
+    events.create_event(repo, day_data(registration_opens_at="2027-03-01T09:00:00"), actor="test",
+                        base_url=SETTINGS.base_url)
+    register(repo, mailer, "an@example.be", [WEBINAR])
+    token = manage_token(mailer)
+    assert [e.id for e in manage.manage_view(repo, token, base_url=BASE, key=KEY).offered] == [DAY]
+    assert click(repo, mailer, token, DAY).status == "interested"
+    person = privacy.find_person(repo, "an@example.be", key=KEY)
+    assert repo.get_registrations(person.id, [DAY])[DAY].status == "interested"
+    assert [s.kind for s in repo.list_sends(DAY, person.id)] == ["open"]  # the mail when it opens, planned
+
+
+def test_a_cancelled_request_to_hear_when_registration_opens_is_asked_again_with_one_click(repo, mailer):
+    """It answered "we mail you when it opens" and left the request cancelled."""
+    events.create_event(repo, day_data(registration_opens_at="2027-03-01T09:00:00"), actor="test",
+                        base_url=SETTINGS.base_url)
+    register(repo, mailer, "an@example.be", [DAY])
+    token = manage_token(mailer)
+    manage.cancel_registration(repo, token, DAY, key=KEY)
+    person = privacy.find_person(repo, "an@example.be", key=KEY)
+    assert repo.get_registrations(person.id, [DAY])[DAY].status == "cancelled"
+    assert [e.id for e in manage.manage_view(repo, token, base_url=BASE, key=KEY).offered] == [DAY]
+    assert click(repo, mailer, token, DAY).status == "interested"
+    assert repo.get_registrations(person.id, [DAY])[DAY].status == "interested"
+    assert [s.kind for s in repo.list_sends(DAY, person.id)] == ["open"]
