@@ -104,6 +104,17 @@ class AwaitingConfirmation(Conflict):
     """Raised when a registration waits for its confirm link: nothing else may act on what was typed for it."""
 
 
+class RegistrationsPlaced(Conflict):
+    """Raised by an erasure that found registrations placed since it cancelled them (a one-click register at
+    that moment): the profile is gone, and those registrations are left standing for the caller to cancel, so
+    that a seat they hold is given back, before the erasure is run again.
+    """
+
+    def __init__(self, event_ids: list[str]) -> None:
+        super().__init__(f"registrations: placed meanwhile: {', '.join(event_ids)}")
+        self.event_ids = event_ids
+
+
 class EventChanged(Conflict):
     """Raised when a move worked out from the event as read (``event_seen``) meets the event changed since.
 

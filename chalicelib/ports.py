@@ -229,6 +229,9 @@ class Repository(ABC):
 
         Conflict if the profile changed since ``person`` was read (a submission
         saved meanwhile lists more): read it again and erase that.
+        RegistrationsPlaced if a registration is no longer cancelled (placed
+        since the caller cancelled it): the profile is deleted, those stand,
+        nothing else is; the caller cancels them and calls again.
         """
 
     @abstractmethod

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Collection, Sequence
 
 from chalicelib.adapters.dynamodb.keys import _window, _window_start
-from chalicelib.errors import AllowanceUsedUp, Conflict, EventChanged, Gone, NotFound
+from chalicelib.errors import AllowanceUsedUp, Conflict, EventChanged, Gone, NotFound, RegistrationsPlaced
 from chalicelib.model.allowance import Allowance
 from chalicelib.model.console import ConsoleSession, SignInLink, StaffMember
 from chalicelib.model.event import Event, _sort_events, count_changes
@@ -292,8 +292,14 @@ class InMemoryRepository(Repository):
             if current is not None and current.updated_at != person.updated_at:
                 raise Conflict("person: changed meanwhile; read it again")
             self.people.pop(person.id, None)
+            placed = sorted(e for e in person.event_ids
+                            if self.registrations.get((e, person.id)) is not None
+                            and self.registrations[(e, person.id)].status != "cancelled")
             for event_id in person.event_ids:
-                self.registrations.pop((event_id, person.id), None)
+                if event_id not in placed:
+                    self.registrations.pop((event_id, person.id), None)
+            if placed:
+                raise RegistrationsPlaced(placed)
             for token_hash in person.all_token_hashes:
                 self.tokens.pop(token_hash, None)
             self.mails = [m for m in self.mails if m.person_id != person.id]

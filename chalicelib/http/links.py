@@ -246,7 +246,10 @@ def register_from_link(token, event_id):
     outcome = manage.register_from_link(get_repo(), get_mailer(), token, event_id,
                                         base_url=get_settings().base_url, key=get_keys(), settings=get_settings(),
                                         now=times.now())
-    shown = "already_waitlisted" if outcome.status == "already" and outcome.kept == "waitlisted" else outcome.status
+    shown = outcome.status
+    if outcome.status == "already" and outcome.kept in ("waitlisted", "interested"):
+        # On the list already, or asked already to hear when registration opens (a double click's other request).
+        shown = "already_waitlisted" if outcome.kept == "waitlisted" else "interested"
     heading, text = REGISTER_OUTCOMES.get(shown, REGISTER_OUTCOMES["closed"])
     if shown in REGISTER_OUTCOMES_WITHOUT_MAIL and \
             not people.person_for_token(get_repo(), "manage", token, key=get_keys()).receives_mail:

@@ -173,9 +173,14 @@ def register_from_link(repo: Repository, mailer: Mailer, token: str, event_id: s
         return Outcome(event, "interested" if event.registration_not_open_yet(now) else "closed")
     # A cancelled one (or one just made) is placed as the form's would be: a seat, the waiting list, interest
     # until registration opens, or closed. It said "we mail you when it opens" and left it cancelled.
-    status, kept, event = _place_again(repo, event, reg, now, settings=settings, done=("confirmed", "waitlisted"))
+    # A double click's other request may have placed it first: as a seat, on the waiting list, or (an event
+    # opening later) as interest.
+    status, kept, event = _place_again(repo, event, reg, now, settings=settings,
+                                       done=("confirmed", "waitlisted", "interested"))
     if status == "already":
         return Outcome(event, "already", kept)  # the first click's request placed it, and mails it
+    if status == "closed":
+        return Outcome(event, "closed")  # nothing written: nothing to mail, no profile to keep longer
     if status == "waitlisted" and person.id in promote_waiting(repo, event.id, now=now, quiet_for=person.id):
         status = "confirmed"  # a seat was free, owed to the people waiting first: they were ahead, and it was theirs
     outcome = Outcome(event, status)

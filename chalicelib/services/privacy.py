@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib import times, tokens
-from chalicelib.errors import Conflict, NotFound
+from chalicelib.errors import Conflict, NotFound, RegistrationsPlaced
 from chalicelib.input.subscription import normalise_email
-from chalicelib.model.person import AuditEntry, ConfirmToken, Person
+from chalicelib.model.person import AuditEntry, ConfirmToken, Person, Registration
 from chalicelib.ports import Mailer, Repository
 from chalicelib.render.mails import person_links
 from chalicelib.services.mailing import _mail_calendar_removal
@@ -34,11 +34,38 @@ def erase(repo: Repository, person: Person, *, now: datetime | None = None, mail
     regs = repo.get_registrations(person.id, sorted(person.event_ids))
     events = _events_by_id(repo) if mailer is not None else {}
     seated = [events[e] for e, r in regs.items() if r.status == "confirmed" and e in events]
+    freed = _cancel_each(repo, person.id, regs, now)
+    on_its_way = 0
+    current = person
+    for attempt in range(RETRIES):
+        current = repo.get_person(person.id) or current
+        try:
+            on_its_way = repo.erase_person(current)
+            break
+        except RegistrationsPlaced as placed:
+            # Placed since they were cancelled (a one-click register at that moment): the profile is gone, these
+            # stand; each is cancelled, its seat given back, and the erasure run again.
+            again = repo.get_registrations(person.id, placed.event_ids)
+            seated += [events[e] for e, r in again.items() if r.status == "confirmed" and e in events]
+            freed += _cancel_each(repo, person.id, again, now)
+            if attempt == RETRIES - 1:
+                raise
+        except Conflict:
+            if attempt == RETRIES - 1:
+                raise
+    for event_id in freed:
+        promote_waiting(repo, event_id, now=now)
+    if mailer is not None and seated:
+        _mail_calendar_removal(mailer, "erased", person, seated, person_links(person, base_url, key), base_url, now)
+    return on_its_way
+
+
+def _cancel_each(repo: Repository, person_id: str, regs: dict[str, Registration], now: datetime) -> list[str]:
+    """Cancel each registration not cancelled yet, conditioned on the status read (a seat given back if it held
+    one): one promoted or confirmed meanwhile is read again, so its seat is never deleted still counted. Return
+    the events whose seat was given back."""
     freed = []
     for event_id, reg in regs.items():
-        # Each registration is cancelled first, conditioned on the status
-        # read (a seat given back if it held one): one promoted or confirmed
-        # meanwhile is read again, so its seat is never deleted still counted.
         for attempt in range(RETRIES):
             if reg.status == "cancelled":
                 break
@@ -46,7 +73,7 @@ def erase(repo: Repository, person: Person, *, now: datetime | None = None, mail
                 repo.move_registration(replace(reg, status="cancelled", cancelled_at=now, updated_at=now),
                                        expect=(reg.status,), seat_change=-1 if reg.status == "confirmed" else 0)
             except Conflict:
-                fresh = repo.get_registrations(person.id, [event_id]).get(event_id)
+                fresh = repo.get_registrations(person_id, [event_id]).get(event_id)
                 if fresh is None:
                     break
                 if attempt == RETRIES - 1:
@@ -56,20 +83,7 @@ def erase(repo: Repository, person: Person, *, now: datetime | None = None, mail
             if reg.status == "confirmed":
                 freed.append(event_id)
             break
-    on_its_way = 0
-    for attempt in range(RETRIES):
-        current = repo.get_person(person.id) or person
-        try:
-            on_its_way = repo.erase_person(current)
-            break
-        except Conflict:
-            if attempt == RETRIES - 1:
-                raise
-    for event_id in freed:
-        promote_waiting(repo, event_id, now=now)
-    if mailer is not None and seated:
-        _mail_calendar_removal(mailer, "erased", person, seated, person_links(person, base_url, key), base_url, now)
-    return on_its_way
+    return freed
 
 
 def erase_by_token(repo: Repository, token: str, *, key: bytes, now: datetime | None = None,

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib.errors import Conflict
+from chalicelib.errors import Conflict, RegistrationsPlaced
 from chalicelib.input.event import build_event
 from chalicelib.model.person import AuditEntry, StaffToken
 from tests.conftest import PINNED_NOW, day_data
@@ -194,9 +194,25 @@ def test_a_used_token_is_taken_up_again_only_as_it_was_read_and_never_once_done(
 
 def test_erasing_a_person_removes_profile_registrations_and_tokens(repo):
     repo.create_event(make_event())
-    repo.save_subscription(person(), previous=None, registrations=[registration()], token=token())
+    repo.save_subscription(person(), previous=None, registrations=[registration(status="cancelled")],
+                           token=token())
     repo.erase_person(person())
     assert repo.get_person("p1") is None
+    assert repo.get_registrations("p1", ["webinar-2027-01-14"]) == {}
+    assert repo.get_confirm_token("f" * 64) is None
+
+
+def test_an_erasure_leaves_a_registration_placed_since_it_was_cancelled_for_the_caller_to_cancel(repo):
+    """Deleted standing, its seat would stay counted for good: it is left, and said, until it is cancelled."""
+    repo.create_event(make_event())
+    repo.save_subscription(person(), previous=None, registrations=[registration(status="pending")], token=token())
+    with pytest.raises(RegistrationsPlaced) as placed:
+        repo.erase_person(person())
+    assert placed.value.event_ids == ["webinar-2027-01-14"]
+    assert repo.get_person("p1") is None  # no registration can be added to it any more
+    [standing] = repo.get_registrations("p1", ["webinar-2027-01-14"]).values()
+    repo.move_registration(replace(standing, status="cancelled"), expect=("pending",))
+    repo.erase_person(person())
     assert repo.get_registrations("p1", ["webinar-2027-01-14"]) == {}
     assert repo.get_confirm_token("f" * 64) is None
 

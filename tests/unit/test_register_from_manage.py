@@ -133,3 +133,66 @@ def test_a_cancelled_request_to_hear_when_registration_opens_is_asked_again_with
     assert click(repo, mailer, token, DAY).status == "interested"
     assert repo.get_registrations(person.id, [DAY])[DAY].status == "interested"
     assert [s.kind for s in repo.list_sends(DAY, person.id)] == ["open"]
+
+
+def test_an_erasure_while_a_one_click_register_is_placed_gives_the_seat_back(repo, mailer, monkeypatch):
+    """The erasure skipped the new registration (written cancelled, then placed), then deleted it seated: the
+    event counted a seat no registration held, for good."""
+    from chalicelib import times
+
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
+    events.create_event(repo, day_data(capacity=1), actor="test", base_url=SETTINGS.base_url)
+    register(repo, mailer, "an@example.be", [WEBINAR])
+    token = manage_token(mailer)
+    manage._new_registration(repo, token, DAY, KEY, times.now())  # the click's first write
+    real, placed = repo.erase_person, []
+
+    def placed_meanwhile(person):
+        if not placed:  # the click places it after the erasure cancelled what it read
+            placed.append(click(repo, mailer, token, DAY))
+        return real(person)
+
+    monkeypatch.setattr(repo, "erase_person", placed_meanwhile)
+    privacy.erase(repo, privacy.find_person(repo, "an@example.be", key=KEY), mailer=mailer, base_url=BASE,
+                  key=KEY)
+    assert placed[0].status == "confirmed"
+    assert repo.get_event(DAY).seats_taken == 0 and repo.list_registrations(DAY) == []
+    assert repo.get_person(tokens.person_id_for("an@example.be", KEY)) is None
+
+
+def test_a_double_click_on_mail_me_when_registration_opens_asks_once_and_says_so_twice(repo, mailer, monkeypatch):
+    """The second click answered 409 "that is not possible"."""
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
+    events.create_event(repo, day_data(registration_opens_at="2027-03-01T09:00:00"), actor="test",
+                        base_url=SETTINGS.base_url)
+    register(repo, mailer, "an@example.be", [WEBINAR])
+    token = manage_token(mailer)
+    real, clicks = seats.place, []
+
+    def second_click_first(*args, **kwargs):
+        if not clicks:
+            clicks.append(None)
+            clicks[0] = click(repo, mailer, token, DAY)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(seats, "place", second_click_first)
+    outcome = click(repo, mailer, token, DAY)
+    assert sorted([(clicks[0].status, clicks[0].kept), (outcome.status, outcome.kept)]) == [
+        ("already", "interested"), ("interested", "")]
+
+
+def test_a_stale_button_for_an_event_started_since_answers_closed_and_mails_nothing(repo, mailer):
+    from datetime import timedelta
+
+    events.create_event(repo, webinar_data(), actor="test", base_url=SETTINGS.base_url)
+    events.create_event(repo, day_data(), actor="test", base_url=SETTINGS.base_url)
+    register(repo, mailer, "an@example.be", [WEBINAR, DAY])
+    token = manage_token(mailer)
+    manage.cancel_registration(repo, token, DAY, key=KEY)
+    before = privacy.find_person(repo, "an@example.be", key=KEY)
+    mailer.sent.clear()
+    later = repo.get_event(DAY).starts_at + timedelta(hours=1)
+    outcome = manage.register_from_link(repo, mailer, token, DAY, base_url=BASE, key=KEY, settings=SETTINGS,
+                                        now=later)
+    assert outcome.status == "closed" and mailer.sent == []
+    assert privacy.find_person(repo, "an@example.be", key=KEY).updated_at == before.updated_at

@@ -704,7 +704,7 @@ def test_an_address_that_bounced_or_complained_is_not_mailed_again_after_its_per
     subscribe(repo, mailer, email="typo@example.be")  # a mistyped address: the confirmation bounces
     bounces.handle_ses_notification(_ses_notice(kind, "Typo@Example.be"), repo, key=KEY)
     person = privacy.find_person(repo, "typo@example.be", key=KEY)
-    repo.erase_person(person)  # or its unconfirmed week runs out
+    privacy.erase(repo, person)  # or its unconfirmed week runs out
     mailer.sent.clear()
     subscribe(repo, mailer, email="typo@example.be")
     subscribe(repo, mailer, email="TYPO@example.be", event_ids=["smart-region-dag-2027"])

@@ -85,7 +85,10 @@ Access patterns, each one request:
   Updates raising the TTL of the person's earlier records to the profile's
   (read with one Query ``PK = PERSON#<id>``, ``SK begins_with MAIL#``;
   skipped when the request made the profile).
-- erase a person: delete the profile, every registration and token it lists
+- erase a person: delete the profile, then each registration it lists with
+  a DeleteItem conditioned on it being cancelled (the caller cancelled each
+  first; one placed since is left, and reported, for the caller to cancel),
+  then every token it lists
   (a profile lists each token until the token's TTL has passed), their mail
   records (one Query of the profile's partition),
   and their sends (one Query per event they registered for); before the

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 from chalicelib import times
 from chalicelib.adapters.dynamodb.keys import (CONFLICT_PAUSE, ERASURE_MARK_KEEP, TRANSACTION_MAX, TTL_ATTRIBUTE, N,
                                                S, _epoch)
-from chalicelib.errors import AllowanceUsedUp, Conflict, EventChanged, Gone, Unavailable
+from chalicelib.errors import AllowanceUsedUp, Conflict, EventChanged, Gone, RegistrationsPlaced, Unavailable
 from chalicelib.model import codec
 from chalicelib.model.event import Event, count_changes
 from chalicelib.model.allowance import Allowance
@@ -329,8 +329,22 @@ class PeopleItems:
             if not self._is_condition_failure(exc):
                 raise
             raise Conflict("person: changed meanwhile; read it again") from exc
-        keys = [self._registration_key(e, person.id) for e in sorted(person.event_ids)]
-        keys += [self._token_key(h) for h in sorted(person.all_token_hashes)]
+        # Each registration only while it is cancelled (as the erasure left it) or gone: one placed since (a
+        # one-click register at that moment) stays, for the caller to cancel and give its seat back.
+        placed = []
+        for event_id in sorted(person.event_ids):
+            try:
+                self._call("delete_item", Key=self._registration_key(event_id, person.id),
+                           ConditionExpression="attribute_not_exists(PK) OR #s = :cancelled",
+                           ExpressionAttributeNames={"#s": "status"},
+                           ExpressionAttributeValues={":cancelled": S("cancelled")})
+            except ClientError as exc:
+                if not self._is_condition_failure(exc):
+                    raise
+                placed.append(event_id)
+        if placed:
+            raise RegistrationsPlaced(placed)
+        keys = [self._token_key(h) for h in sorted(person.all_token_hashes)]
         keys += [self._mail_key(person.id, item["SK"]["S"]) for item in self._mail_items(person.id)]
         sends = [send for event_id in sorted(person.event_ids) for send in self.list_sends(event_id, person.id)]
         keys += [self._send_key(send) for send in sends]
