@@ -241,9 +241,9 @@ class Repository(ABC):
         False when the profile does not exist (erased meanwhile): nothing is written."""
 
     @abstractmethod
-    def keep_mails(self, person_id: str, until: datetime) -> bool:
-        """Keep the person's recorded mails until ``until`` at least (their profile's expiry, raised); False when
-        the profile does not exist."""
+    def keep_mails(self, person_id: str, until: datetime) -> None:
+        """Keep the person's recorded mails until ``until`` at least (their profile's expiry, raised); a record
+        past its time stays gone."""
 
     @abstractmethod
     def list_mails(self, person_id: str) -> list[MailSent]:

@@ -312,18 +312,16 @@ class InMemoryRepository(Repository):
 
     def record_mail(self, mail: MailSent, *, first: bool = False) -> bool:
         with self._lock:
-            if not self.keep_mails(mail.person_id, mail.kept_until):
+            if mail.person_id not in self.people:
                 return False
+            self.keep_mails(mail.person_id, mail.kept_until)
             self.mails.append(mail)
             return True
 
-    def keep_mails(self, person_id: str, until: datetime) -> bool:
+    def keep_mails(self, person_id: str, until: datetime) -> None:
         with self._lock:
-            if person_id not in self.people:
-                return False
             self.mails = [replace(m, kept_until=max(m.kept_until, until)) if m.person_id == person_id else m
                           for m in self.mails if m.kept_until > times.now()]
-            return True
 
     def list_mails(self, person_id: str) -> list[MailSent]:
         # As DynamoDB's adapter reads them: one past its time is gone.

@@ -80,11 +80,11 @@ Access patterns, each one request:
   the retry fails its condition on our own write, and one GetItem tells
   that it landed (transactions need no such help: their retries reuse the
   request token).
-- record a mail a request sent (the access report): one TransactWriteItems,
-  a ConditionCheck that the profile exists and a Put of the record, with
-  Updates raising the TTL of the person's earlier records to the profile's
-  (read with one Query ``PK = PERSON#<id>``, ``SK begins_with MAIL#``;
-  skipped when the request made the profile).
+- record a mail a request sent (the access report): an UpdateItem raising
+  the TTL of each earlier record below the profile's (read with one Query
+  ``PK = PERSON#<id>``, ``SK begins_with MAIL#``; skipped when the request
+  made the profile), a PutItem of the record, then a GetItem of the profile:
+  gone (erased meanwhile), the record is deleted.
 - erase a person: delete the profile, then each registration it lists with
   a DeleteItem conditioned on it being cancelled (the caller cancelled each
   first; one placed since is left, and reported, for the caller to cancel),

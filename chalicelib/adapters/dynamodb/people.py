@@ -11,8 +11,7 @@ from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from chalicelib import times
-from chalicelib.adapters.dynamodb.keys import (CONFLICT_PAUSE, ERASURE_MARK_KEEP, TRANSACTION_MAX, TTL_ATTRIBUTE, N,
-                                               S, _epoch)
+from chalicelib.adapters.dynamodb.keys import ERASURE_MARK_KEEP, TTL_ATTRIBUTE, N, S, _epoch
 from chalicelib.errors import AllowanceUsedUp, Conflict, EventChanged, Gone, RegistrationsPlaced, Unavailable
 from chalicelib.model import codec
 from chalicelib.model.event import Event, count_changes
@@ -371,58 +370,42 @@ class PeopleItems:
         return {"PK": S(f"PERSON#{person_id}"), "SK": S(sort_key)}
 
     def record_mail(self, mail: MailSent, *, first: bool = False) -> bool:
-        # In the profile's partition, written only while the profile exists: an erasure deletes the profile
-        # first, then Queries these, so none is left behind by a mail recorded at that moment. Two mails of one
-        # moment (a clock pinned in a test) keep the order they were written in.
-        sort_key = f"MAIL#{times.to_utc_iso(mail.sent_at)}#{time.time_ns():020d}#{secrets.token_hex(4)}"
-        item = {**self._mail_key(mail.person_id, sort_key), "body": self._body(mail),
-                TTL_ATTRIBUTE: N(_epoch(mail.kept_until))}
-        return self._keep_mails(mail.person_id, mail.kept_until, {"Put": {"TableName": self.table, "Item": item}},
-                                read=not first)
+        # Plain writes, no transaction: the records are many and cheap (and moto copies every table for each
+        # transaction). Two mails of one moment (a clock pinned in a test) keep the order they were written in.
+        if not first:
+            self._raise_mails(mail.person_id, mail.kept_until)
+        key = self._mail_key(mail.person_id,
+                             f"MAIL#{times.to_utc_iso(mail.sent_at)}#{time.time_ns():020d}#{secrets.token_hex(4)}")
+        self._call("put_item", Item={**key, "body": self._body(mail), TTL_ATTRIBUTE: N(_epoch(mail.kept_until))})
+        # Kept only while the profile exists. An erasure deletes the profile first, then Queries these: a record
+        # put before that Query is deleted by it; one put after it finds the profile gone here, and goes.
+        if self._call("get_item", Key=self._person_key(mail.person_id), ConsistentRead=True,
+                      ProjectionExpression="PK").get("Item") is None:
+            self._call("delete_item", Key=key)
+            return False
+        return True
 
-    def keep_mails(self, person_id: str, until: datetime) -> bool:
-        return self._keep_mails(person_id, until, None)
+    def keep_mails(self, person_id: str, until: datetime) -> None:
+        self._raise_mails(person_id, until)
 
-    def _keep_mails(self, person_id: str, until: datetime, put: dict[str, Any] | None, *, read: bool = True) -> bool:
-        """``put`` (a new record), and the person's records that would go before ``until`` kept until then, in
-        transactions conditioned on the profile existing; False, with nothing written, when it does not."""
+    def _raise_mails(self, person_id: str, until: datetime) -> None:
+        """The person's records that would go before ``until`` kept until then, each with an UpdateItem
+        conditioned on the record still being there (an erasure may be deleting them: never made again)."""
         from botocore.exceptions import ClientError
 
-        check = {"ConditionCheck": {"TableName": self.table, "Key": self._person_key(person_id),
-                                    "ConditionExpression": "attribute_exists(PK)"}}
-        for attempt in range(EXPIRY_TRIES):
-            updates = [{"Update": {
-                "TableName": self.table, "Key": {"PK": item["PK"], "SK": item["SK"]},
-                "UpdateExpression": "SET #ttl = :until", "ConditionExpression": "attribute_exists(PK)",
-                "ExpressionAttributeNames": {"#ttl": TTL_ATTRIBUTE},
-                "ExpressionAttributeValues": {":until": N(_epoch(until))}}}
-                for item in (self._mail_items(person_id) if read or attempt else [])
-                # One past its time is gone, as ``list_mails`` reads it: never brought back (DynamoDB's TTL
-                # deletes it within days; a new profile of the same address must not inherit it).
-                if int(item[TTL_ATTRIBUTE]["N"]) < _epoch(until) and not self._past_its_time(item)]
-            first = [put] if put is not None else []
-            if not first and not updates:
-                return True
-            batches = [first + updates[:TRANSACTION_MAX - 1 - len(first)]]
-            rest = updates[TRANSACTION_MAX - 1 - len(first):]
-            batches += [rest[i:i + TRANSACTION_MAX - 1] for i in range(0, len(rest), TRANSACTION_MAX - 1)]
+        for item in self._mail_items(person_id):
+            # One past its time is gone, as ``list_mails`` reads it: never brought back (DynamoDB's TTL deletes
+            # it within days; a new profile of the same address must not inherit it).
+            if int(item[TTL_ATTRIBUTE]["N"]) >= _epoch(until) or self._past_its_time(item):
+                continue
             try:
-                for batch in batches:
-                    self._transact([check, *batch])
-                    first = []
-                return True
+                self._call("update_item", Key={"PK": item["PK"], "SK": item["SK"]},
+                           UpdateExpression="SET #ttl = :until", ConditionExpression="attribute_exists(PK)",
+                           ExpressionAttributeNames={"#ttl": TTL_ATTRIBUTE},
+                           ExpressionAttributeValues={":until": N(_epoch(until))})
             except ClientError as exc:
-                codes = self._cancellation_codes(exc)
-                if codes[:1] == ["ConditionalCheckFailed"]:
-                    return False  # erased meanwhile: nothing of theirs is written
-                retried = ("ConditionalCheckFailed", "TransactionConflict")
-                if not any(code in retried for code in codes) or attempt == EXPIRY_TRIES - 1:
-                    raise Unavailable("storage: TransactionCanceledException") from exc
-                if "TransactionConflict" in codes:
-                    # Another request raising the same records at that moment (a double click): milliseconds.
-                    time.sleep(CONFLICT_PAUSE * 2 ** attempt * (1 + secrets.randbelow(100) / 100))
-                put = first[0] if first else None  # a record gone by its TTL meanwhile: read them again
-        raise AssertionError("unreachable")  # pragma: no cover
+                if not self._is_condition_failure(exc):
+                    raise
 
     def _mail_items(self, person_id: str) -> list[dict[str, Any]]:
         return self._query_all(KeyConditionExpression="PK = :pk AND begins_with(SK, :mail)",
