@@ -47,7 +47,7 @@ def subscribe_and_confirm(repo, mailer, calls, address, event_ids):
     return subscribe_calls, Counter(calls)
 
 
-def test_a_subscribe_costs_eight_calls_nine_for_a_known_address_whatever_the_number_of_events(counted):
+def test_a_subscribe_costs_eight_calls_for_a_new_or_a_known_address_whatever_the_number_of_events(counted):
     repo, mailer, calls = counted
     one, _ = subscribe_and_confirm(repo, mailer, calls, "one@example.be", IDS[:1])
     three, _ = subscribe_and_confirm(repo, mailer, calls, "three@example.be", IDS)
@@ -58,8 +58,8 @@ def test_a_subscribe_costs_eight_calls_nine_for_a_known_address_whatever_the_num
     expected = {"Query": 1, "GetItem": 3, "BatchGetItem": 1, "TransactWriteItems": 1, "PutItem": 1,
                 "SendRawEmail": 1}
     assert one == three == expected, (one, three)
-    # A known one: no suppression list, but the records of their earlier mails are read, to keep them as long
-    # as the profile.
+    # A known one: no suppression list read, but the records of their earlier mails are (a Query), to keep them
+    # as long as the profile.
     again, _ = subscribe_and_confirm(repo, mailer, calls, "one@example.be", ["smart-region-dag-2027"])
     assert again == {**expected, "GetItem": 2, "Query": 2}, again
 
