@@ -349,13 +349,18 @@ def test_a_cancelled_event_stays_on_the_front_page_marked_cancelled_until_its_da
     assert 'id="cancelled"' not in html(client.http.get("/?lang=en"))
 
 
-def test_cancelling_a_request_to_hear_when_registration_opens_says_no_seat_is_given_back(client, staff_headers,
-                                                                                        mailer):
-    """It said "your registration ... your seat goes to the next person on the waiting list": there is no seat."""
+def waiting_for_the_day_to_open(client, staff_headers, mailer) -> str:
+    """An has asked, and confirmed, to hear when the Day's registration opens: their manage path."""
     publish(client, staff_headers, webinar_data(), day_data(registration_opens_at="2027-03-01T09:00:00+01:00"))
     post_form(client, event_ids=[DAY])
     client.http.post(confirm_path(mailer), headers=FORM, body="")
-    manage = link(mailer.to("an@example.be")[-1], "/manage/")
+    return link(mailer.to("an@example.be")[-1], "/manage/")
+
+
+def test_cancelling_a_request_to_hear_when_registration_opens_says_no_seat_is_given_back(client, staff_headers,
+                                                                                        mailer):
+    """It said "your registration ... your seat goes to the next person on the waiting list": there is no seat."""
+    manage = waiting_for_the_day_to_open(client, staff_headers, mailer)
     page = html(client.http.post(f"{manage}/events/{DAY}/cancel?lang=en", headers=FORM, body=""))
     assert heading(page) == "Cancel this request?"
     assert "we will not mail you when registration opens" in lead(page)
@@ -375,10 +380,7 @@ def test_the_check_your_mail_page_also_speaks_to_someone_registered_already(clie
 def test_a_cancelled_request_to_hear_when_registration_opens_says_so_without_calendar_talk(client, staff_headers,
                                                                                           mailer):
     """It said "your registration ... is cancelled; remove it from your calendar": it was never in one."""
-    publish(client, staff_headers, webinar_data(), day_data(registration_opens_at="2027-03-01T09:00:00+01:00"))
-    post_form(client, event_ids=[DAY])
-    client.http.post(confirm_path(mailer), headers=FORM, body="")
-    manage = link(mailer.to("an@example.be")[-1], "/manage/")
+    manage = waiting_for_the_day_to_open(client, staff_headers, mailer)
     page = html(client.http.get(manage + "?lang=en"))
     assert "Cancel this request" in page and "Cancel this registration" not in page
     done = client.http.post(f"{manage}/events/{DAY}/cancel?lang=en", headers=FORM, body="confirm=yes")
