@@ -258,6 +258,15 @@ def _manage_page(page, live):
     page.goto(mail_link(live, address, "/manage/", count=2))
 
 
+def _manage_page_offering_more(lang):
+    """The manage page of someone registered for the webinar alone: the other events offered, one click each."""
+    def open_page(page, live):
+        _manage_page(page, live)
+        page.goto(f"{page.url.split('?')[0]}?lang={lang}")
+        assert page.locator("#more").count() == 1  # "Register for another event", with its buttons
+    return open_page
+
+
 def _cancel_question(page, live):
     _manage_page(page, live)
     press(page.get_by_role("button", name=re.compile("Deze inschrijving annuleren")).first)
@@ -287,6 +296,8 @@ PAGES = {
     "confirm page": (_confirm_page, 200),
     "confirm result": (_confirm_result, 200),
     "manage page": (_manage_page, 200),
+    "manage page offering more nl": (_manage_page_offering_more("nl"), 200),
+    "manage page offering more en": (_manage_page_offering_more("en"), 200),
     "cancel question": (_cancel_question, 200),
     "unsubscribe page": (_unsubscribe_page, 200),
     "token 404": (lambda page, live: page.goto(f"{live.url}/confirm/{'x' * 43}"), 404),

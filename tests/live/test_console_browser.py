@@ -220,6 +220,9 @@ PAGES = {
     "a person's report": (lambda page, live, staff, person: page.goto(
         f"{live.url}/console/people?email={person}"), 200),
     "audit log": (lambda page, live, staff, person: page.goto(f"{live.url}/console/audit"), 200),
+    "audit log in English": (lambda page, live, staff, person: page.goto(f"{live.url}/console/audit?lang=en"), 200),
+    "a person's report in English": (lambda page, live, staff, person: page.goto(
+        f"{live.url}/console/people?email={person}&lang=en"), 200),
     "staff": (lambda page, live, staff, person: page.goto(f"{live.url}/console/staff"), 200),
 }
 
