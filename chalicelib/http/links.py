@@ -138,15 +138,16 @@ def _back_to_manage(token: str, done: str, event_id: str | None = None) -> Respo
     return see_other(f"/manage/{quote(token, safe='')}{lang_query()}&done={done}{event}")
 
 
-def _registration(token: str, event_id: str, *, unconfirmed_ok: bool = False):
+def _registration(token: str, event_id: str, *, unconfirmed_ok: bool = False, view=None):
     """The (event, registration) of this person for ``event_id``; NotFound when there is none.
 
     A pending one is acted on by its confirm link only; with ``unconfirmed_ok``
     (a cancel), also one whose link no longer works (``ManageView.unconfirmed``).
+    ``view``: the person's ``ManageView``, when the caller read it already.
     """
     from chalicelib.services import manage
 
-    view = manage.manage_view(get_repo(), token, base_url=get_settings().base_url, key=get_keys())
+    view = view or manage.manage_view(get_repo(), token, base_url=get_settings().base_url, key=get_keys())
     for event, registration in view.registrations:
         if event.id == event_id and (registration.status != "pending" or
                                      (unconfirmed_ok and event_id in view.unconfirmed_ids)):
@@ -205,10 +206,10 @@ def resend_from_manage(token):
 def register_page(token, event_id):
     from chalicelib.services import manage
 
+    view = manage.manage_view(get_repo(), token, base_url=get_settings().base_url, key=get_keys())
     try:
-        event, _registration_ = _registration(token, event_id)
+        event, _registration_ = _registration(token, event_id, view=view)
     except NotFound:  # one offered on the manage page, with no registration yet
-        view = manage.manage_view(get_repo(), token, base_url=get_settings().base_url, key=get_keys())
         event = next((e for e in view.offered if e.id == event_id), None)
         if event is None:
             raise

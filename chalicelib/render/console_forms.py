@@ -251,13 +251,12 @@ def event_names(report: dict[str, Any], events: dict[str, Event], lang: str) -> 
     (14 jan)"): a monthly webinar keeps one title. An event gone since is named by its id."""
     named = {r["event_id"] for r in report["registrations"]}
     named |= {e for mail in report["mails"] for e in mail["event_ids"]}
-    return {e: f"{events[e].title_in(lang)} ({i18n.format_short_day(events[e].starts_at, events[e].timezone, lang)})"
-            if e in events else e for e in named}
+    return {e: i18n.dated_title(events[e], lang) if e in events else e for e in named}
 
 
-def mail_rows(report: dict[str, Any], lang: str, names: dict[str, str] | None = None) -> list[dict[str, str]]:
-    """The report's mails in words: what, about which events (``event_names``), sent or planned, and when."""
-    titles = names or {r["event_id"]: r["event_title"] or r["event_id"] for r in report["registrations"]}
+def mail_rows(report: dict[str, Any], lang: str, names: dict[str, str]) -> list[dict[str, str]]:
+    """The report's mails in words: what, about which events (``names``: ``event_names``), sent or planned, and
+    when."""
     rows = []
     for mail in report["mails"]:
         kind, state = mail["kind"], mail["state"]
@@ -268,9 +267,8 @@ def mail_rows(report: dict[str, Any], lang: str, names: dict[str, str] | None = 
                 what = f"{what} ({reminder_label(mail['detail'], lang)})"
             except InvalidInput:
                 pass
-        at = mail["sent_at"] or mail["due"]
-        when = i18n.format_when(times.parse_instant(at, "at"), times.DEFAULT_ZONE, lang, "short") if at else "–"
+        when = i18n.format_instant_text(mail["sent_at"] or mail["due"], lang)
         said = MAIL_STATES.get(state)
-        rows.append({"what": what, "events": ", ".join(titles.get(e, e) for e in mail["event_ids"]) or "–",
+        rows.append({"what": what, "events": ", ".join(names.get(e, e) for e in mail["event_ids"]) or "–",
                      "state": i18n.gettext(said, lang) if said else state, "when": when})
     return rows

@@ -105,12 +105,9 @@ def _environment(lang: str):
     env.filters["until"] = lambda end, start, tz=times.DEFAULT_ZONE: format_until(end, start, tz, lang)
     env.filters["paragraphs"] = paragraphs
     # An instant as a report gives it (ISO text, or None), as people read it.
-    env.filters["instant"] = lambda text: format_when(times.parse_instant(text, "at"), times.DEFAULT_ZONE, lang,
-                                                      "short") if text else "–"
+    env.filters["instant"] = lambda text: format_instant_text(text, lang)
     env.filters["summary"] = summary
-    # An event's title with its day, as subjects name it: a monthly webinar keeps its title.
-    env.filters["dated"] = lambda event: \
-        f"{event.title_in(lang)} ({format_short_day(event.starts_at, event.timezone, lang)})"
+    env.filters["dated"] = lambda event: dated_title(event, lang)
     env.globals["ics_name"] = lambda method="REQUEST", event_id=None: attachment_name(method, lang, event_id)
     return env
 
@@ -182,6 +179,16 @@ def format_day(instant: datetime, tz: str, lang: str) -> str:
     from babel.dates import format_datetime
 
     return format_datetime(instant.astimezone(times.stored_zone(tz)), "EEEE d MMMM y", locale=_babel_locale(lang))
+
+
+def format_instant_text(text: str | None, lang: str) -> str:
+    """An instant as a report gives it (ISO text, or None), as people read it, in Brussels time; "–" for none."""
+    return format_when(times.parse_instant(text, "at"), times.DEFAULT_ZONE, lang, "short") if text else "–"
+
+
+def dated_title(event: Any, lang: str) -> str:
+    """An event's title with its day, as subjects and the console name it: a monthly webinar keeps its title."""
+    return f"{event.title_in(lang)} ({format_short_day(event.starts_at, event.timezone, lang)})"
 
 
 def format_short_day(instant: datetime, tz: str, lang: str) -> str:
